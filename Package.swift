@@ -1,0 +1,59 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+/// isorun: one OCI bundle, three ways to run it (bare host process, namespace +
+/// cgroup sandbox, micro-VM). See README.md for the layout of the targets.
+let package = Package(
+    name: "isorun",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "isorun", targets: ["isorun"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // C: the pre-exec path between clone() and execve(). Carries out a plan; decides nothing.
+        .target(
+            name: "CIsorunShim",
+            cSettings: [.define("_GNU_SOURCE")],
+            linkerSettings: [.linkedLibrary("seccomp"), .linkedLibrary("cap")]
+        ),
+        // Typed Swift over the few system calls isorun makes itself.
+        .target(name: "IsorunSys", dependencies: ["CIsorunShim"]),
+        // OCI runtime-spec config.json: Codable types and validation.
+        .target(name: "IsorunSpec"),
+        // cgroup v1, hybrid and v2 behind one protocol.
+        .target(name: "IsorunCgroups", dependencies: ["IsorunSys", "IsorunSpec"]),
+        // Launcher seam, lifecycle, exit status, runtime root, bare mode.
+        .target(
+            name: "IsorunCore",
+            dependencies: [
+                "IsorunSys", "IsorunSpec", "IsorunCgroups", "CIsorunShim",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Namespaces, rootfs, seccomp, capabilities: the sandbox mode.
+        .target(
+            name: "IsorunSandbox",
+            dependencies: [
+                "IsorunCore", "IsorunSys", "IsorunSpec", "IsorunCgroups", "CIsorunShim",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "IsorunCLI",
+            dependencies: [
+                "IsorunCore", "IsorunSandbox", "IsorunSpec",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(name: "isorun", dependencies: ["IsorunCLI"]),
+
+        .testTarget(name: "IsorunSpecTests", dependencies: ["IsorunSpec"]),
+        .testTarget(name: "IsorunSandboxTests", dependencies: ["IsorunSandbox", "IsorunCgroups", "IsorunSpec"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["IsorunSys"]),
+    ]
+)

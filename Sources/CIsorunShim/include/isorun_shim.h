@@ -1,0 +1,165 @@
+// isorun's C shim: carries out a launch plan between clone() and execve().
+//
+// Swift cannot run safely in a forked child, so everything that happens there
+// lives here. The plan is decided in Swift (IsorunSandbox / IsorunCore); this
+// code only executes it, step by step, and reports the first failure back to
+// the parent over a pipe. It decides nothing.
+#ifndef ISORUN_SHIM_H
+#define ISORUN_SHIM_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <linux/filter.h>
+#include <seccomp.h>
+#include <sys/capability.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// What one entry of the mount plan does.
+enum isorun_mount_kind {
+    /// mount(source, target, fstype, flags, data), then an optional propagation change.
+    ISORUN_MOUNT_FILESYSTEM = 0,
+    /// A bind mount of a host path; `flags` carry MS_REC and the remount flags.
+    ISORUN_MOUNT_BIND = 1,
+    /// A symlink at `target` whose content is `source`.
+    ISORUN_MOUNT_SYMLINK = 2,
+};
+
+/// One step of the container's mount plan. `target` is absolute inside the
+/// container and is resolved under the rootfs without following symlinks out of it.
+struct isorun_mount_op {
+    int kind;
+    const char *source;
+    const char *target;
+    const char *fstype;
+    unsigned long flags;
+    /// MS_SHARED/MS_SLAVE/MS_PRIVATE/MS_UNBINDABLE (| MS_REC), or 0.
+    unsigned long propagation;
+    const char *data;
+    /// For binds: remount the bind with these extra flags (MS_RDONLY, MS_NOSUID, ...).
+    unsigned long remount_flags;
+    /// For binds: the source is not a directory, so the target is created as a file.
+    int target_is_file;
+};
+
+struct isorun_rlimit {
+    int resource;
+    uint64_t soft;
+    uint64_t hard;
+};
+
+/// A namespace to join with setns() in the child.
+struct isorun_join {
+    int fd;
+    int nstype;
+};
+
+/// The whole launch plan. Pointers must stay valid until isorun_spawn_release returns.
+struct isorun_spawn_plan {
+    char *const *argv;
+    char *const *envp;
+    /// The PATH used to find argv[0] when it has no '/'.
+    const char *search_path;
+    const char *cwd;
+
+    /// CLONE_NEW* flags for namespaces created by clone().
+    int clone_flags;
+    /// Unshare the cgroup namespace after the parent placed the child in its cgroup.
+    int unshare_cgroup_ns;
+    const struct isorun_join *joins;
+    int join_count;
+
+    /// NULL: keep the host filesystem (bare mode).
+    const char *rootfs;
+    unsigned long rootfs_propagation;
+    const struct isorun_mount_op *mounts;
+    int mount_count;
+    const char *const *sysctl_paths;
+    const char *const *sysctl_values;
+    int sysctl_count;
+    const char *const *masked_paths;
+    int masked_count;
+    const char *const *readonly_paths;
+    int readonly_count;
+    int readonly_root;
+    const char *hostname;
+    const char *domainname;
+    int bring_up_loopback;
+
+    int set_user;
+    uid_t uid;
+    gid_t gid;
+    const gid_t *groups;
+    int group_count;
+    int set_umask;
+    mode_t umask;
+
+    const struct isorun_rlimit *rlimits;
+    int rlimit_count;
+
+    /// Capabilities: when set, bounding is reduced to `bounding_mask`, `caps` is
+    /// applied with cap_set_proc and `ambient_mask` raised.
+    int set_caps;
+    uint64_t bounding_mask;
+    uint64_t ambient_mask;
+    cap_t caps;
+    int no_new_privs;
+    /// A compiled filter (see isorun_seccomp_export), or NULL.
+    const struct sock_fprog *seccomp;
+
+    /// Signal sent to the workload if isorun dies before it (0: none).
+    int parent_death_signal;
+};
+
+/// The child's first failure, as sent over the error pipe.
+struct isorun_child_error {
+    int err;
+    char what[480];
+};
+
+struct isorun_spawn_handle {
+    pid_t pid;
+    int sync_fd;   // parent's write end: one byte releases the child
+    int error_fd;  // parent's read end: EOF means execve succeeded
+};
+
+/// Clones the child, which waits until isorun_spawn_release. Returns the pid or -errno.
+pid_t isorun_spawn_start(const struct isorun_spawn_plan *plan, struct isorun_spawn_handle *handle);
+
+/// Lets the child run its plan and waits until it has exec'd (returns 0) or failed
+/// (returns -1 and fills `error`; the child has exited and must still be reaped).
+int isorun_spawn_release(struct isorun_spawn_handle *handle, struct isorun_child_error *error);
+
+/// Kills a child that was started but will not be released, and reaps it.
+void isorun_spawn_abort(struct isorun_spawn_handle *handle);
+
+/// Installs handlers for `signals` that write each received signal number as one
+/// byte to a pipe; returns the pipe's read end (non-blocking, close-on-exec) or -errno.
+int isorun_signal_pipe_install(const int *signals, int count);
+
+/// Restores the default disposition of `signals`.
+void isorun_signal_pipe_uninstall(const int *signals, int count);
+
+/// Exports the filter in `ctx` as BPF; the caller frees `prog->filter` with free().
+int isorun_seccomp_export(scmp_filter_ctx ctx, struct sock_fprog *prog);
+
+/// pidfd_open(2) and pidfd_send_signal(2), which glibc 2.36 wraps only in newer headers.
+int isorun_pidfd_open(pid_t pid);
+int isorun_pidfd_send_signal(int pidfd, int sig);
+
+/// prctl(PR_SET_CHILD_SUBREAPER): orphaned descendants are re-parented to us.
+int isorun_become_subreaper(void);
+
+/// statfs(2) f_type of `path`, or -errno.
+long isorun_filesystem_magic(const char *path);
+
+/// setns(2) in the calling thread, or -errno (used to join a PID namespace before clone).
+int isorun_setns(int fd, int nstype);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,490 @@
+// The pre-exec path: clone -> wait for the parent -> namespaces -> mounts ->
+// pivot_root -> credentials -> capabilities -> seccomp -> exec.
+//
+// Runs in a forked copy of a possibly multi-threaded process, so the child uses
+// only system calls and local buffers: no malloc, no stdio, no locks.
+#include "isorun_shim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+// MARK: - small async-signal-safe helpers
+
+static size_t str_append(char *buf, size_t pos, size_t cap, const char *s) {
+    if (s == NULL) s = "(null)";
+    while (*s && pos + 1 < cap) buf[pos++] = *s++;
+    buf[pos] = '\0';
+    return pos;
+}
+
+static size_t int_append(char *buf, size_t pos, size_t cap, long value) {
+    char digits[24];
+    int n = 0;
+    unsigned long v = value < 0 ? (unsigned long)(-value) : (unsigned long)value;
+    do { digits[n++] = (char)('0' + v % 10); v /= 10; } while (v && n < 23);
+    if (value < 0 && pos + 1 < cap) buf[pos++] = '-';
+    while (n > 0 && pos + 1 < cap) buf[pos++] = digits[--n];
+    buf[pos] = '\0';
+    return pos;
+}
+
+static int write_all(int fd, const void *data, size_t len) {
+    const char *p = data;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/// Reports `what` and errno `err` to the parent and exits the child.
+__attribute__((noreturn)) static void child_fail(int error_fd, int err, const char *what, const char *detail) {
+    struct isorun_child_error report;
+    memset(&report, 0, sizeof report);
+    report.err = err;
+    size_t pos = str_append(report.what, 0, sizeof report.what, what);
+    if (detail != NULL) {
+        pos = str_append(report.what, pos, sizeof report.what, " ");
+        str_append(report.what, pos, sizeof report.what, detail);
+    }
+    write_all(error_fd, &report, sizeof report);
+    _exit(125);
+}
+
+static int write_file(const char *path, const char *value) {
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    int rc = write_all(fd, value, strlen(value));
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return rc;
+}
+
+// MARK: - resolving paths inside the rootfs
+
+/// Opens `path` (absolute inside the container) under `root_fd` with every
+/// symlink resolved as if `root_fd` were "/", so a hostile rootfs cannot point
+/// a mount target at the host.
+static int open_in_root(int root_fd, const char *path, int flags) {
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = (uint64_t)(flags | O_CLOEXEC);
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    while (*path == '/') path++;
+    if (*path == '\0') path = ".";
+    int fd;
+    do {
+        fd = (int)syscall(SYS_openat2, root_fd, path, &how, sizeof how);
+    } while (fd < 0 && errno == EINTR);
+    return fd;
+}
+
+/// mkdir -p for `path` inside the rootfs; returns an O_PATH fd of the last directory.
+static int mkdir_in_root(int root_fd, const char *path) {
+    char partial[PATH_MAX];
+    size_t len = strlen(path);
+    if (len >= sizeof partial) { errno = ENAMETOOLONG; return -1; }
+    for (size_t i = 1; i <= len; i++) {
+        if (i == len || path[i] == '/') {
+            memcpy(partial, path, i);
+            partial[i] = '\0';
+            int fd = open_in_root(root_fd, partial, O_PATH | O_DIRECTORY);
+            if (fd >= 0) { close(fd); continue; }
+            if (errno != ENOENT) return -1;
+            // Create the last component inside its (already resolved) parent.
+            const char *slash = strrchr(partial, '/');
+            char parent[PATH_MAX];
+            size_t plen = slash ? (size_t)(slash - partial) : 0;
+            memcpy(parent, partial, plen);
+            parent[plen] = '\0';
+            int parent_fd = open_in_root(root_fd, plen ? parent : "/", O_PATH | O_DIRECTORY);
+            if (parent_fd < 0) return -1;
+            if (mkdirat(parent_fd, slash ? slash + 1 : partial, 0755) < 0 && errno != EEXIST) {
+                int saved = errno; close(parent_fd); errno = saved; return -1;
+            }
+            close(parent_fd);
+        }
+    }
+    return open_in_root(root_fd, path, O_PATH | O_DIRECTORY);
+}
+
+/// Splits `path` into its parent directory (created) and returns that fd; `*name` gets the last component.
+static int parent_in_root(int root_fd, const char *path, const char **name, char *buf) {
+    size_t len = strlen(path);
+    if (len >= PATH_MAX) { errno = ENAMETOOLONG; return -1; }
+    memcpy(buf, path, len + 1);
+    char *slash = strrchr(buf, '/');
+    if (slash == NULL) { *name = buf; return open_in_root(root_fd, "/", O_PATH | O_DIRECTORY); }
+    *slash = '\0';
+    *name = slash + 1;
+    return mkdir_in_root(root_fd, buf[0] ? buf : "/");
+}
+
+/// The target of a mount as an fd: created as a directory or an empty file.
+static int mount_target_fd(int root_fd, const char *path, int as_file) {
+    if (!as_file) return mkdir_in_root(root_fd, path);
+    char buf[PATH_MAX];
+    const char *name;
+    int parent = parent_in_root(root_fd, path, &name, buf);
+    if (parent < 0) return -1;
+    int fd = openat(parent, name, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0 && errno != EEXIST && errno != EISDIR && errno != ELOOP) {
+        int saved = errno; close(parent); errno = saved; return -1;
+    }
+    if (fd >= 0) close(fd);
+    close(parent);
+    return open_in_root(root_fd, path, O_PATH);
+}
+
+static void fd_path(int fd, char *buf, size_t cap) {
+    size_t pos = str_append(buf, 0, cap, "/proc/self/fd/");
+    int_append(buf, pos, cap, fd);
+}
+
+/// The flags a read-only remount must keep, or the kernel refuses it in a user namespace.
+static unsigned long locked_flags(const char *path) {
+    struct statvfs st;
+    if (statvfs(path, &st) != 0) return 0;
+    unsigned long keep = 0;
+    if (st.f_flag & ST_NOSUID) keep |= MS_NOSUID;
+    if (st.f_flag & ST_NODEV) keep |= MS_NODEV;
+    if (st.f_flag & ST_NOEXEC) keep |= MS_NOEXEC;
+    if (st.f_flag & ST_NOATIME) keep |= MS_NOATIME;
+    if (st.f_flag & ST_NODIRATIME) keep |= MS_NODIRATIME;
+    if (st.f_flag & ST_RELATIME) keep |= MS_RELATIME;
+    return keep;
+}
+
+// MARK: - the steps
+
+static void do_mount_op(int error_fd, int root_fd, const struct isorun_mount_op *op) {
+    char target[64];
+    if (op->kind == ISORUN_MOUNT_SYMLINK) {
+        char buf[PATH_MAX];
+        const char *name;
+        int parent = parent_in_root(root_fd, op->target, &name, buf);
+        if (parent < 0) child_fail(error_fd, errno, "create parent of symlink", op->target);
+        if (symlinkat(op->source, parent, name) < 0 && errno != EEXIST)
+            child_fail(error_fd, errno, "symlink", op->target);
+        close(parent);
+        return;
+    }
+    int fd = mount_target_fd(root_fd, op->target, op->target_is_file);
+    if (fd < 0) child_fail(error_fd, errno, "create mount point", op->target);
+    fd_path(fd, target, sizeof target);
+    if (op->kind == ISORUN_MOUNT_BIND) {
+        if (mount(op->source, target, NULL, op->flags | MS_BIND, NULL) < 0)
+            child_fail(error_fd, errno, "bind mount onto", op->target);
+        if (op->remount_flags) {
+            // The fd still names the covered inode; reopen to reach the new mount.
+            close(fd);
+            fd = open_in_root(root_fd, op->target, O_PATH);
+            if (fd < 0) child_fail(error_fd, errno, "reopen bind mount", op->target);
+            fd_path(fd, target, sizeof target);
+            unsigned long flags = MS_BIND | MS_REMOUNT | op->remount_flags | locked_flags(target);
+            if (mount(NULL, target, NULL, flags, NULL) < 0)
+                child_fail(error_fd, errno, "remount bind mount", op->target);
+        }
+    } else if (mount(op->source, target, op->fstype, op->flags, op->data) < 0) {
+        child_fail(error_fd, errno, op->fstype ? op->fstype : "mount", op->target);
+    }
+    if (op->propagation) {
+        close(fd);
+        fd = open_in_root(root_fd, op->target, O_PATH);
+        if (fd < 0) child_fail(error_fd, errno, "reopen mount", op->target);
+        fd_path(fd, target, sizeof target);
+        if (mount(NULL, target, NULL, op->propagation, NULL) < 0)
+            child_fail(error_fd, errno, "set propagation of", op->target);
+    }
+    close(fd);
+}
+
+static void setup_rootfs(int error_fd, const struct isorun_spawn_plan *plan) {
+    unsigned long propagation = plan->rootfs_propagation ? plan->rootfs_propagation : (MS_REC | MS_PRIVATE);
+    if (mount(NULL, "/", NULL, propagation, NULL) < 0)
+        child_fail(error_fd, errno, "make / private", NULL);
+    if (mount(plan->rootfs, plan->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
+        child_fail(error_fd, errno, "bind rootfs", plan->rootfs);
+    int root_fd = open(plan->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root_fd < 0) child_fail(error_fd, errno, "open rootfs", plan->rootfs);
+    for (int i = 0; i < plan->mount_count; i++) do_mount_op(error_fd, root_fd, &plan->mounts[i]);
+    close(root_fd);
+
+    if (chdir(plan->rootfs) < 0) child_fail(error_fd, errno, "chdir", plan->rootfs);
+    if (syscall(SYS_pivot_root, ".", ".") < 0) child_fail(error_fd, errno, "pivot_root", plan->rootfs);
+    // The old root is now stacked under "."; detach it so the host tree is gone.
+    if (mount(NULL, ".", NULL, MS_REC | MS_SLAVE, NULL) < 0) child_fail(error_fd, errno, "make old root slave", NULL);
+    if (umount2(".", MNT_DETACH) < 0) child_fail(error_fd, errno, "detach old root", NULL);
+    if (chdir("/") < 0) child_fail(error_fd, errno, "chdir", "/");
+    if (plan->rootfs_propagation && mount(NULL, "/", NULL, plan->rootfs_propagation, NULL) < 0)
+        child_fail(error_fd, errno, "set rootfs propagation", NULL);
+
+    for (int i = 0; i < plan->sysctl_count; i++)
+        if (write_file(plan->sysctl_paths[i], plan->sysctl_values[i]) < 0)
+            child_fail(error_fd, errno, "write sysctl", plan->sysctl_paths[i]);
+
+    for (int i = 0; i < plan->masked_count; i++) {
+        const char *path = plan->masked_paths[i];
+        struct stat st;
+        if (stat(path, &st) < 0) {
+            if (errno == ENOENT) continue;
+            child_fail(error_fd, errno, "stat masked path", path);
+        }
+        int rc = S_ISDIR(st.st_mode)
+            ? mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0")
+            : mount("/dev/null", path, NULL, MS_BIND, NULL);
+        if (rc < 0) child_fail(error_fd, errno, "mask", path);
+    }
+    for (int i = 0; i < plan->readonly_count; i++) {
+        const char *path = plan->readonly_paths[i];
+        if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0) {
+            if (errno == ENOENT) continue;
+            child_fail(error_fd, errno, "bind read-only path", path);
+        }
+        if (mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC | locked_flags(path), NULL) < 0)
+            child_fail(error_fd, errno, "remount read-only", path);
+    }
+    if (plan->readonly_root &&
+        mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | locked_flags("/"), NULL) < 0)
+        child_fail(error_fd, errno, "remount / read-only", NULL);
+}
+
+static void bring_up_loopback(int error_fd) {
+    int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (sock < 0) child_fail(error_fd, errno, "socket for lo", NULL);
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    memcpy(ifr.ifr_name, "lo", 3);
+    if (ioctl(sock, SIOCGIFFLAGS, &ifr) < 0) child_fail(error_fd, errno, "read flags of lo", NULL);
+    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+    if (ioctl(sock, SIOCSIFFLAGS, &ifr) < 0) child_fail(error_fd, errno, "bring up lo", NULL);
+    close(sock);
+}
+
+static void load_seccomp(int error_fd, const struct sock_fprog *prog) {
+    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, prog, 0, 0) < 0)
+        child_fail(error_fd, errno, "load seccomp filter", NULL);
+}
+
+static void set_credentials_and_caps(int error_fd, const struct isorun_spawn_plan *plan) {
+    if (plan->set_caps) {
+        // Dropping from the bounding set needs CAP_SETPCAP, so it comes first.
+        for (int cap = 0; cap <= 63; cap++) {
+            if (plan->bounding_mask & (1ULL << cap)) continue;
+            if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 1) continue;
+            if (cap_drop_bound((cap_value_t)cap) < 0) {
+                char num[8];
+                int_append(num, 0, sizeof num, cap);
+                child_fail(error_fd, errno, "drop bounding capability", num);
+            }
+        }
+    }
+    if (plan->set_user) {
+        if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) child_fail(error_fd, errno, "keep capabilities", NULL);
+        if (syscall(SYS_setgroups, plan->group_count, plan->groups) < 0)
+            child_fail(error_fd, errno, "setgroups", NULL);
+        if (syscall(SYS_setresgid, plan->gid, plan->gid, plan->gid) < 0)
+            child_fail(error_fd, errno, "setresgid", NULL);
+        if (syscall(SYS_setresuid, plan->uid, plan->uid, plan->uid) < 0)
+            child_fail(error_fd, errno, "setresuid", NULL);
+        if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0) child_fail(error_fd, errno, "reset keep capabilities", NULL);
+    }
+    if (plan->set_caps) {
+        if (cap_set_proc(plan->caps) < 0) child_fail(error_fd, errno, "set capabilities", NULL);
+        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+            child_fail(error_fd, errno, "clear ambient capabilities", NULL);
+        for (int cap = 0; cap <= 63; cap++) {
+            if (!(plan->ambient_mask & (1ULL << cap))) continue;
+            if (cap_set_ambient((cap_value_t)cap, CAP_SET) < 0) {
+                char num[8];
+                int_append(num, 0, sizeof num, cap);
+                child_fail(error_fd, errno, "raise ambient capability", num);
+            }
+        }
+    }
+}
+
+static void exec_workload(int error_fd, const struct isorun_spawn_plan *plan) {
+    const char *file = plan->argv[0];
+    if (strchr(file, '/') != NULL || plan->search_path == NULL) {
+        execve(file, plan->argv, plan->envp);
+        child_fail(error_fd, errno, "exec", file);
+    }
+    int first_error = ENOENT;
+    const char *dir = plan->search_path;
+    char candidate[PATH_MAX];
+    while (*dir) {
+        const char *end = strchr(dir, ':');
+        size_t dlen = end ? (size_t)(end - dir) : strlen(dir);
+        size_t pos = 0;
+        candidate[0] = '\0';
+        if (dlen > 0 && dlen < sizeof candidate) {
+            memcpy(candidate, dir, dlen);
+            candidate[dlen] = '\0';
+            pos = str_append(candidate, dlen, sizeof candidate, "/");
+        }
+        str_append(candidate, pos, sizeof candidate, file);
+        execve(candidate, plan->argv, plan->envp);
+        if (errno != ENOENT && errno != ENOTDIR && first_error == ENOENT) first_error = errno;
+        if (!end) break;
+        dir = end + 1;
+    }
+    child_fail(error_fd, first_error, "exec", file);
+}
+
+/// Everything the child does, in order. Never returns.
+__attribute__((noreturn)) static void child_main(const struct isorun_spawn_plan *plan, int sync_fd, int error_fd) {
+    // Die with the parent from the start, then wait for it to finish its part
+    // (uid/gid maps, cgroup placement). EOF on the pipe means the parent is gone.
+    if (plan->parent_death_signal) prctl(PR_SET_PDEATHSIG, plan->parent_death_signal, 0, 0, 0);
+    char go = 0;
+    ssize_t n;
+    do { n = read(sync_fd, &go, 1); } while (n < 0 && errno == EINTR);
+    if (n != 1) _exit(125);
+
+    for (int i = 0; i < plan->join_count; i++)
+        if (setns(plan->joins[i].fd, plan->joins[i].nstype) < 0)
+            child_fail(error_fd, errno, "setns", NULL);
+    if (plan->unshare_cgroup_ns && unshare(CLONE_NEWCGROUP) < 0)
+        child_fail(error_fd, errno, "unshare cgroup namespace", NULL);
+    if ((plan->clone_flags & CLONE_NEWUSER) && syscall(SYS_setresgid, 0, 0, 0) == 0)
+        syscall(SYS_setresuid, 0, 0, 0);
+
+    if (plan->rootfs != NULL) setup_rootfs(error_fd, plan);
+    if (plan->bring_up_loopback) bring_up_loopback(error_fd);
+    if (plan->hostname && sethostname(plan->hostname, strlen(plan->hostname)) < 0)
+        child_fail(error_fd, errno, "sethostname", plan->hostname);
+    if (plan->domainname && setdomainname(plan->domainname, strlen(plan->domainname)) < 0)
+        child_fail(error_fd, errno, "setdomainname", plan->domainname);
+    if (plan->cwd && chdir(plan->cwd) < 0) child_fail(error_fd, errno, "chdir to process.cwd", plan->cwd);
+
+    for (int i = 0; i < plan->rlimit_count; i++) {
+        struct rlimit limit = { (rlim_t)plan->rlimits[i].soft, (rlim_t)plan->rlimits[i].hard };
+        if (setrlimit(plan->rlimits[i].resource, &limit) < 0) {
+            char num[8];
+            int_append(num, 0, sizeof num, plan->rlimits[i].resource);
+            child_fail(error_fd, errno, "setrlimit", num);
+        }
+    }
+    if (plan->set_umask) umask(plan->umask);
+
+    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which the
+    // credential change may take away; with it, load as late as possible so the
+    // filter need not allow the setup calls.
+    if (plan->seccomp && !plan->no_new_privs) load_seccomp(error_fd, plan->seccomp);
+    set_credentials_and_caps(error_fd, plan);
+    if (plan->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        child_fail(error_fd, errno, "set no_new_privs", NULL);
+
+    // A credential change clears the parent-death signal; set it again and
+    // make sure the parent did not die in between.
+    if (plan->parent_death_signal) {
+        prctl(PR_SET_PDEATHSIG, plan->parent_death_signal, 0, 0, 0);
+        struct pollfd pfd = { sync_fd, POLLIN, 0 };
+        if (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLHUP | POLLERR))) _exit(125);
+    }
+    if (plan->seccomp && plan->no_new_privs) load_seccomp(error_fd, plan->seccomp);
+
+    // Handlers do not survive exec, but ignored signals and the mask would.
+    for (int sig = 1; sig < NSIG; sig++) {
+        if (sig == SIGKILL || sig == SIGSTOP) continue;
+        signal(sig, SIG_DFL);
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    exec_workload(error_fd, plan);
+    _exit(125);
+}
+
+// MARK: - parent side
+
+pid_t isorun_spawn_start(const struct isorun_spawn_plan *plan, struct isorun_spawn_handle *handle) {
+    int sync_pipe[2], error_pipe[2];
+    if (pipe2(sync_pipe, O_CLOEXEC) < 0) return -errno;
+    if (pipe2(error_pipe, O_CLOEXEC) < 0) {
+        int saved = errno;
+        close(sync_pipe[0]); close(sync_pipe[1]);
+        return -saved;
+    }
+    // Block every signal across clone so no handler of the parent's runs in the child.
+    sigset_t all, old;
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, &old);
+    // A raw clone with no new stack behaves like fork, without glibc's atfork handlers.
+    long pid = syscall(SYS_clone, (unsigned long)(plan->clone_flags | SIGCHLD), NULL, NULL, NULL, NULL);
+    if (pid == 0) {
+        close(sync_pipe[1]);
+        close(error_pipe[0]);
+        child_main(plan, sync_pipe[0], error_pipe[1]);
+    }
+    int saved = errno;
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    close(sync_pipe[0]);
+    close(error_pipe[1]);
+    if (pid < 0) {
+        close(sync_pipe[1]);
+        close(error_pipe[0]);
+        return -saved;
+    }
+    handle->pid = (pid_t)pid;
+    handle->sync_fd = sync_pipe[1];
+    handle->error_fd = error_pipe[0];
+    return (pid_t)pid;
+}
+
+int isorun_spawn_release(struct isorun_spawn_handle *handle, struct isorun_child_error *error) {
+    char go = 1;
+    int rc = 0;
+    memset(error, 0, sizeof *error);
+    if (write_all(handle->sync_fd, &go, 1) < 0) {
+        error->err = errno;
+        str_append(error->what, 0, sizeof error->what, "release child");
+        rc = -1;
+    } else {
+        size_t got = 0;
+        while (got < sizeof *error) {
+            ssize_t n = read(handle->error_fd, (char *)error + got, sizeof *error - got);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) break;
+            got += (size_t)n;
+        }
+        if (got > 0) rc = -1;
+    }
+    close(handle->error_fd);
+    close(handle->sync_fd);
+    handle->error_fd = handle->sync_fd = -1;
+    return rc;
+}
+
+void isorun_spawn_abort(struct isorun_spawn_handle *handle) {
+    if (handle->sync_fd >= 0) close(handle->sync_fd);
+    if (handle->error_fd >= 0) close(handle->error_fd);
+    handle->sync_fd = handle->error_fd = -1;
+    kill(handle->pid, SIGKILL);
+    while (waitpid(handle->pid, NULL, 0) < 0 && errno == EINTR) {}
+}

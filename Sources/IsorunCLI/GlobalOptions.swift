@@ -1,0 +1,18 @@
+import ArgumentParser
+import IsorunCore
+import Logging
+
+/// Options every command takes (runc spells them the same way).
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: "Directory for runtime state.")
+    var root: String = "/run/isorun"
+
+    @Flag(name: .long, help: "Log what isorun does to stderr.")
+    var debug = false
+
+    func apply() {
+        if debug { Log.logger.logLevel = .debug }
+    }
+}
+
+extension Mode: ExpressibleByArgument {}

@@ -1,0 +1,44 @@
+import ArgumentParser
+import Glibc
+import IsorunCore
+
+/// The `isorun` command: `isorun [run] [--mode M] BUNDLE` is the main use.
+public struct IsorunCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "isorun",
+        abstract: "One OCI bundle, three ways to run it: bare process, namespace + cgroup sandbox, micro-VM.",
+        version: "0.1.0",
+        subcommands: [RunCommand.self],
+        defaultSubcommand: RunCommand.self
+    )
+
+    public init() {}
+
+    /// Parses and runs; isorun's own failures end as one line on stderr and status 125,
+    /// the workload's status passes through unchanged.
+    public static func runAndExit(_ arguments: [String] = Array(CommandLine.arguments.dropFirst())) -> Never {
+        do {
+            var command = try parseAsRoot(arguments)
+            try command.run()
+            Glibc.exit(0)
+        } catch let error as IsorunError {
+            fail(error.message)
+        } catch let code as ExitCode {
+            Glibc.exit(code.rawValue)
+        } catch {
+            let status = exitCode(for: error)
+            if status == .success {
+                print(fullMessage(for: error))
+                Glibc.exit(0)
+            }
+            fail(message(for: error))
+        }
+    }
+
+    private static func fail(_ message: String) -> Never {
+        let line = message.split(whereSeparator: \.isNewline).joined(separator: " ")
+        let bytes = Array("isorun: \(line)\n".utf8)
+        _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+        Glibc.exit(IsorunError.exitStatus)
+    }
+}

@@ -1,0 +1,100 @@
+import Glibc
+import IsorunSpec
+import IsorunSys
+
+/// One workload's cgroup, whatever the host's layout. Launchers and the
+/// leftover sweep only talk to this protocol.
+public protocol CgroupManager: Sendable {
+    /// Every directory this cgroup occupies (one per v1 controller, one on v2):
+    /// recorded in the runtime root so a later run can remove them.
+    var directories: [String] { get }
+    func create() throws(CgroupError)
+    func apply(_ resources: Resources) throws(CgroupError)
+    func add(_ pid: pid_t) throws(CgroupError)
+    func processes() -> [pid_t]
+    /// Kills every process in the cgroup and waits (briefly) until it is empty.
+    func killAll()
+    func destroy() throws(CgroupError)
+    /// What a process inside sees as its limits, for reports.
+    func limits() -> CgroupLimits
+}
+
+/// Limits and usage read back from the cgroup files.
+public struct CgroupLimits: Sendable, Equatable {
+    public var memoryLimitBytes: Int64?
+    public var memoryPeakBytes: Int64?
+    public var pidsLimit: Int64?
+    public var cpuQuotaMicros: Int64?
+    public var cpuPeriodMicros: Int64?
+}
+
+/// Builds the right manager for the host.
+public enum Cgroups {
+    /// `relativePath` is where the cgroup goes inside each hierarchy, e.g. `isorun/<id>`.
+    public static func manager(layout: CgroupLayout, relativePath: String, resources: Resources?) -> any CgroupManager {
+        switch layout {
+        case .unified(let mountPoint):
+            return CgroupV2Manager(mountPoint: mountPoint, relativePath: relativePath)
+        case .legacy(let root, _):
+            return CgroupV1Manager(root: root, relativePath: relativePath,
+                                   controllers: CgroupV1Manager.controllers(for: resources, root: root))
+        }
+    }
+
+    /// Rebuilds a manager from directories recorded by an earlier run, to clean up after it.
+    public static func restore(directories: [String], layout: CgroupLayout) -> any CgroupManager {
+        switch layout {
+        case .unified:
+            return CgroupV2Manager(directory: directories.first ?? "")
+        case .legacy:
+            return CgroupV1Manager(directories: directories)
+        }
+    }
+
+    /// The cgroup path a workload gets: the config's `linux.cgroupsPath` when absolute
+    /// (relative to each hierarchy's root), else `isorun/<relative or id>`.
+    public static func relativePath(configured: String?, id: String) -> String {
+        guard let configured, !configured.isEmpty else { return "isorun/\(id)" }
+        if configured.hasPrefix("/") { return String(configured.drop { $0 == "/" }) }
+        return "isorun/\(configured)"
+    }
+}
+
+/// Helpers shared by both versions.
+enum CgroupFiles {
+    static func write(_ directory: String, _ file: String, _ value: String) throws(CgroupError) {
+        do { try Files.write(directory + "/" + file, value) } catch { throw CgroupError(error) }
+    }
+
+    static func readInt(_ path: String) -> Int64? {
+        guard let text = try? Files.readString(path) else { return nil }
+        let trimmed = text.split(whereSeparator: { $0 == "\n" || $0 == " " }).first.map(String.init) ?? ""
+        return Int64(trimmed)
+    }
+
+    static func processes(in directory: String) -> [pid_t] {
+        guard let text = try? Files.readString(directory + "/cgroup.procs") else { return [] }
+        return text.split(separator: "\n").compactMap { pid_t($0) }
+    }
+
+    /// rmdir, retried while the kernel finishes tearing down killed tasks.
+    static func removeDirectory(_ directory: String) throws(CgroupError) {
+        for attempt in 0..<200 {
+            if rmdir(directory) == 0 || errno == ENOENT { return }
+            guard errno == EBUSY, attempt < 199 else { break }
+            usleep(5_000)
+        }
+        throw CgroupError(SystemError("rmdir", directory))
+    }
+
+    /// Kills until `directory` is empty; a fork bomb may add processes while we kill.
+    static func killUntilEmpty(_ directory: String) {
+        for _ in 0..<400 {
+            let pids = processes(in: directory)
+            if pids.isEmpty { return }
+            for pid in pids { Processes.signal(pid, SIGKILL) }
+            Processes.reapAnyExited()
+            usleep(2_000)
+        }
+    }
+}

@@ -1,0 +1,153 @@
+import Glibc
+import IsorunSpec
+import IsorunSys
+
+/// cgroup v1 (and the v1 half of a hybrid host): one directory per controller.
+public struct CgroupV1Manager: CgroupManager {
+    /// controller name -> directory of this workload's cgroup in that hierarchy.
+    let controllerDirectories: [(controller: String, directory: String)]
+
+    init(root: String, relativePath: String, controllers: [String]) {
+        controllerDirectories = controllers.map { ($0, "\(root)/\($0)/\(relativePath)") }
+    }
+
+    init(directories: [String]) {
+        controllerDirectories = directories.map { directory in
+            let parts = directory.split(separator: "/")
+            // /sys/fs/cgroup/<controller>/...: the controller is the 4th component.
+            return (parts.count > 3 ? String(parts[3]) : "", directory)
+        }
+    }
+
+    /// pids and freezer always (tracking, limits, a clean kill), memory for accounting,
+    /// cpu and cpuset only when asked for: each hierarchy costs a mkdir on the startup path.
+    static func controllers(for resources: Resources?, root: String) -> [String] {
+        var wanted = ["pids", "memory", "freezer"]
+        if let cpu = resources?.cpu {
+            if cpu.shares != nil || cpu.quota != nil || cpu.period != nil { wanted.append("cpu") }
+            if cpu.cpus != nil || cpu.mems != nil { wanted.append("cpuset") }
+        }
+        return wanted.filter { Files.isDirectory("\(root)/\($0)") }
+    }
+
+    public var directories: [String] { controllerDirectories.map(\.directory) }
+
+    func directory(of controller: String) -> String? {
+        controllerDirectories.first { $0.controller == controller }?.directory
+    }
+
+    public func create() throws(CgroupError) {
+        for (controller, directory) in controllerDirectories {
+            do { try Files.makeDirectories(directory) } catch { throw CgroupError(error) }
+            if controller == "cpuset" { try inheritCpuset(directory) }
+        }
+    }
+
+    /// A new v1 cpuset starts with no CPUs and no memory nodes, and refuses tasks;
+    /// copy them down from the nearest configured ancestor.
+    private func inheritCpuset(_ directory: String) throws(CgroupError) {
+        var chain: [String] = []
+        var current = directory
+        while let slash = current.lastIndex(of: "/"), current.hasSuffix("/cpuset") == false {
+            chain.append(current)
+            current = String(current[..<slash])
+        }
+        for path in chain.reversed() {
+            let parent = String(path[..<path.lastIndex(of: "/")!])
+            for file in ["cpuset.cpus", "cpuset.mems"] {
+                let mine = (try? Files.readString("\(path)/\(file)"))?.trimmingNewlines ?? ""
+                if mine.isEmpty, let inherited = try? Files.readString("\(parent)/\(file)") {
+                    try CgroupFiles.write(path, file, inherited.trimmingNewlines)
+                }
+            }
+        }
+    }
+
+    public func apply(_ resources: Resources) throws(CgroupError) {
+        if let memory = resources.memory, let directory = directory(of: "memory") {
+            if let limit = memory.limit { try CgroupFiles.write(directory, "memory.limit_in_bytes", String(limit)) }
+            if let swap = memory.swap {
+                let file = "memory.memsw.limit_in_bytes"
+                guard Files.exists("\(directory)/\(file)") else {
+                    throw CgroupError("linux.resources.memory.swap: this kernel has no swap accounting (\(file) missing)")
+                }
+                try CgroupFiles.write(directory, file, String(swap))
+            }
+            if let reservation = memory.reservation {
+                try CgroupFiles.write(directory, "memory.soft_limit_in_bytes", String(reservation))
+            }
+            if let swappiness = memory.swappiness { try CgroupFiles.write(directory, "memory.swappiness", String(swappiness)) }
+            if memory.disableOOMKiller == true { try CgroupFiles.write(directory, "memory.oom_control", "1") }
+        }
+        if let pids = resources.pids, let directory = directory(of: "pids") {
+            try CgroupFiles.write(directory, "pids.max", pids.limit > 0 ? String(pids.limit) : "max")
+        }
+        if let cpu = resources.cpu {
+            if let directory = directory(of: "cpu") {
+                if let shares = cpu.shares { try CgroupFiles.write(directory, "cpu.shares", String(shares)) }
+                if let period = cpu.period { try CgroupFiles.write(directory, "cpu.cfs_period_us", String(period)) }
+                if let quota = cpu.quota { try CgroupFiles.write(directory, "cpu.cfs_quota_us", String(quota)) }
+            }
+            if let directory = directory(of: "cpuset") {
+                if let cpus = cpu.cpus { try CgroupFiles.write(directory, "cpuset.cpus", cpus) }
+                if let mems = cpu.mems { try CgroupFiles.write(directory, "cpuset.mems", mems) }
+            }
+        }
+    }
+
+    public func add(_ pid: pid_t) throws(CgroupError) {
+        for (_, directory) in controllerDirectories {
+            try CgroupFiles.write(directory, "cgroup.procs", String(pid))
+        }
+    }
+
+    public func processes() -> [pid_t] {
+        guard let tracking = directory(of: "pids") ?? directories.first else { return [] }
+        return CgroupFiles.processes(in: tracking)
+    }
+
+    public func killAll() {
+        let freezer = directory(of: "freezer")
+        if let freezer { try? CgroupFiles.write(freezer, "freezer.state", "FROZEN") }
+        for directory in directories { CgroupFiles.killUntilEmptyOnce(directory) }
+        if let freezer { try? CgroupFiles.write(freezer, "freezer.state", "THAWED") }
+        for directory in directories { CgroupFiles.killUntilEmpty(directory) }
+    }
+
+    public func destroy() throws(CgroupError) {
+        var firstError: CgroupError?
+        for directory in directories {
+            do { try CgroupFiles.removeDirectory(directory) } catch { firstError = firstError ?? error }
+        }
+        if let firstError { throw firstError }
+    }
+
+    public func limits() -> CgroupLimits {
+        var limits = CgroupLimits()
+        if let memory = directory(of: "memory") {
+            limits.memoryLimitBytes = CgroupFiles.readInt("\(memory)/memory.limit_in_bytes")
+            limits.memoryPeakBytes = CgroupFiles.readInt("\(memory)/memory.max_usage_in_bytes")
+        }
+        if let pids = directory(of: "pids") { limits.pidsLimit = CgroupFiles.readInt("\(pids)/pids.max") }
+        if let cpu = directory(of: "cpu") {
+            limits.cpuQuotaMicros = CgroupFiles.readInt("\(cpu)/cpu.cfs_quota_us")
+            limits.cpuPeriodMicros = CgroupFiles.readInt("\(cpu)/cpu.cfs_period_us")
+        }
+        return limits
+    }
+}
+
+extension CgroupFiles {
+    /// One pass of SIGKILL over the current members (used while frozen: none can fork).
+    static func killUntilEmptyOnce(_ directory: String) {
+        for pid in processes(in: directory) { Processes.signal(pid, SIGKILL) }
+    }
+}
+
+extension String {
+    var trimmingNewlines: String {
+        var result = Substring(self)
+        while let last = result.last, last == "\n" || last == " " { result = result.dropLast() }
+        return String(result)
+    }
+}

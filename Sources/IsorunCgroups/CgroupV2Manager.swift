@@ -1,0 +1,107 @@
+import Glibc
+import IsorunSpec
+import IsorunSys
+
+/// cgroup v2: one directory in the unified hierarchy, controllers enabled from the top down.
+public struct CgroupV2Manager: CgroupManager {
+    let mountPoint: String
+    let directory: String
+
+    init(mountPoint: String, relativePath: String) {
+        self.mountPoint = mountPoint
+        self.directory = "\(mountPoint)/\(relativePath)"
+    }
+
+    init(directory: String) {
+        self.mountPoint = "/sys/fs/cgroup"
+        self.directory = directory
+    }
+
+    public var directories: [String] { [directory] }
+
+    public func create() throws(CgroupError) {
+        // Each ancestor must delegate the controllers to its children (no-internal-process rule:
+        // isorun's own intermediate directories hold no processes).
+        let relative = directory.dropFirst(mountPoint.count).split(separator: "/")
+        var current = mountPoint
+        let available = Set(((try? Files.readString("\(mountPoint)/cgroup.controllers")) ?? "").split(whereSeparator: \.isWhitespace).map(String.init))
+        let wanted = ["cpu", "cpuset", "memory", "pids"].filter(available.contains)
+        for component in relative {
+            if !wanted.isEmpty {
+                _ = try? CgroupFiles.write(current, "cgroup.subtree_control", wanted.map { "+\($0)" }.joined(separator: " "))
+            }
+            current += "/" + component
+            do { try Files.makeDirectory(current) } catch { throw CgroupError(error) }
+        }
+    }
+
+    public func apply(_ resources: Resources) throws(CgroupError) {
+        if let memory = resources.memory {
+            if let limit = memory.limit { try CgroupFiles.write(directory, "memory.max", limit < 0 ? "max" : String(limit)) }
+            if let swap = memory.swap {
+                // OCI's swap is memory+swap; v2's memory.swap.max is swap alone.
+                let value = swap < 0 ? "max" : String(max(0, swap - (memory.limit ?? 0)))
+                try CgroupFiles.write(directory, "memory.swap.max", value)
+            }
+            if let reservation = memory.reservation { try CgroupFiles.write(directory, "memory.low", String(reservation)) }
+            if memory.disableOOMKiller == true {
+                throw CgroupError("linux.resources.memory.disableOOMKiller: cgroup v2 cannot disable the OOM killer")
+            }
+        }
+        if let pids = resources.pids {
+            try CgroupFiles.write(directory, "pids.max", pids.limit > 0 ? String(pids.limit) : "max")
+        }
+        if let cpu = resources.cpu {
+            if let shares = cpu.shares {
+                // The conversion runc and crun use: shares 2..262144 onto weight 1..10000.
+                let weight = 1 + ((max(2, min(shares, 262_144)) - 2) * 9999) / 262_142
+                try CgroupFiles.write(directory, "cpu.weight", String(weight))
+            }
+            if cpu.quota != nil || cpu.period != nil {
+                let quota = cpu.quota.map { $0 > 0 ? String($0) : "max" } ?? "max"
+                try CgroupFiles.write(directory, "cpu.max", "\(quota) \(cpu.period ?? 100_000)")
+            }
+            if let cpus = cpu.cpus { try CgroupFiles.write(directory, "cpuset.cpus", cpus) }
+            if let mems = cpu.mems { try CgroupFiles.write(directory, "cpuset.mems", mems) }
+        }
+        for (key, value) in resources.unified ?? [:] {
+            guard !key.contains("/") else { throw CgroupError("linux.resources.unified: invalid key \(key)") }
+            try CgroupFiles.write(directory, key, value)
+        }
+    }
+
+    public func add(_ pid: pid_t) throws(CgroupError) {
+        try CgroupFiles.write(directory, "cgroup.procs", String(pid))
+    }
+
+    public func processes() -> [pid_t] { CgroupFiles.processes(in: directory) }
+
+    public func killAll() {
+        // cgroup.kill (Linux 5.14) kills every member at once, fork bombs included.
+        if (try? CgroupFiles.write(directory, "cgroup.kill", "1")) == nil {
+            _ = try? CgroupFiles.write(directory, "cgroup.freeze", "1")
+            CgroupFiles.killUntilEmptyOnce(directory)
+            _ = try? CgroupFiles.write(directory, "cgroup.freeze", "0")
+        }
+        CgroupFiles.killUntilEmpty(directory)
+    }
+
+    public func destroy() throws(CgroupError) {
+        try CgroupFiles.removeDirectory(directory)
+    }
+
+    public func limits() -> CgroupLimits {
+        var limits = CgroupLimits()
+        limits.memoryLimitBytes = CgroupFiles.readInt("\(directory)/memory.max")
+        limits.memoryPeakBytes = CgroupFiles.readInt("\(directory)/memory.peak")
+        limits.pidsLimit = CgroupFiles.readInt("\(directory)/pids.max")
+        if let text = try? Files.readString("\(directory)/cpu.max") {
+            let parts = text.split(whereSeparator: \.isWhitespace)
+            if parts.count == 2 {
+                limits.cpuQuotaMicros = Int64(parts[0])
+                limits.cpuPeriodMicros = Int64(parts[1])
+            }
+        }
+        return limits
+    }
+}

@@ -1,0 +1,96 @@
+import Glibc
+import IsorunCgroups
+import IsorunSpec
+import IsorunSys
+
+/// Bare mode: the workload runs as a plain host process, the way software runs on
+/// bare metal. It gets the bundle's env, cwd, rlimits and user, and a cgroup so that
+/// isorun can account for it, limit it when `linux.resources` asks, and kill what it
+/// leaves behind. No namespaces, no rootfs, no seccomp: showing what that lacks is the point.
+public struct BareLauncher: Launcher {
+    public var mode: Mode { .bare }
+
+    public init() {}
+
+    public func launch(_ request: RunRequest, state: RunState) throws(IsorunError) -> any Workload {
+        let configFile = "\(request.bundle.directory)/config.json"
+        Log.logger.debug("bare mode ignores the bundle's rootfs (\(request.bundle.rootfsPath)); the workload sees the host filesystem")
+        let plan = try ProcessSettings.basePlan(for: try request.process, configFile: configFile)
+        let resources = request.bundle.config.linux?.resources
+        let cgroup = try WorkloadCgroup.create(for: request, resources: resources, state: state)
+        // Orphans of the workload are re-parented to isorun, so they can be reaped.
+        Processes.becomeSubreaper()
+        let pid = try WorkloadCgroup.spawn(plan, into: cgroup) { _ in }
+        return BareWorkload(pid: pid, cgroup: cgroup)
+    }
+}
+
+final class BareWorkload: Workload {
+    let pid: pid_t
+    let cgroup: any CgroupManager
+    private var cleaned = false
+
+    init(pid: pid_t, cgroup: any CgroupManager) {
+        self.pid = pid
+        self.cgroup = cgroup
+    }
+
+    var isNamespaceInit: Bool { false }
+
+    func cleanUp() {
+        guard !cleaned else { return }
+        cleaned = true
+        cgroup.killAll()
+        Processes.reapAnyExited()
+        do { try cgroup.destroy() } catch { Log.logger.warning("\(error)") }
+    }
+}
+
+/// The cgroup every mode puts its workload in, created and recorded the same way.
+public enum WorkloadCgroup {
+    public static func create(for request: RunRequest, resources: Resources?, state: RunState) throws(IsorunError) -> any CgroupManager {
+        let layout: CgroupLayout
+        do { layout = try CgroupLayout.detect() } catch { throw IsorunError(error) }
+        let path = Cgroups.relativePath(configured: request.bundle.config.linux?.cgroupsPath, id: request.id)
+        let cgroup = Cgroups.manager(layout: layout, relativePath: path, resources: resources)
+        try state.recordCgroup(directories: cgroup.directories)
+        do throws(CgroupError) {
+            try cgroup.create()
+            if let resources { try cgroup.apply(resources) }
+        } catch {
+            try? cgroup.destroy()
+            throw IsorunError(error)
+        }
+        Log.logger.debug("cgroup \(layout): \(cgroup.directories.joined(separator: ", "))")
+        return cgroup
+    }
+
+    /// Clones the child, lets `prepare` do the parent's part (uid maps, oom_score_adj),
+    /// puts it in `cgroup` before it runs anything, and releases it to exec.
+    public static func spawn(_ plan: SpawnPlan, into cgroup: any CgroupManager,
+                             prepare: (pid_t) throws(IsorunError) -> Void) throws(IsorunError) -> pid_t {
+        let child: PendingChild
+        do { child = try Spawner.start(plan) } catch {
+            try? cgroup.destroy()
+            throw IsorunError("start workload", error)
+        }
+        do {
+            try cgroup.add(child.pid)
+            try prepare(child.pid)
+        } catch let error as CgroupError {
+            child.abort()
+            try? cgroup.destroy()
+            throw IsorunError(error)
+        } catch {
+            child.abort()
+            try? cgroup.destroy()
+            throw error as! IsorunError
+        }
+        do { try child.release() } catch {
+            cgroup.killAll()
+            try? cgroup.destroy()
+            throw IsorunError("workload setup failed: \(error)")
+        }
+        return child.pid
+    }
+}

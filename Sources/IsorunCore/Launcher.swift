@@ -1,0 +1,64 @@
+import Glibc
+import IsorunSpec
+import IsorunSys
+
+/// The way a bundle is run. Each mode is one `Launcher`; adding a mode adds a type, not an `if`.
+public enum Mode: String, Sendable, CaseIterable {
+    case bare, sandbox, vm
+}
+
+/// What to run: the bundle and the run's identity.
+public struct RunRequest: Sendable {
+    public let bundle: Bundle
+    public let id: String
+    /// Replaces `process.args` (the CLI's arguments after `--`).
+    public let argumentsOverride: [String]?
+
+    public init(bundle: Bundle, id: String, argumentsOverride: [String]?) {
+        self.bundle = bundle
+        self.id = id
+        self.argumentsOverride = argumentsOverride
+    }
+
+    /// The process to run, with the override applied.
+    public var process: IsorunSpec.Process {
+        get throws(IsorunError) {
+            guard var process = bundle.config.process else {
+                throw IsorunError("\(bundle.directory)/config.json: process: no process to run")
+            }
+            if let override = argumentsOverride, !override.isEmpty { process.args = override }
+            guard let args = process.args, !args.isEmpty else {
+                throw IsorunError("\(bundle.directory)/config.json: process.args: no command to run")
+            }
+            return process
+        }
+    }
+}
+
+/// Starts a workload in one mode. The supervisor owns everything after that.
+public protocol Launcher {
+    var mode: Mode { get }
+    /// Starts the workload. Resources it creates are recorded in `state` before
+    /// they exist, so a run killed at any point can be cleaned up by the next one.
+    func launch(_ request: RunRequest, state: RunState) throws(IsorunError) -> any Workload
+}
+
+/// A started workload: one process isorun waits for and a way to tear everything down.
+public protocol Workload: AnyObject {
+    /// The process the supervisor owns and reaps (the workload itself, or its VMM).
+    var pid: pid_t { get }
+    /// True when the workload is PID 1 of its own PID namespace: the kernel then drops
+    /// signals it does not handle, and the supervisor emulates their default action.
+    var isNamespaceInit: Bool { get }
+    /// Sends a signal to the workload.
+    func deliver(signal: Int32)
+    /// Maps the owned process's end to the workload's (a VMM reports the guest's status).
+    func workloadTermination(from termination: Termination) -> Termination
+    /// Kills whatever the workload left and removes what the launcher created. Idempotent.
+    func cleanUp()
+}
+
+extension Workload {
+    public func deliver(signal: Int32) { Processes.signal(pid, signal) }
+    public func workloadTermination(from termination: Termination) -> Termination { termination }
+}

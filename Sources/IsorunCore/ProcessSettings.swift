@@ -1,0 +1,42 @@
+import Glibc
+import IsorunSpec
+import IsorunSys
+
+/// The parts of OCI `process` every mode applies the same way: argv, env, PATH
+/// lookup, cwd, user, umask and rlimits.
+public enum ProcessSettings {
+    static let defaultSearchPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+    /// A SpawnPlan carrying `process`; modes add their own isolation on top.
+    public static func basePlan(for process: IsorunSpec.Process, configFile: String) throws(IsorunError) -> SpawnPlan {
+        let environment = process.env ?? []
+        var plan = SpawnPlan(arguments: process.args ?? [], environment: environment)
+        plan.searchPath = environment.last { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) } ?? defaultSearchPath
+        plan.workingDirectory = process.cwd
+        if let user = process.user {
+            plan.user = (uid: user.uid, gid: user.gid, groups: user.additionalGids ?? [])
+            plan.umask = user.umask.map { mode_t($0) }
+        }
+        plan.resourceLimits = try resourceLimits(process.rlimits ?? [], configFile: configFile)
+        return plan
+    }
+
+    /// RLIMIT_* names as the kernel numbers them on Linux (asm-generic/resource.h).
+    static let rlimitNumbers: [String: Int32] = [
+        "RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK": 3, "RLIMIT_CORE": 4,
+        "RLIMIT_RSS": 5, "RLIMIT_NPROC": 6, "RLIMIT_NOFILE": 7, "RLIMIT_MEMLOCK": 8, "RLIMIT_AS": 9,
+        "RLIMIT_LOCKS": 10, "RLIMIT_SIGPENDING": 11, "RLIMIT_MSGQUEUE": 12, "RLIMIT_NICE": 13,
+        "RLIMIT_RTPRIO": 14, "RLIMIT_RTTIME": 15,
+    ]
+
+    static func resourceLimits(_ limits: [Rlimit], configFile: String) throws(IsorunError) -> [SpawnPlan.ResourceLimit] {
+        var result: [SpawnPlan.ResourceLimit] = []
+        for (index, limit) in limits.enumerated() {
+            guard let number = rlimitNumbers[limit.type] else {
+                throw IsorunError("\(configFile): process.rlimits[\(index)].type: unknown resource limit '\(limit.type)'")
+            }
+            result.append(.init(resource: number, soft: limit.soft, hard: limit.hard))
+        }
+        return result
+    }
+}

@@ -1,0 +1,171 @@
+import Glibc
+import IsorunCgroups
+import IsorunSys
+
+/// isorun's runtime state directory (default /run/isorun): one subdirectory per live
+/// run, holding a lock the supervisor keeps for its lifetime and a record of what it
+/// created. A run whose lock is free was killed; the next run removes what it left.
+public struct RuntimeRoot: Sendable {
+    public let path: String
+
+    public init(path: String = "/run/isorun") {
+        self.path = path
+    }
+
+    /// Creates the state of a new run. Fails if `id` is taken by a live run.
+    public func createRun(id: String, mode: Mode) throws(IsorunError) -> RunState {
+        guard RuntimeRoot.isValidID(id) else {
+            throw IsorunError("invalid id '\(id)': use letters, digits, '.', '_' and '-' (at most 128)")
+        }
+        do { try Files.makeDirectories(path, mode: 0o711) } catch { throw IsorunError("runtime root", error) }
+        let directory = "\(path)/\(id)"
+        if mkdir(directory, 0o700) != 0 {
+            guard errno == EEXIST else { throw IsorunError("runtime root", SystemError("mkdir", directory)) }
+            // Taken: either live (locked) or left behind by a killed run, which we reclaim.
+            if !reclaimIfAbandoned(directory) { throw IsorunError("id '\(id)' is already in use under \(path)") }
+            guard mkdir(directory, 0o700) == 0 else { throw IsorunError("runtime root", SystemError("mkdir", directory)) }
+        }
+        let lock: RuntimeLock
+        do {
+            guard let acquired = try RuntimeLock.tryAcquire("\(directory)/lock", create: true) else {
+                throw IsorunError("id '\(id)' is already in use under \(path)")
+            }
+            lock = acquired
+        } catch let error as SystemError {
+            throw IsorunError("runtime root", error)
+        } catch {
+            throw error as! IsorunError
+        }
+        let state = RunState(directory: directory, lock: lock, id: id, mode: mode)
+        try state.save()
+        return state
+    }
+
+    /// Removes what killed runs left behind: their processes, cgroups and state.
+    /// Cheap when there is nothing to do (one readdir), so every run calls it.
+    public func sweepLeftovers() {
+        guard let entries = try? Files.list(path) else { return }
+        for entry in entries { _ = reclaimIfAbandoned("\(path)/\(entry)") }
+    }
+
+    /// Cleans up `directory` if no live supervisor holds its lock; true if it is gone.
+    @discardableResult
+    func reclaimIfAbandoned(_ directory: String) -> Bool {
+        let lockPath = "\(directory)/lock"
+        let lock: RuntimeLock
+        switch Result(catching: { () throws(SystemError) in try RuntimeLock.tryAcquire(lockPath, create: false) }) {
+        case .success(let acquired?):
+            lock = acquired
+        case .success(nil):
+            return false
+        case .failure:
+            // No lock file: the run died between mkdir and locking, or this is foreign.
+            guard RuntimeRoot.isOlderThan(directory, seconds: 5) else { return false }
+            return (try? Files.removeTree(directory)) != nil
+        }
+        if let record = try? RunRecord.load(from: "\(directory)/state") {
+            Log.logger.info("cleaning up after killed run \(record.id) (\(record.mode))")
+            record.cleanUp()
+        }
+        let removed = (try? Files.removeTree(directory)) != nil
+        withExtendedLifetime(lock) {}
+        return removed
+    }
+
+    static func isValidID(_ id: String) -> Bool {
+        !id.isEmpty && id.count <= 128 && id != "." && id != ".."
+            && id.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x61 && $0 <= 0x7a) || $0 == 0x2d || $0 == 0x2e || $0 == 0x5f }
+    }
+
+    static func isOlderThan(_ path: String, seconds: Int) -> Bool {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return false }
+        return time(nil) - info.st_mtim.tv_sec > seconds
+    }
+}
+
+/// One live run's state directory; removed when the run ends.
+public final class RunState {
+    public let directory: String
+    public let id: String
+    public let mode: Mode
+    private let lock: RuntimeLock
+    private var record: RunRecord
+
+    init(directory: String, lock: RuntimeLock, id: String, mode: Mode) {
+        self.directory = directory
+        self.lock = lock
+        self.id = id
+        self.mode = mode
+        self.record = RunRecord(id: id, mode: mode.rawValue, cgroupDirectories: [], processes: [])
+    }
+
+    /// Records cgroup directories before they are created.
+    public func recordCgroup(directories: [String]) throws(IsorunError) {
+        record.cgroupDirectories = directories
+        try save()
+    }
+
+    /// Records a process (e.g. a VMM) that must be killed if the supervisor dies.
+    public func recordProcess(_ pid: pid_t) throws(IsorunError) {
+        if let start = Processes.startTime(of: pid) { record.processes.append((pid, start)) }
+        try save()
+    }
+
+    func save() throws(IsorunError) {
+        do { try Files.writeAtomically("\(directory)/state", record.serialized) } catch {
+            throw IsorunError("runtime state", error)
+        }
+    }
+
+    /// Removes the state directory (after the launcher cleaned up what it recorded).
+    public func remove() {
+        try? Files.removeTree(directory)
+    }
+}
+
+/// What a run created, in a line format that needs no parser library.
+struct RunRecord {
+    var id: String
+    var mode: String
+    var cgroupDirectories: [String]
+    var processes: [(pid: pid_t, startTime: UInt64)]
+
+    var serialized: String {
+        var lines = ["id=\(id)", "mode=\(mode)"]
+        lines += cgroupDirectories.map { "cgroup=\($0)" }
+        lines += processes.map { "process=\($0.pid) \($0.startTime)" }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static func load(from path: String) throws(SystemError) -> RunRecord {
+        var record = RunRecord(id: "", mode: "", cgroupDirectories: [], processes: [])
+        for line in try Files.readString(path).split(separator: "\n") {
+            guard let equals = line.firstIndex(of: "=") else { continue }
+            let key = line[..<equals], value = String(line[line.index(after: equals)...])
+            switch key {
+            case "id": record.id = value
+            case "mode": record.mode = value
+            case "cgroup": record.cgroupDirectories.append(value)
+            case "process":
+                let parts = value.split(separator: " ")
+                if parts.count == 2, let pid = pid_t(parts[0]), let start = UInt64(parts[1]) {
+                    record.processes.append((pid, start))
+                }
+            default: continue
+            }
+        }
+        return record
+    }
+
+    /// Kills recorded processes (only if the pid still names the same process) and cgroups.
+    func cleanUp() {
+        for (pid, start) in processes where Processes.startTime(of: pid) == start {
+            Processes.signal(pid, SIGKILL)
+        }
+        guard !cgroupDirectories.isEmpty, let layout = try? CgroupLayout.detect() else { return }
+        let cgroup = Cgroups.restore(directories: cgroupDirectories.filter(Files.isDirectory), layout: layout)
+        cgroup.killAll()
+        try? cgroup.destroy()
+    }
+}

@@ -1,0 +1,80 @@
+import CIsorunShim
+import Glibc
+import IsorunSys
+
+/// Owns one run from start to end: state, signal forwarding, waiting, cleanup.
+///
+/// There is exactly one owner of the workload's process (this type), it reaps it,
+/// and cleanup runs on every path that returns. A SIGKILL of isorun itself is
+/// covered by the workload's parent-death signal and by the next run's sweep.
+public struct Supervisor {
+    /// The signals a user sends to "the container" by sending them to isorun.
+    static let forwardedSignals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH]
+
+    public let root: RuntimeRoot
+
+    public init(root: RuntimeRoot) {
+        self.root = root
+    }
+
+    /// Runs the request to completion and returns how the workload ended.
+    public func run(_ request: RunRequest, with launcher: any Launcher) throws(IsorunError) -> Termination {
+        root.sweepLeftovers()
+        let state = try root.createRun(id: request.id, mode: launcher.mode)
+        defer { state.remove() }
+
+        let signalPipe = isorun_signal_pipe_install(Supervisor.forwardedSignals, Int32(Supervisor.forwardedSignals.count))
+        guard signalPipe >= 0 else { throw IsorunError("signal handlers", SystemError("sigaction", errno: -signalPipe)) }
+        defer {
+            isorun_signal_pipe_uninstall(Supervisor.forwardedSignals, Int32(Supervisor.forwardedSignals.count))
+            close(signalPipe)
+        }
+
+        let workload = try launcher.launch(request, state: state)
+        defer { workload.cleanUp() }
+        return try wait(for: workload, signalPipe: signalPipe)
+    }
+
+    private func wait(for workload: any Workload, signalPipe: Int32) throws(IsorunError) -> Termination {
+        let pidFD: Int32
+        do { pidFD = try Processes.openPidFD(workload.pid) } catch { throw IsorunError("supervise workload", error) }
+        defer { close(pidFD) }
+        var emulatedSignal: Int32?
+        while true {
+            let ready: [Int32]
+            do { ready = try Polling.waitReadable([pidFD, signalPipe]) } catch { throw IsorunError("supervise workload", error) }
+            if ready.contains(signalPipe) {
+                for signal in Polling.drain(signalPipe).map(Int32.init) {
+                    if let emulated = forward(signal, to: workload) { emulatedSignal = emulated }
+                }
+            }
+            if ready.contains(pidFD) {
+                let ended: Termination?
+                do { ended = try Processes.reapIfExited(workload.pid) } catch { throw IsorunError("supervise workload", error) }
+                guard let ended else { continue }
+                var termination = workload.workloadTermination(from: ended)
+                if let emulatedSignal, termination == .signaled(SIGKILL) { termination = .signaled(emulatedSignal) }
+                return termination
+            }
+        }
+    }
+
+    /// Delivers `signal`; returns it when its default action had to be emulated.
+    ///
+    /// PID 1 of a namespace ignores signals it has no handler for, so Ctrl-C would do
+    /// nothing to a plain `sleep` in the sandbox. A user expects the container to stop,
+    /// with 128+N as if the signal had been delivered; so for a terminating signal the
+    /// workload does not catch, isorun kills it and reports that signal.
+    func forward(_ signal: Int32, to workload: any Workload) -> Int32? {
+        let terminatesByDefault = signal != SIGWINCH
+        if workload.isNamespaceInit, terminatesByDefault,
+           let caught = Processes.caughtSignals(of: workload.pid),
+           caught & (UInt64(1) << UInt64(signal - 1)) == 0 {
+            Log.logger.debug("workload is PID 1 and does not handle signal \(signal): stopping it")
+            workload.deliver(signal: SIGKILL)
+            return signal
+        }
+        workload.deliver(signal: signal)
+        return nil
+    }
+}

@@ -1,0 +1,55 @@
+import Glibc
+import IsorunSpec
+
+/// The filter a sandbox gets when its config has no `linux.seccomp`.
+///
+/// Modelled on what Docker's default profile keeps from a container: calls that
+/// reach kernel-global state (keys, modules, kexec, clocks, swap, accounting), that
+/// inspect other processes, or that create namespaces and mounts, unless the
+/// capability that legitimately needs them is granted. Unlike Docker's allowlist it
+/// lists what is denied, so new harmless syscalls keep working; blocked calls fail
+/// with EPERM rather than killing the workload.
+enum DefaultSeccompProfile {
+    /// (syscalls, the capability that lifts the block, or nil for always blocked)
+    static let blocked: [(names: [String], unlessCapability: String?)] = [
+        (["add_key", "keyctl", "request_key"], nil),
+        (["uselib", "ustat", "sysfs", "_sysctl", "vm86", "vm86old", "nfsservctl", "create_module",
+          "get_kernel_syms", "query_module", "lookup_dcookie", "userfaultfd"], nil),
+        (["init_module", "finit_module", "delete_module"], "CAP_SYS_MODULE"),
+        (["kexec_load", "kexec_file_load", "reboot"], "CAP_SYS_BOOT"),
+        (["settimeofday", "stime", "clock_settime", "clock_settime64", "clock_adjtime", "clock_adjtime64", "adjtimex"], "CAP_SYS_TIME"),
+        (["acct"], "CAP_SYS_PACCT"),
+        (["swapon", "swapoff"], "CAP_SYS_ADMIN"),
+        (["iopl", "ioperm"], "CAP_SYS_RAWIO"),
+        (["ptrace", "process_vm_readv", "process_vm_writev", "kcmp"], "CAP_SYS_PTRACE"),
+        (["mbind", "set_mempolicy", "move_pages", "migrate_pages"], "CAP_SYS_NICE"),
+        (["open_by_handle_at", "name_to_handle_at"], "CAP_DAC_READ_SEARCH"),
+        (["syslog"], "CAP_SYSLOG"),
+        (["mount", "mount_setattr", "umount", "umount2", "pivot_root", "unshare", "setns",
+          "fsopen", "fsconfig", "fsmount", "fspick", "move_mount", "open_tree",
+          "bpf", "perf_event_open", "fanotify_init", "quotactl", "quotactl_fd",
+          "sethostname", "setdomainname"], "CAP_SYS_ADMIN"),
+    ]
+
+    /// CLONE_NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET: namespace creation through clone().
+    static let cloneNamespaceFlags: UInt64 = 0x7E02_0000
+
+    static func profile(capabilities: Capabilities?) -> Seccomp {
+        var rules: [SyscallRule] = blocked
+            .filter { entry in entry.unlessCapability.map { !CapabilityPlan.grants(capabilities, $0) } ?? true }
+            .map { SyscallRule(names: $0.names, action: "SCMP_ACT_ERRNO", errnoRet: UInt32(EPERM), args: nil) }
+        if !CapabilityPlan.grants(capabilities, "CAP_SYS_ADMIN") {
+            // clone() may not create namespaces; clone3() hides its flags in memory a
+            // filter cannot read, so it reports ENOSYS and the C library falls back to clone().
+            for flag in [0x0002_0000, 0x0200_0000, 0x0400_0000, 0x0800_0000, 0x1000_0000, 0x2000_0000, 0x4000_0000] as [UInt64]
+                where flag & cloneNamespaceFlags != 0 {
+                rules.append(SyscallRule(names: ["clone"], action: "SCMP_ACT_ERRNO", errnoRet: UInt32(EPERM),
+                                         args: [SyscallArg(index: 0, value: flag, valueTwo: flag, op: "SCMP_CMP_MASKED_EQ")]))
+            }
+            rules.append(SyscallRule(names: ["clone3"], action: "SCMP_ACT_ERRNO", errnoRet: UInt32(ENOSYS), args: nil))
+        }
+        return Seccomp(defaultAction: "SCMP_ACT_ALLOW", defaultErrnoRet: nil,
+                       architectures: ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+                       flags: nil, listenerPath: nil, listenerMetadata: nil, syscalls: rules)
+    }
+}

@@ -1,0 +1,79 @@
+import Glibc
+import IsorunCore
+import IsorunSpec
+import IsorunSys
+
+/// `linux.namespaces` turned into clone flags, namespaces to join, and the
+/// parent's part of a user namespace (the id maps).
+struct NamespacePlan {
+    var cloneFlags: Int32 = 0
+    var unshareCgroup = false
+    var joins: [(fd: Int32, type: Int32)] = []
+    /// A PID namespace to join: setns() applies to the children of the caller, so
+    /// the supervisor joins it just before clone.
+    var pidNamespaceToJoin: Int32?
+    var createsPidNamespace: Bool { cloneFlags & NamespaceFlags.pid != 0 }
+    var createsNetworkNamespace: Bool { cloneFlags & NamespaceFlags.network != 0 }
+    var createsUserNamespace: Bool { cloneFlags & NamespaceFlags.user != 0 }
+
+    static func flag(for type: NamespaceType) -> Int32 {
+        switch type {
+        case .pid: NamespaceFlags.pid
+        case .network: NamespaceFlags.network
+        case .mount: NamespaceFlags.mount
+        case .ipc: NamespaceFlags.ipc
+        case .uts: NamespaceFlags.uts
+        case .user: NamespaceFlags.user
+        case .cgroup: NamespaceFlags.cgroup
+        case .time: NamespaceFlags.time
+        }
+    }
+
+    init(_ linux: Linux?, configFile: String) throws(IsorunError) {
+        for (index, namespace) in (linux?.namespaces ?? []).enumerated() {
+            let flag = NamespacePlan.flag(for: namespace.type)
+            if let path = namespace.path, !path.isEmpty {
+                let fd: Int32
+                do { fd = try Files.openForReading(path) } catch {
+                    throw IsorunError("\(configFile): linux.namespaces[\(index)].path: \(error)")
+                }
+                if namespace.type == .pid {
+                    pidNamespaceToJoin = fd
+                } else if namespace.type == .user {
+                    joins.insert((fd, flag), at: 0)  // join the owner first, as setns(2) requires
+                } else {
+                    joins.append((fd, flag))
+                }
+            } else if namespace.type == .time {
+                throw IsorunError("\(configFile): linux.namespaces[\(index)].type: time namespaces are not supported yet")
+            } else if namespace.type == .cgroup {
+                // Unshared after the parent placed the child in its cgroup, so the
+                // namespace's root is the workload's own cgroup.
+                unshareCgroup = true
+            } else {
+                cloneFlags |= flag
+            }
+        }
+        if createsUserNamespace && (linux?.uidMappings ?? []).isEmpty {
+            throw IsorunError("\(configFile): linux.uidMappings: a new user namespace needs uid and gid mappings")
+        }
+    }
+
+    func closeDescriptors() {
+        for join in joins { close(join.fd) }
+        if let pidNamespaceToJoin { close(pidNamespaceToJoin) }
+    }
+
+    /// The parent's part of a new user namespace: /proc/<pid>/{uid,gid}_map.
+    static func writeIDMaps(pid: pid_t, linux: Linux) throws(IsorunError) {
+        func render(_ mappings: [IDMapping]) -> String {
+            mappings.map { "\($0.containerID) \($0.hostID) \($0.size)" }.joined(separator: "\n") + "\n"
+        }
+        do {
+            try Files.write("/proc/\(pid)/uid_map", render(linux.uidMappings ?? []))
+            try Files.write("/proc/\(pid)/gid_map", render(linux.gidMappings ?? []))
+        } catch {
+            throw IsorunError("write id mappings", error)
+        }
+    }
+}

@@ -1,0 +1,109 @@
+import CIsorunShim
+import Glibc
+import IsorunCgroups
+import IsorunCore
+import IsorunSpec
+import IsorunSys
+
+/// Sandbox mode: the bundle as an OCI container — its own namespaces, its rootfs
+/// behind pivot_root, a cgroup, a capability set, no_new_privs and a seccomp filter.
+///
+/// This type decides; the C shim executes the resulting `SpawnPlan` in the child.
+public struct SandboxLauncher: Launcher {
+    public var mode: Mode { .sandbox }
+
+    public init() {}
+
+    public func launch(_ request: RunRequest, state: RunState) throws(IsorunError) -> any Workload {
+        let config = request.bundle.config
+        let configFile = "\(request.bundle.directory)/config.json"
+        let process = try request.process
+        let linux = config.linux
+        let layout: CgroupLayout
+        do { layout = try CgroupLayout.detect() } catch { throw IsorunError(error) }
+
+        var plan = try ProcessSettings.basePlan(for: process, configFile: configFile)
+        let namespaces = try NamespacePlan(linux, configFile: configFile)
+        defer { namespaces.closeDescriptors() }
+        guard namespaces.cloneFlags & NamespaceFlags.mount != 0 || namespaces.joins.contains(where: { $0.type == NamespaceFlags.mount }) else {
+            throw IsorunError("\(configFile): linux.namespaces: sandbox mode needs a mount namespace for the rootfs")
+        }
+        plan.cloneFlags = namespaces.cloneFlags
+        plan.unshareCgroupNamespace = namespaces.unshareCgroup
+        plan.joins = namespaces.joins
+        plan.bringUpLoopback = namespaces.createsNetworkNamespace
+
+        plan.rootfs = request.bundle.rootfsPath
+        plan.readonlyRoot = config.root?.readonly ?? false
+        guard let propagation = MountOptions.rootfsPropagation(linux?.rootfsPropagation) else {
+            throw IsorunError("\(configFile): linux.rootfsPropagation: unknown propagation '\(linux?.rootfsPropagation ?? "")'")
+        }
+        plan.rootfsPropagation = propagation
+        plan.mounts = try MountPlan.steps(for: config, bundleDirectory: request.bundle.directory,
+                                          configFile: configFile, cgroupLayout: namespaces.unshareCgroup ? layout : nil)
+        plan.maskedPaths = linux?.maskedPaths ?? []
+        plan.readonlyPaths = linux?.readonlyPaths ?? []
+        plan.sysctls = (linux?.sysctl ?? [:]).sorted { $0.key < $1.key }.map {
+            ("/proc/sys/" + $0.key.replacingDots(), $0.value)
+        }
+
+        if let hostname = config.hostname {
+            guard config.hasNamespace(.uts) else {
+                throw IsorunError("\(configFile): hostname: setting a hostname needs a uts namespace")
+            }
+            plan.hostname = hostname
+            plan.domainname = config.domainname
+        }
+
+        plan.capabilities = try CapabilityPlan.sets(for: process.capabilities, configFile: configFile)
+        plan.noNewPrivileges = process.noNewPrivileges ?? false
+        let profile = linux?.seccomp ?? DefaultSeccompProfile.profile(capabilities: process.capabilities)
+        plan.seccompFilter = try SeccompCompiler.compile(profile, configFile: configFile)
+
+        let cgroup = try WorkloadCgroup.create(for: request, resources: linux?.resources, state: state)
+        if let pidNamespace = namespaces.pidNamespaceToJoin {
+            let rc = isorun_setns(pidNamespace, NamespaceFlags.pid)
+            guard rc == 0 else {
+                try? cgroup.destroy()
+                throw IsorunError("\(configFile): linux.namespaces: join pid namespace: \(Errno.describe(-rc))")
+            }
+        }
+        let pid = try WorkloadCgroup.spawn(plan, into: cgroup) { pid throws(IsorunError) in
+            if namespaces.createsUserNamespace, let linux { try NamespacePlan.writeIDMaps(pid: pid, linux: linux) }
+            if let score = process.oomScoreAdj {
+                do { try Files.write("/proc/\(pid)/oom_score_adj", String(score)) } catch {
+                    throw IsorunError("\(configFile): process.oomScoreAdj: \(error)")
+                }
+            }
+        }
+        return SandboxWorkload(pid: pid, cgroup: cgroup,
+                               isNamespaceInit: namespaces.createsPidNamespace)
+    }
+}
+
+/// A running container: PID 1 of its namespace when it has a PID namespace.
+final class SandboxWorkload: Workload {
+    let pid: pid_t
+    let cgroup: any CgroupManager
+    let isNamespaceInit: Bool
+    private var cleaned = false
+
+    init(pid: pid_t, cgroup: any CgroupManager, isNamespaceInit: Bool) {
+        self.pid = pid
+        self.cgroup = cgroup
+        self.isNamespaceInit = isNamespaceInit
+    }
+
+    func cleanUp() {
+        guard !cleaned else { return }
+        cleaned = true
+        // The PID namespace died with its init; the cgroup catches anything that
+        // joined from outside it or shares no PID namespace with it.
+        cgroup.killAll()
+        do { try cgroup.destroy() } catch { Log.logger.warning("\(error)") }
+    }
+}
+
+extension String {
+    func replacingDots() -> String { String(map { $0 == "." ? "/" : $0 }) }
+}

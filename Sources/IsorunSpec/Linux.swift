@@ -1,0 +1,152 @@
+/// The `linux` section: everything the sandbox mode sets up around the process.
+public struct Linux: Sendable, Codable, Equatable {
+    /// Namespaces to create (no `path`) or join (`path`).
+    public var namespaces: [Namespace]?
+    /// User-namespace UID map; needs a `user` namespace.
+    public var uidMappings: [IDMapping]?
+    /// User-namespace GID map; needs a `user` namespace.
+    public var gidMappings: [IDMapping]?
+    /// Device nodes to create in the container's `/dev`.
+    public var devices: [Device]?
+    /// Cgroup path, absolute or relative to the runtime's cgroup root.
+    public var cgroupsPath: String?
+    /// Cgroup limits.
+    public var resources: Resources?
+    /// Propagation of the root mount: `private`, `slave`, `shared`, `unbindable` (optionally `r`-prefixed).
+    public var rootfsPropagation: String?
+    /// System-call filter.
+    public var seccomp: Seccomp?
+    /// Kernel parameters written under `/proc/sys`, keyed like `net.ipv4.ip_forward`.
+    public var sysctl: [String: String]?
+    /// Paths hidden from the container (over-mounted so they read as empty).
+    public var maskedPaths: [String]?
+    /// Paths re-mounted read-only inside the container.
+    public var readonlyPaths: [String]?
+    /// SELinux context for the container's mounts.
+    public var mountLabel: String?
+    /// Execution domain (`personality(2)`), e.g. to run 32-bit programs.
+    public var personality: Personality?
+
+    /// Builds a Linux section in code.
+    public init(
+        namespaces: [Namespace]? = nil,
+        uidMappings: [IDMapping]? = nil,
+        gidMappings: [IDMapping]? = nil,
+        devices: [Device]? = nil,
+        cgroupsPath: String? = nil,
+        resources: Resources? = nil,
+        rootfsPropagation: String? = nil,
+        seccomp: Seccomp? = nil,
+        sysctl: [String: String]? = nil,
+        maskedPaths: [String]? = nil,
+        readonlyPaths: [String]? = nil,
+        mountLabel: String? = nil,
+        personality: Personality? = nil
+    ) {
+        self.namespaces = namespaces
+        self.uidMappings = uidMappings
+        self.gidMappings = gidMappings
+        self.devices = devices
+        self.cgroupsPath = cgroupsPath
+        self.resources = resources
+        self.rootfsPropagation = rootfsPropagation
+        self.seccomp = seccomp
+        self.sysctl = sysctl
+        self.maskedPaths = maskedPaths
+        self.readonlyPaths = readonlyPaths
+        self.mountLabel = mountLabel
+        self.personality = personality
+    }
+
+    /// The entry for namespace type `t`, if any. Validation rejects duplicates,
+    /// so the first match is the only one in a validated config.
+    public func namespace(_ t: NamespaceType) -> Namespace? {
+        namespaces?.first { $0.type == t }
+    }
+}
+
+/// One namespace to create or join.
+public struct Namespace: Sendable, Codable, Equatable {
+    /// Which kind of namespace.
+    public var type: NamespaceType
+    /// When set, join the namespace at this absolute path (e.g. `/proc/1234/ns/net`) instead of creating one.
+    public var path: String?
+
+    /// Builds a namespace entry in code.
+    public init(type: NamespaceType, path: String? = nil) {
+        self.type = type
+        self.path = path
+    }
+}
+
+/// The namespace kinds the spec defines. A typed enum (rather than a string) lets
+/// the sandbox switch over them exhaustively; unknown values fail decoding with a
+/// message that lists the valid ones.
+public enum NamespaceType: String, Sendable, Codable, Equatable, CaseIterable {
+    case pid, network, mount, ipc, uts, user, cgroup, time
+
+    /// Decodes from the JSON string, naming the bad value and the valid ones on failure.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let raw = try container.decode(String.self)
+        guard let value = NamespaceType(rawValue: raw) else {
+            let valid = NamespaceType.allCases.map(\.rawValue).joined(separator: ", ")
+            throw DecodingError.dataCorrupted(.init(
+                codingPath: decoder.codingPath,
+                debugDescription: "unknown namespace type \(quoted(raw)); valid types are \(valid)"
+            ))
+        }
+        self = value
+    }
+}
+
+/// A device node to create inside the container.
+public struct Device: Sendable, Codable, Equatable {
+    /// `c` (character), `b` (block), `u` (unbuffered character) or `p` (FIFO).
+    public var type: String
+    /// Absolute path inside the container.
+    public var path: String
+    /// Major number; required for every type except `p`.
+    public var major: Int64?
+    /// Minor number; required for every type except `p`.
+    public var minor: Int64?
+    /// Permission bits of the node.
+    public var fileMode: UInt32?
+    /// Owner of the node.
+    public var uid: UInt32?
+    /// Group of the node.
+    public var gid: UInt32?
+
+    /// Builds a device in code.
+    public init(
+        type: String,
+        path: String,
+        major: Int64? = nil,
+        minor: Int64? = nil,
+        fileMode: UInt32? = nil,
+        uid: UInt32? = nil,
+        gid: UInt32? = nil
+    ) {
+        self.type = type
+        self.path = path
+        self.major = major
+        self.minor = minor
+        self.fileMode = fileMode
+        self.uid = uid
+        self.gid = gid
+    }
+}
+
+/// Execution domain set with `personality(2)`.
+public struct Personality: Sendable, Codable, Equatable {
+    /// `LINUX` or `LINUX32`.
+    public var domain: String
+    /// Extra personality flags; the spec defines none yet.
+    public var flags: [String]?
+
+    /// Builds a personality in code.
+    public init(domain: String, flags: [String]? = nil) {
+        self.domain = domain
+        self.flags = flags
+    }
+}

@@ -1,0 +1,102 @@
+/// Rules for the `linux` section: namespaces, ID mappings, devices, cgroup
+/// resources and seccomp. Typos here would otherwise surface only as an errno from
+/// deep inside the sandbox setup.
+extension ConfigValidator {
+    private static let propagationModes = [
+        "private", "rprivate", "slave", "rslave", "shared", "rshared", "unbindable", "runbindable",
+    ]
+
+    mutating func check(_ linux: Linux, config: RuntimeConfig) {
+        var firstIndexOfType: [NamespaceType: Int] = [:]
+        for (i, namespace) in (linux.namespaces ?? []).enumerated() {
+            let path = "linux.namespaces[\(i)]"
+            if let first = firstIndexOfType[namespace.type] {
+                report("\(path).type", "duplicate namespace type \(quoted(namespace.type.rawValue)) (first given at linux.namespaces[\(first)])")
+            } else {
+                firstIndexOfType[namespace.type] = i
+            }
+            if let nsPath = namespace.path {
+                checkAbsolute(nsPath, at: "\(path).path", what: "namespace path")
+            }
+        }
+        checkMappings(linux.uidMappings, at: "linux.uidMappings")
+        checkMappings(linux.gidMappings, at: "linux.gidMappings")
+        if !config.hasNamespace(.user) {
+            if !(linux.uidMappings ?? []).isEmpty {
+                report("linux.uidMappings", "uid mappings need a user namespace; add {\"type\": \"user\"} to linux.namespaces")
+            }
+            if !(linux.gidMappings ?? []).isEmpty {
+                report("linux.gidMappings", "gid mappings need a user namespace; add {\"type\": \"user\"} to linux.namespaces")
+            }
+        }
+        for (i, device) in (linux.devices ?? []).enumerated() {
+            let path = "linux.devices[\(i)]"
+            if !["c", "b", "u", "p"].contains(device.type) {
+                report("\(path).type", "unknown device type \(quoted(device.type)); expected c, b, u or p")
+            } else if device.type != "p", device.major == nil || device.minor == nil {
+                report(path, "device \(quoted(device.path)) of type \(device.type) needs both major and minor numbers")
+            }
+            checkAbsolute(device.path, at: "\(path).path", what: "device path")
+        }
+        if let resources = linux.resources {
+            check(resources)
+        }
+        if let propagation = linux.rootfsPropagation, !Self.propagationModes.contains(propagation) {
+            report("linux.rootfsPropagation",
+                   "unknown propagation \(quoted(propagation)); expected \(alternatives(Self.propagationModes))")
+        }
+        if let seccomp = linux.seccomp {
+            check(seccomp)
+        }
+        for (i, path) in (linux.maskedPaths ?? []).enumerated() {
+            checkAbsolute(path, at: "linux.maskedPaths[\(i)]", what: "masked path")
+        }
+        for (i, path) in (linux.readonlyPaths ?? []).enumerated() {
+            checkAbsolute(path, at: "linux.readonlyPaths[\(i)]", what: "read-only path")
+        }
+        if let personality = linux.personality, !["LINUX", "LINUX32"].contains(personality.domain) {
+            report("linux.personality.domain", "unknown domain \(quoted(personality.domain)); expected LINUX or LINUX32")
+        }
+    }
+
+    private mutating func check(_ resources: Resources) {
+        for (i, rule) in (resources.devices ?? []).enumerated() {
+            let path = "linux.resources.devices[\(i)]"
+            if let type = rule.type, !["a", "c", "b"].contains(type) {
+                report("\(path).type", "unknown device type \(quoted(type)); expected a, c or b")
+            }
+            if let access = rule.access, !access.allSatisfy({ "rwm".contains($0) }) {
+                report("\(path).access", "access must combine r, w and m, got \(quoted(access))")
+            }
+        }
+        if let memory = resources.memory {
+            if let limit = memory.limit, let swap = memory.swap, limit > 0, swap > 0, swap < limit {
+                report("linux.resources.memory.swap",
+                       "swap must be >= limit (swap is memory+swap): swap is \(swap), limit is \(limit)")
+            }
+            if let swappiness = memory.swappiness, swappiness > 100 {
+                report("linux.resources.memory.swappiness", "must be between 0 and 100, got \(swappiness)")
+            }
+        }
+    }
+
+    private mutating func check(_ seccomp: Seccomp) {
+        let actions = alternatives(Seccomp.validActions)
+        if !Seccomp.validActions.contains(seccomp.defaultAction) {
+            report("linux.seccomp.defaultAction", "unknown action \(quoted(seccomp.defaultAction)); expected \(actions)")
+        }
+        for (i, rule) in (seccomp.syscalls ?? []).enumerated() {
+            let path = "linux.seccomp.syscalls[\(i)]"
+            if rule.names.isEmpty {
+                report("\(path).names", "a rule must name at least one system call")
+            }
+            if !Seccomp.validActions.contains(rule.action) {
+                report("\(path).action", "unknown action \(quoted(rule.action)); expected \(actions)")
+            }
+            for (j, argument) in (rule.args ?? []).enumerated() where !Seccomp.validOperators.contains(argument.op) {
+                report("\(path).args[\(j)].op",
+                       "unknown operator \(quoted(argument.op)); expected \(alternatives(Seccomp.validOperators))")
+            }
+        }
+    }
+}

@@ -1,0 +1,145 @@
+/// Cgroup limits for the container. Only the controllers isorun enforces are
+/// modelled; others (`blockIO`, `hugepageLimits`, `network`, `rdma`) are ignored on decode.
+public struct Resources: Sendable, Codable, Equatable {
+    /// Device access rules, applied in order.
+    public var devices: [DeviceCgroupRule]?
+    /// Memory controller settings.
+    public var memory: MemoryResources?
+    /// CPU and cpuset controller settings.
+    public var cpu: CPUResources?
+    /// Pids controller settings.
+    public var pids: PidsResources?
+    /// Raw cgroup v2 files to write, e.g. `"memory.high": "1G"`.
+    public var unified: [String: String]?
+
+    /// Builds resources in code.
+    public init(
+        devices: [DeviceCgroupRule]? = nil,
+        memory: MemoryResources? = nil,
+        cpu: CPUResources? = nil,
+        pids: PidsResources? = nil,
+        unified: [String: String]? = nil
+    ) {
+        self.devices = devices
+        self.memory = memory
+        self.cpu = cpu
+        self.pids = pids
+        self.unified = unified
+    }
+}
+
+/// One device-cgroup allow/deny rule.
+public struct DeviceCgroupRule: Sendable, Codable, Equatable {
+    /// Allow (true) or deny (false) the matching devices.
+    public var allow: Bool
+    /// `a` (all), `c` or `b`; nil means all.
+    public var type: String?
+    /// Major number; nil matches any.
+    public var major: Int64?
+    /// Minor number; nil matches any.
+    public var minor: Int64?
+    /// Any of `r`, `w`, `m`; nil means all three.
+    public var access: String?
+
+    /// Builds a rule in code.
+    public init(allow: Bool, type: String? = nil, major: Int64? = nil, minor: Int64? = nil, access: String? = nil) {
+        self.allow = allow
+        self.type = type
+        self.major = major
+        self.minor = minor
+        self.access = access
+    }
+}
+
+/// Memory limits in bytes; -1 means unlimited, as in the spec.
+public struct MemoryResources: Sendable, Codable, Equatable {
+    /// Hard limit on memory use.
+    public var limit: Int64?
+    /// Soft limit (cgroup v2 `memory.low`-like behaviour).
+    public var reservation: Int64?
+    /// Limit on memory plus swap (not swap alone), hence at least `limit`.
+    public var swap: Int64?
+    /// Deprecated kernel-memory limit; decoded, not applied.
+    public var kernel: Int64?
+    /// Deprecated kernel TCP buffer limit; decoded, not applied.
+    public var kernelTCP: Int64?
+    /// Swap tendency, 0 to 100 (cgroup v1 only).
+    public var swappiness: UInt64?
+    /// Disable the OOM killer (cgroup v1 only).
+    public var disableOOMKiller: Bool?
+
+    /// Builds memory limits in code.
+    public init(
+        limit: Int64? = nil,
+        reservation: Int64? = nil,
+        swap: Int64? = nil,
+        kernel: Int64? = nil,
+        kernelTCP: Int64? = nil,
+        swappiness: UInt64? = nil,
+        disableOOMKiller: Bool? = nil
+    ) {
+        self.limit = limit
+        self.reservation = reservation
+        self.swap = swap
+        self.kernel = kernel
+        self.kernelTCP = kernelTCP
+        self.swappiness = swappiness
+        self.disableOOMKiller = disableOOMKiller
+    }
+}
+
+/// CPU bandwidth, weight and placement.
+public struct CPUResources: Sendable, Codable, Equatable {
+    /// Relative weight (cgroup v1 `cpu.shares`).
+    public var shares: UInt64?
+    /// Microseconds of CPU time per `period`; -1 means unlimited.
+    public var quota: Int64?
+    /// Extra microseconds that may be borrowed from unused quota.
+    public var burst: UInt64?
+    /// Length of the quota period in microseconds.
+    public var period: UInt64?
+    /// Real-time runtime in microseconds.
+    public var realtimeRuntime: Int64?
+    /// Real-time period in microseconds.
+    public var realtimePeriod: UInt64?
+    /// CPU list for cpuset, e.g. `0-3,6`.
+    public var cpus: String?
+    /// Memory-node list for cpuset.
+    public var mems: String?
+    /// cgroup v2 `cpu.idle`: 1 makes the group idle-priority.
+    public var idle: Int64?
+
+    /// Builds CPU settings in code.
+    public init(
+        shares: UInt64? = nil,
+        quota: Int64? = nil,
+        burst: UInt64? = nil,
+        period: UInt64? = nil,
+        realtimeRuntime: Int64? = nil,
+        realtimePeriod: UInt64? = nil,
+        cpus: String? = nil,
+        mems: String? = nil,
+        idle: Int64? = nil
+    ) {
+        self.shares = shares
+        self.quota = quota
+        self.burst = burst
+        self.period = period
+        self.realtimeRuntime = realtimeRuntime
+        self.realtimePeriod = realtimePeriod
+        self.cpus = cpus
+        self.mems = mems
+        self.idle = idle
+    }
+}
+
+/// Process-count limit.
+public struct PidsResources: Sendable, Codable, Equatable {
+    /// Maximum number of tasks; 0 or -1 means unlimited.
+    public var limit: Int64
+
+    /// Builds a pids limit in code.
+    public init(limit: Int64) {
+        self.limit = limit
+    }
+}

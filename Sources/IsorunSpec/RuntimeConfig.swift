@@ -1,0 +1,130 @@
+/// The whole `config.json` of an OCI bundle (runtime-spec v1.2).
+///
+/// Every launcher (bare, sandbox, VM) reads the same value, so one bundle can run
+/// in any mode. Property names are the spec's JSON keys, which keeps the synthesized
+/// `Codable` conformance free of custom key tables. Keys that isorun does not model
+/// (for example `linux.resources.blockIO`, `windows`, `solaris`) are ignored when
+/// decoding rather than rejected, as the spec asks of runtimes.
+public struct RuntimeConfig: Sendable, Codable, Equatable {
+    /// The spec version the bundle was written for, e.g. `1.2.0`. Only major version 1 is accepted.
+    public var ociVersion: String
+    /// The program to run. Optional in the spec (for `create` without `start`), but required by every isorun mode.
+    public var process: Process?
+    /// The root filesystem. Relative paths are resolved against the bundle directory by `Bundle`.
+    public var root: Root?
+    /// The container's hostname; needs a private UTS namespace when `linux` is present.
+    public var hostname: String?
+    /// The container's NIS domain name; needs a private UTS namespace like `hostname`.
+    public var domainname: String?
+    /// Mounts set up on top of the root filesystem, in order.
+    public var mounts: [Mount]?
+    /// Programs the runtime runs at lifecycle points.
+    public var hooks: Hooks?
+    /// Free-form metadata; isorun may read its own keys from here.
+    public var annotations: [String: String]?
+    /// Linux-specific settings: namespaces, cgroups, seccomp and more.
+    public var linux: Linux?
+    /// Settings for runtimes that run the container inside a virtual machine.
+    public var vm: VM?
+
+    /// Builds a configuration in code, e.g. for tests or generated bundles.
+    public init(
+        ociVersion: String = "1.2.0",
+        process: Process? = nil,
+        root: Root? = nil,
+        hostname: String? = nil,
+        domainname: String? = nil,
+        mounts: [Mount]? = nil,
+        hooks: Hooks? = nil,
+        annotations: [String: String]? = nil,
+        linux: Linux? = nil,
+        vm: VM? = nil
+    ) {
+        self.ociVersion = ociVersion
+        self.process = process
+        self.root = root
+        self.hostname = hostname
+        self.domainname = domainname
+        self.mounts = mounts
+        self.hooks = hooks
+        self.annotations = annotations
+        self.linux = linux
+        self.vm = vm
+    }
+}
+
+extension RuntimeConfig {
+    /// Whether the container gets (or joins) a namespace of type `t`, so callers
+    /// do not have to unwrap `linux` and scan the list themselves.
+    public func hasNamespace(_ t: NamespaceType) -> Bool {
+        linux?.namespace(t) != nil
+    }
+}
+
+/// Where the container's root filesystem lives.
+public struct Root: Sendable, Codable, Equatable {
+    /// Absolute, or relative to the bundle directory.
+    public var path: String
+    /// Mount the root filesystem read-only when true.
+    public var readonly: Bool?
+
+    /// Builds a root entry in code.
+    public init(path: String, readonly: Bool? = nil) {
+        self.path = path
+        self.readonly = readonly
+    }
+}
+
+/// Programs run at lifecycle points. `prestart` is deprecated by the spec in favour
+/// of `createRuntime`, but still decoded because older bundles use it.
+public struct Hooks: Sendable, Codable, Equatable {
+    /// Deprecated: runs after the namespaces exist, before `pivot_root`, in the runtime namespace.
+    public var prestart: [Hook]?
+    /// Runs in the runtime namespace after the container's namespaces are created.
+    public var createRuntime: [Hook]?
+    /// Runs in the container namespace before `pivot_root`.
+    public var createContainer: [Hook]?
+    /// Runs in the container namespace just before the user process starts.
+    public var startContainer: [Hook]?
+    /// Runs in the runtime namespace after the user process has started.
+    public var poststart: [Hook]?
+    /// Runs in the runtime namespace after the container is deleted.
+    public var poststop: [Hook]?
+
+    /// Builds a hook table in code.
+    public init(
+        prestart: [Hook]? = nil,
+        createRuntime: [Hook]? = nil,
+        createContainer: [Hook]? = nil,
+        startContainer: [Hook]? = nil,
+        poststart: [Hook]? = nil,
+        poststop: [Hook]? = nil
+    ) {
+        self.prestart = prestart
+        self.createRuntime = createRuntime
+        self.createContainer = createContainer
+        self.startContainer = startContainer
+        self.poststart = poststart
+        self.poststop = poststop
+    }
+}
+
+/// One hook program. The spec passes the container state on its stdin.
+public struct Hook: Sendable, Codable, Equatable {
+    /// Absolute path of the program in the runtime namespace.
+    public var path: String
+    /// Full argv, including argv[0].
+    public var args: [String]?
+    /// Environment in `KEY=value` form.
+    public var env: [String]?
+    /// Seconds before the hook is killed; must be positive when set.
+    public var timeout: Int?
+
+    /// Builds a hook in code.
+    public init(path: String, args: [String]? = nil, env: [String]? = nil, timeout: Int? = nil) {
+        self.path = path
+        self.args = args
+        self.env = env
+        self.timeout = timeout
+    }
+}

@@ -1,0 +1,130 @@
+import CIsorunShim
+import Glibc
+
+/// The file operations isorun needs on /proc, /sys/fs/cgroup and its runtime root.
+/// Small, synchronous and Foundation-free: they sit on the startup path.
+public enum Files {
+    public static func exists(_ path: String) -> Bool {
+        access(path, F_OK) == 0
+    }
+
+    public static func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    public static func read(_ path: String) throws(SystemError) -> [UInt8] {
+        let fd = retryingOnInterrupt { open(path, O_RDONLY | O_CLOEXEC) }
+        guard fd >= 0 else { throw SystemError("open", path) }
+        defer { close(fd) }
+        var result: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 16384)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { buffer in
+                retryingOnInterrupt { Glibc.read(fd, buffer.baseAddress, buffer.count) }
+            }
+            if count < 0 { throw SystemError("read", path) }
+            if count == 0 { return result }
+            result.append(contentsOf: chunk[0..<count])
+        }
+    }
+
+    public static func readString(_ path: String) throws(SystemError) -> String {
+        String(decoding: try read(path), as: UTF8.self)
+    }
+
+    /// Writes `contents` in one write(2): cgroup and /proc files need that.
+    public static func write(_ path: String, _ contents: String, create: Bool = false) throws(SystemError) {
+        let flags = O_WRONLY | O_CLOEXEC | (create ? (O_CREAT | O_TRUNC) : 0)
+        let fd = retryingOnInterrupt { open(path, flags, 0o644) }
+        guard fd >= 0 else { throw SystemError("open", path) }
+        defer { close(fd) }
+        var bytes = Array(contents.utf8)
+        let written = bytes.withUnsafeMutableBytes { buffer in
+            retryingOnInterrupt { Glibc.write(fd, buffer.baseAddress, buffer.count) }
+        }
+        guard written == bytes.count else { throw SystemError("write", path) }
+    }
+
+    /// Writes a file atomically (temp file + rename), so a reader never sees half of it.
+    public static func writeAtomically(_ path: String, _ contents: String) throws(SystemError) {
+        let temporary = path + ".tmp"
+        try write(temporary, contents, create: true)
+        guard rename(temporary, path) == 0 else {
+            let error = SystemError("rename", temporary)
+            unlink(temporary)
+            throw error
+        }
+    }
+
+    public static func makeDirectory(_ path: String, mode: mode_t = 0o755) throws(SystemError) {
+        guard mkdir(path, mode) == 0 || errno == EEXIST else { throw SystemError("mkdir", path) }
+    }
+
+    /// mkdir -p
+    public static func makeDirectories(_ path: String, mode: mode_t = 0o755) throws(SystemError) {
+        if isDirectory(path) { return }
+        var prefix = ""
+        for component in path.split(separator: "/") {
+            prefix += "/" + component
+            if !isDirectory(prefix) { try makeDirectory(prefix, mode: mode) }
+        }
+    }
+
+    public static func removeDirectory(_ path: String) throws(SystemError) {
+        guard rmdir(path) == 0 || errno == ENOENT else { throw SystemError("rmdir", path) }
+    }
+
+    public static func remove(_ path: String) throws(SystemError) {
+        guard unlink(path) == 0 || errno == ENOENT else { throw SystemError("unlink", path) }
+    }
+
+    /// Removes a directory tree that isorun itself created (no symlink following).
+    public static func removeTree(_ path: String) throws(SystemError) {
+        var info = stat()
+        guard lstat(path, &info) == 0 else {
+            if errno == ENOENT { return }
+            throw SystemError("lstat", path)
+        }
+        if (info.st_mode & S_IFMT) == S_IFDIR {
+            for entry in try list(path) { try removeTree(path + "/" + entry) }
+            try removeDirectory(path)
+        } else {
+            try remove(path)
+        }
+    }
+
+    /// Names in a directory, without "." and "..".
+    public static func list(_ path: String) throws(SystemError) -> [String] {
+        guard let dir = opendir(path) else { throw SystemError("opendir", path) }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    /// Opens a file to hand its descriptor to the shim (e.g. a namespace to join).
+    public static func openForReading(_ path: String) throws(SystemError) -> Int32 {
+        let fd = retryingOnInterrupt { open(path, O_RDONLY | O_CLOEXEC) }
+        guard fd >= 0 else { throw SystemError("open", path) }
+        return fd
+    }
+}
+
+extension Files {
+    /// statfs(2) f_type of the filesystem holding `path`, or nil if it cannot be read.
+    public static func filesystemMagic(_ path: String) -> Int? {
+        let magic = isorun_filesystem_magic(path)
+        return magic < 0 ? nil : Int(magic)
+    }
+
+    /// Well-known statfs magic numbers (linux/magic.h).
+    public static let cgroup2Magic = 0x6367_7270
+    public static let cgroup1Magic = 0x0027_e0eb
+    public static let tmpfsMagic = 0x0102_1994
+}

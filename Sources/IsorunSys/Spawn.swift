@@ -1,0 +1,268 @@
+import CIsorunShim
+import Glibc
+
+/// Everything the child does between clone() and execve(), as plain data.
+///
+/// Launchers fill this in (that is where the policy lives); `Spawner` hands it
+/// to the C shim, which carries it out without making decisions.
+public struct SpawnPlan {
+    public struct MountStep: Sendable, Equatable {
+        public enum Kind: Int32, Sendable { case filesystem = 0, bind = 1, symlink = 2 }
+        public var kind: Kind
+        public var source: String?
+        public var target: String
+        public var fstype: String?
+        public var flags: UInt = 0
+        public var propagation: UInt = 0
+        public var data: String?
+        public var remountFlags: UInt = 0
+        public var targetIsFile = false
+
+        public init(kind: Kind, source: String?, target: String, fstype: String? = nil, flags: UInt = 0,
+                    propagation: UInt = 0, data: String? = nil, remountFlags: UInt = 0, targetIsFile: Bool = false) {
+            self.kind = kind
+            self.source = source
+            self.target = target
+            self.fstype = fstype
+            self.flags = flags
+            self.propagation = propagation
+            self.data = data
+            self.remountFlags = remountFlags
+            self.targetIsFile = targetIsFile
+        }
+    }
+
+    public struct ResourceLimit: Sendable, Equatable {
+        public var resource: Int32
+        public var soft: UInt64
+        public var hard: UInt64
+        public init(resource: Int32, soft: UInt64, hard: UInt64) {
+            self.resource = resource
+            self.soft = soft
+            self.hard = hard
+        }
+    }
+
+    public var arguments: [String]
+    public var environment: [String]
+    public var searchPath: String?
+    public var workingDirectory: String?
+
+    public var cloneFlags: Int32 = 0
+    public var unshareCgroupNamespace = false
+    /// (open namespace fd, CLONE_NEW* type) pairs joined with setns().
+    public var joins: [(fd: Int32, type: Int32)] = []
+
+    public var rootfs: String?
+    public var rootfsPropagation: UInt = 0
+    public var mounts: [MountStep] = []
+    /// (/proc/sys/... path, value)
+    public var sysctls: [(path: String, value: String)] = []
+    public var maskedPaths: [String] = []
+    public var readonlyPaths: [String] = []
+    public var readonlyRoot = false
+    public var hostname: String?
+    public var domainname: String?
+    public var bringUpLoopback = false
+
+    public var user: (uid: uid_t, gid: gid_t, groups: [gid_t])?
+    public var umask: mode_t?
+    public var resourceLimits: [ResourceLimit] = []
+
+    public var capabilities: CapabilitySets?
+    public var noNewPrivileges = false
+    public var seccompFilter: CompiledSeccompFilter?
+
+    public var parentDeathSignal: Int32 = SIGKILL
+
+    public init(arguments: [String], environment: [String]) {
+        self.arguments = arguments
+        self.environment = environment
+    }
+}
+
+/// Capability sets ready for the shim: libcap's cap_t for E/P/I plus two masks.
+public final class CapabilitySets: @unchecked Sendable {
+    public let capabilities: cap_t
+    public let boundingMask: UInt64
+    public let ambientMask: UInt64
+
+    /// Takes ownership of `capabilities` (freed with cap_free).
+    public init(capabilities: cap_t, boundingMask: UInt64, ambientMask: UInt64) {
+        self.capabilities = capabilities
+        self.boundingMask = boundingMask
+        self.ambientMask = ambientMask
+    }
+
+    deinit { cap_free(UnsafeMutableRawPointer(capabilities)) }
+}
+
+/// A seccomp filter compiled to BPF in the parent; the child only loads it.
+public final class CompiledSeccompFilter: @unchecked Sendable {
+    public var program: sock_fprog
+
+    /// Takes ownership of `program.filter` (malloc'd by the shim).
+    public init(program: sock_fprog) { self.program = program }
+
+    public var instructionCount: Int { Int(program.len) }
+
+    deinit { free(program.filter) }
+}
+
+/// The child's own report of the step that failed before exec.
+public struct ChildSetupError: Error, Sendable, CustomStringConvertible {
+    public let step: String
+    public let errno: Int32
+    public var description: String { "\(step): \(Errno.describe(errno))" }
+}
+
+/// A cloned child waiting for the parent's go-ahead.
+public final class PendingChild {
+    public let pid: pid_t
+    private var handle: isorun_spawn_handle
+    private let arena: CArena
+    private var plan: UnsafeMutablePointer<isorun_spawn_plan>?
+
+    init(handle: isorun_spawn_handle, arena: CArena, plan: UnsafeMutablePointer<isorun_spawn_plan>) {
+        self.pid = handle.pid
+        self.handle = handle
+        self.arena = arena
+        self.plan = plan
+    }
+
+    /// Lets the child run its plan. Returns once it has exec'd the workload; on a setup
+    /// failure the child has exited (status 125) and is reaped here.
+    public func release() throws(ChildSetupError) {
+        var report = isorun_child_error()
+        let rc = isorun_spawn_release(&handle, &report)
+        releasePlan()
+        guard rc == 0 else {
+            let step = withUnsafeBytes(of: report.what) { raw in
+                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+            }
+            _ = try? Processes.wait(pid)
+            throw ChildSetupError(step: step, errno: report.err)
+        }
+    }
+
+    /// Kills and reaps a child that must not run (the parent's own setup failed).
+    public func abort() {
+        isorun_spawn_abort(&handle)
+        releasePlan()
+    }
+
+    private func releasePlan() {
+        plan?.deallocate()
+        plan = nil
+    }
+}
+
+/// Starts children from a `SpawnPlan` through the C shim.
+public enum Spawner {
+    public static func start(_ plan: SpawnPlan) throws(SystemError) -> PendingChild {
+        let arena = CArena()
+        let cPlan = UnsafeMutablePointer<isorun_spawn_plan>.allocate(capacity: 1)
+        cPlan.initialize(to: isorun_spawn_plan())
+        fill(cPlan, from: plan, arena: arena)
+        var handle = isorun_spawn_handle()
+        let pid = isorun_spawn_start(cPlan, &handle)
+        guard pid > 0 else {
+            cPlan.deallocate()
+            throw SystemError("clone", plan.arguments.first, errno: -pid)
+        }
+        return PendingChild(handle: handle, arena: arena, plan: cPlan)
+    }
+
+    private static func fill(_ c: UnsafeMutablePointer<isorun_spawn_plan>, from plan: SpawnPlan, arena: CArena) {
+        c.pointee.argv = arena.stringArray(plan.arguments)
+        c.pointee.envp = arena.stringArray(plan.environment)
+        c.pointee.search_path = arena.string(plan.searchPath)
+        c.pointee.cwd = arena.string(plan.workingDirectory)
+        c.pointee.clone_flags = plan.cloneFlags
+        c.pointee.unshare_cgroup_ns = plan.unshareCgroupNamespace ? 1 : 0
+        c.pointee.joins = UnsafePointer(arena.array(plan.joins.map { isorun_join(fd: $0.fd, nstype: $0.type) }))
+        c.pointee.join_count = Int32(plan.joins.count)
+        c.pointee.rootfs = arena.string(plan.rootfs)
+        c.pointee.rootfs_propagation = plan.rootfsPropagation
+        c.pointee.mounts = UnsafePointer(arena.array(plan.mounts.map { step in
+            isorun_mount_op(kind: step.kind.rawValue, source: arena.string(step.source), target: arena.string(step.target),
+                            fstype: arena.string(step.fstype), flags: step.flags, propagation: step.propagation,
+                            data: arena.string(step.data), remount_flags: step.remountFlags,
+                            target_is_file: step.targetIsFile ? 1 : 0)
+        }))
+        c.pointee.mount_count = Int32(plan.mounts.count)
+        c.pointee.sysctl_paths = arena.constStringArray(plan.sysctls.map(\.path))
+        c.pointee.sysctl_values = arena.constStringArray(plan.sysctls.map(\.value))
+        c.pointee.sysctl_count = Int32(plan.sysctls.count)
+        c.pointee.masked_paths = arena.constStringArray(plan.maskedPaths)
+        c.pointee.masked_count = Int32(plan.maskedPaths.count)
+        c.pointee.readonly_paths = arena.constStringArray(plan.readonlyPaths)
+        c.pointee.readonly_count = Int32(plan.readonlyPaths.count)
+        c.pointee.readonly_root = plan.readonlyRoot ? 1 : 0
+        c.pointee.hostname = arena.string(plan.hostname)
+        c.pointee.domainname = arena.string(plan.domainname)
+        c.pointee.bring_up_loopback = plan.bringUpLoopback ? 1 : 0
+        if let user = plan.user {
+            c.pointee.set_user = 1
+            c.pointee.uid = user.uid
+            c.pointee.gid = user.gid
+            c.pointee.groups = UnsafePointer(arena.array(user.groups))
+            c.pointee.group_count = Int32(user.groups.count)
+        }
+        if let umask = plan.umask {
+            c.pointee.set_umask = 1
+            c.pointee.umask = umask
+        }
+        c.pointee.rlimits = UnsafePointer(arena.array(plan.resourceLimits.map {
+            isorun_rlimit(resource: $0.resource, soft: $0.soft, hard: $0.hard)
+        }))
+        c.pointee.rlimit_count = Int32(plan.resourceLimits.count)
+        if let caps = plan.capabilities {
+            arena.retain(caps)
+            c.pointee.set_caps = 1
+            c.pointee.caps = caps.capabilities
+            c.pointee.bounding_mask = caps.boundingMask
+            c.pointee.ambient_mask = caps.ambientMask
+        }
+        c.pointee.no_new_privs = plan.noNewPrivileges ? 1 : 0
+        if let filter = plan.seccompFilter {
+            arena.retain(filter)
+            c.pointee.seccomp = UnsafePointer(arena.array([filter.program]))
+        }
+        c.pointee.parent_death_signal = plan.parentDeathSignal
+    }
+}
+
+/// Owns the C memory of one plan until the child has exec'd.
+final class CArena {
+    private var allocations: [UnsafeMutableRawPointer] = []
+    private var owners: [AnyObject] = []
+
+    deinit { allocations.forEach { free($0) } }
+
+    func retain(_ owner: AnyObject) { owners.append(owner) }
+
+    func string(_ value: String?) -> UnsafePointer<CChar>? {
+        guard let value, let copy = strdup(value) else { return nil }
+        allocations.append(UnsafeMutableRawPointer(copy))
+        return UnsafePointer(copy)
+    }
+
+    func array<T>(_ values: [T]) -> UnsafeMutablePointer<T>? {
+        guard !values.isEmpty, let raw = malloc(MemoryLayout<T>.stride * values.count) else { return nil }
+        allocations.append(raw)
+        let typed = raw.bindMemory(to: T.self, capacity: values.count)
+        typed.initialize(from: values, count: values.count)
+        return typed
+    }
+
+    /// A NULL-terminated char *const[] (argv/envp shape).
+    func stringArray(_ values: [String]) -> UnsafePointer<UnsafeMutablePointer<CChar>?>? {
+        let pointers: [UnsafeMutablePointer<CChar>?] = values.map { UnsafeMutablePointer(mutating: string($0)) } + [nil]
+        return UnsafePointer(array(pointers))
+    }
+
+    func constStringArray(_ values: [String]) -> UnsafePointer<UnsafePointer<CChar>?>? {
+        UnsafePointer(array(values.map { string($0) }))
+    }
+}

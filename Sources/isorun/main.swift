@@ -1,0 +1,3 @@
+import IsorunCLI
+
+IsorunCommand.runAndExit()
