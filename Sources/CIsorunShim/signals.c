@@ -37,6 +37,11 @@ int isorun_signal_pipe_install(const int *signals, int count) {
             return -saved;
         }
     }
+    // A parent may have started us with these signals blocked (test runners do).
+    sigset_t wanted;
+    sigemptyset(&wanted);
+    for (int i = 0; i < count; i++) sigaddset(&wanted, signals[i]);
+    sigprocmask(SIG_UNBLOCK, &wanted, NULL);
     return fds[0];
 }
 

@@ -1,0 +1,60 @@
+import Foundation
+import Testing
+
+/// isorun's own failures: status 125 and one line naming what is wrong.
+@Suite(.enabled(if: IsorunRunner.canRun, "needs root, a built isorun and built bundles"))
+struct BadInputTests {
+    func makeBundle(config: String, rootfs: Bool = true) throws -> String {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-bad-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        if rootfs { try FileManager.default.createSymbolicLink(atPath: directory + "/rootfs", withDestinationPath: IsorunRunner.bundle("hello") + "/rootfs") }
+        try config.write(toFile: directory + "/config.json", atomically: true, encoding: .utf8)
+        return directory
+    }
+
+    func expectOneLineFailure(_ result: IsorunRunner.Result, mentioning words: [String]) {
+        #expect(result.status == 125)
+        #expect(result.err.hasPrefix("isorun: "))
+        #expect(result.err.filter { $0 == "\n" }.count == 1, "one line: \(result.err)")
+        for word in words { #expect(result.err.contains(word), "\(result.err)") }
+    }
+
+    @Test func missingBundle() throws {
+        let result = try IsorunRunner.run(["run", "/nonexistent/bundle"])
+        expectOneLineFailure(result, mentioning: ["/nonexistent/bundle"])
+    }
+
+    @Test func malformedJSON() throws {
+        let bundle = try makeBundle(config: "{ \"ociVersion\": \"1.2.0\", \"process\": { ")
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        expectOneLineFailure(try IsorunRunner.run(["run", bundle]), mentioning: ["config.json", "malformed JSON"])
+    }
+
+    @Test func wrongType() throws {
+        let bundle = try makeBundle(config: #"{"ociVersion":"1.2.0","process":{"args":"sh","cwd":"/"},"root":{"path":"rootfs"}}"#)
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        expectOneLineFailure(try IsorunRunner.run(["run", bundle]), mentioning: ["process.args"])
+    }
+
+    @Test func unknownNamespace() throws {
+        let bundle = try makeBundle(config: #"{"ociVersion":"1.2.0","process":{"args":["true"],"cwd":"/"},"root":{"path":"rootfs"},"linux":{"namespaces":[{"type":"mount"},{"type":"bogus"}]}}"#)
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        expectOneLineFailure(try IsorunRunner.run(["run", bundle]), mentioning: ["linux.namespaces[1].type", "bogus"])
+    }
+
+    @Test func missingRootfs() throws {
+        let bundle = try makeBundle(config: #"{"ociVersion":"1.2.0","process":{"args":["true"],"cwd":"/"},"root":{"path":"rootfs"}}"#, rootfs: false)
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        expectOneLineFailure(try IsorunRunner.run(["run", bundle]), mentioning: ["root.path", "rootfs"])
+    }
+
+    @Test func commandNotFoundInTheSandbox() throws {
+        let result = try IsorunRunner.run(mode: "sandbox", bundle: "hello", ["no-such-command"])
+        expectOneLineFailure(result, mentioning: ["exec", "no-such-command", "ENOENT"])
+    }
+
+    @Test func unknownMode() throws {
+        let result = try IsorunRunner.run(["run", "--mode", "teleport", IsorunRunner.bundle("hello")])
+        expectOneLineFailure(result, mentioning: ["teleport"])
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import Glibc
+
+/// Runs the real `isorun` binary on the real bundles in Bundles/.
+enum IsorunRunner {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().path
+
+    static var binary: String {
+        ProcessInfo.processInfo.environment["ISORUN_BINARY"] ?? "\(repository)/.build/debug/isorun"
+    }
+
+    static func bundle(_ name: String) -> String { "\(repository)/Bundles/\(name).bundle" }
+
+    /// Why the integration tests cannot run here, or nil when they can.
+    static let unavailableReason: String? = {
+        if getuid() != 0 { return "integration tests need root (namespaces, cgroups, pivot_root)" }
+        if !FileManager.default.isExecutableFile(atPath: binary) { return "no isorun binary at \(binary); run `make test`" }
+        if !FileManager.default.fileExists(atPath: bundle("hello") + "/rootfs/bin/busybox") {
+            return "bundles are not built; run `make bundles`"
+        }
+        return nil
+    }()
+
+    static var canRun: Bool {
+        if let reason = unavailableReason { print("SKIP integration test: \(reason)") }
+        return unavailableReason == nil
+    }
+
+    struct Result {
+        var status: Int32
+        var stdout: Data
+        var stderr: Data
+        var out: String { String(decoding: stdout, as: UTF8.self) }
+        var err: String { String(decoding: stderr, as: UTF8.self) }
+    }
+
+    static func uniqueID(_ prefix: String) -> String {
+        "\(prefix)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    }
+
+    /// Starts isorun; the caller waits (or signals it first).
+    static func start(_ arguments: [String], stdin: Data? = nil, environment: [String: String]? = nil) throws -> (Process, Pipe, Pipe) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        if let environment { process.environment = environment }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        if let stdin {
+            let input = Pipe()
+            process.standardInput = input
+            try process.run()
+            input.fileHandleForWriting.write(stdin)
+            try input.fileHandleForWriting.close()
+        } else {
+            process.standardInput = FileHandle.nullDevice
+            try process.run()
+        }
+        return (process, out, err)
+    }
+
+    static func finish(_ started: (Process, Pipe, Pipe)) -> Result {
+        let (process, out, err) = started
+        // Read before waiting: a full pipe would block the workload.
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: stdout, stderr: stderr)
+    }
+
+    static func run(_ arguments: [String], stdin: Data? = nil) throws -> Result {
+        finish(try start(arguments, stdin: stdin))
+    }
+
+    /// `isorun --mode M --id ID BUNDLE [-- ARGS]`
+    static func run(mode: String, bundle name: String, id: String? = nil, _ args: [String] = [], stdin: Data? = nil) throws -> Result {
+        var arguments = ["run", "--mode", mode, "--id", id ?? uniqueID(name), bundle(name)]
+        if !args.isEmpty { arguments += ["--"] + args }
+        return try run(arguments, stdin: stdin)
+    }
+
+    /// Every directory isorun could have left for `id` in any cgroup hierarchy.
+    static func cgroupDirectories(for id: String) -> [String] {
+        let root = "/sys/fs/cgroup"
+        var candidates = ["\(root)/isorun/\(id)"]
+        for controller in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [] {
+            candidates.append("\(root)/\(controller)/isorun/\(id)")
+        }
+        return candidates.filter { FileManager.default.fileExists(atPath: $0) }
+    }
+}

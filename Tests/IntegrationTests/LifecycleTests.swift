@@ -1,0 +1,80 @@
+import Foundation
+import Glibc
+import Testing
+
+/// Exit status, signals, stdio and cleanup: what a caller of isorun relies on.
+@Suite(.enabled(if: IsorunRunner.canRun, "needs root, a built isorun and built bundles"))
+struct LifecycleTests {
+    @Test(arguments: ["sandbox", "bare"])
+    func exitStatusPassesThrough(mode: String) throws {
+        #expect(try IsorunRunner.run(mode: mode, bundle: "hello", ["sh", "-c", "exit 7"]).status == 7)
+        #expect(try IsorunRunner.run(mode: mode, bundle: "hello", ["true"]).status == 0)
+    }
+
+    @Test func workloadKilledBySignalGives128PlusN() throws {
+        // In bare mode the shell is an ordinary process and can kill itself.
+        #expect(try IsorunRunner.run(mode: "bare", bundle: "hello", ["sh", "-c", "kill -9 $$"]).status == 137)
+        // In the sandbox a child killed by a signal is reported by its parent shell.
+        #expect(try IsorunRunner.run(mode: "sandbox", bundle: "hello", ["sh", "-c", "sh -c 'kill -9 $$'; exit $?"]).status == 137)
+    }
+
+    @Test(arguments: ["sandbox", "bare"])
+    func sigtermToIsorunReachesTheWorkload(mode: String) throws {
+        let started = try IsorunRunner.start(["run", "--mode", mode, "--id", IsorunRunner.uniqueID("sigterm"),
+                                              IsorunRunner.bundle("hello"), "--", "sleep", "30"])
+        usleep(400_000)
+        kill(started.0.processIdentifier, SIGTERM)
+        let result = IsorunRunner.finish(started)
+        #expect(result.status == 143)
+    }
+
+    @Test(arguments: ["sandbox", "bare"])
+    func stdoutAndStderrStaySeparateAndExact(mode: String) throws {
+        let result = try IsorunRunner.run(mode: mode, bundle: "hello", ["sh", "-c", "printf 'out\\000\\001\\n'; printf 'err' >&2"])
+        #expect(result.stdout == Data([0x6f, 0x75, 0x74, 0x00, 0x01, 0x0a]))
+        #expect(result.err == "err")
+    }
+
+    @Test(arguments: ["sandbox", "bare"])
+    func stdinIsPassed(mode: String) throws {
+        let result = try IsorunRunner.run(mode: mode, bundle: "hello", ["cat"], stdin: Data("piped input\n".utf8))
+        #expect(result.out == "piped input\n")
+    }
+
+    @Test(arguments: ["sandbox", "bare"])
+    func nothingIsLeftAfterANormalRun(mode: String) throws {
+        let id = IsorunRunner.uniqueID("clean")
+        let result = try IsorunRunner.run(mode: mode, bundle: "hello", id: id, ["sh", "-c", "sleep 60 & echo started"])
+        #expect(result.status == 0)
+        #expect(IsorunRunner.cgroupDirectories(for: id).isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: "/run/isorun/\(id)"))
+        #expect(try leftoverSleepers(marker: "60").isEmpty)
+    }
+
+    @Test(arguments: ["sandbox", "bare"])
+    func aKilledIsorunIsCleanedUpByTheNextRun(mode: String) throws {
+        let id = IsorunRunner.uniqueID("killed")
+        let marker = "4\(Int.random(in: 1000...9999))"
+        let started = try IsorunRunner.start(["run", "--mode", mode, "--id", id, IsorunRunner.bundle("hello"), "--",
+                                              "sh", "-c", "sleep \(marker) & sleep \(marker)"])
+        usleep(500_000)
+        #expect(!IsorunRunner.cgroupDirectories(for: id).isEmpty, "the run should be live")
+        kill(started.0.processIdentifier, SIGKILL)
+        _ = IsorunRunner.finish(started)
+        #expect(try IsorunRunner.run(mode: mode, bundle: "hello", ["true"]).status == 0)
+        #expect(IsorunRunner.cgroupDirectories(for: id).isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: "/run/isorun/\(id)"))
+        #expect(try leftoverSleepers(marker: marker).isEmpty)
+    }
+
+    /// Live `sleep <marker>` processes on the host.
+    func leftoverSleepers(marker: String) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: "/proc").filter { Int($0) != nil }.compactMap { pid in
+            guard let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
+                  let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                  !stat.contains(") Z ") else { return nil }
+            let words = cmdline.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            return words == ["sleep", marker] ? pid : nil
+        }
+    }
+}

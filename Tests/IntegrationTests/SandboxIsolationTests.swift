@@ -1,0 +1,68 @@
+import Foundation
+import Testing
+
+/// The sandbox really isolates: checked from inside the workload, on the real kernel.
+@Suite(.enabled(if: IsorunRunner.canRun, "needs root, a built isorun and built bundles"))
+struct SandboxIsolationTests {
+    @Test func workloadIsPidOneAndSeesOnlyItsOwnProcesses() throws {
+        let result = try IsorunRunner.run(mode: "sandbox", bundle: "hello", ["sh", "-c", "echo $$; set -- /proc/[0-9]*; echo $#"])
+        #expect(result.status == 0, "\(result.err)")
+        let lines = result.out.split(separator: "\n")
+        #expect(lines.first == "1")
+        // sh itself and nothing of the host's hundred-odd processes.
+        #expect(Int(lines.last ?? "") ?? 99 <= 2)
+    }
+
+    @Test func hostnameComesFromTheConfig() throws {
+        let result = try IsorunRunner.run(mode: "sandbox", bundle: "hello", ["hostname"])
+        #expect(result.out == "hello\n")
+    }
+
+    @Test func rootIsReadOnlyAndMaskedPathsAreEmpty() throws {
+        // /proc/timer_list has content on the host; masked, it reads as /dev/null.
+        #expect((FileManager.default.contents(atPath: "/proc/timer_list")?.count ?? 0) > 0)
+        let result = try IsorunRunner.run(mode: "sandbox", bundle: "hello",
+                                          ["sh", "-c", "touch /probe 2>/dev/null && echo writable || echo readonly; wc -c < /proc/timer_list"])
+        #expect(result.out == "readonly\n0\n", "\(result.err)")
+    }
+
+    @Test func theHostFilesystemIsGone() throws {
+        let marker = "/tmp/isorun-host-marker-\(getpid())"
+        FileManager.default.createFile(atPath: marker, contents: Data("host".utf8))
+        defer { try? FileManager.default.removeItem(atPath: marker) }
+        let result = try IsorunRunner.run(mode: "sandbox", bundle: "hello", ["sh", "-c", "cat \(marker) 2>/dev/null || echo absent"])
+        #expect(result.out == "absent\n")
+    }
+
+    @Test func onlyConfiguredCapabilitiesRemain() throws {
+        // CAP_AUDIT_WRITE(29) + CAP_KILL(5) + CAP_NET_BIND_SERVICE(10) = 0x20000420
+        let result = try IsorunRunner.run(mode: "sandbox", bundle: "hello",
+                                          ["sh", "-c", "grep -E '^Cap(Eff|Bnd|Prm)' /proc/self/status; hostname other 2>&1; echo status=$?"])
+        #expect(result.out.contains("CapEff:\t0000000020000420"), "\(result.out)")
+        #expect(result.out.contains("CapBnd:\t0000000020000420"))
+        #expect(result.out.contains("status=1"))
+    }
+
+    @Test func noNewPrivilegesAndSeccompAreOn() throws {
+        let result = try IsorunRunner.run(mode: "sandbox", bundle: "hello", ["grep", "-E", "^(NoNewPrivs|Seccomp):", "/proc/self/status"])
+        #expect(result.out == "NoNewPrivs:\t1\nSeccomp:\t2\n")
+    }
+
+    @Test func configuredSeccompFilterBlocksWithEPERM() throws {
+        let result = try IsorunRunner.run(mode: "sandbox", bundle: "seccomp")
+        #expect(result.status == 1)
+        #expect(result.err.contains("Operation not permitted"), "\(result.err)")
+    }
+
+    @Test func defaultSeccompFilterBlocksNamespaceCreation() throws {
+        // Creating a user namespace needs no capability; only the default filter stops it.
+        let result = try IsorunRunner.run(mode: "sandbox", bundle: "hello", ["unshare", "-U", "true"])
+        #expect(result.status != 0)
+        #expect(result.err.contains("Operation not permitted"), "\(result.err)")
+    }
+
+    @Test func bareModeHasNoneOfThis() throws {
+        let result = try IsorunRunner.run(mode: "bare", bundle: "hello", ["sh", "-c", "unshare -U true && echo unshared; test $$ -ne 1 && echo not-pid-1"])
+        #expect(result.out == "unshared\nnot-pid-1\n", "\(result.err)")
+    }
+}
