@@ -13,7 +13,7 @@ fi
 
 for bundle in "$@"; do
     rootfs="$bundle/rootfs"
-    hash=$( { sha256sum "$0" "$busybox"; find "$bundle/files" -type f -exec sha256sum {} + 2>/dev/null | sort; } | sha256sum | cut -c1-16)
+    hash=$( { cat "$0" "$busybox"; [ ! -d "$bundle/files" ] || (cd "$bundle/files" && find . -type f | sort | xargs cat); } | sha256sum | cut -c1-16)
     if [ -f "$rootfs/.isorun-stamp" ] && [ "$(cat "$rootfs/.isorun-stamp")" = "$hash" ]; then
         continue
     fi

@@ -1,0 +1,38 @@
+# isorun: `make demo` and `make test` work on a fresh Debian 12 machine, as root.
+SHELL := /bin/bash
+APT_PACKAGES := libseccomp-dev libcap-dev busybox-static runc bubblewrap hyperfine python3
+BUNDLES := $(wildcard Bundles/*.bundle)
+RELEASE := .build/release/isorun
+
+.PHONY: deps build release bundles demo test bench clean
+
+## Install the system packages isorun builds and runs with (skips what is already there).
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+build: deps
+	swift build
+
+## Release build with the Swift runtime linked in: no shared libraries to load at start.
+release: deps
+	swift build -c release --static-swift-stdlib
+
+bundles: deps
+	@Bundles/build-rootfs.sh $(BUNDLES)
+
+demo: release bundles
+	@scripts/demo.sh $(RELEASE)
+
+test: build bundles
+	swift build --build-tests
+	swift test --skip-build
+
+bench: release bundles
+	@Benchmarks/startup/run.sh
+
+clean:
+	rm -rf .build $(addsuffix /rootfs,$(BUNDLES))

@@ -1,0 +1,29 @@
+import Glibc
+import Testing
+@testable import IsorunSandbox
+
+struct MountOptionsTests {
+    @Test func flagsDataAndPropagationAreSeparated() {
+        let options = MountOptions(["nosuid", "noexec", "mode=755", "size=64k", "rslave", "ro"])
+        #expect(options.flags == UInt(MS_NOSUID | MS_NOEXEC | MS_RDONLY))
+        #expect(options.data == ["mode=755", "size=64k"])
+        #expect(options.propagation == UInt(MS_SLAVE | MS_REC))
+        #expect(!options.isBind)
+    }
+
+    @Test func laterOptionsWin() {
+        let options = MountOptions(["ro", "rw", "nodev", "dev"])
+        #expect(options.flags == 0)
+    }
+
+    @Test func bindAndRbind() {
+        #expect(MountOptions(["bind"]).isBind && !MountOptions(["bind"]).isRecursive)
+        #expect(MountOptions(["rbind"]).isBind && MountOptions(["rbind"]).isRecursive)
+    }
+
+    @Test func rootfsPropagation() {
+        #expect(MountOptions.rootfsPropagation(nil) == 0)
+        #expect(MountOptions.rootfsPropagation("rshared") == UInt(MS_SHARED | MS_REC))
+        #expect(MountOptions.rootfsPropagation("sideways") == nil)
+    }
+}
