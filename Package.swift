@@ -54,6 +54,6 @@ let package = Package(
 
         .testTarget(name: "IsorunSpecTests", dependencies: ["IsorunSpec"]),
         .testTarget(name: "IsorunSandboxTests", dependencies: ["IsorunSandbox", "IsorunCgroups", "IsorunSpec"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["IsorunSys"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["IsorunSys", "IsorunCgroups"]),
     ]
 )
