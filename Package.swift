@@ -23,7 +23,7 @@ let package = Package(
         // Typed Swift over the few system calls isorun makes itself.
         .target(name: "IsorunSys", dependencies: ["CIsorunShim"]),
         // OCI runtime-spec config.json: Codable types and validation.
-        .target(name: "IsorunSpec"),
+        .target(name: "IsorunSpec", dependencies: ["IsorunSys"]),
         // cgroup v1, hybrid and v2 behind one protocol.
         .target(name: "IsorunCgroups", dependencies: ["IsorunSys", "IsorunSpec"]),
         // Launcher seam, lifecycle, exit status, runtime root, bare mode.

@@ -17,7 +17,8 @@ public struct BareLauncher: Launcher {
         Log.logger.debug("bare mode ignores the bundle's rootfs (\(request.bundle.rootfsPath)); the workload sees the host filesystem")
         let plan = try ProcessSettings.basePlan(for: try request.process, configFile: configFile)
         let resources = request.bundle.config.linux?.resources
-        let cgroup = try WorkloadCgroup.create(for: request, resources: resources, state: state)
+        let cgroup = try WorkloadCgroup.manager(for: request, resources: resources)
+        try WorkloadCgroup.create(cgroup, resources: resources, state: state)
         // Orphans of the workload are re-parented to isorun, so they can be reaped.
         Processes.becomeSubreaper()
         let pid = try WorkloadCgroup.spawn(plan, into: cgroup) { _ in }
@@ -48,11 +49,16 @@ final class BareWorkload: Workload {
 
 /// The cgroup every mode puts its workload in, created and recorded the same way.
 public enum WorkloadCgroup {
-    public static func create(for request: RunRequest, resources: Resources?, state: RunState) throws(IsorunError) -> any CgroupManager {
+    /// The manager for `request`'s cgroup; nothing is created yet.
+    public static func manager(for request: RunRequest, resources: Resources?) throws(IsorunError) -> any CgroupManager {
         let layout: CgroupLayout
         do { layout = try CgroupLayout.detect() } catch { throw IsorunError(error) }
         let path = Cgroups.relativePath(configured: request.bundle.config.linux?.cgroupsPath, id: request.id)
-        let cgroup = Cgroups.manager(layout: layout, relativePath: path, resources: resources)
+        return Cgroups.manager(layout: layout, relativePath: path, resources: resources)
+    }
+
+    /// Records the cgroup in the run's state, then creates it and applies `resources`.
+    public static func create(_ cgroup: any CgroupManager, resources: Resources?, state: RunState) throws(IsorunError) {
         try state.recordCgroup(directories: cgroup.directories)
         do throws(CgroupError) {
             try cgroup.create()
@@ -61,8 +67,7 @@ public enum WorkloadCgroup {
             try? cgroup.destroy()
             throw IsorunError(error)
         }
-        Log.logger.debug("cgroup \(layout): \(cgroup.directories.joined(separator: ", "))")
-        return cgroup
+        Log.logger.debug("cgroup: \(cgroup.directories.joined(separator: ", "))")
     }
 
     /// Clones the child, lets `prepare` do the parent's part (uid maps, oom_score_adj),

@@ -7,6 +7,15 @@ import IsorunSys
 /// The container's filesystem: the spec's `mounts` in order, then the default
 /// devices and /dev symlinks every container gets (config-linux.md, "Default Devices").
 enum MountPlan {
+    /// How a `cgroup` mount shows the workload its cgroup.
+    enum CgroupView {
+        /// A fresh cgroup filesystem seen through the workload's cgroup namespace.
+        case namespaced(CgroupLayout)
+        /// Bind mounts of the workload's own cgroup directories (no cgroup namespace,
+        /// or v1 inside a user namespace, where v1 cannot be mounted).
+        case bindings([String])
+    }
+
     /// Bound from the host rather than created with mknod, so they also work in a user namespace.
     static let defaultDevices = ["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty"]
     static let defaultSymlinks: [(target: String, link: String)] = [
@@ -15,11 +24,11 @@ enum MountPlan {
     ]
 
     static func steps(for config: RuntimeConfig, bundleDirectory: String, configFile: String,
-                      cgroupLayout: CgroupLayout?) throws(IsorunError) -> [SpawnPlan.MountStep] {
+                      cgroupView: CgroupView) throws(IsorunError) -> [SpawnPlan.MountStep] {
         var steps: [SpawnPlan.MountStep] = []
         for (index, mount) in (config.mounts ?? []).enumerated() {
             steps += try self.steps(for: mount, index: index, bundleDirectory: bundleDirectory,
-                                    configFile: configFile, cgroupLayout: cgroupLayout)
+                                    configFile: configFile, cgroupView: cgroupView)
         }
         for device in defaultDevices where Files.exists(device) {
             steps.append(.init(kind: .bind, source: device, target: device, targetIsFile: true))
@@ -31,11 +40,11 @@ enum MountPlan {
     }
 
     static func steps(for mount: Mount, index: Int, bundleDirectory: String, configFile: String,
-                      cgroupLayout: CgroupLayout?) throws(IsorunError) -> [SpawnPlan.MountStep] {
+                      cgroupView: CgroupView) throws(IsorunError) -> [SpawnPlan.MountStep] {
         let options = MountOptions(mount.options ?? [])
         let type = mount.type ?? (options.isBind ? "bind" : "")
         if type == "cgroup" || type == "cgroup2" {
-            return cgroupSteps(destination: mount.destination, readOnly: options.flags & UInt(MS_RDONLY) != 0, layout: cgroupLayout)
+            return cgroupSteps(destination: mount.destination, readOnly: options.flags & UInt(MS_RDONLY) != 0, view: cgroupView)
         }
         if options.isBind || type == "bind" {
             guard var source = mount.source, !source.isEmpty else {
@@ -58,18 +67,17 @@ enum MountPlan {
                       data: options.data.isEmpty ? nil : options.data.joined(separator: ","))]
     }
 
-    /// A `cgroup` mount shows the workload its own cgroup (the cgroup namespace's root):
+    /// A `cgroup` mount shows the workload its own cgroup and nothing above it:
     /// cgroup2 on v2; on v1 a tmpfs holding one mount per controller hierarchy.
-    static func cgroupSteps(destination: String, readOnly: Bool, layout: CgroupLayout?) -> [SpawnPlan.MountStep] {
+    static func cgroupSteps(destination: String, readOnly: Bool, view: CgroupView) -> [SpawnPlan.MountStep] {
         let common = UInt(MS_NOSUID | MS_NODEV | MS_NOEXEC) | (readOnly ? UInt(MS_RDONLY) : 0)
-        switch layout {
-        case .unified?:
+        let tmpfs = SpawnPlan.MountStep(kind: .filesystem, source: "tmpfs", target: destination, fstype: "tmpfs",
+                                        flags: UInt(MS_NOSUID | MS_NODEV | MS_NOEXEC), data: "mode=755")
+        switch view {
+        case .namespaced(.unified):
             return [.init(kind: .filesystem, source: "cgroup2", target: destination, fstype: "cgroup2", flags: common)]
-        case .legacy(let root, _)?:
-            var steps: [SpawnPlan.MountStep] = [
-                .init(kind: .filesystem, source: "tmpfs", target: destination, fstype: "tmpfs",
-                      flags: UInt(MS_NOSUID | MS_NODEV | MS_NOEXEC), data: "mode=755"),
-            ]
+        case .namespaced(.legacy(let root, _)):
+            var steps = [tmpfs]
             for hierarchy in (try? Files.list(root))?.sorted() ?? [] {
                 let hostPath = "\(root)/\(hierarchy)"
                 guard Files.filesystemMagic(hostPath) == Files.cgroup1Magic else { continue }
@@ -78,8 +86,15 @@ enum MountPlan {
                                    fstype: "cgroup", flags: common, data: data))
             }
             return steps
-        case nil:
-            return []
+        case .bindings(let directories):
+            // v2: the one directory is the whole view. v1: one per controller, by name.
+            if directories.count == 1, Files.filesystemMagic(directories[0]) == Files.cgroup2Magic {
+                return [.init(kind: .bind, source: directories[0], target: destination, remountFlags: common)]
+            }
+            return [tmpfs] + directories.map { directory in
+                let controller = directory.split(separator: "/").dropFirst(3).first.map(String.init) ?? "unknown"
+                return .init(kind: .bind, source: directory, target: "\(destination)/\(controller)", remountFlags: common)
+            }
         }
     }
 }

@@ -39,8 +39,14 @@ public struct SandboxLauncher: Launcher {
             throw IsorunError("\(configFile): linux.rootfsPropagation: unknown propagation '\(linux?.rootfsPropagation ?? "")'")
         }
         plan.rootfsPropagation = propagation
+        let cgroup = try WorkloadCgroup.manager(for: request, resources: linux?.resources)
+        let cgroupView: MountPlan.CgroupView = switch layout {
+        // cgroup v1 cannot be mounted inside a user namespace: show the workload its own directories.
+        case .legacy where namespaces.createsUserNamespace: .bindings(cgroup.directories)
+        default: namespaces.unshareCgroup ? .namespaced(layout) : .bindings(cgroup.directories)
+        }
         plan.mounts = try MountPlan.steps(for: config, bundleDirectory: request.bundle.directory,
-                                          configFile: configFile, cgroupLayout: namespaces.unshareCgroup ? layout : nil)
+                                          configFile: configFile, cgroupView: cgroupView)
         plan.maskedPaths = linux?.maskedPaths ?? []
         plan.readonlyPaths = linux?.readonlyPaths ?? []
         plan.sysctls = (linux?.sysctl ?? [:]).sorted { $0.key < $1.key }.map {
@@ -60,7 +66,7 @@ public struct SandboxLauncher: Launcher {
         let profile = linux?.seccomp ?? DefaultSeccompProfile.profile(capabilities: process.capabilities)
         plan.seccompFilter = try SeccompCompiler.compile(profile, configFile: configFile)
 
-        let cgroup = try WorkloadCgroup.create(for: request, resources: linux?.resources, state: state)
+        try WorkloadCgroup.create(cgroup, resources: linux?.resources, state: state)
         if let pidNamespace = namespaces.pidNamespaceToJoin {
             let rc = isorun_setns(pidNamespace, NamespaceFlags.pid)
             guard rc == 0 else {

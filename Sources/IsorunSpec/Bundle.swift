@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import IsorunSys
 
 /// An OCI bundle on disk: its directory, its decoded and validated `config.json`,
 /// and where its root filesystem is. Loading checks everything that can be checked
@@ -95,13 +96,16 @@ enum PathProblem: Error, Equatable, CustomStringConvertible {
 }
 
 /// The file type at `path` (following symlinks), or why it could not be determined.
+///
+/// stat(2) through IsorunSys rather than FileManager: FileManager also resolves the
+/// owner's user and group names, which costs a passwd/group lookup on every run.
 private func fileType(at path: String) -> Result<FileAttributeType, PathProblem> {
-    do {
-        let attributes = try FileManager.default.attributesOfItem(atPath: path)
-        return .success(attributes[.type] as? FileAttributeType ?? .typeUnknown)
-    } catch {
-        let reason = readableReason(error)
-        return .failure(reason == PathProblem.doesNotExist.description ? .doesNotExist : .other(reason))
+    switch Files.kind(of: path) {
+    case .success(.directory): return .success(.typeDirectory)
+    case .success(.regular): return .success(.typeRegular)
+    case .success(.other): return .success(.typeUnknown)
+    case .failure(let error):
+        return .failure(error.isNoSuchFile ? .doesNotExist : .other(Errno.describe(error.errno)))
     }
 }
 

@@ -128,3 +128,18 @@ extension Files {
     public static let cgroup1Magic = 0x0027_e0eb
     public static let tmpfsMagic = 0x0102_1994
 }
+
+extension Files {
+    public enum Kind: Sendable, Equatable { case directory, regular, other }
+
+    /// What `path` is, following symlinks (a bundle's rootfs may be a link).
+    public static func kind(of path: String) -> Result<Kind, SystemError> {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return .failure(SystemError("stat", path)) }
+        switch info.st_mode & S_IFMT {
+        case S_IFDIR: return .success(.directory)
+        case S_IFREG: return .success(.regular)
+        default: return .success(.other)
+        }
+    }
+}

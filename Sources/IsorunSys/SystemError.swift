@@ -15,6 +15,9 @@ public struct SystemError: Error, Sendable, Equatable, CustomStringConvertible {
         self.errno = errno
     }
 
+    /// ENOENT: the most common failure callers want to tell apart.
+    public var isNoSuchFile: Bool { errno == ENOENT }
+
     public var description: String {
         let target = subject.map { "\(call) \($0)" } ?? call
         return "\(target): \(Errno.describe(errno))"

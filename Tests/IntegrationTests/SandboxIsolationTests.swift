@@ -66,3 +66,34 @@ struct SandboxIsolationTests {
         #expect(result.out == "unshared\nnot-pid-1\n", "\(result.err)")
     }
 }
+
+/// A user namespace maps container root to an unprivileged host range.
+@Suite(.enabled(if: IsorunRunner.canRun, "needs root, a built isorun and built bundles"))
+struct UserNamespaceTests {
+    @Test func containerRootIsAnUnprivilegedHostUser() throws {
+        let bundle = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-userns-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: bundle, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        try FileManager.default.createSymbolicLink(atPath: bundle + "/rootfs", withDestinationPath: IsorunRunner.bundle("hello") + "/rootfs")
+        let data = try Data(contentsOf: URL(fileURLWithPath: IsorunRunner.bundle("hello") + "/config.json"))
+        var config = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        var linux = try #require(config["linux"] as? [String: Any])
+        var namespaces = try #require(linux["namespaces"] as? [[String: Any]])
+        namespaces.append(["type": "user"])
+        linux["namespaces"] = namespaces
+        linux["uidMappings"] = [["containerID": 0, "hostID": 100000, "size": 65536]]
+        linux["gidMappings"] = [["containerID": 0, "hostID": 100000, "size": 65536]]
+        config["linux"] = linux
+        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: bundle + "/config.json"))
+
+        let result = try IsorunRunner.run(["run", "--id", IsorunRunner.uniqueID("userns"), bundle, "--",
+                                           "sh", "-c", "id -u; cat /proc/self/uid_map; stat -c %u /bin/busybox; ls /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/pids.max 2>/dev/null; true"])
+        #expect(result.status == 0, "\(result.err)")
+        let lines = result.out.split(separator: "\n").map { $0.split(separator: " ").joined(separator: " ") }
+        #expect(lines.first == "0")
+        #expect(lines.dropFirst().first == "0 100000 65536")
+        // Host root's files belong to nobody inside: the container's root is not the host's.
+        #expect(lines.dropFirst(2).first == "65534")
+        #expect(lines.count == 4, "the workload should see its cgroup: \(result.out)")
+    }
+}
