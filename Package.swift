@@ -54,6 +54,7 @@ let package = Package(
 
         .testTarget(name: "IsorunSpecTests", dependencies: ["IsorunSpec"]),
         .testTarget(name: "IsorunSandboxTests", dependencies: ["IsorunSandbox", "IsorunCgroups", "IsorunSpec"]),
+        .testTarget(name: "IsorunCLITests", dependencies: ["IsorunCLI"]),
         .testTarget(name: "IntegrationTests", dependencies: ["IsorunSys", "IsorunCgroups"]),
     ]
 )

@@ -17,6 +17,9 @@ public struct IsorunCommand: ParsableCommand {
     /// Parses and runs; isorun's own failures end as one line on stderr and status 125,
     /// the workload's status passes through unchanged.
     public static func runAndExit(_ arguments: [String] = Array(CommandLine.arguments.dropFirst())) -> Never {
+        if let options = FastRunParser.parse(arguments) {
+            do { Glibc.exit(try options.execute()) } catch { fail(error.message) }
+        }
         do {
             var command = try parseAsRoot(arguments)
             try command.run()

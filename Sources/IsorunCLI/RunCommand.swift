@@ -26,26 +26,11 @@ struct RunCommand: ParsableCommand {
     @Argument(parsing: .postTerminator, help: "Replaces process.args.")
     var arguments: [String] = []
 
-    func run() throws {
-        global.apply()
-        let started = MonotonicClock.nanoseconds()
-        let loaded: Bundle
-        do { loaded = try Bundle.load(directory: bundle, requireRootfs: mode != .bare) } catch {
-            throw IsorunError(error)
-        }
-        let request = RunRequest(bundle: loaded, id: id ?? "isorun-\(getpid())",
-                                 argumentsOverride: arguments.isEmpty ? nil : arguments)
-        let termination = try Supervisor(root: RuntimeRoot(path: global.root)).run(request, with: try launcher())
-        let elapsed = Double(MonotonicClock.nanoseconds() - started) / 1e6
-        Log.logger.debug("\(mode) run \(request.id) ended: \(termination) after \(elapsed) ms")
-        throw ExitCode(termination.shellStatus)
+    var options: RunOptions {
+        RunOptions(mode: mode, id: id, root: global.root, debug: global.debug, bundle: bundle, arguments: arguments)
     }
 
-    func launcher() throws(IsorunError) -> any Launcher {
-        switch mode {
-        case .bare: BareLauncher()
-        case .sandbox: SandboxLauncher()
-        case .vm: throw IsorunError("--mode vm: the VM mode is not built yet")
-        }
+    func run() throws {
+        throw ExitCode(try options.execute())
     }
 }
