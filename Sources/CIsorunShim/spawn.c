@@ -10,6 +10,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <linux/openat2.h>
+#include <linux/sched.h>
 #include <net/if.h>
 #include <poll.h>
 #include <sched.h>
@@ -436,7 +437,19 @@ pid_t isorun_spawn_start(const struct isorun_spawn_plan *plan, struct isorun_spa
     sigfillset(&all);
     sigprocmask(SIG_SETMASK, &all, &old);
     // A raw clone with no new stack behaves like fork, without glibc's atfork handlers.
-    long pid = syscall(SYS_clone, (unsigned long)(plan->clone_flags | SIGCHLD), NULL, NULL, NULL, NULL);
+    // clone3 can create the child inside its cgroup (v2), so no migration is needed.
+    long pid = -1;
+    int born_in_cgroup = 0;
+    if (plan->cgroup_fd >= 0) {
+        struct clone_args args;
+        memset(&args, 0, sizeof args);
+        args.flags = (uint64_t)plan->clone_flags | CLONE_INTO_CGROUP;
+        args.exit_signal = SIGCHLD;
+        args.cgroup = (uint64_t)plan->cgroup_fd;
+        pid = syscall(SYS_clone3, &args, sizeof args);
+        if (pid >= 0) born_in_cgroup = 1;
+    }
+    if (pid < 0) pid = syscall(SYS_clone, (unsigned long)(plan->clone_flags | SIGCHLD), NULL, NULL, NULL, NULL);
     if (pid == 0) {
         close(sync_pipe[1]);
         close(error_pipe[0]);
@@ -454,6 +467,7 @@ pid_t isorun_spawn_start(const struct isorun_spawn_plan *plan, struct isorun_spa
     handle->pid = (pid_t)pid;
     handle->sync_fd = sync_pipe[1];
     handle->error_fd = error_pipe[0];
+    handle->born_in_cgroup = born_in_cgroup;
     return (pid_t)pid;
 }
 

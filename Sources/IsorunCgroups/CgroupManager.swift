@@ -11,6 +11,8 @@ public protocol CgroupManager: Sendable {
     func create() throws(CgroupError)
     func apply(_ resources: Resources) throws(CgroupError)
     func add(_ pid: pid_t) throws(CgroupError)
+    /// Where a child can be created directly (cgroup v2 only); nil when it must be moved with `add`.
+    var directoryForNewProcesses: String? { get }
     func processes() -> [pid_t]
     /// Kills every process in the cgroup and waits (briefly) until it is empty.
     func killAll()

@@ -95,6 +95,8 @@ public struct CgroupV1Manager: CgroupManager {
         }
     }
 
+    public var directoryForNewProcesses: String? { nil }
+
     public func add(_ pid: pid_t) throws(CgroupError) {
         for (_, directory) in controllerDirectories {
             try CgroupFiles.write(directory, "cgroup.procs", String(pid))

@@ -70,6 +70,8 @@ public struct CgroupV2Manager: CgroupManager {
         }
     }
 
+    public var directoryForNewProcesses: String? { directory }
+
     public func add(_ pid: pid_t) throws(CgroupError) {
         try CgroupFiles.write(directory, "cgroup.procs", String(pid))
     }

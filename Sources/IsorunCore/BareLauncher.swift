@@ -74,13 +74,17 @@ public enum WorkloadCgroup {
     /// puts it in `cgroup` before it runs anything, and releases it to exec.
     public static func spawn(_ plan: SpawnPlan, into cgroup: any CgroupManager,
                              prepare: (pid_t) throws(IsorunError) -> Void) throws(IsorunError) -> pid_t {
+        var plan = plan
+        // On v2 the child is created inside its cgroup; moving a task costs an RCU grace
+        // period in the kernel (up to ~15 ms measured on v1 here).
+        plan.cgroupDirectory = cgroup.directoryForNewProcesses
         let child: PendingChild
         do { child = try Spawner.start(plan) } catch {
             try? cgroup.destroy()
             throw IsorunError("start workload", error)
         }
         do {
-            try cgroup.add(child.pid)
+            if !child.bornInCgroup { try cgroup.add(child.pid) }
             try prepare(child.pid)
         } catch let error as CgroupError {
             child.abort()

@@ -74,6 +74,8 @@ public struct SpawnPlan {
     public var seccompFilter: CompiledSeccompFilter?
 
     public var parentDeathSignal: Int32 = SIGKILL
+    /// A cgroup v2 directory to create the child in (clone3 CLONE_INTO_CGROUP).
+    public var cgroupDirectory: String?
 
     public init(arguments: [String], environment: [String]) {
         self.arguments = arguments
@@ -119,12 +121,16 @@ public struct ChildSetupError: Error, Sendable, CustomStringConvertible {
 /// A cloned child waiting for the parent's go-ahead.
 public final class PendingChild {
     public let pid: pid_t
+    /// True when the kernel created the child in `SpawnPlan.cgroupDirectory`; otherwise
+    /// the caller must move it there.
+    public let bornInCgroup: Bool
     private var handle: isorun_spawn_handle
     private let arena: CArena
     private var plan: UnsafeMutablePointer<isorun_spawn_plan>?
 
     init(handle: isorun_spawn_handle, arena: CArena, plan: UnsafeMutablePointer<isorun_spawn_plan>) {
         self.pid = handle.pid
+        self.bornInCgroup = handle.born_in_cgroup != 0
         self.handle = handle
         self.arena = arena
         self.plan = plan
@@ -165,7 +171,10 @@ public enum Spawner {
         cPlan.initialize(to: isorun_spawn_plan())
         fill(cPlan, from: plan, arena: arena)
         var handle = isorun_spawn_handle()
+        let cgroupFD = plan.cgroupDirectory.map { open($0, O_RDONLY | O_DIRECTORY | O_CLOEXEC) } ?? -1
+        cPlan.pointee.cgroup_fd = cgroupFD
         let pid = isorun_spawn_start(cPlan, &handle)
+        if cgroupFD >= 0 { close(cgroupFD) }
         guard pid > 0 else {
             cPlan.deallocate()
             throw SystemError("clone", plan.arguments.first, errno: -pid)

@@ -44,4 +44,31 @@ struct CgroupManagerTests {
         }
         try exercise(Cgroups.manager(layout: .unified(mountPoint: mountPoint), relativePath: "isorun/test-v2-\(getpid())", resources: nil))
     }
+
+    /// clone3(CLONE_INTO_CGROUP): on a v2 tree the child starts inside its cgroup.
+    @Test func childIsCreatedInsideAV2Cgroup() throws {
+        let layout = try CgroupLayout.detect()
+        let mountPoint: String
+        switch layout {
+        case .unified(let root): mountPoint = root
+        case .legacy(_, let unified?): mountPoint = unified
+        case .legacy(_, nil):
+            print("SKIP clone-into-cgroup test: this host has no cgroup v2 tree")
+            return
+        }
+        let relative = "isorun/test-clone3-\(getpid())"
+        let manager = Cgroups.manager(layout: .unified(mountPoint: mountPoint), relativePath: relative, resources: nil)
+        try manager.create()
+        defer { try? manager.destroy() }
+        var plan = SpawnPlan(arguments: ["/bin/true"], environment: [])
+        plan.cgroupDirectory = try #require(manager.directoryForNewProcesses)
+        let child = try Spawner.start(plan)
+        #expect(child.bornInCgroup)
+        // Before it is released, the child already sits in the cgroup.
+        #expect(manager.processes() == [child.pid])
+        let membership = try Files.readString("/proc/\(child.pid)/cgroup")
+        #expect(membership.contains("0::/\(relative)"))
+        try child.release()
+        #expect(try Processes.wait(child.pid) == .exited(0))
+    }
 }

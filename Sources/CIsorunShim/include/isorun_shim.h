@@ -111,6 +111,10 @@ struct isorun_spawn_plan {
 
     /// Signal sent to the workload if isorun dies before it (0: none).
     int parent_death_signal;
+
+    /// A cgroup v2 directory (fd) to create the child in with clone3(CLONE_INTO_CGROUP),
+    /// which spares the parent a migration; -1 for none.
+    int cgroup_fd;
 };
 
 /// The child's first failure, as sent over the error pipe.
@@ -123,6 +127,7 @@ struct isorun_spawn_handle {
     pid_t pid;
     int sync_fd;   // parent's write end: one byte releases the child
     int error_fd;  // parent's read end: EOF means execve succeeded
+    int born_in_cgroup;  // clone3 placed the child in plan->cgroup_fd's cgroup
 };
 
 /// Clones the child, which waits until isorun_spawn_release. Returns the pid or -errno.
