@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Testing
 
 /// The sandbox really isolates: checked from inside the workload, on the real kernel.
@@ -95,5 +96,57 @@ struct UserNamespaceTests {
         // Host root's files belong to nobody inside: the container's root is not the host's.
         #expect(lines.dropFirst(2).first == "65534")
         #expect(lines.count == 4, "the workload should see its cgroup: \(result.out)")
+    }
+}
+
+/// Process settings and joining existing namespaces, from inside the workload.
+@Suite(.enabled(if: IsorunRunner.canRun, "needs root, a built isorun and built bundles"))
+struct ProcessSettingsTests {
+    @Test(arguments: ["sandbox", "bare"])
+    func rlimitsApply(mode: String) throws {
+        let result = try IsorunRunner.run(mode: mode, bundle: "hello", ["sh", "-c", "ulimit -n"])
+        #expect(result.out == "1024\n", "\(result.err)")
+    }
+
+    @Test func oomScoreAdjApplies() throws {
+        let result = try IsorunRunner.run(mode: "sandbox", bundle: "hello", ["cat", "/proc/self/oom_score_adj"])
+        #expect(result.out == "100\n", "\(result.err)")
+    }
+
+    @Test func joinsAnExistingNetworkNamespaceByPath() throws {
+        // A host process in a network namespace of its own, to be joined by path.
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
+        holder.arguments = ["--net", "sleep", "30"]
+        try holder.run()
+        defer { kill(holder.processIdentifier, SIGKILL); holder.waitUntilExit() }
+        var namespace = ""
+        for _ in 0..<100 {
+            // Wait until unshare has exec'd sleep inside the new namespace.
+            if let link = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(holder.processIdentifier)/ns/net"),
+               link != (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/net")) {
+                namespace = link
+                break
+            }
+            usleep(10_000)
+        }
+        #expect(!namespace.isEmpty)
+
+        let bundle = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-join-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: bundle, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        try FileManager.default.createSymbolicLink(atPath: bundle + "/rootfs", withDestinationPath: IsorunRunner.bundle("hello") + "/rootfs")
+        let data = try Data(contentsOf: URL(fileURLWithPath: IsorunRunner.bundle("hello") + "/config.json"))
+        var config = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        var linux = try #require(config["linux"] as? [String: Any])
+        linux["namespaces"] = [["type": "pid"], ["type": "mount"], ["type": "uts"], ["type": "ipc"],
+                               ["type": "network", "path": "/proc/\(holder.processIdentifier)/ns/net"]]
+        config["linux"] = linux
+        config["mounts"] = (config["mounts"] as? [[String: Any]])?.filter { $0["type"] as? String != "sysfs" && $0["type"] as? String != "cgroup" }
+        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: bundle + "/config.json"))
+
+        let result = try IsorunRunner.run(["run", "--id", IsorunRunner.uniqueID("join"), bundle, "--", "readlink", "/proc/self/ns/net"])
+        #expect(result.status == 0, "\(result.err)")
+        #expect(result.out == namespace + "\n")
     }
 }
