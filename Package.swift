@@ -8,6 +8,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "isorun", targets: ["isorun"]),
+        .executable(name: "isorun-init", targets: ["isorun-init"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -51,6 +52,18 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "isorun", dependencies: ["IsorunCLI"]),
+
+        // The host <-> guest control protocol, shared by isorun and isorun-init.
+        .target(name: "IsorunGuestProtocol"),
+        // C for isorun-init: reboot(2) and the isa-debug-exit port.
+        .target(name: "CIsorunInit"),
+        // PID 1 inside the VM: static, no Foundation (its size is boot time under TCG).
+        .executableTarget(
+            name: "isorun-init",
+            dependencies: ["IsorunGuestProtocol", "CIsorunInit"],
+            swiftSettings: [.unsafeFlags(["-Osize"])],
+            linkerSettings: [.unsafeFlags(["-static-executable", "-Xlinker", "--strip-all", "-Xlinker", "--gc-sections"])]
+        ),
 
         .testTarget(name: "IsorunSpecTests", dependencies: ["IsorunSpec"]),
         .testTarget(name: "IsorunSandboxTests", dependencies: ["IsorunSandbox", "IsorunCgroups", "IsorunSpec"]),

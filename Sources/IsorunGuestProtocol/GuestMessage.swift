@@ -1,0 +1,129 @@
+/// The line protocol between isorun (host) and isorun-init (guest PID 1) on the
+/// VM's control port. One message per line; values are percent-escaped so that
+/// arguments and environment values may hold any byte, newlines included.
+///
+/// host → guest: the process to run (`arg`, `env`, `cwd`, `user`, `hostname`,
+///               `rlimit`, then `start`), later `signal N`.
+/// guest → host: `ready` when init runs, `exit N` (128+N for signal N) when the
+///               workload has ended, or `error TEXT` when init could not run it.
+public enum GuestMessage: Equatable, Sendable {
+    case argument(String)
+    case environment(String)
+    case workingDirectory(String)
+    case user(uid: UInt32, gid: UInt32, groups: [UInt32])
+    case hostname(String)
+    case resourceLimit(resource: Int32, soft: UInt64, hard: UInt64)
+    case start
+    case signal(Int32)
+    case ready
+    case exit(Int32)
+    case error(String)
+
+    /// The message as one line, newline included.
+    public var line: String {
+        switch self {
+        case .argument(let value): "arg \(Escaping.escape(value))\n"
+        case .environment(let value): "env \(Escaping.escape(value))\n"
+        case .workingDirectory(let value): "cwd \(Escaping.escape(value))\n"
+        case .user(let uid, let gid, let groups): "user \(uid) \(gid) \(groups.map(String.init).joined(separator: ","))\n"
+        case .hostname(let value): "hostname \(Escaping.escape(value))\n"
+        case .resourceLimit(let resource, let soft, let hard): "rlimit \(resource) \(soft) \(hard)\n"
+        case .start: "start\n"
+        case .signal(let number): "signal \(number)\n"
+        case .ready: "ready\n"
+        case .exit(let status): "exit \(status)\n"
+        case .error(let text): "error \(Escaping.escape(text))\n"
+        }
+    }
+
+    /// Parses one line (without its newline); nil for anything unknown or malformed.
+    public init?(line: Substring) {
+        let space = line.firstIndex(of: " ")
+        let verb = space.map { line[..<$0] } ?? line
+        let rest = space.map { line[line.index(after: $0)...] } ?? ""
+        switch verb {
+        case "arg": self = .argument(Escaping.unescape(rest))
+        case "env": self = .environment(Escaping.unescape(rest))
+        case "cwd": self = .workingDirectory(Escaping.unescape(rest))
+        case "hostname": self = .hostname(Escaping.unescape(rest))
+        case "error": self = .error(Escaping.unescape(rest))
+        case "start": self = .start
+        case "ready": self = .ready
+        case "signal":
+            guard let number = Int32(rest) else { return nil }
+            self = .signal(number)
+        case "exit":
+            guard let status = Int32(rest) else { return nil }
+            self = .exit(status)
+        case "user":
+            let fields = rest.split(separator: " ", omittingEmptySubsequences: false)
+            guard fields.count == 3, let uid = UInt32(fields[0]), let gid = UInt32(fields[1]) else { return nil }
+            let groups = fields[2].split(separator: ",").compactMap { UInt32($0) }
+            self = .user(uid: uid, gid: gid, groups: groups)
+        case "rlimit":
+            let fields = rest.split(separator: " ")
+            guard fields.count == 3, let resource = Int32(fields[0]), let soft = UInt64(fields[1]),
+                  let hard = UInt64(fields[2]) else { return nil }
+            self = .resourceLimit(resource: resource, soft: soft, hard: hard)
+        default:
+            return nil
+        }
+    }
+}
+
+/// Splits a byte stream into lines as they arrive.
+public struct LineBuffer {
+    private var pending: [UInt8] = []
+
+    public init() {}
+
+    /// Adds bytes and returns every line they complete.
+    public mutating func append(_ bytes: some Sequence<UInt8>) -> [Substring] {
+        pending.append(contentsOf: bytes)
+        var lines: [Substring] = []
+        while let newline = pending.firstIndex(of: 0x0a) {
+            lines.append(Substring(decoding: pending[..<newline], as: UTF8.self))
+            pending.removeSubrange(...newline)
+        }
+        return lines
+    }
+}
+
+/// Percent-escaping of the bytes that would break the line format.
+enum Escaping {
+    static func escape(_ value: String) -> String {
+        let hex = Array("0123456789ABCDEF".utf8)
+        var bytes: [UInt8] = []
+        for byte in value.utf8 {
+            if byte == 0x25 || byte == 0x0a || byte == 0x0d || byte == 0x00 {
+                bytes += [0x25, hex[Int(byte >> 4)], hex[Int(byte & 0xf)]]
+            } else {
+                bytes.append(byte)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    static func unescape(_ value: Substring) -> String {
+        var bytes: [UInt8] = []
+        var iterator = Array(value.utf8).makeIterator()
+        while let byte = iterator.next() {
+            if byte == 0x25, let high = iterator.next(), let low = iterator.next(),
+               let h = hexValue(high), let l = hexValue(low) {
+                bytes.append(h << 4 | l)
+            } else {
+                bytes.append(byte)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case 0x30...0x39: byte - 0x30
+        case 0x41...0x46: byte - 0x41 + 10
+        case 0x61...0x66: byte - 0x61 + 10
+        default: nil
+        }
+    }
+}

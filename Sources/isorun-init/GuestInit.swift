@@ -1,0 +1,117 @@
+import CIsorunInit
+import Glibc
+import IsorunGuestProtocol
+
+enum GuestInit {
+    nonisolated(unsafe) static var control: Int32 = -1
+
+    static func run() -> Never {
+        mountEssentials()
+        let ports = VirtioPorts.find(["isorun.control", "isorun.stdin", "isorun.stdout", "isorun.stderr"])
+        guard let controlPath = ports["isorun.control"] else { fail("no isorun.control virtio port") }
+        control = open(controlPath, O_RDWR | O_CLOEXEC)
+        guard control >= 0 else { fail("open \(controlPath): \(errnoText())") }
+        send(.ready)
+
+        var spec = WorkloadSpec()
+        var lines = LineBuffer()
+        receiving: while true {
+            let bytes = readSome(control)
+            if bytes.isEmpty { fail("control port closed before start") }
+            for line in lines.append(bytes) {
+                guard let message = GuestMessage(line: line) else { continue }
+                if case .start = message { break receiving }
+                spec.apply(message)
+            }
+        }
+        if let hostname = spec.hostname { _ = sethostname(hostname, hostname.utf8.count) }
+        let streams = Supervision.Streams(
+            stdin: ports["isorun.stdin"].map { open($0, O_RDONLY | O_CLOEXEC) } ?? -1,
+            stdout: ports["isorun.stdout"].map { open($0, O_WRONLY | O_CLOEXEC) } ?? -1,
+            stderr: ports["isorun.stderr"].map { open($0, O_WRONLY | O_CLOEXEC) } ?? -1)
+        let status = Supervision.run(spec, streams: streams, control: control, lines: lines)
+        send(.exit(status))
+        powerOff()
+    }
+
+    static func mountEssentials() {
+        for (source, target, type) in [("proc", "/proc", "proc"), ("sysfs", "/sys", "sysfs"),
+                                       ("devtmpfs", "/dev", "devtmpfs")] {
+            mkdir(target, 0o755)
+            if mount(source, target, type, 0, nil) != 0 && errno != EBUSY {
+                fail("mount \(type) on \(target): \(errnoText())")
+            }
+        }
+        mkdir("/dev/pts", 0o755)
+        _ = mount("devpts", "/dev/pts", "devpts", 0, "newinstance,ptmxmode=0666")
+        mkdir("/dev/shm", 0o1777)
+        _ = mount("shm", "/dev/shm", "tmpfs", 0, "mode=1777")
+    }
+
+    static func send(_ message: GuestMessage) {
+        guard control >= 0 else { return }
+        let bytes = Array(message.line.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { write(control, $0.baseAddress, $0.count) }
+            if written < 0 && errno == EINTR { continue }
+            if written <= 0 { return }
+            offset += written
+        }
+    }
+
+    static func fail(_ text: String) -> Never {
+        let line = "isorun-init: \(text)\n"
+        _ = line.withCString { write(2, $0, strlen($0)) }
+        send(.error(text))
+        powerOff()
+    }
+
+    static func powerOff() -> Never {
+        isorun_guest_restart()
+        // Neither worked: end QEMU through isa-debug-exit if the host attached it.
+        isorun_guest_debug_exit(125)
+        while true { pause() }
+    }
+
+    static func readSome(_ fd: Int32) -> [UInt8] {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            return count > 0 ? Array(buffer[0..<count]) : []
+        }
+    }
+
+    static func errnoText() -> String { String(cString: strerror(errno)) }
+}
+
+/// Finds virtio-serial ports by the names the host gave them.
+enum VirtioPorts {
+    static func find(_ names: [String]) -> [String: String] {
+        var found: [String: String] = [:]
+        // The driver may still be probing when init starts: wait up to a second.
+        for _ in 0..<100 {
+            if let dir = opendir("/sys/class/virtio-ports") {
+                while let entry = readdir(dir) {
+                    let port = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+                    if port.hasPrefix(".") { continue }
+                    let name = readLine("/sys/class/virtio-ports/\(port)/name")
+                    if names.contains(name), access("/dev/\(port)", F_OK) == 0 { found[name] = "/dev/\(port)" }
+                }
+                closedir(dir)
+            }
+            if found.count == names.count { break }
+            usleep(10_000)
+        }
+        return found
+    }
+
+    static func readLine(_ path: String) -> String {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return "" }
+        defer { close(fd) }
+        let bytes = GuestInit.readSome(fd)
+        return String(decoding: bytes.prefix { $0 != 0x0a }, as: UTF8.self)
+    }
+}

@@ -1,0 +1,31 @@
+import Glibc
+import IsorunGuestProtocol
+
+/// The process the host asked for, assembled from control messages.
+struct WorkloadSpec {
+    var arguments: [String] = []
+    var environment: [String] = []
+    var workingDirectory = "/"
+    var uid: UInt32 = 0
+    var gid: UInt32 = 0
+    var groups: [UInt32] = []
+    var hostname: String?
+    var limits: [(resource: Int32, soft: UInt64, hard: UInt64)] = []
+
+    mutating func apply(_ message: GuestMessage) {
+        switch message {
+        case .argument(let value): arguments.append(value)
+        case .environment(let value): environment.append(value)
+        case .workingDirectory(let value): workingDirectory = value
+        case .user(let uid, let gid, let groups): (self.uid, self.gid, self.groups) = (uid, gid, groups)
+        case .hostname(let value): hostname = value
+        case .resourceLimit(let resource, let soft, let hard): limits.append((resource, soft, hard))
+        default: break
+        }
+    }
+
+    var searchPath: String {
+        environment.last { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) }
+            ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    }
+}
