@@ -43,10 +43,18 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // VM mode: QEMU driver, guest images, the host end of the guest protocol.
+        .target(
+            name: "IsorunVM",
+            dependencies: [
+                "IsorunCore", "IsorunSys", "IsorunSpec", "IsorunCgroups", "IsorunGuestProtocol",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "IsorunCLI",
             dependencies: [
-                "IsorunCore", "IsorunSandbox", "IsorunSpec",
+                "IsorunCore", "IsorunSandbox", "IsorunSpec", "IsorunVM",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -68,6 +76,7 @@ let package = Package(
         .testTarget(name: "IsorunSpecTests", dependencies: ["IsorunSpec"]),
         .testTarget(name: "IsorunSandboxTests", dependencies: ["IsorunSandbox", "IsorunCgroups", "IsorunSpec"]),
         .testTarget(name: "IsorunCLITests", dependencies: ["IsorunCLI"]),
+        .testTarget(name: "IsorunVMTests", dependencies: ["IsorunVM", "IsorunGuestProtocol", "IsorunSpec", "IsorunSys"]),
         .testTarget(name: "IntegrationTests", dependencies: ["IsorunSys", "IsorunCgroups"]),
     ]
 )

@@ -366,6 +366,7 @@ __attribute__((noreturn)) static void child_main(const struct isorun_spawn_plan 
     ssize_t n;
     do { n = read(sync_fd, &go, 1); } while (n < 0 && errno == EINTR);
     if (n != 1) _exit(125);
+    if (plan->new_session && setsid() < 0) child_fail(error_fd, errno, "setsid", NULL);
 
     for (int i = 0; i < plan->join_count; i++)
         if (setns(plan->joins[i].fd, plan->joins[i].nstype) < 0)

@@ -4,6 +4,9 @@ import IsorunCore
 import IsorunSandbox
 import IsorunSpec
 import IsorunSys
+import IsorunVM
+
+extension AcceleratorChoice: ExpressibleByArgument {}
 
 /// `isorun run [--mode M] BUNDLE [-- ARGS...]`: run a bundle to completion.
 struct RunCommand: ParsableCommand {
@@ -20,6 +23,15 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: "Name of this run under the runtime root (default: isorun-<pid>).")
     var id: String?
 
+    @Option(name: .long, help: "VM mode: auto | kvm | tcg (auto uses KVM only with vmx/svm).")
+    var accel: AcceleratorChoice = .auto
+
+    @Option(name: .long, help: "VM mode: guest kernel to boot (overrides vm.kernel.path).")
+    var kernel: String?
+
+    @Option(name: .long, help: "VM mode: seconds the guest may take to reach its init.")
+    var bootTimeout: Double = 60
+
     @Argument(help: "Bundle directory (config.json + rootfs).")
     var bundle: String
 
@@ -27,7 +39,8 @@ struct RunCommand: ParsableCommand {
     var arguments: [String] = []
 
     var options: RunOptions {
-        RunOptions(mode: mode, id: id, root: global.root, debug: global.debug, bundle: bundle, arguments: arguments)
+        RunOptions(mode: mode, id: id, root: global.root, debug: global.debug, bundle: bundle, arguments: arguments,
+                   vm: VMOptions(accelerator: accel, kernel: kernel, bootTimeoutSeconds: bootTimeout))
     }
 
     func run() throws {

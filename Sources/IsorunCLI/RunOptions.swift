@@ -3,6 +3,7 @@ import IsorunCore
 import IsorunSandbox
 import IsorunSpec
 import IsorunSys
+import IsorunVM
 
 /// Everything `isorun run` needs, however it was parsed.
 struct RunOptions: Equatable {
@@ -12,6 +13,7 @@ struct RunOptions: Equatable {
     var debug = false
     var bundle: String
     var arguments: [String] = []
+    var vm = VMOptions()
 
     /// Runs the bundle and returns the workload's status (128+N for signal N).
     func execute() throws(IsorunError) -> Int32 {
@@ -35,7 +37,7 @@ struct RunOptions: Equatable {
         switch mode {
         case .bare: BareLauncher()
         case .sandbox: SandboxLauncher()
-        case .vm: throw IsorunError("--mode vm: the VM mode is not built yet")
+        case .vm: VMLauncher(options: vm)
         }
     }
 }

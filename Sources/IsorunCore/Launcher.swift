@@ -53,12 +53,12 @@ public protocol Workload: AnyObject {
     /// Sends a signal to the workload.
     func deliver(signal: Int32)
     /// Maps the owned process's end to the workload's (a VMM reports the guest's status).
-    func workloadTermination(from termination: Termination) -> Termination
+    func workloadTermination(from termination: Termination) throws(IsorunError) -> Termination
     /// Kills whatever the workload left and removes what the launcher created. Idempotent.
     func cleanUp()
 }
 
 extension Workload {
     public func deliver(signal: Int32) { Processes.signal(pid, signal) }
-    public func workloadTermination(from termination: Termination) -> Termination { termination }
+    public func workloadTermination(from termination: Termination) throws(IsorunError) -> Termination { termination }
 }

@@ -52,7 +52,7 @@ public struct Supervisor {
                 let ended: Termination?
                 do { ended = try Processes.reapIfExited(workload.pid) } catch { throw IsorunError("supervise workload", error) }
                 guard let ended else { continue }
-                var termination = workload.workloadTermination(from: ended)
+                var termination = try workload.workloadTermination(from: ended)
                 if let emulatedSignal, termination == .signaled(SIGKILL) { termination = .signaled(emulatedSignal) }
                 return termination
             }

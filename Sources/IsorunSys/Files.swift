@@ -50,7 +50,7 @@ public enum Files {
     public static func writeAtomically(_ path: String, _ contents: String) throws(SystemError) {
         let temporary = path + ".tmp"
         try write(temporary, contents, create: true)
-        guard rename(temporary, path) == 0 else {
+        guard Glibc.rename(temporary, path) == 0 else {
             let error = SystemError("rename", temporary)
             unlink(temporary)
             throw error

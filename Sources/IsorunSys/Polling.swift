@@ -13,9 +13,13 @@ public enum Polling {
 
     /// Reads whatever bytes are waiting on a non-blocking descriptor.
     public static func drain(_ fd: Int32) -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: 64)
-        let count = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        return count > 0 ? Array(bytes[0..<count]) : []
+        var result: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { raw in retryingOnInterrupt { read(fd, raw.baseAddress, raw.count) } }
+            guard count > 0 else { return result }
+            result += chunk[0..<count]
+        }
     }
 }
 

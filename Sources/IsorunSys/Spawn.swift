@@ -74,6 +74,8 @@ public struct SpawnPlan {
     public var seccompFilter: CompiledSeccompFilter?
 
     public var parentDeathSignal: Int32 = SIGKILL
+    /// Detach from isorun's session and terminal (setsid) before exec.
+    public var newSession = false
     /// A cgroup v2 directory to create the child in (clone3 CLONE_INTO_CGROUP).
     public var cgroupDirectory: String?
 
@@ -239,6 +241,7 @@ public enum Spawner {
             c.pointee.seccomp = UnsafePointer(arena.array([filter.program]))
         }
         c.pointee.parent_death_signal = plan.parentDeathSignal
+        c.pointee.new_session = plan.newSession ? 1 : 0
     }
 }
 

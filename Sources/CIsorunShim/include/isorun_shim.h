@@ -111,6 +111,9 @@ struct isorun_spawn_plan {
 
     /// Signal sent to the workload if isorun dies before it (0: none).
     int parent_death_signal;
+    /// Start a new session (setsid), so that the terminal's Ctrl-C reaches only isorun,
+    /// which decides what to forward (a VMM must not die of it).
+    int new_session;
 
     /// A cgroup v2 directory (fd) to create the child in with clone3(CLONE_INTO_CGROUP),
     /// which spares the parent a migration; -1 for none.

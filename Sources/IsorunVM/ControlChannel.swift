@@ -1,0 +1,96 @@
+import Glibc
+import IsorunCore
+import IsorunGuestProtocol
+import IsorunSys
+
+/// isorun's end of the guest's control port: a pair of FIFOs that QEMU's `pipe`
+/// chardev opens as `<base>.in` (to the guest) and `<base>.out` (from it).
+///
+/// isorun opens both ends read-write, so neither open blocks before QEMU exists and
+/// neither side sees EOF when the other restarts; what the guest said before QEMU
+/// exited stays readable afterwards (its `exit N` is read after QEMU has gone).
+final class ControlChannel {
+    let base: String
+    private let toGuest: Int32
+    private let fromGuest: Int32
+    private var lines = LineBuffer()
+    private var pending: [GuestMessage] = []
+
+    init(base: String) throws(IsorunError) {
+        self.base = base
+        do {
+            try Files.makeFifo("\(base).in")
+            try Files.makeFifo("\(base).out")
+        } catch { throw IsorunError("control channel", error) }
+        toGuest = open("\(base).in", O_RDWR | O_NONBLOCK | O_CLOEXEC)
+        fromGuest = open("\(base).out", O_RDWR | O_NONBLOCK | O_CLOEXEC)
+        guard toGuest >= 0, fromGuest >= 0 else {
+            let error = SystemError("open", base)
+            if toGuest >= 0 { close(toGuest) }
+            if fromGuest >= 0 { close(fromGuest) }
+            throw IsorunError("control channel", error)
+        }
+    }
+
+    deinit {
+        close(toGuest)
+        close(fromGuest)
+    }
+
+    /// The descriptor that becomes readable when the guest says something.
+    var readableDescriptor: Int32 { fromGuest }
+
+    func send(_ messages: [GuestMessage]) throws(IsorunError) {
+        let bytes = Array(messages.map(\.line).joined().utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { raw in
+                retryingOnInterrupt { write(toGuest, raw.baseAddress, raw.count) }
+            }
+            if written > 0 {
+                offset += written
+            } else if errno == EAGAIN {
+                // The guest has not drained the FIFO yet (a large environment).
+                var descriptor = pollfd(fd: toGuest, events: Int16(POLLOUT), revents: 0)
+                _ = poll(&descriptor, 1, 100)
+            } else {
+                throw IsorunError("write to the guest's control port", SystemError("write", "\(base).in"))
+            }
+        }
+    }
+
+    /// Messages that have arrived so far, without waiting.
+    func receiveAvailable() -> [GuestMessage] {
+        let bytes = Polling.drain(fromGuest)
+        pending += lines.append(bytes).compactMap { GuestMessage(line: $0) }
+        let messages = pending
+        pending = []
+        return messages
+    }
+
+    enum WaitOutcome {
+        case message(GuestMessage)
+        case watchedDescriptorReady
+        case timedOut
+    }
+
+    /// Waits for the next message, for `watched` (e.g. QEMU's pidfd) to become
+    /// readable, or for the deadline, whichever comes first.
+    func next(watching watched: Int32, deadline: UInt64) throws(IsorunError) -> WaitOutcome {
+        while true {
+            if !pending.isEmpty { return .message(pending.removeFirst()) }
+            let now = MonotonicClock.nanoseconds()
+            guard now < deadline else { return .timedOut }
+            let timeout = Int32(min((deadline - now) / 1_000_000 + 1, UInt64(Int32.max)))
+            let ready: [Int32]
+            do { ready = try Polling.waitReadable([fromGuest, watched], timeoutMilliseconds: timeout) } catch {
+                throw IsorunError("wait for the guest", error)
+            }
+            if ready.contains(fromGuest) {
+                pending += lines.append(Polling.drain(fromGuest)).compactMap { GuestMessage(line: $0) }
+                continue
+            }
+            if ready.contains(watched) { return .watchedDescriptorReady }
+        }
+    }
+}

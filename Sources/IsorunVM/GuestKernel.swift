@@ -1,0 +1,85 @@
+import Glibc
+import IsorunCore
+import IsorunSpec
+import IsorunSys
+
+/// Finds the guest kernel and isorun-init for a VM.
+enum GuestArtifacts {
+    /// The kernel to boot, in order of precedence: `--kernel`, the bundle's
+    /// `vm.kernel.path` (config-vm.md), then the one `make kernel` built from
+    /// Guest/kernel (the cache's `kernel/current` link).
+    static func kernel(explicit: String?, bundle: Bundle, cacheDirectory: String) throws(IsorunError) -> String {
+        if let explicit { return try requireFile(explicit, what: "--kernel") }
+        if let path = bundle.config.vm?.kernel?.path {
+            return try requireFile(path, what: "\(bundle.directory)/config.json: vm.kernel.path")
+        }
+        let built = "\(cacheDirectory)/kernel/current/vmlinux"
+        if Files.exists(built) { return built }
+        throw IsorunError("no guest kernel at \(built): build it with `make kernel` (Guest/kernel/build.sh) or pass --kernel PATH")
+    }
+
+    /// isorun-init: `$ISORUN_INIT`, else next to the isorun executable (SwiftPM builds
+    /// both products into one directory, and `make install` copies both).
+    static func initBinary() throws(IsorunError) -> String {
+        if let value = getenv("ISORUN_INIT") { return try requireFile(String(cString: value), what: "ISORUN_INIT") }
+        let executable = (try? FileTree.linkTarget("/proc/self/exe")) ?? ""
+        let directory = executable.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        let candidate = "\(directory)/isorun-init"
+        guard Files.exists(candidate) else {
+            throw IsorunError("guest init \(candidate) not found: build it with `swift build --product isorun-init` or set ISORUN_INIT")
+        }
+        return candidate
+    }
+
+    private static func requireFile(_ path: String, what: String) throws(IsorunError) -> String {
+        switch Files.kind(of: path) {
+        case .success(.regular): return path
+        case .success: throw IsorunError("\(what): \(path) is not a regular file")
+        case .failure(let error): throw IsorunError(what, error)
+        }
+    }
+}
+
+/// Guest RAM and vCPUs from the bundle's `linux.resources`: inside a VM the limits
+/// become the machine's size rather than a cgroup.
+struct GuestResources: Equatable {
+    var memoryMiB: Int
+    var vCPUs: Int
+
+    /// Guest RAM when the bundle sets no memory limit.
+    static let defaultMemoryMiB = 128
+    /// What the guest kernel and isorun-init need besides the workload's limit.
+    static let kernelMarginMiB = 32
+
+    /// `rootfsBytes` counts because an initramfs lives in guest RAM.
+    init(resources: Resources?, rootfsBytes: Int, hostCPUs: Int) {
+        let rootfsMiB = (rootfsBytes + (1 << 20) - 1) >> 20
+        if let limit = resources?.memory?.limit, limit > 0 {
+            memoryMiB = Int((limit + (1 << 20) - 1) >> 20) + Self.kernelMarginMiB + rootfsMiB
+        } else {
+            memoryMiB = Self.defaultMemoryMiB + rootfsMiB
+        }
+        var cpus = 1
+        if let cpu = resources?.cpu {
+            if let quota = cpu.quota, quota > 0 {
+                let period = Int64(cpu.period ?? 100_000)
+                cpus = Int((quota + period - 1) / period)
+            } else if let list = cpu.cpus, let count = Self.countCPUs(list) {
+                cpus = count
+            }
+        }
+        vCPUs = max(1, min(cpus, max(hostCPUs, 1)))
+    }
+
+    /// Counts the CPUs in a cpuset list such as "0-3,6".
+    static func countCPUs(_ list: String) -> Int? {
+        var count = 0
+        for part in list.filter({ $0 != " " }).split(separator: ",") {
+            let bounds = part.split(separator: "-")
+            guard let first = bounds.first, let low = Int(first), let high = Int(bounds.last ?? first),
+                  high >= low else { return nil }
+            count += high - low + 1
+        }
+        return count > 0 ? count : nil
+    }
+}

@@ -1,0 +1,136 @@
+import Glibc
+import IsorunCgroups
+import IsorunCore
+import IsorunGuestProtocol
+import IsorunSpec
+import IsorunSys
+
+/// What a user can choose about the VM besides the bundle.
+public struct VMOptions: Sendable, Equatable {
+    public var accelerator: AcceleratorChoice = .auto
+    /// Overrides `vm.kernel.path` and the built kernel.
+    public var kernel: String?
+    /// How long the guest may take to reach isorun-init before the run fails.
+    public var bootTimeoutSeconds: Double = 60
+
+    public init(accelerator: AcceleratorChoice = .auto, kernel: String? = nil, bootTimeoutSeconds: Double = 60) {
+        self.accelerator = accelerator
+        self.kernel = kernel
+        self.bootTimeoutSeconds = bootTimeoutSeconds
+    }
+}
+
+/// VM mode: the bundle's rootfs becomes the initramfs of a QEMU micro-VM with its own
+/// kernel; isorun-init (PID 1 in the guest) runs the process and reports its status.
+///
+/// QEMU is the one process isorun owns and reaps here. It runs in the run's cgroup
+/// (so cleanup can kill it by cgroup even after a SIGKILL of isorun), in its own
+/// session (the terminal's Ctrl-C reaches isorun, which forwards it to the workload
+/// instead of letting QEMU die of it), with SIGKILL as its parent-death signal.
+public struct VMLauncher: Launcher {
+    public var mode: Mode { .vm }
+    public let options: VMOptions
+    let probe: AcceleratorProbe
+
+    public init(options: VMOptions, probe: AcceleratorProbe = .host()) {
+        self.options = options
+        self.probe = probe
+    }
+
+    public func launch(_ request: RunRequest, state: RunState) throws(IsorunError) -> any Workload {
+        let process = try request.process
+        let configFile = "\(request.bundle.directory)/config.json"
+        let basePlan = try ProcessSettings.basePlan(for: process, configFile: configFile)
+        let cache = GuestImageCache(directory: GuestImageCache.defaultDirectory)
+        let kernel = try GuestArtifacts.kernel(explicit: options.kernel, bundle: request.bundle,
+                                               cacheDirectory: cache.directory)
+        let initramfs = try cache.initramfs(rootfs: request.bundle.rootfsPath, initBinary: try GuestArtifacts.initBinary())
+
+        let (accelerator, reason) = probe.resolve(options.accelerator)
+        if let reason { AcceleratorNotice.tell(reason) }
+        let rootfsBytes = (try? Files.identity(of: initramfs).size) ?? 0
+        let resources = GuestResources(resources: request.bundle.config.linux?.resources,
+                                       rootfsBytes: rootfsBytes, hostCPUs: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+
+        let control = try ControlChannel(base: "\(state.directory)/control")
+        let commandLine = QemuCommandLine(
+            executable: request.bundle.config.vm?.hypervisor?.path ?? "qemu-system-x86_64",
+            accelerator: accelerator, kernel: kernel, initramfs: initramfs,
+            memoryMiB: resources.memoryMiB, vCPUs: resources.vCPUs,
+            hostTSCKilohertz: accelerator == .tcg ? HostClock.tscKilohertz() : nil,
+            extraKernelParameters: request.bundle.config.vm?.kernel?.parameters ?? [],
+            consoleLog: "\(state.directory)/console.log", controlPipe: control.base,
+            qmpSocket: "\(state.directory)/qmp.sock", forwardStdin: isatty(0) == 0,
+            extraArguments: request.bundle.config.vm?.hypervisor?.parameters ?? [])
+        Log.logger.debug("vm: accelerator \(accelerator.rawValue), \(resources.vCPUs) vCPU, \(resources.memoryMiB) MiB")
+        Log.logger.debug("vm: \(commandLine.arguments.joined(separator: " "))")
+
+        // QEMU gets no resource limits of its own: the bundle's limits size the guest.
+        let cgroup = try WorkloadCgroup.manager(for: request, resources: nil)
+        try WorkloadCgroup.create(cgroup, resources: nil, state: state)
+        var plan = SpawnPlan(arguments: commandLine.arguments, environment: HostEnvironment.current())
+        plan.searchPath = HostEnvironment.searchPath()
+        plan.newSession = true
+        let pid = try WorkloadCgroup.spawn(plan, into: cgroup) { pid throws(IsorunError) in try state.recordProcess(pid) }
+        let workload = VMWorkload(pid: pid, cgroup: cgroup, control: control, accelerator: accelerator,
+                                  consoleLog: commandLine.consoleLog, qmpSocket: commandLine.qmpSocket)
+        do {
+            try workload.waitUntilGuestReady(timeoutSeconds: options.bootTimeoutSeconds)
+            try control.send(GuestProcess.messages(for: basePlan, hostname: request.bundle.config.hostname) + [.start])
+        } catch {
+            workload.cleanUp()
+            throw error
+        }
+        return workload
+    }
+}
+
+/// The process the guest runs, as control messages.
+enum GuestProcess {
+    static func messages(for plan: SpawnPlan, hostname: String?) -> [GuestMessage] {
+        var messages = plan.arguments.map(GuestMessage.argument) + plan.environment.map(GuestMessage.environment)
+        messages.append(.workingDirectory(plan.workingDirectory ?? "/"))
+        if let user = plan.user { messages.append(.user(uid: user.uid, gid: user.gid, groups: user.groups)) }
+        if let hostname { messages.append(.hostname(hostname)) }
+        messages += plan.resourceLimits.map { .resourceLimit(resource: $0.resource, soft: $0.soft, hard: $0.hard) }
+        return messages
+    }
+}
+
+/// Says once per run, on a terminal, that emulation is in use (it is 10-50x slower);
+/// scripts and tests see it only with --debug, so the workload's stderr stays its own.
+enum AcceleratorNotice {
+    static func tell(_ reason: String) {
+        if isatty(2) != 0 { Log.logger.notice("\(reason)") } else { Log.logger.debug("\(reason)") }
+    }
+}
+
+/// Host facts QEMU's command line needs.
+enum HostClock {
+    /// The host TSC frequency in kHz. Under TCG the guest reads the host's TSC, and a
+    /// microvm guest has no PIT/HPET to measure it against, so the kernel is told.
+    static func tscKilohertz() -> Int? {
+        guard let cpuinfo = try? Files.readString("/proc/cpuinfo"),
+              let line = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("cpu MHz") }),
+              let value = line.split(separator: ":").last,
+              let mhz = Double(value.filter { $0 != " " && $0 != "\t" }) else { return nil }
+        return Int((mhz * 1000).rounded())
+    }
+}
+
+/// isorun's own environment, passed to QEMU (not to the workload).
+enum HostEnvironment {
+    static func current() -> [String] {
+        var result: [String] = []
+        var pointer = environ
+        while let entry = pointer.pointee {
+            result.append(String(cString: entry))
+            pointer += 1
+        }
+        return result
+    }
+
+    static func searchPath() -> String {
+        getenv("PATH").map { String(cString: $0) } ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    }
+}

@@ -1,0 +1,119 @@
+import Glibc
+import IsorunCgroups
+import IsorunCore
+import IsorunGuestProtocol
+import IsorunSys
+
+/// A running VM: QEMU is the process the supervisor waits for; the workload's
+/// status arrives from isorun-init over the control port.
+final class VMWorkload: Workload {
+    let pid: pid_t
+    let cgroup: any CgroupManager
+    let control: ControlChannel
+    let accelerator: Accelerator
+    let consoleLog: String
+    let qmpSocket: String
+    private var cleaned = false
+
+    init(pid: pid_t, cgroup: any CgroupManager, control: ControlChannel, accelerator: Accelerator,
+         consoleLog: String, qmpSocket: String) {
+        self.pid = pid
+        self.cgroup = cgroup
+        self.control = control
+        self.accelerator = accelerator
+        self.consoleLog = consoleLog
+        self.qmpSocket = qmpSocket
+    }
+
+    /// The workload is PID 2 of the guest; isorun-init delivers signals to it, and
+    /// their default actions apply there.
+    var isNamespaceInit: Bool { false }
+
+    func deliver(signal: Int32) {
+        do { try control.send([.signal(signal)]) } catch {
+            Log.logger.warning("could not forward signal \(signal) to the guest: \(error)")
+        }
+    }
+
+    /// Waits for isorun-init's `ready`; a guest that does not get there in time, or a
+    /// QEMU that exits first, is an error that quotes the end of the console.
+    func waitUntilGuestReady(timeoutSeconds: Double) throws(IsorunError) {
+        let started = MonotonicClock.nanoseconds()
+        let deadline = started + UInt64(timeoutSeconds * 1e9)
+        let pidFD: Int32
+        do { pidFD = try Processes.openPidFD(pid) } catch { throw IsorunError("supervise QEMU", error) }
+        defer { close(pidFD) }
+        while true {
+            switch try control.next(watching: pidFD, deadline: deadline) {
+            case .message(.ready):
+                let elapsed = Double(MonotonicClock.nanoseconds() - started) / 1e6
+                Log.logger.debug("vm: guest init ready after \(Int(elapsed)) ms (\(accelerator.rawValue))")
+                return
+            case .message(.error(let text)):
+                throw IsorunError("guest init: \(text)")
+            case .message:
+                continue
+            case .watchedDescriptorReady:
+                let status = (try? Processes.reapIfExited(pid)).flatMap { $0 }.map { "\($0.shellStatus)" } ?? "?"
+                throw failure("QEMU exited (status \(status)) before the guest reached isorun-init")
+            case .timedOut:
+                throw failure("the guest did not reach isorun-init within \(Self.seconds(timeoutSeconds)) s "
+                              + "(accelerator \(accelerator.rawValue))")
+            }
+        }
+    }
+
+    /// QEMU has exited: the workload's status is the guest's last `exit` message.
+    func workloadTermination(from termination: Termination) throws(IsorunError) -> Termination {
+        for message in control.receiveAvailable().reversed() {
+            switch message {
+            case .exit(let status):
+                return status > 128 && status < 128 + 65 ? .signaled(status - 128) : .exited(status)
+            case .error(let text):
+                throw IsorunError("guest init: \(text)")
+            default:
+                continue
+            }
+        }
+        let console = ConsoleLog(path: consoleLog)
+        if let panic = console.panicLine {
+            throw failure("the guest kernel panicked: \(panic)")
+        }
+        throw failure("QEMU ended (status \(termination.shellStatus)) without a result from the guest")
+    }
+
+    /// Logs the console's last lines (kernel messages) and returns the one-line error.
+    private func failure(_ message: String) -> IsorunError {
+        for line in ConsoleLog(path: consoleLog).lastLines(12) { Log.logger.error("console: \(line)") }
+        return IsorunError("vm: \(message)")
+    }
+
+    func cleanUp() {
+        guard !cleaned else { return }
+        cleaned = true
+        if Processes.isAlive(pid) { VMMShutdown.stop(pid, qmpSocket: qmpSocket) }
+        cgroup.killAll()
+        Processes.reapAnyExited()
+        do { try cgroup.destroy() } catch { Log.logger.warning("\(error)") }
+    }
+
+    static func seconds(_ value: Double) -> String {
+        value == value.rounded() ? "\(Int(value))" : "\(value)"
+    }
+}
+
+/// The guest's serial console as QEMU wrote it.
+struct ConsoleLog {
+    let path: String
+
+    func lastLines(_ count: Int) -> [String] {
+        let text = (try? Files.readString(path)) ?? ""
+        return text.split(whereSeparator: \.isNewline).suffix(count).map(String.init)
+    }
+
+    /// The kernel's panic line, if the guest panicked.
+    var panicLine: String? {
+        let text = (try? Files.readString(path)) ?? ""
+        return text.split(whereSeparator: \.isNewline).first { $0.contains("Kernel panic") }.map(String.init)
+    }
+}

@@ -1,0 +1,33 @@
+import IsorunGuestProtocol
+import Testing
+
+struct GuestMessageTests {
+    static let messages: [GuestMessage] = [
+        .argument("sh"), .argument("-c"), .argument("printf 'a\nb%%' \r end"),
+        .environment("PATH=/bin"), .environment("EMPTY="), .workingDirectory("/srv/my dir"),
+        .user(uid: 1000, gid: 1000, groups: [4, 27]), .user(uid: 0, gid: 0, groups: []),
+        .hostname("vm1"), .resourceLimit(resource: 7, soft: 1024, hard: 4096), .start,
+        .signal(15), .ready, .exit(0), .exit(137), .error("exec /bin/nope: No such file"),
+    ]
+
+    @Test(arguments: messages)
+    func roundTripsThroughOneLine(_ message: GuestMessage) {
+        let line = message.line
+        #expect(line.last == "\n")
+        #expect(line.dropLast().allSatisfy { $0 != "\n" })
+        #expect(GuestMessage(line: Substring(line.dropLast())) == message)
+    }
+
+    @Test func malformedLinesAreRejected() {
+        for line in ["", "bogus 1", "exit x", "signal", "user 1 2", "rlimit 1 2"] {
+            #expect(GuestMessage(line: Substring(line)) == nil)
+        }
+    }
+
+    @Test func lineBufferSplitsAcrossReads() {
+        var buffer = LineBuffer()
+        #expect(buffer.append(Array("rea".utf8)).isEmpty)
+        #expect(buffer.append(Array("dy\nexit 3\nsig".utf8)) == ["ready", "exit 3"])
+        #expect(buffer.append(Array("nal 2\n".utf8)) == ["signal 2"])
+    }
+}

@@ -1,0 +1,65 @@
+import Testing
+@testable import IsorunVM
+
+struct QemuCommandLineTests {
+    func commandLine(_ accelerator: Accelerator, stdin: Bool = false) -> QemuCommandLine {
+        QemuCommandLine(accelerator: accelerator, kernel: "/k/vmlinux", initramfs: "/c/x.cpio", memoryMiB: 160, vCPUs: 2,
+                        hostTSCKilohertz: accelerator == .tcg ? 2_596_142 : nil, consoleLog: "/s/console.log",
+                        controlPipe: "/s/control", qmpSocket: "/s/qmp.sock", forwardStdin: stdin)
+    }
+
+    func value(after flag: String, in arguments: [String]) -> String? {
+        arguments.firstIndex(of: flag).map { arguments[$0 + 1] }
+    }
+
+    @Test func tcgUsesMicrovmAndTellsTheGuestItsTSC() {
+        let arguments = commandLine(.tcg).arguments
+        #expect(value(after: "-accel", in: arguments) == "tcg")
+        #expect(value(after: "-M", in: arguments) == "microvm")
+        #expect(value(after: "-m", in: arguments) == "160")
+        #expect(value(after: "-smp", in: arguments) == "2")
+        let append = value(after: "-append", in: arguments) ?? ""
+        #expect(append.contains("tsc_early_khz=2596142"))
+        #expect(append.contains("rdinit=/.isorun/init"))
+        #expect(append.contains("panic=-1"))
+        for flag in ["-nodefaults", "-no-user-config", "-no-reboot"] { #expect(arguments.contains(flag)) }
+    }
+
+    @Test func kvmPathHasNoTCGAssumptions() {
+        let arguments = commandLine(.kvm).arguments
+        #expect(value(after: "-accel", in: arguments) == "kvm")
+        #expect(value(after: "-cpu", in: arguments) == "host")
+        #expect(!(value(after: "-append", in: arguments) ?? "").contains("tsc_early_khz"))
+    }
+
+    @Test func workloadStreamsHaveTheirOwnPorts() {
+        let arguments = commandLine(.tcg).arguments
+        let ports = arguments.filter { $0.hasPrefix("virtserialport,") }
+        #expect(ports.count == 3)
+        #expect(ports.contains { $0.hasSuffix("name=isorun.stdout") })
+        #expect(ports.contains { $0.hasSuffix("name=isorun.stderr") })
+        #expect(value(after: "-serial", in: arguments) == "file:/s/console.log")
+        #expect(commandLine(.tcg, stdin: true).arguments.contains { $0.hasSuffix("name=isorun.stdin") })
+    }
+}
+
+struct AcceleratorProbeTests {
+    @Test func pvmStyleKVMWithoutVMXFallsBackToTCG() {
+        let probe = AcceleratorProbe(kvmDeviceOpens: true, cpuFlags: ["fpu", "sse2", "hypervisor"])
+        let (accelerator, reason) = probe.resolve(.auto)
+        #expect(accelerator == .tcg)
+        #expect(reason?.contains("vmx/svm") == true)
+    }
+
+    @Test func hardwareVirtualizationUsesKVM() {
+        #expect(AcceleratorProbe(kvmDeviceOpens: true, cpuFlags: ["vmx"]).resolve(.auto).accelerator == .kvm)
+        #expect(AcceleratorProbe(kvmDeviceOpens: true, cpuFlags: ["svm"]).resolve(.auto).accelerator == .kvm)
+        #expect(AcceleratorProbe(kvmDeviceOpens: false, cpuFlags: ["vmx"]).resolve(.auto).accelerator == .tcg)
+    }
+
+    @Test func explicitChoiceWins() {
+        let probe = AcceleratorProbe(kvmDeviceOpens: false, cpuFlags: [])
+        #expect(probe.resolve(.kvm).accelerator == .kvm)
+        #expect(AcceleratorProbe(kvmDeviceOpens: true, cpuFlags: ["vmx"]).resolve(.tcg).accelerator == .tcg)
+    }
+}
