@@ -1,10 +1,12 @@
 # isorun: `make demo` and `make test` work on a fresh Debian 12 machine, as root.
 SHELL := /bin/bash
 APT_PACKAGES := libseccomp-dev libcap-dev busybox-static runc bubblewrap hyperfine python3
+# QEMU alone, without the GUI and firmware packages it recommends.
+VM_PACKAGES := qemu-system-x86
 BUNDLES := $(wildcard Bundles/*.bundle)
 RELEASE := .build/release/isorun
 
-.PHONY: deps build release bundles demo test bench clean
+.PHONY: deps build release bundles kernel demo test bench clean
 
 ## Install the system packages isorun builds and runs with (skips what is already there).
 deps:
@@ -13,6 +15,8 @@ deps:
 	  echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
+	@dpkg -s $(VM_PACKAGES) >/dev/null 2>&1 || { echo "installing: $(VM_PACKAGES)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(VM_PACKAGES) >/dev/null; }
 
 build: deps
 	swift build
@@ -24,14 +28,18 @@ release: deps
 bundles: deps
 	@Bundles/build-rootfs.sh $(BUNDLES)
 
-demo: release bundles
+## The VM mode's guest kernel, built once from Guest/kernel and cached (about 4 minutes on 2 cores).
+kernel:
+	@Guest/kernel/build.sh >/dev/null
+
+demo: release bundles kernel
 	@scripts/demo.sh $(RELEASE)
 
-test: build bundles
+test: build bundles kernel
 	swift build --build-tests
 	swift test --skip-build
 
-bench: release bundles
+bench: release bundles kernel
 	@Benchmarks/startup/run.sh
 
 clean:

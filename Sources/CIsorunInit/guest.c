@@ -1,6 +1,8 @@
 #include "isorun_guest.h"
 
 #include <sys/io.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/reboot.h>
 #include <unistd.h>
 
@@ -12,4 +14,13 @@ void isorun_guest_restart(void) {
 void isorun_guest_debug_exit(unsigned char status) {
     if (ioperm(0xf4, 1, 1) != 0) return;
     outb(status, 0xf4);
+}
+
+// PID 1 starts with nothing mounted, but the static Swift runtime reads
+// /proc/self/exe while it initialises (and aborts without it). This runs before
+// the runtime's own constructors (priority 101 is the earliest user priority).
+__attribute__((constructor(101))) static void isorun_guest_mount_proc_early(void) {
+    if (getpid() != 1 || access("/proc/self/exe", F_OK) == 0) return;
+    mkdir("/proc", 0555);
+    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 }

@@ -3,7 +3,7 @@
 /// arguments and environment values may hold any byte, newlines included.
 ///
 /// host → guest: the process to run (`arg`, `env`, `cwd`, `user`, `hostname`,
-///               `rlimit`, then `start`), later `signal N`.
+///               `rlimit`, `sysctl`, `pids`, then `start`), later `signal N`.
 /// guest → host: `ready` when init runs, `exit N` (128+N for signal N) when the
 ///               workload has ended, or `error TEXT` when init could not run it.
 public enum GuestMessage: Equatable, Sendable {
@@ -13,6 +13,10 @@ public enum GuestMessage: Equatable, Sendable {
     case user(uid: UInt32, gid: UInt32, groups: [UInt32])
     case hostname(String)
     case resourceLimit(resource: Int32, soft: UInt64, hard: UInt64)
+    /// A kernel parameter for the whole guest, e.g. `kernel.threads-max`.
+    case sysctl(key: String, value: String)
+    /// How many processes the workload may have at once (its pids limit).
+    case processLimit(Int64)
     case start
     case signal(Int32)
     case ready
@@ -28,6 +32,8 @@ public enum GuestMessage: Equatable, Sendable {
         case .user(let uid, let gid, let groups): "user \(uid) \(gid) \(groups.map(String.init).joined(separator: ","))\n"
         case .hostname(let value): "hostname \(Escaping.escape(value))\n"
         case .resourceLimit(let resource, let soft, let hard): "rlimit \(resource) \(soft) \(hard)\n"
+        case .sysctl(let key, let value): "sysctl \(Escaping.escape(key)) \(Escaping.escape(value))\n"
+        case .processLimit(let limit): "pids \(limit)\n"
         case .start: "start\n"
         case .signal(let number): "signal \(number)\n"
         case .ready: "ready\n"
@@ -47,6 +53,13 @@ public enum GuestMessage: Equatable, Sendable {
         case "cwd": self = .workingDirectory(Escaping.unescape(rest))
         case "hostname": self = .hostname(Escaping.unescape(rest))
         case "error": self = .error(Escaping.unescape(rest))
+        case "sysctl":
+            let fields = rest.split(separator: " ", maxSplits: 1)
+            guard fields.count == 2 else { return nil }
+            self = .sysctl(key: Escaping.unescape(fields[0]), value: Escaping.unescape(fields[1]))
+        case "pids":
+            guard let limit = Int64(rest) else { return nil }
+            self = .processLimit(limit)
         case "start": self = .start
         case "ready": self = .ready
         case "signal":

@@ -25,6 +25,10 @@ struct QemuCommandLine: Equatable {
     var forwardStdin: Bool
     var extraArguments: [String] = []
 
+    /// Without ACPI, microvm describes its virtio-mmio devices on the kernel command
+    /// line and its CPUs in an MP table: the guest kernel needs no ACPI code at all.
+    static let machine = "microvm,acpi=off"
+
     /// The guest path of the init inside the initramfs.
     static let initPath = "/.isorun/init"
 
@@ -42,8 +46,8 @@ struct QemuCommandLine: Equatable {
     var arguments: [String] {
         var arguments = [executable]
         switch accelerator {
-        case .kvm: arguments += ["-M", "microvm", "-accel", "kvm", "-cpu", "host"]
-        case .tcg: arguments += ["-M", "microvm", "-accel", "tcg", "-cpu", "max"]
+        case .kvm: arguments += ["-M", Self.machine, "-accel", "kvm", "-cpu", "host"]
+        case .tcg: arguments += ["-M", Self.machine, "-accel", "tcg", "-cpu", "max"]
         }
         arguments += [
             "-m", "\(memoryMiB)", "-smp", "\(vCPUs)",
@@ -52,7 +56,8 @@ struct QemuCommandLine: Equatable {
             "-append", kernelParameters.joined(separator: " "),
             "-serial", "file:\(consoleLog)",
             "-qmp", "unix:\(qmpSocket),server=on,wait=off",
-            "-device", "virtio-serial-device,max_ports=4",
+            // Port 0 is reserved for a console; four named ports follow.
+            "-device", "virtio-serial-device,max_ports=5",
             "-chardev", "pipe,id=control,path=\(controlPipe)",
             "-device", "virtserialport,chardev=control,name=isorun.control",
             // The workload's streams go straight from QEMU to isorun's own descriptors.

@@ -76,7 +76,7 @@ public struct VMLauncher: Launcher {
                                   consoleLog: commandLine.consoleLog, qmpSocket: commandLine.qmpSocket)
         do {
             try workload.waitUntilGuestReady(timeoutSeconds: options.bootTimeoutSeconds)
-            try control.send(GuestProcess.messages(for: basePlan, hostname: request.bundle.config.hostname) + [.start])
+            try control.send(GuestProcess.messages(for: basePlan, bundle: request.bundle) + [.start])
         } catch {
             workload.cleanUp()
             throw error
@@ -87,12 +87,20 @@ public struct VMLauncher: Launcher {
 
 /// The process the guest runs, as control messages.
 enum GuestProcess {
-    static func messages(for plan: SpawnPlan, hostname: String?) -> [GuestMessage] {
+    static func messages(for plan: SpawnPlan, bundle: Bundle) -> [GuestMessage] {
+        let hostname = bundle.config.hostname
         var messages = plan.arguments.map(GuestMessage.argument) + plan.environment.map(GuestMessage.environment)
         messages.append(.workingDirectory(plan.workingDirectory ?? "/"))
         if let user = plan.user { messages.append(.user(uid: user.uid, gid: user.gid, groups: user.groups)) }
         if let hostname { messages.append(.hostname(hostname)) }
         messages += plan.resourceLimits.map { .resourceLimit(resource: $0.resource, soft: $0.soft, hard: $0.hard) }
+        // The guest is the workload's alone: its sysctls need no namespace.
+        for (key, value) in (bundle.config.linux?.sysctl ?? [:]).sorted(by: { $0.key < $1.key }) {
+            messages.append(.sysctl(key: key, value: value))
+        }
+        if let pids = bundle.config.linux?.resources?.pids?.limit, pids > 0 {
+            messages.append(.processLimit(pids))
+        }
         return messages
     }
 }

@@ -25,6 +25,8 @@ enum GuestInit {
             }
         }
         if let hostname = spec.hostname { _ = sethostname(hostname, hostname.utf8.count) }
+        for (key, value) in spec.sysctls { writeSysctl(key, value) }
+        if let limit = spec.processLimit { limitThreads(to: limit) }
         let streams = Supervision.Streams(
             stdin: ports["isorun.stdin"].map { open($0, O_RDONLY | O_CLOEXEC) } ?? -1,
             stdout: ports["isorun.stdout"].map { open($0, O_WRONLY | O_CLOEXEC) } ?? -1,
@@ -46,6 +48,24 @@ enum GuestInit {
         _ = mount("devpts", "/dev/pts", "devpts", 0, "newinstance,ptmxmode=0666")
         mkdir("/dev/shm", 0o1777)
         _ = mount("shm", "/dev/shm", "tmpfs", 0, "mode=1777")
+    }
+
+    /// Sets /proc/sys/<key>, dots as slashes; a failure ends the run like runc's does.
+    static func writeSysctl(_ key: String, _ value: String) {
+        let path = "/proc/sys/" + String(key.map { $0 == "." ? "/" : $0 })
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { fail("sysctl \(key): \(errnoText())") }
+        defer { close(fd) }
+        guard write(fd, value, value.utf8.count) == value.utf8.count else { fail("sysctl \(key)=\(value): \(errnoText())") }
+    }
+
+    /// The guest has no cgroups: the workload's pids limit becomes the kernel's
+    /// threads-max, counted on top of the threads that exist now (kernel threads and init).
+    static func limitThreads(to limit: Int64) {
+        // /proc/loadavg: "0.00 0.00 0.00 1/37 52", the 4th field is running/total threads.
+        let fields = VirtioPorts.readLine("/proc/loadavg").split(separator: " ")
+        let existing = fields.count > 3 ? Int64(fields[3].split(separator: "/").last ?? "") ?? 0 : 0
+        writeSysctl("kernel.threads-max", "\(max(existing + limit, 20))")
     }
 
     static func send(_ message: GuestMessage) {

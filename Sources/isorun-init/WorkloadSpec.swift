@@ -11,6 +11,8 @@ struct WorkloadSpec {
     var groups: [UInt32] = []
     var hostname: String?
     var limits: [(resource: Int32, soft: UInt64, hard: UInt64)] = []
+    var sysctls: [(key: String, value: String)] = []
+    var processLimit: Int64?
 
     mutating func apply(_ message: GuestMessage) {
         switch message {
@@ -20,6 +22,8 @@ struct WorkloadSpec {
         case .user(let uid, let gid, let groups): (self.uid, self.gid, self.groups) = (uid, gid, groups)
         case .hostname(let value): hostname = value
         case .resourceLimit(let resource, let soft, let hard): limits.append((resource, soft, hard))
+        case .sysctl(let key, let value): sysctls.append((key, value))
+        case .processLimit(let limit): processLimit = limit
         default: break
         }
     }

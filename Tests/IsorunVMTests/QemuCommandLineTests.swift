@@ -15,7 +15,7 @@ struct QemuCommandLineTests {
     @Test func tcgUsesMicrovmAndTellsTheGuestItsTSC() {
         let arguments = commandLine(.tcg).arguments
         #expect(value(after: "-accel", in: arguments) == "tcg")
-        #expect(value(after: "-M", in: arguments) == "microvm")
+        #expect(value(after: "-M", in: arguments)?.hasPrefix("microvm") == true)
         #expect(value(after: "-m", in: arguments) == "160")
         #expect(value(after: "-smp", in: arguments) == "2")
         let append = value(after: "-append", in: arguments) ?? ""

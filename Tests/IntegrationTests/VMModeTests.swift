@@ -1,0 +1,134 @@
+import Foundation
+import Glibc
+import Testing
+
+/// Where the VM tests find their kernel, or why they cannot run.
+enum VMSupport {
+    static var cacheDirectory: String { ProcessInfo.processInfo.environment["ISORUN_CACHE"] ?? "/var/cache/isorun" }
+
+    static let unavailableReason: String? = {
+        if let reason = IsorunRunner.unavailableReason { return reason }
+        if !FileManager.default.isExecutableFile(atPath: "/usr/bin/qemu-system-x86_64") {
+            return "qemu-system-x86_64 is not installed (make deps)"
+        }
+        if !FileManager.default.fileExists(atPath: "\(cacheDirectory)/kernel/current/vmlinux") {
+            return "no guest kernel at \(cacheDirectory)/kernel/current/vmlinux (make kernel)"
+        }
+        let initBinary = URL(fileURLWithPath: IsorunRunner.binary).deletingLastPathComponent().path + "/isorun-init"
+        if !FileManager.default.isExecutableFile(atPath: initBinary) { return "no isorun-init next to \(IsorunRunner.binary)" }
+        return nil
+    }()
+
+    static var canRun: Bool {
+        if let reason = unavailableReason { print("SKIP VM test: \(reason)") }
+        return unavailableReason == nil
+    }
+
+    /// Live QEMU processes whose command line mentions `id`.
+    static func qemuProcesses(mentioning id: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).filter { Int($0) != nil }.filter { pid in
+            guard let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+            let text = String(decoding: cmdline.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
+            return text.contains("qemu-system") && text.contains(id)
+        }
+    }
+}
+
+/// VM mode against real QEMU (TCG on hosts without vmx/svm) and the real guest kernel.
+@Suite(.enabled(if: VMSupport.canRun, "needs QEMU, the guest kernel and isorun-init"), .serialized)
+struct VMModeTests {
+    @Test func outputAndStatusMatchTheOtherModes() throws {
+        let script = "printf 'out\\000\\001\\n'; printf 'err' >&2; exit 7"
+        var results: [String: IsorunRunner.Result] = [:]
+        for mode in ["bare", "sandbox", "vm"] {
+            results[mode] = try IsorunRunner.run(mode: mode, bundle: "hello", ["sh", "-c", script])
+        }
+        let vm = try #require(results["vm"])
+        #expect(vm.status == 7, "\(vm.err)")
+        #expect(vm.stdout == Data([0x6f, 0x75, 0x74, 0x00, 0x01, 0x0a]))
+        #expect(vm.err == "err")
+        for mode in ["bare", "sandbox"] {
+            #expect(results[mode]?.status == vm.status)
+            #expect(results[mode]?.stdout == vm.stdout)
+            #expect(results[mode]?.stderr == vm.stderr)
+        }
+    }
+
+    @Test func theWorkloadSeesItsOwnKernelAndNoHostProcesses() throws {
+        var host = utsname()
+        uname(&host)
+        let hostRelease = withUnsafeBytes(of: host.release) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+        let script = "uname -r; readlink /proc/1/exe; hostname; ls -d /proc/[0-9]* | wc -l; test -d /proc/\(getpid()) && echo host-pid-visible; exit 0"
+        let result = try IsorunRunner.run(mode: "vm", bundle: "hello", ["sh", "-c", script])
+        #expect(result.status == 0, "\(result.err)")
+        let lines = result.out.split(separator: "\n").map(String.init)
+        #expect(lines.count == 4, "\(result.out)")
+        guard lines.count == 4 else { return }
+        #expect(lines[0] != hostRelease, "guest kernel \(lines[0]) vs host \(hostRelease)")
+        #expect(lines[1] == "/.isorun/init")
+        #expect(lines[2] == "hello")
+        // The guest has its kernel threads, init, the shell and ls: nowhere near the host's count.
+        #expect((Int(lines[3].trimmingCharacters(in: .whitespaces)) ?? 999) < 60)
+    }
+
+    @Test func signalStatusAndStdinPassThrough() throws {
+        #expect(try IsorunRunner.run(mode: "vm", bundle: "hello", ["sh", "-c", "kill -9 $$"]).status == 137)
+        let echoed = try IsorunRunner.run(mode: "vm", bundle: "hello", ["cat"], stdin: Data("piped input\n".utf8))
+        #expect(echoed.out == "piped input\n", "\(echoed.err)")
+        #expect(echoed.status == 0)
+    }
+
+    @Test func sigtermToIsorunReachesTheWorkloadInTheGuest() throws {
+        let started = try IsorunRunner.start(["run", "--mode", "vm", "--id", IsorunRunner.uniqueID("vmterm"),
+                                              IsorunRunner.bundle("hello"), "--", "sh", "-c", "echo up; exec sleep 60"])
+        // Wait until the guest runs the workload (its first line arrives).
+        let firstLine = started.1.fileHandleForReading.availableData
+        #expect(String(decoding: firstLine, as: UTF8.self) == "up\n")
+        kill(started.0.processIdentifier, SIGTERM)
+        let result = IsorunRunner.finish(started)
+        #expect(result.status == 143, "\(result.err)")
+    }
+
+    @Test func aGuestKernelPanicIsAnErrorAndTheHostIsUnharmed() throws {
+        let neighbour = try IsorunRunner.start(["run", "--mode", "bare", IsorunRunner.bundle("hello"), "--", "sleep", "30"])
+        defer { kill(neighbour.0.processIdentifier, SIGTERM); _ = IsorunRunner.finish(neighbour) }
+        let result = try IsorunRunner.run(mode: "vm", bundle: "hello", ["sh", "-c", "echo c > /proc/sysrq-trigger; sleep 5"])
+        #expect(result.status == 125)
+        #expect(result.err.contains("panic"), "\(result.err)")
+        #expect(neighbour.0.isRunning)
+    }
+
+    @Test func aForkBombStaysInsideTheGuest() throws {
+        let neighbour = try IsorunRunner.start(["run", "--mode", "bare", IsorunRunner.bundle("hello"), "--", "sleep", "60"])
+        defer { kill(neighbour.0.processIdentifier, SIGTERM); _ = IsorunRunner.finish(neighbour) }
+        let result = try IsorunRunner.run(mode: "vm", bundle: "forkbomb")
+        #expect(result.status == 0, "\(result.err)")
+        #expect(result.out.contains("processes at the limit"), "\(result.out)")
+        #expect(neighbour.0.isRunning)
+        // The host can still start processes.
+        #expect(try IsorunRunner.run(mode: "bare", bundle: "hello", ["true"]).status == 0)
+    }
+
+    @Test func nothingIsLeftAfterSIGKILLOfIsorun() throws {
+        let id = IsorunRunner.uniqueID("vmkilled")
+        let started = try IsorunRunner.start(["run", "--mode", "vm", "--id", id, IsorunRunner.bundle("hello"), "--",
+                                              "sh", "-c", "echo up; sleep 60"])
+        _ = started.1.fileHandleForReading.availableData
+        #expect(!VMSupport.qemuProcesses(mentioning: id).isEmpty, "QEMU should be running")
+        kill(started.0.processIdentifier, SIGKILL)
+        _ = IsorunRunner.finish(started)
+        // QEMU dies with isorun (parent-death signal); the next run sweeps the rest.
+        #expect(try IsorunRunner.run(mode: "bare", bundle: "hello", ["true"]).status == 0)
+        usleep(200_000)
+        #expect(VMSupport.qemuProcesses(mentioning: id).isEmpty)
+        #expect(IsorunRunner.cgroupDirectories(for: id).isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: "/run/isorun/\(id)"))
+    }
+
+    @Test func aBadKernelPathIsAOneLineError() throws {
+        let result = try IsorunRunner.run(["run", "--mode", "vm", "--kernel", "/nonexistent/vmlinux", IsorunRunner.bundle("hello")])
+        #expect(result.status == 125)
+        #expect(result.err.contains("/nonexistent/vmlinux"))
+        #expect(result.err.filter { $0 == "\n" }.count == 1, "\(result.err)")
+    }
+}
