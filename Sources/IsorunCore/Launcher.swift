@@ -54,6 +54,11 @@ public protocol Workload: AnyObject {
     func deliver(signal: Int32)
     /// Maps the owned process's end to the workload's (a VMM reports the guest's status).
     func workloadTermination(from termination: Termination) throws(IsorunError) -> Termination
+    /// Descriptors the supervisor watches besides the process: output the workload
+    /// produces through an intermediary (a VMM) that isorun copies to its own stdio.
+    var relayedDescriptors: [Int32] { get }
+    /// Copies what is waiting on one of `relayedDescriptors`.
+    func relay(from descriptor: Int32)
     /// Kills whatever the workload left and removes what the launcher created. Idempotent.
     func cleanUp()
 }
@@ -61,4 +66,6 @@ public protocol Workload: AnyObject {
 extension Workload {
     public func deliver(signal: Int32) { Processes.signal(pid, signal) }
     public func workloadTermination(from termination: Termination) throws(IsorunError) -> Termination { termination }
+    public var relayedDescriptors: [Int32] { [] }
+    public func relay(from descriptor: Int32) {}
 }

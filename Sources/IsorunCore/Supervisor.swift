@@ -42,7 +42,10 @@ public struct Supervisor {
         var emulatedSignal: Int32?
         while true {
             let ready: [Int32]
-            do { ready = try Polling.waitReadable([pidFD, signalPipe]) } catch { throw IsorunError("supervise workload", error) }
+            do { ready = try Polling.waitReadable([pidFD, signalPipe] + workload.relayedDescriptors) } catch {
+                throw IsorunError("supervise workload", error)
+            }
+            for descriptor in workload.relayedDescriptors where ready.contains(descriptor) { workload.relay(from: descriptor) }
             if ready.contains(signalPipe) {
                 for signal in Polling.drain(signalPipe).map(Int32.init) {
                     if let emulated = forward(signal, to: workload) { emulatedSignal = emulated }

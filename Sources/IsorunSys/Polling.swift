@@ -13,12 +13,21 @@ public enum Polling {
 
     /// Reads whatever bytes are waiting on a non-blocking descriptor.
     public static func drain(_ fd: Int32) -> [UInt8] {
+        drainReportingEnd(fd).bytes
+    }
+
+    /// Reads whatever is waiting, and whether the descriptor reached end of file
+    /// (for a FIFO: no writer is left).
+    public static func drainReportingEnd(_ fd: Int32) -> (bytes: [UInt8], atEnd: Bool) {
         var result: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
+        var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
             let count = chunk.withUnsafeMutableBytes { raw in retryingOnInterrupt { read(fd, raw.baseAddress, raw.count) } }
-            guard count > 0 else { return result }
-            result += chunk[0..<count]
+            if count > 0 {
+                result += chunk[0..<count]
+                continue
+            }
+            return (result, count == 0)
         }
     }
 }
@@ -29,5 +38,31 @@ public enum MonotonicClock {
         var now = timespec()
         clock_gettime(CLOCK_MONOTONIC, &now)
         return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+    }
+}
+
+/// Moves bytes between descriptors that may be non-blocking.
+public enum StreamCopy {
+    /// Writes all of `bytes`, waiting when `fd` is a full non-blocking pipe or terminal.
+    public static func writeAll(_ fd: Int32, _ bytes: [UInt8]) throws(SystemError) {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { raw in retryingOnInterrupt { write(fd, raw.baseAddress, raw.count) } }
+            if written > 0 {
+                offset += written
+            } else if errno == EAGAIN {
+                var entry = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+                _ = retryingOnInterrupt { poll(&entry, 1, -1) }
+            } else {
+                throw SystemError("write", "fd \(fd)")
+            }
+        }
+    }
+
+    /// Opens a FIFO's read end without waiting for a writer.
+    public static func openFifoForReading(_ path: String) throws(SystemError) -> Int32 {
+        let fd = retryingOnInterrupt { open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC) }
+        guard fd >= 0 else { throw SystemError("open", path) }
+        return fd
     }
 }

@@ -71,25 +71,27 @@ final class ControlChannel {
     enum WaitOutcome {
         case message(GuestMessage)
         case watchedDescriptorReady
+        case relayReady(Int32)
         case timedOut
     }
 
-    /// Waits for the next message, for `watched` (e.g. QEMU's pidfd) to become
-    /// readable, or for the deadline, whichever comes first.
-    func next(watching watched: Int32, deadline: UInt64) throws(IsorunError) -> WaitOutcome {
+    /// Waits for the next message, for `watched` (e.g. QEMU's pidfd) or one of
+    /// `relayed` (guest output) to become readable, or for the deadline.
+    func next(watching watched: Int32, relaying relayed: [Int32], deadline: UInt64) throws(IsorunError) -> WaitOutcome {
         while true {
             if !pending.isEmpty { return .message(pending.removeFirst()) }
             let now = MonotonicClock.nanoseconds()
             guard now < deadline else { return .timedOut }
             let timeout = Int32(min((deadline - now) / 1_000_000 + 1, UInt64(Int32.max)))
             let ready: [Int32]
-            do { ready = try Polling.waitReadable([fromGuest, watched], timeoutMilliseconds: timeout) } catch {
+            do { ready = try Polling.waitReadable([fromGuest, watched] + relayed, timeoutMilliseconds: timeout) } catch {
                 throw IsorunError("wait for the guest", error)
             }
             if ready.contains(fromGuest) {
                 pending += lines.append(Polling.drain(fromGuest)).compactMap { GuestMessage(line: $0) }
                 continue
             }
+            if let descriptor = relayed.first(where: ready.contains) { return .relayReady(descriptor) }
             if ready.contains(watched) { return .watchedDescriptorReady }
         }
     }

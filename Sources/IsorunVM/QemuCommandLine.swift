@@ -20,6 +20,9 @@ struct QemuCommandLine: Equatable {
     /// Base path of the control FIFOs: QEMU opens `<base>.in` and `<base>.out`.
     var controlPipe: String
     var qmpSocket: String
+    /// FIFOs isorun reads the workload's stdout and stderr from (see OutputRelay).
+    var stdoutFifo: String
+    var stderrFifo: String
     /// Forward isorun's own stdin into the guest (off when stdin is a terminal:
     /// QEMU would switch it to raw mode).
     var forwardStdin: Bool
@@ -60,10 +63,9 @@ struct QemuCommandLine: Equatable {
             "-device", "virtio-serial-device,max_ports=5",
             "-chardev", "pipe,id=control,path=\(controlPipe)",
             "-device", "virtserialport,chardev=control,name=isorun.control",
-            // The workload's streams go straight from QEMU to isorun's own descriptors.
-            "-chardev", "file,id=stdout,path=/proc/self/fd/1,append=on",
+            "-chardev", "file,id=stdout,path=\(stdoutFifo)",
             "-device", "virtserialport,chardev=stdout,name=isorun.stdout",
-            "-chardev", "file,id=stderr,path=/proc/self/fd/2,append=on",
+            "-chardev", "file,id=stderr,path=\(stderrFifo)",
             "-device", "virtserialport,chardev=stderr,name=isorun.stderr",
         ]
         if forwardStdin {

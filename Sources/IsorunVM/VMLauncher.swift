@@ -53,6 +53,8 @@ public struct VMLauncher: Launcher {
                                        rootfsBytes: rootfsBytes, hostCPUs: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
 
         let control = try ControlChannel(base: "\(state.directory)/control")
+        let relays = [try OutputRelay(fifo: "\(state.directory)/stdout", target: 1),
+                      try OutputRelay(fifo: "\(state.directory)/stderr", target: 2)]
         let commandLine = QemuCommandLine(
             executable: request.bundle.config.vm?.hypervisor?.path ?? "qemu-system-x86_64",
             accelerator: accelerator, kernel: kernel, initramfs: initramfs,
@@ -60,7 +62,8 @@ public struct VMLauncher: Launcher {
             hostTSCKilohertz: accelerator == .tcg ? HostClock.tscKilohertz() : nil,
             extraKernelParameters: request.bundle.config.vm?.kernel?.parameters ?? [],
             consoleLog: "\(state.directory)/console.log", controlPipe: control.base,
-            qmpSocket: "\(state.directory)/qmp.sock", forwardStdin: isatty(0) == 0,
+            qmpSocket: "\(state.directory)/qmp.sock", stdoutFifo: relays[0].fifo, stderrFifo: relays[1].fifo,
+            forwardStdin: isatty(0) == 0,
             extraArguments: request.bundle.config.vm?.hypervisor?.parameters ?? [])
         Log.logger.debug("vm: accelerator \(accelerator.rawValue), \(resources.vCPUs) vCPU, \(resources.memoryMiB) MiB")
         Log.logger.debug("vm: \(commandLine.arguments.joined(separator: " "))")
@@ -72,7 +75,7 @@ public struct VMLauncher: Launcher {
         plan.searchPath = HostEnvironment.searchPath()
         plan.newSession = true
         let pid = try WorkloadCgroup.spawn(plan, into: cgroup) { pid throws(IsorunError) in try state.recordProcess(pid) }
-        let workload = VMWorkload(pid: pid, cgroup: cgroup, control: control, accelerator: accelerator,
+        let workload = VMWorkload(pid: pid, cgroup: cgroup, control: control, relays: relays, accelerator: accelerator,
                                   consoleLog: commandLine.consoleLog, qmpSocket: commandLine.qmpSocket)
         do {
             try workload.waitUntilGuestReady(timeoutSeconds: options.bootTimeoutSeconds)

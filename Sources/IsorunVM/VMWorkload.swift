@@ -10,16 +10,18 @@ final class VMWorkload: Workload {
     let pid: pid_t
     let cgroup: any CgroupManager
     let control: ControlChannel
+    let relays: [OutputRelay]
     let accelerator: Accelerator
     let consoleLog: String
     let qmpSocket: String
     private var cleaned = false
 
-    init(pid: pid_t, cgroup: any CgroupManager, control: ControlChannel, accelerator: Accelerator,
-         consoleLog: String, qmpSocket: String) {
+    init(pid: pid_t, cgroup: any CgroupManager, control: ControlChannel, relays: [OutputRelay],
+         accelerator: Accelerator, consoleLog: String, qmpSocket: String) {
         self.pid = pid
         self.cgroup = cgroup
         self.control = control
+        self.relays = relays
         self.accelerator = accelerator
         self.consoleLog = consoleLog
         self.qmpSocket = qmpSocket
@@ -28,6 +30,12 @@ final class VMWorkload: Workload {
     /// The workload is PID 2 of the guest; isorun-init delivers signals to it, and
     /// their default actions apply there.
     var isNamespaceInit: Bool { false }
+
+    var relayedDescriptors: [Int32] { relays.filter(\.isOpen).map(\.descriptor) }
+
+    func relay(from descriptor: Int32) {
+        relays.first { $0.descriptor == descriptor }?.pump()
+    }
 
     func deliver(signal: Int32) {
         do { try control.send([.signal(signal)]) } catch {
@@ -44,7 +52,7 @@ final class VMWorkload: Workload {
         do { pidFD = try Processes.openPidFD(pid) } catch { throw IsorunError("supervise QEMU", error) }
         defer { close(pidFD) }
         while true {
-            switch try control.next(watching: pidFD, deadline: deadline) {
+            switch try control.next(watching: pidFD, relaying: relayedDescriptors, deadline: deadline) {
             case .message(.ready):
                 let elapsed = Double(MonotonicClock.nanoseconds() - started) / 1e6
                 Log.logger.debug("vm: guest init ready after \(Int(elapsed)) ms (\(accelerator.rawValue))")
@@ -53,6 +61,8 @@ final class VMWorkload: Workload {
                 throw IsorunError("guest init: \(text)")
             case .message:
                 continue
+            case .relayReady(let descriptor):
+                relay(from: descriptor)
             case .watchedDescriptorReady:
                 let status = (try? Processes.reapIfExited(pid)).flatMap { $0 }.map { "\($0.shellStatus)" } ?? "?"
                 throw failure("QEMU exited (status \(status)) before the guest reached isorun-init")
@@ -65,6 +75,7 @@ final class VMWorkload: Workload {
 
     /// QEMU has exited: the workload's status is the guest's last `exit` message.
     func workloadTermination(from termination: Termination) throws(IsorunError) -> Termination {
+        relays.forEach { $0.drainToEnd() }
         for message in control.receiveAvailable().reversed() {
             switch message {
             case .exit(let status):

@@ -5,7 +5,8 @@ struct QemuCommandLineTests {
     func commandLine(_ accelerator: Accelerator, stdin: Bool = false) -> QemuCommandLine {
         QemuCommandLine(accelerator: accelerator, kernel: "/k/vmlinux", initramfs: "/c/x.cpio", memoryMiB: 160, vCPUs: 2,
                         hostTSCKilohertz: accelerator == .tcg ? 2_596_142 : nil, consoleLog: "/s/console.log",
-                        controlPipe: "/s/control", qmpSocket: "/s/qmp.sock", forwardStdin: stdin)
+                        controlPipe: "/s/control", qmpSocket: "/s/qmp.sock", stdoutFifo: "/s/stdout",
+                        stderrFifo: "/s/stderr", forwardStdin: stdin)
     }
 
     func value(after flag: String, in arguments: [String]) -> String? {
