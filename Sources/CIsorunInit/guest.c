@@ -1,6 +1,10 @@
 #include "isorun_guest.h"
 
+#include <net/if.h>
+#include <string.h>
 #include <sys/io.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/reboot.h>
@@ -23,4 +27,19 @@ __attribute__((constructor(101))) static void isorun_guest_mount_proc_early(void
     if (getpid() != 1 || access("/proc/self/exe", F_OK) == 0) return;
     mkdir("/proc", 0555);
     mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+}
+
+int isorun_guest_loopback_up(void) {
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    struct ifreq request;
+    memset(&request, 0, sizeof request);
+    strncpy(request.ifr_name, "lo", IFNAMSIZ - 1);
+    int rc = ioctl(fd, SIOCGIFFLAGS, &request);
+    if (rc == 0) {
+        request.ifr_flags |= IFF_UP | IFF_RUNNING;
+        rc = ioctl(fd, SIOCSIFFLAGS, &request);
+    }
+    close(fd);
+    return rc;
 }

@@ -7,6 +7,7 @@ import IsorunSys
 import IsorunVM
 
 extension AcceleratorChoice: ExpressibleByArgument {}
+extension RootLayout: ExpressibleByArgument {}
 
 /// `isorun run [--mode M] BUNDLE [-- ARGS...]`: run a bundle to completion.
 struct RunCommand: ParsableCommand {
@@ -32,6 +33,9 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: "VM mode: seconds the guest may take to reach its init.")
     var bootTimeout: Double = 60
 
+    @Option(name: .long, help: "VM mode: how the rootfs reaches the guest: auto | initramfs | disk.")
+    var vmRoot: RootLayout = .automatic
+
     @Argument(help: "Bundle directory (config.json + rootfs).")
     var bundle: String
 
@@ -40,7 +44,8 @@ struct RunCommand: ParsableCommand {
 
     var options: RunOptions {
         RunOptions(mode: mode, id: id, root: global.root, debug: global.debug, bundle: bundle, arguments: arguments,
-                   vm: VMOptions(accelerator: accel, kernel: kernel, bootTimeoutSeconds: bootTimeout))
+                   vm: VMOptions(accelerator: accel, kernel: kernel, bootTimeoutSeconds: bootTimeout,
+                                 rootLayout: vmRoot))
     }
 
     func run() throws {

@@ -3,7 +3,7 @@
 /// arguments and environment values may hold any byte, newlines included.
 ///
 /// host → guest: the process to run (`arg`, `env`, `cwd`, `user`, `hostname`,
-///               `rlimit`, `sysctl`, `pids`, then `start`), later `signal N`.
+///               `rlimit`, `sysctl`, `pids`, `root` or `readonly-root`, then `start`), later `signal N`.
 /// guest → host: `ready` when init runs, `exit N` (128+N for signal N) when the
 ///               workload has ended, or `error TEXT` when init could not run it.
 public enum GuestMessage: Equatable, Sendable {
@@ -17,6 +17,10 @@ public enum GuestMessage: Equatable, Sendable {
     case sysctl(key: String, value: String)
     /// How many processes the workload may have at once (its pids limit).
     case processLimit(Int64)
+    /// The rootfs is on a disk rather than in the initramfs: mount it as the root.
+    case rootDisk(device: String, filesystem: String, readOnly: Bool)
+    /// The rootfs is the initramfs and the bundle wants it read-only (`root.readonly`).
+    case readOnlyRoot
     case start
     case signal(Int32)
     case ready
@@ -34,6 +38,9 @@ public enum GuestMessage: Equatable, Sendable {
         case .resourceLimit(let resource, let soft, let hard): "rlimit \(resource) \(soft) \(hard)\n"
         case .sysctl(let key, let value): "sysctl \(Escaping.escape(key)) \(Escaping.escape(value))\n"
         case .processLimit(let limit): "pids \(limit)\n"
+        case .rootDisk(let device, let filesystem, let readOnly):
+            "root \(Escaping.escape(device)) \(Escaping.escape(filesystem)) \(readOnly ? "ro" : "rw")\n"
+        case .readOnlyRoot: "readonly-root\n"
         case .start: "start\n"
         case .signal(let number): "signal \(number)\n"
         case .ready: "ready\n"
@@ -57,9 +64,15 @@ public enum GuestMessage: Equatable, Sendable {
             let fields = rest.split(separator: " ", maxSplits: 1)
             guard fields.count == 2 else { return nil }
             self = .sysctl(key: Escaping.unescape(fields[0]), value: Escaping.unescape(fields[1]))
+        case "root":
+            let fields = rest.split(separator: " ")
+            guard fields.count == 3, fields[2] == "ro" || fields[2] == "rw" else { return nil }
+            self = .rootDisk(device: Escaping.unescape(fields[0]), filesystem: Escaping.unescape(fields[1]),
+                             readOnly: fields[2] == "ro")
         case "pids":
             guard let limit = Int64(rest) else { return nil }
             self = .processLimit(limit)
+        case "readonly-root": self = .readOnlyRoot
         case "start": self = .start
         case "ready": self = .ready
         case "signal":
@@ -102,13 +115,13 @@ public struct LineBuffer {
     }
 }
 
-/// Percent-escaping of the bytes that would break the line format.
+/// Percent-escaping of the bytes that would break the line format (spaces separate fields).
 enum Escaping {
     static func escape(_ value: String) -> String {
         let hex = Array("0123456789ABCDEF".utf8)
         var bytes: [UInt8] = []
         for byte in value.utf8 {
-            if byte == 0x25 || byte == 0x0a || byte == 0x0d || byte == 0x00 {
+            if byte == 0x25 || byte == 0x0a || byte == 0x0d || byte == 0x00 || byte == 0x20 {
                 bytes += [0x25, hex[Int(byte >> 4)], hex[Int(byte & 0xf)]]
             } else {
                 bytes.append(byte)

@@ -161,3 +161,22 @@ public final class OutputFile {
         }
     }
 }
+
+extension Files {
+    /// realpath(3): the canonical path, symlinks resolved.
+    public static func resolve(_ path: String) throws(SystemError) -> String {
+        guard let resolved = realpath(path, nil) else { throw SystemError("realpath", path) }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
+    /// Sets a file's modification time to now (marks a cache entry as recently used).
+    public static func touch(_ path: String) {
+        _ = utimensat(AT_FDCWD, path, nil, 0)
+    }
+
+    /// Modification time in nanoseconds, or nil if the file cannot be read.
+    public static func modificationTime(_ path: String) -> Int? {
+        try? identity(of: path).modified
+    }
+}

@@ -47,6 +47,12 @@ struct CpioArchive {
         try addHeader(name, mode: UInt32(Self.S_IFDIR_BITS) | mode, uid: 0, gid: 0, modified: 0, size: 0)
     }
 
+    /// Adds a character device node, e.g. /dev/console (5, 1): the kernel opens it
+    /// for init's stdin/stdout/stderr before any devtmpfs is mounted.
+    mutating func addCharacterDevice(_ name: String, major: UInt32, minor: UInt32, mode: UInt32 = 0o600) throws(SystemError) {
+        try addHeader(name, mode: 0o020000 | mode, uid: 0, gid: 0, modified: 0, size: 0, device: (major, minor))
+    }
+
     /// Adds a regular file with the contents of the host file `source`.
     mutating func addFile(_ name: String, from source: String, mode: UInt32) throws(SystemError) {
         let size = try Files.identity(of: source).size

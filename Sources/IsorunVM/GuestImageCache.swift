@@ -2,13 +2,22 @@ import Glibc
 import IsorunCore
 import IsorunSys
 
-/// Builds the initramfs a VM boots (the bundle's rootfs plus isorun-init) and keeps
-/// it in a cache keyed by what went into it, so that only the first run pays for it.
+/// Builds what a VM boots from (an initramfs with the bundle's rootfs and isorun-init,
+/// or for a large rootfs an erofs disk image) and keeps it in a cache keyed by what
+/// went into it, so that only the first run pays for it.
 ///
 /// The key hashes each file's path, type, mode, owner, size and modification time,
 /// like make does, rather than its contents: hashing a 200 MB toolchain on every
 /// start would cost more than the boot. A file changed in place with its mtime
 /// preserved is not noticed; `isorun` documents that the cache can be cleared.
+/// How the rootfs reaches the guest.
+public enum RootLayout: String, Sendable, CaseIterable {
+    /// By size: initramfs up to `GuestImageCache.initramfsLimitBytes`, disk image above.
+    case automatic = "auto"
+    case initramfs
+    case diskImage = "disk"
+}
+
 struct GuestImageCache {
     let directory: String
 
@@ -19,51 +28,160 @@ struct GuestImageCache {
         return "/var/cache/isorun"
     }
 
-    /// The path of an initramfs holding `rootfs` with `initBinary` at /.isorun/init.
-    func initramfs(rootfs: String, initBinary: String) throws(IsorunError) -> String {
-        let entries: [FileTreeEntry]
-        do { entries = try FileTree.walk(rootfs) } catch { throw IsorunError("read rootfs", error) }
-        var key = CacheKey()
-        key.add("initramfs-v1")
-        do {
-            let initIdentity = try Files.identity(of: initBinary)
-            key.add("\(initBinary) \(initIdentity.size) \(initIdentity.modified) \(initIdentity.inode)")
-        } catch { throw IsorunError("guest init", error) }
-        for entry in entries {
-            key.add("\(entry.relativePath)\0\(entry.mode) \(entry.uid) \(entry.gid) \(entry.size) "
-                    + "\(entry.modificationSeconds).\(entry.modificationNanoseconds) \(entry.inode)")
-        }
-        let imageDirectory = "\(directory)/initramfs"
-        let path = "\(imageDirectory)/\(key.hex).cpio"
-        if Files.exists(path) { return path }
+    /// Rootfs up to this size (regular files) boot fastest from an initramfs; larger
+    /// ones would sit twice in guest RAM while the kernel unpacks them, so they go on
+    /// a read-only erofs disk instead. Measured on the development host: see README.
+    static let initramfsLimitBytes = 32 << 20
 
+    /// What the guest boots from: an initramfs, and for larger rootfs a disk image.
+    struct GuestRoot {
+        var initramfs: String
+        /// A raw erofs image of the rootfs, or nil when the rootfs is in the initramfs.
+        var diskImage: String?
+        /// Bytes of the rootfs's regular files.
+        var rootfsBytes: Int
+    }
+
+    /// Builds or finds the images for `rootfs`, choosing by size unless `layout` says.
+    func prepare(rootfs bundleRootfs: String, initBinary: String, layout: RootLayout) throws(IsorunError) -> GuestRoot {
+        let rootfs: String
+        let entries: [FileTreeEntry]
+        do {
+            // The walk does not follow symlinks, but the rootfs itself may be one.
+            rootfs = try Files.resolve(bundleRootfs)
+            entries = try FileTree.walk(rootfs)
+        } catch { throw IsorunError("read rootfs", error) }
+        let bytes = entries.reduce(0) { $0 + ($1.kind == .regular ? $1.size : 0) }
+        let useDisk = switch layout {
+        case .automatic: bytes > Self.initramfsLimitBytes
+        case .initramfs: false
+        case .diskImage: true
+        }
+        let initKey: String
+        do {
+            let identity = try Files.identity(of: initBinary)
+            initKey = "\(initBinary) \(identity.size) \(identity.modified) \(identity.inode)"
+        } catch { throw IsorunError("guest init", error) }
+
+        if !useDisk {
+            var key = CacheKey()
+            key.add("initramfs-v2")
+            key.add(initKey)
+            for entry in entries { key.add(Self.describe(entry)) }
+            let path = try build("initramfs", "\(key.hex).cpio") { output throws(SystemError) in
+                var archive = CpioArchive(writingTo: output)
+                try archive.addTree(at: rootfs, entries: entries)
+                try Self.addBootEntries(to: &archive, rootfsHasDev: entries.contains { $0.relativePath == "dev" })
+                try archive.addDirectory(".isorun", mode: 0o755)
+                try archive.addFile(".isorun/init", from: initBinary, mode: 0o755)
+                try archive.finish()
+            }
+            return GuestRoot(initramfs: path, diskImage: nil, rootfsBytes: bytes)
+        }
+
+        var initOnly = CacheKey()
+        initOnly.add("init-only-v2")
+        initOnly.add(initKey)
+        let initramfs = try build("initramfs", "init-\(initOnly.hex).cpio") { output throws(SystemError) in
+            var archive = CpioArchive(writingTo: output)
+            try Self.addBootEntries(to: &archive, rootfsHasDev: false)
+            try archive.addDirectory(".isorun", mode: 0o755)
+            try archive.addFile(".isorun/init", from: initBinary, mode: 0o755)
+            try archive.finish()
+        }
+        var imageKey = CacheKey()
+        imageKey.add("erofs-v1")
+        for entry in entries { imageKey.add(Self.describe(entry)) }
+        let image = try buildDiskImage(rootfs: rootfs, name: "\(imageKey.hex).erofs")
+        return GuestRoot(initramfs: initramfs, diskImage: image, rootfsBytes: bytes)
+    }
+
+    /// What the kernel needs before init runs: /dev/console for init's stdio.
+    private static func addBootEntries(to archive: inout CpioArchive, rootfsHasDev: Bool) throws(SystemError) {
+        if !rootfsHasDev { try archive.addDirectory("dev", mode: 0o755) }
+        try archive.addCharacterDevice("dev/console", major: 5, minor: 1)
+    }
+
+    private static func describe(_ entry: FileTreeEntry) -> String {
+        "\(entry.relativePath)\0\(entry.mode) \(entry.uid) \(entry.gid) \(entry.size) "
+            + "\(entry.modificationSeconds).\(entry.modificationNanoseconds) \(entry.inode)"
+    }
+
+    /// Writes `<directory>/<kind>/<name>` through `write` unless it is cached; atomic.
+    private func build(_ kind: String, _ name: String,
+                       _ write: (OutputFile) throws(SystemError) -> Void) throws(IsorunError) -> String {
+        let imageDirectory = "\(directory)/\(kind)"
+        let path = "\(imageDirectory)/\(name)"
+        if Files.exists(path) { return markUsed(path) }
         removeAbandonedTemporaries(in: imageDirectory)
+        pruneLeastRecentlyUsed(in: imageDirectory)
         let started = MonotonicClock.nanoseconds()
         let temporary = "\(path).\(getpid()).tmp"
         do {
             try Files.makeDirectories(imageDirectory)
             let output = try OutputFile(creating: temporary)
-            var archive = CpioArchive(writingTo: output)
-            try archive.addTree(at: rootfs, entries: entries)
-            try archive.addDirectory(".isorun", mode: 0o755)
-            try archive.addFile(".isorun/init", from: initBinary, mode: 0o755)
-            try archive.finish()
+            try write(output)
             try output.close()
             try Files.rename(temporary, to: path)
         } catch {
             try? Files.remove(temporary)
-            throw IsorunError("build initramfs \(path)", error)
+            throw IsorunError("build \(path)", error)
         }
-        let elapsed = Double(MonotonicClock.nanoseconds() - started) / 1e6
-        Log.logger.debug("built initramfs \(path) from \(entries.count) entries in \(elapsed) ms")
+        Log.logger.debug("built \(path) in \(Double(MonotonicClock.nanoseconds() - started) / 1e6) ms")
         return path
+    }
+
+    /// An uncompressed erofs image of `rootfs` (mkfs.erofs from erofs-utils).
+    private func buildDiskImage(rootfs: String, name: String) throws(IsorunError) -> String {
+        let imageDirectory = "\(directory)/images"
+        let path = "\(imageDirectory)/\(name)"
+        if Files.exists(path) { return markUsed(path) }
+        removeAbandonedTemporaries(in: imageDirectory)
+        pruneLeastRecentlyUsed(in: imageDirectory)
+        let started = MonotonicClock.nanoseconds()
+        let temporary = "\(path).\(getpid()).tmp"
+        let log = "\(path).\(getpid()).log.tmp"
+        defer { try? Files.remove(log) }
+        do { try Files.makeDirectories(imageDirectory) } catch { throw IsorunError("image cache", error) }
+        // mkfs.erofs talks on stdout, which belongs to the workload: its output goes to a log.
+        let status = try HostTool.run(["sh", "-c", "exec mkfs.erofs \"$@\" >\"$LOG\" 2>&1", "mkfs.erofs",
+                                       "-T0", temporary, rootfs], environment: ["LOG=\(log)"])
+        guard status == .exited(0) else {
+            try? Files.remove(temporary)
+            let detail = ((try? Files.readString(log)) ?? "").split(separator: "\n").last.map(String.init) ?? ""
+            throw IsorunError("mkfs.erofs \(rootfs) failed (status \(status.shellStatus)): \(detail)")
+        }
+        do { try Files.rename(temporary, to: path) } catch { throw IsorunError("image cache", error) }
+        Log.logger.debug("built \(path) in \(Double(MonotonicClock.nanoseconds() - started) / 1e6) ms")
+        return path
+    }
+
+    /// Images kept per kind; older ones are deleted when a new one is built, so a
+    /// bundle edited many times does not fill the disk.
+    static let retainedImages = 8
+
+    private func markUsed(_ path: String) -> String {
+        Files.touch(path)
+        return path
+    }
+
+    /// Keeps the `retainedImages - 1` most recently used images (the new one makes up the rest).
+    func pruneLeastRecentlyUsed(in imageDirectory: String) {
+        let images = ((try? Files.list(imageDirectory)) ?? []).filter { !$0.hasSuffix(".tmp") }
+            .map { (name: $0, used: Files.modificationTime("\(imageDirectory)/\($0)") ?? 0) }
+            .sorted { $0.used > $1.used }
+        for image in images.dropFirst(Self.retainedImages - 1) {
+            try? Files.remove("\(imageDirectory)/\(image.name)")
+            Log.logger.debug("image cache: removed \(image.name) (least recently used)")
+        }
     }
 
     /// Deletes half-written images of builds whose isorun was killed (`<key>.cpio.<pid>.tmp`).
     func removeAbandonedTemporaries(in imageDirectory: String) {
         for name in (try? Files.list(imageDirectory)) ?? [] where name.hasSuffix(".tmp") {
-            let parts = name.split(separator: ".")
-            guard parts.count >= 3, let pid = pid_t(parts[parts.count - 2]), !Processes.isAlive(pid) else { continue }
+            // <name>.<pid>.tmp or <name>.<pid>.log.tmp
+            let parts = name.split(separator: ".").dropLast()
+            guard let pid = parts.reversed().lazy.compactMap({ pid_t($0) }).first, !Processes.isAlive(pid) else { continue }
             try? Files.remove("\(imageDirectory)/\(name)")
         }
     }

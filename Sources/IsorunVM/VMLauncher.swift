@@ -12,11 +12,15 @@ public struct VMOptions: Sendable, Equatable {
     public var kernel: String?
     /// How long the guest may take to reach isorun-init before the run fails.
     public var bootTimeoutSeconds: Double = 60
+    /// Initramfs or disk image for the rootfs (default: by size).
+    public var rootLayout: RootLayout = .automatic
 
-    public init(accelerator: AcceleratorChoice = .auto, kernel: String? = nil, bootTimeoutSeconds: Double = 60) {
+    public init(accelerator: AcceleratorChoice = .auto, kernel: String? = nil, bootTimeoutSeconds: Double = 60,
+                rootLayout: RootLayout = .automatic) {
         self.accelerator = accelerator
         self.kernel = kernel
         self.bootTimeoutSeconds = bootTimeoutSeconds
+        self.rootLayout = rootLayout
     }
 }
 
@@ -44,20 +48,22 @@ public struct VMLauncher: Launcher {
         let cache = GuestImageCache(directory: GuestImageCache.defaultDirectory)
         let kernel = try GuestArtifacts.kernel(explicit: options.kernel, bundle: request.bundle,
                                                cacheDirectory: cache.directory)
-        let initramfs = try cache.initramfs(rootfs: request.bundle.rootfsPath, initBinary: try GuestArtifacts.initBinary())
+        let root = try cache.prepare(rootfs: request.bundle.rootfsPath, initBinary: try GuestArtifacts.initBinary(),
+                                     layout: options.rootLayout)
 
         let (accelerator, reason) = probe.resolve(options.accelerator)
         if let reason { AcceleratorNotice.tell(reason) }
-        let rootfsBytes = (try? Files.identity(of: initramfs).size) ?? 0
+        // Only an initramfs occupies guest RAM; a disk image is read on demand.
         let resources = GuestResources(resources: request.bundle.config.linux?.resources,
-                                       rootfsBytes: rootfsBytes, hostCPUs: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+                                       rootfsBytes: root.diskImage == nil ? root.rootfsBytes : 0,
+                                       hostCPUs: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
 
         let control = try ControlChannel(base: "\(state.directory)/control")
         let relays = [try OutputRelay(fifo: "\(state.directory)/stdout", target: 1),
                       try OutputRelay(fifo: "\(state.directory)/stderr", target: 2)]
         let commandLine = QemuCommandLine(
             executable: request.bundle.config.vm?.hypervisor?.path ?? "qemu-system-x86_64",
-            accelerator: accelerator, kernel: kernel, initramfs: initramfs,
+            accelerator: accelerator, kernel: kernel, initramfs: root.initramfs, rootDisk: root.diskImage,
             memoryMiB: resources.memoryMiB, vCPUs: resources.vCPUs,
             hostTSCKilohertz: accelerator == .tcg ? HostClock.tscKilohertz() : nil,
             extraKernelParameters: request.bundle.config.vm?.kernel?.parameters ?? [],
@@ -77,9 +83,16 @@ public struct VMLauncher: Launcher {
         let pid = try WorkloadCgroup.spawn(plan, into: cgroup) { pid throws(IsorunError) in try state.recordProcess(pid) }
         let workload = VMWorkload(pid: pid, cgroup: cgroup, control: control, relays: relays, accelerator: accelerator,
                                   consoleLog: commandLine.consoleLog, qmpSocket: commandLine.qmpSocket)
-        do {
+        do throws(IsorunError) {
             try workload.waitUntilGuestReady(timeoutSeconds: options.bootTimeoutSeconds)
-            try control.send(GuestProcess.messages(for: basePlan, bundle: request.bundle) + [.start])
+            var messages = GuestProcess.messages(for: basePlan, bundle: request.bundle)
+            let readOnly = request.bundle.config.root?.readonly ?? false
+            if root.diskImage != nil {
+                messages.append(.rootDisk(device: QemuCommandLine.rootDiskDevice, filesystem: "erofs", readOnly: readOnly))
+            } else if readOnly {
+                messages.append(.readOnlyRoot)
+            }
+            try control.send(messages + [.start])
         } catch {
             workload.cleanUp()
             throw error

@@ -7,6 +7,7 @@ enum GuestInit {
 
     static func run() -> Never {
         mountEssentials()
+        if isorun_guest_loopback_up() != 0 { fail("bring up lo: \(errnoText())") }
         let ports = VirtioPorts.find(["isorun.control", "isorun.stdin", "isorun.stdout", "isorun.stderr"])
         guard let controlPath = ports["isorun.control"] else { fail("no isorun.control virtio port") }
         control = open(controlPath, O_RDWR | O_CLOEXEC)
@@ -24,6 +25,8 @@ enum GuestInit {
                 spec.apply(message)
             }
         }
+        if let disk = spec.rootDisk { RootSwitch.mount(disk.device, filesystem: disk.filesystem, readOnly: disk.readOnly) }
+        if spec.readOnlyRoot { RootSwitch.remountReadOnly() }
         if let hostname = spec.hostname { _ = sethostname(hostname, hostname.utf8.count) }
         for (key, value) in spec.sysctls { writeSysctl(key, value) }
         if let limit = spec.processLimit { limitThreads(to: limit) }
@@ -39,6 +42,8 @@ enum GuestInit {
     static func mountEssentials() {
         for (source, target, type) in [("proc", "/proc", "proc"), ("sysfs", "/sys", "sysfs"),
                                        ("devtmpfs", "/dev", "devtmpfs")] {
+            // proc may already be there: mounted before the Swift runtime started (guest.c).
+            if type == "proc", access("/proc/self", F_OK) == 0 { continue }
             mkdir(target, 0o755)
             if mount(source, target, type, 0, nil) != 0 && errno != EBUSY {
                 fail("mount \(type) on \(target): \(errnoText())")

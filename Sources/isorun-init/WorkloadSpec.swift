@@ -13,6 +13,8 @@ struct WorkloadSpec {
     var limits: [(resource: Int32, soft: UInt64, hard: UInt64)] = []
     var sysctls: [(key: String, value: String)] = []
     var processLimit: Int64?
+    var rootDisk: (device: String, filesystem: String, readOnly: Bool)?
+    var readOnlyRoot = false
 
     mutating func apply(_ message: GuestMessage) {
         switch message {
@@ -24,6 +26,8 @@ struct WorkloadSpec {
         case .resourceLimit(let resource, let soft, let hard): limits.append((resource, soft, hard))
         case .sysctl(let key, let value): sysctls.append((key, value))
         case .processLimit(let limit): processLimit = limit
+        case .rootDisk(let device, let filesystem, let readOnly): rootDisk = (device, filesystem, readOnly)
+        case .readOnlyRoot: readOnlyRoot = true
         default: break
         }
     }

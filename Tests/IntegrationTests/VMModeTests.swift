@@ -71,6 +71,12 @@ struct VMModeTests {
         #expect((Int(lines[3].trimmingCharacters(in: .whitespaces)) ?? 999) < 60)
     }
 
+    @Test func loopbackNetworkingWorksInTheGuest() throws {
+        let result = try IsorunRunner.run(mode: "vm", bundle: "hello",
+                                          ["sh", "-c", "nc -l -p 7000 -e echo pong & sleep 0.3; nc 127.0.0.1 7000 </dev/null"])
+        #expect(result.out == "pong\n", "\(result.err)")
+    }
+
     @Test func signalStatusAndStdinPassThrough() throws {
         #expect(try IsorunRunner.run(mode: "vm", bundle: "hello", ["sh", "-c", "kill -9 $$"]).status == 137)
         let echoed = try IsorunRunner.run(mode: "vm", bundle: "hello", ["cat"], stdin: Data("piped input\n".utf8))
@@ -123,6 +129,21 @@ struct VMModeTests {
         #expect(VMSupport.qemuProcesses(mentioning: id).isEmpty)
         #expect(IsorunRunner.cgroupDirectories(for: id).isEmpty)
         #expect(!FileManager.default.fileExists(atPath: "/run/isorun/\(id)"))
+    }
+
+    /// Small rootfs go in the initramfs, large ones on an erofs disk: the workload must not tell.
+    @Test func initramfsAndDiskRootsLookTheSame() throws {
+        let script = "ls -R /bin /etc | md5sum; echo x > /probe 2>/dev/null && echo writable || echo read-only"
+        var outputs: [String] = []
+        for layout in ["initramfs", "disk"] {
+            let result = try IsorunRunner.run(["run", "--mode", "vm", "--vm-root", layout, "--id", IsorunRunner.uniqueID("vmroot"),
+                                               IsorunRunner.bundle("hello"), "--", "sh", "-c", script])
+            #expect(result.status == 0, "\(layout): \(result.err)")
+            outputs.append(result.out)
+        }
+        #expect(outputs[0] == outputs[1])
+        // hello.bundle asks for root.readonly.
+        #expect(outputs[0].hasSuffix("read-only\n"), "\(outputs[0])")
     }
 
     @Test func aBadKernelPathIsAOneLineError() throws {

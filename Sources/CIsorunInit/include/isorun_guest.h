@@ -13,4 +13,8 @@ void isorun_guest_restart(void);
 /// Returns if the port cannot be reached (no such device, or no ioperm).
 void isorun_guest_debug_exit(unsigned char status);
 
+/// Brings the loopback interface up (the kernel starts it down): services in the
+/// guest listen on 127.0.0.1. Returns 0, or -1 with errno set.
+int isorun_guest_loopback_up(void);
+
 #endif

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Build the isorun guest kernel (uncompressed vmlinux, booted through PVH by
+# QEMU -M microvm) from Debian's linux-source-6.1: `make tinyconfig`, then the
+# fragment isorun-guest.config merged on top.
+#
+# Output is cached under ${ISORUN_CACHE:-/var/cache/isorun}/kernel/<key>/, where
+# key = sha256(fragment + this script + linux-source package version). A cache
+# hit builds nothing. Progress goes to stderr; the last line on stdout is the
+# path of the vmlinux.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+fragment="$here/isorun-guest.config"
+self="$here/$(basename "${BASH_SOURCE[0]}")"
+src_pkg=linux-source-6.1
+tarball=/usr/src/linux-source-6.1.tar.xz
+deps=("$src_pkg" build-essential bc flex bison libelf-dev xz-utils)
+
+log() { printf 'isorun-kernel: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+[[ "$(uname -m)" == x86_64 ]] || die "only x86_64 hosts are supported (no cross build)"
+[[ -f "$fragment" ]] || die "missing $fragment"
+
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+
+missing=()
+for p in "${deps[@]}"; do installed "$p" || missing+=("$p"); done
+if ((${#missing[@]})); then
+    [[ $EUID -eq 0 ]] || die "missing packages (need root to install): ${missing[*]}"
+    log "installing: ${missing[*]}"
+    apt-get update >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2
+fi
+[[ -f "$tarball" ]] || die "$tarball not found (is $src_pkg installed?)"
+
+src_version="$(dpkg-query -W -f='${Version}' "$src_pkg")"
+key="$( { cat "$fragment"; cat "$self"; printf '%s %s\n' "$src_pkg" "$src_version"; } \
+        | sha256sum | cut -d' ' -f1)"
+cache_root="${ISORUN_CACHE:-/var/cache/isorun}/kernel"
+out="$cache_root/$key"
+
+# isorun boots <cache>/kernel/current/vmlinux: point it at this build.
+publish() { ln -sfn "$key" "$cache_root/current"; echo "$out/vmlinux"; }
+
+if [[ -f "$out/vmlinux" ]]; then
+    log "cached: $src_pkg $src_version, key $key"
+    publish
+    exit 0
+fi
+
+mkdir -p "$cache_root"
+# One build per cache at a time; a concurrent builder may finish ours.
+exec 9>"$cache_root/.lock"
+flock 9
+if [[ -f "$out/vmlinux" ]]; then
+    publish
+    exit 0
+fi
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/isorun-kernel.XXXXXX")"
+stage="$(mktemp -d "$cache_root/.tmp.$key.XXXXXX")"   # same fs as $out: atomic rename
+cleanup() { rm -rf "$work" "$stage"; }
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+start=$SECONDS
+log "building $src_pkg $src_version, key $key"
+log "extracting $tarball"
+tar -xf "$tarball" -C "$work" --strip-components=1
+cd "$work"
+
+kmake() {
+    make ARCH=x86_64 KBUILD_BUILD_USER=isorun KBUILD_BUILD_HOST=isorun "$@" >&2
+}
+
+kmake tinyconfig
+scripts/kconfig/merge_config.sh -m .config "$fragment" >&2
+kmake olddefconfig
+
+# Every option the fragment names must have survived Kconfig dependency
+# resolution exactly as written; a silently dropped option is a broken guest.
+bad=()
+while IFS= read -r line; do
+    case "$line" in
+        CONFIG_*=*)
+            grep -qxF -- "$line" .config || {
+                got="$(grep -E "^(# )?${line%%=*}[= ]" .config || true)"
+                bad+=("$line (got: ${got:-absent})")
+            } ;;
+        "# CONFIG_"*" is not set")
+            sym="${line#\# }"; sym="${sym%% *}"
+            if grep -qE "^$sym=" .config; then
+                bad+=("$line (got: $(grep -E "^$sym=" .config))")
+            fi ;;
+    esac
+done < "$fragment"
+if ((${#bad[@]})); then
+    log "these fragment options did not end up as requested:"
+    printf '  %s\n' "${bad[@]}" >&2
+    die "config check failed (${#bad[@]} option(s))"
+fi
+log "config check passed"
+
+kmake -j"$(nproc)" vmlinux
+
+# Debug info only grows the file; QEMU loads the PT_LOAD segments and reads
+# the PVH entry from the ELF note, both of which strip keeps.
+if readelf -S --wide vmlinux | grep -q '\.debug_'; then
+    objcopy --strip-debug vmlinux
+fi
+strip --strip-all vmlinux
+
+cp vmlinux "$stage/vmlinux"
+cp .config "$stage/config"
+cp System.map "$stage/System.map"   # to decode raw panic addresses
+printf '%s %s\n' "$src_pkg" "$src_version" > "$stage/source-version"
+chmod 0755 "$stage"
+mv -T "$stage" "$out"
+
+log "built in $((SECONDS - start))s: $(stat -c %s "$out/vmlinux") bytes"
+publish

@@ -1,0 +1,43 @@
+import Glibc
+
+/// Makes a disk the root filesystem when the rootfs is too large for the initramfs.
+///
+/// The image is read-only (erofs); unless the bundle asks for a read-only root, a
+/// tmpfs overlay on top makes it writable the way a container's root is, with the
+/// writes kept in guest RAM and gone with the VM. The initramfs cannot be unmounted
+/// (it is the kernel's rootfs), so the new root is moved over it and entered with
+/// chroot, as switch_root does; /proc, /sys and /dev move along.
+enum RootSwitch {
+    static func mount(_ device: String, filesystem: String, readOnly: Bool) {
+        let top = "/.isorun/root"
+        mkdir(top, 0o755)
+        if readOnly {
+            check(Glibc.mount(device, top, filesystem, UInt(MS_RDONLY), nil), "mount \(device) on \(top)")
+        } else {
+            let lower = "/.isorun/lower", scratch = "/.isorun/rw"
+            for directory in [lower, scratch] { mkdir(directory, 0o755) }
+            check(Glibc.mount(device, lower, filesystem, UInt(MS_RDONLY), nil), "mount \(device) on \(lower)")
+            check(Glibc.mount("tmpfs", scratch, "tmpfs", 0, "mode=0755"), "mount tmpfs on \(scratch)")
+            for directory in ["\(scratch)/upper", "\(scratch)/work"] { mkdir(directory, 0o755) }
+            let options = "lowerdir=\(lower),upperdir=\(scratch)/upper,workdir=\(scratch)/work"
+            check(Glibc.mount("overlay", top, "overlay", 0, options), "mount overlay on \(top)")
+        }
+        for directory in ["/proc", "/sys", "/dev"] {
+            mkdir(top + directory, 0o755)
+            check(Glibc.mount(directory, top + directory, nil, UInt(MS_MOVE), nil), "move \(directory)")
+        }
+        check(chdir(top), "chdir \(top)")
+        check(Glibc.mount(top, "/", nil, UInt(MS_MOVE), nil), "move \(top) to /")
+        check(chroot("."), "chroot")
+        check(chdir("/"), "chdir /")
+    }
+
+    /// `root.readonly` for a rootfs that is the initramfs itself.
+    static func remountReadOnly() {
+        check(Glibc.mount(nil, "/", nil, UInt(MS_REMOUNT | MS_RDONLY), nil), "remount / read-only")
+    }
+
+    private static func check(_ result: Int32, _ what: String) {
+        if result != 0 { GuestInit.fail("\(what): \(GuestInit.errnoText())") }
+    }
+}
