@@ -11,7 +11,6 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 fragment="$here/isorun-guest.config"
-self="$here/$(basename "${BASH_SOURCE[0]}")"
 src_pkg=linux-source-6.1
 tarball=/usr/src/linux-source-6.1.tar.xz
 deps=("$src_pkg" build-essential bc flex bison libelf-dev xz-utils)
@@ -35,13 +34,21 @@ fi
 [[ -f "$tarball" ]] || die "$tarball not found (is $src_pkg installed?)"
 
 src_version="$(dpkg-query -W -f='${Version}' "$src_pkg")"
-key="$( { cat "$fragment"; cat "$self"; printf '%s %s\n' "$src_pkg" "$src_version"; } \
+# Bump when a change to the build steps below changes the kernel they produce;
+# edits that do not (messages, cleanup) then cost no rebuild.
+recipe=2
+key="$( { cat "$fragment"; printf 'recipe %s\n%s %s\n' "$recipe" "$src_pkg" "$src_version"; } \
         | sha256sum | cut -d' ' -f1)"
 cache_root="${ISORUN_CACHE:-/var/cache/isorun}/kernel"
 out="$cache_root/$key"
 
 # isorun boots <cache>/kernel/current/vmlinux: point it at this build.
-publish() { ln -sfn "$key" "$cache_root/current"; echo "$out/vmlinux"; }
+# Earlier builds (older fragments) are removed: one kernel is enough.
+publish() {
+    ln -sfn "$key" "$cache_root/current"
+    find "$cache_root" -mindepth 1 -maxdepth 1 -type d ! -name "$key" ! -name '.tmp.*' -exec rm -rf {} +
+    echo "$out/vmlinux"
+}
 
 if [[ -f "$out/vmlinux" ]]; then
     log "cached: $src_pkg $src_version, key $key"
@@ -71,12 +78,15 @@ log "extracting $tarball"
 tar -xf "$tarball" -C "$work" --strip-components=1
 cd "$work"
 
+# The compiler's chatter goes to a log, shown only when a step fails.
 kmake() {
-    make ARCH=x86_64 KBUILD_BUILD_USER=isorun KBUILD_BUILD_HOST=isorun "$@" >&2
+    make ARCH=x86_64 KBUILD_BUILD_USER=isorun KBUILD_BUILD_HOST=isorun "$@" >>"$work/build.log" 2>&1 \
+        || { tail -40 "$work/build.log" >&2; die "make $* failed"; }
 }
 
 kmake tinyconfig
-scripts/kconfig/merge_config.sh -m .config "$fragment" >&2
+scripts/kconfig/merge_config.sh -m .config "$fragment" >>"$work/build.log" 2>&1 \
+    || { tail -40 "$work/build.log" >&2; die "merge_config.sh failed"; }
 kmake olddefconfig
 
 # Every option the fragment names must have survived Kconfig dependency
@@ -103,6 +113,7 @@ if ((${#bad[@]})); then
 fi
 log "config check passed"
 
+log "compiling vmlinux with $(nproc) jobs (a few minutes)"
 kmake -j"$(nproc)" vmlinux
 
 # Debug info only grows the file; QEMU loads the PT_LOAD segments and reads

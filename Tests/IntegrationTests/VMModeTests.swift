@@ -146,6 +146,17 @@ struct VMModeTests {
         #expect(outputs[0].hasSuffix("read-only\n"), "\(outputs[0])")
     }
 
+    /// A boot that does not reach isorun-init in time is an error, never a hang.
+    @Test func aSlowBootTimesOutCleanly() throws {
+        let id = IsorunRunner.uniqueID("vmtimeout")
+        let result = try IsorunRunner.run(["run", "--mode", "vm", "--boot-timeout", "0.2", "--id", id,
+                                           IsorunRunner.bundle("hello"), "--", "true"])
+        #expect(result.status == 125)
+        #expect(result.err.contains("did not reach isorun-init within 0.2 s"), "\(result.err)")
+        #expect(VMSupport.qemuProcesses(mentioning: id).isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: "/run/isorun/\(id)"))
+    }
+
     @Test func aBadKernelPathIsAOneLineError() throws {
         let result = try IsorunRunner.run(["run", "--mode", "vm", "--kernel", "/nonexistent/vmlinux", IsorunRunner.bundle("hello")])
         #expect(result.status == 125)
