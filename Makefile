@@ -1,8 +1,9 @@
 # isorun: `make demo` and `make test` work on a fresh Debian 12 machine, as root.
 SHELL := /bin/bash
 APT_PACKAGES := libseccomp-dev libcap-dev busybox-static runc bubblewrap hyperfine python3
-# QEMU alone, without the GUI and firmware packages it recommends.
-VM_PACKAGES := qemu-system-x86
+# VM mode: QEMU alone (without the GUI and firmware packages it recommends), mkfs.erofs for
+# large rootfs images, cpio for the VM benchmark's stock-boot reference.
+VM_PACKAGES := qemu-system-x86 erofs-utils cpio
 BUNDLES := $(wildcard Bundles/*.bundle)
 RELEASE := .build/release/isorun
 
@@ -41,6 +42,7 @@ test: build bundles kernel
 
 bench: release bundles kernel
 	@Benchmarks/startup/run.sh
+	@Benchmarks/startup/vm.sh
 
 clean:
 	rm -rf .build $(addsuffix /rootfs,$(BUNDLES))

@@ -70,6 +70,11 @@ def main():
          supervisor_rss <= RSS_TARGET_KIB,
          f"{supervisor_rss} KiB of {RSS_TARGET_KIB} KiB"),
     ]
+    report_targets(checks, strict)
+
+
+def report_targets(checks, strict):
+    """Prints PASS/FAIL per (name, passed, detail); exits 1 on a miss when strict."""
     print("\nTargets (judged on means):\n")
     for name, passed, detail in checks:
         print(f"  {'PASS' if passed else 'FAIL'}  {name}: {detail}")

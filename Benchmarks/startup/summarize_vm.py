@@ -8,6 +8,8 @@ import json
 import sys
 from pathlib import Path
 
+from summarize import print_table, report_targets
+
 STOCK = "qemu -M pc, Debian kernel"
 QEMU_RSS_TARGET_KIB = 64 * 1024
 
@@ -41,19 +43,7 @@ def main():
         ("QEMU RSS per idle VM ≤ 64 MiB", qemu_rss <= QEMU_RSS_TARGET_KIB,
          f"{qemu_rss / 1024:.1f} MiB"),
     ]
-    print("\nTargets (judged on means):\n")
-    for name, passed, detail in checks:
-        print(f"  {'PASS' if passed else 'FAIL'}  {name}: {detail}")
-    if strict and not all(passed for _, passed, _ in checks):
-        sys.exit(1)
-
-
-def print_table(rows):
-    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
-    for index, row in enumerate(rows):
-        print("  " + "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)))
-        if index == 0:
-            print("  " + "  ".join("-" * width for width in widths))
+    report_targets(checks, strict)
 
 
 if __name__ == "__main__":

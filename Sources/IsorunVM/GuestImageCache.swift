@@ -107,9 +107,37 @@ struct GuestImageCache {
             + "\(entry.modificationSeconds).\(entry.modificationNanoseconds) \(entry.inode)"
     }
 
-    /// Writes `<directory>/<kind>/<name>` through `write` unless it is cached; atomic.
+    /// Writes `<directory>/<kind>/<name>` through `write` unless it is cached.
     private func build(_ kind: String, _ name: String,
                        _ write: (OutputFile) throws(SystemError) -> Void) throws(IsorunError) -> String {
+        try cached(kind, name) { temporary throws(IsorunError) in
+            do throws(SystemError) {
+                let output = try OutputFile(creating: temporary)
+                try write(output)
+                try output.close()
+            } catch { throw IsorunError("write \(temporary)", error) }
+        }
+    }
+
+    /// An uncompressed erofs image of `rootfs` (mkfs.erofs from erofs-utils).
+    private func buildDiskImage(rootfs: String, name: String) throws(IsorunError) -> String {
+        try cached("images", name) { temporary throws(IsorunError) in
+            let log = "\(temporary).log.tmp"
+            defer { try? Files.remove(log) }
+            // mkfs.erofs talks on stdout, which belongs to the workload: its output goes to a log.
+            let status = try HostTool.run(["sh", "-c", "exec mkfs.erofs \"$@\" >\"$LOG\" 2>&1", "mkfs.erofs",
+                                           "-T0", temporary, rootfs], environment: ["LOG=\(log)"])
+            guard status == .exited(0) else {
+                let detail = ((try? Files.readString(log)) ?? "").split(separator: "\n").last.map(String.init) ?? ""
+                throw IsorunError("mkfs.erofs \(rootfs) failed (status \(status.shellStatus)): \(detail)")
+            }
+        }
+    }
+
+    /// Returns `<directory>/<kind>/<name>`, first producing it with `produce` (given a
+    /// temporary path, renamed into place when it succeeds) unless it is cached.
+    private func cached(_ kind: String, _ name: String,
+                        produce: (String) throws(IsorunError) -> Void) throws(IsorunError) -> String {
         let imageDirectory = "\(directory)/\(kind)"
         let path = "\(imageDirectory)/\(name)"
         if Files.exists(path) { return markUsed(path) }
@@ -117,41 +145,14 @@ struct GuestImageCache {
         pruneLeastRecentlyUsed(in: imageDirectory)
         let started = MonotonicClock.nanoseconds()
         let temporary = "\(path).\(getpid()).tmp"
-        do {
-            try Files.makeDirectories(imageDirectory)
-            let output = try OutputFile(creating: temporary)
-            try write(output)
-            try output.close()
-            try Files.rename(temporary, to: path)
+        do { try Files.makeDirectories(imageDirectory) } catch { throw IsorunError("image cache", error) }
+        do throws(IsorunError) {
+            try produce(temporary)
+            do { try Files.rename(temporary, to: path) } catch { throw IsorunError("image cache", error) }
         } catch {
             try? Files.remove(temporary)
-            throw IsorunError("build \(path)", error)
+            throw error
         }
-        Log.logger.debug("built \(path) in \(Double(MonotonicClock.nanoseconds() - started) / 1e6) ms")
-        return path
-    }
-
-    /// An uncompressed erofs image of `rootfs` (mkfs.erofs from erofs-utils).
-    private func buildDiskImage(rootfs: String, name: String) throws(IsorunError) -> String {
-        let imageDirectory = "\(directory)/images"
-        let path = "\(imageDirectory)/\(name)"
-        if Files.exists(path) { return markUsed(path) }
-        removeAbandonedTemporaries(in: imageDirectory)
-        pruneLeastRecentlyUsed(in: imageDirectory)
-        let started = MonotonicClock.nanoseconds()
-        let temporary = "\(path).\(getpid()).tmp"
-        let log = "\(path).\(getpid()).log.tmp"
-        defer { try? Files.remove(log) }
-        do { try Files.makeDirectories(imageDirectory) } catch { throw IsorunError("image cache", error) }
-        // mkfs.erofs talks on stdout, which belongs to the workload: its output goes to a log.
-        let status = try HostTool.run(["sh", "-c", "exec mkfs.erofs \"$@\" >\"$LOG\" 2>&1", "mkfs.erofs",
-                                       "-T0", temporary, rootfs], environment: ["LOG=\(log)"])
-        guard status == .exited(0) else {
-            try? Files.remove(temporary)
-            let detail = ((try? Files.readString(log)) ?? "").split(separator: "\n").last.map(String.init) ?? ""
-            throw IsorunError("mkfs.erofs \(rootfs) failed (status \(status.shellStatus)): \(detail)")
-        }
-        do { try Files.rename(temporary, to: path) } catch { throw IsorunError("image cache", error) }
         Log.logger.debug("built \(path) in \(Double(MonotonicClock.nanoseconds() - started) / 1e6) ms")
         return path
     }
