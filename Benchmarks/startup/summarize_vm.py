@@ -29,9 +29,9 @@ def main():
 
     with open(directory / "rss.tsv") as f:
         rss = {row["process"]: row for row in csv.DictReader(f, delimiter="\t")}
-    rows = [("process (idle VM)", "VmRSS (KiB)", "RssAnon (KiB)", "RssFile (KiB)")]
+    rows = [("process (idle VM)", "VmRSS (KiB)", "RssAnon (KiB)", "RssFile (KiB)", "Pss (KiB)")]
     for name, row in rss.items():
-        rows.append((name, row["VmRSS_kB"], row["RssAnon_kB"], row["RssFile_kB"]))
+        rows.append((name, row["VmRSS_kB"], row["RssAnon_kB"], row["RssFile_kB"], row["Pss_kB"]))
     print("\nResident memory next to an idle VM, 5 s in:\n")
     print_table(rows)
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # VM startup benchmark: boot-to-exit of `isorun --mode vm` on the hello bundle, in one
 # hyperfine run beside
-#   - "qemu, same kernel+initramfs": QEMU started by hand with isorun's guest kernel and
-#     the very initramfs isorun built, whose init is `busybox reboot -f` (the floor for
-#     this kernel: no isorun on either side, no virtio ports, no protocol);
+#   - "qemu, same kernel+initramfs": QEMU started by hand with isorun's guest kernel, the
+#     very initramfs isorun built and the same TCG flags, whose init is `busybox reboot -f`
+#     (the floor for this kernel: no isorun on either side, no virtio ports, no protocol);
 #   - "qemu -M pc, Debian kernel": a stock boot of Debian's linux-image-cloud-amd64 to a
 #     busybox init that reboots at once (the reference the targets are stated against);
 # then the resident memory of QEMU and of isorun's supervisor next to an idle VM.
@@ -44,15 +44,16 @@ trap 'exit 130' INT TERM
 # Debian's cloud kernel, unpacked from its .deb (installing it would run initramfs and
 # bootloader hooks on this host for nothing).
 debian_kernel_dir=$cache/debian-kernel
-debian_kernel=$(ls "$debian_kernel_dir"/boot/vmlinuz-* 2>/dev/null | head -1 || true)
+debian_kernel=$(find "$debian_kernel_dir/boot" -name 'vmlinuz-*' 2>/dev/null | head -1 || true)
 if [ -z "$debian_kernel" ]; then
     echo "fetching linux-image-cloud-amd64 for the stock-boot reference..."
-    mkdir -p "$tmp/deb" "$debian_kernel_dir"
+    mkdir -p "$tmp/deb" "$debian_kernel_dir/boot"
+    chmod 777 "$tmp/deb"   # apt's download user writes there
     (cd "$tmp/deb" && apt-get download -qq "$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')")
-    dpkg-deb -x "$tmp"/deb/*.deb "$tmp/deb/x"
-    mkdir -p "$debian_kernel_dir/boot"
-    cp "$tmp"/deb/x/boot/vmlinuz-* "$debian_kernel_dir/boot/"
-    debian_kernel=$(ls "$debian_kernel_dir"/boot/vmlinuz-* | head -1)
+    dpkg-deb -x "$(find "$tmp/deb" -name '*.deb' | head -1)" "$tmp/deb/x"
+    find "$tmp/deb/x/boot" -name 'vmlinuz-*' -exec cp {} "$debian_kernel_dir/boot/" \;
+    debian_kernel=$(find "$debian_kernel_dir/boot" -name 'vmlinuz-*' | head -1)
+    [ -n "$debian_kernel" ] || die "no vmlinuz in linux-image-cloud-amd64"
 fi
 
 # isorun builds (and caches) the initramfs on its first run; the hand-started QEMU boots
@@ -69,7 +70,7 @@ printf '#!/bin/busybox sh\n/bin/busybox reboot -f\n' >"$tmp/stock/init"
 chmod 755 "$tmp/stock/init"
 (cd "$tmp/stock" && find . | cpio -o -H newc --quiet >"$tmp/stock.cpio")
 
-same_kernel="qemu-system-x86_64 -M microvm,acpi=off -accel tcg -cpu max -m 128 -smp 1 -nodefaults -no-user-config -display none -no-reboot -serial none -kernel $kernel -initrd $initramfs -append console=ttyS0_quiet_panic=-1_reboot=t_tsc_early_khz=${tsc_khz}_rdinit=/bin/busybox_--_reboot_-f"
+same_kernel="qemu-system-x86_64 -M microvm,acpi=off -accel tcg -cpu max,-erms,-fsrm -m 128 -smp 1 -nodefaults -no-user-config -display none -no-reboot -serial none -kernel $kernel -initrd $initramfs -append console=ttyS0_quiet_panic=-1_reboot=t_tsc_early_khz=${tsc_khz}_noapictimer_rdinit=/bin/busybox_--_reboot_-f"
 stock="qemu-system-x86_64 -M pc -accel tcg -m 256 -nodefaults -no-user-config -display none -no-reboot -serial none -kernel $debian_kernel -initrd $tmp/stock.cpio -append console=ttyS0_quiet_panic=-1_rdinit=/init"
 
 # hyperfine -N splits on spaces; the kernel command line needs them, so it goes in a
@@ -111,11 +112,12 @@ supervisor=${background[0]}
 sleep 5
 qemu=$(pgrep -P "$supervisor" qemu-system || true)
 [ -n "$qemu" ] || { cat "$tmp/idle.err" >&2; die "no QEMU under isorun (pid $supervisor)"; }
-printf 'process\tpid\tVmRSS_kB\tRssAnon_kB\tRssFile_kB\n' >"$out/rss.tsv"
+printf 'process\tpid\tVmRSS_kB\tRssAnon_kB\tRssFile_kB\tPss_kB\n' >"$out/rss.tsv"
 for entry in "QEMU:$qemu" "isorun supervisor:$supervisor"; do
     pid=${entry##*:}
-    printf '%s\t%s\t%s\n' "${entry%%:*}" "$pid" "$(awk '/^(VmRSS|RssAnon|RssFile):/ { v[$1] = $2 }
-        END { printf "%s\t%s\t%s", v["VmRSS:"], v["RssAnon:"], v["RssFile:"] }' "/proc/$pid/status")" >>"$out/rss.tsv"
+    printf '%s\t%s\t%s\t%s\n' "${entry%%:*}" "$pid" "$(awk '/^(VmRSS|RssAnon|RssFile):/ { v[$1] = $2 }
+        END { printf "%s\t%s\t%s", v["VmRSS:"], v["RssAnon:"], v["RssFile:"] }' "/proc/$pid/status")" \
+        "$(awk '/^Pss:/ { print $2 }' "/proc/$pid/smaps_rollup")" >>"$out/rss.tsv"
 done
 wait "$supervisor" || die "the idle VM run failed: $(cat "$tmp/idle.err")"
 background=()

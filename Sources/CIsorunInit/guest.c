@@ -1,3 +1,4 @@
+#define _GNU_SOURCE
 #include "isorun_guest.h"
 
 #include <net/if.h>
@@ -5,6 +6,11 @@
 #include <sys/io.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/reboot.h>
@@ -42,4 +48,52 @@ int isorun_guest_loopback_up(void) {
     }
     close(fd);
     return rc;
+}
+
+int isorun_guest_pidfd_open(pid_t pid) {
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+__attribute__((noreturn)) static void spawn_fail(int report_fd, int step) {
+    int report[2] = { step, errno };
+    (void)!write(report_fd, report, sizeof report);
+    _exit(127);
+}
+
+pid_t isorun_guest_spawn(const struct isorun_guest_process *p, int *step, int *err) {
+    int report[2];
+    if (pipe2(report, O_CLOEXEC) != 0) { *step = ISORUN_GUEST_STEP_EXEC; *err = errno; return -1; }
+    pid_t pid = vfork();
+    if (pid == 0) {
+        int null_fd = open("/dev/null", O_RDWR);
+        dup2(p->stdin_fd >= 0 ? p->stdin_fd : null_fd, 0);
+        dup2(p->stdout_fd >= 0 ? p->stdout_fd : null_fd, 1);
+        dup2(p->stderr_fd >= 0 ? p->stderr_fd : null_fd, 2);
+        setsid();
+        for (int i = 0; i < p->rlimit_count; i++) setrlimit(p->rlimit_resources[i], &p->rlimits[i]);
+        if (setgroups(p->group_count, p->groups) != 0 || setgid(p->gid) != 0 || setuid(p->uid) != 0)
+            spawn_fail(report[1], ISORUN_GUEST_STEP_CREDENTIALS);
+        if (chdir(p->cwd) != 0) spawn_fail(report[1], ISORUN_GUEST_STEP_CHDIR);
+        int first = ENOENT;
+        for (int i = 0; i < p->candidate_count; i++) {
+            execve(p->candidates[i], p->argv, p->envp);
+            if (errno != ENOENT && errno != ENOTDIR && first == ENOENT) first = errno;
+        }
+        errno = first;
+        spawn_fail(report[1], ISORUN_GUEST_STEP_EXEC);
+    }
+    int saved = errno;
+    close(report[1]);
+    if (pid < 0) { close(report[0]); *step = ISORUN_GUEST_STEP_EXEC; *err = saved; return -1; }
+    int failure[2];
+    ssize_t n;
+    do { n = read(report[0], failure, sizeof failure); } while (n < 0 && errno == EINTR);
+    close(report[0]);
+    if (n == (ssize_t)sizeof failure) {
+        waitpid(pid, NULL, 0);
+        *step = failure[0];
+        *err = failure[1];
+        return -1;
+    }
+    return pid;
 }

@@ -42,6 +42,8 @@ public struct VMLauncher: Launcher {
     }
 
     public func launch(_ request: RunRequest, state: RunState) throws(IsorunError) -> any Workload {
+        let started = MonotonicClock.nanoseconds()
+        func elapsed() -> String { "\((MonotonicClock.nanoseconds() - started) / 1_000_000) ms" }
         let process = try request.process
         let configFile = "\(request.bundle.directory)/config.json"
         let basePlan = try ProcessSettings.basePlan(for: process, configFile: configFile)
@@ -51,6 +53,7 @@ public struct VMLauncher: Launcher {
         let root = try cache.prepare(rootfs: request.bundle.rootfsPath, initBinary: try GuestArtifacts.initBinary(),
                                      layout: options.rootLayout)
 
+        Log.logger.debug("vm: guest images ready after \(elapsed())")
         let (accelerator, reason) = probe.resolve(options.accelerator)
         if let reason { AcceleratorNotice.tell(reason) }
         // Only an initramfs occupies guest RAM; a disk image is read on demand.
@@ -81,6 +84,7 @@ public struct VMLauncher: Launcher {
         plan.searchPath = HostEnvironment.searchPath()
         plan.newSession = true
         let pid = try WorkloadCgroup.spawn(plan, into: cgroup) { pid throws(IsorunError) in try state.recordProcess(pid) }
+        Log.logger.debug("vm: QEMU (pid \(pid)) started after \(elapsed())")
         let workload = VMWorkload(pid: pid, cgroup: cgroup, control: control, relays: relays, accelerator: accelerator,
                                   consoleLog: commandLine.consoleLog, qmpSocket: commandLine.qmpSocket)
         do throws(IsorunError) {

@@ -1,7 +1,8 @@
+import CIsorunInit
 import Glibc
 import IsorunGuestProtocol
 
-/// Runs the workload as PID 2 and reaps everything until it ends.
+/// Runs the workload (started by the C shim with vfork) and reaps everything until it ends.
 enum Supervision {
     /// The virtio ports the workload's standard streams go to (-1: /dev/null).
     struct Streams {
@@ -13,49 +14,55 @@ enum Supervision {
     /// Returns the workload's status in shell form (128+N for signal N).
     static func run(_ spec: WorkloadSpec, streams: Streams, control: Int32, lines: LineBuffer) -> Int32 {
         guard !spec.arguments.isEmpty else { GuestInit.fail("no process arguments received") }
-        // Prepared before fork: the child only makes system calls.
         let argv = CStrings(spec.arguments)
         let envp = CStrings(spec.environment)
-        let candidates = CStrings(executableCandidates(spec.arguments[0], searchPath: spec.searchPath))
-        var groups = spec.groups.map { gid_t($0) }
-
-        let pid = fork()
-        if pid == 0 {
-            let null = open("/dev/null", O_RDWR)
-            dup2(streams.stdin >= 0 ? streams.stdin : null, 0)
-            dup2(streams.stdout >= 0 ? streams.stdout : null, 1)
-            dup2(streams.stderr >= 0 ? streams.stderr : null, 2)
-            _ = setsid()
-            for limit in spec.limits {
-                var value = rlimit(rlim_cur: rlim_t(limit.soft), rlim_max: rlim_t(limit.hard))
-                _ = setrlimit(__rlimit_resource_t(UInt32(limit.resource)), &value)
+        let paths = executableCandidates(spec.arguments[0], searchPath: spec.searchPath)
+        let candidates = CStrings(paths)
+        let groups = spec.groups.map { gid_t($0) }
+        let resources = spec.limits.map { Int32($0.resource) }
+        let limits = spec.limits.map { rlimit(rlim_cur: rlim_t($0.soft), rlim_max: rlim_t($0.hard)) }
+        var step: Int32 = 0, error: Int32 = 0
+        let pid = spec.workingDirectory.withCString { cwd in
+            groups.withUnsafeBufferPointer { groups in
+                resources.withUnsafeBufferPointer { resources in
+                    limits.withUnsafeBufferPointer { limits in
+                        var process = isorun_guest_process(
+                            argv: argv.pointers, envp: envp.pointers, candidates: candidates.pointers,
+                            candidate_count: Int32(paths.count), cwd: cwd, uid: spec.uid, gid: spec.gid,
+                            groups: groups.baseAddress, group_count: Int32(groups.count),
+                            rlimit_resources: resources.baseAddress, rlimits: limits.baseAddress,
+                            rlimit_count: Int32(limits.count), stdin_fd: streams.stdin, stdout_fd: streams.stdout,
+                            stderr_fd: streams.stderr)
+                        return isorun_guest_spawn(&process, &step, &error)
+                    }
+                }
             }
-            _ = setgroups(groups.count, &groups)
-            _ = setgid(spec.gid)
-            _ = setuid(spec.uid)
-            if chdir(spec.workingDirectory) != 0 { childFail(control, "chdir \(spec.workingDirectory)") }
-            var firstError = ENOENT
-            for case let candidate? in candidates.pointers {
-                execve(candidate, argv.pointers, envp.pointers)
-                if errno != ENOENT && errno != ENOTDIR && firstError == ENOENT { firstError = errno }
-            }
-            errno = firstError
-            childFail(control, "exec \(spec.arguments[0])")
         }
-        guard pid > 0 else { GuestInit.fail("fork: \(GuestInit.errnoText())") }
+        guard pid > 0 else {
+            errno = error
+            switch UInt32(step) {
+            case ISORUN_GUEST_STEP_CREDENTIALS.rawValue:
+                GuestInit.fail("set user \(spec.uid):\(spec.gid): \(GuestInit.errnoText())")
+            case ISORUN_GUEST_STEP_CHDIR.rawValue:
+                GuestInit.fail("chdir \(spec.workingDirectory): \(GuestInit.errnoText())")
+            default:
+                GuestInit.fail("exec \(spec.arguments[0]): \(GuestInit.errnoText())")
+            }
+        }
         return supervise(pid, control: control, lines: lines)
     }
 
-    static func childFail(_ control: Int32, _ what: String) -> Never {
-        GuestInit.control = control
-        GuestInit.send(.error("\(what): \(GuestInit.errnoText())"))
-        _exit(127)
-    }
-
     /// Waits for the workload while reaping orphans and forwarding host signals.
+    ///
+    /// A pidfd wakes init the moment the workload exits; orphans (re-parented to PID 1)
+    /// are reaped on every wake-up and at least every 100 ms.
     static func supervise(_ workload: pid_t, control: Int32, lines: LineBuffer) -> Int32 {
         var lines = lines
+        let workloadFD = isorun_guest_pidfd_open(workload)
         var fds = [pollfd(fd: control, events: Int16(POLLIN), revents: 0)]
+        if workloadFD >= 0 { fds.append(pollfd(fd: workloadFD, events: Int16(POLLIN), revents: 0)) }
+        // Without pidfds (an older guest kernel), poll briefly instead.
+        let timeout: Int32 = workloadFD >= 0 ? 100 : 5
         while true {
             var status: Int32 = 0
             while true {
@@ -67,11 +74,11 @@ enum Supervision {
                     // The workload is gone: nothing it started may outlive it.
                     kill(-1, SIGKILL)
                     while waitpid(-1, nil, 0) > 0 {}
+                    if workloadFD >= 0 { close(workloadFD) }
                     return result
                 }
             }
-            // Short waits keep exits prompt without a SIGCHLD handler in PID 1.
-            if poll(&fds, 1, 5) > 0 {
+            if poll(&fds, nfds_t(fds.count), timeout) > 0, fds[0].revents != 0 {
                 let bytes = GuestInit.readSome(control)
                 for line in lines.append(bytes) {
                     if case .signal(let number)? = GuestMessage(line: line) { kill(workload, number) }

@@ -157,6 +157,13 @@ struct VMModeTests {
         #expect(!FileManager.default.fileExists(atPath: "/run/isorun/\(id)"))
     }
 
+    @Test func aMissingCommandInTheGuestIsAOneLineError() throws {
+        let result = try IsorunRunner.run(mode: "vm", bundle: "hello", ["no-such-command"])
+        #expect(result.status == 125)
+        #expect(result.err.contains("exec no-such-command"), "\(result.err)")
+        #expect(result.err.filter { $0 == "\n" }.count == 1, "\(result.err)")
+    }
+
     @Test func aBadKernelPathIsAOneLineError() throws {
         let result = try IsorunRunner.run(["run", "--mode", "vm", "--kernel", "/nonexistent/vmlinux", IsorunRunner.bundle("hello")])
         #expect(result.status == 125)

@@ -1,4 +1,6 @@
 // The few guest-side calls Swift's Glibc module does not offer.
+#include <sys/resource.h>
+#include <sys/types.h>
 #ifndef ISORUN_GUEST_H
 #define ISORUN_GUEST_H
 
@@ -16,5 +18,35 @@ void isorun_guest_debug_exit(unsigned char status);
 /// Brings the loopback interface up (the kernel starts it down): services in the
 /// guest listen on 127.0.0.1. Returns 0, or -1 with errno set.
 int isorun_guest_loopback_up(void);
+
+/// pidfd_open(2), which glibc 2.36 declares but Swift's Glibc module does not show.
+/// Returns a descriptor that polls readable when `pid` exits, or -1.
+int isorun_guest_pidfd_open(pid_t pid);
+
+/// The workload as isorun-init starts it; every pointer stays valid during the call.
+struct isorun_guest_process {
+    char *const *argv;
+    char *const *envp;
+    /// Paths to try with execve, in order (PATH already searched by the caller).
+    char *const *candidates;
+    int candidate_count;
+    const char *cwd;
+    uid_t uid;
+    gid_t gid;
+    const gid_t *groups;
+    int group_count;
+    const int *rlimit_resources;
+    const struct rlimit *rlimits;
+    int rlimit_count;
+    int stdin_fd, stdout_fd, stderr_fd;
+};
+
+/// Which step of isorun_guest_spawn failed.
+enum isorun_guest_step { ISORUN_GUEST_STEP_CREDENTIALS = 1, ISORUN_GUEST_STEP_CHDIR = 2, ISORUN_GUEST_STEP_EXEC = 3 };
+
+/// Starts the workload with vfork: no page tables are copied, which under TCG is
+/// most of what fork costs. The child only makes system calls until exec. Returns
+/// the pid, or -1 with *step and *err telling what failed (the child is reaped).
+pid_t isorun_guest_spawn(const struct isorun_guest_process *process, int *step, int *err);
 
 #endif
