@@ -1,2 +1,0 @@
-#!/bin/sh
-exec qemu-system-x86_64 -M microvm,acpi=off -accel tcg -cpu max,-erms,-fsrm -m 128 -smp 1 -nodefaults -no-user-config -display none -no-reboot -serial none -kernel /var/cache/isorun/kernel/418fafbaf75e589ee781818d91aeb145c2c2a2639091ab2bd6d509bf75698f4d/vmlinux -initrd /var/cache/isorun/initramfs/e1fa1d2a7398bf99.cpio -append "console=ttyS0 quiet panic=-1 reboot=t tsc early khz=2596142 noapictimer rdinit=/bin/busybox -- reboot -f"
