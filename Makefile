@@ -3,7 +3,7 @@ SHELL := /bin/bash
 APT_PACKAGES := libseccomp-dev libcap-dev busybox-static runc bubblewrap hyperfine python3
 # VM mode: QEMU alone (without the GUI and firmware packages it recommends), mkfs.erofs for
 # large rootfs images, cpio for the VM benchmark's stock-boot reference.
-VM_PACKAGES := qemu-system-x86 erofs-utils cpio
+VM_PACKAGES := qemu-system-x86 erofs-utils e2fsprogs cpio
 BUNDLES := $(wildcard Bundles/*.bundle)
 RELEASE := .build/release/isorun
 

@@ -5,7 +5,7 @@ import IsorunSys
 /// The parts of OCI `process` every mode applies the same way: argv, env, PATH
 /// lookup, cwd, user, umask and rlimits.
 public enum ProcessSettings {
-    static let defaultSearchPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    public static let defaultSearchPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
     /// A SpawnPlan carrying `process`; modes add their own isolation on top.
     public static func basePlan(for process: IsorunSpec.Process, configFile: String) throws(IsorunError) -> SpawnPlan {

@@ -66,3 +66,48 @@ public enum StreamCopy {
         return fd
     }
 }
+
+extension StreamCopy {
+    /// Opens a FIFO read-write and non-blocking: the open never waits for the other
+    /// side, and the FIFO never reports EOF while this descriptor is open.
+    public static func openFifoReadWrite(_ path: String) throws(SystemError) -> Int32 {
+        let fd = retryingOnInterrupt { open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC) }
+        guard fd >= 0 else { throw SystemError("open", path) }
+        return fd
+    }
+
+    public static func close(_ fd: Int32) {
+        if fd >= 0 { _ = Glibc.close(fd) }
+    }
+}
+
+/// Facts about isorun's own process and host that callers above IsorunSys need.
+public enum HostProcess {
+    /// isorun's environment, as "NAME=value" strings.
+    public static func environment() -> [String] {
+        var result: [String] = []
+        var pointer = environ
+        while let entry = pointer.pointee {
+            result.append(String(cString: entry))
+            pointer += 1
+        }
+        return result
+    }
+
+    public static func variable(_ name: String) -> String? {
+        getenv(name).map { String(cString: $0) }
+    }
+
+    public static func isTerminal(_ fd: Int32) -> Bool { isatty(fd) != 0 }
+
+    public static var onlineCPUs: Int { max(Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), 1) }
+
+    public static var id: pid_t { getpid() }
+
+    /// Whether `path` (a device such as /dev/kvm) opens read-write.
+    public static func canOpenReadWrite(_ path: String) -> Bool {
+        let fd = open(path, O_RDWR | O_CLOEXEC)
+        if fd >= 0 { _ = Glibc.close(fd) }
+        return fd >= 0
+    }
+}

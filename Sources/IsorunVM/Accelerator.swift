@@ -1,4 +1,3 @@
-import Glibc
 import IsorunCore
 import IsorunSys
 
@@ -28,12 +27,10 @@ public struct AcceleratorProbe: Sendable {
 
     /// Looks at this host.
     public static func host() -> AcceleratorProbe {
-        let fd = open("/dev/kvm", O_RDWR | O_CLOEXEC)
-        if fd >= 0 { close(fd) }
         let cpuinfo = (try? Files.readString("/proc/cpuinfo")) ?? ""
         let flagsLine = cpuinfo.split(separator: "\n").first { $0.hasPrefix("flags") } ?? ""
         let flags = flagsLine.split(separator: ":").dropFirst().first?.split(separator: " ") ?? []
-        return AcceleratorProbe(kvmDeviceOpens: fd >= 0, cpuFlags: Set(flags))
+        return AcceleratorProbe(kvmDeviceOpens: HostProcess.canOpenReadWrite("/dev/kvm"), cpuFlags: Set(flags))
     }
 
     /// The accelerator to use and, when it is not what a user would assume, why.

@@ -1,4 +1,3 @@
-import Glibc
 import IsorunCore
 import IsorunGuestProtocol
 import IsorunSys
@@ -22,40 +21,29 @@ final class ControlChannel {
             try Files.makeFifo("\(base).in")
             try Files.makeFifo("\(base).out")
         } catch { throw IsorunError("control channel", error) }
-        toGuest = open("\(base).in", O_RDWR | O_NONBLOCK | O_CLOEXEC)
-        fromGuest = open("\(base).out", O_RDWR | O_NONBLOCK | O_CLOEXEC)
-        guard toGuest >= 0, fromGuest >= 0 else {
-            let error = SystemError("open", base)
-            if toGuest >= 0 { close(toGuest) }
-            if fromGuest >= 0 { close(fromGuest) }
+        do {
+            toGuest = try StreamCopy.openFifoReadWrite("\(base).in")
+        } catch { throw IsorunError("control channel", error) }
+        do {
+            fromGuest = try StreamCopy.openFifoReadWrite("\(base).out")
+        } catch {
+            StreamCopy.close(toGuest)
             throw IsorunError("control channel", error)
         }
     }
 
     deinit {
-        close(toGuest)
-        close(fromGuest)
+        StreamCopy.close(toGuest)
+        StreamCopy.close(fromGuest)
     }
 
     /// The descriptor that becomes readable when the guest says something.
     var readableDescriptor: Int32 { fromGuest }
 
     func send(_ messages: [GuestMessage]) throws(IsorunError) {
-        let bytes = Array(messages.map(\.line).joined().utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { raw in
-                retryingOnInterrupt { write(toGuest, raw.baseAddress, raw.count) }
-            }
-            if written > 0 {
-                offset += written
-            } else if errno == EAGAIN {
-                // The guest has not drained the FIFO yet (a large environment).
-                var descriptor = pollfd(fd: toGuest, events: Int16(POLLOUT), revents: 0)
-                _ = poll(&descriptor, 1, 100)
-            } else {
-                throw IsorunError("write to the guest's control port", SystemError("write", "\(base).in"))
-            }
+        // Waits when the guest has not drained the FIFO yet (a large environment).
+        do { try StreamCopy.writeAll(toGuest, Array(messages.map(\.line).joined().utf8)) } catch {
+            throw IsorunError("write to the guest's control port", error)
         }
     }
 

@@ -24,8 +24,7 @@ struct GuestImageCache {
     /// `$ISORUN_CACHE` or /var/cache/isorun: outside the runtime root (a tmpfs that
     /// is per boot) because images are worth keeping across reboots.
     static var defaultDirectory: String {
-        if let value = getenv("ISORUN_CACHE") { return String(cString: value) }
-        return "/var/cache/isorun"
+        HostProcess.variable("ISORUN_CACHE") ?? "/var/cache/isorun"
     }
 
     /// Rootfs up to this size (regular files) boot fastest from an initramfs; larger
@@ -36,8 +35,12 @@ struct GuestImageCache {
     /// What the guest boots from: an initramfs, and for larger rootfs a disk image.
     struct GuestRoot {
         var initramfs: String
-        /// A raw erofs image of the rootfs, or nil when the rootfs is in the initramfs.
+        /// A disk image holding the rootfs, or nil when the rootfs is in the initramfs.
         var diskImage: String?
+        /// QEMU's name for the image's format ("raw" for the images isorun builds).
+        var diskFormat = "raw"
+        /// The filesystem on the disk; "auto" lets isorun-init try erofs, then ext4.
+        var diskFilesystem = "erofs"
         /// Bytes of the rootfs's regular files.
         var rootfsBytes: Int
     }
@@ -79,21 +82,29 @@ struct GuestImageCache {
             return GuestRoot(initramfs: path, diskImage: nil, rootfsBytes: bytes)
         }
 
-        var initOnly = CacheKey()
-        initOnly.add("init-only-v2")
-        initOnly.add(initKey)
-        let initramfs = try build("initramfs", "init-\(initOnly.hex).cpio") { output throws(SystemError) in
+        let initramfs = try initOnlyInitramfs(initBinary: initBinary)
+        var imageKey = CacheKey()
+        imageKey.add("erofs-v1")
+        for entry in entries { imageKey.add(Self.describe(entry)) }
+        let image = try buildDiskImage(rootfs: rootfs, name: "\(imageKey.hex).erofs")
+        return GuestRoot(initramfs: initramfs, diskImage: image, rootfsBytes: bytes)
+    }
+
+    /// An initramfs holding only isorun-init, for a root that comes on a disk.
+    func initOnlyInitramfs(initBinary: String) throws(IsorunError) -> String {
+        var key = CacheKey()
+        key.add("init-only-v2")
+        do {
+            let identity = try Files.identity(of: initBinary)
+            key.add("\(initBinary) \(identity.size) \(identity.modified) \(identity.inode)")
+        } catch { throw IsorunError("guest init", error) }
+        return try build("initramfs", "init-\(key.hex).cpio") { output throws(SystemError) in
             var archive = CpioArchive(writingTo: output)
             try Self.addBootEntries(to: &archive, rootfsHasDev: false)
             try archive.addDirectory(".isorun", mode: 0o755)
             try archive.addFile(".isorun/init", from: initBinary, mode: 0o755)
             try archive.finish()
         }
-        var imageKey = CacheKey()
-        imageKey.add("erofs-v1")
-        for entry in entries { imageKey.add(Self.describe(entry)) }
-        let image = try buildDiskImage(rootfs: rootfs, name: "\(imageKey.hex).erofs")
-        return GuestRoot(initramfs: initramfs, diskImage: image, rootfsBytes: bytes)
     }
 
     /// What the kernel needs before init runs: /dev/console for init's stdio.
@@ -144,7 +155,7 @@ struct GuestImageCache {
         removeAbandonedTemporaries(in: imageDirectory)
         pruneLeastRecentlyUsed(in: imageDirectory)
         let started = MonotonicClock.nanoseconds()
-        let temporary = "\(path).\(getpid()).tmp"
+        let temporary = "\(path).\(HostProcess.id).tmp"
         do { try Files.makeDirectories(imageDirectory) } catch { throw IsorunError("image cache", error) }
         do throws(IsorunError) {
             try produce(temporary)

@@ -1,4 +1,3 @@
-import Glibc
 import IsorunCore
 import IsorunSpec
 import IsorunSys
@@ -21,7 +20,7 @@ enum GuestArtifacts {
     /// isorun-init: `$ISORUN_INIT`, else next to the isorun executable (SwiftPM builds
     /// both products into one directory, and `make install` copies both).
     static func initBinary() throws(IsorunError) -> String {
-        if let value = getenv("ISORUN_INIT") { return try requireFile(String(cString: value), what: "ISORUN_INIT") }
+        if let value = HostProcess.variable("ISORUN_INIT") { return try requireFile(value, what: "ISORUN_INIT") }
         let executable = (try? FileTree.linkTarget("/proc/self/exe")) ?? ""
         let directory = executable.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
         let candidate = "\(directory)/isorun-init"

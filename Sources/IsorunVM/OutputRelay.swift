@@ -1,4 +1,3 @@
-import Glibc
 import IsorunCore
 import IsorunSys
 
@@ -55,7 +54,7 @@ final class OutputRelay {
     }
 
     func close() {
-        if descriptor >= 0 { Glibc.close(descriptor) }
+        StreamCopy.close(descriptor)
         descriptor = -1
     }
 }

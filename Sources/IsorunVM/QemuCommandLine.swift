@@ -6,13 +6,13 @@
 /// entered directly through PVH; `rtc=off` would cost over a second, so it stays on;
 /// `tsc_early_khz` is always passed because microvm has no PIT/HPET to calibrate the
 /// TSC against, and guests without it hung in 4 of 7 boots.
-struct QemuCommandLine: Equatable {
+struct QemuCommandLine {
     var executable = "qemu-system-x86_64"
     var accelerator: Accelerator
     var kernel: String
     var initramfs: String
-    /// A read-only raw disk image holding the rootfs (large rootfs), or nil.
-    var rootDisk: String? = nil
+    /// A read-only disk image holding the rootfs (large rootfs, or the bundle's `vm.image`).
+    var rootDisk: (path: String, format: String)? = nil
     var memoryMiB: Int
     var vCPUs: Int
     var hostTSCKilohertz: Int?
@@ -83,7 +83,7 @@ struct QemuCommandLine: Equatable {
         ]
         if let rootDisk {
             arguments += [
-                "-drive", "id=root,file=\(rootDisk),format=raw,if=none,readonly=on",
+                "-drive", "id=root,file=\(rootDisk.path),format=\(rootDisk.format),if=none,readonly=on",
                 "-device", "virtio-blk-device,drive=root",
             ]
         }

@@ -1,4 +1,3 @@
-import Glibc
 import IsorunCgroups
 import IsorunCore
 import IsorunGuestProtocol
@@ -50,8 +49,16 @@ public struct VMLauncher: Launcher {
         let cache = GuestImageCache(directory: GuestImageCache.defaultDirectory)
         let kernel = try GuestArtifacts.kernel(explicit: options.kernel, bundle: request.bundle,
                                                cacheDirectory: cache.directory)
-        let root = try cache.prepare(rootfs: request.bundle.rootfsPath, initBinary: try GuestArtifacts.initBinary(),
+        let root: GuestImageCache.GuestRoot
+        if let image = request.bundle.config.vm?.image {
+            // config-vm.md: the bundle brings its own root disk; the rootfs directory is not used.
+            root = GuestImageCache.GuestRoot(initramfs: try cache.initOnlyInitramfs(initBinary: try GuestArtifacts.initBinary()),
+                                             diskImage: image.path, diskFormat: image.format,
+                                             diskFilesystem: "auto", rootfsBytes: 0)
+        } else {
+            root = try cache.prepare(rootfs: request.bundle.rootfsPath, initBinary: try GuestArtifacts.initBinary(),
                                      layout: options.rootLayout)
+        }
 
         Log.logger.debug("vm: guest images ready after \(elapsed())")
         let (accelerator, reason) = probe.resolve(options.accelerator)
@@ -59,20 +66,21 @@ public struct VMLauncher: Launcher {
         // Only an initramfs occupies guest RAM; a disk image is read on demand.
         let resources = GuestResources(resources: request.bundle.config.linux?.resources,
                                        rootfsBytes: root.diskImage == nil ? root.rootfsBytes : 0,
-                                       hostCPUs: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+                                       hostCPUs: HostProcess.onlineCPUs)
 
         let control = try ControlChannel(base: "\(state.directory)/control")
         let relays = [try OutputRelay(fifo: "\(state.directory)/stdout", target: 1),
                       try OutputRelay(fifo: "\(state.directory)/stderr", target: 2)]
         let commandLine = QemuCommandLine(
             executable: request.bundle.config.vm?.hypervisor?.path ?? "qemu-system-x86_64",
-            accelerator: accelerator, kernel: kernel, initramfs: root.initramfs, rootDisk: root.diskImage,
+            accelerator: accelerator, kernel: kernel, initramfs: root.initramfs,
+            rootDisk: root.diskImage.map { (path: $0, format: root.diskFormat) },
             memoryMiB: resources.memoryMiB, vCPUs: resources.vCPUs,
             hostTSCKilohertz: accelerator == .tcg ? HostClock.tscKilohertz() : nil,
             extraKernelParameters: request.bundle.config.vm?.kernel?.parameters ?? [],
             consoleLog: "\(state.directory)/console.log", controlPipe: control.base,
             qmpSocket: "\(state.directory)/qmp.sock", stdoutFifo: relays[0].fifo, stderrFifo: relays[1].fifo,
-            forwardStdin: isatty(0) == 0,
+            forwardStdin: !HostProcess.isTerminal(0),
             extraArguments: request.bundle.config.vm?.hypervisor?.parameters ?? [])
         Log.logger.debug("vm: accelerator \(accelerator.rawValue), \(resources.vCPUs) vCPU, \(resources.memoryMiB) MiB")
         Log.logger.debug("vm: \(commandLine.arguments.joined(separator: " "))")
@@ -80,8 +88,8 @@ public struct VMLauncher: Launcher {
         // QEMU gets no resource limits of its own: the bundle's limits size the guest.
         let cgroup = try WorkloadCgroup.manager(for: request, resources: nil)
         try WorkloadCgroup.create(cgroup, resources: nil, state: state)
-        var plan = SpawnPlan(arguments: commandLine.arguments, environment: HostEnvironment.current())
-        plan.searchPath = HostEnvironment.searchPath()
+        var plan = SpawnPlan(arguments: commandLine.arguments, environment: HostProcess.environment())
+        plan.searchPath = HostProcess.variable("PATH") ?? ProcessSettings.defaultSearchPath
         plan.newSession = true
         let pid = try WorkloadCgroup.spawn(plan, into: cgroup) { pid throws(IsorunError) in try state.recordProcess(pid) }
         Log.logger.debug("vm: QEMU (pid \(pid)) started after \(elapsed())")
@@ -92,7 +100,8 @@ public struct VMLauncher: Launcher {
             var messages = GuestProcess.messages(for: basePlan, bundle: request.bundle)
             let readOnly = request.bundle.config.root?.readonly ?? false
             if root.diskImage != nil {
-                messages.append(.rootDisk(device: QemuCommandLine.rootDiskDevice, filesystem: "erofs", readOnly: readOnly))
+                messages.append(.rootDisk(device: QemuCommandLine.rootDiskDevice, filesystem: root.diskFilesystem,
+                                          readOnly: readOnly))
             } else if readOnly {
                 messages.append(.readOnlyRoot)
             }
@@ -129,7 +138,7 @@ enum GuestProcess {
 /// scripts and tests see it only with --debug, so the workload's stderr stays its own.
 enum AcceleratorNotice {
     static func tell(_ reason: String) {
-        if isatty(2) != 0 { Log.logger.notice("\(reason)") } else { Log.logger.debug("\(reason)") }
+        if HostProcess.isTerminal(2) { Log.logger.notice("\(reason)") } else { Log.logger.debug("\(reason)") }
     }
 }
 
@@ -143,22 +152,5 @@ enum HostClock {
               let value = line.split(separator: ":").last,
               let mhz = Double(value.filter { $0 != " " && $0 != "\t" }) else { return nil }
         return Int((mhz * 1000).rounded())
-    }
-}
-
-/// isorun's own environment, passed to QEMU (not to the workload).
-enum HostEnvironment {
-    static func current() -> [String] {
-        var result: [String] = []
-        var pointer = environ
-        while let entry = pointer.pointee {
-            result.append(String(cString: entry))
-            pointer += 1
-        }
-        return result
-    }
-
-    static func searchPath() -> String {
-        getenv("PATH").map { String(cString: $0) } ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
     }
 }

@@ -12,11 +12,11 @@ enum RootSwitch {
         let top = "/.isorun/root"
         mkdir(top, 0o755)
         if readOnly {
-            check(Glibc.mount(device, top, filesystem, UInt(MS_RDONLY), nil), "mount \(device) on \(top)")
+            mountReadOnly(device, on: top, filesystem: filesystem)
         } else {
             let lower = "/.isorun/lower", scratch = "/.isorun/rw"
             for directory in [lower, scratch] { mkdir(directory, 0o755) }
-            check(Glibc.mount(device, lower, filesystem, UInt(MS_RDONLY), nil), "mount \(device) on \(lower)")
+            mountReadOnly(device, on: lower, filesystem: filesystem)
             check(Glibc.mount("tmpfs", scratch, "tmpfs", 0, "mode=0755"), "mount tmpfs on \(scratch)")
             for directory in ["\(scratch)/upper", "\(scratch)/work"] { mkdir(directory, 0o755) }
             let options = "lowerdir=\(lower),upperdir=\(scratch)/upper,workdir=\(scratch)/work"
@@ -30,6 +30,13 @@ enum RootSwitch {
         check(Glibc.mount(top, "/", nil, UInt(MS_MOVE), nil), "move \(top) to /")
         check(chroot("."), "chroot")
         check(chdir("/"), "chdir /")
+    }
+
+    /// "auto" (a bundle's own `vm.image`) tries the filesystems the guest kernel has.
+    private static func mountReadOnly(_ device: String, on target: String, filesystem: String) {
+        let candidates = filesystem == "auto" ? ["erofs", "ext4"] : [filesystem]
+        for type in candidates where Glibc.mount(device, target, type, UInt(MS_RDONLY), nil) == 0 { return }
+        GuestInit.fail("mount \(device) (\(candidates.joined(separator: " or "))) on \(target): \(GuestInit.errnoText())")
     }
 
     /// `root.readonly` for a rootfs that is the initramfs itself.

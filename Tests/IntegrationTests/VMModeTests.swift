@@ -157,6 +157,32 @@ struct VMModeTests {
         #expect(!FileManager.default.fileExists(atPath: "/run/isorun/\(id)"))
     }
 
+    /// config-vm.md's `vm.image`: the bundle brings its own root disk (here ext4).
+    @Test func aBundleCanBringItsOwnRootImage() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/mke2fs") || FileManager.default.isExecutableFile(atPath: "/sbin/mke2fs") else {
+            print("SKIP vm.image test: mke2fs (e2fsprogs) is not installed")
+            return
+        }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-image-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let image = directory + "/root.ext4"
+        let mke2fs = Process()
+        mke2fs.executableURL = URL(fileURLWithPath: "/sbin/mke2fs")
+        mke2fs.arguments = ["-q", "-t", "ext4", "-d", IsorunRunner.bundle("hello") + "/rootfs", image, "16M"]
+        try mke2fs.run()
+        mke2fs.waitUntilExit()
+        #expect(mke2fs.terminationStatus == 0)
+        try FileManager.default.createSymbolicLink(atPath: directory + "/rootfs", withDestinationPath: IsorunRunner.bundle("hello") + "/rootfs")
+        let config = try String(contentsOfFile: IsorunRunner.bundle("hello") + "/config.json", encoding: .utf8)
+        var json = try #require(try JSONSerialization.jsonObject(with: Data(config.utf8)) as? [String: Any])
+        json["vm"] = ["image": ["path": image, "format": "raw"]]
+        try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: directory + "/config.json"))
+        let result = try IsorunRunner.run(["run", "--mode", "vm", directory, "--", "sh", "-c", "grep ' / ' /proc/mounts | cut -d' ' -f1,3"])
+        #expect(result.status == 0, "\(result.err)")
+        #expect(result.out == "/dev/vda ext4\n")
+    }
+
     @Test func aMissingCommandInTheGuestIsAOneLineError() throws {
         let result = try IsorunRunner.run(mode: "vm", bundle: "hello", ["no-such-command"])
         #expect(result.status == 125)
