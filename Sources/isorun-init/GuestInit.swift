@@ -36,7 +36,7 @@ enum GuestInit {
             stderr: ports["isorun.stderr"].map { open($0, O_WRONLY | O_CLOEXEC) } ?? -1)
         let status = Supervision.run(spec, streams: streams, control: control, lines: lines)
         send(.exit(status))
-        powerOff()
+        endMachine()
     }
 
     static func mountEssentials() {
@@ -89,12 +89,15 @@ enum GuestInit {
         let line = "isorun-init: \(text)\n"
         _ = line.withCString { write(2, $0, strlen($0)) }
         send(.error(text))
-        powerOff()
+        endMachine()
     }
 
-    static func powerOff() -> Never {
+    /// Ends the VM: a restart, which QEMU's -no-reboot turns into its exit. PID 1 must
+    /// never return (the kernel would panic), so if the restart is refused it tries the
+    /// isa-debug-exit port, then waits for the host to stop QEMU (a signal to isorun).
+    /// The kernel does not refuse reboot(2) to PID 1, which holds CAP_SYS_BOOT.
+    static func endMachine() -> Never {
         isorun_guest_restart()
-        // Neither worked: end QEMU through isa-debug-exit if the host attached it.
         isorun_guest_debug_exit(125)
         while true { pause() }
     }
