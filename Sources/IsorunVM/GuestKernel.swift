@@ -50,13 +50,15 @@ struct GuestResources: Equatable {
     /// What the guest kernel and isorun-init need besides the workload's limit.
     static let kernelMarginMiB = 32
 
-    /// `rootfsBytes` counts because an initramfs lives in guest RAM.
-    init(resources: Resources?, rootfsBytes: Int, hostCPUs: Int) {
-        let rootfsMiB = (rootfsBytes + (1 << 20) - 1) >> 20
+    /// The initramfs counts twice: while the kernel unpacks it, the image and its
+    /// unpacked files (in a tmpfs, which may fill only half of RAM) are both in guest RAM.
+    /// The image is freed afterwards, which leaves the workload its limit plus the margin.
+    init(resources: Resources?, initramfsBytes: Int, hostCPUs: Int) {
+        let initramfsMiB = 2 * ((initramfsBytes + (1 << 20) - 1) >> 20)
         if let limit = resources?.memory?.limit, limit > 0 {
-            memoryMiB = Int((limit + (1 << 20) - 1) >> 20) + Self.kernelMarginMiB + rootfsMiB
+            memoryMiB = Int((limit + (1 << 20) - 1) >> 20) + Self.kernelMarginMiB + initramfsMiB
         } else {
-            memoryMiB = Self.defaultMemoryMiB + rootfsMiB
+            memoryMiB = Self.defaultMemoryMiB + initramfsMiB
         }
         var cpus = 1
         if let cpu = resources?.cpu {

@@ -63,9 +63,9 @@ public struct VMLauncher: Launcher {
         Log.logger.debug("vm: guest images ready after \(elapsed())")
         let (accelerator, reason) = probe.resolve(options.accelerator)
         if let reason { AcceleratorNotice.tell(reason) }
-        // Only an initramfs occupies guest RAM; a disk image is read on demand.
+        // The initramfs occupies guest RAM; a disk image is read on demand.
         let resources = GuestResources(resources: request.bundle.config.linux?.resources,
-                                       rootfsBytes: root.diskImage == nil ? root.rootfsBytes : 0,
+                                       initramfsBytes: (try? Files.identity(of: root.initramfs).size) ?? 0,
                                        hostCPUs: HostProcess.onlineCPUs)
 
         let control = try ControlChannel(base: "\(state.directory)/control")
