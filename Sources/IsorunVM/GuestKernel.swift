@@ -50,11 +50,12 @@ struct GuestResources: Equatable {
     /// What the guest kernel and isorun-init need besides the workload's limit.
     static let kernelMarginMiB = 32
 
-    /// The initramfs counts twice: while the kernel unpacks it, the image and its
-    /// unpacked files (in a tmpfs, which may fill only half of RAM) are both in guest RAM.
-    /// The image is freed afterwards, which leaves the workload its limit plus the margin.
+    /// The initramfs counts three times: while the kernel unpacks it, the image is
+    /// reserved memory and the unpacked files go to a tmpfs that may fill only half of
+    /// the rest, so RAM must hold the image plus twice the files. The image is freed
+    /// afterwards, which leaves the workload its limit plus the margin and more.
     init(resources: Resources?, initramfsBytes: Int, hostCPUs: Int) {
-        let initramfsMiB = 2 * ((initramfsBytes + (1 << 20) - 1) >> 20)
+        let initramfsMiB = 3 * ((initramfsBytes + (1 << 20) - 1) >> 20)
         if let limit = resources?.memory?.limit, limit > 0 {
             memoryMiB = Int((limit + (1 << 20) - 1) >> 20) + Self.kernelMarginMiB + initramfsMiB
         } else {

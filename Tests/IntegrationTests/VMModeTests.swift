@@ -157,6 +157,32 @@ struct VMModeTests {
         #expect(!FileManager.default.fileExists(atPath: "/run/isorun/\(id)"))
     }
 
+    /// A rootfs just under the initramfs limit must fit in guest RAM; one above it goes on a disk.
+    @Test func rootfsNearAndAboveTheInitramfsLimitBoot() throws {
+        for (mebibytes, expectedRoot) in [(30, "rootfs"), (40, "overlay")] {
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-big-\(UUID().uuidString)").path
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let copy = Process()
+            copy.executableURL = URL(fileURLWithPath: "/bin/cp")
+            copy.arguments = ["-a", IsorunRunner.bundle("hello") + "/rootfs", directory + "/rootfs"]
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try copy.run()
+            copy.waitUntilExit()
+            var pad = [UInt8](repeating: 0, count: mebibytes << 20)
+            for index in stride(from: 0, to: pad.count, by: 4096) { pad[index] = UInt8.random(in: 0...255) }
+            try Data(pad).write(to: URL(fileURLWithPath: directory + "/rootfs/pad.bin"))
+            var config = try String(contentsOfFile: IsorunRunner.bundle("hello") + "/config.json", encoding: .utf8)
+            config = config.replacingOccurrences(of: "\"readonly\": true", with: "\"readonly\": false")
+            // A small limit leaves no slack: the initramfs itself must be budgeted for.
+            config = config.replacingOccurrences(of: "\"limit\": 134217728", with: "\"limit\": 16777216")
+            try config.write(toFile: directory + "/config.json", atomically: true, encoding: .utf8)
+            let result = try IsorunRunner.run(["run", "--mode", "vm", directory, "--", "sh", "-c",
+                                               "wc -c < /pad.bin; grep ' / ' /proc/mounts | cut -d' ' -f1"])
+            #expect(result.status == 0, "\(mebibytes) MiB: \(result.err)")
+            #expect(result.out == "\(mebibytes << 20)\n\(expectedRoot)\n", "\(mebibytes) MiB")
+        }
+    }
+
     /// config-vm.md's `vm.image`: the bundle brings its own root disk (here ext4).
     @Test func aBundleCanBringItsOwnRootImage() throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/mke2fs") || FileManager.default.isExecutableFile(atPath: "/sbin/mke2fs") else {

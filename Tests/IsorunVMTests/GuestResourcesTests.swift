@@ -5,14 +5,14 @@ import Testing
 struct GuestResourcesTests {
     @Test func defaultsAreOneVCPUAndSmallRAM() {
         let resources = GuestResources(resources: nil, initramfsBytes: 3 << 20, hostCPUs: 2)
-        #expect(resources.memoryMiB == 128 + 2 * 3)
+        #expect(resources.memoryMiB == 128 + 3 * 3)
         #expect(resources.vCPUs == 1)
     }
 
     @Test func memoryLimitBecomesGuestRAMPlusMargin() {
         let limits = Resources(memory: MemoryResources(limit: 64 << 20))
         let resources = GuestResources(resources: limits, initramfsBytes: (1 << 20) + 1, hostCPUs: 2)
-        #expect(resources.memoryMiB == 64 + GuestResources.kernelMarginMiB + 2 * 2)
+        #expect(resources.memoryMiB == 64 + GuestResources.kernelMarginMiB + 3 * 2)
     }
 
     @Test func cpuQuotaAndCpusetBecomeVCPUsCappedByHost() {
