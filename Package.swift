@@ -13,6 +13,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // C: the pre-exec path between clone() and execve(). Carries out a plan; decides nothing.
@@ -51,10 +52,18 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // `isorun bench`: scenarios, statistics, reports (Markdown, JSON, SVG).
+        .target(
+            name: "IsorunBench",
+            dependencies: [
+                "IsorunSys", "IsorunSpec", "IsorunCgroups", "IsorunVM",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
+        ),
         .target(
             name: "IsorunCLI",
             dependencies: [
-                "IsorunCore", "IsorunSandbox", "IsorunSpec", "IsorunVM",
+                "IsorunCore", "IsorunSandbox", "IsorunSpec", "IsorunVM", "IsorunBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -76,6 +85,7 @@ let package = Package(
         .testTarget(name: "IsorunSpecTests", dependencies: ["IsorunSpec"]),
         .testTarget(name: "IsorunSandboxTests", dependencies: ["IsorunSandbox", "IsorunCgroups", "IsorunSpec"]),
         .testTarget(name: "IsorunCLITests", dependencies: ["IsorunCLI"]),
+        .testTarget(name: "IsorunBenchTests", dependencies: ["IsorunBench"]),
         .testTarget(name: "IsorunVMTests", dependencies: ["IsorunVM", "IsorunGuestProtocol", "IsorunSpec", "IsorunSys"]),
         .testTarget(name: "IntegrationTests", dependencies: ["IsorunSys", "IsorunCgroups"]),
     ]

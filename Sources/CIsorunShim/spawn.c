@@ -367,6 +367,12 @@ __attribute__((noreturn)) static void child_main(const struct isorun_spawn_plan 
     do { n = read(sync_fd, &go, 1); } while (n < 0 && errno == EINTR);
     if (n != 1) _exit(125);
     if (plan->new_session && setsid() < 0) child_fail(error_fd, errno, "setsid", NULL);
+    if (plan->null_stdio) {
+        int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (null_fd < 0) child_fail(error_fd, errno, "open", "/dev/null");
+        for (int fd = 0; fd <= 2; fd++)
+            if (dup2(null_fd, fd) < 0) child_fail(error_fd, errno, "dup2", "/dev/null");
+    }
 
     for (int i = 0; i < plan->join_count; i++)
         if (setns(plan->joins[i].fd, plan->joins[i].nstype) < 0)

@@ -8,7 +8,7 @@ public struct IsorunCommand: ParsableCommand {
         commandName: "isorun",
         abstract: "One OCI bundle, three ways to run it: bare process, namespace + cgroup sandbox, micro-VM.",
         version: "0.1.0",
-        subcommands: [RunCommand.self],
+        subcommands: [RunCommand.self, BenchCommand.self],
         defaultSubcommand: RunCommand.self
     )
 

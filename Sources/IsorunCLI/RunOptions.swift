@@ -51,9 +51,13 @@ struct RunOptions: Equatable {
 /// ArgumentParser, which also owns help, errors and every other command; a unit test
 /// checks that both parse the same inputs to the same options.
 enum FastRunParser {
+    static let subcommandNames: Set<String> = ["bench", "help"]
+
     static func parse(_ arguments: [String]) -> RunOptions? {
         var index = 0
         if arguments.first == "run" { index = 1 }
+        // Other subcommands belong to ArgumentParser.
+        if let first = arguments.first, subcommandNames.contains(first) { return nil }
         var options = RunOptions(bundle: "")
         var bundle: String?
         while index < arguments.count {

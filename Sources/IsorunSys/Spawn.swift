@@ -76,6 +76,8 @@ public struct SpawnPlan {
     public var parentDeathSignal: Int32 = SIGKILL
     /// Detach from isorun's session and terminal (setsid) before exec.
     public var newSession = false
+    /// Run with stdin, stdout and stderr on /dev/null.
+    public var nullStdio = false
     /// A cgroup v2 directory to create the child in (clone3 CLONE_INTO_CGROUP).
     public var cgroupDirectory: String?
 
@@ -242,6 +244,7 @@ public enum Spawner {
         }
         c.pointee.parent_death_signal = plan.parentDeathSignal
         c.pointee.new_session = plan.newSession ? 1 : 0
+        c.pointee.null_stdio = plan.nullStdio ? 1 : 0
     }
 }
 

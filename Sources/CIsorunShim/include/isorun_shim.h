@@ -114,6 +114,8 @@ struct isorun_spawn_plan {
     /// Start a new session (setsid), so that the terminal's Ctrl-C reaches only isorun,
     /// which decides what to forward (a VMM must not die of it).
     int new_session;
+    /// Point stdin, stdout and stderr at /dev/null (a benchmark's timed commands).
+    int null_stdio;
 
     /// A cgroup v2 directory (fd) to create the child in with clone3(CLONE_INTO_CGROUP),
     /// which spares the parent a migration; -1 for none.

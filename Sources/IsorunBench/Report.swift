@@ -1,0 +1,106 @@
+import FoundationEssentials
+import IsorunSys
+
+/// One scenario's measured series: what ran, how often, and how long it took.
+public struct Series: Codable, Sendable, Equatable {
+    public var name: String
+    public var command: [String]
+    /// Raw samples in nanoseconds, kept so a reader can recompute anything.
+    public var samplesNanoseconds: [UInt64]
+    public var summary: SampleSummary?
+    /// Why this series has no samples (a peer that is not installed, a failure).
+    public var skipped: String?
+
+    public init(name: String, command: [String], samplesNanoseconds: [UInt64], skipped: String? = nil) {
+        self.name = name
+        self.command = command
+        self.samplesNanoseconds = samplesNanoseconds
+        self.summary = Statistics.summarize(nanoseconds: samplesNanoseconds)
+        self.skipped = skipped
+    }
+}
+
+/// The machine a report was measured on.
+public struct Environment: Codable, Sendable, Equatable {
+    public var kernel: String
+    public var cpus: Int
+    public var cgroups: String
+    public var accelerator: String
+    public var peers: [String: String]
+
+    public init(kernel: String, cpus: Int, cgroups: String, accelerator: String, peers: [String: String]) {
+        self.kernel = kernel
+        self.cpus = cpus
+        self.cgroups = cgroups
+        self.accelerator = accelerator
+        self.peers = peers
+    }
+}
+
+/// What `isorun bench` writes: `--json` gets this whole value, `--report` renders it.
+public struct BenchReport: Codable, Sendable, Equatable {
+    public var scenario: String
+    public var environment: Environment
+    public var series: [Series]
+
+    public init(scenario: String, environment: Environment, series: [Series]) {
+        self.scenario = scenario
+        self.environment = environment
+        self.series = series
+    }
+
+    public func json() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return String(decoding: try encoder.encode(self), as: UTF8.self)
+    }
+
+    /// A Markdown table; `reference` names the series the ratios are taken against.
+    public func markdown(reference: String?) -> String {
+        var lines = [
+            "# isorun bench \(scenario)", "",
+            "Host: Linux \(environment.kernel), \(environment.cpus) CPUs, cgroups \(environment.cgroups), "
+                + "VM accelerator \(environment.accelerator).", "",
+            "| series | runs | median (ms) | mean ± σ (ms) | p90 (ms) | p99 (ms) | min … max (ms) | vs \(reference ?? "—") |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        let referenceMedian = series.first { $0.name == reference }?.summary?.p50
+        for entry in series {
+            guard let s = entry.summary else {
+                lines.append("| \(entry.name) | — | skipped: \(entry.skipped ?? "no samples") | | | | | |")
+                continue
+            }
+            var ratio = "—"
+            if let referenceMedian, referenceMedian > 0, entry.name != reference {
+                ratio = s.p50 >= referenceMedian ? "\(format(s.p50 / referenceMedian, decimals: 2))× slower"
+                    : "\(format(referenceMedian / s.p50, decimals: 2))× faster"
+            } else if entry.name == reference {
+                ratio = "reference"
+            }
+            lines.append("| \(entry.name) | \(s.count) | \(BarChart.number(s.p50)) | \(BarChart.number(s.mean)) ± "
+                         + "\(BarChart.number(s.standardDeviation)) | \(BarChart.number(s.p90)) | \(BarChart.number(s.p99)) | "
+                         + "\(BarChart.number(s.min)) … \(BarChart.number(s.max)) | \(ratio) |")
+        }
+        lines += ["", "![\(scenario)](\(scenario).svg)", ""]
+        return lines.joined(separator: "\n")
+    }
+
+    /// The chart for `--report`: medians with min–p90 whiskers, log scale when the
+    /// series span more than 20×.
+    public var chart: BarChart {
+        let bars = series.compactMap { entry in
+            entry.summary.map { BarChart.Bar(label: entry.name, value: $0.p50, low: $0.min, high: $0.p90) }
+        }
+        let values = bars.map(\.value)
+        let spread = (values.max() ?? 1) / Swift.max(values.min() ?? 1, 1e-9)
+        return BarChart(title: "isorun bench \(scenario): time to exit (ms)", unit: "ms", bars: bars, logarithmic: spread > 20)
+    }
+
+    /// Writes `<directory>/<scenario>.md`, `.svg` and `.json`.
+    public func write(to directory: String, reference: String?) throws {
+        try Files.makeDirectories(directory)
+        try Files.write("\(directory)/\(scenario).md", markdown(reference: reference), create: true)
+        try Files.write("\(directory)/\(scenario).svg", chart.svg, create: true)
+        try Files.write("\(directory)/\(scenario).json", json(), create: true)
+    }
+}

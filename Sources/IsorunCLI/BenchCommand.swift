@@ -1,0 +1,91 @@
+import ArgumentParser
+import IsorunBench
+import IsorunCore
+import IsorunSys
+
+/// `isorun bench SCENARIO`: measures what each mode buys and costs, with peers in
+/// the same run. Prints a Markdown table; `--json` and `--report` keep everything.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure the modes against each other and against bwrap, runc and QEMU.",
+        subcommands: [BenchStartupCommand.self, BenchAllCommand.self]
+    )
+}
+
+/// Options every scenario takes.
+struct BenchOptions: ParsableArguments {
+    @Flag(name: .long, help: "Few runs: a check that everything works, not a measurement.")
+    var quick = false
+
+    @Option(name: .long, help: "Timed runs per process-based series (VM series get a tenth, at least 3).")
+    var runs: Int?
+
+    @Option(name: .long, help: "Write raw samples and the environment as JSON to this file.")
+    var json: String?
+
+    @Option(name: .long, help: "Write Markdown, SVG and JSON reports into this directory.")
+    var report: String?
+
+    @Option(name: .long, help: "The bundle to run.")
+    var bundle: String = "Bundles/hello.bundle"
+
+    func validate() throws {
+        if let runs, runs < 1 { throw ValidationError("--runs must be at least 1, got \(runs)") }
+    }
+
+    var processRuns: Int { runs ?? (quick ? 5 : 30) }
+    var vmRuns: Int { quick ? 2 : max(3, processRuns / 10) }
+
+    /// Writes the outputs the user asked for and prints the table.
+    func publish(_ report: BenchReport, reference: String) throws(IsorunError) {
+        do {
+            if let json { try Files.write(json, try report.json(), create: true) }
+            if let directory = self.report { try report.write(to: directory, reference: reference) }
+        } catch {
+            throw IsorunError("bench report: \(error)")
+        }
+        print(report.markdown(reference: reference))
+    }
+}
+
+struct BenchStartupCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "startup",
+        abstract: "Create-to-exit time of /bin/true in each mode, beside /bin/true itself, bwrap and runc."
+    )
+
+    @OptionGroup var options: BenchOptions
+
+    func run() throws {
+        try Self.measure(options)
+    }
+
+    static func measure(_ options: BenchOptions) throws(IsorunError) {
+        guard let isorun = try? FileTree.linkTarget("/proc/self/exe") else { throw IsorunError("cannot find the isorun binary") }
+        let scenario = StartupScenario(options: .init(bundle: options.bundle, runs: options.processRuns,
+                                                      vmRuns: options.vmRuns, isorun: isorun))
+        let report: BenchReport
+        do {
+            report = try scenario.run(environment: Environment.current(workspace: "/tmp"))
+        } catch let error as IsorunError {
+            throw error
+        } catch {
+            throw IsorunError("bench startup: \(error)")
+        }
+        try options.publish(report, reference: "isorun sandbox")
+    }
+}
+
+struct BenchAllCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "all",
+        abstract: "Every scenario that exists so far (startup; blast, deps, density and overcommit are not built yet)."
+    )
+
+    @OptionGroup var options: BenchOptions
+
+    func run() throws {
+        try BenchStartupCommand.measure(options)
+    }
+}

@@ -1,0 +1,43 @@
+import Foundation
+import Testing
+
+/// `isorun bench` in its quick form: the shape and sanity of what it measures, never a speed.
+@Suite(.enabled(if: IsorunRunner.canRun, "needs root, a built isorun and built bundles"))
+struct BenchTests {
+    @Test func startupQuickMeasuresEverySeries() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-bench-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let json = directory + "/startup.json"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let result = try IsorunRunner.run(["bench", "startup", "--quick", "--bundle", IsorunRunner.bundle("hello"),
+                                           "--json", json, "--report", directory + "/report"])
+        #expect(result.status == 0, "\(result.err)")
+        #expect(result.out.contains("| isorun sandbox |"))
+        for file in ["startup.md", "startup.svg", "startup.json"] {
+            #expect(FileManager.default.fileExists(atPath: directory + "/report/" + file), "\(file)")
+        }
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any])
+        let series = try #require(report["series"] as? [[String: Any]])
+        let byName = Dictionary(uniqueKeysWithValues: series.map { ($0["name"] as? String ?? "", $0) })
+        for name in ["/bin/true", "isorun bare", "isorun sandbox"] {
+            let entry = try #require(byName[name], "\(name)")
+            #expect(entry["skipped"] == nil, "\(name): \(entry["skipped"] ?? "")")
+            #expect((entry["samplesNanoseconds"] as? [Any])?.count == 5, "\(name)")
+        }
+        // A VM needs its kernel; without it the series says why instead of pretending.
+        let vm = try #require(byName["isorun vm"])
+        if VMSupport.unavailableReason == nil {
+            #expect((vm["samplesNanoseconds"] as? [Any])?.count == 2, "\(vm["skipped"] ?? "")")
+        } else {
+            #expect(vm["skipped"] != nil)
+        }
+        let environment = try #require(report["environment"] as? [String: Any])
+        #expect(["tcg", "kvm"].contains(environment["accelerator"] as? String ?? ""))
+    }
+
+    @Test func badRunCountIsAOneLineError() throws {
+        let result = try IsorunRunner.run(["bench", "startup", "--runs", "0"])
+        #expect(result.status == 125)
+        #expect(result.err.contains("--runs"), "\(result.err)")
+    }
+}

@@ -1,0 +1,75 @@
+import Testing
+@testable import IsorunBench
+
+struct StatisticsTests {
+    @Test func percentilesOfAKnownSeries() throws {
+        // 1 ms … 100 ms in 1 ms steps.
+        let samples = (1...100).map { UInt64($0) * 1_000_000 }
+        let summary = try #require(Statistics.summarize(nanoseconds: samples))
+        #expect(summary.count == 100)
+        #expect(abs(summary.mean - 50.5) < 0.1)
+        #expect(abs(summary.p50 - 50) < 0.1)
+        #expect(abs(summary.p90 - 90) < 0.1)
+        #expect(abs(summary.p99 - 99) < 0.1)
+        #expect(abs(summary.min - 1) < 0.01)
+        #expect(abs(summary.max - 100) < 0.1)
+        #expect(abs(summary.standardDeviation - 28.87) < 0.1)
+    }
+
+    @Test func noSamplesNoSummary() {
+        #expect(Statistics.summarize(nanoseconds: []) == nil)
+    }
+
+    @Test func fixedPointFormatting() {
+        #expect(format(1.25, decimals: 2) == "1.25")
+        #expect(format(0.05, decimals: 2) == "0.05")
+        #expect(format(12.0, decimals: 1) == "12.0")
+        #expect(format(-0.5, decimals: 1) == "-0.5")
+        #expect(BarChart.number(435.4) == "435")
+        #expect(BarChart.number(10.06) == "10.1")
+    }
+}
+
+struct ReportTests {
+    func report() -> BenchReport {
+        BenchReport(
+            scenario: "startup",
+            environment: Environment(kernel: "6.1", cpus: 2, cgroups: "v2", accelerator: "tcg", peers: ["runc": "runc 1.1"]),
+            series: [
+                Series(name: "fast", command: ["/bin/true"], samplesNanoseconds: [1_000_000, 1_000_000]),
+                Series(name: "reference", command: ["x"], samplesNanoseconds: [4_000_000, 4_000_000]),
+                Series(name: "slow <vm>", command: ["y"], samplesNanoseconds: [400_000_000]),
+                Series(name: "absent", command: ["z"], samplesNanoseconds: [], skipped: "z is not installed"),
+            ])
+    }
+
+    @Test func markdownHasOneRowPerSeriesWithRatios() {
+        let markdown = report().markdown(reference: "reference")
+        let rows = markdown.split(separator: "\n").filter { $0.hasPrefix("| ") && !$0.hasPrefix("| series") }
+        #expect(rows.count == 4)
+        #expect(rows[0].contains("4.00× faster"))
+        #expect(rows[1].contains("reference"))
+        #expect(rows[2].contains("100.00× slower"))
+        #expect(rows[3].contains("skipped: z is not installed"))
+        #expect(markdown.contains("![startup](startup.svg)"))
+    }
+
+    @Test func chartIsWellFormedEscapedAndLogarithmicForWideSpreads() {
+        let chart = report().chart
+        #expect(chart.logarithmic)
+        #expect(chart.bars.map(\.label) == ["fast", "reference", "slow <vm>"])
+        let svg = chart.svg
+        #expect(svg.hasPrefix("<svg "))
+        #expect(svg.hasSuffix("</svg>\n"))
+        #expect(svg.contains("slow &lt;vm&gt;"))
+        #expect(!svg.contains("<vm>"))
+        #expect(svg.components(separatedBy: "<rect ").count - 1 == 1 + 3)
+    }
+
+    @Test func jsonKeepsRawSamplesAndEnvironment() throws {
+        let json = try report().json()
+        #expect(json.contains("\"samplesNanoseconds\""))
+        #expect(json.contains("\"accelerator\" : \"tcg\""))
+        #expect(json.contains("\"skipped\" : \"z is not installed\""))
+    }
+}
