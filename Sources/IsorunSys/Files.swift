@@ -64,7 +64,8 @@ public enum Files {
     /// mkdir -p
     public static func makeDirectories(_ path: String, mode: mode_t = 0o755) throws(SystemError) {
         if isDirectory(path) { return }
-        var prefix = ""
+        // A relative path stays relative: its first component gets no leading slash.
+        var prefix = path.hasPrefix("/") ? "" : "."
         for component in path.split(separator: "/") {
             prefix += "/" + component
             if !isDirectory(prefix) { try makeDirectory(prefix, mode: mode) }
