@@ -97,3 +97,14 @@ pid_t isorun_guest_spawn(const struct isorun_guest_process *p, int *step, int *e
     }
     return pid;
 }
+
+int isorun_guest_load_module(const char *path) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    int rc = (int)syscall(SYS_finit_module, fd, "", 0);
+    int saved = errno;
+    close(fd);
+    if (rc != 0 && saved == EEXIST) return 0;
+    errno = saved;
+    return rc;
+}

@@ -61,6 +61,13 @@ struct CpioArchive {
         try pad()
     }
 
+    /// Adds a regular file with the given contents.
+    mutating func addFile(_ name: String, contents: [UInt8], mode: UInt32) throws(SystemError) {
+        try addHeader(name, mode: UInt32(Self.S_IFREG_BITS) | mode, uid: 0, gid: 0, modified: 0, size: contents.count)
+        try output.write(contents)
+        try pad()
+    }
+
     /// Ends the archive; the kernel stops reading at this entry.
     mutating func finish() throws(SystemError) {
         try addHeader("TRAILER!!!", mode: 0, uid: 0, gid: 0, modified: 0, size: 0, linkCount: 1)

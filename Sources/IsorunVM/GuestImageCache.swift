@@ -46,7 +46,7 @@ struct GuestImageCache {
     }
 
     /// Builds or finds the images for `rootfs`, choosing by size unless `layout` says.
-    func prepare(rootfs bundleRootfs: String, initBinary: String, layout: RootLayout) throws(IsorunError) -> GuestRoot {
+    func prepare(rootfs bundleRootfs: String, guestInit: GuestInitFiles, layout: RootLayout) throws(IsorunError) -> GuestRoot {
         let rootfs: String
         let entries: [FileTreeEntry]
         do {
@@ -60,11 +60,7 @@ struct GuestImageCache {
         case .initramfs: false
         case .diskImage: true
         }
-        let initKey: String
-        do {
-            let identity = try Files.identity(of: initBinary)
-            initKey = "\(initBinary) \(identity.size) \(identity.modified) \(identity.inode)"
-        } catch { throw IsorunError("guest init", error) }
+        let initKey = try guestInit.cacheKey()
 
         if !useDisk {
             var key = CacheKey()
@@ -75,14 +71,13 @@ struct GuestImageCache {
                 var archive = CpioArchive(writingTo: output)
                 try archive.addTree(at: rootfs, entries: entries)
                 try Self.addBootEntries(to: &archive, rootfsHasDev: entries.contains { $0.relativePath == "dev" })
-                try archive.addDirectory(".isorun", mode: 0o755)
-                try archive.addFile(".isorun/init", from: initBinary, mode: 0o755)
+                try guestInit.add(to: &archive)
                 try archive.finish()
             }
             return GuestRoot(initramfs: path, diskImage: nil, rootfsBytes: bytes)
         }
 
-        let initramfs = try initOnlyInitramfs(initBinary: initBinary)
+        let initramfs = try initOnlyInitramfs(guestInit)
         var imageKey = CacheKey()
         imageKey.add("erofs-v1")
         for entry in entries { imageKey.add(Self.describe(entry)) }
@@ -91,18 +86,14 @@ struct GuestImageCache {
     }
 
     /// An initramfs holding only isorun-init, for a root that comes on a disk.
-    func initOnlyInitramfs(initBinary: String) throws(IsorunError) -> String {
+    func initOnlyInitramfs(_ guestInit: GuestInitFiles) throws(IsorunError) -> String {
         var key = CacheKey()
         key.add("init-only-v2")
-        do {
-            let identity = try Files.identity(of: initBinary)
-            key.add("\(initBinary) \(identity.size) \(identity.modified) \(identity.inode)")
-        } catch { throw IsorunError("guest init", error) }
+        key.add(try guestInit.cacheKey())
         return try build("initramfs", "init-\(key.hex).cpio") { output throws(SystemError) in
             var archive = CpioArchive(writingTo: output)
             try Self.addBootEntries(to: &archive, rootfsHasDev: false)
-            try archive.addDirectory(".isorun", mode: 0o755)
-            try archive.addFile(".isorun/init", from: initBinary, mode: 0o755)
+            try guestInit.add(to: &archive)
             try archive.finish()
         }
     }
@@ -216,5 +207,38 @@ struct CacheKey {
     var hex: String {
         let digits = Array("0123456789abcdef".utf8)
         return String(decoding: (0..<16).reversed().map { digits[Int((state >> (UInt64($0) * 4)) & 0xf)] }, as: UTF8.self)
+    }
+}
+
+/// What isorun puts under /.isorun in every initramfs: the init and, for a stock
+/// kernel, the modules it must load (with their order).
+struct GuestInitFiles {
+    var binary: String
+    var modules: [String] = []
+
+    /// Identifies the files by path, size, mtime and inode.
+    func cacheKey() throws(IsorunError) -> String {
+        var parts: [String] = []
+        for file in [binary] + modules {
+            do {
+                let identity = try Files.identity(of: file)
+                parts.append("\(file) \(identity.size) \(identity.modified) \(identity.inode)")
+            } catch { throw IsorunError("guest init", error) }
+        }
+        return parts.joined(separator: "\n")
+    }
+
+    func add(to archive: inout CpioArchive) throws(SystemError) {
+        try archive.addDirectory(".isorun", mode: 0o755)
+        try archive.addFile(".isorun/init", from: binary, mode: 0o755)
+        guard !modules.isEmpty else { return }
+        try archive.addDirectory(".isorun/modules", mode: 0o755)
+        var order = ""
+        for module in modules {
+            let name = String(module.split(separator: "/").last ?? "")
+            try archive.addFile(".isorun/modules/\(name)", from: module, mode: 0o644)
+            order += name + "\n"
+        }
+        try archive.addFile(".isorun/modules/order", contents: Array(order.utf8), mode: 0o644)
     }
 }

@@ -2,19 +2,34 @@ import IsorunCore
 import IsorunSpec
 import IsorunSys
 
+/// The kernel a VM boots, and the modules isorun-init must load for it.
+struct GuestKernel {
+    var path: String
+    /// Module files in load order (dependencies first); empty for isorun's own kernel.
+    var modules: [String] = []
+    /// True for Debian's stock kernel, used when isorun's could not be built.
+    var isStockFallback = false
+}
+
 /// Finds the guest kernel and isorun-init for a VM.
 enum GuestArtifacts {
     /// The kernel to boot, in order of precedence: `--kernel`, the bundle's
-    /// `vm.kernel.path` (config-vm.md), then the one `make kernel` built from
-    /// Guest/kernel (the cache's `kernel/current` link).
-    static func kernel(explicit: String?, bundle: Bundle, cacheDirectory: String) throws(IsorunError) -> String {
-        if let explicit { return try requireFile(explicit, what: "--kernel") }
+    /// `vm.kernel.path` (config-vm.md), then the cache's `kernel/current`: the one
+    /// `make kernel` built from Guest/kernel (`vmlinux`), or, when that build failed,
+    /// Debian's stock cloud kernel (`vmlinuz`) with the modules listed in `modules/order`.
+    static func kernel(explicit: String?, bundle: Bundle, cacheDirectory: String) throws(IsorunError) -> GuestKernel {
+        if let explicit { return GuestKernel(path: try requireFile(explicit, what: "--kernel")) }
         if let path = bundle.config.vm?.kernel?.path {
-            return try requireFile(path, what: "\(bundle.directory)/config.json: vm.kernel.path")
+            return GuestKernel(path: try requireFile(path, what: "\(bundle.directory)/config.json: vm.kernel.path"))
         }
-        let built = "\(cacheDirectory)/kernel/current/vmlinux"
-        if Files.exists(built) { return built }
-        throw IsorunError("no guest kernel at \(built): build it with `make kernel` (Guest/kernel/build.sh) or pass --kernel PATH")
+        let current = "\(cacheDirectory)/kernel/current"
+        if Files.exists("\(current)/vmlinux") { return GuestKernel(path: "\(current)/vmlinux") }
+        if Files.exists("\(current)/vmlinuz") {
+            let order = (try? Files.readString("\(current)/modules/order")) ?? ""
+            let modules = order.split(separator: "\n").filter { !$0.isEmpty }.map { "\(current)/modules/\($0)" }
+            return GuestKernel(path: "\(current)/vmlinuz", modules: modules, isStockFallback: true)
+        }
+        throw IsorunError("no guest kernel in \(current): build it with `make kernel` (Guest/kernel/build.sh) or pass --kernel PATH")
     }
 
     /// isorun-init: `$ISORUN_INIT`, else next to the isorun executable (SwiftPM builds

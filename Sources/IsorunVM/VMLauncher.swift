@@ -49,15 +49,18 @@ public struct VMLauncher: Launcher {
         let cache = GuestImageCache(directory: GuestImageCache.defaultDirectory)
         let kernel = try GuestArtifacts.kernel(explicit: options.kernel, bundle: request.bundle,
                                                cacheDirectory: cache.directory)
+        if kernel.isStockFallback {
+            AcceleratorNotice.tell("using Debian's stock kernel \(kernel.path): isorun's own could not be built (make kernel); boots are slower")
+        }
+        let guestInit = GuestInitFiles(binary: try GuestArtifacts.initBinary(), modules: kernel.modules)
         let root: GuestImageCache.GuestRoot
         if let image = request.bundle.config.vm?.image {
             // config-vm.md: the bundle brings its own root disk; the rootfs directory is not used.
-            root = GuestImageCache.GuestRoot(initramfs: try cache.initOnlyInitramfs(initBinary: try GuestArtifacts.initBinary()),
+            root = GuestImageCache.GuestRoot(initramfs: try cache.initOnlyInitramfs(guestInit),
                                              diskImage: image.path, diskFormat: image.format,
                                              diskFilesystem: "auto", rootfsBytes: 0)
         } else {
-            root = try cache.prepare(rootfs: request.bundle.rootfsPath, initBinary: try GuestArtifacts.initBinary(),
-                                     layout: options.rootLayout)
+            root = try cache.prepare(rootfs: request.bundle.rootfsPath, guestInit: guestInit, layout: options.rootLayout)
         }
 
         Log.logger.debug("vm: guest images ready after \(elapsed())")
@@ -73,7 +76,7 @@ public struct VMLauncher: Launcher {
                       try OutputRelay(fifo: "\(state.directory)/stderr", target: 2)]
         let commandLine = QemuCommandLine(
             executable: request.bundle.config.vm?.hypervisor?.path ?? "qemu-system-x86_64",
-            accelerator: accelerator, kernel: kernel, initramfs: root.initramfs,
+            accelerator: accelerator, kernel: kernel.path, initramfs: root.initramfs,
             rootDisk: root.diskImage.map { (path: $0, format: root.diskFormat) },
             memoryMiB: resources.memoryMiB, vCPUs: resources.vCPUs,
             hostTSCKilohertz: accelerator == .tcg ? HostClock.tscKilohertz() : nil,
@@ -134,8 +137,9 @@ enum GuestProcess {
     }
 }
 
-/// Says once per run, on a terminal, that emulation is in use (it is 10-50x slower);
-/// scripts and tests see it only with --debug, so the workload's stderr stays its own.
+/// Says once per run, on a terminal, what a user would not assume (emulation instead
+/// of KVM, a stock kernel instead of isorun's); scripts and tests see it only with
+/// --debug, so the workload's stderr stays its own.
 enum AcceleratorNotice {
     static func tell(_ reason: String) {
         if HostProcess.isTerminal(2) { Log.logger.notice("\(reason)") } else { Log.logger.debug("\(reason)") }

@@ -7,6 +7,7 @@ enum GuestInit {
 
     static func run() -> Never {
         mountEssentials()
+        loadModules()
         if isorun_guest_loopback_up() != 0 { fail("bring up lo: \(errnoText())") }
         let ports = VirtioPorts.find(["isorun.control", "isorun.stdin", "isorun.stdout", "isorun.stderr"])
         guard let controlPath = ports["isorun.control"] else { fail("no isorun.control virtio port") }
@@ -53,6 +54,17 @@ enum GuestInit {
         _ = mount("devpts", "/dev/pts", "devpts", 0, "newinstance,ptmxmode=0666")
         mkdir("/dev/shm", 0o1777)
         _ = mount("shm", "/dev/shm", "tmpfs", 0, "mode=1777")
+    }
+
+    /// A stock kernel (the fallback when isorun's own cannot be built) has virtio,
+    /// erofs and overlay as modules: the host puts them, dependencies first, in
+    /// /.isorun/modules with their load order in /.isorun/modules/order.
+    static func loadModules() {
+        let order = VirtioPorts.readAll("/.isorun/modules/order")
+        for name in order.split(separator: "\n") where !name.isEmpty {
+            let path = "/.isorun/modules/\(name)"
+            if isorun_guest_load_module(path) != 0 { fail("load module \(path): \(errnoText())") }
+        }
     }
 
     /// Sets /proc/sys/<key>, dots as slashes; a failure ends the run like runc's does.
@@ -136,10 +148,20 @@ enum VirtioPorts {
     }
 
     static func readLine(_ path: String) -> String {
+        String(readAll(path).prefix { $0 != "\n" })
+    }
+
+    /// A whole (small) file, or "" if it cannot be read.
+    static func readAll(_ path: String) -> String {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return "" }
         defer { close(fd) }
-        let bytes = GuestInit.readSome(fd)
-        return String(decoding: bytes.prefix { $0 != 0x0a }, as: UTF8.self)
+        var bytes: [UInt8] = []
+        while true {
+            let chunk = GuestInit.readSome(fd)
+            if chunk.isEmpty { break }
+            bytes += chunk
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }

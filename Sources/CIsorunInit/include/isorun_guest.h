@@ -23,6 +23,10 @@ int isorun_guest_loopback_up(void);
 /// Returns a descriptor that polls readable when `pid` exits, or -1.
 int isorun_guest_pidfd_open(pid_t pid);
 
+/// Loads a kernel module from a file (finit_module). Returns 0, or -1 with errno set;
+/// EEXIST (already loaded or built in) counts as success.
+int isorun_guest_load_module(const char *path);
+
 /// The workload as isorun-init starts it; every pointer stays valid during the call.
 struct isorun_guest_process {
     char *const *argv;
