@@ -11,6 +11,9 @@ struct QemuCommandLine {
     var accelerator: Accelerator
     var kernel: String
     var initramfs: String
+    /// Debian's stock kernel (the fallback): its virtio-mmio driver only finds devices
+    /// through ACPI, and with ACPI on, `noapictimer` leaves it without a timer.
+    var stockKernel = false
     /// A read-only disk image holding the rootfs (large rootfs, or the bundle's `vm.image`).
     var rootDisk: (path: String, format: String)? = nil
     var memoryMiB: Int
@@ -32,7 +35,7 @@ struct QemuCommandLine {
 
     /// Without ACPI, microvm describes its virtio-mmio devices on the kernel command
     /// line and its CPUs in an MP table: the guest kernel needs no ACPI code at all.
-    static let machine = "microvm,acpi=off"
+    var machine: String { stockKernel ? "microvm" : "microvm,acpi=off" }
 
     /// The root disk is the only virtio-blk device, so the guest names it vda.
     static let rootDiskDevice = "/dev/vda"
@@ -48,7 +51,7 @@ struct QemuCommandLine {
             "rdinit=\(Self.initPath)",
         ]
         if let khz = hostTSCKilohertz { parameters.append("tsc_early_khz=\(khz)") }
-        if accelerator == .tcg {
+        if accelerator == .tcg && !stockKernel {
             // TCG has no TSC-deadline timer, so the kernel would spend ~200 ms calibrating
             // the APIC timer; the PIT-less microvm does fine without it.
             parameters.append("noapictimer")
@@ -59,10 +62,10 @@ struct QemuCommandLine {
     var arguments: [String] {
         var arguments = [executable]
         switch accelerator {
-        case .kvm: arguments += ["-M", Self.machine, "-accel", "kvm", "-cpu", "host"]
+        case .kvm: arguments += ["-M", machine, "-accel", "kvm", "-cpu", "host"]
         // Without ERMS/FSRM the guest's memcpy/memset avoid `rep movsb/stosb`, which TCG
         // emulates a byte at a time (freeing init memory went from 150 to 34 ms).
-        case .tcg: arguments += ["-M", Self.machine, "-accel", "tcg", "-cpu", "max,-erms,-fsrm"]
+        case .tcg: arguments += ["-M", machine, "-accel", "tcg", "-cpu", "max,-erms,-fsrm"]
         }
         arguments += [
             "-m", "\(memoryMiB)", "-smp", "\(vCPUs)",

@@ -76,7 +76,7 @@ public struct VMLauncher: Launcher {
                       try OutputRelay(fifo: "\(state.directory)/stderr", target: 2)]
         let commandLine = QemuCommandLine(
             executable: request.bundle.config.vm?.hypervisor?.path ?? "qemu-system-x86_64",
-            accelerator: accelerator, kernel: kernel.path, initramfs: root.initramfs,
+            accelerator: accelerator, kernel: kernel.path, initramfs: root.initramfs, stockKernel: kernel.isStockFallback,
             rootDisk: root.diskImage.map { (path: $0, format: root.diskFormat) },
             memoryMiB: resources.memoryMiB, vCPUs: resources.vCPUs,
             hostTSCKilohertz: accelerator == .tcg ? HostClock.tscKilohertz() : nil,

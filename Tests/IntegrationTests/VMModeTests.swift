@@ -209,6 +209,29 @@ struct VMModeTests {
         #expect(result.out == "/dev/vda ext4\n")
     }
 
+    /// When isorun's kernel cannot be built, `make kernel` falls back to Debian's stock
+    /// cloud kernel, whose virtio drivers are modules that isorun-init loads.
+    @Test func theStockKernelFallbackRunsTheSameBundle() throws {
+        let cache = "/var/cache/isorun-fallback-test"
+        let setup = Process()
+        setup.executableURL = URL(fileURLWithPath: IsorunRunner.repository + "/Guest/kernel/stock-fallback.sh")
+        setup.environment = ProcessInfo.processInfo.environment.merging(["ISORUN_CACHE": cache]) { $1 }
+        setup.standardOutput = FileHandle.nullDevice
+        try setup.run()
+        setup.waitUntilExit()
+        guard setup.terminationStatus == 0 else {
+            print("SKIP stock-kernel fallback test: Debian's linux-image-cloud-amd64 could not be fetched")
+            return
+        }
+        let environment = ProcessInfo.processInfo.environment.merging(["ISORUN_CACHE": cache]) { $1 }
+        let started = try IsorunRunner.start(["run", "--mode", "vm", IsorunRunner.bundle("hello"), "--", "sh", "-c",
+                                              "uname -r; printf 'err' >&2; exit 3"], environment: environment)
+        let result = IsorunRunner.finish(started)
+        #expect(result.status == 3, "\(result.err)")
+        #expect(result.out.hasSuffix("-cloud-amd64\n"), "\(result.out)")
+        #expect(result.err == "err")
+    }
+
     @Test func aMissingCommandInTheGuestIsAOneLineError() throws {
         let result = try IsorunRunner.run(mode: "vm", bundle: "hello", ["no-such-command"])
         #expect(result.status == 125)
