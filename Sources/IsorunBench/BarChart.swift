@@ -23,12 +23,15 @@ public struct BarChart: Sendable {
     public var unit: String
     public var bars: [Bar]
     public var logarithmic: Bool
+    /// Explain the whiskers under the axis (only when bars have them).
+    public var whiskerNote: Bool
 
-    public init(title: String, unit: String, bars: [Bar], logarithmic: Bool = false) {
+    public init(title: String, unit: String, bars: [Bar], logarithmic: Bool = false, whiskerNote: Bool = true) {
         self.title = title
         self.unit = unit
         self.bars = bars
         self.logarithmic = logarithmic
+        self.whiskerNote = whiskerNote
     }
 
     static let labelWidth = 230.0, plotWidth = 460.0, rowHeight = 28.0, top = 44.0
@@ -70,7 +73,8 @@ public struct BarChart: Sendable {
         }
         let axisY = Self.top + Double(bars.count) * Self.rowHeight + 8
         out += "<line x1=\"\(Int(Self.labelWidth))\" y1=\"\(format(axisY))\" x2=\"\(Int(Self.labelWidth + Self.plotWidth))\" y2=\"\(format(axisY))\" stroke=\"#888\"/>\n"
-        out += "<text x=\"\(Int(Self.labelWidth))\" y=\"\(format(axisY + 18))\" fill=\"#555\">\(logarithmic ? "log scale; " : "")bar: median, whisker: min to p90</text>\n"
+        let note = [logarithmic ? "log scale" : nil, whiskerNote ? "bar: median, whisker: min to p90" : nil].compactMap { $0 }
+        out += "<text x=\"\(Int(Self.labelWidth))\" y=\"\(format(axisY + 18))\" fill=\"#555\">\(note.joined(separator: "; "))</text>\n"
         out += "</svg>\n"
         return out
     }

@@ -42,6 +42,8 @@ public struct BenchReport: Codable, Sendable, Equatable {
     public var scenario: String
     public var environment: Environment
     public var series: [Series]
+    /// `density` only: memory and stop cost per instance.
+    public var memory: [MemoryRow]?
 
     public init(scenario: String, environment: Environment, series: [Series]) {
         self.scenario = scenario
@@ -81,6 +83,17 @@ public struct BenchReport: Codable, Sendable, Equatable {
                          + "\(BarChart.number(s.standardDeviation)) | \(BarChart.number(s.p90)) | \(BarChart.number(s.p99)) | "
                          + "\(BarChart.number(s.min)) … \(BarChart.number(s.max)) | \(ratio) |")
         }
+        if let memory, !memory.isEmpty {
+            lines += ["", "Per instance, with all instances idle (series above: time until each instance was up):", "",
+                      "| runtime | instances | host memory (MiB) | PSS of its processes (MiB) | stop (ms) |",
+                      "|---|---|---|---|---|"]
+            for row in memory {
+                lines.append("| \(row.name) | \(row.instances) | \(format(Double(row.hostKiBPerInstance) / 1024)) | "
+                             + "\(format(Double(row.proportionalKiBPerInstance) / 1024)) | "
+                             + "\(BarChart.number(row.stopMillisecondsPerInstance)) |")
+            }
+            lines += ["", "![\(scenario) memory](\(scenario)-memory.svg)"]
+        }
         lines += ["", "![\(scenario)](\(scenario).svg)", ""]
         return lines.joined(separator: "\n")
     }
@@ -96,11 +109,22 @@ public struct BenchReport: Codable, Sendable, Equatable {
         return BarChart(title: "isorun bench \(scenario): time to exit (ms)", unit: "ms", bars: bars, logarithmic: spread > 20)
     }
 
+    /// `density`: PSS per instance, one bar per runtime.
+    public var memoryChart: BarChart? {
+        guard let memory, !memory.isEmpty else { return nil }
+        let bars = memory.map { BarChart.Bar(label: $0.name, value: Double($0.proportionalKiBPerInstance) / 1024) }
+        let values = bars.map(\.value)
+        let spread = (values.max() ?? 1) / Swift.max(values.min() ?? 1, 1e-9)
+        return BarChart(title: "isorun bench \(scenario): memory per idle instance (PSS, MiB)", unit: "MiB", bars: bars,
+                        logarithmic: spread > 20, whiskerNote: false)
+    }
+
     /// Writes `<directory>/<scenario>.md`, `.svg` and `.json`.
     public func write(to directory: String, reference: String?) throws {
         try Files.makeDirectories(directory)
         try Files.write("\(directory)/\(scenario).md", markdown(reference: reference), create: true)
         try Files.write("\(directory)/\(scenario).svg", chart.svg, create: true)
+        if let memoryChart { try Files.write("\(directory)/\(scenario)-memory.svg", memoryChart.svg, create: true) }
         try Files.write("\(directory)/\(scenario).json", json(), create: true)
     }
 }

@@ -77,21 +77,25 @@ public struct StartupScenario {
                  unavailable: Self.onPath("bwrap") ? nil : "bwrap is not installed"),
         ]
         if Self.onPath("runc") {
-            // runc runs the very same rootfs with the same config, process.args replaced.
-            var config = bundle.config
-            config.process?.args = ["/bin/true"]
-            config.process?.terminal = false
-            config.root?.path = rootfs
-            let runcBundle = "\(workspace)/runc-bundle"
-            try Files.makeDirectories(runcBundle)
-            let encoder = JSONEncoder()
-            try Files.write("\(runcBundle)/config.json", String(decoding: try encoder.encode(config), as: UTF8.self), create: true)
+            let runcBundle = try Self.runcBundle(from: bundle, arguments: ["/bin/true"], in: workspace)
             peers.append(Peer(name: "runc", command: ["runc", "--root", "\(workspace)/runc-state", "run", "--bundle", runcBundle,
                                                       "isorun-bench-\(HostProcess.id)"], runs: options.runs))
         } else {
             peers.append(Peer(name: "runc", command: ["runc"], runs: 0, unavailable: "runc is not installed"))
         }
         return peers
+    }
+
+    /// A bundle for runc with the very same rootfs and config, process.args replaced.
+    static func runcBundle(from bundle: Bundle, arguments: [String], in workspace: String) throws -> String {
+        var config = bundle.config
+        config.process?.args = arguments
+        config.process?.terminal = false
+        config.root?.path = bundle.rootfsPath
+        let directory = "\(workspace)/runc-bundle-\(UInt32.random(in: 0...UInt32.max))"
+        try Files.makeDirectories(directory)
+        try Files.write("\(directory)/config.json", String(decoding: try JSONEncoder().encode(config), as: UTF8.self), create: true)
+        return directory
     }
 
     static func onPath(_ program: String) -> Bool {

@@ -9,7 +9,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure the modes against each other and against bwrap, runc and QEMU.",
-        subcommands: [BenchStartupCommand.self, BenchAllCommand.self]
+        subcommands: [BenchStartupCommand.self, BenchDensityCommand.self, BenchAllCommand.self]
     )
 }
 
@@ -37,6 +37,12 @@ struct BenchOptions: ParsableArguments {
     var processRuns: Int { runs ?? (quick ? 5 : 30) }
     var vmRuns: Int { quick ? 2 : max(3, processRuns / 10) }
 
+    /// This isorun binary, which the scenarios start.
+    static func isorunPath() throws(IsorunError) -> String {
+        guard let path = try? FileTree.linkTarget("/proc/self/exe") else { throw IsorunError("cannot find the isorun binary") }
+        return path
+    }
+
     /// Writes the outputs the user asked for and prints the table.
     func publish(_ report: BenchReport, reference: String) throws(IsorunError) {
         do {
@@ -62,9 +68,8 @@ struct BenchStartupCommand: ParsableCommand {
     }
 
     static func measure(_ options: BenchOptions) throws(IsorunError) {
-        guard let isorun = try? FileTree.linkTarget("/proc/self/exe") else { throw IsorunError("cannot find the isorun binary") }
         let scenario = StartupScenario(options: .init(bundle: options.bundle, runs: options.processRuns,
-                                                      vmRuns: options.vmRuns, isorun: isorun))
+                                                      vmRuns: options.vmRuns, isorun: try BenchOptions.isorunPath()))
         let report: BenchReport
         do {
             report = try scenario.run(environment: Environment.current(workspace: "/tmp"))
@@ -77,15 +82,49 @@ struct BenchStartupCommand: ParsableCommand {
     }
 }
 
+struct BenchDensityCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "density",
+        abstract: "Start idle instances in each mode, beside bwrap and runc; report memory and time per instance."
+    )
+
+    @OptionGroup var options: BenchOptions
+
+    @Option(name: .long, help: "Instances per runtime (VMs: half as many, at least 2).")
+    var instances: Int?
+
+    func validate() throws {
+        if let instances, instances < 1 { throw ValidationError("--instances must be at least 1, got \(instances)") }
+    }
+
+    func run() throws {
+        try Self.measure(options, instances: instances)
+    }
+
+    static func measure(_ options: BenchOptions, instances: Int?) throws(IsorunError) {
+        let count = instances ?? (options.quick ? 3 : 8)
+        let scenario = DensityScenario(options: .init(bundle: options.bundle, instances: count,
+                                                      vmInstances: max(2, count / 2), isorun: try BenchOptions.isorunPath()))
+        let report: BenchReport
+        do {
+            report = try scenario.run(environment: Environment.current(workspace: "/tmp"))
+        } catch {
+            throw IsorunError("bench density: \(error)")
+        }
+        try options.publish(report, reference: "isorun sandbox")
+    }
+}
+
 struct BenchAllCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "all",
-        abstract: "Every scenario that exists so far (startup; blast, deps, density and overcommit are not built yet)."
+        abstract: "Every scenario built so far: startup and density (blast, deps and overcommit are not built yet)."
     )
 
     @OptionGroup var options: BenchOptions
 
     func run() throws {
         try BenchStartupCommand.measure(options)
+        try BenchDensityCommand.measure(options, instances: nil)
     }
 }

@@ -111,3 +111,58 @@ public enum HostProcess {
         return fd >= 0
     }
 }
+
+extension StreamCopy {
+    /// A pipe with both ends close-on-exec; the read end is non-blocking.
+    public static func makePipe() throws(SystemError) -> (read: Int32, write: Int32) {
+        var ends: [Int32] = [-1, -1]
+        guard pipe(&ends) == 0 else { throw SystemError("pipe") }
+        for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
+        _ = fcntl(ends[0], F_SETFL, O_NONBLOCK)
+        return (ends[0], ends[1])
+    }
+
+    /// Waits until `fd` has produced a newline or reached EOF, or the deadline
+    /// (monotonic nanoseconds) passes; returns what was read.
+    public static func readLine(_ fd: Int32, deadline: UInt64) -> String? {
+        var bytes: [UInt8] = []
+        while MonotonicClock.nanoseconds() < deadline {
+            let remaining = Int32((deadline - MonotonicClock.nanoseconds()) / 1_000_000) + 1
+            guard (try? Polling.waitReadable([fd], timeoutMilliseconds: remaining))?.isEmpty == false else { continue }
+            let (chunk, atEnd) = Polling.drainReportingEnd(fd)
+            bytes += chunk
+            if bytes.contains(0x0a) || atEnd { return String(decoding: bytes, as: UTF8.self) }
+        }
+        return nil
+    }
+}
+
+/// /proc/meminfo, for what a benchmark costs the host.
+public enum HostMemory {
+    /// MemTotal - MemAvailable in KiB: memory the host cannot hand out right now.
+    public static func usedKiB() -> Int? {
+        guard let text = try? Files.readString("/proc/meminfo") else { return nil }
+        var values: [Substring: Int] = [:]
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            if fields.count >= 2, let value = Int(fields[1]) { values[fields[0]] = value }
+        }
+        guard let total = values["MemTotal:"], let available = values["MemAvailable:"] else { return nil }
+        return total - available
+    }
+
+    /// Proportional set size of one process in KiB (shared pages split among sharers).
+    public static func proportionalKiB(of pid: pid_t) -> Int? {
+        guard let text = try? Files.readString("/proc/\(pid)/smaps_rollup") else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("Pss:") {
+            return line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first.flatMap { Int($0) }
+        }
+        return nil
+    }
+
+    /// The direct children of `pid` (from /proc/<pid>/task/*/children).
+    public static func children(of pid: pid_t) -> [pid_t] {
+        guard let text = try? Files.readString("/proc/\(pid)/task/\(pid)/children") else { return [] }
+        return text.split(separator: " ").compactMap { pid_t($0.filter { !$0.isWhitespace }) }
+    }
+}

@@ -78,6 +78,8 @@ public struct SpawnPlan {
     public var newSession = false
     /// Run with stdin, stdout and stderr on /dev/null.
     public var nullStdio = false
+    /// With `nullStdio`: stdout goes here instead (e.g. a pipe the caller reads).
+    public var stdoutDescriptor: Int32?
     /// A cgroup v2 directory to create the child in (clone3 CLONE_INTO_CGROUP).
     public var cgroupDirectory: String?
 
@@ -245,6 +247,7 @@ public enum Spawner {
         c.pointee.parent_death_signal = plan.parentDeathSignal
         c.pointee.new_session = plan.newSession ? 1 : 0
         c.pointee.null_stdio = plan.nullStdio ? 1 : 0
+        c.pointee.stdout_fd = plan.stdoutDescriptor ?? -1
     }
 }
 

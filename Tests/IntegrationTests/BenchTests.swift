@@ -35,6 +35,30 @@ struct BenchTests {
         #expect(["tcg", "kvm"].contains(environment["accelerator"] as? String ?? ""))
     }
 
+    @Test func densityQuickStartsMeasuresAndStopsEveryInstance() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-density-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let json = directory + "/density.json"
+        let result = try IsorunRunner.run(["bench", "density", "--quick", "--instances", "2",
+                                           "--bundle", IsorunRunner.bundle("hello"), "--json", json])
+        #expect(result.status == 0, "\(result.err)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any])
+        let memory = try #require(report["memory"] as? [[String: Any]])
+        let byName = Dictionary(uniqueKeysWithValues: memory.map { ($0["name"] as? String ?? "", $0) })
+        var expected = ["isorun bare", "isorun sandbox"]
+        if VMSupport.unavailableReason == nil { expected.append("isorun vm") }
+        for name in expected {
+            let row = try #require(byName[name], "\(name) has no memory row")
+            #expect(row["instances"] as? Int == 2)
+            // Every instance's process tree holds some memory of its own.
+            #expect((row["proportionalKiBPerInstance"] as? Int ?? 0) > 100, "\(name)")
+        }
+        // Everything was stopped: no runs, no idle workloads left.
+        let runs = (try? FileManager.default.contentsOfDirectory(atPath: "/run/isorun")) ?? []
+        #expect(!runs.contains { $0.hasPrefix("density-") }, "\(runs)")
+    }
+
     @Test func badRunCountIsAOneLineError() throws {
         let result = try IsorunRunner.run(["bench", "startup", "--runs", "0"])
         #expect(result.status == 125)

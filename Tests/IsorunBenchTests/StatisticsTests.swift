@@ -66,6 +66,16 @@ struct ReportTests {
         #expect(svg.components(separatedBy: "<rect ").count - 1 == 1 + 3)
     }
 
+    @Test func densityAddsAMemoryTableAndChart() {
+        var report = report()
+        report.memory = [MemoryRow(name: "vm", instances: 2, hostKiBPerInstance: 76_288, proportionalKiBPerInstance: 128_819,
+                                   stopMillisecondsPerInstance: 15)]
+        let markdown = report.markdown(reference: "reference")
+        #expect(markdown.contains("| vm | 2 | 74.5 | 125.8 | 15.0 |"))
+        #expect(report.memoryChart?.bars.map(\.label) == ["vm"])
+        #expect(self.report().memoryChart == nil)
+    }
+
     @Test func jsonKeepsRawSamplesAndEnvironment() throws {
         let json = try report().json()
         #expect(json.contains("\"samplesNanoseconds\""))

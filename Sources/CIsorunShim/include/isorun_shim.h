@@ -116,6 +116,8 @@ struct isorun_spawn_plan {
     int new_session;
     /// Point stdin, stdout and stderr at /dev/null (a benchmark's timed commands).
     int null_stdio;
+    /// With null_stdio: a descriptor to use as stdout instead (-1: none).
+    int stdout_fd;
 
     /// A cgroup v2 directory (fd) to create the child in with clone3(CLONE_INTO_CGROUP),
     /// which spares the parent a migration; -1 for none.

@@ -1,0 +1,169 @@
+import FoundationEssentials
+import Glibc
+import IsorunSpec
+import IsorunSys
+
+/// `isorun bench density`: how many idle instances fit, and what each costs the host.
+///
+/// For each runtime, instances of one idle workload are started one after another;
+/// each counts as started when its first line of output arrives. With all of them up,
+/// the host's used memory (MemTotal - MemAvailable) is compared with before, and the
+/// proportional set size of every instance's process tree (the runtime's own process,
+/// a VMM, the workload) is summed. Then all are stopped with SIGTERM.
+public struct DensityScenario {
+    public struct Options: Sendable {
+        public var bundle: String
+        public var instances: Int
+        public var vmInstances: Int
+        public var isorun: String
+        public init(bundle: String, instances: Int, vmInstances: Int, isorun: String) {
+            self.bundle = bundle
+            self.instances = instances
+            self.vmInstances = vmInstances
+            self.isorun = isorun
+        }
+    }
+
+    /// The idle workload: says it is up, then waits; exits 0 on SIGTERM in every runtime
+    /// (a shell that is PID 1 of a namespace would otherwise ignore it).
+    static let workload = ["sh", "-c", "trap 'exit 0' TERM; echo up; sleep 600 & wait"]
+
+    struct Runtime {
+        var name: String
+        var instances: Int
+        var command: (Int) -> [String]
+        var unavailable: String?
+    }
+
+    let options: Options
+
+    public init(options: Options) {
+        self.options = options
+    }
+
+    public func run(environment: Environment) throws -> BenchReport {
+        let bundle = try Bundle.load(directory: options.bundle)
+        let workspace = try TemporaryDirectory()
+        defer { workspace.remove() }
+        let progress = Progress()
+        defer { progress.finish() }
+        var series: [Series] = []
+        var memory: [MemoryRow] = []
+        for runtime in try runtimes(bundle: bundle, workspace: workspace.path) {
+            if let reason = runtime.unavailable {
+                series.append(Series(name: runtime.name, command: [], samplesNanoseconds: [], skipped: reason))
+                continue
+            }
+            let (startTimes, row, failure) = measure(runtime, progress: progress)
+            series.append(Series(name: runtime.name, command: runtime.command(0), samplesNanoseconds: startTimes, skipped: failure))
+            if let row { memory.append(row) }
+        }
+        var report = BenchReport(scenario: "density", environment: environment, series: series)
+        report.memory = memory
+        return report
+    }
+
+    /// Starts the instances, samples memory, stops them; never leaves one running.
+    func measure(_ runtime: Runtime, progress: Progress) -> ([UInt64], MemoryRow?, String?) {
+        var started: [(pid: pid_t, output: Int32)] = []
+        defer { Self.stop(started) }
+        let before = HostMemory.usedKiB() ?? 0
+        var startTimes: [UInt64] = []
+        for index in 0..<runtime.instances {
+            progress.show("density: \(runtime.name) \(index + 1)/\(runtime.instances)")
+            let began = MonotonicClock.nanoseconds()
+            guard let (read, write) = try? StreamCopy.makePipe() else { return (startTimes, nil, "pipe failed") }
+            var plan = SpawnPlan(arguments: runtime.command(index), environment: HostProcess.environment())
+            plan.searchPath = HostProcess.variable("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin"
+            plan.nullStdio = true
+            plan.stdoutDescriptor = write
+            plan.newSession = true
+            let child: PendingChild
+            do {
+                child = try Spawner.start(plan)
+                try child.release()
+            } catch {
+                StreamCopy.close(read)
+                StreamCopy.close(write)
+                return (startTimes, nil, "instance \(index + 1) did not start: \(error)")
+            }
+            StreamCopy.close(write)
+            started.append((child.pid, read))
+            let line = StreamCopy.readLine(read, deadline: began + 60_000_000_000)
+            guard line == "up\n" else {
+                return (startTimes, nil, "instance \(index + 1) did not come up (printed \(line.map { "\"\($0)\"" } ?? "nothing"))")
+            }
+            startTimes.append(MonotonicClock.nanoseconds() - began)
+        }
+        // Let lazily touched memory settle before sampling.
+        usleep(1_000_000)
+        let after = HostMemory.usedKiB() ?? before
+        let proportional = started.map { Self.treeProportionalKiB($0.pid) }.reduce(0, +)
+        let stopBegan = MonotonicClock.nanoseconds()
+        Self.stop(started)
+        let stopped = MonotonicClock.nanoseconds() - stopBegan
+        started = []
+        let count = runtime.instances
+        return (startTimes, MemoryRow(name: runtime.name, instances: count,
+                                      hostKiBPerInstance: max(after - before, 0) / count,
+                                      proportionalKiBPerInstance: proportional / count,
+                                      stopMillisecondsPerInstance: Double(stopped) / 1e6 / Double(count)), nil)
+    }
+
+    /// SIGTERM to every instance, then SIGKILL to any still there after 10 s; reaps all.
+    /// isorun cleans up after itself on SIGTERM, and a SIGKILLed one is swept by the next run.
+    static func stop(_ instances: [(pid: pid_t, output: Int32)]) {
+        for instance in instances { Processes.signal(instance.pid, SIGTERM) }
+        let deadline = MonotonicClock.nanoseconds() + 10_000_000_000
+        for instance in instances {
+            while (try? Processes.reapIfExited(instance.pid)) == .some(nil), MonotonicClock.nanoseconds() < deadline {
+                usleep(2_000)
+            }
+            if Processes.isAlive(instance.pid) {
+                Processes.signal(instance.pid, SIGKILL)
+                _ = try? Processes.wait(instance.pid)
+            }
+            StreamCopy.close(instance.output)
+        }
+    }
+
+    /// PSS of a process and all its descendants.
+    static func treeProportionalKiB(_ pid: pid_t) -> Int {
+        (HostMemory.proportionalKiB(of: pid) ?? 0) + HostMemory.children(of: pid).map(treeProportionalKiB).reduce(0, +)
+    }
+
+    func runtimes(bundle: Bundle, workspace: String) throws -> [Runtime] {
+        let isorun = options.isorun, path = bundle.directory, rootfs = bundle.rootfsPath
+        let tag = HostProcess.id
+        func mode(_ name: String, _ count: Int) -> Runtime {
+            Runtime(name: "isorun \(name)", instances: count) { index in
+                [isorun, "--mode", name, "--id", "density-\(name)-\(tag)-\(index)", path, "--"] + Self.workload
+            }
+        }
+        var runtimes = [mode("bare", options.instances), mode("sandbox", options.instances), mode("vm", options.vmInstances)]
+        runtimes.append(Runtime(name: "bwrap", instances: options.instances, command: { _ in
+            ["bwrap", "--unshare-all", "--die-with-parent", "--ro-bind", rootfs, "/", "--proc", "/proc", "--dev", "/dev"] + Self.workload
+        }, unavailable: StartupScenario.onPath("bwrap") ? nil : "bwrap is not installed"))
+        if StartupScenario.onPath("runc") {
+            let runcBundle = try StartupScenario.runcBundle(from: bundle, arguments: Self.workload, in: workspace)
+            runtimes.append(Runtime(name: "runc", instances: options.instances) { index in
+                ["runc", "--root", "\(workspace)/runc-state", "run", "--bundle", runcBundle, "density-\(tag)-\(index)"]
+            })
+        } else {
+            runtimes.append(Runtime(name: "runc", instances: 0, command: { _ in [] }, unavailable: "runc is not installed"))
+        }
+        return runtimes
+    }
+}
+
+/// One runtime's memory and stop cost in `density`.
+public struct MemoryRow: Codable, Sendable, Equatable {
+    public var name: String
+    public var instances: Int
+    /// Growth of the host's used memory, divided by the instances.
+    public var hostKiBPerInstance: Int
+    /// Summed PSS of each instance's process tree, divided by the instances.
+    public var proportionalKiBPerInstance: Int
+    /// Time from SIGTERM to the last instance's exit, divided by the instances.
+    public var stopMillisecondsPerInstance: Double
+}
