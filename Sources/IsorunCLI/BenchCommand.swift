@@ -9,7 +9,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure the modes against each other and against bwrap, runc and QEMU.",
-        subcommands: [BenchStartupCommand.self, BenchDensityCommand.self, BenchAllCommand.self]
+        subcommands: [BenchStartupCommand.self, BenchBlastCommand.self, BenchDensityCommand.self, BenchAllCommand.self]
     )
 }
 
@@ -115,16 +115,46 @@ struct BenchDensityCommand: ParsableCommand {
     }
 }
 
+struct BenchBlastCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "blast",
+        abstract: "A victim beside an attacker (fork bomb, memory hog, CPU hog, kill -9 -1, kernel crash) in each mode."
+    )
+
+    @OptionGroup var options: BenchOptions
+
+    @Option(name: .long, help: "Seconds of each measurement window (default 3, --quick 1).")
+    var window: Double?
+
+    func run() throws {
+        try Self.measure(options, window: window)
+    }
+
+    static func measure(_ options: BenchOptions, window: Double?) throws(IsorunError) {
+        let scenario = BlastScenario(options: .init(bundle: options.bundle, windowSeconds: window ?? (options.quick ? 1 : 3),
+                                                    isorun: try BenchOptions.isorunPath()))
+        do {
+            let report = try scenario.run(environment: Environment.current(workspace: "/tmp"))
+            if let json = options.json { try Files.write(json, try report.json(), create: true) }
+            if let directory = options.report { try report.write(to: directory) }
+            print(report.markdown())
+        } catch {
+            throw IsorunError("bench blast: \(error)")
+        }
+    }
+}
+
 struct BenchAllCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "all",
-        abstract: "Every scenario built so far: startup and density (blast, deps and overcommit are not built yet)."
+        abstract: "Every scenario built so far: startup, blast and density (deps and overcommit are not built yet)."
     )
 
     @OptionGroup var options: BenchOptions
 
     func run() throws {
         try BenchStartupCommand.measure(options)
+        try BenchBlastCommand.measure(options, window: nil)
         try BenchDensityCommand.measure(options, instances: nil)
     }
 }

@@ -59,6 +59,32 @@ struct BenchTests {
         #expect(!runs.contains { $0.hasPrefix("density-") }, "\(runs)")
     }
 
+    /// The claims in their simplest form: a sandboxed or VM neighbour survives every fault;
+    /// a bare one dies of `kill -9 -1`; the host crash is never run in bare mode.
+    @Test func blastQuickShowsWhoSurvives() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-blast-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let result = try IsorunRunner.run(["bench", "blast", "--quick", "--bundle", IsorunRunner.bundle("hello"),
+                                           "--report", directory])
+        #expect(result.status == 0, "\(result.err)")
+        let data = try Data(contentsOf: URL(fileURLWithPath: directory + "/blast.json"))
+        let report = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let cells = try #require(report["cells"] as? [[String: Any]])
+        func cell(_ mode: String, _ fault: String) -> [String: Any]? {
+            cells.first { $0["mode"] as? String == mode && ($0["fault"] as? String ?? "").hasPrefix(fault) }
+        }
+        #expect(cell("sandbox", "fork bomb")?["survived"] as? Bool == true)
+        #expect(cell("sandbox", "kill -9 -1")?["survived"] as? Bool == true)
+        #expect(cell("bare", "kill -9 -1")?["survived"] as? Bool == false)
+        #expect(cell("bare", "kernel crash")?["survived"] == nil)
+        if VMSupport.unavailableReason == nil {
+            #expect(cell("vm", "kernel crash")?["survived"] as? Bool == true)
+        }
+        #expect(FileManager.default.fileExists(atPath: directory + "/blast.svg"))
+        let runs = (try? FileManager.default.contentsOfDirectory(atPath: "/run/isorun")) ?? []
+        #expect(!runs.contains { $0.hasPrefix("blast-") }, "\(runs)")
+    }
+
     @Test func badRunCountIsAOneLineError() throws {
         let result = try IsorunRunner.run(["bench", "startup", "--runs", "0"])
         #expect(result.status == 125)

@@ -83,3 +83,31 @@ struct ReportTests {
         #expect(json.contains("\"skipped\" : \"z is not installed\""))
     }
 }
+
+struct BlastReportTests {
+    let report = BlastReport(
+        environment: Environment(kernel: "6.1", cpus: 2, cgroups: "v2", accelerator: "tcg", peers: [:]),
+        windowSeconds: 3,
+        cells: [
+            BlastCell(mode: "bare", fault: "kill -9 -1", survived: false, degradationPercent: 100, note: nil),
+            BlastCell(mode: "sandbox", fault: "kill -9 -1", survived: true, degradationPercent: 4.4, note: nil),
+            BlastCell(mode: "bare", fault: "crash", survived: nil, degradationPercent: nil, note: "not run: host"),
+            BlastCell(mode: "sandbox", fault: "crash", survived: true, degradationPercent: 62, note: nil),
+        ])
+
+    @Test func matrixHasAFaultPerRowAndAModePerColumn() {
+        let markdown = report.markdown()
+        #expect(markdown.contains("| fault | bare | sandbox |"))
+        #expect(markdown.contains("| kill -9 -1 | killed | survived, −4% |"))
+        #expect(markdown.contains("| crash | not run: host | survived, −62% |"))
+    }
+
+    @Test func heatMapColoursByOutcome() {
+        let svg = report.svg
+        #expect(svg.contains("#e15759"))   // killed
+        #expect(svg.contains("#8cd17d"))   // unharmed
+        #expect(svg.contains("#f28e2b"))   // badly degraded
+        #expect(svg.contains("#dddddd"))   // not run
+        #expect(svg.hasSuffix("</svg>\n"))
+    }
+}

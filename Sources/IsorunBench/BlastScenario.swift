@@ -1,0 +1,282 @@
+import FoundationEssentials
+import Glibc
+import IsorunSpec
+import IsorunSys
+
+/// `isorun bench blast`: what one misbehaving workload does to its neighbour.
+///
+/// A victim that counts in a loop and prints a dot per batch runs alone for a
+/// baseline window, then beside an attacker for the same length of time; both in the
+/// same mode. Degradation is the drop in the victim's dot rate (the Isolation Benchmark
+/// Suite's measure); survival is whether it is still printing at the end.
+///
+/// Bare mode must not harm the real host, so there both run as a uid no account uses
+/// (`bareUID`; `kill -9 -1` then reaches only them, which is exactly the neighbour the
+/// claim is about, and the run refuses if any other process has that uid) and the
+/// attacker sits in a safety-net cgroup (2048 pids, 2 GiB) generous enough to hurt a
+/// neighbour but not the machine; the kernel-crash fault is not run at all.
+public struct BlastScenario {
+    public struct Options: Sendable {
+        public var bundle: String
+        public var windowSeconds: Double
+        public var isorun: String
+        public var modes: [String]
+        public init(bundle: String, windowSeconds: Double, isorun: String, modes: [String] = ["bare", "sandbox", "vm"]) {
+            self.bundle = bundle
+            self.windowSeconds = windowSeconds
+            self.isorun = isorun
+            self.modes = modes
+        }
+    }
+
+    /// One way to misbehave.
+    struct Fault {
+        var name: String
+        var command: [String]
+    }
+
+    static let victim = ["sh", "-c", "while :; do i=0; while [ $i -lt 200 ]; do i=$((i+1)); done; echo -n .; done"]
+
+    static let faults = [
+        Fault(name: "fork bomb", command: ["sh", "-c", "while :; do sleep 60 & done"]),
+        Fault(name: "memory hog", command: ["awk", "BEGIN { s = \"0123456789abcdef\"; while (1) s = s s }"]),
+        Fault(name: "CPU hog", command: ["sh", "-c", "for i in 1 2 3 4; do (while :; do :; done) & done; wait"]),
+        Fault(name: "kill -9 -1", command: ["sh", "-c", "kill -9 -1; sleep 60"]),
+        Fault(name: "kernel crash (sysrq c)", command: ["sh", "-c", "echo c > /proc/sysrq-trigger; sleep 60"]),
+    ]
+
+    /// The uid bare mode's victim and attacker share: no account, no other process.
+    static let bareUID: UInt32 = 1_999_999_999
+
+    let options: Options
+
+    public init(options: Options) {
+        self.options = options
+    }
+
+    /// Processes already running as `bareUID` (then `kill -9 -1` could reach them).
+    static func strangersWithBareUID() -> [String] {
+        ((try? Files.list("/proc")) ?? []).filter { Int($0) != nil }.filter { pid in
+            guard let status = try? Files.readString("/proc/\(pid)/status") else { return false }
+            return status.split(separator: "\n").contains { $0.hasPrefix("Uid:") && $0.contains("\(bareUID)") }
+        }
+    }
+
+    public func run(environment: Environment) throws -> BlastReport {
+        let bundle = try Bundle.load(directory: options.bundle)
+        let workspace = try TemporaryDirectory()
+        defer { workspace.remove() }
+        let progress = Progress()
+        defer { progress.finish() }
+        var cells: [BlastCell] = []
+        for mode in options.modes {
+            let victimBundle = try Self.bundle(from: bundle, mode: mode, attacker: false, in: workspace.path)
+            let attackerBundle = try Self.bundle(from: bundle, mode: mode, attacker: true, in: workspace.path)
+            for fault in Self.faults {
+                progress.show("blast: \(mode), \(fault.name)")
+                if mode == "bare" && fault.name.hasPrefix("kernel crash") {
+                    cells.append(BlastCell(mode: mode, fault: fault.name, survived: nil, degradationPercent: nil,
+                                           note: "not run: it would crash the real host"))
+                    continue
+                }
+                if mode == "bare", !Self.strangersWithBareUID().isEmpty {
+                    cells.append(BlastCell(mode: mode, fault: fault.name, survived: nil, degradationPercent: nil,
+                                           note: "not run: other processes use uid \(Self.bareUID)"))
+                    continue
+                }
+                cells.append(measure(mode: mode, fault: fault, victimBundle: victimBundle, attackerBundle: attackerBundle))
+            }
+        }
+        return BlastReport(environment: environment, windowSeconds: options.windowSeconds, cells: cells)
+    }
+
+    func measure(mode: String, fault: Fault, victimBundle: String, attackerBundle: String) -> BlastCell {
+        let tag = "\(HostProcess.id)-\(UInt32.random(in: 0...UInt32.max))"
+        let victimCommand = [options.isorun, "--mode", mode, "--id", "blast-victim-\(tag)", victimBundle, "--"] + Self.victim
+        guard let victim = try? WatchedProcess(victimCommand) else {
+            return BlastCell(mode: mode, fault: fault.name, survived: nil, degradationPercent: nil, note: "victim did not start")
+        }
+        defer { victim.stop() }
+        // Wait for the first dot (a VM must boot first), then measure the baseline.
+        guard victim.waitForOutput(seconds: 60) else {
+            return BlastCell(mode: mode, fault: fault.name, survived: nil, degradationPercent: nil, note: "victim never ran")
+        }
+        let baseline = victim.rate(over: options.windowSeconds)
+        let attackerCommand = [options.isorun, "--mode", mode, "--id", "blast-attacker-\(tag)", attackerBundle, "--"] + fault.command
+        let attacker = try? WatchedProcess(attackerCommand)
+        defer { attacker?.stop() }
+        // The attack window starts when the attacker runs (its VM, too, must boot first).
+        if mode == "vm" { usleep(UInt32(1_000_000)) }
+        let underAttack = victim.rate(over: options.windowSeconds)
+        let lastSecond = victim.rate(over: min(1, options.windowSeconds))
+        let survived = victim.isRunning && lastSecond > 0
+        let degradation = baseline > 0 ? max(0, (1 - underAttack / baseline) * 100) : nil
+        return BlastCell(mode: mode, fault: fault.name, survived: survived, degradationPercent: survived ? degradation : 100,
+                         note: baseline > 0 ? nil : "victim made no progress before the attack")
+    }
+
+    /// The victim's or attacker's bundle for one mode: the same rootfs and config,
+    /// with bare mode's containment (uid 65534, a safety-net cgroup) applied.
+    static func bundle(from bundle: Bundle, mode: String, attacker: Bool, in workspace: String) throws -> String {
+        var config = bundle.config
+        config.root?.path = bundle.rootfsPath
+        if mode == "bare" {
+            config.process?.user = User(uid: bareUID, gid: bareUID)
+            if attacker {
+                config.linux?.resources = Resources(memory: MemoryResources(limit: 2 << 30), pids: PidsResources(limit: 2048))
+            }
+        }
+        let directory = "\(workspace)/\(mode)-\(attacker ? "attacker" : "victim")"
+        try Files.makeDirectories(directory)
+        try Files.write("\(directory)/config.json", String(decoding: try JSONEncoder().encode(config), as: UTF8.self), create: true)
+        return directory
+    }
+}
+
+/// A child whose stdout isorun counts, for rates of progress.
+final class WatchedProcess {
+    let pid: pid_t
+    private let output: Int32
+    private(set) var bytes = 0
+
+    init(_ command: [String]) throws {
+        let (read, write) = try StreamCopy.makePipe()
+        var plan = SpawnPlan(arguments: command, environment: HostProcess.environment())
+        plan.searchPath = HostProcess.variable("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin"
+        plan.nullStdio = true
+        plan.stdoutDescriptor = write
+        plan.newSession = true
+        defer { StreamCopy.close(write) }
+        let child = try Spawner.start(plan)
+        try child.release()
+        pid = child.pid
+        output = read
+    }
+
+    var isRunning: Bool { (try? Processes.reapIfExited(pid)) == .some(nil) }
+
+    func waitForOutput(seconds: Double) -> Bool {
+        let deadline = MonotonicClock.nanoseconds() + UInt64(seconds * 1e9)
+        while bytes == 0 && MonotonicClock.nanoseconds() < deadline {
+            _ = try? Polling.waitReadable([output], timeoutMilliseconds: 100)
+            bytes += Polling.drain(output).count
+        }
+        return bytes > 0
+    }
+
+    /// Bytes of output per second over the next `seconds`.
+    func rate(over seconds: Double) -> Double {
+        _ = Polling.drain(output)
+        let started = MonotonicClock.nanoseconds(), deadline = started + UInt64(seconds * 1e9)
+        var count = 0
+        while MonotonicClock.nanoseconds() < deadline {
+            let remaining = Int32((deadline - MonotonicClock.nanoseconds()) / 1_000_000) + 1
+            _ = try? Polling.waitReadable([output], timeoutMilliseconds: remaining)
+            count += Polling.drain(output).count
+        }
+        bytes += count
+        return Double(count) / seconds
+    }
+
+    /// SIGTERM, 10 s, SIGKILL; reaps.
+    func stop() {
+        DensityScenario.stop([(pid, output)])
+    }
+}
+
+/// One fault in one mode.
+public struct BlastCell: Codable, Sendable, Equatable {
+    public var mode: String
+    public var fault: String
+    /// nil when the fault was not run.
+    public var survived: Bool?
+    /// How much slower the victim got (100 when it died).
+    public var degradationPercent: Double?
+    public var note: String?
+}
+
+/// The survival/degradation matrix.
+public struct BlastReport: Codable, Sendable, Equatable {
+    public var environment: Environment
+    public var windowSeconds: Double
+    public var cells: [BlastCell]
+
+    var modes: [String] { cells.reduce(into: []) { if !$0.contains($1.mode) { $0.append($1.mode) } } }
+    var faults: [String] { cells.reduce(into: []) { if !$0.contains($1.fault) { $0.append($1.fault) } } }
+
+    func cell(_ mode: String, _ fault: String) -> BlastCell? { cells.first { $0.mode == mode && $0.fault == fault } }
+
+    static func text(_ cell: BlastCell?) -> String {
+        guard let cell else { return "—" }
+        guard let survived = cell.survived else { return cell.note ?? "not run" }
+        if !survived { return "killed" }
+        return "survived, −\(format(cell.degradationPercent ?? 0, decimals: 0))%"
+    }
+
+    public func markdown() -> String {
+        var lines = [
+            "# isorun bench blast", "",
+            "Victim: a counting loop beside one attacker in the same mode; degradation is the victim's lost "
+                + "progress rate over \(format(windowSeconds)) s (vs. alone). Bare mode: both as an unused uid, attacker "
+                + "in a 2048-pid / 2 GiB safety-net cgroup. Host: Linux \(environment.kernel), \(environment.cpus) CPUs, "
+                + "VM accelerator \(environment.accelerator).", "",
+            "| fault | " + modes.joined(separator: " | ") + " |",
+            "|---|" + modes.map { _ in "---|" }.joined(),
+        ]
+        for fault in faults {
+            lines.append("| \(fault) | " + modes.map { Self.text(cell($0, fault)) }.joined(separator: " | ") + " |")
+        }
+        lines += ["", "![blast](blast.svg)", ""]
+        return lines.joined(separator: "\n")
+    }
+
+    /// A heat-map: green survived unharmed, through amber, to red killed; grey not run.
+    public var svg: String {
+        let cellWidth = 150.0, cellHeight = 34.0, left = 190.0, top = 64.0
+        let width = left + cellWidth * Double(modes.count) + 20, height = top + cellHeight * Double(faults.count) + 30
+        var out = """
+        <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" font-family="sans-serif" font-size="13">
+        <rect width="100%" height="100%" fill="white"/>
+        <text x="12" y="24" font-size="16" font-weight="bold">isorun bench blast: does the neighbour survive?</text>
+
+        """
+        for (column, mode) in modes.enumerated() {
+            out += "<text x=\"\(format(left + cellWidth * (Double(column) + 0.5)))\" y=\"52\" text-anchor=\"middle\" font-weight=\"bold\">\(mode)</text>\n"
+        }
+        for (row, fault) in faults.enumerated() {
+            let y = top + cellHeight * Double(row)
+            out += "<text x=\"\(format(left - 8))\" y=\"\(format(y + 22))\" text-anchor=\"end\">\(fault)</text>\n"
+            for (column, mode) in modes.enumerated() {
+                let x = left + cellWidth * Double(column)
+                let entry = cell(mode, fault)
+                out += "<rect x=\"\(format(x + 2))\" y=\"\(format(y + 2))\" width=\"\(format(cellWidth - 4))\" height=\"\(format(cellHeight - 4))\" fill=\"\(Self.color(entry))\"/>\n"
+                let label = entry?.survived == nil ? "not run" : Self.text(entry)
+                out += "<text x=\"\(format(x + cellWidth / 2))\" y=\"\(format(y + 22))\" text-anchor=\"middle\">\(label)</text>\n"
+            }
+        }
+        out += "</svg>\n"
+        return out
+    }
+
+    static func color(_ cell: BlastCell?) -> String {
+        guard let cell, let survived = cell.survived else { return "#dddddd" }
+        guard survived else { return "#e15759" }
+        let loss = cell.degradationPercent ?? 0
+        if loss < 10 { return "#8cd17d" }
+        if loss < 50 { return "#f1ce63" }
+        return "#f28e2b"
+    }
+
+    public func json() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return String(decoding: try encoder.encode(self), as: UTF8.self)
+    }
+
+    public func write(to directory: String) throws {
+        try Files.makeDirectories(directory)
+        try Files.write("\(directory)/blast.md", markdown(), create: true)
+        try Files.write("\(directory)/blast.svg", svg, create: true)
+        try Files.write("\(directory)/blast.json", json(), create: true)
+    }
+}
