@@ -13,7 +13,8 @@ fi
 
 for bundle in "$@"; do
     rootfs="$bundle/rootfs"
-    hash=$( { cat "$0" "$busybox"; [ ! -d "$bundle/files" ] || (cd "$bundle/files" && find . -type f | sort | xargs cat); } | sha256sum | cut -c1-16)
+    hash=$( { cat "$0" "$busybox"; [ ! -f "$bundle/go-version" ] || cat "$bundle/go-version";
+              [ ! -d "$bundle/files" ] || (cd "$bundle/files" && find . -type f | sort | xargs cat); } | sha256sum | cut -c1-16)
     if [ -f "$rootfs/.isorun-stamp" ] && [ "$(cat "$rootfs/.isorun-stamp")" = "$hash" ]; then
         continue
     fi
@@ -30,6 +31,18 @@ for bundle in "$@"; do
     # A FIFO lets a workload wait with a shell builtin (read -t) when it cannot fork.
     mkfifo "$rootfs/hold.fifo"
     if [ -d "$bundle/files" ]; then cp -a "$bundle/files/." "$rootfs/"; fi
+    # A Go toolchain at /usr/local/go (the dependency-isolation bundles), plus a build
+    # cache warmed inside the rootfs for /app, so that a slow (emulated) guest only
+    # compiles the application itself.
+    if [ -f "$bundle/go-version" ]; then
+        goroot=$("$(dirname "$0")/fetch-go.sh" "$(cat "$bundle/go-version")")
+        mkdir -p "$rootfs/usr/local" "$rootfs/opt/gocache"
+        cp -a "$goroot" "$rootfs/usr/local/go"
+        mknod -m 666 "$rootfs/dev/null" c 1 3   # the go tool needs it; removed below
+        chroot "$rootfs" /bin/sh -c 'cd /app && GOROOT=/usr/local/go GOCACHE=/opt/gocache GOPATH=/tmp/gopath GOTOOLCHAIN=local CGO_ENABLED=0 \
+            GOFLAGS=-buildvcs=false GOTELEMETRY=off /usr/local/go/bin/go build -o /dev/null . && rm -rf /tmp/gopath' >&2
+        rm -f "$rootfs/dev/null"
+    fi
     echo "$hash" > "$rootfs/.isorun-stamp"
     echo "built $rootfs"
 done

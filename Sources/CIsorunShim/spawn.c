@@ -371,7 +371,7 @@ __attribute__((noreturn)) static void child_main(const struct isorun_spawn_plan 
         int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
         if (null_fd < 0) child_fail(error_fd, errno, "open", "/dev/null");
         for (int fd = 0; fd <= 2; fd++)
-            if (dup2(fd == 1 && plan->stdout_fd >= 0 ? plan->stdout_fd : null_fd, fd) < 0)
+            if (dup2((fd == 1 || (fd == 2 && plan->stderr_to_stdout)) && plan->stdout_fd >= 0 ? plan->stdout_fd : null_fd, fd) < 0)
                 child_fail(error_fd, errno, "dup2", "/dev/null");
     }
 

@@ -139,12 +139,13 @@ final class WatchedProcess {
     private let output: Int32
     private(set) var bytes = 0
 
-    init(_ command: [String]) throws {
+    init(_ command: [String], stderrToStdout: Bool = false) throws {
         let (read, write) = try StreamCopy.makePipe()
         var plan = SpawnPlan(arguments: command, environment: HostProcess.environment())
         plan.searchPath = HostProcess.variable("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin"
         plan.nullStdio = true
         plan.stdoutDescriptor = write
+        plan.stderrToStdout = stderrToStdout
         plan.newSession = true
         defer { StreamCopy.close(write) }
         let child = try Spawner.start(plan)
@@ -176,6 +177,23 @@ final class WatchedProcess {
         }
         bytes += count
         return Double(count) / seconds
+    }
+
+    /// Waits for the process to end (SIGTERM after the timeout); returns its status and
+    /// the last line it printed.
+    func finish(timeoutSeconds: Double) -> (Int32, String) {
+        var text: [UInt8] = []
+        let deadline = MonotonicClock.nanoseconds() + UInt64(timeoutSeconds * 1e9)
+        while true {
+            _ = try? Polling.waitReadable([output], timeoutMilliseconds: 200)
+            let (chunk, atEnd) = Polling.drainReportingEnd(output)
+            text += chunk
+            if atEnd || MonotonicClock.nanoseconds() > deadline { break }
+        }
+        if MonotonicClock.nanoseconds() > deadline { Processes.signal(pid, SIGTERM) }
+        let status = (try? Processes.wait(pid))?.shellStatus ?? -1
+        let lines = String(decoding: text, as: UTF8.self).split(separator: "\n")
+        return (status, lines.last.map(String.init) ?? "")
     }
 
     /// SIGTERM, 10 s, SIGKILL; reaps.

@@ -9,7 +9,8 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure the modes against each other and against bwrap, runc and QEMU.",
-        subcommands: [BenchStartupCommand.self, BenchBlastCommand.self, BenchDensityCommand.self, BenchAllCommand.self]
+        subcommands: [BenchStartupCommand.self, BenchBlastCommand.self, BenchDepsCommand.self, BenchDensityCommand.self,
+                      BenchAllCommand.self]
     )
 }
 
@@ -144,10 +145,42 @@ struct BenchBlastCommand: ParsableCommand {
     }
 }
 
+struct BenchDepsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "deps",
+        abstract: "Two apps that each need their own Go at /usr/local/go: which run in which mode."
+    )
+
+    @OptionGroup var options: BenchOptions
+
+    @Option(name: .long, help: "The bundle of the app built for the older Go.")
+    var oldApp: String = "Bundles/go-old.bundle"
+
+    @Option(name: .long, help: "The bundle of the app that needs the newer Go.")
+    var newApp: String = "Bundles/go-new.bundle"
+
+    func run() throws {
+        try Self.measure(options, oldApp: oldApp, newApp: newApp)
+    }
+
+    static func measure(_ options: BenchOptions, oldApp: String = "Bundles/go-old.bundle",
+                        newApp: String = "Bundles/go-new.bundle") throws(IsorunError) {
+        let scenario = DepsScenario(options: .init(oldBundle: oldApp, newBundle: newApp, isorun: try BenchOptions.isorunPath()))
+        do {
+            let report = try scenario.run(environment: Environment.current(workspace: "/tmp"))
+            if let json = options.json { try Files.write(json, try report.json(), create: true) }
+            if let directory = options.report { try report.write(to: directory) }
+            print(report.markdown())
+        } catch {
+            throw IsorunError("bench deps: \(error)")
+        }
+    }
+}
+
 struct BenchAllCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "all",
-        abstract: "Every scenario built so far: startup, blast and density (deps and overcommit are not built yet)."
+        abstract: "Every scenario built so far: startup, blast, deps and density (overcommit is not built yet)."
     )
 
     @OptionGroup var options: BenchOptions
@@ -155,6 +188,7 @@ struct BenchAllCommand: ParsableCommand {
     func run() throws {
         try BenchStartupCommand.measure(options)
         try BenchBlastCommand.measure(options, window: nil)
+        try BenchDepsCommand.measure(options)
         try BenchDensityCommand.measure(options, instances: nil)
     }
 }

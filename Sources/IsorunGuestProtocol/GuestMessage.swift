@@ -3,7 +3,7 @@
 /// arguments and environment values may hold any byte, newlines included.
 ///
 /// host → guest: the process to run (`arg`, `env`, `cwd`, `user`, `hostname`,
-///               `rlimit`, `sysctl`, `pids`, `root` or `readonly-root`, then `start`), later `signal N`.
+///               `rlimit`, `sysctl`, `pids`, `root` or `readonly-root`, `tmpfs`, then `start`), later `signal N`.
 /// guest → host: `ready` when init runs, `exit N` (128+N for signal N) when the
 ///               workload has ended, or `error TEXT` when init could not run it.
 public enum GuestMessage: Equatable, Sendable {
@@ -21,6 +21,8 @@ public enum GuestMessage: Equatable, Sendable {
     case rootDisk(device: String, filesystem: String, readOnly: Bool)
     /// The rootfs is the initramfs and the bundle wants it read-only (`root.readonly`).
     case readOnlyRoot
+    /// A tmpfs from the bundle's `mounts`, with its options ("nosuid,mode=1777,size=…").
+    case tmpfs(destination: String, options: String)
     case start
     case signal(Int32)
     case ready
@@ -41,6 +43,7 @@ public enum GuestMessage: Equatable, Sendable {
         case .rootDisk(let device, let filesystem, let readOnly):
             "root \(Escaping.escape(device)) \(Escaping.escape(filesystem)) \(readOnly ? "ro" : "rw")\n"
         case .readOnlyRoot: "readonly-root\n"
+        case .tmpfs(let destination, let options): "tmpfs \(Escaping.escape(destination)) \(Escaping.escape(options))\n"
         case .start: "start\n"
         case .signal(let number): "signal \(number)\n"
         case .ready: "ready\n"
@@ -73,6 +76,10 @@ public enum GuestMessage: Equatable, Sendable {
             guard let limit = Int64(rest) else { return nil }
             self = .processLimit(limit)
         case "readonly-root": self = .readOnlyRoot
+        case "tmpfs":
+            let fields = rest.split(separator: " ", omittingEmptySubsequences: false)
+            guard fields.count == 2 else { return nil }
+            self = .tmpfs(destination: Escaping.unescape(fields[0]), options: Escaping.unescape(fields[1]))
         case "start": self = .start
         case "ready": self = .ready
         case "signal":

@@ -80,6 +80,8 @@ public struct SpawnPlan {
     public var nullStdio = false
     /// With `nullStdio`: stdout goes here instead (e.g. a pipe the caller reads).
     public var stdoutDescriptor: Int32?
+    /// With `stdoutDescriptor`: stderr goes there too.
+    public var stderrToStdout = false
     /// A cgroup v2 directory to create the child in (clone3 CLONE_INTO_CGROUP).
     public var cgroupDirectory: String?
 
@@ -248,6 +250,7 @@ public enum Spawner {
         c.pointee.new_session = plan.newSession ? 1 : 0
         c.pointee.null_stdio = plan.nullStdio ? 1 : 0
         c.pointee.stdout_fd = plan.stdoutDescriptor ?? -1
+        c.pointee.stderr_to_stdout = plan.stderrToStdout ? 1 : 0
     }
 }
 

@@ -108,6 +108,11 @@ public struct VMLauncher: Launcher {
             } else if readOnly {
                 messages.append(.readOnlyRoot)
             }
+            // The guest mounts proc, sys and dev itself; of the bundle's other mounts it
+            // can honour tmpfs (a bind of a host path would need virtiofs).
+            for mount in request.bundle.config.mounts ?? [] where mount.type == "tmpfs" {
+                messages.append(.tmpfs(destination: mount.destination, options: (mount.options ?? []).joined(separator: ",")))
+            }
             try control.send(messages + [.start])
         } catch {
             workload.cleanUp()

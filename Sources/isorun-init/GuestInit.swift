@@ -27,6 +27,9 @@ enum GuestInit {
             }
         }
         if let disk = spec.rootDisk { RootSwitch.mount(disk.device, filesystem: disk.filesystem, readOnly: disk.readOnly) }
+        for mount in spec.tmpfsMounts where !["/dev", "/dev/shm", "/proc", "/sys"].contains(mount.destination) {
+            RootSwitch.mountTmpfs(on: mount.destination, options: mount.options)
+        }
         if spec.readOnlyRoot { RootSwitch.remountReadOnly() }
         if let hostname = spec.hostname { _ = sethostname(hostname, hostname.utf8.count) }
         for (key, value) in spec.sysctls { writeSysctl(key, value) }

@@ -39,6 +39,20 @@ enum RootSwitch {
         GuestInit.fail("mount \(device) (\(candidates.joined(separator: " or "))) on \(target): \(GuestInit.errnoText())")
     }
 
+    /// A tmpfs from the bundle's mounts. Mount flags in `options` become MS_ flags; the
+    /// rest (mode=, size=) is tmpfs's own data. Mounted before the root goes read-only.
+    static func mountTmpfs(on destination: String, options: String) {
+        let flagNames: [String: UInt] = ["nosuid": UInt(MS_NOSUID), "nodev": UInt(MS_NODEV), "noexec": UInt(MS_NOEXEC),
+                                         "ro": UInt(MS_RDONLY), "noatime": UInt(MS_NOATIME), "strictatime": UInt(MS_STRICTATIME)]
+        var flags: UInt = 0
+        var data: [Substring] = []
+        for option in options.split(separator: ",") {
+            if let flag = flagNames[String(option)] { flags |= flag } else if option != "rw" && option != "rprivate" { data.append(option) }
+        }
+        mkdir(destination, 0o755)
+        check(Glibc.mount("tmpfs", destination, "tmpfs", flags, data.joined(separator: ",")), "mount tmpfs on \(destination)")
+    }
+
     /// `root.readonly` for a rootfs that is the initramfs itself.
     static func remountReadOnly() {
         check(Glibc.mount(nil, "/", nil, UInt(MS_REMOUNT | MS_RDONLY), nil), "remount / read-only")

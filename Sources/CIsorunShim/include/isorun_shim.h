@@ -118,6 +118,8 @@ struct isorun_spawn_plan {
     int null_stdio;
     /// With null_stdio: a descriptor to use as stdout instead (-1: none).
     int stdout_fd;
+    /// With stdout_fd: stderr goes there too.
+    int stderr_to_stdout;
 
     /// A cgroup v2 directory (fd) to create the child in with clone3(CLONE_INTO_CGROUP),
     /// which spares the parent a migration; -1 for none.

@@ -1,0 +1,3 @@
+module example.com/newapp
+
+go 1.26

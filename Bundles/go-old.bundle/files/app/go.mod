@@ -1,0 +1,3 @@
+module example.com/oldapp
+
+go 1.21
