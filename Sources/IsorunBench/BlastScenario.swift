@@ -5,16 +5,18 @@ import IsorunSys
 
 /// `isorun bench blast`: what one misbehaving workload does to its neighbour.
 ///
-/// A victim that counts in a loop and prints a dot per batch runs alone for a
-/// baseline window, then beside an attacker for the same length of time; both in the
-/// same mode. Degradation is the drop in the victim's dot rate (the Isolation Benchmark
-/// Suite's measure); survival is whether it is still printing at the end.
+/// A victim that counts in a loop, writes a heartbeat file and prints a dot per batch
+/// runs alone for a baseline window, then beside an attacker for the same length of
+/// time; both in the same mode. Degradation is the drop in the victim's dot rate (the
+/// Isolation Benchmark Suite's measure); survival is whether it is still printing at the end.
 ///
 /// Bare mode must not harm the real host, so there both run as a uid no account uses
 /// (`bareUID`; `kill -9 -1` then reaches only them, which is exactly the neighbour the
-/// claim is about, and the run refuses if any other process has that uid) and the
-/// attacker sits in a safety-net cgroup (2048 pids, 2 GiB) generous enough to hurt a
-/// neighbour but not the machine; the kernel-crash fault is not run at all.
+/// claim is about, and the run refuses if any other process has that uid), inside a
+/// private mount namespace where the host's mounts are read-only and a small scratch
+/// tmpfs stands for the shared disk (`bareContainment`), and the attacker sits in a
+/// safety-net cgroup (2048 pids, 2 GiB) generous enough to hurt a neighbour but not the
+/// machine; reboot and kernel crash are not run at all.
 public struct BlastScenario {
     public struct Options: Sendable {
         public var bundle: String
@@ -29,21 +31,53 @@ public struct BlastScenario {
         }
     }
 
-    /// One way to misbehave.
-    struct Fault {
+    /// One way to misbehave; `command` gets the directory standing for "the disk":
+    /// in bare mode a scratch tmpfs shared with the victim, elsewhere the instance's own /tmp.
+    struct Fault: Sendable {
         var name: String
-        var command: [String]
+        var command: @Sendable (String) -> [String]
+        /// Why bare mode does not run it, when it would harm the real host.
+        var notInBare: String?
     }
 
-    static let victim = ["sh", "-c", "while :; do i=0; while [ $i -lt 200 ]; do i=$((i+1)); done; echo -n .; done"]
+    /// Counts in a loop and prints a dot per batch, as long as it can write its
+    /// heartbeat and its state file is still there (a service that needs its disk).
+    static func victim(dataDirectory: String) -> [String] {
+        ["sh", "-c", "mkdir -p \"$0/victim\" && echo ok > \"$0/victim/state\" || exit 1; while :; do i=0; "
+            + "while [ $i -lt 200 ]; do i=$((i+1)); done; [ -e \"$0/victim/state\" ] && echo $i 2>/dev/null >> \"$0/victim/heartbeat\" "
+            + "&& echo -n .; done", dataDirectory]
+    }
 
     static let faults = [
-        Fault(name: "fork bomb", command: ["sh", "-c", "while :; do sleep 60 & done"]),
-        Fault(name: "memory hog", command: ["awk", "BEGIN { s = \"0123456789abcdef\"; while (1) s = s s }"]),
-        Fault(name: "CPU hog", command: ["sh", "-c", "for i in 1 2 3 4; do (while :; do :; done) & done; wait"]),
-        Fault(name: "kill -9 -1", command: ["sh", "-c", "kill -9 -1; sleep 60"]),
-        Fault(name: "kernel crash (sysrq c)", command: ["sh", "-c", "echo c > /proc/sysrq-trigger; sleep 60"]),
+        Fault(name: "fork bomb", command: { _ in ["sh", "-c", "while :; do sleep 60 & done"] }),
+        Fault(name: "memory hog", command: { _ in ["awk", "BEGIN { s = \"0123456789abcdef\"; while (1) s = s s }"] }),
+        Fault(name: "CPU hog", command: { _ in ["sh", "-c", "for i in 1 2 3 4; do (while :; do :; done) & done; wait"] }),
+        Fault(name: "disk filler", command: { ["sh", "-c", "dd if=/dev/zero of=\"$0/fill\" bs=1M 2>/dev/null; sleep 60", $0] }),
+        Fault(name: "rm -rf /", command: { _ in ["sh", "-c", "rm -rf /* 2>/dev/null; sleep 60"] }),
+        Fault(name: "kill -9 -1", command: { _ in ["sh", "-c", "kill -9 -1; sleep 60"] }),
+        Fault(name: "reboot -f", command: { _ in ["sh", "-c", "reboot -f; sleep 60"] },
+              notInBare: "not run: as root it would reboot the real host"),
+        Fault(name: "kernel crash (sysrq c)", command: { _ in ["sh", "-c", "echo c > /proc/sysrq-trigger; sleep 60"] },
+              notInBare: "not run: it would crash the real host"),
     ]
+
+    /// Bare mode's disposable view of the host, made by `unshare -m` around the victim
+    /// (the attacker joins it with nsenter): every mount read-only except isorun's
+    /// runtime root (made a mount of its own first) and the cgroup files, which isorun
+    /// itself writes and the unused uid cannot,
+    /// and a 64 MiB scratch tmpfs, shared by both, standing for the host's disk. It
+    /// disappears with the last process in it.
+    static let bareContainment = """
+        scratch=$1; shift
+        mkdir -p /run/isorun && mount --bind /run/isorun /run/isorun || exit 125
+        awk '{ print $2 }' /proc/self/mounts | while read -r m; do
+          case $m in /run/isorun|/sys/fs/cgroup|/sys/fs/cgroup/*) continue ;; esac
+          mount -o remount,bind,ro "$m" 2>/dev/null
+        done
+        if touch /.isorun-blast-probe 2>/dev/null; then rm -f /.isorun-blast-probe; echo "/ is still writable" >&2; exit 125; fi
+        mount -t tmpfs -o size=64m,mode=1777 isorun-scratch "$scratch" || exit 125
+        exec "$@"
+        """
 
     /// The uid bare mode's victim and attacker share: no account, no other process.
     static let bareUID: UInt32 = 1_999_999_999
@@ -64,7 +98,8 @@ public struct BlastScenario {
 
     public func run(environment: Environment) throws -> BlastReport {
         let bundle = try Bundle.load(directory: options.bundle)
-        let workspace = try TemporaryDirectory()
+        // Bare mode's unused uid must see its scratch directory in here (the rest is root's, read-only to it).
+        let workspace = try TemporaryDirectory(mode: 0o755)
         defer { workspace.remove() }
         let progress = Progress()
         defer { progress.finish() }
@@ -74,9 +109,8 @@ public struct BlastScenario {
             let attackerBundle = try Self.bundle(from: bundle, mode: mode, attacker: true, in: workspace.path)
             for fault in Self.faults {
                 progress.show("blast: \(mode), \(fault.name)")
-                if mode == "bare" && fault.name.hasPrefix("kernel crash") {
-                    cells.append(BlastCell(mode: mode, fault: fault.name, survived: nil, degradationPercent: nil,
-                                           note: "not run: it would crash the real host"))
+                if mode == "bare", let reason = fault.notInBare {
+                    cells.append(BlastCell(mode: mode, fault: fault.name, survived: nil, degradationPercent: nil, note: reason))
                     continue
                 }
                 if mode == "bare", !Self.strangersWithBareUID().isEmpty {
@@ -84,15 +118,26 @@ public struct BlastScenario {
                                            note: "not run: other processes use uid \(Self.bareUID)"))
                     continue
                 }
-                cells.append(measure(mode: mode, fault: fault, victimBundle: victimBundle, attackerBundle: attackerBundle))
+                cells.append(measure(mode: mode, fault: fault, victimBundle: victimBundle, attackerBundle: attackerBundle,
+                                     workspace: workspace.path))
             }
         }
         return BlastReport(environment: environment, windowSeconds: options.windowSeconds, cells: cells)
     }
 
-    func measure(mode: String, fault: Fault, victimBundle: String, attackerBundle: String) -> BlastCell {
+    func measure(mode: String, fault: Fault, victimBundle: String, attackerBundle: String, workspace: String) -> BlastCell {
         let tag = "\(HostProcess.id)-\(UInt32.random(in: 0...UInt32.max))"
-        let victimCommand = [options.isorun, "--mode", mode, "--id", "blast-victim-\(tag)", victimBundle, "--"] + Self.victim
+        let scratch = "\(workspace)/scratch-\(tag)"
+        let dataDirectory = mode == "bare" ? scratch : "/tmp"
+        var victimCommand = [options.isorun, "--mode", mode, "--id", "blast-victim-\(tag)", victimBundle, "--"]
+            + Self.victim(dataDirectory: dataDirectory)
+        if mode == "bare" {
+            guard (try? Files.makeDirectory(scratch)) != nil else {
+                return BlastCell(mode: mode, fault: fault.name, survived: nil, degradationPercent: nil, note: "no scratch directory")
+            }
+            victimCommand = ["unshare", "-m", "--propagation", "private", "sh", "-c", Self.bareContainment, "sh", scratch] + victimCommand
+        }
+        defer { try? Files.removeDirectory(scratch) }
         guard let victim = try? WatchedProcess(victimCommand) else {
             return BlastCell(mode: mode, fault: fault.name, survived: nil, degradationPercent: nil, note: "victim did not start")
         }
@@ -102,21 +147,26 @@ public struct BlastScenario {
             return BlastCell(mode: mode, fault: fault.name, survived: nil, degradationPercent: nil, note: "victim never ran")
         }
         let baseline = victim.rate(over: options.windowSeconds)
-        let attackerCommand = [options.isorun, "--mode", mode, "--id", "blast-attacker-\(tag)", attackerBundle, "--"] + fault.command
+        var attackerCommand = [options.isorun, "--mode", mode, "--id", "blast-attacker-\(tag)", attackerBundle, "--"]
+            + fault.command(dataDirectory)
+        // In bare mode the attacker joins the victim's disposable view of the host.
+        if mode == "bare" { attackerCommand = ["nsenter", "-t", "\(victim.pid)", "-m", "--"] + attackerCommand }
         let attacker = try? WatchedProcess(attackerCommand)
         defer { attacker?.stop() }
         // The attack window starts when the attacker runs (its VM, too, must boot first).
         if mode == "vm" { usleep(UInt32(1_000_000)) }
         let underAttack = victim.rate(over: options.windowSeconds)
         let lastSecond = victim.rate(over: min(1, options.windowSeconds))
-        let survived = victim.isRunning && lastSecond > 0
+        let alive = victim.isRunning
+        let survived = alive && lastSecond > 0
         let degradation = baseline > 0 ? max(0, (1 - underAttack / baseline) * 100) : nil
-        return BlastCell(mode: mode, fault: fault.name, survived: survived, degradationPercent: survived ? degradation : 100,
-                         note: baseline > 0 ? nil : "victim made no progress before the attack")
+        let note = baseline > 0 ? (alive && !survived ? BlastCell.stalled : nil) : "victim made no progress before the attack"
+        return BlastCell(mode: mode, fault: fault.name, survived: survived, degradationPercent: survived ? degradation : 100, note: note)
     }
 
-    /// The victim's or attacker's bundle for one mode: the same rootfs and config,
-    /// with bare mode's containment (uid 65534, a safety-net cgroup) applied.
+    /// The victim's or attacker's bundle for one mode: the same rootfs and config, with
+    /// bare mode's containment (an unused uid, a safety-net cgroup) or, in the others, a
+    /// read-only root and a 64 MiB /tmp of its own.
     static func bundle(from bundle: Bundle, mode: String, attacker: Bool, in workspace: String) throws -> String {
         var config = bundle.config
         config.root?.path = bundle.rootfsPath
@@ -125,6 +175,12 @@ public struct BlastScenario {
             if attacker {
                 config.linux?.resources = Resources(memory: MemoryResources(limit: 2 << 30), pids: PidsResources(limit: 2048))
             }
+        } else {
+            // `rm -rf /` must not reach the bundle's rootfs on the host; /tmp is each instance's own "disk".
+            config.root?.readonly = true
+            config.mounts = (config.mounts ?? []).filter { $0.destination != "/tmp" } + [
+                Mount(destination: "/tmp", source: "tmpfs", options: ["nosuid", "nodev", "mode=1777", "size=64m"], type: "tmpfs"),
+            ]
         }
         let directory = "\(workspace)/\(mode)-\(attacker ? "attacker" : "victim")"
         try Files.makeDirectories(directory)
@@ -158,11 +214,26 @@ final class WatchedProcess {
 
     func waitForOutput(seconds: Double) -> Bool {
         let deadline = MonotonicClock.nanoseconds() + UInt64(seconds * 1e9)
-        while bytes == 0 && MonotonicClock.nanoseconds() < deadline {
+        while bytes == 0 && MonotonicClock.nanoseconds() < deadline && isRunning {
             _ = try? Polling.waitReadable([output], timeoutMilliseconds: 100)
             bytes += Polling.drain(output).count
         }
         return bytes > 0
+    }
+
+    func deliver(_ signal: Int32) { Processes.signal(pid, signal) }
+
+    /// Bytes of output per second of each process over the same `seconds`.
+    static func rates(of processes: [WatchedProcess], over seconds: Double) -> [Double] {
+        for process in processes { _ = Polling.drain(process.output) }
+        let deadline = MonotonicClock.nanoseconds() + UInt64(seconds * 1e9)
+        var counts = [Int](repeating: 0, count: processes.count)
+        while MonotonicClock.nanoseconds() < deadline {
+            let remaining = Int32((deadline - MonotonicClock.nanoseconds()) / 1_000_000) + 1
+            _ = try? Polling.waitReadable(processes.map(\.output), timeoutMilliseconds: remaining)
+            for (index, process) in processes.enumerated() { counts[index] += Polling.drain(process.output).count }
+        }
+        return counts.map { Double($0) / seconds }
     }
 
     /// Bytes of output per second over the next `seconds`.
@@ -211,6 +282,9 @@ public struct BlastCell: Codable, Sendable, Equatable {
     /// How much slower the victim got (100 when it died).
     public var degradationPercent: Double?
     public var note: String?
+
+    /// The note of a victim that still runs but has stopped making progress.
+    static let stalled = "stalled: alive, no progress"
 }
 
 /// The survival/degradation matrix.
@@ -227,17 +301,20 @@ public struct BlastReport: Codable, Sendable, Equatable {
     static func text(_ cell: BlastCell?) -> String {
         guard let cell else { return "—" }
         guard let survived = cell.survived else { return cell.note ?? "not run" }
-        if !survived { return "killed" }
+        if !survived { return cell.note == BlastCell.stalled ? "stalled" : "killed" }
         return "survived, −\(format(cell.degradationPercent ?? 0, decimals: 0))%"
     }
 
     public func markdown() -> String {
         var lines = [
             "# isorun bench blast", "",
-            "Victim: a counting loop beside one attacker in the same mode; degradation is the victim's lost "
-                + "progress rate over \(format(windowSeconds)) s (vs. alone). Bare mode: both as an unused uid, attacker "
-                + "in a 2048-pid / 2 GiB safety-net cgroup. Host: Linux \(environment.kernel), \(environment.cpus) CPUs, "
-                + "VM accelerator \(environment.accelerator).", "",
+            "Victim: a counting loop that writes a heartbeat file, beside one attacker in the same mode; degradation "
+                + "is the victim's lost progress rate over \(format(windowSeconds)) s (vs. alone); \"stalled\" means it still "
+                + "runs but made no progress in the last second (it cannot write its heartbeat). Bare mode is contained: "
+                + "both run as an unused uid in a private mount namespace where every host mount is read-only and a 64 MiB "
+                + "scratch tmpfs stands for the disk they share; the attacker is in a 2048-pid / 2 GiB safety-net cgroup. "
+                + "Sandbox and VM instances each get a read-only root and a 64 MiB /tmp of their own. "
+                + "Host: Linux \(environment.kernel), \(environment.cpus) CPUs, VM accelerator \(environment.accelerator).", "",
             "| fault | " + modes.joined(separator: " | ") + " |",
             "|---|" + modes.map { _ in "---|" }.joined(),
         ]

@@ -9,8 +9,11 @@ enum CommandTimer {
         var description: String { "\(command.joined(separator: " ")): \(reason)" }
     }
 
-    static func time(_ command: [String], expectedStatus: Int32 = 0) throws(Failure) -> UInt64 {
-        var plan = SpawnPlan(arguments: command, environment: HostProcess.environment())
+    /// `extraEnvironment` entries ("NAME=value") override the inherited ones.
+    static func time(_ command: [String], expectedStatus: Int32 = 0, extraEnvironment: [String] = []) throws(Failure) -> UInt64 {
+        let overridden = Set(extraEnvironment.map { $0.prefix { $0 != "=" } })
+        let environment = HostProcess.environment().filter { !overridden.contains($0.prefix { $0 != "=" }) } + extraEnvironment
+        var plan = SpawnPlan(arguments: command, environment: environment)
         plan.searchPath = HostProcess.variable("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin"
         plan.nullStdio = true
         plan.newSession = true

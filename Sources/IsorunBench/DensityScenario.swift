@@ -72,24 +72,12 @@ public struct DensityScenario {
         for index in 0..<runtime.instances {
             progress.show("density: \(runtime.name) \(index + 1)/\(runtime.instances)")
             let began = MonotonicClock.nanoseconds()
-            guard let (read, write) = try? StreamCopy.makePipe() else { return (startTimes, nil, "pipe failed") }
-            var plan = SpawnPlan(arguments: runtime.command(index), environment: HostProcess.environment())
-            plan.searchPath = HostProcess.variable("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin"
-            plan.nullStdio = true
-            plan.stdoutDescriptor = write
-            plan.newSession = true
-            let child: PendingChild
-            do {
-                child = try Spawner.start(plan)
-                try child.release()
-            } catch {
-                StreamCopy.close(read)
-                StreamCopy.close(write)
+            let instance: (pid: pid_t, output: Int32)
+            do { instance = try Self.start(runtime.command(index)) } catch {
                 return (startTimes, nil, "instance \(index + 1) did not start: \(error)")
             }
-            StreamCopy.close(write)
-            started.append((child.pid, read))
-            let line = StreamCopy.readLine(read, deadline: began + 60_000_000_000)
+            started.append(instance)
+            let line = StreamCopy.readLine(instance.output, deadline: began + 60_000_000_000)
             guard line == "up\n" else {
                 return (startTimes, nil, "instance \(index + 1) did not come up (printed \(line.map { "\"\($0)\"" } ?? "nothing"))")
             }
@@ -108,6 +96,25 @@ public struct DensityScenario {
                                       hostKiBPerInstance: max(after - before, 0) / count,
                                       proportionalKiBPerInstance: proportional / count,
                                       stopMillisecondsPerInstance: Double(stopped) / 1e6 / Double(count)), nil)
+    }
+
+    /// Starts one instance in its own session with stdout on a pipe, which is returned.
+    static func start(_ command: [String]) throws -> (pid: pid_t, output: Int32) {
+        let (read, write) = try StreamCopy.makePipe()
+        defer { StreamCopy.close(write) }
+        var plan = SpawnPlan(arguments: command, environment: HostProcess.environment())
+        plan.searchPath = HostProcess.variable("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin"
+        plan.nullStdio = true
+        plan.stdoutDescriptor = write
+        plan.newSession = true
+        do {
+            let child = try Spawner.start(plan)
+            try child.release()
+            return (child.pid, read)
+        } catch {
+            StreamCopy.close(read)
+            throw error
+        }
     }
 
     /// SIGTERM to every instance, then SIGKILL to any still there after 10 s; reaps all.

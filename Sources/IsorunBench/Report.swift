@@ -10,8 +10,12 @@ public struct Series: Codable, Sendable, Equatable {
     public var summary: SampleSummary?
     /// Why this series has no samples (a peer that is not installed, a failure).
     public var skipped: String?
+    /// A second measurement in the same report (`startup`: "stop", "provision"), with a
+    /// table and chart of its own; nil for the scenario's main one.
+    public var group: String?
 
-    public init(name: String, command: [String], samplesNanoseconds: [UInt64], skipped: String? = nil) {
+    public init(name: String, command: [String], samplesNanoseconds: [UInt64], skipped: String? = nil, group: String? = nil) {
+        self.group = group
         self.name = name
         self.command = command
         self.samplesNanoseconds = samplesNanoseconds
@@ -44,6 +48,8 @@ public struct BenchReport: Codable, Sendable, Equatable {
     public var series: [Series]
     /// `density` only: memory and stop cost per instance.
     public var memory: [MemoryRow]?
+    /// What each extra group of series measures, printed above its table.
+    public var groupNotes: [String: String]?
 
     public init(scenario: String, environment: Environment, series: [Series]) {
         self.scenario = scenario
@@ -57,12 +63,41 @@ public struct BenchReport: Codable, Sendable, Equatable {
         return String(decoding: try encoder.encode(self), as: UTF8.self)
     }
 
-    /// A Markdown table; `reference` names the series the ratios are taken against.
+    /// A Markdown table per group; `reference` names the series the ratios are taken
+    /// against (in a group without it, the group's first series).
     public func markdown(reference: String?) -> String {
         var lines = [
             "# isorun bench \(scenario)", "",
             "Host: Linux \(environment.kernel), \(environment.cpus) CPUs, cgroups \(environment.cgroups), "
                 + "VM accelerator \(environment.accelerator).", "",
+        ]
+        lines += Self.table(series.filter { $0.group == nil }, reference: reference)
+        lines += ["", "![\(scenario)](\(scenario).svg)"]
+        for group in groups {
+            let members = series.filter { $0.group == group }
+            let groupReference = members.contains { $0.name == reference } ? reference : members.first?.name
+            lines += ["", "## \(group)", ""]
+            if let note = groupNotes?[group] { lines += [note, ""] }
+            lines += Self.table(members, reference: groupReference)
+            lines += ["", "![\(scenario) \(group)](\(scenario)-\(group).svg)"]
+        }
+        if let memory, !memory.isEmpty {
+            lines += ["", "Per instance, with all instances idle (series above: time until each instance was up):", "",
+                      "| runtime | instances | host memory (MiB) | PSS of its processes (MiB) | stop (ms) |",
+                      "|---|---|---|---|---|"]
+            for row in memory {
+                lines.append("| \(row.name) | \(row.instances) | \(format(Double(row.hostKiBPerInstance) / 1024)) | "
+                             + "\(format(Double(row.proportionalKiBPerInstance) / 1024)) | "
+                             + "\(BarChart.number(row.stopMillisecondsPerInstance)) |")
+            }
+            lines += ["", "![\(scenario) memory](\(scenario)-memory.svg)"]
+        }
+        lines.append("")
+        return lines.joined(separator: "\n")
+    }
+
+    static func table(_ series: [Series], reference: String?) -> [String] {
+        var lines = [
             "| series | runs | median (ms) | mean ± σ (ms) | p90 (ms) | p99 (ms) | min … max (ms) | vs \(reference ?? "—") |",
             "|---|---|---|---|---|---|---|---|",
         ]
@@ -83,30 +118,26 @@ public struct BenchReport: Codable, Sendable, Equatable {
                          + "\(BarChart.number(s.standardDeviation)) | \(BarChart.number(s.p90)) | \(BarChart.number(s.p99)) | "
                          + "\(BarChart.number(s.min)) … \(BarChart.number(s.max)) | \(ratio) |")
         }
-        if let memory, !memory.isEmpty {
-            lines += ["", "Per instance, with all instances idle (series above: time until each instance was up):", "",
-                      "| runtime | instances | host memory (MiB) | PSS of its processes (MiB) | stop (ms) |",
-                      "|---|---|---|---|---|"]
-            for row in memory {
-                lines.append("| \(row.name) | \(row.instances) | \(format(Double(row.hostKiBPerInstance) / 1024)) | "
-                             + "\(format(Double(row.proportionalKiBPerInstance) / 1024)) | "
-                             + "\(BarChart.number(row.stopMillisecondsPerInstance)) |")
-            }
-            lines += ["", "![\(scenario) memory](\(scenario)-memory.svg)"]
-        }
-        lines += ["", "![\(scenario)](\(scenario).svg)", ""]
-        return lines.joined(separator: "\n")
+        return lines
+    }
+
+    /// The extra groups, in the order their first series appears.
+    var groups: [String] {
+        series.reduce(into: []) { if let group = $1.group, !$0.contains(group) { $0.append(group) } }
     }
 
     /// The chart for `--report`: medians with min–p90 whiskers, log scale when the
     /// series span more than 20×.
-    public var chart: BarChart {
-        let bars = series.compactMap { entry in
+    public var chart: BarChart { chart(group: nil) }
+
+    func chart(group: String?) -> BarChart {
+        let bars = series.filter { $0.group == group }.compactMap { entry in
             entry.summary.map { BarChart.Bar(label: entry.name, value: $0.p50, low: $0.min, high: $0.p90) }
         }
         let values = bars.map(\.value)
         let spread = (values.max() ?? 1) / Swift.max(values.min() ?? 1, 1e-9)
-        return BarChart(title: "isorun bench \(scenario): time to exit (ms)", unit: "ms", bars: bars, logarithmic: spread > 20)
+        let title = group.map { "isorun bench \(scenario), \($0) (ms)" } ?? "isorun bench \(scenario): time to exit (ms)"
+        return BarChart(title: title, unit: "ms", bars: bars, logarithmic: spread > 20)
     }
 
     /// `density`: PSS per instance, one bar per runtime.
@@ -124,6 +155,7 @@ public struct BenchReport: Codable, Sendable, Equatable {
         try Files.makeDirectories(directory)
         try Files.write("\(directory)/\(scenario).md", markdown(reference: reference), create: true)
         try Files.write("\(directory)/\(scenario).svg", chart.svg, create: true)
+        for group in groups { try Files.write("\(directory)/\(scenario)-\(group).svg", chart(group: group).svg, create: true) }
         if let memoryChart { try Files.write("\(directory)/\(scenario)-memory.svg", memoryChart.svg, create: true) }
         try Files.write("\(directory)/\(scenario).json", json(), create: true)
     }

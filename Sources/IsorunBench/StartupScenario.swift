@@ -1,6 +1,8 @@
+import Glibc
 import FoundationEssentials
 import IsorunSpec
 import IsorunSys
+import IsorunVM
 
 /// `isorun bench startup`: create-to-exit time of one short workload (`/bin/true` in
 /// the bundle) in each mode, with the host binary, bwrap and runc as peers measured in
@@ -38,12 +40,29 @@ public struct StartupScenario {
         let bundle = try Bundle.load(directory: options.bundle)
         let workspace = try TemporaryDirectory()
         defer { workspace.remove() }
-        let peers = try self.peers(bundle: bundle, workspace: workspace.path)
+        let progress = Progress()
+        defer { progress.finish() }
+        var series = measure(try peers(bundle: bundle, workspace: workspace.path), progress: progress)
+        series += try stopTimes(bundle: bundle, workspace: workspace.path, progress: progress)
+        series += provisioning(bundle: bundle, workspace: workspace.path, progress: progress)
+        var report = BenchReport(scenario: "startup", environment: environment, series: series)
+        report.groupNotes = [
+            Self.stopGroup: "An idle instance (a shell that exits on SIGTERM) is started and waited for; timed from "
+                + "SIGTERM to the runtime's process being reaped, with everything it started gone and cleaned up.",
+            Self.provisionGroup: "Bundle to first exit when nothing is cached: for a VM, isorun builds the guest's "
+                + "initramfs (or erofs image) from the rootfs and caches it by content; later runs reuse it. "
+                + "Bare and sandbox modes use the rootfs directory in place and have nothing to provision.",
+        ]
+        return report
+    }
+
+    static let stopGroup = "stop", provisionGroup = "provision"
+
+    /// The main series: each peer's create-to-exit time, interleaved round by round.
+    func measure(_ peers: [Peer], progress: Progress) -> [Series] {
         var samples: [String: [UInt64]] = [:]
         var skipped: [String: String] = [:]
         for peer in peers { if let reason = peer.unavailable { skipped[peer.name] = reason } }
-        let progress = Progress()
-        defer { progress.finish() }
         // Warm-up: one untimed run each (page cache, image caches), which also checks it works.
         for peer in peers where skipped[peer.name] == nil {
             progress.show("warming up \(peer.name)")
@@ -58,11 +77,64 @@ public struct StartupScenario {
                 }
             }
         }
-        let series = peers.map { peer in
+        return peers.map { peer in
             Series(name: peer.name, command: peer.command, samplesNanoseconds: skipped[peer.name] == nil ? samples[peer.name] ?? [] : [],
                    skipped: skipped[peer.name])
         }
-        return BenchReport(scenario: "startup", environment: environment, series: series)
+    }
+
+    /// SIGTERM-to-gone for an idle instance of each runtime (density's idle workload).
+    func stopTimes(bundle: Bundle, workspace: String, progress: Progress) throws -> [Series] {
+        let density = DensityScenario(options: .init(bundle: options.bundle, instances: options.runs,
+                                                     vmInstances: options.vmRuns, isorun: options.isorun))
+        return try density.runtimes(bundle: bundle, workspace: workspace).map { runtime in
+            if let reason = runtime.unavailable {
+                return Series(name: runtime.name, command: [], samplesNanoseconds: [], skipped: reason, group: Self.stopGroup)
+            }
+            var samples: [UInt64] = []
+            for index in 0..<runtime.instances {
+                progress.show("stop: \(runtime.name) \(index + 1)/\(runtime.instances)")
+                guard let instance = try? DensityScenario.start(runtime.command(index)) else {
+                    return Series(name: runtime.name, command: runtime.command(0), samplesNanoseconds: [],
+                                  skipped: "did not start", group: Self.stopGroup)
+                }
+                let line = StreamCopy.readLine(instance.output, deadline: MonotonicClock.nanoseconds() + 60_000_000_000)
+                let began = MonotonicClock.nanoseconds()
+                DensityScenario.stop([instance])
+                guard line == "up\n" else {
+                    return Series(name: runtime.name, command: runtime.command(0), samplesNanoseconds: [],
+                                  skipped: "did not come up", group: Self.stopGroup)
+                }
+                samples.append(MonotonicClock.nanoseconds() - began)
+            }
+            return Series(name: runtime.name, command: runtime.command(0), samplesNanoseconds: samples, group: Self.stopGroup)
+        }
+    }
+
+    /// A VM's first run from an empty image cache (only the kernel carried over) beside
+    /// a run from the warm one, alternating.
+    func provisioning(bundle: Bundle, workspace: String, progress: Progress) -> [Series] {
+        let command = [options.isorun, "--mode", "vm", bundle.directory, "--", "/bin/true"]
+        let cold = "isorun vm, empty image cache", warm = "isorun vm, cached image"
+        var samples: [String: [UInt64]] = [:]
+        var failure: String?
+        for index in 0..<options.vmRuns where failure == nil {
+            progress.show("provision: isorun vm \(index + 1)/\(options.vmRuns)")
+            let cache = "\(workspace)/cache-\(index)"
+            defer { try? Files.removeTree(cache) }
+            do {
+                try Files.makeDirectories(cache)
+                try Files.symlink(target: "\(GuestCacheLocation.directory)/kernel", at: "\(cache)/kernel")
+                samples[cold, default: []].append(try CommandTimer.time(command, extraEnvironment: ["ISORUN_CACHE=\(cache)"]))
+                samples[warm, default: []].append(try CommandTimer.time(command))
+            } catch {
+                failure = "\(error)"
+            }
+        }
+        return [cold, warm].map { name in
+            Series(name: name, command: command, samplesNanoseconds: failure == nil ? samples[name] ?? [] : [], skipped: failure,
+                   group: Self.provisionGroup)
+        }
     }
 
     func peers(bundle: Bundle, workspace: String) throws -> [Peer] {
@@ -72,6 +144,7 @@ public struct StartupScenario {
             Peer(name: "isorun bare", command: [isorun, "--mode", "bare", path, "--", "/bin/true"], runs: options.runs),
             Peer(name: "isorun sandbox", command: [isorun, "--mode", "sandbox", path, "--", "/bin/true"], runs: options.runs),
             Peer(name: "isorun vm", command: [isorun, "--mode", "vm", path, "--", "/bin/true"], runs: options.vmRuns),
+            plainQemu(bundle: bundle, workspace: workspace),
             Peer(name: "bwrap", command: ["bwrap", "--unshare-all", "--ro-bind", rootfs, "/", "--proc", "/proc",
                                           "--dev", "/dev", "/bin/true"], runs: options.runs,
                  unavailable: Self.onPath("bwrap") ? nil : "bwrap is not installed"),
@@ -84,6 +157,23 @@ public struct StartupScenario {
             peers.append(Peer(name: "runc", command: ["runc"], runs: 0, unavailable: "runc is not installed"))
         }
         return peers
+    }
+
+    /// QEMU booting isorun's kernel to a busybox that reboots at once: the floor under "isorun vm".
+    func plainQemu(bundle: Bundle, workspace: String) -> Peer {
+        let name = "qemu, same kernel, no isorun"
+        do {
+            let boot = try PlainQemuBoot(bundle: bundle, busybox: try Self.busybox(in: bundle), workspace: workspace)
+            return Peer(name: name, command: boot.arguments, runs: options.vmRuns)
+        } catch {
+            return Peer(name: name, command: [], runs: 0, unavailable: "\(error)")
+        }
+    }
+
+    /// A static busybox: the bundle's own, else the host's (busybox-static).
+    static func busybox(in bundle: Bundle) throws -> String {
+        for candidate in ["\(bundle.rootfsPath)/bin/busybox", "/bin/busybox"] where Files.exists(candidate) { return candidate }
+        throw BenchError("no static busybox in \(bundle.rootfsPath)/bin or /bin (apt install busybox-static)")
     }
 
     /// A bundle for runc with the very same rootfs and config, process.args replaced.
@@ -107,9 +197,10 @@ public struct StartupScenario {
 struct TemporaryDirectory {
     let path: String
 
-    init() throws {
+    /// `mode` 0711 lets a workload running as another uid reach a directory inside by its name.
+    init(mode: mode_t = 0o700) throws {
         path = "/tmp/isorun-bench-\(HostProcess.id)-\(UInt32.random(in: 0...UInt32.max))"
-        try Files.makeDirectory(path, mode: 0o700)
+        try Files.makeDirectory(path, mode: mode)
     }
 
     func remove() { try? Files.removeTree(path) }

@@ -10,7 +10,7 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Measure the modes against each other and against bwrap, runc and QEMU.",
         subcommands: [BenchStartupCommand.self, BenchBlastCommand.self, BenchDepsCommand.self, BenchDensityCommand.self,
-                      BenchAllCommand.self]
+                      BenchOvercommitCommand.self, BenchAllCommand.self]
     )
 }
 
@@ -177,10 +177,43 @@ struct BenchDepsCommand: ParsableCommand {
     }
 }
 
+struct BenchOvercommitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "overcommit",
+        abstract: "WebServer1/2, DBServer, AppServer promised more CPU and memory than there is; who degrades or dies."
+    )
+
+    @OptionGroup var options: BenchOptions
+
+    @Option(name: .long, help: "The memory the four share (the experiment's parent cgroup), MiB.")
+    var budget: Int = 1024
+
+    func validate() throws {
+        if budget < 256 { throw ValidationError("--budget must be at least 256 MiB, got \(budget)") }
+    }
+
+    func run() throws {
+        try Self.measure(options, budgetMiB: budget)
+    }
+
+    static func measure(_ options: BenchOptions, budgetMiB: Int = 1024) throws(IsorunError) {
+        let scenario = OvercommitScenario(options: .init(bundle: options.bundle, budgetMiB: budgetMiB,
+                                                         phaseSeconds: options.quick ? 2 : 5, isorun: try BenchOptions.isorunPath()))
+        do {
+            let report = try scenario.run(environment: Environment.current(workspace: "/tmp"))
+            if let json = options.json { try Files.write(json, try report.json(), create: true) }
+            if let directory = options.report { try report.write(to: directory) }
+            print(report.markdown())
+        } catch {
+            throw IsorunError("bench overcommit: \(error)")
+        }
+    }
+}
+
 struct BenchAllCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "all",
-        abstract: "Every scenario built so far: startup, blast, deps and density (overcommit is not built yet)."
+        abstract: "Every scenario: startup, blast, deps, density and overcommit."
     )
 
     @OptionGroup var options: BenchOptions
@@ -190,5 +223,6 @@ struct BenchAllCommand: ParsableCommand {
         try BenchBlastCommand.measure(options, window: nil)
         try BenchDepsCommand.measure(options)
         try BenchDensityCommand.measure(options, instances: nil)
+        try BenchOvercommitCommand.measure(options)
     }
 }

@@ -80,6 +80,10 @@ public enum Files {
         guard unlink(path) == 0 || errno == ENOENT else { throw SystemError("unlink", path) }
     }
 
+    public static func symlink(target: String, at path: String) throws(SystemError) {
+        guard Glibc.symlink(target, path) == 0 else { throw SystemError("symlink", path) }
+    }
+
     /// Removes a directory tree that isorun itself created (no symlink following).
     public static func removeTree(_ path: String) throws(SystemError) {
         var info = stat()

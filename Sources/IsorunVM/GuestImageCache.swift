@@ -18,14 +18,19 @@ public enum RootLayout: String, Sendable, CaseIterable {
     case diskImage = "disk"
 }
 
+/// Where VM mode keeps its guest kernel and images.
+public enum GuestCacheLocation {
+    /// `$ISORUN_CACHE` or /var/cache/isorun: outside the runtime root (a tmpfs that
+    /// is per boot) because images are worth keeping across reboots.
+    public static var directory: String {
+        HostProcess.variable("ISORUN_CACHE") ?? "/var/cache/isorun"
+    }
+}
+
 struct GuestImageCache {
     let directory: String
 
-    /// `$ISORUN_CACHE` or /var/cache/isorun: outside the runtime root (a tmpfs that
-    /// is per boot) because images are worth keeping across reboots.
-    static var defaultDirectory: String {
-        HostProcess.variable("ISORUN_CACHE") ?? "/var/cache/isorun"
-    }
+    static var defaultDirectory: String { GuestCacheLocation.directory }
 
     /// Rootfs up to this size (regular files) boot fastest from an initramfs; larger
     /// ones would sit twice in guest RAM while the kernel unpacks them, so they go on

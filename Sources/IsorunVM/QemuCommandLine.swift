@@ -43,6 +43,15 @@ struct QemuCommandLine {
     /// The guest path of the init inside the initramfs.
     static let initPath = "/.isorun/init"
 
+    static func machineArguments(machine: String, accelerator: Accelerator) -> [String] {
+        switch accelerator {
+        case .kvm: ["-M", machine, "-accel", "kvm", "-cpu", "host"]
+        // Without ERMS/FSRM the guest's memcpy/memset avoid `rep movsb/stosb`, which TCG
+        // emulates a byte at a time (freeing init memory went from 150 to 34 ms).
+        case .tcg: ["-M", machine, "-accel", "tcg", "-cpu", "max,-erms,-fsrm"]
+        }
+    }
+
     var kernelParameters: [String] {
         var parameters = [
             "console=ttyS0", "quiet", "panic=-1",
@@ -60,13 +69,7 @@ struct QemuCommandLine {
     }
 
     var arguments: [String] {
-        var arguments = [executable]
-        switch accelerator {
-        case .kvm: arguments += ["-M", machine, "-accel", "kvm", "-cpu", "host"]
-        // Without ERMS/FSRM the guest's memcpy/memset avoid `rep movsb/stosb`, which TCG
-        // emulates a byte at a time (freeing init memory went from 150 to 34 ms).
-        case .tcg: arguments += ["-M", machine, "-accel", "tcg", "-cpu", "max,-erms,-fsrm"]
-        }
+        var arguments = [executable] + Self.machineArguments(machine: machine, accelerator: accelerator)
         arguments += [
             "-m", "\(memoryMiB)", "-smp", "\(vCPUs)",
             "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",

@@ -13,23 +13,34 @@ struct BenchTests {
                                            "--json", json, "--report", directory + "/report"])
         #expect(result.status == 0, "\(result.err)")
         #expect(result.out.contains("| isorun sandbox |"))
-        for file in ["startup.md", "startup.svg", "startup.json"] {
+        for file in ["startup.md", "startup.svg", "startup-stop.svg", "startup-provision.svg", "startup.json"] {
             #expect(FileManager.default.fileExists(atPath: directory + "/report/" + file), "\(file)")
         }
         let report = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any])
         let series = try #require(report["series"] as? [[String: Any]])
-        let byName = Dictionary(uniqueKeysWithValues: series.map { ($0["name"] as? String ?? "", $0) })
+        func group(_ name: String?) -> [String: [String: Any]] {
+            Dictionary(uniqueKeysWithValues: series.filter { $0["group"] as? String == name }.map { ($0["name"] as? String ?? "", $0) })
+        }
+        let byName = group(nil), stops = group("stop"), provisioning = group("provision")
         for name in ["/bin/true", "isorun bare", "isorun sandbox"] {
             let entry = try #require(byName[name], "\(name)")
             #expect(entry["skipped"] == nil, "\(name): \(entry["skipped"] ?? "")")
             #expect((entry["samplesNanoseconds"] as? [Any])?.count == 5, "\(name)")
         }
-        // A VM needs its kernel; without it the series says why instead of pretending.
-        let vm = try #require(byName["isorun vm"])
-        if VMSupport.unavailableReason == nil {
-            #expect((vm["samplesNanoseconds"] as? [Any])?.count == 2, "\(vm["skipped"] ?? "")")
-        } else {
-            #expect(vm["skipped"] != nil)
+        for name in ["isorun bare", "isorun sandbox"] {
+            let entry = try #require(stops[name], "stop: \(name)")
+            #expect((entry["samplesNanoseconds"] as? [Any])?.count == 5, "stop: \(name): \(entry["skipped"] ?? "")")
+        }
+        // A VM needs its kernel; without it the series say why instead of pretending.
+        let vmSeries = [byName["isorun vm"], byName["qemu, same kernel, no isorun"], stops["isorun vm"],
+                        provisioning["isorun vm, empty image cache"], provisioning["isorun vm, cached image"]]
+        #expect(vmSeries.allSatisfy { $0 != nil })
+        for entry in vmSeries.compactMap({ $0 }) {
+            if VMSupport.unavailableReason == nil {
+                #expect((entry["samplesNanoseconds"] as? [Any])?.count == 2, "\(entry["name"] ?? ""): \(entry["skipped"] ?? "")")
+            } else {
+                #expect(entry["skipped"] != nil)
+            }
         }
         let environment = try #require(report["environment"] as? [String: Any])
         #expect(["tcg", "kvm"].contains(environment["accelerator"] as? String ?? ""))
@@ -77,6 +88,13 @@ struct BenchTests {
         #expect(cell("sandbox", "kill -9 -1")?["survived"] as? Bool == true)
         #expect(cell("bare", "kill -9 -1")?["survived"] as? Bool == false)
         #expect(cell("bare", "kernel crash")?["survived"] == nil)
+        #expect(cell("bare", "reboot")?["survived"] == nil)
+        // Bare mode shares one disk and one set of files; the sandbox has its own.
+        #expect(cell("bare", "rm -rf")?["survived"] as? Bool == false)
+        #expect(cell("bare", "disk filler")?["survived"] as? Bool == false)
+        #expect(cell("sandbox", "rm -rf")?["survived"] as? Bool == true)
+        #expect(cell("sandbox", "disk filler")?["survived"] as? Bool == true)
+        #expect(cell("sandbox", "reboot")?["survived"] as? Bool == true)
         if VMSupport.unavailableReason == nil {
             #expect(cell("vm", "kernel crash")?["survived"] as? Bool == true)
         }
@@ -110,6 +128,37 @@ struct BenchTests {
         if VMSupport.unavailableReason == nil { #expect(working("vm").count == 2, "\(rows)") }
         // The real host's /usr/local/go is exactly as it was.
         #expect((try? FileManager.default.contentsOfDirectory(atPath: "/usr/local/go")) == hostGoBefore)
+    }
+
+    @Test func overcommitQuickRunsEveryPhaseAndCleansUp() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-overcommit-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let result = try IsorunRunner.run(["bench", "overcommit", "--quick", "--bundle", IsorunRunner.bundle("hello"),
+                                           "--report", directory])
+        #expect(result.status == 0, "\(result.err)")
+        let data = try Data(contentsOf: URL(fileURLWithPath: directory + "/overcommit.json"))
+        let report = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let results = try #require(report["results"] as? [[String: Any]])
+        let modes = VMSupport.unavailableReason == nil ? ["bare", "sandbox", "vm"] : ["bare", "sandbox"]
+        for mode in modes {
+            let idle = results.filter { $0["mode"] as? String == mode && $0["phase"] as? String == "idle" }
+            #expect(idle.count == 4, "\(mode)")
+            #expect(idle.allSatisfy { $0["alive"] as? Bool == true }, "\(mode): \(idle)")
+        }
+        // Alone, DBServer fits its own limit and the budget, and gets CPU.
+        let db = results.first { $0["mode"] as? String == "sandbox" && $0["phase"] as? String == "DBServer pushing"
+            && $0["instance"] as? String == "DBServer" }
+        #expect(db?["alive"] as? Bool == true)
+        #expect((db?["dotsPerSecond"] as? Double ?? 0) > 0)
+        // Nothing is left: no runs, no fill files in the host's /dev/shm, no parent cgroups.
+        #expect(!((try? FileManager.default.contentsOfDirectory(atPath: "/run/isorun")) ?? []).contains { $0.hasPrefix("overcommit-") })
+        #expect(!((try? FileManager.default.contentsOfDirectory(atPath: "/dev/shm")) ?? []).contains { $0.hasPrefix("overcommit-") })
+        let hierarchies = ["/sys/fs/cgroup"] + ((try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup")) ?? [])
+            .map { "/sys/fs/cgroup/\($0)" }
+        let leftovers = hierarchies.flatMap { hierarchy in
+            ((try? FileManager.default.contentsOfDirectory(atPath: hierarchy + "/isorun")) ?? []).filter { $0.hasPrefix("overcommit-") }
+        }
+        #expect(leftovers.isEmpty, "\(leftovers)")
     }
 
     @Test func badRunCountIsAOneLineError() throws {

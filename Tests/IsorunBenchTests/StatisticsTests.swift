@@ -66,6 +66,20 @@ struct ReportTests {
         #expect(svg.components(separatedBy: "<rect ").count - 1 == 1 + 3)
     }
 
+    @Test func groupsGetTheirOwnTableNoteAndChart() {
+        var report = report()
+        report.series.append(Series(name: "isorun sandbox", command: [], samplesNanoseconds: [2_000_000], group: "stop"))
+        report.series.append(Series(name: "runc", command: [], samplesNanoseconds: [8_000_000], group: "stop"))
+        report.groupNotes = ["stop": "SIGTERM to gone."]
+        let markdown = report.markdown(reference: "isorun sandbox")
+        #expect(markdown.contains("## stop\n\nSIGTERM to gone.\n"))
+        #expect(markdown.contains("| runc | 1 | 8.00 |"), "\(markdown)")
+        #expect(markdown.contains("| runc | 1 | 8.00 | 8.00 ± 0.00 | 8.00 | 8.00 | 8.00 … 8.00 | 4.00× slower |"), "\(markdown)")
+        #expect(markdown.contains("![startup stop](startup-stop.svg)"))
+        #expect(report.chart.bars.map(\.label) == ["fast", "reference", "slow <vm>"])
+        #expect(report.chart(group: "stop").bars.map(\.label) == ["isorun sandbox", "runc"])
+    }
+
     @Test func densityAddsAMemoryTableAndChart() {
         var report = report()
         report.memory = [MemoryRow(name: "vm", instances: 2, hostKiBPerInstance: 76_288, proportionalKiBPerInstance: 128_819,
@@ -109,5 +123,25 @@ struct BlastReportTests {
         #expect(svg.contains("#f28e2b"))   // badly degraded
         #expect(svg.contains("#dddddd"))   // not run
         #expect(svg.hasSuffix("</svg>\n"))
+    }
+}
+
+struct OvercommitReportTests {
+    @Test func planAndPhasesBecomeTables() {
+        let report = OvercommitReport(
+            environment: Environment(kernel: "6.1", cpus: 2, cgroups: "v2", accelerator: "tcg", peers: [:]),
+            budgetMiB: 1024, cores: 2,
+            plan: [OvercommitPlan(instance: "DBServer", cpus: 1.5, memoryMiB: 384),
+                   OvercommitPlan(instance: "AppServer", cpus: 1, memoryMiB: 256)],
+            results: [OvercommitResult(mode: "vm", phase: "idle", instance: "DBServer", alive: true, dotsPerSecond: 0),
+                      OvercommitResult(mode: "vm", phase: "idle", instance: "AppServer", alive: true, dotsPerSecond: 0),
+                      OvercommitResult(mode: "vm", phase: "all pushing", instance: "DBServer", alive: false, dotsPerSecond: 0),
+                      OvercommitResult(mode: "vm", phase: "all pushing", instance: "AppServer", alive: true, dotsPerSecond: 72.4, peakMiB: 230)])
+        let markdown = report.markdown()
+        #expect(markdown.contains("Promised: 2.5 CPUs on 2 cores, 640 MiB in a 1024 MiB budget"))
+        #expect(markdown.contains("| DBServer | 1.50 | 384 |"))
+        #expect(markdown.contains("| all pushing | **killed** | 72/s, 230 MiB |"))
+        #expect(report.svg.contains("vm · DBServer (killed)"))
+        #expect(report.svg.hasSuffix("</svg>\n"))
     }
 }
