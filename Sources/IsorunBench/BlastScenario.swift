@@ -288,7 +288,10 @@ public struct BlastCell: Codable, Sendable, Equatable {
 }
 
 /// The survival/degradation matrix.
-public struct BlastReport: Codable, Sendable, Equatable {
+public struct BlastReport: ScenarioReport, Codable, Sendable, Equatable {
+    public static let scenario = "blast"
+    public var charts: [String: String] { ["blast.svg": svg] }
+
     public var environment: Environment
     public var windowSeconds: Double
     public var cells: [BlastCell]
@@ -360,18 +363,5 @@ public struct BlastReport: Codable, Sendable, Equatable {
         if loss < 10 { return "#8cd17d" }
         if loss < 50 { return "#f1ce63" }
         return "#f28e2b"
-    }
-
-    public func json() throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return String(decoding: try encoder.encode(self), as: UTF8.self)
-    }
-
-    public func write(to directory: String) throws {
-        try Files.makeDirectories(directory)
-        try Files.write("\(directory)/blast.md", markdown(), create: true)
-        try Files.write("\(directory)/blast.svg", svg, create: true)
-        try Files.write("\(directory)/blast.json", json(), create: true)
     }
 }

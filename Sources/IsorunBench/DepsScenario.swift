@@ -97,7 +97,9 @@ public struct DepsRow: Codable, Sendable, Equatable {
     public var diskBytes: Int
 }
 
-public struct DepsReport: Codable, Sendable, Equatable {
+public struct DepsReport: ScenarioReport, Codable, Sendable, Equatable {
+    public static let scenario = "deps"
+
     public var environment: Environment
     public var rows: [DepsRow]
 
@@ -118,17 +120,5 @@ public struct DepsReport: Codable, Sendable, Equatable {
         }
         lines.append("")
         return lines.joined(separator: "\n")
-    }
-
-    public func json() throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return String(decoding: try encoder.encode(self), as: UTF8.self)
-    }
-
-    public func write(to directory: String) throws {
-        try Files.makeDirectories(directory)
-        try Files.write("\(directory)/deps.md", markdown(), create: true)
-        try Files.write("\(directory)/deps.json", json(), create: true)
     }
 }

@@ -172,7 +172,10 @@ public struct OvercommitResult: Codable, Sendable, Equatable {
     public var peakMiB: Int?
 }
 
-public struct OvercommitReport: Codable, Sendable, Equatable {
+public struct OvercommitReport: ScenarioReport, Codable, Sendable, Equatable {
+    public static let scenario = "overcommit"
+    public var charts: [String: String] { ["overcommit.svg": svg] }
+
     public var environment: Environment
     public var budgetMiB: Int
     public var cores: Int
@@ -218,18 +221,5 @@ public struct OvercommitReport: Codable, Sendable, Equatable {
         }
         return BarChart(title: "Overcommit, \(phase): CPU progress per instance", unit: "dots/s", bars: bars,
                         whiskerNote: false).svg
-    }
-
-    public func json() throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return String(decoding: try encoder.encode(self), as: UTF8.self)
-    }
-
-    public func write(to directory: String) throws {
-        try Files.makeDirectories(directory)
-        try Files.write("\(directory)/overcommit.md", markdown(), create: true)
-        try Files.write("\(directory)/overcommit.json", json(), create: true)
-        try Files.write("\(directory)/overcommit.svg", svg, create: true)
     }
 }

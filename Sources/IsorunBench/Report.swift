@@ -160,3 +160,29 @@ public struct BenchReport: Codable, Sendable, Equatable {
         try Files.write("\(directory)/\(scenario).json", json(), create: true)
     }
 }
+
+/// What the matrix-style reports (blast, deps, overcommit) share: `<scenario>.md`,
+/// `<scenario>.json` and their SVG charts, written side by side.
+public protocol ScenarioReport: Encodable {
+    static var scenario: String { get }
+    func markdown() -> String
+    /// File name to SVG text.
+    var charts: [String: String] { get }
+}
+
+extension ScenarioReport {
+    public var charts: [String: String] { [:] }
+
+    public func json() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return String(decoding: try encoder.encode(self), as: UTF8.self)
+    }
+
+    public func write(to directory: String) throws {
+        try Files.makeDirectories(directory)
+        try Files.write("\(directory)/\(Self.scenario).md", markdown(), create: true)
+        try Files.write("\(directory)/\(Self.scenario).json", json(), create: true)
+        for (name, svg) in charts { try Files.write("\(directory)/\(name)", svg, create: true) }
+    }
+}
