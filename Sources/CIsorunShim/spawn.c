@@ -357,6 +357,30 @@ static void exec_workload(int error_fd, const struct isorun_spawn_plan *plan) {
     child_fail(error_fd, first_error, "exec", file);
 }
 
+/// Sets close-on-exec on every descriptor above stderr; a kernel without close_range
+/// (before 5.11) gets the same from a walk of /proc/self/fd.
+static void close_inherited_descriptors(void) {
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+    if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return;
+    int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0) return;
+    char buffer[1024];
+    long count;
+    while ((count = syscall(SYS_getdents64, dir, buffer, sizeof buffer)) > 0) {
+        for (long offset = 0; offset < count;) {
+            struct linux_dirent64_view { unsigned long long ino; long long off; unsigned short reclen; unsigned char type; char name[]; };
+            struct linux_dirent64_view *entry = (struct linux_dirent64_view *)(buffer + offset);
+            int fd = 0;
+            for (const char *c = entry->name; *c >= '0' && *c <= '9'; c++) fd = fd * 10 + (*c - '0');
+            if (entry->name[0] >= '0' && entry->name[0] <= '9' && fd > 2 && fd != dir) fcntl(fd, F_SETFD, FD_CLOEXEC);
+            offset += entry->reclen;
+        }
+    }
+    close(dir);
+}
+
 /// Everything the child does, in order. Never returns.
 __attribute__((noreturn)) static void child_main(const struct isorun_spawn_plan *plan, int sync_fd, int error_fd) {
     // Die with the parent from the start, then wait for it to finish its part
@@ -374,6 +398,10 @@ __attribute__((noreturn)) static void child_main(const struct isorun_spawn_plan 
             if (dup2((fd == 1 || (fd == 2 && plan->stderr_to_stdout)) && plan->stdout_fd >= 0 ? plan->stdout_fd : null_fd, fd) < 0)
                 child_fail(error_fd, errno, "dup2", "/dev/null");
     }
+    // Descriptors isorun inherited without close-on-exec (from whoever started it)
+    // must not reach the workload: they can hold a caller's pipe open, or leak access.
+    // Marked rather than closed, so the setup below can still use its own.
+    close_inherited_descriptors();
 
     for (int i = 0; i < plan->join_count; i++)
         if (setns(plan->joins[i].fd, plan->joins[i].nstype) < 0)

@@ -53,7 +53,8 @@ public struct BlastScenario {
         Fault(name: "memory hog", command: { _ in ["awk", "BEGIN { s = \"0123456789abcdef\"; while (1) s = s s }"] }),
         Fault(name: "CPU hog", command: { _ in ["sh", "-c", "for i in 1 2 3 4; do (while :; do :; done) & done; wait"] }),
         Fault(name: "disk filler", command: { ["sh", "-c", "dd if=/dev/zero of=\"$0/fill\" bs=1M 2>/dev/null; sleep 60", $0] }),
-        Fault(name: "rm -rf /", command: { _ in ["sh", "-c", "rm -rf /* 2>/dev/null; sleep 60"] }),
+        // The data directory first: a whole-tree walk would take longer than a quick window to get there.
+        Fault(name: "rm -rf /", command: { ["sh", "-c", "rm -rf \"$0\"/* /* 2>/dev/null; sleep 60", $0] }),
         Fault(name: "kill -9 -1", command: { _ in ["sh", "-c", "kill -9 -1; sleep 60"] }),
         Fault(name: "reboot -f", command: { _ in ["sh", "-c", "reboot -f; sleep 60"] },
               notInBare: "not run: as root it would reboot the real host"),

@@ -9,8 +9,8 @@ import IsorunSys
 ///
 /// Bare mode has one /usr/local/go for everything. The real host's is never touched:
 /// bare runs happen in a private mount namespace (`unshare --mount`) where a tmpfs
-/// covers /usr/local and /tmp and the *old* toolchain is bind-mounted at
-/// /usr/local/go, as on a machine that installed Go 1.21 first. Sandbox and VM
+/// covers /usr/local (and holds Go's caches) and the *old* toolchain is bind-mounted
+/// at /usr/local/go, as on a machine that installed Go 1.21 first. Sandbox and VM
 /// runs start both applications at once, each with its own rootfs.
 public struct DepsScenario {
     public struct Options: Sendable {
@@ -64,9 +64,12 @@ public struct DepsScenario {
         guard mode == "bare" else { return [options.isorun, "--mode", mode, bundle.directory] }
         // The same build as in the bundle, run from where the app lives on this host.
         let app = "\(bundle.rootfsPath)/app"
-        let build = "mkdir -p /tmp/gocache && cd \(app) && exec go run ."
-        let setup = "mount -t tmpfs tmpfs /usr/local && mkdir /usr/local/go && mount --bind \"$1\" /usr/local/go "
-            + "&& mount -t tmpfs tmpfs /tmp && shift && exec \"$@\""
+        // Go's caches and temporary files go to a tmpfs under /usr/local, which exists only
+        // in this namespace; /tmp stays the host's, where isorun itself may live.
+        let build = "export GOCACHE=/usr/local/.scratch/cache GOPATH=/usr/local/.scratch/path GOTMPDIR=/usr/local/.scratch; "
+            + "mkdir -p $GOCACHE && cd \(app) && exec go run ."
+        let setup = "mount -t tmpfs tmpfs /usr/local && mkdir /usr/local/go /usr/local/.scratch "
+            + "&& mount --bind \"$1\" /usr/local/go && shift && exec \"$@\""
         return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", setup, "sh",
                 "\(oldToolchain.rootfsPath)/usr/local/go", options.isorun, "--mode", "bare", bundle.directory, "--",
                 "sh", "-c", build]

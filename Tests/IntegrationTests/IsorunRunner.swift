@@ -40,9 +40,10 @@ enum IsorunRunner {
     }
 
     /// Starts isorun; the caller waits (or signals it first).
-    static func start(_ arguments: [String], stdin: Data? = nil, environment: [String: String]? = nil) throws -> (Process, Pipe, Pipe) {
+    static func start(_ arguments: [String], stdin: Data? = nil, environment: [String: String]? = nil,
+                      program: String? = nil) throws -> (Process, Pipe, Pipe) {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
+        process.executableURL = URL(fileURLWithPath: program ?? binary)
         process.arguments = arguments
         if let environment { process.environment = environment }
         let out = Pipe(), err = Pipe()
@@ -72,6 +73,11 @@ enum IsorunRunner {
 
     static func run(_ arguments: [String], stdin: Data? = nil) throws -> Result {
         finish(try start(arguments, stdin: stdin))
+    }
+
+    /// Another program (e.g. a shell that starts isorun in a prepared state).
+    static func runProgram(_ program: String, _ arguments: [String]) throws -> Result {
+        finish(try start(arguments, program: program))
     }
 
     /// `isorun --mode M --id ID BUNDLE [-- ARGS]`

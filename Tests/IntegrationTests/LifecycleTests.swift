@@ -41,6 +41,18 @@ struct LifecycleTests {
         #expect(result.out == "piped input\n")
     }
 
+    /// A descriptor isorun's caller forgot to mark close-on-exec stops at isorun, and so do isorun's own.
+    @Test(arguments: ["sandbox", "bare"])
+    func inheritedDescriptorsDoNotReachTheWorkload(mode: String) throws {
+        let script = "exec 7</dev/null; exec \"$0\" run --mode \(mode) --id \(IsorunRunner.uniqueID("fds")) \"$1\" -- ls /proc/self/fd"
+        let result = try IsorunRunner.runProgram("/bin/sh", ["-c", script, IsorunRunner.binary, IsorunRunner.bundle("hello")])
+        #expect(result.status == 0, "\(result.err)")
+        // ls itself opens one directory descriptor (3); 7, and isorun's own, must be gone.
+        let descriptors = result.out.split(separator: "\n").compactMap { Int($0) }
+        #expect(descriptors.contains(0) && descriptors.contains(2), "\(result.out)")
+        #expect(descriptors.allSatisfy { $0 <= 3 }, "\(result.out)")
+    }
+
     @Test(arguments: ["sandbox", "bare"])
     func nothingIsLeftAfterANormalRun(mode: String) throws {
         let id = IsorunRunner.uniqueID("clean")
