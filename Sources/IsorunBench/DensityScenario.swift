@@ -118,9 +118,12 @@ public struct DensityScenario {
     }
 
     /// SIGTERM to every instance, then SIGKILL to any still there after 10 s; reaps all.
+    /// Each instance leads its own session, and the signals go to its whole process
+    /// group, so that a runtime's helpers go too even when the runtime's own cleanup
+    /// misses them (seen once under load: bwrap's inner process outlived the outer one).
     /// isorun cleans up after itself on SIGTERM, and a SIGKILLed one is swept by the next run.
     static func stop(_ instances: [(pid: pid_t, output: Int32)]) {
-        for instance in instances { Processes.signal(instance.pid, SIGTERM) }
+        for instance in instances { Processes.signal(-instance.pid, SIGTERM) }
         let deadline = MonotonicClock.nanoseconds() + 10_000_000_000
         for instance in instances {
             while (try? Processes.reapIfExited(instance.pid)) == .some(nil), MonotonicClock.nanoseconds() < deadline {
@@ -130,6 +133,7 @@ public struct DensityScenario {
                 Processes.signal(instance.pid, SIGKILL)
                 _ = try? Processes.wait(instance.pid)
             }
+            Processes.signal(-instance.pid, SIGKILL)
             StreamCopy.close(instance.output)
         }
     }
