@@ -454,6 +454,23 @@ __attribute__((noreturn)) static void child_main(const struct isorun_spawn_plan 
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+    int gate_fd = plan->start_gate_fd;
+    if (gate_fd >= 0) {
+        // Created: tell the parent (EOF on the error pipe), then wait for `start`. While
+        // it waits, nothing isorun or its caller had open may stay open (a caller's pipe
+        // would not see EOF until the container ends): close all but the gate.
+        close(error_fd);
+        error_fd = -1;
+        if (gate_fd > 3) syscall(SYS_close_range, 3U, (unsigned)gate_fd - 1, 0U);
+        syscall(SYS_close_range, (unsigned)gate_fd + 1, ~0U, 0U);
+        char go;
+        ssize_t got;
+        int flags = fcntl(gate_fd, F_GETFL);
+        if (flags >= 0) fcntl(gate_fd, F_SETFL, flags & ~O_NONBLOCK);
+        do { got = read(gate_fd, &go, 1); } while (got < 0 && errno == EINTR);
+        if (got != 1) _exit(125);
+        close(gate_fd);
+    }
     exec_workload(error_fd, plan);
     _exit(125);
 }

@@ -5,13 +5,13 @@ import Logging
 /// Options every command takes (runc spells them the same way).
 struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: "Directory for runtime state.")
-    var root: String = "/run/isorun"
+    var root: String = LeadingGlobals.current.root ?? "/run/isorun"
 
     @Flag(name: .long, help: "Log what isorun does to stderr.")
     var debug = false
 
     func apply() {
-        if debug { Log.logger.logLevel = .debug }
+        if debug || LeadingGlobals.current.debug { Log.logger.logLevel = .debug }
     }
 }
 

@@ -8,7 +8,8 @@ public struct IsorunCommand: ParsableCommand {
         commandName: "isorun",
         abstract: "One OCI bundle, three ways to run it: bare process, namespace + cgroup sandbox, micro-VM.",
         version: "0.1.0",
-        subcommands: [RunCommand.self, BenchCommand.self],
+        subcommands: [RunCommand.self, BenchCommand.self, CreateCommand.self, StartCommand.self, StateCommand.self,
+                      KillCommand.self, DeleteCommand.self, ListCommand.self, FeaturesCommand.self],
         defaultSubcommand: RunCommand.self
     )
 
@@ -17,7 +18,13 @@ public struct IsorunCommand: ParsableCommand {
     /// Parses and runs; isorun's own failures end as one line on stderr and status 125,
     /// the workload's status passes through unchanged.
     public static func runAndExit(_ arguments: [String] = Array(CommandLine.arguments.dropFirst())) -> Never {
-        if let options = FastRunParser.parse(arguments) {
+        guard let (globals, arguments) = LeadingGlobals.split(arguments) else { fail("a global flag is missing its value") }
+        LeadingGlobals.current = globals
+        if globals.systemdCgroup {
+            let notice = "isorun: --systemd-cgroup is not supported; cgroupsPath is used as a cgroupfs path\n"
+            _ = Array(notice.utf8).withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+        }
+        if globals == LeadingGlobals(), let options = FastRunParser.parse(arguments) {
             do { Glibc.exit(try options.execute()) } catch { fail(error.message) }
         }
         do {
@@ -40,6 +47,7 @@ public struct IsorunCommand: ParsableCommand {
 
     private static func fail(_ message: String) -> Never {
         let line = message.split(whereSeparator: \.isNewline).joined(separator: " ")
+        LeadingGlobals.current.logFailure(line)
         let bytes = Array("isorun: \(line)\n".utf8)
         _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
         Glibc.exit(IsorunError.exitStatus)

@@ -43,7 +43,7 @@ struct RunCommand: ParsableCommand {
     var arguments: [String] = []
 
     var options: RunOptions {
-        RunOptions(mode: mode, id: id, root: global.root, debug: global.debug, bundle: bundle, arguments: arguments,
+        RunOptions(mode: mode, id: id, root: global.root, debug: global.debug || LeadingGlobals.current.debug, bundle: bundle, arguments: arguments,
                    vm: VMOptions(accelerator: accel, kernel: kernel, bootTimeoutSeconds: bootTimeout,
                                  rootLayout: vmRoot))
     }

@@ -15,7 +15,8 @@ public struct BareLauncher: Launcher {
     public func launch(_ request: RunRequest, state: RunState) throws(IsorunError) -> any Workload {
         let configFile = "\(request.bundle.directory)/config.json"
         Log.logger.debug("bare mode ignores the bundle's rootfs (\(request.bundle.rootfsPath)); the workload sees the host filesystem")
-        let plan = try ProcessSettings.basePlan(for: try request.process, configFile: configFile)
+        var plan = try ProcessSettings.basePlan(for: try request.process, configFile: configFile)
+        request.applyLifecycle(to: &plan)
         let resources = request.bundle.config.linux?.resources
         let cgroup = try WorkloadCgroup.manager(for: request, resources: resources)
         try WorkloadCgroup.create(cgroup, resources: resources, state: state)

@@ -13,11 +13,21 @@ public struct RunRequest: Sendable {
     public let id: String
     /// Replaces `process.args` (the CLI's arguments after `--`).
     public let argumentsOverride: [String]?
+    /// `isorun create`: a FIFO descriptor the workload waits on before exec, after which
+    /// it outlives isorun (no parent-death signal); nil for a supervised run.
+    public var startGateDescriptor: Int32?
 
     public init(bundle: Bundle, id: String, argumentsOverride: [String]?) {
         self.bundle = bundle
         self.id = id
         self.argumentsOverride = argumentsOverride
+    }
+
+    /// Applies what `isorun create` asks of the workload's plan.
+    public func applyLifecycle(to plan: inout SpawnPlan) {
+        guard let gate = startGateDescriptor else { return }
+        plan.startGateDescriptor = gate
+        plan.parentDeathSignal = 0
     }
 
     /// The process to run, with the override applied.

@@ -51,6 +51,8 @@ public struct RuntimeRoot: Sendable {
     /// Cleans up `directory` if no live supervisor holds its lock; true if it is gone.
     @discardableResult
     func reclaimIfAbandoned(_ directory: String) -> Bool {
+        // A container from `isorun create` outlives its creator on purpose; `delete` removes it.
+        if Files.exists("\(directory)/\(ContainerStore.recordFile)") { return false }
         let lockPath = "\(directory)/lock"
         let lock: RuntimeLock
         switch Result(catching: { () throws(SystemError) in try RuntimeLock.tryAcquire(lockPath, create: false) }) {
@@ -99,6 +101,9 @@ public final class RunState {
         self.mode = mode
         self.record = RunRecord(id: id, mode: mode.rawValue, cgroupDirectories: [], processes: [])
     }
+
+    /// The cgroup directories recorded so far.
+    public var cgroupDirectories: [String] { record.cgroupDirectories }
 
     /// Records cgroup directories before they are created.
     public func recordCgroup(directories: [String]) throws(IsorunError) {

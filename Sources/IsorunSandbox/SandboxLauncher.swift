@@ -23,6 +23,7 @@ public struct SandboxLauncher: Launcher {
         do { layout = try CgroupLayout.detect() } catch { throw IsorunError(error) }
 
         var plan = try ProcessSettings.basePlan(for: process, configFile: configFile)
+        request.applyLifecycle(to: &plan)
         let namespaces = try NamespacePlan(linux, configFile: configFile)
         defer { namespaces.closeDescriptors() }
         guard namespaces.cloneFlags & NamespaceFlags.mount != 0 || namespaces.joins.contains(where: { $0.type == NamespaceFlags.mount }) else {

@@ -76,6 +76,13 @@ extension StreamCopy {
         return fd
     }
 
+    /// Opens a FIFO's write end without waiting: fails with ENXIO when nobody reads it.
+    public static func openFifoForWriting(_ path: String) throws(SystemError) -> Int32 {
+        let fd = retryingOnInterrupt { open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC) }
+        guard fd >= 0 else { throw SystemError("open", path) }
+        return fd
+    }
+
     public static func close(_ fd: Int32) {
         if fd >= 0 { _ = Glibc.close(fd) }
     }

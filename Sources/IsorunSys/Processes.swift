@@ -72,6 +72,14 @@ public enum Processes {
         return UInt64(fields[19])
     }
 
+    /// True while `pid` is a process that has not exited (a zombie has exited).
+    public static func isRunning(_ pid: pid_t) -> Bool {
+        guard let stat = try? Files.readString("/proc/\(pid)/stat"),
+              let closing = stat.lastIndex(of: ")") else { return false }
+        let state = stat[stat.index(after: closing)...].dropFirst().first
+        return state != nil && state != "Z" && state != "X"
+    }
+
     /// Signal numbers the process catches (SigCgt in /proc/pid/status).
     public static func caughtSignals(of pid: pid_t) -> UInt64? {
         guard let status = try? Files.readString("/proc/\(pid)/status") else { return nil }

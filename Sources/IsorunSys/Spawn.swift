@@ -84,6 +84,8 @@ public struct SpawnPlan {
     public var stderrToStdout = false
     /// A cgroup v2 directory to create the child in (clone3 CLONE_INTO_CGROUP).
     public var cgroupDirectory: String?
+    /// `isorun create`: a FIFO descriptor the child waits on before exec (see the shim).
+    public var startGateDescriptor: Int32?
 
     public init(arguments: [String], environment: [String]) {
         self.arguments = arguments
@@ -251,6 +253,7 @@ public enum Spawner {
         c.pointee.null_stdio = plan.nullStdio ? 1 : 0
         c.pointee.stdout_fd = plan.stdoutDescriptor ?? -1
         c.pointee.stderr_to_stdout = plan.stderrToStdout ? 1 : 0
+        c.pointee.start_gate_fd = plan.startGateDescriptor ?? -1
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 import Glibc
 
 /// Runs the real `isorun` binary on the real bundles in Bundles/.
@@ -73,6 +74,22 @@ enum IsorunRunner {
 
     static func run(_ arguments: [String], stdin: Data? = nil) throws -> Result {
         finish(try start(arguments, stdin: stdin))
+    }
+
+    /// A temporary bundle: `name`'s config with `args` as process.args and root.path
+    /// pointing at `name`'s rootfs. The caller removes it.
+    static func bundleCopy(_ name: String, args: [String]) throws -> String {
+        let original = bundle(name)
+        var config = try #require(try JSONSerialization.jsonObject(
+            with: Data(contentsOf: URL(fileURLWithPath: original + "/config.json"))) as? [String: Any])
+        var process = config["process"] as? [String: Any] ?? [:]
+        process["args"] = args
+        config["process"] = process
+        config["root"] = ["path": original + "/rootfs", "readonly": true]
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-bundle-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: directory + "/config.json"))
+        return directory
     }
 
     /// Another program (e.g. a shell that starts isorun in a prepared state).

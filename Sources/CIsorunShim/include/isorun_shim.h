@@ -121,6 +121,13 @@ struct isorun_spawn_plan {
     /// With stdout_fd: stderr goes there too.
     int stderr_to_stdout;
 
+    /// `isorun create`: a descriptor of a FIFO (opened read-write by the parent, so
+    /// nobody blocks) that the child reads one byte from just before exec, so that
+    /// `isorun start` decides when the user process begins. The child closes the error
+    /// pipe on reaching it: the parent learns that setup succeeded without waiting for
+    /// exec. -1: no gate.
+    int start_gate_fd;
+
     /// A cgroup v2 directory (fd) to create the child in with clone3(CLONE_INTO_CGROUP),
     /// which spares the parent a migration; -1 for none.
     int cgroup_fd;

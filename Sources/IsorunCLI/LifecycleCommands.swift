@@ -1,0 +1,243 @@
+import ArgumentParser
+import FoundationEssentials
+import Glibc
+import IsorunCore
+import IsorunSandbox
+import IsorunSpec
+import IsorunSys
+
+/// runc's command line for the OCI lifecycle (runtime.md): `create`, `start`, `state`,
+/// `kill`, `delete`, plus `list` and `features`. Global flags (`--root`, `--log`,
+/// `--log-format`, `--debug`, `--systemd-cgroup`) come before the command, as with runc;
+/// see `LeadingGlobals`.
+struct CreateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "create",
+        abstract: "Create a container from a bundle; its process waits until `start`."
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(name: [.short, .long], help: "Bundle directory (default: the current directory).")
+    var bundle: String = "."
+
+    @Option(name: .customLong("pid-file"), help: "Write the container's pid here.")
+    var pidFile: String?
+
+    @Option(name: .customLong("console-socket"), help: "UNIX socket for the pty master (process.terminal).")
+    var consoleSocket: String?
+
+    @Argument(help: "Container id.")
+    var id: String
+
+    func run() throws {
+        global.apply()
+        let loaded: Bundle
+        do { loaded = try Bundle.load(directory: bundle) } catch { throw IsorunError(error) }
+        if loaded.config.process?.terminal == true {
+            throw IsorunError("\(loaded.directory)/config.json: process.terminal: terminals are not supported by isorun create yet")
+        }
+        let mode = try LifecycleMode.of(loaded)
+        let launcher: any Launcher = switch mode {
+        case .bare: BareLauncher()
+        case .sandbox: SandboxLauncher()
+        case .vm: throw IsorunError("\(loaded.directory): vm mode is not available through create/start yet; use `isorun --mode vm`")
+        }
+        let store = ContainerStore(root: RuntimeRoot(path: global.root))
+        let record = try store.create(RunRequest(bundle: loaded, id: id, argumentsOverride: nil), with: launcher)
+        if let pidFile {
+            do { try Files.writeAtomically(pidFile, "\(record.pid)") } catch {
+                try? store.delete(record, force: true)
+                throw IsorunError("--pid-file", error)
+            }
+        }
+    }
+}
+
+/// Which mode a bundle asks for under the lifecycle commands, where there is no --mode:
+/// the `io.isorun.mode` annotation (bare, sandbox, vm), else vm when `run.oci.handler`
+/// is `vm` or config.json has a `vm` object (config-vm.md), else sandbox.
+enum LifecycleMode {
+    static let annotation = "io.isorun.mode"
+
+    static func of(_ bundle: Bundle) throws(IsorunError) -> Mode {
+        let annotations = bundle.config.annotations ?? [:]
+        if let value = annotations[annotation] {
+            guard let mode = Mode(rawValue: value) else {
+                throw IsorunError("\(bundle.directory)/config.json: annotations.\(annotation): unknown mode '\(value)'; use bare, sandbox or vm")
+            }
+            return mode
+        }
+        if annotations["run.oci.handler"] == "vm" || bundle.config.vm != nil { return .vm }
+        return .sandbox
+    }
+}
+
+struct StartCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "start", abstract: "Start a created container's process.")
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "Container id.") var id: String
+
+    func run() throws {
+        global.apply()
+        let store = ContainerStore(root: RuntimeRoot(path: global.root))
+        try store.start(try store.load(id))
+    }
+}
+
+struct StateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "state", abstract: "Print a container's state as runtime.md defines it.")
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "Container id.") var id: String
+
+    func run() throws {
+        global.apply()
+        let store = ContainerStore(root: RuntimeRoot(path: global.root))
+        let record = try store.load(id)
+        print(try ContainerState(record: record, status: store.status(of: record)).json())
+    }
+}
+
+/// The state document of runtime.md.
+struct ContainerState: Encodable {
+    var ociVersion = "1.2.0"
+    var id: String
+    var status: String
+    var pid: Int32?
+    var bundle: String
+    var annotations: [String: String]?
+    var created: String
+
+    init(record: ContainerRecord, status: ContainerStatus) {
+        id = record.id
+        self.status = status.rawValue
+        pid = status == .stopped ? nil : record.pid
+        bundle = record.bundle
+        annotations = record.annotations
+        created = record.created
+    }
+
+    func json() throws(IsorunError) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        do { return String(decoding: try encoder.encode(self), as: UTF8.self) } catch { throw IsorunError("state: \(error)") }
+    }
+}
+
+struct KillCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "kill", abstract: "Send a signal to a container (default SIGTERM).")
+
+    @OptionGroup var global: GlobalOptions
+    @Flag(name: [.short, .long], help: "Signal every process in the container's cgroup.") var all = false
+    @Argument(help: "Container id.") var id: String
+    @Argument(help: "Signal: a number, or a name with or without SIG.") var signal: String = "TERM"
+
+    func run() throws {
+        global.apply()
+        guard let number = SignalName.number(signal) else { throw IsorunError("unknown signal '\(signal)'") }
+        let store = ContainerStore(root: RuntimeRoot(path: global.root))
+        try store.kill(try store.load(id), signal: number, all: all)
+    }
+}
+
+/// Signal names as kill(1) and runc accept them.
+enum SignalName {
+    static let table: [String: Int32] = [
+        "HUP": SIGHUP, "INT": SIGINT, "QUIT": SIGQUIT, "ILL": SIGILL, "TRAP": SIGTRAP, "ABRT": SIGABRT, "BUS": SIGBUS,
+        "FPE": SIGFPE, "KILL": SIGKILL, "USR1": SIGUSR1, "SEGV": SIGSEGV, "USR2": SIGUSR2, "PIPE": SIGPIPE, "ALRM": SIGALRM,
+        "TERM": SIGTERM, "STKFLT": SIGSTKFLT, "CHLD": SIGCHLD, "CONT": SIGCONT, "STOP": SIGSTOP, "TSTP": SIGTSTP,
+        "TTIN": SIGTTIN, "TTOU": SIGTTOU, "URG": SIGURG, "XCPU": SIGXCPU, "XFSZ": SIGXFSZ, "VTALRM": SIGVTALRM,
+        "PROF": SIGPROF, "WINCH": SIGWINCH, "IO": SIGIO, "PWR": SIGPWR, "SYS": SIGSYS,
+    ]
+
+    static func number(_ text: String) -> Int32? {
+        if let number = Int32(text) { return number > 0 && number < 65 ? number : nil }
+        let name = text.uppercased()
+        return table[name.hasPrefix("SIG") ? String(name.dropFirst(3)) : name]
+    }
+}
+
+struct DeleteCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "delete", abstract: "Remove a container and everything it left.")
+
+    @OptionGroup var global: GlobalOptions
+    @Flag(name: [.short, .long], help: "Kill it first if it is still running.") var force = false
+    @Argument(help: "Container id.") var id: String
+
+    func run() throws {
+        global.apply()
+        let store = ContainerStore(root: RuntimeRoot(path: global.root))
+        let record: ContainerRecord
+        do { record = try store.load(id) } catch {
+            // runc: deleting what does not exist is an error, except with --force.
+            if force { return }
+            throw error
+        }
+        try store.delete(record, force: force)
+    }
+}
+
+struct ListCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List the containers under the runtime root.")
+
+    @OptionGroup var global: GlobalOptions
+    @Option(name: [.short, .long], help: "table | json") var format: String = "table"
+
+    func run() throws {
+        global.apply()
+        let store = ContainerStore(root: RuntimeRoot(path: global.root))
+        let states = store.list().map { ContainerState(record: $0, status: store.status(of: $0)) }
+        switch format {
+        case "json":
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            print(String(decoding: try encoder.encode(states), as: UTF8.self))
+        case "table":
+            print("ID\tPID\tSTATUS\tBUNDLE\tCREATED")
+            for state in states {
+                print("\(state.id)\t\(state.pid.map(String.init) ?? "0")\t\(state.status)\t\(state.bundle)\t\(state.created)")
+            }
+        default:
+            throw IsorunError("--format: unknown format '\(format)'; use table or json")
+        }
+    }
+}
+
+/// `isorun features`: the features.md document, fixed at build time as the spec asks.
+struct FeaturesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "features", abstract: "Print the OCI features isorun implements, as JSON.")
+
+    struct Document: Encodable {
+        struct Linux: Encodable {
+            struct Cgroup: Encodable { var v1 = true, v2 = true, systemd = false, systemdUser = false }
+            struct Seccomp: Encodable {
+                var enabled = true
+                var actions = SandboxFeatures.seccompActions
+                var operators = SandboxFeatures.seccompOperators
+                var archs = ["SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32"]
+            }
+            struct Enabled: Encodable { var enabled: Bool }
+            var namespaces = SandboxFeatures.namespaces
+            var capabilities = SandboxFeatures.capabilities
+            var cgroup = Cgroup()
+            var seccomp = Seccomp()
+            var apparmor = Enabled(enabled: false)
+            var selinux = Enabled(enabled: false)
+        }
+        var ociVersionMin = "1.0.0"
+        var ociVersionMax = "1.2.0"
+        /// Hooks are not run yet; an empty list says so.
+        var hooks: [String] = []
+        var mountOptions = SandboxFeatures.mountOptions
+        var linux = Linux()
+        var annotations = [LifecycleMode.annotation: "bare | sandbox | vm (create/start: bare and sandbox)"]
+    }
+
+    func run() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        print(String(decoding: try encoder.encode(Document()), as: UTF8.self))
+    }
+}

@@ -1,0 +1,169 @@
+import FoundationEssentials
+import Glibc
+import IsorunCgroups
+import IsorunSys
+
+/// A container made by `isorun create` (the OCI runtime.md lifecycle). Unlike a
+/// supervised run it outlives the isorun process that made it, so everything later
+/// commands need is written to `<root>/<id>/container.json`.
+public struct ContainerRecord: Codable, Sendable, Equatable {
+    public var id: String
+    /// Absolute path of the bundle directory.
+    public var bundle: String
+    public var mode: String
+    /// The container's process, and its kernel start time (a pid alone can be reused).
+    public var pid: Int32
+    public var pidStartTime: UInt64
+    /// RFC 3339, UTC.
+    public var created: String
+    public var annotations: [String: String]?
+    public var cgroupDirectories: [String]
+
+    public init(id: String, bundle: String, mode: String, pid: Int32, pidStartTime: UInt64, created: String,
+                annotations: [String: String]?, cgroupDirectories: [String]) {
+        self.id = id
+        self.bundle = bundle
+        self.mode = mode
+        self.pid = pid
+        self.pidStartTime = pidStartTime
+        self.created = created
+        self.annotations = annotations
+        self.cgroupDirectories = cgroupDirectories
+    }
+}
+
+/// The status values of runtime.md's state.
+public enum ContainerStatus: String, Sendable {
+    case created, running, stopped
+}
+
+/// The containers under one runtime root.
+public struct ContainerStore: Sendable {
+    static let recordFile = "container.json"
+    /// The FIFO the container's process waits on until `start` (see the shim).
+    static let gateFile = "exec.fifo"
+
+    public let root: RuntimeRoot
+
+    public init(root: RuntimeRoot) {
+        self.root = root
+    }
+
+    public func directory(of id: String) -> String { "\(root.path)/\(id)" }
+    public func gate(of id: String) -> String { "\(directory(of: id))/\(Self.gateFile)" }
+
+    public func load(_ id: String) throws(IsorunError) -> ContainerRecord {
+        guard RuntimeRoot.isValidID(id) else { throw IsorunError("invalid container id '\(id)'") }
+        let path = "\(directory(of: id))/\(Self.recordFile)"
+        guard let text = try? Files.read(path) else { throw IsorunError("container '\(id)' does not exist under \(root.path)") }
+        do { return try JSONDecoder().decode(ContainerRecord.self, from: Data(text)) } catch {
+            throw IsorunError("\(path): unreadable container state: \(error)")
+        }
+    }
+
+    public func save(_ record: ContainerRecord) throws(IsorunError) {
+        let path = "\(directory(of: record.id))/\(Self.recordFile)"
+        do {
+            let data = try JSONEncoder().encode(record)
+            try Files.writeAtomically(path, String(decoding: data, as: UTF8.self))
+        } catch {
+            throw IsorunError("write \(path): \(error)")
+        }
+    }
+
+    /// Created until `start` opens the gate, running until the process exits, then stopped.
+    public func status(of record: ContainerRecord) -> ContainerStatus {
+        guard Processes.startTime(of: record.pid) == record.pidStartTime, Processes.isRunning(record.pid) else { return .stopped }
+        return Files.exists(gate(of: record.id)) ? .created : .running
+    }
+
+    /// Every container under the root, in name order.
+    public func list() -> [ContainerRecord] {
+        ((try? Files.list(root.path)) ?? []).sorted().compactMap { try? load($0) }
+    }
+
+    /// `create`: the state directory, the start gate, the cgroup and the process, which
+    /// is left waiting at the gate. A failure at any step removes what was made.
+    public func create(_ request: RunRequest, with launcher: any Launcher) throws(IsorunError) -> ContainerRecord {
+        root.sweepLeftovers()
+        let state = try root.createRun(id: request.id, mode: launcher.mode)
+        var created = false
+        defer { if !created { state.remove() } }
+        let gatePath = gate(of: request.id)
+        let gate: Int32
+        do {
+            try Files.makeFifo(gatePath)
+            gate = try StreamCopy.openFifoReadWrite(gatePath)
+        } catch {
+            throw IsorunError("create start gate", error)
+        }
+        defer { StreamCopy.close(gate) }
+        var request = request
+        request.startGateDescriptor = gate
+        let workload = try launcher.launch(request, state: state)
+        guard let startTime = Processes.startTime(of: workload.pid) else {
+            workload.cleanUp()
+            throw IsorunError("create \(request.id): the container's process ended during setup")
+        }
+        let record = ContainerRecord(id: request.id, bundle: request.bundle.directory, mode: launcher.mode.rawValue,
+                                     pid: workload.pid, pidStartTime: startTime,
+                                     created: Date.now.formatted(.iso8601), annotations: request.bundle.config.annotations,
+                                     cgroupDirectories: state.cgroupDirectories)
+        do { try save(record) } catch {
+            workload.cleanUp()
+            throw error
+        }
+        created = true
+        return record
+    }
+
+    /// Lets a created container's process exec its user program.
+    public func start(_ record: ContainerRecord) throws(IsorunError) {
+        let status = status(of: record)
+        guard status == .created else { throw IsorunError("container '\(record.id)' is \(status.rawValue), not created") }
+        let path = gate(of: record.id)
+        do {
+            let fd = try StreamCopy.openFifoForWriting(path)
+            defer { StreamCopy.close(fd) }
+            try StreamCopy.writeAll(fd, [0])
+            try Files.remove(path)
+        } catch {
+            throw IsorunError("start \(record.id)", error)
+        }
+    }
+
+    /// Sends `signal` to the container's process, or with `all` to every process in its cgroup.
+    public func kill(_ record: ContainerRecord, signal: Int32, all: Bool) throws(IsorunError) {
+        let status = status(of: record)
+        guard status != .stopped else { throw IsorunError("container '\(record.id)' is not running") }
+        if all {
+            for pid in cgroup(of: record)?.processes() ?? [] { Processes.signal(pid, signal) }
+        } else {
+            Processes.signal(record.pid, signal)
+        }
+    }
+
+    /// Removes a container: kills what is left in its cgroup (only a stopped or created
+    /// one unless `force`), removes the cgroup and the state directory.
+    public func delete(_ record: ContainerRecord, force: Bool) throws(IsorunError) {
+        if status(of: record) == .running && !force {
+            throw IsorunError("container '\(record.id)' is running: stop it first or use delete --force")
+        }
+        if Processes.startTime(of: record.pid) == record.pidStartTime { Processes.signal(record.pid, SIGKILL) }
+        if let cgroup = cgroup(of: record) {
+            cgroup.killAll()
+            do { try cgroup.destroy() } catch { throw IsorunError(error) }
+        }
+        // The process is not our child: whoever adopted it reaps it. Wait until it has exited.
+        for _ in 0..<500 where Processes.startTime(of: record.pid) == record.pidStartTime && Processes.isRunning(record.pid) {
+            usleep(2_000)
+        }
+        do { try Files.removeTree(directory(of: record.id)) } catch { throw IsorunError("delete \(record.id)", error) }
+    }
+
+    private func cgroup(of record: ContainerRecord) -> (any CgroupManager)? {
+        let existing = record.cgroupDirectories.filter(Files.isDirectory)
+        guard !existing.isEmpty, let layout = try? CgroupLayout.detect() else { return nil }
+        return Cgroups.restore(directories: existing, layout: layout)
+    }
+}

@@ -1,0 +1,141 @@
+import Foundation
+import Testing
+
+/// `create`/`start`/`state`/`kill`/`delete` as containerd and runc's users call them,
+/// with real containers under a private runtime root.
+@Suite(.serialized)
+struct LifecycleCommandTests {
+    let root = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-lifecycle-\(UUID().uuidString)").path
+
+    /// `isorun --root R ARGS…` (runc's spelling: global flags first).
+    func isorun(_ arguments: [String]) throws -> IsorunRunner.Result {
+        try IsorunRunner.run(["--root", root] + arguments)
+    }
+
+    /// `create`, whose stdout and stderr the container inherits: they go to files, not
+    /// to pipes this test would wait on until the container ends. The result's stderr is
+    /// create's (the file's contents).
+    func create(_ id: String, bundle: String = IsorunRunner.bundle("hello"), output: String) throws -> IsorunRunner.Result {
+        let result = try IsorunRunner.runProgram("/bin/sh", [
+            "-c", "exec \"$0\" --root \"$1\" create --bundle \"$2\" --pid-file \"$3.pid\" \"$4\" >\"$3\" 2>\"$3.err\"",
+            IsorunRunner.binary, root, bundle, output, id])
+        let err = (try? Data(contentsOf: URL(fileURLWithPath: output + ".err"))) ?? Data()
+        try? FileManager.default.removeItem(atPath: output + ".err")
+        return IsorunRunner.Result(status: result.status, stdout: result.stdout, stderr: err)
+    }
+
+    func state(_ id: String) throws -> [String: Any] {
+        let result = try isorun(["state", id])
+        try #require(result.status == 0, "\(result.err)")
+        return try #require(try JSONSerialization.jsonObject(with: result.stdout) as? [String: Any])
+    }
+
+    func waitForStatus(_ id: String, _ status: String) throws -> Bool {
+        for _ in 0..<250 {
+            if try state(id)["status"] as? String == status { return true }
+            usleep(20_000)
+        }
+        return false
+    }
+
+    @Test func createWaitsStartRunsDeleteRemovesEverything() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let output = root + "-out"
+        defer { try? FileManager.default.removeItem(atPath: output); try? FileManager.default.removeItem(atPath: output + ".pid") }
+        let id = IsorunRunner.uniqueID("lc")
+        let created = try create(id, output: output)
+        #expect(created.status == 0, "\(created.err)")
+        let before = try state(id)
+        #expect(before["status"] as? String == "created")
+        #expect(before["ociVersion"] as? String == "1.2.0")
+        #expect(before["bundle"] as? String == IsorunRunner.bundle("hello"))
+        let pid = try #require(before["pid"] as? Int)
+        #expect(try String(contentsOfFile: output + ".pid", encoding: .utf8) == "\(pid)")
+        // Created means set up but not yet running the user's program.
+        #expect(try String(contentsOfFile: output, encoding: .utf8).isEmpty)
+        #expect(!IsorunRunner.cgroupDirectories(for: id).isEmpty)
+        // A later run's sweep must not take a created container for a killed run's leftovers.
+        #expect(try IsorunRunner.run(["run", "--root", root, IsorunRunner.bundle("hello"), "--", "true"]).status == 0)
+        #expect(try state(id)["status"] as? String == "created")
+
+        let started = try isorun(["start", id])
+        #expect(started.status == 0, "\(started.err)")
+        #expect(try waitForStatus(id, "stopped"))
+        #expect(try String(contentsOfFile: output, encoding: .utf8).contains("hostname:   hello"))
+        #expect(try isorun(["start", id]).status != 0)
+
+        let deleted = try isorun(["delete", id])
+        #expect(deleted.status == 0, "\(deleted.err)")
+        #expect(IsorunRunner.cgroupDirectories(for: id).isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: "\(root)/\(id)"))
+        let gone = try isorun(["state", id])
+        #expect(gone.status != 0)
+        #expect(gone.err.contains("does not exist"), "\(gone.err)")
+    }
+
+    @Test func killStopsARunningContainerAndDeleteNeedsForceWhileItRuns() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let bundle = try IsorunRunner.bundleCopy("hello", args: ["sleep", "300"])
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let output = root + "-sleep"
+        defer { try? FileManager.default.removeItem(atPath: output); try? FileManager.default.removeItem(atPath: output + ".pid") }
+        let a = IsorunRunner.uniqueID("lc-a"), b = IsorunRunner.uniqueID("lc-b")
+        for id in [a, b] {
+            #expect(try create(id, bundle: bundle, output: output).status == 0)
+            #expect(try isorun(["start", id]).status == 0)
+            #expect(try waitForStatus(id, "running"))
+        }
+        // The sleeper is PID 1 of its namespace and ignores SIGTERM; SIGKILL (by name) ends it.
+        #expect(try isorun(["kill", a, "KILL"]).status == 0)
+        #expect(try waitForStatus(a, "stopped"))
+        #expect(try isorun(["delete", a]).status == 0)
+
+        let refused = try isorun(["delete", b])
+        #expect(refused.status != 0)
+        #expect(refused.err.contains("running"), "\(refused.err)")
+        let forced = try isorun(["delete", "--force", b])
+        #expect(forced.status == 0, "\(forced.err)")
+        #expect(IsorunRunner.cgroupDirectories(for: b).isEmpty)
+        #expect(try isorun(["list", "--format", "json"]).out.trimmingCharacters(in: .whitespacesAndNewlines) == "[]")
+    }
+
+    @Test func badIdsDuplicatesAndUnknownSignalsAreErrors() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let output = root + "-dup"
+        defer { try? FileManager.default.removeItem(atPath: output); try? FileManager.default.removeItem(atPath: output + ".pid") }
+        let id = IsorunRunner.uniqueID("lc-dup")
+        #expect(try create(id, output: output).status == 0)
+        let duplicate = try create(id, output: output)
+        #expect(duplicate.status == 125)
+        #expect(duplicate.err.contains("already in use"), "\(duplicate.err)")
+        let badSignal = try isorun(["kill", id, "NOPE"])
+        #expect(badSignal.status == 125)
+        #expect(badSignal.err.contains("unknown signal 'NOPE'"), "\(badSignal.err)")
+        #expect(try isorun(["state", "../etc"]).status == 125)
+        #expect(try isorun(["start", "no-such-container"]).status == 125)
+        #expect(try isorun(["delete", id]).status == 0)   // created, never started: no --force needed
+    }
+
+    @Test func failuresGoToTheJSONLogContainerdReads() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let log = root + ".log"
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        let result = try IsorunRunner.run(["--root", root, "--log", log, "--log-format", "json", "start", "absent"])
+        #expect(result.status == 125)
+        let line = try #require(try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").last)
+        let entry = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        #expect(entry["level"] as? String == "error")
+        #expect((entry["msg"] as? String ?? "").contains("'absent' does not exist"))
+    }
+
+    @Test func featuresDescribeWhatIsImplemented() throws {
+        let result = try IsorunRunner.run(["features"])
+        #expect(result.status == 0)
+        let features = try #require(try JSONSerialization.jsonObject(with: result.stdout) as? [String: Any])
+        #expect(features["ociVersionMax"] as? String == "1.2.0")
+        let linux = try #require(features["linux"] as? [String: Any])
+        #expect((linux["namespaces"] as? [String])?.contains("user") == true)
+        #expect((linux["capabilities"] as? [String])?.contains("CAP_SYS_ADMIN") == true)
+        #expect((features["mountOptions"] as? [String])?.contains("rbind") == true)
+    }
+}
