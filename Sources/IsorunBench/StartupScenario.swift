@@ -45,6 +45,7 @@ public struct StartupScenario {
         var series = measure(try peers(bundle: bundle, workspace: workspace.path), progress: progress)
         series += try stopTimes(bundle: bundle, workspace: workspace.path, progress: progress)
         series += provisioning(bundle: bundle, workspace: workspace.path, progress: progress)
+        series += try lifecycle(bundle: bundle, workspace: workspace.path, progress: progress)
         var report = BenchReport(scenario: "startup", environment: environment, series: series)
         report.groupNotes = [
             Self.stopGroup: "An idle instance (a shell that exits on SIGTERM) is started and waited for; timed from "
@@ -52,11 +53,48 @@ public struct StartupScenario {
             Self.provisionGroup: "Bundle to first exit when nothing is cached: for a VM, isorun builds the guest's "
                 + "initramfs (or erofs image) from the rootfs and caches it by content; later runs reuse it. "
                 + "Bare and sandbox modes use the rootfs directory in place and have nothing to provision.",
+            Self.lifecycleGroup: "What containerd does per container: `create`, `start` and `delete --force` of a container "
+                + "whose process is /bin/true, the three commands timed one by one and added up (the cycle youki's "
+                + "published table measures), isorun and runc interleaved on the same bundle.",
         ]
         return report
     }
 
-    static let stopGroup = "stop", provisionGroup = "provision"
+    static let stopGroup = "stop", provisionGroup = "provision", lifecycleGroup = "lifecycle"
+
+    /// create + start + delete, isorun beside runc, round by round.
+    func lifecycle(bundle: Bundle, workspace: String, progress: Progress) throws -> [Series] {
+        let container = try Self.runcBundle(from: bundle, arguments: ["/bin/true"], in: workspace)
+        func cycle(_ runtime: [String], delete: String) -> (String) -> [[String]] {
+            { id in [runtime + ["create", "--bundle", container, id], runtime + ["start", id], runtime + [delete, "--force", id]] }
+        }
+        var runtimes = [("isorun", cycle([options.isorun, "--root", "\(workspace)/isorun-root"], delete: "delete"))]
+        if Self.onPath("runc") { runtimes.append(("runc", cycle(["runc", "--root", "\(workspace)/runc-root"], delete: "delete"))) }
+        var samples: [String: [UInt64]] = [:]
+        var failures: [String: String] = [:]
+        for round in 0..<options.runs {
+            for (name, commands) in runtimes where failures[name] == nil {
+                progress.show("lifecycle: \(name) \(round + 1)/\(options.runs)")
+                do {
+                    var total: UInt64 = 0
+                    for command in commands("bench-\(HostProcess.id)-\(round)") { total += try CommandTimer.time(command) }
+                    samples[name, default: []].append(total)
+                } catch {
+                    failures[name] = "\(error)"
+                }
+            }
+        }
+        var series = runtimes.map { name, commands in
+            Series(name: "\(name) create+start+delete", command: Array(commands("ID").flatMap { $0 + [";"] }.dropLast()),
+                   samplesNanoseconds: failures[name] == nil ? samples[name] ?? [] : [], skipped: failures[name],
+                   group: Self.lifecycleGroup)
+        }
+        if !Self.onPath("runc") {
+            series.append(Series(name: "runc create+start+delete", command: [], samplesNanoseconds: [],
+                                 skipped: "runc is not installed", group: Self.lifecycleGroup))
+        }
+        return series
+    }
 
     /// The main series: each peer's create-to-exit time, interleaved round by round.
     func measure(_ peers: [Peer], progress: Progress) -> [Series] {

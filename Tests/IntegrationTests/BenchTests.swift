@@ -13,7 +13,7 @@ struct BenchTests {
                                            "--json", json, "--report", directory + "/report"])
         #expect(result.status == 0, "\(result.err)")
         #expect(result.out.contains("| isorun sandbox |"))
-        for file in ["startup.md", "startup.svg", "startup-stop.svg", "startup-provision.svg", "startup.json"] {
+        for file in ["startup.md", "startup.svg", "startup-stop.svg", "startup-provision.svg", "startup-lifecycle.svg", "startup.json"] {
             #expect(FileManager.default.fileExists(atPath: directory + "/report/" + file), "\(file)")
         }
         let report = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any])
@@ -21,7 +21,11 @@ struct BenchTests {
         func group(_ name: String?) -> [String: [String: Any]] {
             Dictionary(uniqueKeysWithValues: series.filter { $0["group"] as? String == name }.map { ($0["name"] as? String ?? "", $0) })
         }
-        let byName = group(nil), stops = group("stop"), provisioning = group("provision")
+        let byName = group(nil), stops = group("stop"), provisioning = group("provision"), lifecycle = group("lifecycle")
+        for name in ["isorun create+start+delete", "runc create+start+delete"] {
+            let entry = try #require(lifecycle[name], "\(name)")
+            #expect((entry["samplesNanoseconds"] as? [Any])?.count == 5, "\(name): \(entry["skipped"] ?? "")")
+        }
         for name in ["/bin/true", "isorun bare", "isorun sandbox"] {
             let entry = try #require(byName[name], "\(name)")
             #expect(entry["skipped"] == nil, "\(name): \(entry["skipped"] ?? "")")
