@@ -357,8 +357,8 @@ static void exec_workload(int error_fd, const struct isorun_spawn_plan *plan) {
     child_fail(error_fd, first_error, "exec", file);
 }
 
-/// Sets close-on-exec on every descriptor above stderr; a kernel without close_range
-/// (before 5.11) gets the same from a walk of /proc/self/fd.
+/// Sets close-on-exec on every descriptor above stderr; an older kernel
+/// (before 5.11 close_range cannot set close-on-exec) gets the same from a walk of /proc/self/fd.
 static void close_inherited_descriptors(void) {
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)

@@ -44,6 +44,13 @@ struct BenchOptions: ParsableArguments {
         return path
     }
 
+    /// Writes a matrix-style report (blast, deps, overcommit) where the user asked and prints its Markdown.
+    func publish(_ report: some ScenarioReport) throws {
+        if let json { try Files.write(json, try report.json(), create: true) }
+        if let directory = self.report { try report.write(to: directory) }
+        print(report.markdown())
+    }
+
     /// Writes the outputs the user asked for and prints the table.
     func publish(_ report: BenchReport, reference: String) throws(IsorunError) {
         do {
@@ -119,7 +126,7 @@ struct BenchDensityCommand: ParsableCommand {
 struct BenchBlastCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "blast",
-        abstract: "A victim beside an attacker (fork bomb, memory hog, CPU hog, kill -9 -1, kernel crash) in each mode."
+        abstract: "A victim beside an attacker (fork bomb, memory, CPU, disk, rm -rf /, kill -9 -1, reboot, kernel crash) in each mode."
     )
 
     @OptionGroup var options: BenchOptions
@@ -136,9 +143,7 @@ struct BenchBlastCommand: ParsableCommand {
                                                     isorun: try BenchOptions.isorunPath()))
         do {
             let report = try scenario.run(environment: Environment.current(workspace: "/tmp"))
-            if let json = options.json { try Files.write(json, try report.json(), create: true) }
-            if let directory = options.report { try report.write(to: directory) }
-            print(report.markdown())
+            try options.publish(report)
         } catch {
             throw IsorunError("bench blast: \(error)")
         }
@@ -168,9 +173,7 @@ struct BenchDepsCommand: ParsableCommand {
         let scenario = DepsScenario(options: .init(oldBundle: oldApp, newBundle: newApp, isorun: try BenchOptions.isorunPath()))
         do {
             let report = try scenario.run(environment: Environment.current(workspace: "/tmp"))
-            if let json = options.json { try Files.write(json, try report.json(), create: true) }
-            if let directory = options.report { try report.write(to: directory) }
-            print(report.markdown())
+            try options.publish(report)
         } catch {
             throw IsorunError("bench deps: \(error)")
         }
@@ -201,9 +204,7 @@ struct BenchOvercommitCommand: ParsableCommand {
                                                          phaseSeconds: options.quick ? 2 : 5, isorun: try BenchOptions.isorunPath()))
         do {
             let report = try scenario.run(environment: Environment.current(workspace: "/tmp"))
-            if let json = options.json { try Files.write(json, try report.json(), create: true) }
-            if let directory = options.report { try report.write(to: directory) }
-            print(report.markdown())
+            try options.publish(report)
         } catch {
             throw IsorunError("bench overcommit: \(error)")
         }
