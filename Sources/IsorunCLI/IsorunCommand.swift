@@ -9,7 +9,8 @@ public struct IsorunCommand: ParsableCommand {
         abstract: "One OCI bundle, three ways to run it: bare process, namespace + cgroup sandbox, micro-VM.",
         version: "0.1.0",
         subcommands: [RunCommand.self, BenchCommand.self, CreateCommand.self, StartCommand.self, StateCommand.self,
-                      KillCommand.self, DeleteCommand.self, ListCommand.self, FeaturesCommand.self],
+                      KillCommand.self, DeleteCommand.self, ListCommand.self, PsCommand.self, PauseCommand.self,
+                      ResumeCommand.self, FeaturesCommand.self, SpecCommand.self],
         defaultSubcommand: RunCommand.self
     )
 

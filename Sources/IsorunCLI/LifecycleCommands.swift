@@ -241,3 +241,106 @@ struct FeaturesCommand: ParsableCommand {
         print(String(decoding: try encoder.encode(Document()), as: UTF8.self))
     }
 }
+
+struct PauseCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "pause", abstract: "Freeze every process of a running container.")
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "Container id.") var id: String
+
+    func run() throws {
+        global.apply()
+        let store = ContainerStore(root: RuntimeRoot(path: global.root))
+        try store.setPaused(try store.load(id), true)
+    }
+}
+
+struct ResumeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "resume", abstract: "Thaw a paused container.")
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "Container id.") var id: String
+
+    func run() throws {
+        global.apply()
+        let store = ContainerStore(root: RuntimeRoot(path: global.root))
+        try store.setPaused(try store.load(id), false)
+    }
+}
+
+struct PsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "ps", abstract: "List the host pids of a container's processes.")
+
+    @OptionGroup var global: GlobalOptions
+    @Option(name: [.short, .long], help: "table | json") var format: String = "table"
+    @Argument(help: "Container id.") var id: String
+
+    func run() throws {
+        global.apply()
+        let store = ContainerStore(root: RuntimeRoot(path: global.root))
+        let pids = store.processes(of: try store.load(id))
+        switch format {
+        case "json": print("[" + pids.map(String.init).joined(separator: ",") + "]")
+        case "table":
+            print("PID\tCMD")
+            for pid in pids {
+                let command = ((try? Files.readString("/proc/\(pid)/cmdline")) ?? "").split(separator: "\0").joined(separator: " ")
+                print("\(pid)\t\(command)")
+            }
+        default: throw IsorunError("--format: unknown format '\(format)'; use table or json")
+        }
+    }
+}
+
+/// `isorun spec`: a starting config.json, the same shape as the example bundles'.
+struct SpecCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "spec", abstract: "Write a default config.json into the bundle directory.")
+
+    @Option(name: [.short, .long], help: "Bundle directory (default: the current directory).")
+    var bundle: String = "."
+
+    func run() throws {
+        let path = "\(bundle)/config.json"
+        guard !Files.exists(path) else { throw IsorunError("\(path) exists; remove it first") }
+        do { try Files.write(path, Self.defaultConfig, create: true) } catch { throw IsorunError("spec", error) }
+    }
+
+    static let defaultConfig = """
+    {
+      "ociVersion": "1.2.0",
+      "process": {
+        "terminal": false,
+        "user": { "uid": 0, "gid": 0 },
+        "args": ["sh"],
+        "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"],
+        "cwd": "/",
+        "capabilities": {
+          "bounding": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
+          "effective": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
+          "permitted": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
+        },
+        "rlimits": [{ "type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024 }],
+        "noNewPrivileges": true
+      },
+      "root": { "path": "rootfs", "readonly": true },
+      "hostname": "isorun",
+      "mounts": [
+        { "destination": "/proc", "type": "proc", "source": "proc" },
+        { "destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"] },
+        { "destination": "/dev/pts", "type": "devpts", "source": "devpts",
+          "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"] },
+        { "destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"] },
+        { "destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"] },
+        { "destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"] },
+        { "destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", "ro"] }
+      ],
+      "linux": {
+        "namespaces": [{ "type": "pid" }, { "type": "network" }, { "type": "ipc" }, { "type": "uts" }, { "type": "mount" }, { "type": "cgroup" }],
+        "maskedPaths": ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
+                        "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi", "/sys/devices/virtual/powercap"],
+        "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+      }
+    }
+
+    """
+}

@@ -51,7 +51,8 @@ struct RunOptions: Equatable {
 /// ArgumentParser, which also owns help, errors and every other command; a unit test
 /// checks that both parse the same inputs to the same options.
 enum FastRunParser {
-    static let subcommandNames: Set<String> = ["bench", "help", "create", "start", "state", "kill", "delete", "list", "features"]
+    static let subcommandNames: Set<String> = ["bench", "help", "create", "start", "state", "kill", "delete", "list", "features",
+                                                       "ps", "pause", "resume", "spec"]
 
     static func parse(_ arguments: [String]) -> RunOptions? {
         var index = 0

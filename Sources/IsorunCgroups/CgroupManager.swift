@@ -17,6 +17,10 @@ public protocol CgroupManager: Sendable {
     /// Kills every process in the cgroup and waits (briefly) until it is empty.
     func killAll()
     func destroy() throws(CgroupError)
+    /// Stops every process in the cgroup where it is, or lets them go on (`pause`, `resume`).
+    func setFrozen(_ frozen: Bool) throws(CgroupError)
+    /// True while the cgroup is frozen (or freezing).
+    var isFrozen: Bool { get }
     /// What a process inside sees as its limits, for reports.
     func limits() -> CgroupLimits
 }

@@ -116,6 +116,17 @@ public struct CgroupV1Manager: CgroupManager {
         for directory in directories { CgroupFiles.killUntilEmpty(directory) }
     }
 
+    public func setFrozen(_ frozen: Bool) throws(CgroupError) {
+        guard let freezer = directory(of: "freezer") else { throw CgroupError("cgroup: no freezer hierarchy for this cgroup") }
+        try CgroupFiles.write(freezer, "freezer.state", frozen ? "FROZEN" : "THAWED")
+    }
+
+    public var isFrozen: Bool {
+        guard let freezer = directory(of: "freezer"),
+              let state = try? Files.readString("\(freezer)/freezer.state") else { return false }
+        return state.hasPrefix("FROZEN") || state.hasPrefix("FREEZING")
+    }
+
     public func destroy() throws(CgroupError) {
         var firstError: CgroupError?
         for directory in directories {

@@ -92,6 +92,14 @@ public struct CgroupV2Manager: CgroupManager {
         try CgroupFiles.removeDirectory(directory)
     }
 
+    public func setFrozen(_ frozen: Bool) throws(CgroupError) {
+        try CgroupFiles.write(directory, "cgroup.freeze", frozen ? "1" : "0")
+    }
+
+    public var isFrozen: Bool {
+        CgroupFiles.readInt("\(directory)/cgroup.freeze") == 1
+    }
+
     public func limits() -> CgroupLimits {
         var limits = CgroupLimits()
         limits.memoryLimitBytes = CgroupFiles.readInt("\(directory)/memory.max")

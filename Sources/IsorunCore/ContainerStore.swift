@@ -32,9 +32,9 @@ public struct ContainerRecord: Codable, Sendable, Equatable {
     }
 }
 
-/// The status values of runtime.md's state.
+/// The status values of runtime.md's state, plus runc's `paused`.
 public enum ContainerStatus: String, Sendable {
-    case created, running, stopped
+    case created, running, paused, stopped
 }
 
 /// The containers under one runtime root.
@@ -74,7 +74,24 @@ public struct ContainerStore: Sendable {
     /// Created until `start` opens the gate, running until the process exits, then stopped.
     public func status(of record: ContainerRecord) -> ContainerStatus {
         guard Processes.startTime(of: record.pid) == record.pidStartTime, Processes.isRunning(record.pid) else { return .stopped }
-        return Files.exists(gate(of: record.id)) ? .created : .running
+        if Files.exists(gate(of: record.id)) { return .created }
+        return cgroup(of: record)?.isFrozen == true ? .paused : .running
+    }
+
+    /// `pause` (freeze every process in the container's cgroup) and `resume`.
+    public func setPaused(_ record: ContainerRecord, _ paused: Bool) throws(IsorunError) {
+        let status = status(of: record)
+        let expected: ContainerStatus = paused ? .running : .paused
+        guard status == expected else {
+            throw IsorunError("container '\(record.id)' is \(status.rawValue), not \(expected.rawValue)")
+        }
+        guard let cgroup = cgroup(of: record) else { throw IsorunError("container '\(record.id)' has no cgroup left") }
+        do { try cgroup.setFrozen(paused) } catch { throw IsorunError(error) }
+    }
+
+    /// The pids in the container's cgroup, as the host sees them.
+    public func processes(of record: ContainerRecord) -> [Int32] {
+        (cgroup(of: record)?.processes() ?? []).sorted()
     }
 
     /// Every container under the root, in name order.
@@ -146,11 +163,12 @@ public struct ContainerStore: Sendable {
     /// Removes a container: kills what is left in its cgroup (only a stopped or created
     /// one unless `force`), removes the cgroup and the state directory.
     public func delete(_ record: ContainerRecord, force: Bool) throws(IsorunError) {
-        if status(of: record) == .running && !force {
+        if [.running, .paused].contains(status(of: record)) && !force {
             throw IsorunError("container '\(record.id)' is running: stop it first or use delete --force")
         }
         if Processes.startTime(of: record.pid) == record.pidStartTime { Processes.signal(record.pid, SIGKILL) }
         if let cgroup = cgroup(of: record) {
+            if cgroup.isFrozen { try? cgroup.setFrozen(false) }
             cgroup.killAll()
             do { try cgroup.destroy() } catch { throw IsorunError(error) }
         }

@@ -99,6 +99,54 @@ struct LifecycleCommandTests {
         #expect(try isorun(["list", "--format", "json"]).out.trimmingCharacters(in: .whitespacesAndNewlines) == "[]")
     }
 
+    @Test func pauseFreezesResumeThawsPsListsTheProcesses() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        // A counter that appends a line every 10 ms: frozen, the file stops growing.
+        let bundle = try IsorunRunner.bundleCopy("hello", args: ["sh", "-c", "while :; do echo x >> /dev/shm/ticks; sleep 0.01; done"])
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let output = root + "-pause"
+        defer { try? FileManager.default.removeItem(atPath: output); try? FileManager.default.removeItem(atPath: output + ".pid") }
+        let id = IsorunRunner.uniqueID("lc-pause")
+        #expect(try create(id, bundle: bundle, output: output).status == 0)
+        defer { _ = try? isorun(["delete", "--force", id]) }
+        #expect(try isorun(["start", id]).status == 0)
+        #expect(try waitForStatus(id, "running"))
+        let pid = try #require(try state(id)["pid"] as? Int)
+        let ps = try isorun(["ps", "--format", "json", id])
+        let pids = try #require(try JSONSerialization.jsonObject(with: ps.stdout) as? [Int])
+        #expect(pids.contains(pid), "\(ps.out)")
+        func ticks() -> Int {
+            ((try? String(contentsOfFile: "/proc/\(pid)/root/dev/shm/ticks", encoding: .utf8)) ?? "").count
+        }
+
+        let paused = try isorun(["pause", id])
+        #expect(paused.status == 0, "\(paused.err)")
+        #expect(try state(id)["status"] as? String == "paused")
+        let frozenAt = ticks()
+        usleep(200_000)
+        #expect(ticks() == frozenAt)
+        #expect(try isorun(["pause", id]).status == 125)
+
+        #expect(try isorun(["resume", id]).status == 0)
+        #expect(try state(id)["status"] as? String == "running")
+        usleep(200_000)
+        #expect(ticks() > frozenAt)
+        #expect(try isorun(["delete", "--force", id]).status == 0)
+        #expect(IsorunRunner.cgroupDirectories(for: id).isEmpty)
+    }
+
+    @Test func specWritesAConfigTheSandboxRuns() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-spec-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        #expect(try IsorunRunner.run(["spec", "--bundle", directory]).status == 0)
+        #expect(try IsorunRunner.run(["spec", "--bundle", directory]).status == 125)
+        try FileManager.default.createSymbolicLink(atPath: directory + "/rootfs", withDestinationPath: IsorunRunner.bundle("hello") + "/rootfs")
+        let result = try IsorunRunner.run(["run", "--mode", "sandbox", directory, "--", "hostname"])
+        #expect(result.status == 0, "\(result.err)")
+        #expect(result.out == "isorun\n")
+    }
+
     @Test func badIdsDuplicatesAndUnknownSignalsAreErrors() throws {
         defer { try? FileManager.default.removeItem(atPath: root) }
         let output = root + "-dup"
