@@ -13,6 +13,12 @@ struct GlobalOptions: ParsableArguments {
     func apply() {
         if debug || LeadingGlobals.current.debug { Log.logger.logLevel = .debug }
     }
+
+    /// The lifecycle commands' containers under `--root`, after applying the log level.
+    func containers() -> ContainerStore {
+        apply()
+        return ContainerStore(root: RuntimeRoot(path: root))
+    }
 }
 
 extension Mode: ExpressibleByArgument {}

@@ -31,7 +31,7 @@ struct CreateCommand: ParsableCommand {
     var id: String
 
     func run() throws {
-        global.apply()
+        let store = global.containers()
         let loaded: Bundle
         do { loaded = try Bundle.load(directory: bundle) } catch { throw IsorunError(error) }
         if loaded.config.process?.terminal == true {
@@ -43,7 +43,6 @@ struct CreateCommand: ParsableCommand {
         case .sandbox: SandboxLauncher()
         case .vm: throw IsorunError("\(loaded.directory): vm mode is not available through create/start yet; use `isorun --mode vm`")
         }
-        let store = ContainerStore(root: RuntimeRoot(path: global.root))
         let record = try store.create(RunRequest(bundle: loaded, id: id, argumentsOverride: nil), with: launcher)
         if let pidFile {
             do { try Files.writeAtomically(pidFile, "\(record.pid)") } catch {
@@ -80,8 +79,7 @@ struct StartCommand: ParsableCommand {
     @Argument(help: "Container id.") var id: String
 
     func run() throws {
-        global.apply()
-        let store = ContainerStore(root: RuntimeRoot(path: global.root))
+        let store = global.containers()
         try store.start(try store.load(id))
     }
 }
@@ -93,8 +91,7 @@ struct StateCommand: ParsableCommand {
     @Argument(help: "Container id.") var id: String
 
     func run() throws {
-        global.apply()
-        let store = ContainerStore(root: RuntimeRoot(path: global.root))
+        let store = global.containers()
         let record = try store.load(id)
         print(try ContainerState(record: record, status: store.status(of: record)).json())
     }
@@ -135,9 +132,8 @@ struct KillCommand: ParsableCommand {
     @Argument(help: "Signal: a number, or a name with or without SIG.") var signal: String = "TERM"
 
     func run() throws {
-        global.apply()
         guard let number = SignalName.number(signal) else { throw IsorunError("unknown signal '\(signal)'") }
-        let store = ContainerStore(root: RuntimeRoot(path: global.root))
+        let store = global.containers()
         try store.kill(try store.load(id), signal: number, all: all)
     }
 }
@@ -167,8 +163,7 @@ struct DeleteCommand: ParsableCommand {
     @Argument(help: "Container id.") var id: String
 
     func run() throws {
-        global.apply()
-        let store = ContainerStore(root: RuntimeRoot(path: global.root))
+        let store = global.containers()
         let record: ContainerRecord
         do { record = try store.load(id) } catch {
             // runc: deleting what does not exist is an error, except with --force.
@@ -186,8 +181,7 @@ struct ListCommand: ParsableCommand {
     @Option(name: [.short, .long], help: "table | json") var format: String = "table"
 
     func run() throws {
-        global.apply()
-        let store = ContainerStore(root: RuntimeRoot(path: global.root))
+        let store = global.containers()
         let states = store.list().map { ContainerState(record: $0, status: store.status(of: $0)) }
         switch format {
         case "json":
@@ -249,8 +243,7 @@ struct PauseCommand: ParsableCommand {
     @Argument(help: "Container id.") var id: String
 
     func run() throws {
-        global.apply()
-        let store = ContainerStore(root: RuntimeRoot(path: global.root))
+        let store = global.containers()
         try store.setPaused(try store.load(id), true)
     }
 }
@@ -262,8 +255,7 @@ struct ResumeCommand: ParsableCommand {
     @Argument(help: "Container id.") var id: String
 
     func run() throws {
-        global.apply()
-        let store = ContainerStore(root: RuntimeRoot(path: global.root))
+        let store = global.containers()
         try store.setPaused(try store.load(id), false)
     }
 }
@@ -276,8 +268,7 @@ struct PsCommand: ParsableCommand {
     @Argument(help: "Container id.") var id: String
 
     func run() throws {
-        global.apply()
-        let store = ContainerStore(root: RuntimeRoot(path: global.root))
+        let store = global.containers()
         let pids = store.processes(of: try store.load(id))
         switch format {
         case "json": print("[" + pids.map(String.init).joined(separator: ",") + "]")
