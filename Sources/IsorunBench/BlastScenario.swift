@@ -197,18 +197,7 @@ final class WatchedProcess {
     private(set) var bytes = 0
 
     init(_ command: [String], stderrToStdout: Bool = false) throws {
-        let (read, write) = try StreamCopy.makePipe()
-        var plan = SpawnPlan(arguments: command, environment: HostProcess.environment())
-        plan.searchPath = HostProcess.variable("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin"
-        plan.nullStdio = true
-        plan.stdoutDescriptor = write
-        plan.stderrToStdout = stderrToStdout
-        plan.newSession = true
-        defer { StreamCopy.close(write) }
-        let child = try Spawner.start(plan)
-        try child.release()
-        pid = child.pid
-        output = read
+        (pid, output) = try DensityScenario.start(command, stderrToStdout: stderrToStdout)
     }
 
     var isRunning: Bool { (try? Processes.reapIfExited(pid)) == .some(nil) }
@@ -239,16 +228,7 @@ final class WatchedProcess {
 
     /// Bytes of output per second over the next `seconds`.
     func rate(over seconds: Double) -> Double {
-        _ = Polling.drain(output)
-        let started = MonotonicClock.nanoseconds(), deadline = started + UInt64(seconds * 1e9)
-        var count = 0
-        while MonotonicClock.nanoseconds() < deadline {
-            let remaining = Int32((deadline - MonotonicClock.nanoseconds()) / 1_000_000) + 1
-            _ = try? Polling.waitReadable([output], timeoutMilliseconds: remaining)
-            count += Polling.drain(output).count
-        }
-        bytes += count
-        return Double(count) / seconds
+        Self.rates(of: [self], over: seconds)[0]
     }
 
     /// Waits for the process to end (SIGTERM after the timeout); returns its status and

@@ -98,14 +98,16 @@ public struct DensityScenario {
                                       stopMillisecondsPerInstance: Double(stopped) / 1e6 / Double(count)), nil)
     }
 
-    /// Starts one instance in its own session with stdout on a pipe, which is returned.
-    static func start(_ command: [String]) throws -> (pid: pid_t, output: Int32) {
+    /// Starts one instance in its own session with stdout (and, if asked, stderr) on a
+    /// pipe, whose read end is returned.
+    static func start(_ command: [String], stderrToStdout: Bool = false) throws -> (pid: pid_t, output: Int32) {
         let (read, write) = try StreamCopy.makePipe()
         defer { StreamCopy.close(write) }
         var plan = SpawnPlan(arguments: command, environment: HostProcess.environment())
         plan.searchPath = HostProcess.variable("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin"
         plan.nullStdio = true
         plan.stdoutDescriptor = write
+        plan.stderrToStdout = stderrToStdout
         plan.newSession = true
         do {
             let child = try Spawner.start(plan)

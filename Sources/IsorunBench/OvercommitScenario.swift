@@ -72,12 +72,14 @@ public struct OvercommitScenario {
         for mode in options.modes {
             let tag = "overcommit-\(HostProcess.id)-\(mode)"
             let layout = try CgroupLayout.detect()
-            // The experiment's "host": a parent cgroup with the memory budget.
+            // The experiment's "host": a parent cgroup with the memory budget. It names cpu too
+            // (v1 picks its hierarchies from that) so that the cpu directory the instances'
+            // quotas nest in is made and removed here; only the memory limit is applied.
+            let budget = MemoryResources(limit: Int64(options.budgetMiB) << 20)
             let host = Cgroups.manager(layout: layout, relativePath: "isorun/\(tag)",
-                                       resources: Resources(memory: MemoryResources(limit: Int64(options.budgetMiB) << 20),
-                                                            cpu: CPUResources(shares: 1024)))
+                                       resources: Resources(memory: budget, cpu: CPUResources(shares: 1024)))
             try host.create()
-            try host.apply(Resources(memory: MemoryResources(limit: Int64(options.budgetMiB) << 20)))
+            try host.apply(Resources(memory: budget))
             defer { try? host.destroy() }
             var running: [(Instance, WatchedProcess)] = []
             defer {

@@ -57,11 +57,7 @@ public struct BenchReport: Codable, Sendable, Equatable {
         self.series = series
     }
 
-    public func json() throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return String(decoding: try encoder.encode(self), as: UTF8.self)
-    }
+    public func json() throws -> String { try prettyJSON(self) }
 
     /// A Markdown table per group; `reference` names the series the ratios are taken
     /// against (in a group without it, the group's first series).
@@ -173,11 +169,7 @@ public protocol ScenarioReport: Encodable {
 extension ScenarioReport {
     public var charts: [String: String] { [:] }
 
-    public func json() throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return String(decoding: try encoder.encode(self), as: UTF8.self)
-    }
+    public func json() throws -> String { try prettyJSON(self) }
 
     public func write(to directory: String) throws {
         try Files.makeDirectories(directory)
@@ -185,4 +177,11 @@ extension ScenarioReport {
         try Files.write("\(directory)/\(Self.scenario).json", json(), create: true)
         for (name, svg) in charts { try Files.write("\(directory)/\(name)", svg, create: true) }
     }
+}
+
+/// Reports' JSON: indented, keys sorted, so that two runs diff cleanly.
+func prettyJSON(_ value: some Encodable) throws -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    return String(decoding: try encoder.encode(value), as: UTF8.self)
 }

@@ -65,11 +65,11 @@ public struct StartupScenario {
     /// create + start + delete, isorun beside runc, round by round.
     func lifecycle(bundle: Bundle, workspace: String, progress: Progress) throws -> [Series] {
         let container = try Self.runcBundle(from: bundle, arguments: ["/bin/true"], in: workspace)
-        func cycle(_ runtime: [String], delete: String) -> (String) -> [[String]] {
-            { id in [runtime + ["create", "--bundle", container, id], runtime + ["start", id], runtime + [delete, "--force", id]] }
+        func cycle(_ runtime: [String]) -> (String) -> [[String]] {
+            { id in [runtime + ["create", "--bundle", container, id], runtime + ["start", id], runtime + ["delete", "--force", id]] }
         }
-        var runtimes = [("isorun", cycle([options.isorun, "--root", "\(workspace)/isorun-root"], delete: "delete"))]
-        if Self.onPath("runc") { runtimes.append(("runc", cycle(["runc", "--root", "\(workspace)/runc-root"], delete: "delete"))) }
+        var runtimes = [("isorun", cycle([options.isorun, "--root", "\(workspace)/isorun-root"]))]
+        if Self.onPath("runc") { runtimes.append(("runc", cycle(["runc", "--root", "\(workspace)/runc-root"]))) }
         var samples: [String: [UInt64]] = [:]
         var failures: [String: String] = [:]
         for round in 0..<options.runs {
@@ -235,7 +235,7 @@ public struct StartupScenario {
 struct TemporaryDirectory {
     let path: String
 
-    /// `mode` 0711 lets a workload running as another uid reach a directory inside by its name.
+    /// A wider `mode` lets a workload running as another uid reach a directory inside.
     init(mode: mode_t = 0o700) throws {
         path = "/tmp/isorun-bench-\(HostProcess.id)-\(UInt32.random(in: 0...UInt32.max))"
         try Files.makeDirectory(path, mode: mode)

@@ -5,6 +5,7 @@ import IsorunCore
 import IsorunSandbox
 import IsorunSpec
 import IsorunSys
+import IsorunVM
 
 /// runc's command line for the OCI lifecycle (runtime.md): `create`, `start`, `state`,
 /// `kill`, `delete`, plus `list` and `features`. Global flags (`--root`, `--log`,
@@ -38,12 +39,11 @@ struct CreateCommand: ParsableCommand {
             throw IsorunError("\(loaded.directory)/config.json: process.terminal: terminals are not supported by isorun create yet")
         }
         let mode = try LifecycleMode.of(loaded)
-        let launcher: any Launcher = switch mode {
-        case .bare: BareLauncher()
-        case .sandbox: SandboxLauncher()
-        case .vm: throw IsorunError("\(loaded.directory): vm mode is not available through create/start yet; use `isorun --mode vm`")
+        guard mode != .vm else {
+            throw IsorunError("\(loaded.directory): vm mode is not available through create/start yet; use `isorun --mode vm`")
         }
-        let record = try store.create(RunRequest(bundle: loaded, id: id, argumentsOverride: nil), with: launcher)
+        let record = try store.create(RunRequest(bundle: loaded, id: id, argumentsOverride: nil),
+                                      with: RunOptions.launcher(for: mode, vm: VMOptions()))
         if let pidFile {
             do { try Files.writeAtomically(pidFile, "\(record.pid)") } catch {
                 try? store.delete(record, force: true)

@@ -33,7 +33,9 @@ struct RunOptions: Equatable {
         return termination.shellStatus
     }
 
-    func launcher() throws(IsorunError) -> any Launcher {
+    func launcher() throws(IsorunError) -> any Launcher { Self.launcher(for: mode, vm: vm) }
+
+    static func launcher(for mode: Mode, vm: VMOptions) -> any Launcher {
         switch mode {
         case .bare: BareLauncher()
         case .sandbox: SandboxLauncher()

@@ -73,7 +73,7 @@ public struct ContainerStore: Sendable {
 
     /// Created until `start` opens the gate, running until the process exits, then stopped.
     public func status(of record: ContainerRecord) -> ContainerStatus {
-        guard Processes.startTime(of: record.pid) == record.pidStartTime, Processes.isRunning(record.pid) else { return .stopped }
+        guard Processes.runningStartTime(of: record.pid) == record.pidStartTime else { return .stopped }
         if Files.exists(gate(of: record.id)) { return .created }
         return cgroup(of: record)?.isFrozen == true ? .paused : .running
     }
@@ -173,7 +173,7 @@ public struct ContainerStore: Sendable {
             do { try cgroup.destroy() } catch { throw IsorunError(error) }
         }
         // The process is not our child: whoever adopted it reaps it. Wait until it has exited.
-        for _ in 0..<500 where Processes.startTime(of: record.pid) == record.pidStartTime && Processes.isRunning(record.pid) {
+        for _ in 0..<500 where Processes.runningStartTime(of: record.pid) == record.pidStartTime {
             usleep(2_000)
         }
         do { try Files.removeTree(directory(of: record.id)) } catch { throw IsorunError("delete \(record.id)", error) }

@@ -72,12 +72,14 @@ public enum Processes {
         return UInt64(fields[19])
     }
 
-    /// True while `pid` is a process that has not exited (a zombie has exited).
-    public static func isRunning(_ pid: pid_t) -> Bool {
+    /// The start time of `pid` while it has not exited (a zombie has), from one read of
+    /// /proc/pid/stat: with a recorded start time it says "that process still runs".
+    public static func runningStartTime(of pid: pid_t) -> UInt64? {
         guard let stat = try? Files.readString("/proc/\(pid)/stat"),
-              let closing = stat.lastIndex(of: ")") else { return false }
-        let state = stat[stat.index(after: closing)...].dropFirst().first
-        return state != nil && state != "Z" && state != "X"
+              let closing = stat.lastIndex(of: ")") else { return nil }
+        let fields = stat[stat.index(after: closing)...].split(separator: " ")
+        guard fields.count > 19, fields[0] != "Z", fields[0] != "X" else { return nil }
+        return UInt64(fields[19])
     }
 
     /// Signal numbers the process catches (SigCgt in /proc/pid/status).

@@ -30,8 +30,6 @@ public enum GuestCacheLocation {
 struct GuestImageCache {
     let directory: String
 
-    static var defaultDirectory: String { GuestCacheLocation.directory }
-
     /// Rootfs up to this size (regular files) boot fastest from an initramfs; larger
     /// ones would sit twice in guest RAM while the kernel unpacks them, so they go on
     /// a read-only erofs disk instead. Measured on the development host: see README.

@@ -10,9 +10,8 @@ import IsorunSys
 public struct PlainQemuBoot {
     /// The command line; the initramfs is written into `workspace`, which the caller removes.
     public let arguments: [String]
-    public let accelerator: Accelerator
 
-    public init(bundle: Bundle, busybox: String, workspace: String, choice: AcceleratorChoice = .auto) throws(IsorunError) {
+    public init(bundle: Bundle, busybox: String, workspace: String) throws(IsorunError) {
         let kernel = try GuestArtifacts.kernel(explicit: nil, bundle: bundle, cacheDirectory: GuestCacheLocation.directory)
         let initramfs = "\(workspace)/plain-boot.cpio"
         do throws(SystemError) {
@@ -25,7 +24,7 @@ public struct PlainQemuBoot {
             try archive.finish()
             try output.close()
         } catch { throw IsorunError("write \(initramfs)", error) }
-        accelerator = AcceleratorProbe.host().resolve(choice).accelerator
+        let accelerator = AcceleratorProbe.host().resolve(.auto).accelerator
         let line = QemuCommandLine(accelerator: accelerator, kernel: kernel.path, initramfs: initramfs,
                                    stockKernel: kernel.isStockFallback, memoryMiB: 128, vCPUs: 1,
                                    hostTSCKilohertz: accelerator == .tcg ? HostClock.tscKilohertz() : nil,
