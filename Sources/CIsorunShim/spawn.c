@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -25,6 +26,7 @@
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 // MARK: - small async-signal-safe helpers
@@ -224,7 +226,134 @@ static void do_mount_op(int error_fd, int root_fd, const struct isorun_mount_op 
     close(fd);
 }
 
-static void setup_rootfs(int error_fd, const struct isorun_spawn_plan *plan) {
+
+// MARK: - hooks the child runs itself
+
+/// A state document for hooks, received from the parent after the go-ahead.
+struct hook_state {
+    const char *bytes;
+    size_t length;
+};
+
+static int read_exact(int fd, void *buffer, size_t length) {
+    size_t got = 0;
+    while (got < length) {
+        ssize_t n = read(fd, (char *)buffer + got, length - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return -1;
+        got += (size_t)n;
+    }
+    return 0;
+}
+
+/// Reads one length-prefixed document into fresh anonymous memory (malloc is not
+/// safe here).
+static struct hook_state receive_hook_state(int error_fd, int sync_fd) {
+    struct hook_state state = { NULL, 0 };
+    uint32_t length;
+    if (read_exact(sync_fd, &length, sizeof length) < 0) _exit(125);
+    if (length == 0) return state;
+    void *buffer = mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (buffer == MAP_FAILED) child_fail(error_fd, errno, "map hook state", NULL);
+    if (read_exact(sync_fd, buffer, length) < 0) _exit(125);
+    state.bytes = buffer;
+    state.length = length;
+    return state;
+}
+
+/// Runs `hooks` in order, each with `state` on its stdin, and fails the setup on the
+/// first that cannot start, exits non-zero or outlives its timeout.
+static void run_hooks(int error_fd, const char *phase, const struct isorun_hook *hooks, int count,
+                      struct hook_state state) {
+    for (int i = 0; i < count; i++) {
+        const struct isorun_hook *hook = &hooks[i];
+        int input[2];
+        if (pipe2(input, O_CLOEXEC) < 0) child_fail(error_fd, errno, phase, hook->path);
+        // A raw clone like the parent's: glibc's fork would run atfork handlers that may
+        // take locks another thread of isorun held at our own clone.
+        long pid = syscall(SYS_clone, (unsigned long)SIGCHLD, NULL, NULL, NULL, NULL);
+        if (pid < 0) child_fail(error_fd, errno, phase, hook->path);
+        if (pid == 0) {
+            if (dup2(input[0], 0) < 0) _exit(127);
+            for (int sig = 1; sig < NSIG; sig++)
+                if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
+            sigset_t none;
+            sigemptyset(&none);
+            sigprocmask(SIG_SETMASK, &none, NULL);
+            char *const default_argv[] = { (char *)hook->path, NULL };
+            char *const no_env[] = { NULL };
+            execve(hook->path, hook->argv ? hook->argv : default_argv, hook->envp ? hook->envp : no_env);
+            _exit(127);
+        }
+        close(input[0]);
+        // SIGPIPE is blocked in the child during setup: a hook that does not read its
+        // stdin makes this write fail with EPIPE, which is fine.
+        if (state.length > 0) write_all(input[1], state.bytes, state.length);
+        close(input[1]);
+        int status = 0;
+        long waited_ms = 0;
+        long limit_ms = hook->timeout_seconds > 0 ? hook->timeout_seconds * 1000L : -1;
+        for (;;) {
+            pid_t done = waitpid((pid_t)pid, &status, limit_ms < 0 ? 0 : WNOHANG);
+            if (done == (pid_t)pid) break;
+            if (done < 0 && errno != EINTR) child_fail(error_fd, errno, phase, hook->path);
+            if (done == 0) {
+                if (waited_ms >= limit_ms) {
+                    kill((pid_t)pid, SIGKILL);
+                    while (waitpid((pid_t)pid, &status, 0) < 0 && errno == EINTR) {}
+                    char what[400];
+                    size_t pos = str_append(what, 0, sizeof what, hook->path);
+                    str_append(what, pos, sizeof what, ": timed out");
+                    child_fail(error_fd, 0, phase, what);
+                }
+                struct timespec pause = { 0, 1000000 };
+                nanosleep(&pause, NULL);
+                waited_ms++;
+            }
+        }
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            char what[400];
+            size_t pos = str_append(what, 0, sizeof what, hook->path);
+            if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
+                pos = str_append(what, pos, sizeof what, ": could not be run (status 127)");
+            } else if (WIFEXITED(status)) {
+                pos = str_append(what, pos, sizeof what, ": exited with status ");
+                int_append(what, pos, sizeof what, WEXITSTATUS(status));
+            } else {
+                pos = str_append(what, pos, sizeof what, ": killed by signal ");
+                int_append(what, pos, sizeof what, WTERMSIG(status));
+            }
+            child_fail(error_fd, 0, phase, what);
+        }
+    }
+}
+
+/// Tells the parent the container's namespaces and mounts exist, and waits until it
+/// has run the runtime-namespace hooks.
+static void wait_at_hook_barrier(int error_fd, int sync_fd) {
+    struct isorun_child_error report;
+    memset(&report, 0, sizeof report);
+    report.err = ISORUN_AT_HOOK_BARRIER;
+    if (write_all(error_fd, &report, sizeof report) < 0) _exit(125);
+    char go;
+    if (read_exact(sync_fd, &go, 1) < 0) _exit(125);
+}
+
+/// The two states the child's own hooks read, and where it stops for the parent's.
+struct hook_plan {
+    int sync_fd;
+    struct hook_state creating;
+    struct hook_state created;
+};
+
+/// The point between mounts and pivot_root: the parent's hooks, then createContainer.
+static void run_pre_pivot_hooks(int error_fd, const struct isorun_spawn_plan *plan, const struct hook_plan *hooks) {
+    if (plan->hook_barrier) wait_at_hook_barrier(error_fd, hooks->sync_fd);
+    run_hooks(error_fd, "createContainer hook", plan->create_container_hooks, plan->create_container_hook_count,
+              hooks->creating);
+}
+
+static void setup_rootfs(int error_fd, const struct isorun_spawn_plan *plan, const struct hook_plan *hooks) {
     unsigned long propagation = plan->rootfs_propagation ? plan->rootfs_propagation : (MS_REC | MS_PRIVATE);
     if (mount(NULL, "/", NULL, propagation, NULL) < 0)
         child_fail(error_fd, errno, "make / private", NULL);
@@ -234,6 +363,7 @@ static void setup_rootfs(int error_fd, const struct isorun_spawn_plan *plan) {
     if (root_fd < 0) child_fail(error_fd, errno, "open rootfs", plan->rootfs);
     for (int i = 0; i < plan->mount_count; i++) do_mount_op(error_fd, root_fd, &plan->mounts[i]);
     close(root_fd);
+    run_pre_pivot_hooks(error_fd, plan, hooks);
 
     if (chdir(plan->rootfs) < 0) child_fail(error_fd, errno, "chdir", plan->rootfs);
     if (syscall(SYS_pivot_root, ".", ".") < 0) child_fail(error_fd, errno, "pivot_root", plan->rootfs);
@@ -330,7 +460,7 @@ static void set_credentials_and_caps(int error_fd, const struct isorun_spawn_pla
 }
 
 static void exec_workload(int error_fd, const struct isorun_spawn_plan *plan) {
-    const char *file = plan->argv[0];
+    const char *file = plan->executable ? plan->executable : plan->argv[0];
     if (strchr(file, '/') != NULL || plan->search_path == NULL) {
         execve(file, plan->argv, plan->envp);
         child_fail(error_fd, errno, "exec", file);
@@ -390,6 +520,12 @@ __attribute__((noreturn)) static void child_main(const struct isorun_spawn_plan 
     ssize_t n;
     do { n = read(sync_fd, &go, 1); } while (n < 0 && errno == EINTR);
     if (n != 1) _exit(125);
+    struct hook_plan hooks = { sync_fd, { NULL, 0 }, { NULL, 0 } };
+    if (plan->create_container_hook_count > 0 || plan->start_container_hook_count > 0) {
+        hooks.creating = receive_hook_state(error_fd, sync_fd);
+        hooks.created = receive_hook_state(error_fd, sync_fd);
+    }
+    if (plan->stdin_fd > 0 && dup2(plan->stdin_fd, 0) < 0) child_fail(error_fd, errno, "dup2", "stdin");
     if (plan->new_session && setsid() < 0) child_fail(error_fd, errno, "setsid", NULL);
     if (plan->null_stdio) {
         int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -411,7 +547,8 @@ __attribute__((noreturn)) static void child_main(const struct isorun_spawn_plan 
     if ((plan->clone_flags & CLONE_NEWUSER) && syscall(SYS_setresgid, 0, 0, 0) == 0)
         syscall(SYS_setresuid, 0, 0, 0);
 
-    if (plan->rootfs != NULL) setup_rootfs(error_fd, plan);
+    if (plan->rootfs != NULL) setup_rootfs(error_fd, plan, &hooks);
+    else run_pre_pivot_hooks(error_fd, plan, &hooks);
     if (plan->bring_up_loopback) bring_up_loopback(error_fd);
     if (plan->hostname && sethostname(plan->hostname, strlen(plan->hostname)) < 0)
         child_fail(error_fd, errno, "sethostname", plan->hostname);
@@ -471,6 +608,8 @@ __attribute__((noreturn)) static void child_main(const struct isorun_spawn_plan 
         if (got != 1) _exit(125);
         close(gate_fd);
     }
+    run_hooks(error_fd, "startContainer hook", plan->start_container_hooks, plan->start_container_hook_count,
+              hooks.created);
     exec_workload(error_fd, plan);
     _exit(125);
 }
@@ -524,28 +663,52 @@ pid_t isorun_spawn_start(const struct isorun_spawn_plan *plan, struct isorun_spa
     return (pid_t)pid;
 }
 
-int isorun_spawn_release(struct isorun_spawn_handle *handle, struct isorun_child_error *error) {
-    char go = 1;
-    int rc = 0;
-    memset(error, 0, sizeof *error);
-    if (write_all(handle->sync_fd, &go, 1) < 0) {
-        error->err = errno;
-        str_append(error->what, 0, sizeof error->what, "release child");
-        rc = -1;
-    } else {
-        size_t got = 0;
-        while (got < sizeof *error) {
-            ssize_t n = read(handle->error_fd, (char *)error + got, sizeof *error - got);
-            if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) break;
-            got += (size_t)n;
-        }
-        if (got > 0) rc = -1;
+/// Reads the child's report: EOF (exec'd or at its gate: 0), the hook barrier (1), or
+/// a failure (-1, `error` filled). Closes the pipes unless the child only paused.
+static int await_child(struct isorun_spawn_handle *handle, struct isorun_child_error *error) {
+    size_t got = 0;
+    while (got < sizeof *error) {
+        ssize_t n = read(handle->error_fd, (char *)error + got, sizeof *error - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        got += (size_t)n;
+    }
+    if (got == sizeof *error && error->err == ISORUN_AT_HOOK_BARRIER) {
+        memset(error, 0, sizeof *error);
+        return 1;
     }
     close(handle->error_fd);
     close(handle->sync_fd);
     handle->error_fd = handle->sync_fd = -1;
-    return rc;
+    return got > 0 ? -1 : 0;
+}
+
+static int send_to_child(struct isorun_spawn_handle *handle, struct isorun_child_error *error,
+                         const void *data, size_t length) {
+    if (write_all(handle->sync_fd, data, length) == 0) return 0;
+    error->err = errno;
+    str_append(error->what, 0, sizeof error->what, "release child");
+    close(handle->error_fd);
+    close(handle->sync_fd);
+    handle->error_fd = handle->sync_fd = -1;
+    return -1;
+}
+
+int isorun_spawn_release(struct isorun_spawn_handle *handle, struct isorun_child_error *error,
+                         const void *hook_states, size_t hook_states_length) {
+    char go = 1;
+    memset(error, 0, sizeof *error);
+    if (send_to_child(handle, error, &go, 1) < 0) return -1;
+    if (hook_states_length > 0 && send_to_child(handle, error, hook_states, hook_states_length) < 0) return -1;
+    return await_child(handle, error);
+}
+
+int isorun_spawn_resume(struct isorun_spawn_handle *handle, struct isorun_child_error *error) {
+    char go = 1;
+    memset(error, 0, sizeof *error);
+    if (send_to_child(handle, error, &go, 1) < 0) return -1;
+    int rc = await_child(handle, error);
+    return rc == 1 ? -1 : rc;
 }
 
 void isorun_spawn_abort(struct isorun_spawn_handle *handle) {

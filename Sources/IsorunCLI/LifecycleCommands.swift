@@ -97,32 +97,6 @@ struct StateCommand: ParsableCommand {
     }
 }
 
-/// The state document of runtime.md.
-struct ContainerState: Encodable {
-    var ociVersion = "1.2.0"
-    var id: String
-    var status: String
-    var pid: Int32?
-    var bundle: String
-    var annotations: [String: String]?
-    var created: String
-
-    init(record: ContainerRecord, status: ContainerStatus) {
-        id = record.id
-        self.status = status.rawValue
-        pid = status == .stopped ? nil : record.pid
-        bundle = record.bundle
-        annotations = record.annotations
-        created = record.created
-    }
-
-    func json() throws(IsorunError) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        do { return String(decoding: try encoder.encode(self), as: UTF8.self) } catch { throw IsorunError("state: \(error)") }
-    }
-}
-
 struct KillCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "kill", abstract: "Send a signal to a container (default SIGTERM).")
 

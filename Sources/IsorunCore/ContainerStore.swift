@@ -1,6 +1,7 @@
 import FoundationEssentials
 import Glibc
 import IsorunCgroups
+import IsorunSpec
 import IsorunSys
 
 /// A container made by `isorun create` (the OCI runtime.md lifecycle). Unlike a
@@ -18,9 +19,11 @@ public struct ContainerRecord: Codable, Sendable, Equatable {
     public var created: String
     public var annotations: [String: String]?
     public var cgroupDirectories: [String]
+    /// The bundle's hooks: poststart and poststop run after `create` has returned.
+    public var hooks: Hooks?
 
     public init(id: String, bundle: String, mode: String, pid: Int32, pidStartTime: UInt64, created: String,
-                annotations: [String: String]?, cgroupDirectories: [String]) {
+                annotations: [String: String]?, cgroupDirectories: [String], hooks: Hooks?) {
         self.id = id
         self.bundle = bundle
         self.mode = mode
@@ -29,12 +32,21 @@ public struct ContainerRecord: Codable, Sendable, Equatable {
         self.created = created
         self.annotations = annotations
         self.cgroupDirectories = cgroupDirectories
+        self.hooks = hooks
+    }
+}
+
+extension ContainerState {
+    /// The state of a container made by `create`.
+    public init(record: ContainerRecord, status: ContainerStatus) {
+        self.init(id: record.id, status: status.rawValue, pid: status == .stopped ? nil : record.pid,
+                  bundle: record.bundle, annotations: record.annotations, created: record.created)
     }
 }
 
 /// The status values of runtime.md's state, plus runc's `paused`.
 public enum ContainerStatus: String, Sendable {
-    case created, running, paused, stopped
+    case creating, created, running, paused, stopped
 }
 
 /// The containers under one runtime root.
@@ -125,7 +137,7 @@ public struct ContainerStore: Sendable {
         let record = ContainerRecord(id: request.id, bundle: request.bundle.directory, mode: launcher.mode.rawValue,
                                      pid: workload.pid, pidStartTime: startTime,
                                      created: Date.now.formatted(.iso8601), annotations: request.bundle.config.annotations,
-                                     cgroupDirectories: state.cgroupDirectories)
+                                     cgroupDirectories: state.cgroupDirectories, hooks: request.bundle.config.hooks)
         do { try save(record) } catch {
             workload.cleanUp()
             throw error
@@ -147,6 +159,8 @@ public struct ContainerStore: Sendable {
         } catch {
             throw IsorunError("start \(record.id)", error)
         }
+        LifecycleHooks.runWarningOnFailure(record.hooks?.poststart, phase: "poststart",
+                                           state: ContainerState(record: record, status: .running))
     }
 
     /// Sends `signal` to the container's process, or with `all` to every process in its cgroup.
@@ -177,6 +191,8 @@ public struct ContainerStore: Sendable {
             usleep(2_000)
         }
         do { try Files.removeTree(directory(of: record.id)) } catch { throw IsorunError("delete \(record.id)", error) }
+        LifecycleHooks.runWarningOnFailure(record.hooks?.poststop, phase: "poststop",
+                                           state: ContainerState(record: record, status: .stopped))
     }
 
     private func cgroup(of record: ContainerRecord) -> (any CgroupManager)? {

@@ -23,11 +23,20 @@ public struct RunRequest: Sendable {
         self.argumentsOverride = argumentsOverride
     }
 
-    /// Applies what `isorun create` asks of the workload's plan.
+    /// Applies the bundle's hooks and what `isorun create` asks of the workload's plan.
     public func applyLifecycle(to plan: inout SpawnPlan) {
+        hooks?.apply(to: &plan)
         guard let gate = startGateDescriptor else { return }
         plan.startGateDescriptor = gate
         plan.parentDeathSignal = 0
+    }
+
+    public var hooks: LifecycleHooks? { LifecycleHooks(bundle.config.hooks) }
+
+    /// The state document hooks read while the container is being set up.
+    public func hookState(pid: pid_t?, status: ContainerStatus) -> ContainerState {
+        ContainerState(id: id, status: status.rawValue, pid: pid, bundle: bundle.directory,
+                       annotations: bundle.config.annotations, created: nil)
     }
 
     /// The process to run, with the override applied.

@@ -31,7 +31,14 @@ public struct Supervisor {
         }
 
         let workload = try launcher.launch(request, state: state)
-        defer { workload.cleanUp() }
+        let hooks = request.bundle.config.hooks
+        defer {
+            workload.cleanUp()
+            LifecycleHooks.runWarningOnFailure(hooks?.poststop, phase: "poststop",
+                                               state: request.hookState(pid: nil, status: .stopped))
+        }
+        LifecycleHooks.runWarningOnFailure(hooks?.poststart, phase: "poststart",
+                                           state: request.hookState(pid: workload.pid, status: .running))
         return try wait(for: workload, signalPipe: signalPipe)
     }
 

@@ -27,8 +27,9 @@ public enum WorkloadCgroup {
     }
 
     /// Clones the child, lets `prepare` do the parent's part (uid maps, oom_score_adj),
-    /// puts it in `cgroup` before it runs anything, and releases it to exec.
-    public static func spawn(_ plan: SpawnPlan, into cgroup: any CgroupManager,
+    /// puts it in `cgroup` before it runs anything, and releases it to exec, running the
+    /// request's prestart and createRuntime hooks when the child stops before pivot_root.
+    public static func spawn(_ plan: SpawnPlan, into cgroup: any CgroupManager, for request: RunRequest,
                              prepare: (pid_t) throws(IsorunError) -> Void) throws(IsorunError) -> pid_t {
         var plan = plan
         // On v2 the child is created inside its cgroup; moving a task costs an RCU grace
@@ -51,10 +52,32 @@ public enum WorkloadCgroup {
             try? cgroup.destroy()
             throw error as! IsorunError
         }
-        do { try child.release() } catch {
+        let hooks = request.hooks
+        do {
+            var states: (creating: [UInt8], created: [UInt8])?
+            if !plan.createContainerHooks.isEmpty || !plan.startContainerHooks.isEmpty {
+                states = (Array(try request.hookState(pid: child.pid, status: .creating).json(pretty: false).utf8),
+                          Array(try request.hookState(pid: child.pid, status: .created).json(pretty: false).utf8))
+            }
+            if try child.release(hookStates: states) == .atHookBarrier, let hooks {
+                do {
+                    let state = request.hookState(pid: child.pid, status: .creating)
+                    try LifecycleHooks.run(hooks.hooks.prestart ?? [], phase: "prestart", state: state)
+                    try LifecycleHooks.run(hooks.hooks.createRuntime ?? [], phase: "createRuntime", state: state)
+                } catch {
+                    child.abort()
+                    cgroup.killAll()
+                    try? cgroup.destroy()
+                    throw error
+                }
+                try child.resume()
+            }
+        } catch let error as ChildSetupError {
             cgroup.killAll()
             try? cgroup.destroy()
             throw IsorunError("workload setup failed: \(error)")
+        } catch {
+            throw error as! IsorunError
         }
         return child.pid
     }

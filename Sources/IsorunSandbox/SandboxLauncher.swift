@@ -75,7 +75,7 @@ public struct SandboxLauncher: Launcher {
                 throw IsorunError("\(configFile): linux.namespaces: join pid namespace: \(Errno.describe(-rc))")
             }
         }
-        let pid = try WorkloadCgroup.spawn(plan, into: cgroup) { pid throws(IsorunError) in
+        let pid = try WorkloadCgroup.spawn(plan, into: cgroup, for: request) { pid throws(IsorunError) in
             if namespaces.createsUserNamespace, let linux { try NamespacePlan.writeIDMaps(pid: pid, linux: linux) }
             if let score = process.oomScoreAdj {
                 do { try Files.write("/proc/\(pid)/oom_score_adj", String(score)) } catch {

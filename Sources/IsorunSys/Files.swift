@@ -57,6 +57,20 @@ public enum Files {
         }
     }
 
+    /// A descriptor of an unlinked in-memory file holding `contents`, positioned at its
+    /// start: a program's stdin that never blocks the writer (memfd_create).
+    public static func memoryFile(named name: String, contents: [UInt8]) throws(SystemError) -> Int32 {
+        let fd = isorun_memfd_create(name)
+        guard fd >= 0 else { throw SystemError("memfd_create", name, errno: -fd) }
+        let written = contents.withUnsafeBytes { raw in retryingOnInterrupt { Glibc.write(fd, raw.baseAddress, raw.count) } }
+        guard written == contents.count, lseek(fd, 0, SEEK_SET) == 0 else {
+            let error = SystemError("write", name)
+            close(fd)
+            throw error
+        }
+        return fd
+    }
+
     public static func makeDirectory(_ path: String, mode: mode_t = 0o755) throws(SystemError) {
         guard mkdir(path, mode) == 0 || errno == EEXIST else { throw SystemError("mkdir", path) }
     }

@@ -43,8 +43,27 @@ public struct SpawnPlan {
         }
     }
 
+    /// An OCI hook the child runs itself (createContainer, startContainer).
+    public struct Hook: Sendable, Equatable {
+        public var path: String
+        public var arguments: [String]?
+        public var environment: [String]?
+        /// Seconds; nil: no limit.
+        public var timeout: Int?
+        public init(path: String, arguments: [String]?, environment: [String]?, timeout: Int?) {
+            self.path = path
+            self.arguments = arguments
+            self.environment = environment
+            self.timeout = timeout
+        }
+    }
+
     public var arguments: [String]
     public var environment: [String]
+    /// The program to exec when it is not `arguments[0]` (a hook's path).
+    public var executable: String?
+    /// stdin from this descriptor instead of isorun's.
+    public var stdinDescriptor: Int32?
     public var searchPath: String?
     public var workingDirectory: String?
 
@@ -86,6 +105,13 @@ public struct SpawnPlan {
     public var cgroupDirectory: String?
     /// `isorun create`: a FIFO descriptor the child waits on before exec (see the shim).
     public var startGateDescriptor: Int32?
+    /// Stop before pivot_root so the parent can run prestart and createRuntime hooks;
+    /// `PendingChild.release` then reports `.atHookBarrier`.
+    public var hookBarrier = false
+    /// Run by the child in the container's namespaces before pivot_root, and after the
+    /// start gate just before exec; each reads a state from `PendingChild.release`.
+    public var createContainerHooks: [Hook] = []
+    public var startContainerHooks: [Hook] = []
 
     public init(arguments: [String], environment: [String]) {
         self.arguments = arguments
@@ -125,7 +151,8 @@ public final class CompiledSeccompFilter: @unchecked Sendable {
 public struct ChildSetupError: Error, Sendable, CustomStringConvertible {
     public let step: String
     public let errno: Int32
-    public var description: String { "\(step): \(Errno.describe(errno))" }
+    /// errno 0: the step says it all (a hook's exit status).
+    public var description: String { errno == 0 ? step : "\(step): \(Errno.describe(errno))" }
 }
 
 /// A cloned child waiting for the parent's go-ahead.
@@ -146,11 +173,40 @@ public final class PendingChild {
         self.plan = plan
     }
 
-    /// Lets the child run its plan. Returns once it has exec'd the workload; on a setup
-    /// failure the child has exited (status 125) and is reaped here.
-    public func release() throws(ChildSetupError) {
+    /// How far a released child got.
+    public enum Progress: Sendable {
+        /// It exec'd the workload, or waits at its start gate.
+        case ready
+        /// It waits at its hook barrier for `resume()`.
+        case atHookBarrier
+    }
+
+    /// Lets the child run its plan. Returns once it has exec'd the workload (or reached
+    /// its start gate or hook barrier); on a setup failure the child has exited (status
+    /// 125) and is reaped here. `creating` and `created` are the state documents its
+    /// createContainer and startContainer hooks read, when the plan has such hooks.
+    @discardableResult
+    public func release(hookStates: (creating: [UInt8], created: [UInt8])? = nil) throws(ChildSetupError) -> Progress {
         var report = isorun_child_error()
-        let rc = isorun_spawn_release(&handle, &report)
+        var framed: [UInt8] = []
+        if let hookStates {
+            for document in [hookStates.creating, hookStates.created] {
+                withUnsafeBytes(of: UInt32(document.count)) { framed.append(contentsOf: $0) }
+                framed.append(contentsOf: document)
+            }
+        }
+        let rc = framed.withUnsafeBytes { isorun_spawn_release(&handle, &report, $0.baseAddress, $0.count) }
+        return try settle(rc, report)
+    }
+
+    /// Lets a child waiting at its hook barrier go on; returns as `release` does.
+    public func resume() throws(ChildSetupError) {
+        var report = isorun_child_error()
+        _ = try settle(isorun_spawn_resume(&handle, &report), report)
+    }
+
+    private func settle(_ rc: Int32, _ report: isorun_child_error) throws(ChildSetupError) -> Progress {
+        if rc == 1 { return .atHookBarrier }
         releasePlan()
         guard rc == 0 else {
             let step = withUnsafeBytes(of: report.what) { raw in
@@ -159,6 +215,7 @@ public final class PendingChild {
             _ = try? Processes.wait(pid)
             throw ChildSetupError(step: step, errno: report.err)
         }
+        return .ready
     }
 
     /// Kills and reaps a child that must not run (the parent's own setup failed).
@@ -254,6 +311,13 @@ public enum Spawner {
         c.pointee.stdout_fd = plan.stdoutDescriptor ?? -1
         c.pointee.stderr_to_stdout = plan.stderrToStdout ? 1 : 0
         c.pointee.start_gate_fd = plan.startGateDescriptor ?? -1
+        c.pointee.executable = arena.string(plan.executable)
+        c.pointee.stdin_fd = plan.stdinDescriptor ?? -1
+        c.pointee.hook_barrier = plan.hookBarrier ? 1 : 0
+        c.pointee.create_container_hooks = UnsafePointer(arena.array(plan.createContainerHooks.map { arena.hook($0) }))
+        c.pointee.create_container_hook_count = Int32(plan.createContainerHooks.count)
+        c.pointee.start_container_hooks = UnsafePointer(arena.array(plan.startContainerHooks.map { arena.hook($0) }))
+        c.pointee.start_container_hook_count = Int32(plan.startContainerHooks.count)
     }
 }
 
@@ -284,6 +348,11 @@ final class CArena {
     func stringArray(_ values: [String]) -> UnsafePointer<UnsafeMutablePointer<CChar>?>? {
         let pointers: [UnsafeMutablePointer<CChar>?] = values.map { UnsafeMutablePointer(mutating: string($0)) } + [nil]
         return UnsafePointer(array(pointers))
+    }
+
+    func hook(_ hook: SpawnPlan.Hook) -> isorun_hook {
+        isorun_hook(path: string(hook.path), argv: hook.arguments.map(stringArray) ?? nil,
+                    envp: hook.environment.map(stringArray) ?? nil, timeout_seconds: Int32(hook.timeout ?? 0))
     }
 
     func constStringArray(_ values: [String]) -> UnsafePointer<UnsafePointer<CChar>?>? {

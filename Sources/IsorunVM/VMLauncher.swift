@@ -94,7 +94,7 @@ public struct VMLauncher: Launcher {
         var plan = SpawnPlan(arguments: commandLine.arguments, environment: HostProcess.environment())
         plan.searchPath = HostProcess.variable("PATH") ?? ProcessSettings.defaultSearchPath
         plan.newSession = true
-        let pid = try WorkloadCgroup.spawn(plan, into: cgroup) { pid throws(IsorunError) in try state.recordProcess(pid) }
+        let pid = try WorkloadCgroup.spawn(plan, into: cgroup, for: request) { pid throws(IsorunError) in try state.recordProcess(pid) }
         Log.logger.debug("vm: QEMU (pid \(pid)) started after \(elapsed())")
         let workload = VMWorkload(pid: pid, cgroup: cgroup, control: control, relays: relays, accelerator: accelerator,
                                   consoleLog: commandLine.consoleLog, qmpSocket: commandLine.qmpSocket)

@@ -78,7 +78,9 @@ enum IsorunRunner {
 
     /// A temporary bundle: `name`'s config with `args` as process.args and root.path
     /// pointing at `name`'s rootfs. The caller removes it.
-    static func bundleCopy(_ name: String, args: [String]) throws -> String {
+    /// `configure` may change the rest of the config.
+    static func bundleCopy(_ name: String, args: [String],
+                           configure: (inout [String: Any]) -> Void = { _ in }) throws -> String {
         let original = bundle(name)
         var config = try #require(try JSONSerialization.jsonObject(
             with: Data(contentsOf: URL(fileURLWithPath: original + "/config.json"))) as? [String: Any])
@@ -86,6 +88,7 @@ enum IsorunRunner {
         process["args"] = args
         config["process"] = process
         config["root"] = ["path": original + "/rootfs", "readonly": true]
+        configure(&config)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-bundle-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: directory + "/config.json"))

@@ -73,6 +73,29 @@ struct LifecycleCommandTests {
         #expect(gone.err.contains("does not exist"), "\(gone.err)")
     }
 
+    @Test func setupHooksRunAtCreatePoststartAtStartPoststopAtDelete() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let log = root + "-hooks"
+        let output = root + "-hooked"
+        defer { [log, output, output + ".pid"].forEach { try? FileManager.default.removeItem(atPath: $0) } }
+        let bundle = try IsorunRunner.bundleCopy("hello", args: ["true"]) { config in
+            config["hooks"] = Dictionary(uniqueKeysWithValues: ["createRuntime", "poststart", "poststop"].map {
+                ($0, [HookTests.logging($0, to: log)])
+            })
+        }
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let id = IsorunRunner.uniqueID("lchook")
+        let hooksRun = { (try? HookTests.entries(log).map(\.name)) ?? [] }
+        #expect(try create(id, bundle: bundle, output: output).status == 0)
+        #expect(hooksRun() == ["createRuntime"])
+        #expect(try isorun(["start", id]).status == 0)
+        #expect(hooksRun() == ["createRuntime", "poststart"])
+        #expect(try waitForStatus(id, "stopped"))
+        #expect(try isorun(["delete", id]).status == 0)
+        #expect(hooksRun() == ["createRuntime", "poststart", "poststop"])
+        #expect(try HookTests.entries(log).last?.state["status"] as? String == "stopped")
+    }
+
     @Test func killStopsARunningContainerAndDeleteNeedsForceWhileItRuns() throws {
         defer { try? FileManager.default.removeItem(atPath: root) }
         let bundle = try IsorunRunner.bundleCopy("hello", args: ["sleep", "300"])

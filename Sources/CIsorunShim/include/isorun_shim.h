@@ -57,6 +57,17 @@ struct isorun_join {
 };
 
 /// The whole launch plan. Pointers must stay valid until isorun_spawn_release returns.
+/// An OCI hook the child runs itself, in the container's namespaces
+/// (createContainer before pivot_root, startContainer just before exec).
+struct isorun_hook {
+    const char *path;
+    /// argv including argv[0]; NULL: just the path.
+    char *const *argv;
+    char *const *envp;
+    /// Seconds before the hook is killed and counted as failed; 0: no limit.
+    int timeout_seconds;
+};
+
 struct isorun_spawn_plan {
     char *const *argv;
     char *const *envp;
@@ -128,6 +139,21 @@ struct isorun_spawn_plan {
     /// exec. -1: no gate.
     int start_gate_fd;
 
+    /// Stop before pivot_root (before exec without a rootfs) and report that to the
+    /// parent, which runs the runtime-namespace hooks (prestart, createRuntime) while the
+    /// container's namespaces exist, then lets the child go on with isorun_spawn_resume.
+    int hook_barrier;
+    /// Hooks the child runs; each reads a state document that the parent sends with
+    /// the release (see isorun_spawn_release).
+    const struct isorun_hook *create_container_hooks;
+    int create_container_hook_count;
+    const struct isorun_hook *start_container_hooks;
+    int start_container_hook_count;
+    /// The program to exec when it is not argv[0] (a hook's path); NULL: argv[0].
+    const char *executable;
+    /// stdin from this descriptor; -1: inherited.
+    int stdin_fd;
+
     /// A cgroup v2 directory (fd) to create the child in with clone3(CLONE_INTO_CGROUP),
     /// which spares the parent a migration; -1 for none.
     int cgroup_fd;
@@ -149,9 +175,21 @@ struct isorun_spawn_handle {
 /// Clones the child, which waits until isorun_spawn_release. Returns the pid or -errno.
 pid_t isorun_spawn_start(const struct isorun_spawn_plan *plan, struct isorun_spawn_handle *handle);
 
-/// Lets the child run its plan and waits until it has exec'd (returns 0) or failed
-/// (returns -1 and fills `error`; the child has exited and must still be reaped).
-int isorun_spawn_release(struct isorun_spawn_handle *handle, struct isorun_child_error *error);
+/// The `err` of a report that is not a failure: the child reached its hook barrier.
+#define ISORUN_AT_HOOK_BARRIER (-1)
+
+/// Lets the child run its plan and waits until it has exec'd or reached its start gate
+/// (returns 0), stopped at its hook barrier (returns 1; continue with
+/// isorun_spawn_resume), or failed (returns -1 and fills `error`; the child has exited
+/// and must still be reaped). `hook_states` (may be empty) is what the child's hooks
+/// read: when the plan has createContainer or startContainer hooks, two documents,
+/// each a native-endian uint32 length followed by that many bytes.
+int isorun_spawn_release(struct isorun_spawn_handle *handle, struct isorun_child_error *error,
+                         const void *hook_states, size_t hook_states_length);
+
+/// Lets a child stopped at its hook barrier go on; returns as isorun_spawn_release
+/// (never 1).
+int isorun_spawn_resume(struct isorun_spawn_handle *handle, struct isorun_child_error *error);
 
 /// Kills a child that was started but will not be released, and reaps it.
 void isorun_spawn_abort(struct isorun_spawn_handle *handle);
@@ -175,6 +213,9 @@ int isorun_become_subreaper(void);
 
 /// statfs(2) f_type of `path`, or -errno.
 long isorun_filesystem_magic(const char *path);
+
+/// memfd_create(2) with MFD_CLOEXEC, or -errno (glibc declares it only under _GNU_SOURCE).
+int isorun_memfd_create(const char *name);
 
 /// setns(2) in the calling thread, or -errno (used to join a PID namespace before clone).
 int isorun_setns(int fd, int nstype);

@@ -1,0 +1,115 @@
+import FoundationEssentials
+import Glibc
+import IsorunSpec
+import IsorunSys
+
+/// The state document of runtime.md: what `isorun state` prints and what every hook
+/// reads on its stdin.
+public struct ContainerState: Encodable, Sendable {
+    public var ociVersion = "1.2.0"
+    public var id: String
+    public var status: String
+    public var pid: Int32?
+    public var bundle: String
+    public var annotations: [String: String]?
+    /// runc's extra field; hooks get no `created` (runtime.md has none).
+    public var created: String?
+
+    public init(id: String, status: String, pid: Int32?, bundle: String, annotations: [String: String]?, created: String?) {
+        self.id = id
+        self.status = status
+        self.pid = pid
+        self.bundle = bundle
+        self.annotations = annotations
+        self.created = created
+    }
+
+    public func json(pretty: Bool = true) throws(IsorunError) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+        do { return String(decoding: try encoder.encode(self), as: UTF8.self) } catch { throw IsorunError("state: \(error)") }
+    }
+}
+
+/// The OCI hooks of one container (config.md, "POSIX-platform Hooks") and where each
+/// kind runs: prestart and createRuntime by isorun on the host while the child waits
+/// before pivot_root; createContainer and startContainer by the child itself, in the
+/// container's namespaces (see the shim); poststart after `start`, poststop after `delete`.
+public struct LifecycleHooks: Sendable {
+    public let hooks: Hooks
+
+    public init?(_ hooks: Hooks?) {
+        guard let hooks else { return nil }
+        self.hooks = hooks
+    }
+
+    /// The hooks that run on the host before pivot_root, in the spec's order.
+    var runtimeNamespaceHooks: [Hook] { (hooks.prestart ?? []) + (hooks.createRuntime ?? []) }
+
+    /// Puts the child's part of the hooks in its plan.
+    func apply(to plan: inout SpawnPlan) {
+        plan.hookBarrier = !runtimeNamespaceHooks.isEmpty
+        plan.createContainerHooks = (hooks.createContainer ?? []).map(Self.spawnHook)
+        plan.startContainerHooks = (hooks.startContainer ?? []).map(Self.spawnHook)
+    }
+
+    private static func spawnHook(_ hook: Hook) -> SpawnPlan.Hook {
+        SpawnPlan.Hook(path: hook.path, arguments: hook.args, environment: hook.env, timeout: hook.timeout)
+    }
+
+    /// Runs `hooks` in order on the host, each with `state` on stdin; throws on the first
+    /// that fails (the spec's rule for prestart, createRuntime and createContainer).
+    public static func run(_ hooks: [Hook], phase: String, state: ContainerState) throws(IsorunError) {
+        guard !hooks.isEmpty else { return }
+        let document = Array(try state.json(pretty: false).utf8)
+        for hook in hooks { try run(hook, phase: phase, document: document) }
+    }
+
+    /// Runs `hooks` on the host and logs failures as warnings: poststart and poststop
+    /// failures must not stop the lifecycle.
+    public static func runWarningOnFailure(_ hooks: [Hook]?, phase: String, state: ContainerState) {
+        guard let hooks, !hooks.isEmpty else { return }
+        guard let document = try? Array(state.json(pretty: false).utf8) else { return }
+        for hook in hooks {
+            do { try run(hook, phase: phase, document: document) } catch {
+                Log.logger.warning("\(error)")
+            }
+        }
+    }
+
+    private static func run(_ hook: Hook, phase: String, document: [UInt8]) throws(IsorunError) {
+        let what = "\(phase) hook \(hook.path)"
+        var plan = SpawnPlan(arguments: hook.args ?? [hook.path], environment: hook.env ?? [])
+        plan.executable = hook.path
+        let input: Int32
+        do { input = try Files.memoryFile(named: "hook-state", contents: document) } catch { throw IsorunError(what, error) }
+        defer { StreamCopy.close(input) }
+        plan.stdinDescriptor = input
+        let child: PendingChild
+        do {
+            child = try Spawner.start(plan)
+            try child.release()
+        } catch let error as SystemError {
+            throw IsorunError(what, error)
+        } catch {
+            throw IsorunError("\(what): \(error)")
+        }
+        let deadline = hook.timeout.map { MonotonicClock.nanoseconds() + UInt64($0) * 1_000_000_000 }
+        var termination: Termination?
+        while termination == nil {
+            do { termination = try Processes.reapIfExited(child.pid) } catch { throw IsorunError(what, error) }
+            guard termination == nil else { break }
+            if let deadline, MonotonicClock.nanoseconds() > deadline {
+                Processes.signal(child.pid, SIGKILL)
+                _ = try? Processes.wait(child.pid)
+                throw IsorunError("\(what): timed out after \(hook.timeout ?? 0) s")
+            }
+            usleep(1_000)
+        }
+        switch termination {
+        case .exited(let code)? where code != 0: throw IsorunError("\(what): exited with status \(code)")
+        case .signaled(let signal)?: throw IsorunError("\(what): killed by signal \(signal)")
+        default: break
+        }
+    }
+}
