@@ -526,7 +526,12 @@ __attribute__((noreturn)) static void child_main(const struct isorun_spawn_plan 
         hooks.created = receive_hook_state(error_fd, sync_fd);
     }
     if (plan->stdin_fd > 0 && dup2(plan->stdin_fd, 0) < 0) child_fail(error_fd, errno, "dup2", "stdin");
-    if (plan->new_session && setsid() < 0) child_fail(error_fd, errno, "setsid", NULL);
+    if ((plan->new_session || plan->terminal_fd >= 0) && setsid() < 0) child_fail(error_fd, errno, "setsid", NULL);
+    if (plan->terminal_fd >= 0) {
+        for (int fd = 0; fd <= 2; fd++)
+            if (dup2(plan->terminal_fd, fd) < 0) child_fail(error_fd, errno, "dup2", "terminal");
+        if (ioctl(0, TIOCSCTTY, 0) < 0) child_fail(error_fd, errno, "set controlling terminal", NULL);
+    }
     if (plan->null_stdio) {
         int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
         if (null_fd < 0) child_fail(error_fd, errno, "open", "/dev/null");

@@ -35,15 +35,12 @@ struct CreateCommand: ParsableCommand {
         let store = global.containers()
         let loaded: Bundle
         do { loaded = try Bundle.load(directory: bundle) } catch { throw IsorunError(error) }
-        if loaded.config.process?.terminal == true {
-            throw IsorunError("\(loaded.directory)/config.json: process.terminal: terminals are not supported by isorun create yet")
-        }
         let mode = try LifecycleMode.of(loaded)
         guard mode != .vm else {
             throw IsorunError("\(loaded.directory): vm mode is not available through create/start yet; use `isorun --mode vm`")
         }
         let record = try store.create(RunRequest(bundle: loaded, id: id, argumentsOverride: nil),
-                                      with: RunOptions.launcher(for: mode, vm: VMOptions()))
+                                      with: RunOptions.launcher(for: mode, vm: VMOptions()), consoleSocket: consoleSocket)
         if let pidFile {
             do { try Files.writeAtomically(pidFile, "\(record.pid)") } catch {
                 try? store.delete(record, force: true)

@@ -113,7 +113,10 @@ public struct ContainerStore: Sendable {
 
     /// `create`: the state directory, the start gate, the cgroup and the process, which
     /// is left waiting at the gate. A failure at any step removes what was made.
-    public func create(_ request: RunRequest, with launcher: any Launcher) throws(IsorunError) -> ContainerRecord {
+    /// With `process.terminal`, the process gets a new pseudo-terminal whose master goes
+    /// to `consoleSocket` first.
+    public func create(_ request: RunRequest, with launcher: any Launcher,
+                       consoleSocket: String? = nil) throws(IsorunError) -> ContainerRecord {
         root.sweepLeftovers()
         let state = try root.createRun(id: request.id, mode: launcher.mode)
         var created = false
@@ -129,6 +132,9 @@ public struct ContainerStore: Sendable {
         defer { StreamCopy.close(gate) }
         var request = request
         request.startGateDescriptor = gate
+        let terminal = try Self.terminal(for: request, consoleSocket: consoleSocket)
+        request.terminal = terminal.map { ($0.replica, $0.replicaPath) }
+        defer { withExtendedLifetime(terminal) {} }
         let workload = try launcher.launch(request, state: state)
         guard let startTime = Processes.startTime(of: workload.pid) else {
             workload.cleanUp()
@@ -144,6 +150,29 @@ public struct ContainerStore: Sendable {
         }
         created = true
         return record
+    }
+
+    /// A pseudo-terminal for a process that asks for one, its master already sent to the
+    /// console socket; runc's rules: a terminal needs a socket to go to.
+    private static func terminal(for request: RunRequest, consoleSocket: String?) throws(IsorunError) -> PseudoTerminal? {
+        let configFile = "\(request.bundle.directory)/config.json"
+        guard request.bundle.config.process?.terminal == true else {
+            if consoleSocket != nil {
+                throw IsorunError("--console-socket: \(configFile) does not ask for a terminal (process.terminal is not true)")
+            }
+            return nil
+        }
+        guard let consoleSocket else {
+            throw IsorunError("\(configFile): process.terminal: a terminal needs --console-socket to send it to")
+        }
+        let size = request.bundle.config.process?.consoleSize
+        do {
+            let terminal = try PseudoTerminal(rows: UInt16(clamping: size?.height ?? 0), columns: UInt16(clamping: size?.width ?? 0))
+            try terminal.sendMaster(to: consoleSocket)
+            return terminal
+        } catch {
+            throw IsorunError("--console-socket", error)
+        }
     }
 
     /// Lets a created container's process exec its user program.

@@ -16,6 +16,9 @@ public struct RunRequest: Sendable {
     /// `isorun create`: a FIFO descriptor the workload waits on before exec, after which
     /// it outlives isorun (no parent-death signal); nil for a supervised run.
     public var startGateDescriptor: Int32?
+    /// `create --console-socket`: the pseudo-terminal replica the process gets as its
+    /// controlling terminal and stdio (`process.terminal`), and its /dev/pts path.
+    public var terminal: (descriptor: Int32, path: String)?
 
     public init(bundle: Bundle, id: String, argumentsOverride: [String]?) {
         self.bundle = bundle
@@ -26,6 +29,7 @@ public struct RunRequest: Sendable {
     /// Applies the bundle's hooks and what `isorun create` asks of the workload's plan.
     public func applyLifecycle(to plan: inout SpawnPlan) {
         hooks?.apply(to: &plan)
+        plan.terminalDescriptor = terminal?.descriptor
         guard let gate = startGateDescriptor else { return }
         plan.startGateDescriptor = gate
         plan.parentDeathSignal = 0

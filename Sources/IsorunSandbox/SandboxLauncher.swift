@@ -48,6 +48,10 @@ public struct SandboxLauncher: Launcher {
         }
         plan.mounts = try MountPlan.steps(for: config, bundleDirectory: request.bundle.directory,
                                           configFile: configFile, cgroupView: cgroupView)
+        if let terminal = request.terminal {
+            // The spec's /dev/console: the process's terminal, as runc and crun provide it.
+            plan.mounts.append(.init(kind: .bind, source: terminal.path, target: "/dev/console", targetIsFile: true))
+        }
         plan.maskedPaths = linux?.maskedPaths ?? []
         plan.readonlyPaths = linux?.readonlyPaths ?? []
         plan.sysctls = (linux?.sysctl ?? [:]).sorted { $0.key < $1.key }.map {

@@ -95,6 +95,8 @@ public struct SpawnPlan {
     public var parentDeathSignal: Int32 = SIGKILL
     /// Detach from isorun's session and terminal (setsid) before exec.
     public var newSession = false
+    /// A pseudo-terminal replica to make the controlling terminal and stdio (in a new session).
+    public var terminalDescriptor: Int32?
     /// Run with stdin, stdout and stderr on /dev/null.
     public var nullStdio = false
     /// With `nullStdio`: stdout goes here instead (e.g. a pipe the caller reads).
@@ -307,6 +309,7 @@ public enum Spawner {
         }
         c.pointee.parent_death_signal = plan.parentDeathSignal
         c.pointee.new_session = plan.newSession ? 1 : 0
+        c.pointee.terminal_fd = plan.terminalDescriptor ?? -1
         c.pointee.null_stdio = plan.nullStdio ? 1 : 0
         c.pointee.stdout_fd = plan.stdoutDescriptor ?? -1
         c.pointee.stderr_to_stdout = plan.stderrToStdout ? 1 : 0

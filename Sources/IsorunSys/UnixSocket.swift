@@ -1,3 +1,4 @@
+import CIsorunShim
 import Glibc
 
 /// A connected UNIX stream socket (QEMU's QMP monitor), with deadlines on every read.
@@ -33,6 +34,12 @@ public final class UnixSocket {
     }
 
     deinit { close(fd) }
+
+    /// Passes an open descriptor to the peer (SCM_RIGHTS), with `name` as the message.
+    public func send(descriptor: Int32, name: String) throws(SystemError) {
+        let rc = isorun_send_fd(fd, descriptor, name)
+        guard rc == 0 else { throw SystemError("sendmsg", path, errno: -rc) }
+    }
 
     public func send(_ text: String) throws(SystemError) {
         var bytes = Array(text.utf8)[...]

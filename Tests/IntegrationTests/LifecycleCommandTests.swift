@@ -96,6 +96,31 @@ struct LifecycleCommandTests {
         #expect(try HookTests.entries(log).last?.state["status"] as? String == "stopped")
     }
 
+    /// containerd's `ctr run -t`: the terminal's master arrives over --console-socket and
+    /// the process sees a real terminal of the configured size as its stdio and /dev/console.
+    @Test func terminalMasterGoesToTheConsoleSocket() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let bundle = try IsorunRunner.bundleCopy("hello", args: ["sh", "-c", "tty; stty size; test -t 0 && test -t 2 && echo stdio-is-tty"]) { config in
+            var process = config["process"] as? [String: Any] ?? [:]
+            process["terminal"] = true
+            process["consoleSize"] = ["height": 33, "width": 101]
+            config["process"] = process
+        }
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let id = IsorunRunner.uniqueID("tty")
+        let helper = "\(IsorunRunner.repository)/Tests/Helpers/console-socket.py"
+        let result = try IsorunRunner.runProgram("/usr/bin/python3", [helper, IsorunRunner.binary, root, bundle, id])
+        #expect(result.status == 0, "\(result.err)")
+        let lines = result.out.split(whereSeparator: \.isNewline).map(String.init)
+        #expect(lines.first?.hasPrefix("name: /dev/pts/") == true, "\(lines)")
+        #expect(Array(lines.dropFirst()) == ["/dev/console", "33 101", "stdio-is-tty"])
+        #expect(try isorun(["delete", id]).status == 0)
+
+        let refused = try isorun(["create", "--bundle", bundle, id])
+        #expect(refused.status == 125)
+        #expect(refused.err.contains("process.terminal: a terminal needs --console-socket"), "\(refused.err)")
+    }
+
     @Test func killStopsARunningContainerAndDeleteNeedsForceWhileItRuns() throws {
         defer { try? FileManager.default.removeItem(atPath: root) }
         let bundle = try IsorunRunner.bundleCopy("hello", args: ["sleep", "300"])

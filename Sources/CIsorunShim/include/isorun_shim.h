@@ -125,6 +125,9 @@ struct isorun_spawn_plan {
     /// Start a new session (setsid), so that the terminal's Ctrl-C reaches only isorun,
     /// which decides what to forward (a VMM must not die of it).
     int new_session;
+    /// A pseudo-terminal's replica side: the child starts a session, makes it its
+    /// controlling terminal and uses it as stdin, stdout and stderr (-1: none).
+    int terminal_fd;
     /// Point stdin, stdout and stderr at /dev/null (a benchmark's timed commands).
     int null_stdio;
     /// With null_stdio: a descriptor to use as stdout instead (-1: none).
@@ -213,6 +216,14 @@ int isorun_become_subreaper(void);
 
 /// statfs(2) f_type of `path`, or -errno.
 long isorun_filesystem_magic(const char *path);
+
+/// Opens a new pseudo-terminal pair (master from /dev/ptmx, unlocked) with the given
+/// size (0: leave it); fills the replica's path. Returns the master or -errno.
+int isorun_open_pty(unsigned short rows, unsigned short columns, int *replica, char *replica_path, size_t path_size);
+
+/// Sends `fd` over the connected UNIX socket `socket` (SCM_RIGHTS) with `name` as the
+/// message, as runc does for --console-socket. Returns 0 or -errno.
+int isorun_send_fd(int socket, int fd, const char *name);
 
 /// memfd_create(2) with MFD_CLOEXEC, or -errno (glibc declares it only under _GNU_SOURCE).
 int isorun_memfd_create(const char *name);

@@ -1,0 +1,57 @@
+// Pseudo-terminals and descriptor passing for `create --console-socket`.
+#include "isorun_shim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <termios.h>
+#include <unistd.h>
+
+int isorun_open_pty(unsigned short rows, unsigned short columns, int *replica, char *replica_path, size_t path_size) {
+    int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0) return -errno;
+    int unlock = 0, number = -1;
+    if (ioctl(master, TIOCSPTLCK, &unlock) < 0 || ioctl(master, TIOCGPTN, &number) < 0) {
+        int saved = errno;
+        close(master);
+        return -saved;
+    }
+    if (rows > 0 && columns > 0) {
+        struct winsize size = { .ws_row = rows, .ws_col = columns };
+        ioctl(master, TIOCSWINSZ, &size);
+    }
+    // The replica opened through the master (TIOCGPTPEER) is the one paired with it
+    // even if /dev/pts is not the devpts instance ptmx belongs to.
+    int fd = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
+        int saved = errno;
+        close(master);
+        return -saved;
+    }
+    *replica = fd;
+    snprintf(replica_path, path_size, "/dev/pts/%d", number);
+    return master;
+}
+
+int isorun_send_fd(int socket, int fd, const char *name) {
+    char control[CMSG_SPACE(sizeof(int))];
+    memset(control, 0, sizeof control);
+    struct iovec data = { (void *)name, strlen(name) };
+    struct msghdr message = { 0 };
+    message.msg_iov = &data;
+    message.msg_iovlen = 1;
+    message.msg_control = control;
+    message.msg_controllen = sizeof control;
+    struct cmsghdr *header = CMSG_FIRSTHDR(&message);
+    header->cmsg_level = SOL_SOCKET;
+    header->cmsg_type = SCM_RIGHTS;
+    header->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(header), &fd, sizeof(int));
+    ssize_t sent;
+    do { sent = sendmsg(socket, &message, 0); } while (sent < 0 && errno == EINTR);
+    return sent < 0 ? -errno : 0;
+}

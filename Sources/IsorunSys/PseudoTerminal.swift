@@ -1,0 +1,37 @@
+import CIsorunShim
+import Glibc
+
+/// A pseudo-terminal pair for a container whose process asks for one
+/// (`process.terminal`): the process gets the replica as its controlling terminal and
+/// stdio; the master goes to whoever holds the console (containerd, podman) over
+/// the `--console-socket`.
+public final class PseudoTerminal {
+    public private(set) var master: Int32
+    public private(set) var replica: Int32
+    /// /dev/pts/N on the host's devpts.
+    public let replicaPath: String
+
+    /// Opens a pair; rows and columns of 0 leave the size to the console's owner.
+    public init(rows: UInt16, columns: UInt16) throws(SystemError) {
+        var replica: Int32 = -1
+        var path = [CChar](repeating: 0, count: 64)
+        let master = isorun_open_pty(rows, columns, &replica, &path, path.count)
+        guard master >= 0 else { throw SystemError("open pseudo-terminal", "/dev/ptmx", errno: -master) }
+        self.master = master
+        self.replica = replica
+        self.replicaPath = path.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    }
+
+    /// Hands the master to the process listening on `socketPath` and closes isorun's copy.
+    public func sendMaster(to socketPath: String) throws(SystemError) {
+        let socket = try UnixSocket(connectingTo: socketPath)
+        try socket.send(descriptor: master, name: replicaPath)
+        close(master)
+        master = -1
+    }
+
+    deinit {
+        if master >= 0 { close(master) }
+        if replica >= 0 { close(replica) }
+    }
+}

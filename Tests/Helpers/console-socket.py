@@ -1,0 +1,35 @@
+#!/usr/bin/env python3
+"""Plays containerd's part in `create --console-socket`: listens on a UNIX socket,
+runs `isorun create` (argv after the socket path, with --console-socket added), receives
+the pseudo-terminal master, runs `isorun start ID`, and copies what the container writes
+to its terminal to stdout until the terminal closes. Exits with create's status on failure."""
+import os, socket, subprocess, sys, tempfile
+
+isorun, root, bundle, container_id = sys.argv[1:5]
+directory = tempfile.mkdtemp(prefix="isorun-console-")
+path = os.path.join(directory, "console.sock")
+listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+listener.bind(path)
+listener.listen(1)
+create = subprocess.run([isorun, "--root", root, "create", "--bundle", bundle, "--console-socket", path, container_id],
+                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+if create.returncode != 0:
+    sys.stderr.write(create.stderr.decode())
+    sys.exit(create.returncode)
+listener.settimeout(5)
+connection, _ = listener.accept()
+name, fds, _, _ = socket.recv_fds(connection, 256, 1)
+master = fds[0]
+print("name:", name.decode(), flush=True)
+subprocess.run([isorun, "--root", root, "start", container_id], check=True)
+while True:
+    try:
+        chunk = os.read(master, 4096)
+    except OSError:  # EIO: every replica descriptor is closed
+        break
+    if not chunk:
+        break
+    sys.stdout.write(chunk.decode(errors="replace"))
+sys.stdout.flush()
+os.unlink(path)
+os.rmdir(directory)
