@@ -132,7 +132,8 @@ public struct ContainerStore: Sendable {
         defer { StreamCopy.close(gate) }
         var request = request
         request.startGateDescriptor = gate
-        let terminal = try Self.terminal(for: request, consoleSocket: consoleSocket)
+        let terminal = try PseudoTerminal.forProcess(request.bundle.config.process, source: "\(request.bundle.directory)/config.json",
+                                                     consoleSocket: consoleSocket)
         request.terminal = terminal.map { ($0.replica, $0.replicaPath) }
         defer { withExtendedLifetime(terminal) {} }
         let workload = try launcher.launch(request, state: state)
@@ -150,29 +151,6 @@ public struct ContainerStore: Sendable {
         }
         created = true
         return record
-    }
-
-    /// A pseudo-terminal for a process that asks for one, its master already sent to the
-    /// console socket; runc's rules: a terminal needs a socket to go to.
-    private static func terminal(for request: RunRequest, consoleSocket: String?) throws(IsorunError) -> PseudoTerminal? {
-        let configFile = "\(request.bundle.directory)/config.json"
-        guard request.bundle.config.process?.terminal == true else {
-            if consoleSocket != nil {
-                throw IsorunError("--console-socket: \(configFile) does not ask for a terminal (process.terminal is not true)")
-            }
-            return nil
-        }
-        guard let consoleSocket else {
-            throw IsorunError("\(configFile): process.terminal: a terminal needs --console-socket to send it to")
-        }
-        let size = request.bundle.config.process?.consoleSize
-        do {
-            let terminal = try PseudoTerminal(rows: UInt16(clamping: size?.height ?? 0), columns: UInt16(clamping: size?.width ?? 0))
-            try terminal.sendMaster(to: consoleSocket)
-            return terminal
-        } catch {
-            throw IsorunError("--console-socket", error)
-        }
     }
 
     /// Lets a created container's process exec its user program.
@@ -224,9 +202,35 @@ public struct ContainerStore: Sendable {
                                            state: ContainerState(record: record, status: .stopped))
     }
 
-    private func cgroup(of record: ContainerRecord) -> (any CgroupManager)? {
+    /// The container's cgroup, while any of its directories exist.
+    public func cgroup(of record: ContainerRecord) -> (any CgroupManager)? {
         let existing = record.cgroupDirectories.filter(Files.isDirectory)
         guard !existing.isEmpty, let layout = try? CgroupLayout.detect() else { return nil }
         return Cgroups.restore(directories: existing, layout: layout)
+    }
+}
+
+extension PseudoTerminal {
+    /// A pseudo-terminal for a process that asks for one (`process.terminal`), its master
+    /// already sent to the console socket; runc's rule: a terminal needs a socket to go to.
+    public static func forProcess(_ process: IsorunSpec.Process?, source: String,
+                                  consoleSocket: String?) throws(IsorunError) -> PseudoTerminal? {
+        guard process?.terminal == true else {
+            if consoleSocket != nil {
+                throw IsorunError("--console-socket: \(source) does not ask for a terminal (process.terminal is not true)")
+            }
+            return nil
+        }
+        guard let consoleSocket else {
+            throw IsorunError("\(source): process.terminal: a terminal needs --console-socket to send it to")
+        }
+        let size = process?.consoleSize
+        do {
+            let terminal = try PseudoTerminal(rows: UInt16(clamping: size?.height ?? 0), columns: UInt16(clamping: size?.width ?? 0))
+            try terminal.sendMaster(to: consoleSocket)
+            return terminal
+        } catch {
+            throw IsorunError("--console-socket", error)
+        }
     }
 }

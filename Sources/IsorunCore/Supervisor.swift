@@ -23,12 +23,8 @@ public struct Supervisor {
         let state = try root.createRun(id: request.id, mode: launcher.mode)
         defer { state.remove() }
 
-        let signalPipe = isorun_signal_pipe_install(Supervisor.forwardedSignals, Int32(Supervisor.forwardedSignals.count))
-        guard signalPipe >= 0 else { throw IsorunError("signal handlers", SystemError("sigaction", errno: -signalPipe)) }
-        defer {
-            isorun_signal_pipe_uninstall(Supervisor.forwardedSignals, Int32(Supervisor.forwardedSignals.count))
-            close(signalPipe)
-        }
+        let signalPipe = try Self.installSignalPipe()
+        defer { Self.uninstallSignalPipe(signalPipe) }
 
         let workload = try launcher.launch(request, state: state)
         let hooks = request.bundle.config.hooks
@@ -40,6 +36,25 @@ public struct Supervisor {
         LifecycleHooks.runWarningOnFailure(hooks?.poststart, phase: "poststart",
                                            state: request.hookState(pid: workload.pid, status: .running))
         return try wait(for: workload, signalPipe: signalPipe)
+    }
+
+    /// Waits for a workload started elsewhere (`exec`), forwarding isorun's signals to it.
+    public func attach(to workload: any Workload) throws(IsorunError) -> Termination {
+        let signalPipe = try Self.installSignalPipe()
+        defer { Self.uninstallSignalPipe(signalPipe) }
+        defer { workload.cleanUp() }
+        return try wait(for: workload, signalPipe: signalPipe)
+    }
+
+    private static func installSignalPipe() throws(IsorunError) -> Int32 {
+        let signalPipe = isorun_signal_pipe_install(Supervisor.forwardedSignals, Int32(Supervisor.forwardedSignals.count))
+        guard signalPipe >= 0 else { throw IsorunError("signal handlers", SystemError("sigaction", errno: -signalPipe)) }
+        return signalPipe
+    }
+
+    private static func uninstallSignalPipe(_ signalPipe: Int32) {
+        isorun_signal_pipe_uninstall(Supervisor.forwardedSignals, Int32(Supervisor.forwardedSignals.count))
+        close(signalPipe)
     }
 
     private func wait(for workload: any Workload, signalPipe: Int32) throws(IsorunError) -> Termination {

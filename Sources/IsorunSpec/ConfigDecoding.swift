@@ -18,15 +18,31 @@ extension RuntimeConfig {
     /// syntax error or the exact field and value at fault, which `JSONDecoder` does
     /// not report on Linux.
     public static func decode(_ data: Data, file: String) throws(SpecError) -> RuntimeConfig {
+        try SpecDocument.decode(RuntimeConfig.self, from: data, file: file)
+    }
+}
+
+extension Process {
+    /// Decodes a process document on its own (`isorun exec --process FILE`), with the
+    /// same precise errors as config.json.
+    public static func decode(_ bytes: [UInt8], file: String) throws(SpecError) -> Process {
+        try SpecDocument.decode(Process.self, from: Data(bytes), file: file)
+    }
+}
+
+/// Decoding of spec documents: the fast `JSONDecoder`, and on failure a second reading
+/// that names the exact field at fault.
+enum SpecDocument {
+    static func decode<Document: Decodable>(_ type: Document.Type, from data: Data, file: String) throws(SpecError) -> Document {
         do {
-            return try JSONDecoder().decode(RuntimeConfig.self, from: data)
+            return try JSONDecoder().decode(type, from: data)
         } catch {
-            throw explain(error, bytes: [UInt8](data), file: file)
+            throw explain(error, type: type, bytes: [UInt8](data), file: file)
         }
     }
 
     /// The most precise `SpecError` for a failed decode.
-    static func explain(_ original: any Error, bytes: [UInt8], file: String) -> SpecError {
+    static func explain<Document: Decodable>(_ original: any Error, type: Document.Type, bytes: [UInt8], file: String) -> SpecError {
         var reader = JSONReader(bytes)
         let document: JSONValue
         do {
@@ -35,7 +51,7 @@ extension RuntimeConfig {
             return SpecError(file: file, jsonPath: nil, message: "malformed JSON at \(error)")
         }
         do {
-            _ = try JSONValueDecoder.decode(RuntimeConfig.self, from: document, at: [])
+            _ = try JSONValueDecoder.decode(type, from: document, at: [])
         } catch let precise as DecodingError {
             return SpecError(decoding: precise, document: document, file: file)
         } catch {

@@ -121,6 +121,51 @@ struct LifecycleCommandTests {
         #expect(refused.err.contains("process.terminal: a terminal needs --console-socket"), "\(refused.err)")
     }
 
+    @Test func execRunsInTheContainersNamespacesAndCgroup() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let bundle = try IsorunRunner.bundleCopy("hello", args: ["sleep", "300"])
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let output = root + "-exec"
+        defer { [output, output + ".pid", output + ".exec", output + ".json"].forEach { try? FileManager.default.removeItem(atPath: $0) } }
+        let id = IsorunRunner.uniqueID("exec")
+        #expect(try create(id, bundle: bundle, output: output).status == 0)
+        #expect(try isorun(["start", id]).status == 0)
+        defer { _ = try? isorun(["delete", "--force", id]) }
+
+        // Foreground: the container's PID namespace (its init is PID 1), hostname and
+        // capabilities; the exit status passes through.
+        let shown = try isorun(["exec", id, "sh", "-c", "echo $$; cat /proc/1/cmdline | tr '\\0' ' '; echo; hostname; grep CapBnd /proc/self/status; exit 7"])
+        #expect(shown.status == 7, "\(shown.err)")
+        let lines = shown.out.split(separator: "\n").map(String.init)
+        #expect(lines.count == 4, "\(lines)")
+        #expect(lines.first != "1")
+        #expect(lines.dropFirst().first == "sleep 300 ")
+        #expect(lines.dropFirst(2).first == "hello")
+        #expect(lines.last == "CapBnd:\t0000000020000420", "the bundle's capabilities")
+
+        // Detached, as containerd calls it: a process document, a pid file, and the
+        // process is in the container's cgroup.
+        try #"{"args":["sleep","200"],"cwd":"/","user":{"uid":1000,"gid":1000}}"#.write(toFile: output + ".json", atomically: true, encoding: .utf8)
+        // Its stdio is isorun's, as with runc: a pipe here would stay open while it runs.
+        let detached = try IsorunRunner.runProgram("/bin/sh", [
+            "-c", "exec \"$0\" --root \"$1\" exec --process \"$2.json\" --detach --pid-file \"$2.exec\" \"$3\" >/dev/null 2>&1",
+            IsorunRunner.binary, root, output, id])
+        #expect(detached.status == 0, "\(detached.err)")
+        let execPid = try #require(Int32(try String(contentsOfFile: output + ".exec", encoding: .utf8)))
+        let ps = try isorun(["ps", "--format", "json", id])
+        let pids = try #require(try JSONSerialization.jsonObject(with: ps.stdout) as? [Int])
+        #expect(pids.contains(Int(execPid)), "\(pids)")
+        let status = try String(contentsOfFile: "/proc/\(execPid)/status", encoding: .utf8)
+        #expect(status.contains("Uid:\t1000\t1000\t1000\t1000"))
+
+        #expect(try isorun(["delete", "--force", id]).status == 0)
+        // Killed; it may still be a zombie until whoever adopted it reaps it.
+        let state = (try? String(contentsOfFile: "/proc/\(execPid)/stat", encoding: .utf8))?.split(separator: ")").last?.dropFirst().first
+        #expect(state == nil || state == "Z", "delete --force kills exec'd processes too")
+        let missing = try isorun(["exec", id, "true"])
+        #expect(missing.status == 125)
+    }
+
     @Test func killStopsARunningContainerAndDeleteNeedsForceWhileItRuns() throws {
         defer { try? FileManager.default.removeItem(atPath: root) }
         let bundle = try IsorunRunner.bundleCopy("hello", args: ["sleep", "300"])

@@ -1,0 +1,91 @@
+import ArgumentParser
+import Glibc
+import IsorunCore
+import IsorunSandbox
+import IsorunSpec
+import IsorunSys
+
+/// `exec`: one more process in a created or running container, as runc spells it.
+/// containerd calls `exec --process FILE --detach --pid-file F ID`; people call
+/// `exec ID ARGS…` and wait for the status.
+struct ExecCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "exec", abstract: "Run another process in a container.")
+
+    @OptionGroup var global: GlobalOptions
+    @Option(name: [.short, .long], help: "A process document (config.json's `process`); replaces ARGS and the flags below.")
+    var process: String?
+    @Flag(name: [.short, .long], help: "Do not wait: print nothing, leave the process running.") var detach = false
+    @Option(name: .customLong("pid-file"), help: "Write the process's pid here.") var pidFile: String?
+    @Option(name: .customLong("console-socket"), help: "UNIX socket for the pty master (with a terminal).") var consoleSocket: String?
+    @Flag(name: [.short, .long], help: "Give the process a terminal (needs --console-socket).") var tty = false
+    @Option(name: [.short, .long], help: "Add or replace an environment variable (KEY=value).") var env: [String] = []
+    @Option(name: .long, help: "Working directory in the container.") var cwd: String?
+    @Option(name: [.short, .long], help: "UID[:GID] to run as.") var user: String?
+    @Argument(help: "Container id.") var id: String
+    @Argument(parsing: .captureForPassthrough, help: "The command and its arguments.") var arguments: [String] = []
+
+    func run() throws {
+        let store = global.containers()
+        let record = try store.load(id)
+        let status = store.status(of: record)
+        guard status == .created || status == .running else {
+            throw IsorunError("container '\(id)' is \(status.rawValue): exec needs a created or running container")
+        }
+        guard record.mode != Mode.vm.rawValue else { throw IsorunError("exec: vm mode containers do not support exec yet") }
+        let config: RuntimeConfig
+        do { config = try Bundle.load(directory: record.bundle, requireRootfs: false).config } catch { throw IsorunError(error) }
+        let (process, source) = try execProcess(config: config)
+        var exec = ContainerExec(record: record, config: config, process: process)
+        exec.detach = detach
+        let terminal = try PseudoTerminal.forProcess(process, source: source, consoleSocket: consoleSocket)
+        exec.terminal = terminal.map { ($0.replica, $0.replicaPath) }
+        let pid = try withExtendedLifetime(terminal) { () throws(IsorunError) in try exec.start(in: store.cgroup(of: record)) }
+        if let pidFile {
+            do { try Files.writeAtomically(pidFile, "\(pid)") } catch {
+                Processes.signal(pid, SIGKILL)
+                throw IsorunError("--pid-file", error)
+            }
+        }
+        guard !detach else { return }
+        let termination = try Supervisor(root: store.root).attach(to: ExecWorkload(pid: pid))
+        throw ExitCode(termination.shellStatus)
+    }
+
+    /// The process to run: the --process document, or the container's own process with
+    /// ARGS and the flags applied (runc's rules).
+    private func execProcess(config: RuntimeConfig) throws(IsorunError) -> (IsorunSpec.Process, String) {
+        if let path = process {
+            let bytes: [UInt8]
+            do { bytes = try Files.read(path) } catch { throw IsorunError("--process", error) }
+            do {
+                let decoded = try IsorunSpec.Process.decode(bytes, file: path)
+                guard let args = decoded.args, !args.isEmpty else { throw IsorunError("\(path): args: no command to run") }
+                return (decoded, path)
+            } catch let error as SpecError {
+                throw IsorunError(error)
+            } catch {
+                throw error as! IsorunError
+            }
+        }
+        guard !arguments.isEmpty else { throw IsorunError("exec: no command given (ARGS or --process)") }
+        var process = config.process ?? IsorunSpec.Process()
+        process.args = arguments
+        process.terminal = tty
+        if let cwd { process.cwd = cwd }
+        var environment = process.env ?? []
+        for entry in env {
+            let name = entry.split(separator: "=", maxSplits: 1).first.map(String.init) ?? entry
+            environment.removeAll { $0.hasPrefix(name + "=") }
+            environment.append(entry)
+        }
+        process.env = environment
+        if let user {
+            let parts = user.split(separator: ":", maxSplits: 1)
+            guard let uid = UInt32(parts[0]), parts.count == 1 || UInt32(parts[1]) != nil else {
+                throw IsorunError("--user: '\(user)' is not UID or UID:GID")
+            }
+            process.user = User(uid: uid, gid: parts.count > 1 ? UInt32(parts[1])! : 0)
+        }
+        return (process, "exec --tty")
+    }
+}

@@ -1,0 +1,98 @@
+import CIsorunShim
+import Glibc
+import IsorunCgroups
+import IsorunCore
+import IsorunSpec
+import IsorunSys
+
+/// `isorun exec`: one more process in a container made by `create`. It joins the
+/// container's namespaces through /proc/<pid>/ns (only those that differ from isorun's
+/// own, so a bare-mode container is joined on the host), enters its cgroup, and gets
+/// the capabilities, no_new_privs and seccomp filter the same rules give the
+/// container's own process.
+public struct ContainerExec {
+    public let record: ContainerRecord
+    public let config: RuntimeConfig
+    public let process: IsorunSpec.Process
+    /// The pseudo-terminal replica for `process.terminal` with --console-socket.
+    public var terminal: (descriptor: Int32, path: String)?
+    /// With `detach` the process outlives isorun (no parent-death signal).
+    public var detach = false
+
+    /// Joined in this order: the user namespace first, which owns the others (setns(2)).
+    static let namespaces: [(file: String, flag: Int32)] = [
+        ("user", NamespaceFlags.user), ("mnt", NamespaceFlags.mount), ("uts", NamespaceFlags.uts),
+        ("ipc", NamespaceFlags.ipc), ("net", NamespaceFlags.network), ("cgroup", NamespaceFlags.cgroup),
+    ]
+
+    public init(record: ContainerRecord, config: RuntimeConfig, process: IsorunSpec.Process) {
+        self.record = record
+        self.config = config
+        self.process = process
+    }
+
+    /// Starts the process; returns its pid once it has exec'd.
+    public func start(in cgroup: (any CgroupManager)?) throws(IsorunError) -> pid_t {
+        let source = "\(record.bundle)/config.json"
+        var plan = try ProcessSettings.basePlan(for: process, configFile: source)
+        plan.workingDirectory = process.cwd ?? "/"
+        plan.parentDeathSignal = detach ? 0 : SIGKILL
+        plan.terminalDescriptor = terminal?.descriptor
+        var opened: [Int32] = []
+        defer { opened.forEach { StreamCopy.close($0) } }
+        var pidNamespace: Int32?
+        if record.mode == Mode.sandbox.rawValue {
+            for namespace in Self.namespaces where differs(namespace.file) {
+                let fd = try open(namespace.file)
+                opened.append(fd)
+                plan.joins.append((fd, namespace.flag))
+            }
+            if differs("pid") {
+                pidNamespace = try open("pid")
+                opened.append(pidNamespace!)
+            }
+            plan.capabilities = try CapabilityPlan.sets(for: process.capabilities, configFile: source)
+            plan.noNewPrivileges = process.noNewPrivileges ?? false
+            let profile = config.linux?.seccomp ?? DefaultSeccompProfile.profile(capabilities: process.capabilities)
+            plan.seccompFilter = try SeccompCompiler.compile(profile, configFile: source)
+        }
+        plan.cgroupDirectory = cgroup?.directoryForNewProcesses
+        if let pidNamespace {
+            // setns of a PID namespace applies to the caller's next children: the clone below.
+            let rc = isorun_setns(pidNamespace, NamespaceFlags.pid)
+            guard rc == 0 else { throw IsorunError("exec \(record.id): join pid namespace: \(Errno.describe(-rc))") }
+        }
+        let child: PendingChild
+        do { child = try Spawner.start(plan) } catch { throw IsorunError("exec \(record.id)", error) }
+        if let cgroup, !child.bornInCgroup {
+            do { try cgroup.add(child.pid) } catch {
+                child.abort()
+                throw IsorunError(error)
+            }
+        }
+        do { try child.release() } catch { throw IsorunError("exec \(record.id): \(error)") }
+        return child.pid
+    }
+
+    private func differs(_ namespace: String) -> Bool {
+        let theirs = try? FileTree.linkTarget("/proc/\(record.pid)/ns/\(namespace)")
+        return theirs != nil && theirs != (try? FileTree.linkTarget("/proc/self/ns/\(namespace)"))
+    }
+
+    private func open(_ namespace: String) throws(IsorunError) -> Int32 {
+        do { return try Files.openForReading("/proc/\(record.pid)/ns/\(namespace)") } catch {
+            throw IsorunError("exec \(record.id): join \(namespace) namespace", error)
+        }
+    }
+}
+
+/// A process started by `exec` that isorun waits for: signals sent to isorun reach it,
+/// and only it is killed if isorun must give up (the container lives on).
+public final class ExecWorkload: Workload {
+    public let pid: pid_t
+    public init(pid: pid_t) { self.pid = pid }
+    public var isNamespaceInit: Bool { false }
+    public func cleanUp() {
+        if Processes.isAlive(pid) { Processes.signal(pid, SIGKILL) }
+    }
+}
