@@ -10,7 +10,8 @@ public struct IsorunCommand: ParsableCommand {
         version: "0.1.0",
         subcommands: [RunCommand.self, BenchCommand.self, CreateCommand.self, StartCommand.self, StateCommand.self,
                       KillCommand.self, DeleteCommand.self, ListCommand.self, PsCommand.self, PauseCommand.self,
-                      ResumeCommand.self, FeaturesCommand.self, SpecCommand.self, ExecCommand.self],
+                      ResumeCommand.self, FeaturesCommand.self, SpecCommand.self, ExecCommand.self,
+                      UpdateCommand.self, EventsCommand.self],
         defaultSubcommand: RunCommand.self
     )
 

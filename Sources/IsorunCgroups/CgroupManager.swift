@@ -23,6 +23,34 @@ public protocol CgroupManager: Sendable {
     var isFrozen: Bool { get }
     /// What a process inside sees as its limits, for reports.
     func limits() -> CgroupLimits
+    /// Usage now (`events`).
+    func statistics() -> CgroupStatistics
+    /// This cgroup with every controller `resources` needs (`update` of a running
+    /// container): on v1 a missing hierarchy is created and the processes moved in.
+    func covering(_ resources: Resources) throws(CgroupError) -> any CgroupManager
+}
+
+/// Usage counters, in the shape runc's `events` reports them.
+public struct CgroupStatistics: Sendable, Equatable, Encodable {
+    public struct CPU: Sendable, Equatable, Encodable {
+        /// Nanoseconds of CPU time, all threads.
+        public var total: UInt64?
+        public var user: UInt64?
+        public var kernel: UInt64?
+    }
+    public struct Memory: Sendable, Equatable, Encodable {
+        public var usage: UInt64?
+        public var maxUsage: UInt64?
+        public var limit: UInt64?
+        public var failcnt: UInt64?
+    }
+    public struct Pids: Sendable, Equatable, Encodable {
+        public var current: UInt64?
+        public var limit: UInt64?
+    }
+    public var cpu = CPU()
+    public var memory = Memory()
+    public var pids = Pids()
 }
 
 /// Limits and usage read back from the cgroup files.
@@ -76,6 +104,20 @@ enum CgroupFiles {
         guard let text = try? Files.readString(path) else { return nil }
         let trimmed = text.split(whereSeparator: { $0 == "\n" || $0 == " " }).first.map(String.init) ?? ""
         return Int64(trimmed)
+    }
+
+    static func readUnsigned(_ path: String) -> UInt64? {
+        readInt(path).flatMap { $0 >= 0 ? UInt64($0) : nil }
+    }
+
+    /// A `key value` line of a stat file (cpu.stat, memory.stat).
+    static func readField(_ path: String, _ key: String) -> UInt64? {
+        guard let text = try? Files.readString(path) else { return nil }
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: " ")
+            if parts.count == 2, parts[0] == key { return UInt64(parts[1]) }
+        }
+        return nil
     }
 
     static func processes(in directory: String) -> [pid_t] {

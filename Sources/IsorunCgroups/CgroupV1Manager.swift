@@ -135,6 +135,45 @@ public struct CgroupV1Manager: CgroupManager {
         if let firstError { throw firstError }
     }
 
+    public func statistics() -> CgroupStatistics {
+        var stats = CgroupStatistics()
+        if let memory = directory(of: "memory") {
+            stats.memory.usage = CgroupFiles.readUnsigned("\(memory)/memory.usage_in_bytes")
+            stats.memory.maxUsage = CgroupFiles.readUnsigned("\(memory)/memory.max_usage_in_bytes")
+            stats.memory.limit = CgroupFiles.readUnsigned("\(memory)/memory.limit_in_bytes")
+            stats.memory.failcnt = CgroupFiles.readUnsigned("\(memory)/memory.failcnt")
+        }
+        if let pids = directory(of: "pids") {
+            stats.pids.current = CgroupFiles.readUnsigned("\(pids)/pids.current")
+            stats.pids.limit = CgroupFiles.readUnsigned("\(pids)/pids.max")
+        }
+        // cpuacct shares its hierarchy with cpu on most hosts (cpu,cpuacct).
+        if let cpu = directory(of: "cpu") ?? directory(of: "cpuacct") {
+            stats.cpu.total = CgroupFiles.readUnsigned("\(cpu)/cpuacct.usage")
+            stats.cpu.user = CgroupFiles.readUnsigned("\(cpu)/cpuacct.usage_user")
+            stats.cpu.kernel = CgroupFiles.readUnsigned("\(cpu)/cpuacct.usage_sys")
+        }
+        return stats
+    }
+
+    public func covering(_ resources: Resources) throws(CgroupError) -> any CgroupManager {
+        guard let (root, relativePath) = rootAndRelativePath() else { return self }
+        let missing = Self.controllers(for: resources, root: root).filter { directory(of: $0) == nil }
+        guard !missing.isEmpty else { return self }
+        let added = CgroupV1Manager(root: root, relativePath: relativePath, controllers: missing)
+        try added.create()
+        for pid in processes() { try added.add(pid) }
+        return CgroupV1Manager(directories: directories + added.directories)
+    }
+
+    /// /sys/fs/cgroup/<controller>/<relative path> split back into its parts.
+    private func rootAndRelativePath() -> (String, String)? {
+        guard let directory = directories.first else { return nil }
+        let parts = directory.split(separator: "/")
+        guard parts.count > 4 else { return nil }
+        return ("/" + parts[0..<3].joined(separator: "/"), parts[4...].joined(separator: "/"))
+    }
+
     public func limits() -> CgroupLimits {
         var limits = CgroupLimits()
         if let memory = directory(of: "memory") {

@@ -100,6 +100,24 @@ public struct CgroupV2Manager: CgroupManager {
         CgroupFiles.readInt("\(directory)/cgroup.freeze") == 1
     }
 
+    public func statistics() -> CgroupStatistics {
+        var stats = CgroupStatistics()
+        stats.memory.usage = CgroupFiles.readUnsigned("\(directory)/memory.current")
+        stats.memory.maxUsage = CgroupFiles.readUnsigned("\(directory)/memory.peak")
+        stats.memory.limit = CgroupFiles.readUnsigned("\(directory)/memory.max")
+        stats.memory.failcnt = CgroupFiles.readField("\(directory)/memory.events", "max")
+        stats.pids.current = CgroupFiles.readUnsigned("\(directory)/pids.current")
+        stats.pids.limit = CgroupFiles.readUnsigned("\(directory)/pids.max")
+        // cpu.stat counts microseconds.
+        stats.cpu.total = CgroupFiles.readField("\(directory)/cpu.stat", "usage_usec").map { $0 * 1000 }
+        stats.cpu.user = CgroupFiles.readField("\(directory)/cpu.stat", "user_usec").map { $0 * 1000 }
+        stats.cpu.kernel = CgroupFiles.readField("\(directory)/cpu.stat", "system_usec").map { $0 * 1000 }
+        return stats
+    }
+
+    /// Every controller was enabled at creation.
+    public func covering(_ resources: Resources) throws(CgroupError) -> any CgroupManager { self }
+
     public func limits() -> CgroupLimits {
         var limits = CgroupLimits()
         limits.memoryLimitBytes = CgroupFiles.readInt("\(directory)/memory.max")

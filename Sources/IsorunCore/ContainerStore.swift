@@ -101,6 +101,27 @@ public struct ContainerStore: Sendable {
         do { try cgroup.setFrozen(paused) } catch { throw IsorunError(error) }
     }
 
+    /// `update`: new limits for a created, running or paused container. On cgroup v1 a
+    /// controller it did not need before is added, and recorded for `delete`.
+    public func update(_ record: ContainerRecord, resources: Resources) throws(IsorunError) {
+        let status = status(of: record)
+        guard status != .stopped else { throw IsorunError("container '\(record.id)' is stopped: nothing to update") }
+        guard let cgroup = cgroup(of: record) else { throw IsorunError("container '\(record.id)' has no cgroup left") }
+        do {
+            let covering = try cgroup.covering(resources)
+            if covering.directories != record.cgroupDirectories {
+                var record = record
+                record.cgroupDirectories = covering.directories
+                try save(record)
+            }
+            try covering.apply(resources)
+        } catch let error as CgroupError {
+            throw IsorunError(error)
+        } catch {
+            throw error as! IsorunError
+        }
+    }
+
     /// The pids in the container's cgroup, as the host sees them.
     public func processes(of record: ContainerRecord) -> [Int32] {
         (cgroup(of: record)?.processes() ?? []).sorted()

@@ -22,6 +22,13 @@ extension RuntimeConfig {
     }
 }
 
+extension Resources {
+    /// Decodes a resources document on its own (`isorun update --resources FILE`).
+    public static func decode(_ bytes: [UInt8], file: String) throws(SpecError) -> Resources {
+        try SpecDocument.decode(Resources.self, from: Data(bytes), file: file)
+    }
+}
+
 extension Process {
     /// Decodes a process document on its own (`isorun exec --process FILE`), with the
     /// same precise errors as config.json.

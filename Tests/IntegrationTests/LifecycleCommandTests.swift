@@ -166,6 +166,43 @@ struct LifecycleCommandTests {
         #expect(missing.status == 125)
     }
 
+    @Test func updateChangesLimitsThatEventsThenReport() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let bundle = try IsorunRunner.bundleCopy("hello", args: ["sleep", "300"])
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let output = root + "-update"
+        defer { [output, output + ".pid"].forEach { try? FileManager.default.removeItem(atPath: $0) } }
+        let id = IsorunRunner.uniqueID("upd")
+        #expect(try create(id, bundle: bundle, output: output).status == 0)
+        #expect(try isorun(["start", id]).status == 0)
+        defer { _ = try? isorun(["delete", "--force", id]) }
+
+        func usage() throws -> [String: Any] {
+            let events = try isorun(["events", "--stats", id])
+            try #require(events.status == 0, "\(events.err)")
+            let event = try #require(try JSONSerialization.jsonObject(with: events.stdout) as? [String: Any])
+            #expect(event["type"] as? String == "stats")
+            return try #require(event["data"] as? [String: Any])
+        }
+        let updated = try isorun(["update", "--memory", "48m", "--pids-limit", "17", "--cpu-quota", "20000", "--cpu-period", "100000", id])
+        #expect(updated.status == 0, "\(updated.err)")
+        let data = try usage()
+        #expect((data["memory"] as? [String: Any])?["limit"] as? Int == 48 << 20)
+        #expect((data["pids"] as? [String: Any])?["limit"] as? Int == 17)
+        #expect((data["pids"] as? [String: Any])?["current"] as? Int == 1)
+        // The cpu controller was not needed at creation; update adds it and delete removes it.
+        let cgroups = IsorunRunner.cgroupDirectories(for: id)
+        let cpu = try #require(cgroups.first { $0.contains("/cpu/") || $0.hasPrefix("/sys/fs/cgroup/isorun") })
+        let quota = try String(contentsOfFile: cpu + (cpu.contains("/cpu/") ? "/cpu.cfs_quota_us" : "/cpu.max"), encoding: .utf8)
+        #expect(quota.hasPrefix("20000"), "\(quota)")
+
+        let bad = try IsorunRunner.runProgram("/bin/sh", ["-c", "echo '{\"pids\":{\"limit\":\"many\"}}' | \"$0\" --root \"$1\" update -r - \"$2\"", IsorunRunner.binary, root, id])
+        #expect(bad.status == 125)
+        #expect(bad.err == "isorun: stdin: pids.limit: expected an integer but found the string 'many'\n", "\(bad.err)")
+        #expect(try isorun(["delete", "--force", id]).status == 0)
+        #expect(IsorunRunner.cgroupDirectories(for: id).isEmpty)
+    }
+
     @Test func killStopsARunningContainerAndDeleteNeedsForceWhileItRuns() throws {
         defer { try? FileManager.default.removeItem(atPath: root) }
         let bundle = try IsorunRunner.bundleCopy("hello", args: ["sleep", "300"])
