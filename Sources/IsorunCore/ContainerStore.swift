@@ -193,8 +193,10 @@ public struct ContainerStore: Sendable {
 
     /// Sends `signal` to the container's process, or with `all` to every process in its cgroup.
     public func kill(_ record: ContainerRecord, signal: Int32, all: Bool) throws(IsorunError) {
-        let status = status(of: record)
-        guard status != .stopped else { throw IsorunError("container '\(record.id)' is not running") }
+        // containerd and podman recognise "container not running" (their words, runc's
+        // message) as "already gone"; `kill --all` of a stopped one signals what is left
+        // in its cgroup and succeeds, as runc's does.
+        guard all || status(of: record) != .stopped else { throw IsorunError("container not running") }
         if all {
             for pid in cgroup(of: record)?.processes() ?? [] { Processes.signal(pid, signal) }
         } else {

@@ -36,7 +36,14 @@ enum CapabilityPlan {
                 throw IsorunError("capabilities", SystemError("cap_set_flag"))
             }
         }
-        return CapabilitySets(capabilities: caps, boundingMask: mask(bounding), ambientMask: mask(ambient))
+        // The kernel raises an ambient capability only when it is both permitted and
+        // inheritable; runc's own default config lists ambient ones with no inheritable
+        // set, and runc then leaves them out. So does isorun, saying so at debug level.
+        let raisable = ambient.filter { permitted.contains($0) && inheritable.contains($0) }
+        if raisable.count != ambient.count {
+            Log.logger.debug("\(configFile): process.capabilities.ambient: \(ambient.count - raisable.count) capabilities not both permitted and inheritable are not raised")
+        }
+        return CapabilitySets(capabilities: caps, boundingMask: mask(bounding), ambientMask: mask(raisable))
     }
 
     static func mask(_ values: [cap_value_t]) -> UInt64 {

@@ -63,6 +63,12 @@ struct LifecycleCommandTests {
         #expect(try waitForStatus(id, "stopped"))
         #expect(try String(contentsOfFile: output, encoding: .utf8).contains("hostname:   hello"))
         #expect(try isorun(["start", id]).status != 0)
+        // containerd's shim takes exactly this message for "already gone", and runs
+        // `kill --all` after the process has exited, which must succeed.
+        let late = try isorun(["kill", id, "KILL"])
+        #expect(late.status != 0)
+        #expect(late.err == "isorun: container not running\n")
+        #expect(try isorun(["kill", "--all", id, "9"]).status == 0)
 
         let deleted = try isorun(["delete", id])
         #expect(deleted.status == 0, "\(deleted.err)")
