@@ -30,13 +30,30 @@ enum MountPlan {
             steps += try self.steps(for: mount, index: index, bundleDirectory: bundleDirectory,
                                     configFile: configFile, cgroupView: cgroupView)
         }
-        for device in defaultDevices where Files.exists(device) {
+        let configured = config.linux?.devices ?? []
+        for device in defaultDevices where Files.exists(device) && !configured.contains(where: { $0.path == device }) {
             steps.append(.init(kind: .bind, source: device, target: device, targetIsFile: true))
         }
+        steps += configured.map(deviceStep)
         for (target, link) in defaultSymlinks {
             steps.append(.init(kind: .symlink, source: target, target: link))
         }
         return steps
+    }
+
+    /// A `linux.devices` entry (validated: type is c, u, b or p; numbers present but for p).
+    static func deviceStep(_ device: Device) -> SpawnPlan.MountStep {
+        let typeBits: UInt32 = switch device.type {
+        case "b": UInt32(S_IFBLK)
+        case "p": UInt32(S_IFIFO)
+        default: UInt32(S_IFCHR)
+        }
+        let major = UInt64(device.major ?? 0), minor = UInt64(device.minor ?? 0)
+        // dev_t as glibc's makedev() packs it.
+        let number = ((major & 0xffff_f000) << 32) | ((major & 0xfff) << 8) | ((minor & 0xffff_ff00) << 12) | (minor & 0xff)
+        var step = SpawnPlan.MountStep(kind: .device, source: Files.exists(device.path) ? device.path : nil, target: device.path)
+        step.device = (typeBits | (device.fileMode ?? 0o666) & 0o7777, number, device.uid ?? 0, device.gid ?? 0)
+        return step
     }
 
     static func steps(for mount: Mount, index: Int, bundleDirectory: String, configFile: String,

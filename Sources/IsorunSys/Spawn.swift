@@ -7,7 +7,7 @@ import Glibc
 /// to the C shim, which carries it out without making decisions.
 public struct SpawnPlan {
     public struct MountStep: Sendable, Equatable {
-        public enum Kind: Int32, Sendable { case filesystem = 0, bind = 1, symlink = 2 }
+        public enum Kind: Int32, Sendable { case filesystem = 0, bind = 1, symlink = 2, device = 3 }
         public var kind: Kind
         public var source: String?
         public var target: String
@@ -17,6 +17,16 @@ public struct SpawnPlan {
         public var data: String?
         public var remountFlags: UInt = 0
         public var targetIsFile = false
+        /// For `.device`: type and permission bits, dev_t, owner.
+        public var device: (mode: UInt32, number: UInt64, uid: UInt32, gid: UInt32)?
+
+        public static func == (lhs: MountStep, rhs: MountStep) -> Bool {
+            lhs.kind == rhs.kind && lhs.source == rhs.source && lhs.target == rhs.target && lhs.fstype == rhs.fstype
+                && lhs.flags == rhs.flags && lhs.propagation == rhs.propagation && lhs.data == rhs.data
+                && lhs.remountFlags == rhs.remountFlags && lhs.targetIsFile == rhs.targetIsFile
+                && lhs.device.map { [UInt64($0.mode), $0.number, UInt64($0.uid), UInt64($0.gid)] }
+                    == rhs.device.map { [UInt64($0.mode), $0.number, UInt64($0.uid), UInt64($0.gid)] }
+        }
 
         public init(kind: Kind, source: String?, target: String, fstype: String? = nil, flags: UInt = 0,
                     propagation: UInt = 0, data: String? = nil, remountFlags: UInt = 0, targetIsFile: Bool = false) {
@@ -266,7 +276,9 @@ public enum Spawner {
             isorun_mount_op(kind: step.kind.rawValue, source: arena.string(step.source), target: arena.string(step.target),
                             fstype: arena.string(step.fstype), flags: step.flags, propagation: step.propagation,
                             data: arena.string(step.data), remount_flags: step.remountFlags,
-                            target_is_file: step.targetIsFile ? 1 : 0)
+                            target_is_file: step.targetIsFile ? 1 : 0, device_mode: step.device?.mode ?? 0,
+                            device_number: step.device?.number ?? 0, device_uid: step.device?.uid ?? 0,
+                            device_gid: step.device?.gid ?? 0)
         }))
         c.pointee.mount_count = Int32(plan.mounts.count)
         c.pointee.sysctl_paths = arena.constStringArray(plan.sysctls.map(\.path))

@@ -25,6 +25,9 @@ enum isorun_mount_kind {
     ISORUN_MOUNT_BIND = 1,
     /// A symlink at `target` whose content is `source`.
     ISORUN_MOUNT_SYMLINK = 2,
+    /// A device node (linux.devices): mknod with `device_mode` and `device_number`, then
+    /// chown; where mknod is not allowed (a user namespace), a bind of `source`.
+    ISORUN_MOUNT_DEVICE = 3,
 };
 
 /// One step of the container's mount plan. `target` is absolute inside the
@@ -42,6 +45,11 @@ struct isorun_mount_op {
     unsigned long remount_flags;
     /// For binds: the source is not a directory, so the target is created as a file.
     int target_is_file;
+    /// For devices: type and permission bits (S_IFCHR | 0666, ...), dev_t, owner.
+    unsigned int device_mode;
+    unsigned long long device_number;
+    unsigned int device_uid;
+    unsigned int device_gid;
 };
 
 struct isorun_rlimit {
