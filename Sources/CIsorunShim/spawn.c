@@ -387,6 +387,11 @@ static void setup_rootfs(int error_fd, const struct isorun_spawn_plan *plan, con
     unsigned long propagation = plan->rootfs_propagation ? plan->rootfs_propagation : (MS_REC | MS_PRIVATE);
     if (mount(NULL, "/", NULL, propagation, NULL) < 0)
         child_fail(error_fd, errno, "make / private", NULL);
+    // pivot_root refuses a shared parent mount: with a shared propagation asked for, the
+    // mount holding the rootfs becomes private here (only in this mount namespace).
+    if ((propagation & MS_SHARED) && plan->rootfs_parent_mount &&
+        mount(NULL, plan->rootfs_parent_mount, NULL, MS_PRIVATE, NULL) < 0)
+        child_fail(error_fd, errno, "make the rootfs's parent mount private", plan->rootfs_parent_mount);
     if (mount(plan->rootfs, plan->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
         child_fail(error_fd, errno, "bind rootfs", plan->rootfs);
     int root_fd = open(plan->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);

@@ -146,3 +146,22 @@ enum CgroupFiles {
         }
     }
 }
+
+/// The device cgroup's rules as the kernel's v1 devices.allow/deny files read them.
+enum DeviceRules {
+    /// What every container may use whatever its config says, as runc allows it: mknod
+    /// of any node, the default devices, the terminal devices and /dev/net/tun.
+    static let alwaysAllowed: [DeviceCgroupRule] = [
+        .init(allow: true, type: "c", access: "m"), .init(allow: true, type: "b", access: "m"),
+        .init(allow: true, type: "c", major: 1, minor: 3, access: "rwm"), .init(allow: true, type: "c", major: 1, minor: 5, access: "rwm"),
+        .init(allow: true, type: "c", major: 1, minor: 7, access: "rwm"), .init(allow: true, type: "c", major: 1, minor: 8, access: "rwm"),
+        .init(allow: true, type: "c", major: 1, minor: 9, access: "rwm"), .init(allow: true, type: "c", major: 5, minor: 0, access: "rwm"),
+        .init(allow: true, type: "c", major: 5, minor: 1, access: "rwm"), .init(allow: true, type: "c", major: 5, minor: 2, access: "rwm"),
+        .init(allow: true, type: "c", major: 136, access: "rwm"), .init(allow: true, type: "c", major: 10, minor: 200, access: "rwm"),
+    ]
+
+    /// "c 1:3 rwm"; missing parts match everything.
+    static func text(_ rule: DeviceCgroupRule) -> String {
+        "\(rule.type ?? "a") \(rule.major.map(String.init) ?? "*"):\(rule.minor.map(String.init) ?? "*") \(rule.access ?? "rwm")"
+    }
+}

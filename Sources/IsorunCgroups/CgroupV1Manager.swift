@@ -27,6 +27,11 @@ public struct CgroupV1Manager: CgroupManager {
             if cpu.shares != nil || cpu.quota != nil || cpu.period != nil { wanted.append("cpu") }
             if cpu.cpus != nil || cpu.mems != nil { wanted.append("cpuset") }
         }
+        if resources?.devices?.isEmpty == false { wanted.append("devices") }
+        if resources?.blockIO != nil { wanted.append("blkio") }
+        if resources?.hugepageLimits?.isEmpty == false { wanted.append("hugetlb") }
+        if resources?.network?.classID != nil { wanted.append("net_cls") }
+        if resources?.network?.priorities?.isEmpty == false { wanted.append("net_prio") }
         return wanted.filter { Files.isDirectory("\(root)/\($0)") }
     }
 
@@ -63,7 +68,68 @@ public struct CgroupV1Manager: CgroupManager {
         }
     }
 
+    /// The directory of `controller`, or an error naming the field that needs it.
+    private func required(_ controller: String, for field: String) throws(CgroupError) -> String {
+        guard let directory = directory(of: controller) else {
+            throw CgroupError("linux.resources.\(field): this host has no \(controller) cgroup hierarchy")
+        }
+        return directory
+    }
+
+    /// A file the kernel may lack (blkio.leaf_weight, per-size hugetlb files): refused by name.
+    private func write(_ directory: String, _ file: String, _ value: String, for field: String) throws(CgroupError) {
+        guard Files.exists("\(directory)/\(file)") else {
+            throw CgroupError("linux.resources.\(field): this kernel has no \(file)")
+        }
+        try CgroupFiles.write(directory, file, value)
+    }
+
     public func apply(_ resources: Resources) throws(CgroupError) {
+        if let rules = resources.devices, !rules.isEmpty {
+            let directory = try required("devices", for: "devices")
+            for rule in rules + DeviceRules.alwaysAllowed {
+                try CgroupFiles.write(directory, rule.allow ? "devices.allow" : "devices.deny", DeviceRules.text(rule))
+            }
+        }
+        if let network = resources.network {
+            if let classID = network.classID {
+                try CgroupFiles.write(try required("net_cls", for: "network.classID"), "net_cls.classid", String(classID))
+            }
+            for priority in network.priorities ?? [] {
+                try CgroupFiles.write(try required("net_prio", for: "network.priorities"), "net_prio.ifpriomap",
+                                      "\(priority.name) \(priority.priority)")
+            }
+        }
+        if let io = resources.blockIO {
+            let directory = try required("blkio", for: "blockIO")
+            if let weight = io.weight {
+                let file = Files.exists("\(directory)/blkio.weight") ? "blkio.weight" : "blkio.bfq.weight"
+                try write(directory, file, String(weight), for: "blockIO.weight")
+            }
+            if let leaf = io.leafWeight { try write(directory, "blkio.leaf_weight", String(leaf), for: "blockIO.leafWeight") }
+            for device in io.weightDevice ?? [] {
+                if let weight = device.weight {
+                    try write(directory, "blkio.weight_device", "\(device.major):\(device.minor) \(weight)", for: "blockIO.weightDevice")
+                }
+                if let leaf = device.leafWeight {
+                    try write(directory, "blkio.leaf_weight_device", "\(device.major):\(device.minor) \(leaf)", for: "blockIO.weightDevice")
+                }
+            }
+            for (field, file, devices) in [
+                ("throttleReadBpsDevice", "blkio.throttle.read_bps_device", io.throttleReadBpsDevice),
+                ("throttleWriteBpsDevice", "blkio.throttle.write_bps_device", io.throttleWriteBpsDevice),
+                ("throttleReadIOPSDevice", "blkio.throttle.read_iops_device", io.throttleReadIOPSDevice),
+                ("throttleWriteIOPSDevice", "blkio.throttle.write_iops_device", io.throttleWriteIOPSDevice),
+            ] {
+                for device in devices ?? [] {
+                    try write(directory, file, "\(device.major):\(device.minor) \(device.rate)", for: "blockIO.\(field)")
+                }
+            }
+        }
+        for limit in resources.hugepageLimits ?? [] {
+            try write(try required("hugetlb", for: "hugepageLimits"), "hugetlb.\(limit.pageSize).limit_in_bytes",
+                      String(limit.limit), for: "hugepageLimits")
+        }
         if let memory = resources.memory, let directory = directory(of: "memory") {
             if let limit = memory.limit { try CgroupFiles.write(directory, "memory.limit_in_bytes", String(limit)) }
             if let swap = memory.swap {
@@ -76,6 +142,10 @@ public struct CgroupV1Manager: CgroupManager {
             if let reservation = memory.reservation {
                 try CgroupFiles.write(directory, "memory.soft_limit_in_bytes", String(reservation))
             }
+            if let tcp = memory.kernelTCP {
+                try write(directory, "memory.kmem.tcp.limit_in_bytes", String(tcp), for: "memory.kernelTCP")
+            }
+            // memory.kernel: Linux 6.1 and later accept the write and do nothing; not written.
             if let swappiness = memory.swappiness { try CgroupFiles.write(directory, "memory.swappiness", String(swappiness)) }
             if memory.disableOOMKiller == true { try CgroupFiles.write(directory, "memory.oom_control", "1") }
         }

@@ -36,6 +36,29 @@ public struct CgroupV2Manager: CgroupManager {
     }
 
     public func apply(_ resources: Resources) throws(CgroupError) {
+        if resources.network != nil {
+            throw CgroupError("linux.resources.network: cgroup v2 has no net_cls or net_prio controller")
+        }
+        if let io = resources.blockIO {
+            if io.leafWeight != nil || io.weightDevice?.contains(where: { $0.leafWeight != nil }) == true {
+                throw CgroupError("linux.resources.blockIO.leafWeight: cgroup v2 has no leaf weights")
+            }
+            if let weight = io.weight { try CgroupFiles.write(directory, "io.weight", "default \(weight)") }
+            for device in io.weightDevice ?? [] {
+                if let weight = device.weight { try CgroupFiles.write(directory, "io.weight", "\(device.major):\(device.minor) \(weight)") }
+            }
+            for (key, devices) in [("rbps", io.throttleReadBpsDevice), ("wbps", io.throttleWriteBpsDevice),
+                                   ("riops", io.throttleReadIOPSDevice), ("wiops", io.throttleWriteIOPSDevice)] {
+                for device in devices ?? [] {
+                    try CgroupFiles.write(directory, "io.max", "\(device.major):\(device.minor) \(key)=\(device.rate)")
+                }
+            }
+        }
+        for limit in resources.hugepageLimits ?? [] {
+            try CgroupFiles.write(directory, "hugetlb.\(limit.pageSize).max", String(limit.limit))
+        }
+        // linux.resources.devices: v2 controls devices with an eBPF program, which isorun
+        // does not load yet (WorkloadCgroup says so).
         if let memory = resources.memory {
             if let limit = memory.limit { try CgroupFiles.write(directory, "memory.max", limit < 0 ? "max" : String(limit)) }
             if let swap = memory.swap {

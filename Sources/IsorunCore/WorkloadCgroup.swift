@@ -24,6 +24,9 @@ public enum WorkloadCgroup {
             throw IsorunError(error)
         }
         Log.logger.debug("cgroup: \(cgroup.directories.joined(separator: ", "))")
+        if cgroup is CgroupV2Manager, resources?.devices?.isEmpty == false {
+            Log.logger.debug("linux.resources.devices: not enforced on cgroup v2 (needs an eBPF device program)")
+        }
     }
 
     /// Clones the child, lets `prepare` do the parent's part (uid maps, oom_score_adj),

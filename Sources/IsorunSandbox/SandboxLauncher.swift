@@ -40,7 +40,9 @@ public struct SandboxLauncher: Launcher {
             throw IsorunError("\(configFile): linux.rootfsPropagation: unknown propagation '\(linux?.rootfsPropagation ?? "")'")
         }
         plan.rootfsPropagation = propagation
-        let cgroup = try WorkloadCgroup.manager(for: request, resources: linux?.resources)
+        if propagation & UInt(MS_SHARED) != 0 { plan.rootfsParentMount = MountTable.mountPoint(containing: plan.rootfs!) }
+        let resources = Self.resources(linux)
+        let cgroup = try WorkloadCgroup.manager(for: request, resources: resources)
         let cgroupView: MountPlan.CgroupView = switch layout {
         // cgroup v1 cannot be mounted inside a user namespace: show the workload its own directories.
         case .legacy where namespaces.createsUserNamespace: .bindings(cgroup.directories)
@@ -71,7 +73,7 @@ public struct SandboxLauncher: Launcher {
         let profile = linux?.seccomp ?? DefaultSeccompProfile.profile(capabilities: process.capabilities)
         plan.seccompFilter = try SeccompCompiler.compile(profile, configFile: configFile)
 
-        try WorkloadCgroup.create(cgroup, resources: linux?.resources, state: state)
+        try WorkloadCgroup.create(cgroup, resources: resources, state: state)
         if let pidNamespace = namespaces.pidNamespaceToJoin {
             let rc = isorun_setns(pidNamespace, NamespaceFlags.pid)
             guard rc == 0 else {
@@ -89,6 +91,19 @@ public struct SandboxLauncher: Launcher {
         }
         return SandboxWorkload(pid: pid, cgroup: cgroup,
                                isNamespaceInit: namespaces.createsPidNamespace)
+    }
+}
+
+extension SandboxLauncher {
+    /// The config's resources, where a device cgroup is asked for, allowing the
+    /// container's own `linux.devices` too (as runc does): they were made to be used.
+    static func resources(_ linux: Linux?) -> Resources? {
+        guard var resources = linux?.resources, resources.devices?.isEmpty == false else { return linux?.resources }
+        for device in linux?.devices ?? [] where device.type != "p" {
+            resources.devices?.append(DeviceCgroupRule(allow: true, type: device.type == "b" ? "b" : "c",
+                                                       major: device.major, minor: device.minor, access: "rwm"))
+        }
+        return resources
     }
 }
 

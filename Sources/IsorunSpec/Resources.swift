@@ -1,5 +1,4 @@
-/// Cgroup limits for the container. Only the controllers isorun enforces are
-/// modelled; others (`blockIO`, `hugepageLimits`, `network`, `rdma`) are ignored on decode.
+/// Cgroup limits for the container. `rdma` is not modelled (ignored on decode).
 public struct Resources: Sendable, Codable, Equatable {
     /// Device access rules, applied in order.
     public var devices: [DeviceCgroupRule]?
@@ -11,6 +10,12 @@ public struct Resources: Sendable, Codable, Equatable {
     public var pids: PidsResources?
     /// Raw cgroup v2 files to write, e.g. `"memory.high": "1G"`.
     public var unified: [String: String]?
+    /// Block I/O weights and throttles.
+    public var blockIO: BlockIOResources?
+    /// Huge page limits per page size.
+    public var hugepageLimits: [HugepageLimit]?
+    /// Network class id and interface priorities (cgroup v1 net_cls, net_prio).
+    public var network: NetworkResources?
 
     /// Builds resources in code.
     public init(
@@ -142,4 +147,42 @@ public struct PidsResources: Sendable, Codable, Equatable {
     public init(limit: Int64) {
         self.limit = limit
     }
+}
+
+/// blkio (v1) / io (v2) settings.
+public struct BlockIOResources: Sendable, Codable, Equatable {
+    public struct WeightDevice: Sendable, Codable, Equatable {
+        public var major: Int64
+        public var minor: Int64
+        public var weight: UInt16?
+        public var leafWeight: UInt16?
+    }
+    public struct ThrottleDevice: Sendable, Codable, Equatable {
+        public var major: Int64
+        public var minor: Int64
+        public var rate: UInt64
+    }
+    public var weight: UInt16?
+    public var leafWeight: UInt16?
+    public var weightDevice: [WeightDevice]?
+    public var throttleReadBpsDevice: [ThrottleDevice]?
+    public var throttleWriteBpsDevice: [ThrottleDevice]?
+    public var throttleReadIOPSDevice: [ThrottleDevice]?
+    public var throttleWriteIOPSDevice: [ThrottleDevice]?
+}
+
+/// A limit on one huge page size, e.g. `2MB`.
+public struct HugepageLimit: Sendable, Codable, Equatable {
+    public var pageSize: String
+    public var limit: UInt64
+}
+
+/// net_cls class id and net_prio interface priorities.
+public struct NetworkResources: Sendable, Codable, Equatable {
+    public struct InterfacePriority: Sendable, Codable, Equatable {
+        public var name: String
+        public var priority: UInt32
+    }
+    public var classID: UInt32?
+    public var priorities: [InterfacePriority]?
 }

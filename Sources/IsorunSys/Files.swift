@@ -162,3 +162,36 @@ extension Files {
         }
     }
 }
+
+/// The mount table of isorun's mount namespace (/proc/self/mountinfo).
+public enum MountTable {
+    /// The mount point whose mount holds `path` (the longest one above or at it).
+    public static func mountPoint(containing path: String) -> String? {
+        guard let text = try? Files.readString("/proc/self/mountinfo") else { return nil }
+        var best: String?
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            guard fields.count > 4 else { continue }
+            let point = unescape(fields[4])
+            let covers = point == "/" || path == point || path.hasPrefix(point + "/")
+            if covers && point.count >= (best?.count ?? 0) { best = point }
+        }
+        return best
+    }
+
+    /// mountinfo writes space, tab, newline and backslash as \ooo octal escapes.
+    static func unescape(_ field: Substring) -> String {
+        var bytes: [UInt8] = []
+        var iterator = Array(field.utf8)[...]
+        while let byte = iterator.popFirst() {
+            if byte == UInt8(ascii: "\\"), iterator.count >= 3,
+               let value = UInt8(String(decoding: iterator.prefix(3), as: UTF8.self), radix: 8) {
+                bytes.append(value)
+                iterator = iterator.dropFirst(3)
+            } else {
+                bytes.append(byte)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}

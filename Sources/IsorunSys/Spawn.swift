@@ -84,6 +84,8 @@ public struct SpawnPlan {
 
     public var rootfs: String?
     public var rootfsPropagation: UInt = 0
+    /// The mount point `rootfs` lies on.
+    public var rootfsParentMount: String?
     public var mounts: [MountStep] = []
     /// (/proc/sys/... path, value)
     public var sysctls: [(path: String, value: String)] = []
@@ -272,6 +274,7 @@ public enum Spawner {
         c.pointee.join_count = Int32(plan.joins.count)
         c.pointee.rootfs = arena.string(plan.rootfs)
         c.pointee.rootfs_propagation = plan.rootfsPropagation
+        c.pointee.rootfs_parent_mount = arena.string(plan.rootfsParentMount)
         c.pointee.mounts = UnsafePointer(arena.array(plan.mounts.map { step in
             isorun_mount_op(kind: step.kind.rawValue, source: arena.string(step.source), target: arena.string(step.target),
                             fstype: arena.string(step.fstype), flags: step.flags, propagation: step.propagation,

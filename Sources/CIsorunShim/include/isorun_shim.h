@@ -92,6 +92,8 @@ struct isorun_spawn_plan {
 
     /// NULL: keep the host filesystem (bare mode).
     const char *rootfs;
+    /// The mount point the rootfs lies on (made private for a shared propagation).
+    const char *rootfs_parent_mount;
     unsigned long rootfs_propagation;
     const struct isorun_mount_op *mounts;
     int mount_count;
