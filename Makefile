@@ -7,7 +7,7 @@ VM_PACKAGES := qemu-system-x86 erofs-utils e2fsprogs cpio
 BUNDLES := $(wildcard Bundles/*.bundle)
 RELEASE := .build/release/isorun
 
-.PHONY: deps build release bundles kernel demo test bench clean
+.PHONY: deps build release bundles kernel demo test conformance bench clean
 
 ## Install the system packages isorun builds and runs with (skips what is already there).
 deps:
@@ -40,6 +40,16 @@ demo: release bundles kernel
 test: build bundles kernel
 	swift build --build-tests
 	swift test --skip-build
+	@$(MAKE) --no-print-directory conformance
+
+## isorun as a drop-in OCI runtime, proved with the tools its users trust: the OCI
+## runtime-tools validation suite against isorun and runc side by side (fails when isorun
+## passes fewer assertions or fails more), then containerd (ctr and a CRI RuntimeClass
+## handler) and podman driving isorun, each with runc as the control.
+conformance: build
+	Tests/Conformance/oci-validation.sh --isorun .build/debug/isorun --out /tmp/isorun-oci-validation
+	Tests/Conformance/containerd.sh .build/debug/isorun
+	Tests/Conformance/podman.sh .build/debug/isorun
 
 bench: release bundles kernel
 	@Benchmarks/startup/run.sh

@@ -193,8 +193,7 @@ struct FeaturesCommand: ParsableCommand {
         }
         var ociVersionMin = "1.0.0"
         var ociVersionMax = "1.2.0"
-        /// Hooks are not run yet; an empty list says so.
-        var hooks: [String] = []
+        var hooks = ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"]
         var mountOptions = SandboxFeatures.mountOptions
         var linux = Linux()
         var annotations = [LifecycleMode.annotation: "bare | sandbox | vm (create/start: bare and sandbox)"]
