@@ -36,11 +36,16 @@ struct CreateCommand: ParsableCommand {
         let loaded: Bundle
         do { loaded = try Bundle.load(directory: bundle) } catch { throw IsorunError(error) }
         let mode = try LifecycleMode.of(loaded)
-        guard mode != .vm else {
-            throw IsorunError("\(loaded.directory): vm mode is not available through create/start yet; use `isorun --mode vm`")
-        }
-        let record = try store.create(RunRequest(bundle: loaded, id: id, argumentsOverride: nil),
+        let record: ContainerRecord
+        if mode == .vm {
+            guard loaded.config.process?.terminal != true else {
+                throw IsorunError("\(loaded.directory)/config.json: process.terminal: vm mode has no terminal yet")
+            }
+            record = try VMContainer.create(store: store, bundle: loaded, id: id, debug: global.debug || LeadingGlobals.current.debug)
+        } else {
+            record = try store.create(RunRequest(bundle: loaded, id: id, argumentsOverride: nil),
                                       with: RunOptions.launcher(for: mode, vm: VMOptions()), consoleSocket: consoleSocket)
+        }
         if let pidFile {
             do { try Files.writeAtomically(pidFile, "\(record.pid)") } catch {
                 try? store.delete(record, force: true)

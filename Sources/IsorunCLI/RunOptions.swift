@@ -54,7 +54,7 @@ struct RunOptions: Equatable {
 /// checks that both parse the same inputs to the same options.
 enum FastRunParser {
     static let subcommandNames: Set<String> = ["bench", "help", "create", "start", "state", "kill", "delete", "list", "features",
-                                                       "ps", "pause", "resume", "spec", "exec", "update", "events", "run"]
+                                                       "ps", "pause", "resume", "spec", "exec", "update", "events", "run", "vm-monitor"]
 
     static func parse(_ arguments: [String]) -> RunOptions? {
         var index = 0

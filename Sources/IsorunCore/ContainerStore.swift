@@ -44,6 +44,11 @@ extension ContainerState {
     }
 }
 
+extension ContainerRecord {
+    /// RFC 3339, UTC, as `created` is written.
+    public static func now() -> String { Date.now.formatted(.iso8601) }
+}
+
 /// The status values of runtime.md's state, plus runc's `paused`.
 public enum ContainerStatus: String, Sendable {
     case creating, created, running, paused, stopped
@@ -164,7 +169,7 @@ public struct ContainerStore: Sendable {
         }
         let record = ContainerRecord(id: request.id, bundle: request.bundle.directory, mode: launcher.mode.rawValue,
                                      pid: workload.pid, pidStartTime: startTime,
-                                     created: Date.now.formatted(.iso8601), annotations: request.bundle.config.annotations,
+                                     created: ContainerRecord.now(), annotations: request.bundle.config.annotations,
                                      cgroupDirectories: state.cgroupDirectories, hooks: request.bundle.config.hooks)
         do { try save(record) } catch {
             workload.cleanUp()

@@ -19,6 +19,10 @@ public struct RunRequest: Sendable {
     /// `create --console-socket`: the pseudo-terminal replica the process gets as its
     /// controlling terminal and stdio (`process.terminal`), and its /dev/pts path.
     public var terminal: (descriptor: Int32, path: String)?
+    /// `create` in VM mode: called once the guest is ready to run the process; records the
+    /// container and returns the start gate, which the launcher waits on before the
+    /// process starts (a VM boots at `create`, so `start` is fast).
+    public var holdUntilStart: (@Sendable (RunState) throws(IsorunError) -> Int32)?
 
     public init(bundle: Bundle, id: String, argumentsOverride: [String]?) {
         self.bundle = bundle

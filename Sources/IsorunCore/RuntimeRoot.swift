@@ -74,7 +74,7 @@ public struct RuntimeRoot: Sendable {
         return removed
     }
 
-    static func isValidID(_ id: String) -> Bool {
+    public static func isValidID(_ id: String) -> Bool {
         !id.isEmpty && id.count <= 128 && id != "." && id != ".."
             && id.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x61 && $0 <= 0x7a) || $0 == 0x2d || $0 == 0x2e || $0 == 0x5f }
     }

@@ -17,16 +17,20 @@ public struct Supervisor {
         self.root = root
     }
 
-    /// Runs the request to completion and returns how the workload ended.
-    public func run(_ request: RunRequest, with launcher: any Launcher) throws(IsorunError) -> Termination {
+    /// Runs the request to completion and returns how the workload ended. With
+    /// `keepingState` (a container made by `create`) the state directory outlives a
+    /// launched workload, for `state` and `delete`; it is removed only if launch fails.
+    public func run(_ request: RunRequest, with launcher: any Launcher, keepingState: Bool = false) throws(IsorunError) -> Termination {
         root.sweepLeftovers()
         let state = try root.createRun(id: request.id, mode: launcher.mode)
-        defer { state.remove() }
+        var launched = false
+        defer { if !launched || !keepingState { state.remove() } }
 
         let signalPipe = try Self.installSignalPipe()
         defer { Self.uninstallSignalPipe(signalPipe) }
 
         let workload = try launcher.launch(request, state: state)
+        launched = true
         let hooks = request.bundle.config.hooks
         defer {
             workload.cleanUp()

@@ -100,6 +100,9 @@ public struct VMLauncher: Launcher {
                                   consoleLog: commandLine.consoleLog, qmpSocket: commandLine.qmpSocket)
         do throws(IsorunError) {
             try workload.waitUntilGuestReady(timeoutSeconds: options.bootTimeoutSeconds)
+            if let holdUntilStart = request.holdUntilStart {
+                try workload.waitForStart(gate: try holdUntilStart(state))
+            }
             var messages = GuestProcess.messages(for: basePlan, bundle: request.bundle)
             let readOnly = request.bundle.config.root?.readonly ?? false
             if root.diskImage != nil {

@@ -27,6 +27,22 @@ final class VMWorkload: Workload {
         self.qmpSocket = qmpSocket
     }
 
+    /// `create` in VM mode: the guest is up and waits for its process; this waits for
+    /// `start` (a byte on the gate) while copying what the guest prints, and fails if QEMU
+    /// ends first.
+    func waitForStart(gate: Int32) throws(IsorunError) {
+        let pidFD: Int32
+        do { pidFD = try Processes.openPidFD(pid) } catch { throw IsorunError("supervise QEMU", error) }
+        defer { close(pidFD) }
+        while true {
+            let ready: [Int32]
+            do { ready = try Polling.waitReadable([gate, pidFD] + relayedDescriptors) } catch { throw IsorunError("wait for start", error) }
+            for descriptor in relayedDescriptors where ready.contains(descriptor) { relay(from: descriptor) }
+            if ready.contains(pidFD) { throw failure("QEMU exited before the container was started") }
+            if ready.contains(gate), !Polling.drain(gate).isEmpty { return }
+        }
+    }
+
     /// The workload is PID 2 of the guest; isorun-init delivers signals to it, and
     /// their default actions apply there.
     var isNamespaceInit: Bool { false }

@@ -11,6 +11,7 @@
 # and with isorun, as `ctr run --runc-binary WRAPPER --runc-root DIR`:
 #
 #   fg        ctr run --rm IMAGE ID sh -c 'echo hello; exit 3'   -> "hello", ctr exits 3
+#   vm        the same with --annotation io.isorun.mode=vm (isorun only) -> guest kernel, exit 4
 #   bg-run    ctr run -d IMAGE ID sleep 1000                      -> task RUNNING in `ctr task ls`
 #   bg-kill   ctr task kill (SIGTERM, then SIGKILL if still up)   -> task STOPPED
 #   bg-delete ctr task delete; ctr container delete
@@ -170,6 +171,8 @@ mkdir -p "$T/bin" "$T/logs" "$T/opt" "$T/cni/bin" "$T/cni/conf" "$T/fifo"
 
 # The binary under test is copied so that a rebuild during the run cannot swap it.
 cp "$ISORUN_SRC" "$T/bin/isorun"
+# VM mode finds its guest init beside the binary.
+if [ -x "$(dirname "$ISORUN_SRC")/isorun-init" ]; then cp "$(dirname "$ISORUN_SRC")/isorun-init" "$T/bin/isorun-init"; fi
 
 # Wrappers given to the shim as BinaryName: log argv/cwd/exit, run the real runtime.
 make_wrapper() {   # make_wrapper NAME REAL_BINARY
@@ -357,6 +360,27 @@ run_suite() {   # run_suite RUNTIME
     if [ -z "$left" ]; then report "$rt" fg-clean PASS "nothing left after --rm"
     else report "$rt" fg-clean FAIL "$left"; fi
 
+    # vm (isorun only): the same image in a micro-VM, chosen per container by annotation.
+    # The guest's own kernel answers uname -r; the exit status still passes through.
+    if [ "$rt" = isorun ]; then
+        local vm=isorun-ct-vm-$sfx
+        IDS+=("$vm")
+        rc=0
+        out=$(ctr_ run --rm --annotation io.isorun.mode=vm --fifo-dir "$T/fifo" --runc-binary "$wrap" --runc-root "$root" \
+                "$IMAGE" "$vm" sh -c 'echo hello-vm; uname -r; exit 4' </dev/null 2>"$T/logs/$rt-vm.stderr") || rc=$?
+        if [ "$rc" -eq 4 ] && [ "$(printf '%s\n' "$out" | head -1)" = hello-vm ] \
+                && [ "$(printf '%s\n' "$out" | sed -n 2p)" != "$(uname -r)" ]; then
+            report "$rt" vm PASS "printed hello-vm from guest kernel $(printf '%s\n' "$out" | sed -n 2p), exit 4"
+        else
+            report "$rt" vm FAIL "stdout='$out' exit=$rc stderr='$(head -c 600 "$T/logs/$rt-vm.stderr")'"
+            explain "$rt" "$vm"
+        fi
+        left=$(leftovers "$rt" "$vm")
+        if pgrep -f "qemu-system.*$vm" >/dev/null; then left="$left qemu still running"; fi
+        if [ -z "$left" ]; then report "$rt" vm-clean PASS "nothing left after --rm"
+        else report "$rt" vm-clean FAIL "$left"; fi
+    fi
+
     # bg: detached container that keeps running.
     rc=0
     ctr_ run -d --fifo-dir "$T/fifo" --runc-binary "$wrap" --runc-root "$root" "$IMAGE" "$bg" sleep 1000 \
@@ -499,7 +523,7 @@ stray=$(pids_matching "$SOCK.ttrpc" | tr '\n' ' ')
 echo "== summary =="
 for rt in $RUNTIMES; do
     line="$rt:"
-    for s in fg fg-clean bg-run bg-kill bg-delete bg-clean; do line+=" $s=${RESULT[$rt/$s]:-SKIP}"; done
+    for s in fg fg-clean vm vm-clean bg-run bg-kill bg-delete bg-clean; do line+=" $s=${RESULT[$rt/$s]:-SKIP}"; done
     line+="  (extras:"
     for s in x-ps x-pause x-exec x-metrics; do line+=" ${s#x-}=${RESULT[$rt/$s]:-SKIP}"; done
     line+=")"

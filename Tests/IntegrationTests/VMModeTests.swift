@@ -246,3 +246,43 @@ struct VMModeTests {
         #expect(result.err.filter { $0 == "\n" }.count == 1, "\(result.err)")
     }
 }
+
+/// `create`/`start`/`delete` of a VM container: the guest boots at `create`, `start`
+/// lets its process run, and the container's process (the VM's monitor) ends with the
+/// guest's status.
+@Suite(.enabled(if: VMSupport.canRun, "needs QEMU, the guest kernel and isorun-init"), .serialized)
+struct VMLifecycleTests {
+    @Test func createBootsStartRunsDeleteLeavesNothing() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-vmlc-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let bundle = try IsorunRunner.bundleCopy("hello", args: ["sh", "-c", "echo started in $(uname -r); exit 6"]) { config in
+            config["annotations"] = ["io.isorun.mode": "vm"]
+        }
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let output = root + "-out"
+        defer { [output, output + ".err"].forEach { try? FileManager.default.removeItem(atPath: $0) } }
+        let id = IsorunRunner.uniqueID("vmlc")
+        // As a shim does it: create's stdio is the container's; a shell waits for the
+        // container's process (the monitor) after `start` to learn its status.
+        let script = """
+            "$0" --root "$1" create --bundle "$2" "$3" >"$4" 2>"$4.err" || exit 100
+            "$0" --root "$1" state "$3" | grep -q '"created"' || exit 101
+            pid=$("$0" --root "$1" state "$3" | sed -n 's/.*"pid" : \\([0-9]*\\).*/\\1/p')
+            "$0" --root "$1" start "$3" || exit 102
+            while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+            "$0" --root "$1" state "$3" | grep -q '"stopped"' || exit 103
+            "$0" --root "$1" delete "$3" || exit 104
+            """
+        let result = try IsorunRunner.runProgram("/bin/sh", ["-c", script, IsorunRunner.binary, root, bundle, id, output])
+        #expect(result.status == 0, "\(result.err) \((try? String(contentsOfFile: output + ".err", encoding: .utf8)) ?? "")")
+        let printed = try String(contentsOfFile: output, encoding: .utf8)
+        #expect(printed.hasPrefix("started in "), "\(printed)")
+        var host = utsname()
+        uname(&host)
+        let hostRelease = withUnsafeBytes(of: host.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        #expect(printed != "started in \(hostRelease)\n", "the guest's kernel, not the host's")
+        #expect(VMSupport.qemuProcesses(mentioning: id).isEmpty)
+        #expect(IsorunRunner.cgroupDirectories(for: id).isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: "\(root)/\(id)"))
+    }
+}

@@ -1,0 +1,131 @@
+import ArgumentParser
+import Glibc
+import IsorunCore
+import IsorunSpec
+import IsorunSys
+import IsorunVM
+
+/// `create` in VM mode. A VM needs an owner for as long as it runs (QEMU, the output
+/// relays, the guest's exit status), but `create` must return. So `create` starts a
+/// monitor (this binary's hidden `vm-monitor` command, in its own session) that boots the
+/// guest to its init, records the container with itself as the container's process, says
+/// "ok" over a FIFO and waits for `start`; then it runs the guest's process and exits
+/// with its status, which is what containerd's shim reaps, as with runc's init.
+enum VMContainer {
+    /// Starts the monitor and waits until the container is created or failed.
+    static func create(store: ContainerStore, bundle: Bundle, id: String, debug: Bool) throws(IsorunError) -> ContainerRecord {
+        guard RuntimeRoot.isValidID(id) else { throw IsorunError("invalid container id '\(id)'") }
+        do { try Files.makeDirectories(store.root.path, mode: 0o711) } catch { throw IsorunError("runtime root", error) }
+        let readyPath = "\(store.root.path)/.\(id).ready"
+        let ready: Int32
+        do {
+            try Files.makeFifo(readyPath)
+            ready = try StreamCopy.openFifoReadWrite(readyPath)
+        } catch {
+            throw IsorunError("create \(id)", error)
+        }
+        defer {
+            StreamCopy.close(ready)
+            try? Files.remove(readyPath)
+        }
+        let executable: String
+        do { executable = try FileTree.linkTarget("/proc/self/exe") } catch { throw IsorunError("create \(id)", error) }
+        var arguments = [executable, "--root", store.root.path]
+        if debug { arguments.append("--debug") }
+        arguments += ["vm-monitor", "--bundle", bundle.directory, "--ready", readyPath, id]
+        var plan = SpawnPlan(arguments: arguments, environment: HostProcess.environment())
+        plan.parentDeathSignal = 0
+        plan.newSession = true
+        let monitor: pid_t
+        do {
+            let child = try Spawner.start(plan)
+            try child.release()
+            monitor = child.pid
+        } catch let error as SystemError {
+            throw IsorunError("create \(id): start the VM monitor", error)
+        } catch {
+            throw IsorunError("create \(id): start the VM monitor: \(error)")
+        }
+        // The monitor answers within its boot timeout; its own failure ends it.
+        var answer: [UInt8] = []
+        while !answer.contains(UInt8(ascii: "\n")) {
+            _ = try? Polling.waitReadable([ready], timeoutMilliseconds: 20)
+            answer += Polling.drain(ready)
+            if !answer.contains(UInt8(ascii: "\n")), let ended = try? Processes.reapIfExited(monitor) {
+                answer += Polling.drain(ready)
+                if answer.isEmpty { throw IsorunError("create \(id): the VM monitor ended (status \(ended.shellStatus)) without an answer") }
+                break
+            }
+        }
+        let line = String(decoding: answer.prefix { $0 != UInt8(ascii: "\n") }, as: UTF8.self)
+        guard line == "ok" else {
+            _ = try? Processes.wait(monitor)
+            throw IsorunError(line.hasPrefix("error: ") ? String(line.dropFirst(7)) : "create \(id): VM monitor said '\(line)'")
+        }
+        return try store.load(id)
+    }
+}
+
+/// The hidden command `create` starts for a VM container (see `VMContainer`).
+struct VMMonitorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "vm-monitor", abstract: "Own one VM container (started by create).",
+                                                    shouldDisplay: false)
+
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "Bundle directory.") var bundle: String
+    @Option(help: "FIFO to answer `create` on: ok, or error: MESSAGE.") var ready: String
+    @Argument(help: "Container id.") var id: String
+
+    func run() throws {
+        let store = global.containers()
+        let answer: Answer
+        do { answer = Answer(descriptor: try StreamCopy.openFifoForWriting(ready)) } catch { throw IsorunError("vm-monitor", error) }
+        let termination: Termination
+        do throws(IsorunError) {
+            let loaded: Bundle
+            do { loaded = try Bundle.load(directory: bundle) } catch { throw IsorunError(error) }
+            var request = RunRequest(bundle: loaded, id: id, argumentsOverride: nil)
+            let id = id
+            request.holdUntilStart = { state throws(IsorunError) in
+                let gatePath = store.gate(of: id)
+                let gate: Int32
+                do throws(SystemError) {
+                    try Files.makeFifo(gatePath)
+                    gate = try StreamCopy.openFifoReadWrite(gatePath)
+                } catch {
+                    throw IsorunError("create start gate", error)
+                }
+                // Hooks: poststart and poststop run here (after start, at the VM's end);
+                // the host's setup hooks have no place in a VM's boot.
+                let record = ContainerRecord(id: id, bundle: loaded.directory, mode: Mode.vm.rawValue, pid: HostProcess.id,
+                                             pidStartTime: Processes.startTime(of: HostProcess.id) ?? 0,
+                                             created: ContainerRecord.now(), annotations: loaded.config.annotations,
+                                             cgroupDirectories: state.cgroupDirectories, hooks: nil)
+                try store.save(record)
+                answer.say("ok")
+                return gate
+            }
+            termination = try Supervisor(root: store.root).run(request, with: RunOptions.launcher(for: .vm, vm: VMOptions()),
+                                                              keepingState: true)
+        } catch {
+            answer.say("error: \(error.message)")
+            throw error
+        }
+        throw ExitCode(termination.shellStatus)
+    }
+}
+
+/// The monitor's one answer to `create`; after it the FIFO is closed (`create` has gone,
+/// and a later write would raise SIGPIPE).
+private final class Answer: @unchecked Sendable {
+    private var descriptor: Int32
+
+    init(descriptor: Int32) { self.descriptor = descriptor }
+
+    func say(_ line: String) {
+        guard descriptor >= 0 else { return }
+        try? StreamCopy.writeAll(descriptor, Array((line + "\n").utf8))
+        StreamCopy.close(descriptor)
+        descriptor = -1
+    }
+}
