@@ -201,7 +201,7 @@ struct FeaturesCommand: ParsableCommand {
         var hooks = ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"]
         var mountOptions = SandboxFeatures.mountOptions
         var linux = Linux()
-        var annotations = [LifecycleMode.annotation: "bare | sandbox | vm (create/start: bare and sandbox)"]
+        var annotations = [LifecycleMode.annotation: "bare | sandbox | vm"]
     }
 
     func run() throws {
