@@ -385,11 +385,12 @@ static void run_pre_pivot_hooks(int error_fd, const struct isorun_spawn_plan *pl
 
 static void setup_rootfs(int error_fd, const struct isorun_spawn_plan *plan, const struct hook_plan *hooks) {
     unsigned long propagation = plan->rootfs_propagation ? plan->rootfs_propagation : (MS_REC | MS_PRIVATE);
-    if (mount(NULL, "/", NULL, propagation, NULL) < 0)
+    int host = plan->rootfs_in_host_namespace;
+    if (!host && mount(NULL, "/", NULL, propagation, NULL) < 0)
         child_fail(error_fd, errno, "make / private", NULL);
     // pivot_root refuses a shared parent mount: with a shared propagation asked for, the
     // mount holding the rootfs becomes private here (only in this mount namespace).
-    if ((propagation & MS_SHARED) && plan->rootfs_parent_mount &&
+    if (!host && (propagation & MS_SHARED) && plan->rootfs_parent_mount &&
         mount(NULL, plan->rootfs_parent_mount, NULL, MS_PRIVATE, NULL) < 0)
         child_fail(error_fd, errno, "make the rootfs's parent mount private", plan->rootfs_parent_mount);
     if (mount(plan->rootfs, plan->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
@@ -401,6 +402,11 @@ static void setup_rootfs(int error_fd, const struct isorun_spawn_plan *plan, con
     run_pre_pivot_hooks(error_fd, plan, hooks);
 
     if (chdir(plan->rootfs) < 0) child_fail(error_fd, errno, "chdir", plan->rootfs);
+    if (host) {
+        if (chroot(".") < 0) child_fail(error_fd, errno, "chroot", plan->rootfs);
+        if (chdir("/") < 0) child_fail(error_fd, errno, "chdir", "/");
+        goto entered;
+    }
     if (syscall(SYS_pivot_root, ".", ".") < 0) child_fail(error_fd, errno, "pivot_root", plan->rootfs);
     // The old root is now stacked under "."; detach it so the host tree is gone.
     if (mount(NULL, ".", NULL, MS_REC | MS_SLAVE, NULL) < 0) child_fail(error_fd, errno, "make old root slave", NULL);
@@ -408,6 +414,7 @@ static void setup_rootfs(int error_fd, const struct isorun_spawn_plan *plan, con
     if (chdir("/") < 0) child_fail(error_fd, errno, "chdir", "/");
     if (plan->rootfs_propagation && mount(NULL, "/", NULL, plan->rootfs_propagation, NULL) < 0)
         child_fail(error_fd, errno, "set rootfs propagation", NULL);
+entered:
 
     for (int i = 0; i < plan->sysctl_count; i++)
         if (write_file(plan->sysctl_paths[i], plan->sysctl_values[i]) < 0)

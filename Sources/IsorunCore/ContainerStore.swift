@@ -21,6 +21,8 @@ public struct ContainerRecord: Codable, Sendable, Equatable {
     public var cgroupDirectories: [String]
     /// The bundle's hooks: poststart and poststop run after `create` has returned.
     public var hooks: Hooks?
+    /// A container without a mount namespace: its mounts under this path on the host.
+    public var hostMountRoot: String?
 
     public init(id: String, bundle: String, mode: String, pid: Int32, pidStartTime: UInt64, created: String,
                 annotations: [String: String]?, cgroupDirectories: [String], hooks: Hooks?) {
@@ -167,10 +169,11 @@ public struct ContainerStore: Sendable {
             workload.cleanUp()
             throw IsorunError("create \(request.id): the container's process ended during setup")
         }
-        let record = ContainerRecord(id: request.id, bundle: request.bundle.directory, mode: launcher.mode.rawValue,
+        var record = ContainerRecord(id: request.id, bundle: request.bundle.directory, mode: launcher.mode.rawValue,
                                      pid: workload.pid, pidStartTime: startTime,
                                      created: ContainerRecord.now(), annotations: request.bundle.config.annotations,
                                      cgroupDirectories: state.cgroupDirectories, hooks: request.bundle.config.hooks)
+        record.hostMountRoot = state.hostMountRoot
         do { try save(record) } catch {
             workload.cleanUp()
             throw error
@@ -225,6 +228,7 @@ public struct ContainerStore: Sendable {
         for _ in 0..<500 where Processes.runningStartTime(of: record.pid) == record.pidStartTime {
             usleep(2_000)
         }
+        if let hostMountRoot = record.hostMountRoot { MountTable.unmountAll(under: hostMountRoot) }
         do { try Files.removeTree(directory(of: record.id)) } catch { throw IsorunError("delete \(record.id)", error) }
         LifecycleHooks.runWarningOnFailure(record.hooks?.poststop, phase: "poststop",
                                            state: ContainerState(record: record, status: .stopped))

@@ -99,7 +99,16 @@ public final class RunState {
         self.lock = lock
         self.id = id
         self.mode = mode
-        self.record = RunRecord(id: id, mode: mode.rawValue, cgroupDirectories: [], processes: [])
+        self.record = RunRecord(id: id, mode: mode.rawValue, cgroupDirectories: [], processes: [], hostMountRoot: nil)
+    }
+
+    /// A container without a mount namespace mounts under its rootfs on the host.
+    public var hostMountRoot: String? { record.hostMountRoot }
+
+    /// Records, before any is made, that mounts under `path` belong to this run.
+    public func recordHostMounts(under path: String) throws(IsorunError) {
+        record.hostMountRoot = path
+        try save()
     }
 
     /// The cgroup directories recorded so far.
@@ -135,16 +144,18 @@ struct RunRecord {
     var mode: String
     var cgroupDirectories: [String]
     var processes: [(pid: pid_t, startTime: UInt64)]
+    var hostMountRoot: String?
 
     var serialized: String {
         var lines = ["id=\(id)", "mode=\(mode)"]
         lines += cgroupDirectories.map { "cgroup=\($0)" }
         lines += processes.map { "process=\($0.pid) \($0.startTime)" }
+        if let hostMountRoot { lines.append("mounts=\(hostMountRoot)") }
         return lines.joined(separator: "\n") + "\n"
     }
 
     static func load(from path: String) throws(SystemError) -> RunRecord {
-        var record = RunRecord(id: "", mode: "", cgroupDirectories: [], processes: [])
+        var record = RunRecord(id: "", mode: "", cgroupDirectories: [], processes: [], hostMountRoot: nil)
         for line in try Files.readString(path).split(separator: "\n") {
             guard let equals = line.firstIndex(of: "=") else { continue }
             let key = line[..<equals], value = String(line[line.index(after: equals)...])
@@ -152,6 +163,7 @@ struct RunRecord {
             case "id": record.id = value
             case "mode": record.mode = value
             case "cgroup": record.cgroupDirectories.append(value)
+            case "mounts": record.hostMountRoot = value
             case "process":
                 let parts = value.split(separator: " ")
                 if parts.count == 2, let pid = pid_t(parts[0]), let start = UInt64(parts[1]) {
@@ -168,6 +180,7 @@ struct RunRecord {
         for (pid, start) in processes where Processes.startTime(of: pid) == start {
             Processes.signal(pid, SIGKILL)
         }
+        if let hostMountRoot { MountTable.unmountAll(under: hostMountRoot) }
         guard !cgroupDirectories.isEmpty, let layout = try? CgroupLayout.detect() else { return }
         let cgroup = Cgroups.restore(directories: cgroupDirectories.filter(Files.isDirectory), layout: layout)
         cgroup.killAll()

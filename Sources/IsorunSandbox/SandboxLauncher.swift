@@ -26,15 +26,21 @@ public struct SandboxLauncher: Launcher {
         request.applyLifecycle(to: &plan)
         let namespaces = try NamespacePlan(linux, configFile: configFile)
         defer { namespaces.closeDescriptors() }
-        guard namespaces.cloneFlags & NamespaceFlags.mount != 0 || namespaces.joins.contains(where: { $0.type == NamespaceFlags.mount }) else {
-            throw IsorunError("\(configFile): linux.namespaces: sandbox mode needs a mount namespace for the rootfs")
-        }
+        // runc's answer to a config without a mount namespace: the container's mounts are
+        // made in the host's namespace, under the rootfs, and removed when it ends.
+        let inHostMountNamespace = namespaces.cloneFlags & NamespaceFlags.mount == 0
+            && !namespaces.joins.contains(where: { $0.type == NamespaceFlags.mount })
         plan.cloneFlags = namespaces.cloneFlags
         plan.unshareCgroupNamespace = namespaces.unshareCgroup
         plan.joins = namespaces.joins
         plan.bringUpLoopback = namespaces.createsNetworkNamespace
 
         plan.rootfs = request.bundle.rootfsPath
+        plan.rootfsInHostNamespace = inHostMountNamespace
+        if inHostMountNamespace {
+            try state.recordHostMounts(under: request.bundle.rootfsPath)
+            Log.logger.debug("\(configFile): no mount namespace: the container's mounts are made under \(request.bundle.rootfsPath) on the host")
+        }
         plan.readonlyRoot = config.root?.readonly ?? false
         guard let propagation = MountOptions.rootfsPropagation(linux?.rootfsPropagation) else {
             throw IsorunError("\(configFile): linux.rootfsPropagation: unknown propagation '\(linux?.rootfsPropagation ?? "")'")
@@ -56,6 +62,9 @@ public struct SandboxLauncher: Launcher {
         }
         plan.maskedPaths = linux?.maskedPaths ?? []
         plan.readonlyPaths = linux?.readonlyPaths ?? []
+        for key in (linux?.sysctl ?? [:]).keys.sorted() {
+            try Self.checkNamespaced(sysctl: key, config: config, configFile: configFile)
+        }
         plan.sysctls = (linux?.sysctl ?? [:]).sorted { $0.key < $1.key }.map {
             ("/proc/sys/" + $0.key.replacingDots(), $0.value)
         }
@@ -89,12 +98,30 @@ public struct SandboxLauncher: Launcher {
                 }
             }
         }
-        return SandboxWorkload(pid: pid, cgroup: cgroup,
-                               isNamespaceInit: namespaces.createsPidNamespace)
+        return SandboxWorkload(pid: pid, cgroup: cgroup, isNamespaceInit: namespaces.createsPidNamespace,
+                               hostMountRoot: state.hostMountRoot)
     }
 }
 
 extension SandboxLauncher {
+    /// A sysctl the container may set: one its own namespace scopes (runc's rule). Any
+    /// other would change the host (a VM, with its own kernel, may set them all).
+    static func checkNamespaced(sysctl key: String, config: RuntimeConfig, configFile: String) throws(IsorunError) {
+        let ipcKeys: Set = ["kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax",
+                            "kernel.shmmni", "kernel.shm_rmid_forced"]
+        let namespace: NamespaceType? =
+            if ipcKeys.contains(key) || key.hasPrefix("fs.mqueue.") { .ipc }
+            else if key.hasPrefix("net.") { .network }
+            else if key == "kernel.hostname" || key == "kernel.domainname" { .uts }
+            else { nil }
+        guard let namespace else {
+            throw IsorunError("\(configFile): linux.sysctl.\(key): not scoped by any namespace; setting it would change the host")
+        }
+        guard config.hasNamespace(namespace) else {
+            throw IsorunError("\(configFile): linux.sysctl.\(key): needs its own \(namespace.rawValue) namespace, or it would change the host's")
+        }
+    }
+
     /// The config's resources, where a device cgroup is asked for, allowing the
     /// container's own `linux.devices` too (as runc does): they were made to be used.
     static func resources(_ linux: Linux?) -> Resources? {
@@ -112,12 +139,14 @@ final class SandboxWorkload: Workload {
     let pid: pid_t
     let cgroup: any CgroupManager
     let isNamespaceInit: Bool
+    let hostMountRoot: String?
     private var cleaned = false
 
-    init(pid: pid_t, cgroup: any CgroupManager, isNamespaceInit: Bool) {
+    init(pid: pid_t, cgroup: any CgroupManager, isNamespaceInit: Bool, hostMountRoot: String?) {
         self.pid = pid
         self.cgroup = cgroup
         self.isNamespaceInit = isNamespaceInit
+        self.hostMountRoot = hostMountRoot
     }
 
     func cleanUp() {
@@ -127,6 +156,7 @@ final class SandboxWorkload: Workload {
         // joined from outside it or shares no PID namespace with it.
         cgroup.killAll()
         do { try cgroup.destroy() } catch { Log.logger.warning("\(error)") }
+        if let hostMountRoot { MountTable.unmountAll(under: hostMountRoot) }
     }
 }
 

@@ -179,6 +179,18 @@ public enum MountTable {
         return best
     }
 
+    /// Detaches every mount at or below `path`, deepest first.
+    public static func unmountAll(under path: String) {
+        guard let text = try? Files.readString("/proc/self/mountinfo") else { return }
+        let points = text.split(separator: "\n").compactMap { line -> String? in
+            let fields = line.split(separator: " ")
+            guard fields.count > 4 else { return nil }
+            let point = unescape(fields[4])
+            return point == path || point.hasPrefix(path + "/") ? point : nil
+        }
+        for point in points.reversed() { _ = umount2(point, Int32(MNT_DETACH)) }
+    }
+
     /// mountinfo writes space, tab, newline and backslash as \ooo octal escapes.
     static func unescape(_ field: Substring) -> String {
         var bytes: [UInt8] = []

@@ -86,6 +86,8 @@ public struct SpawnPlan {
     public var rootfsPropagation: UInt = 0
     /// The mount point `rootfs` lies on.
     public var rootfsParentMount: String?
+    /// No mount namespace: mounts under the rootfs on the host, chroot instead of pivot_root.
+    public var rootfsInHostNamespace = false
     public var mounts: [MountStep] = []
     /// (/proc/sys/... path, value)
     public var sysctls: [(path: String, value: String)] = []
@@ -275,6 +277,7 @@ public enum Spawner {
         c.pointee.rootfs = arena.string(plan.rootfs)
         c.pointee.rootfs_propagation = plan.rootfsPropagation
         c.pointee.rootfs_parent_mount = arena.string(plan.rootfsParentMount)
+        c.pointee.rootfs_in_host_namespace = plan.rootfsInHostNamespace ? 1 : 0
         c.pointee.mounts = UnsafePointer(arena.array(plan.mounts.map { step in
             isorun_mount_op(kind: step.kind.rawValue, source: arena.string(step.source), target: arena.string(step.target),
                             fstype: arena.string(step.fstype), flags: step.flags, propagation: step.propagation,

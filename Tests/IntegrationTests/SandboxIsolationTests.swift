@@ -150,3 +150,46 @@ struct ProcessSettingsTests {
         #expect(result.out == namespace + "\n")
     }
 }
+
+/// Configs that ask for less isolation than isorun's examples, as the OCI suite tries them.
+@Suite(.enabled(if: IsorunRunner.canRun, "needs root, a built isorun and built bundles"))
+struct PartialIsolationTests {
+    /// Mount points under `path` in isorun's own (the host's) mount namespace.
+    static func hostMounts(under path: String) throws -> [String] {
+        try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8).split(separator: "\n")
+            .map { String($0.split(separator: " ")[4]) }.filter { $0 == path || $0.hasPrefix(path + "/") }
+    }
+
+    @Test func withoutAMountNamespaceTheMountsAreTheHostsAndGoAwayAfterwards() throws {
+        // Its own copy of the rootfs: the mounts appear on the host, where parallel tests
+        // sharing hello's rootfs would see them.
+        let rootfs = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-rootfs-\(UUID().uuidString)").path
+        #expect(try IsorunRunner.runProgram("/bin/cp", ["-a", IsorunRunner.bundle("hello") + "/rootfs", rootfs]).status == 0)
+        defer { try? FileManager.default.removeItem(atPath: rootfs) }
+        let bundle = try IsorunRunner.bundleCopy("hello", args: ["sh", "-c", "readlink /proc/self/ns/mnt; test -r /proc/self/status && echo proc-mounted"]) { config in
+            var linux = config["linux"] as? [String: Any] ?? [:]
+            linux["namespaces"] = [["type": "pid"]]
+            config["linux"] = linux
+            config["root"] = ["path": rootfs, "readonly": true]
+            config.removeValue(forKey: "hostname")
+        }
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let result = try IsorunRunner.run(["run", bundle])
+        #expect(result.status == 0, "\(result.err)")
+        let hostNamespace = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/mnt")
+        #expect(result.out == "\(hostNamespace)\nproc-mounted\n")
+        #expect(try Self.hostMounts(under: rootfs).isEmpty, "the container's mounts are removed from the host")
+    }
+
+    @Test func aSysctlNoNamespaceScopesIsRefused() throws {
+        let bundle = try IsorunRunner.bundleCopy("hello", args: ["true"]) { config in
+            var linux = config["linux"] as? [String: Any] ?? [:]
+            linux["sysctl"] = ["vm.swappiness": "10"]
+            config["linux"] = linux
+        }
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let result = try IsorunRunner.run(["run", bundle])
+        #expect(result.status == 125)
+        #expect(result.err == "isorun: \(bundle)/config.json: linux.sysctl.vm.swappiness: not scoped by any namespace; setting it would change the host\n")
+    }
+}

@@ -94,6 +94,10 @@ struct isorun_spawn_plan {
     const char *rootfs;
     /// The mount point the rootfs lies on (made private for a shared propagation).
     const char *rootfs_parent_mount;
+    /// The config asks for no mount namespace: the mounts land under the rootfs on the
+    /// host (isorun removes them afterwards), `/` keeps its propagation, and the
+    /// process enters the rootfs with chroot, since pivot_root would move the host's root.
+    int rootfs_in_host_namespace;
     unsigned long rootfs_propagation;
     const struct isorun_mount_op *mounts;
     int mount_count;
