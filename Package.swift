@@ -63,7 +63,7 @@ let package = Package(
         .target(
             name: "IsorunCLI",
             dependencies: [
-                "IsorunCore", "IsorunSandbox", "IsorunSpec", "IsorunVM", "IsorunBench",
+                "IsorunCore", "IsorunCgroups", "IsorunSandbox", "IsorunSpec", "IsorunVM", "IsorunBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

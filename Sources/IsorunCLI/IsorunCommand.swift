@@ -29,6 +29,10 @@ public struct IsorunCommand: ParsableCommand {
         if globals == LeadingGlobals(), let options = FastRunParser.parse(arguments) {
             do { Glibc.exit(try options.execute()) } catch { fail(error.message) }
         }
+        if let lifecycle = FastLifecycleParser.parse(arguments, globals: globals) {
+            do { try lifecycle() } catch { fail(error.message) }
+            Glibc.exit(0)
+        }
         do {
             var command = try parseAsRoot(arguments)
             try command.run()

@@ -1,6 +1,7 @@
 import ArgumentParser
 import FoundationEssentials
 import Glibc
+import IsorunCgroups
 import IsorunCore
 import IsorunSandbox
 import IsorunSpec
@@ -32,7 +33,14 @@ struct CreateCommand: ParsableCommand {
     var id: String
 
     func run() throws {
-        let store = global.containers()
+        try Self.perform(store: global.containers(), bundle: bundle, pidFile: pidFile, consoleSocket: consoleSocket, id: id,
+                         debug: global.debug || LeadingGlobals.current.debug)
+    }
+
+    /// The command's work, shared with `FastLifecycleParser`.
+    static func perform(store: ContainerStore, bundle: String, pidFile: String?, consoleSocket: String?, id: String,
+                        debug: Bool) throws(IsorunError) {
+        CgroupMigration.warmUp()
         let loaded: Bundle
         do { loaded = try Bundle.load(directory: bundle) } catch { throw IsorunError(error) }
         let mode = try LifecycleMode.of(loaded)
@@ -41,7 +49,7 @@ struct CreateCommand: ParsableCommand {
             guard loaded.config.process?.terminal != true else {
                 throw IsorunError("\(loaded.directory)/config.json: process.terminal: vm mode has no terminal yet")
             }
-            record = try VMContainer.create(store: store, bundle: loaded, id: id, debug: global.debug || LeadingGlobals.current.debug)
+            record = try VMContainer.create(store: store, bundle: loaded, id: id, debug: debug)
         } else {
             record = try store.create(RunRequest(bundle: loaded, id: id, argumentsOverride: nil),
                                       with: RunOptions.launcher(for: mode, vm: VMOptions()), consoleSocket: consoleSocket)
@@ -80,8 +88,9 @@ struct StartCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Container id.") var id: String
 
-    func run() throws {
-        let store = global.containers()
+    func run() throws { try Self.perform(store: global.containers(), id: id) }
+
+    static func perform(store: ContainerStore, id: String) throws(IsorunError) {
         try store.start(try store.load(id))
     }
 }
@@ -92,8 +101,9 @@ struct StateCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Container id.") var id: String
 
-    func run() throws {
-        let store = global.containers()
+    func run() throws { try Self.perform(store: global.containers(), id: id) }
+
+    static func perform(store: ContainerStore, id: String) throws(IsorunError) {
         let record = try store.load(id)
         print(try ContainerState(record: record, status: store.status(of: record)).json())
     }
@@ -107,9 +117,10 @@ struct KillCommand: ParsableCommand {
     @Argument(help: "Container id.") var id: String
     @Argument(help: "Signal: a number, or a name with or without SIG.") var signal: String = "TERM"
 
-    func run() throws {
+    func run() throws { try Self.perform(store: global.containers(), all: all, id: id, signal: signal) }
+
+    static func perform(store: ContainerStore, all: Bool, id: String, signal: String) throws(IsorunError) {
         guard let number = SignalName.number(signal) else { throw IsorunError("unknown signal '\(signal)'") }
-        let store = global.containers()
         try store.kill(try store.load(id), signal: number, all: all)
     }
 }
@@ -138,8 +149,9 @@ struct DeleteCommand: ParsableCommand {
     @Flag(name: [.short, .long], help: "Kill it first if it is still running.") var force = false
     @Argument(help: "Container id.") var id: String
 
-    func run() throws {
-        let store = global.containers()
+    func run() throws { try Self.perform(store: global.containers(), force: force, id: id) }
+
+    static func perform(store: ContainerStore, force: Bool, id: String) throws(IsorunError) {
         let record: ContainerRecord
         do { record = try store.load(id) } catch {
             // runc: deleting what does not exist is an error, except with --force.

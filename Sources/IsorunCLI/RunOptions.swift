@@ -1,4 +1,5 @@
 import Glibc
+import IsorunCgroups
 import IsorunCore
 import IsorunSandbox
 import IsorunSpec
@@ -19,6 +20,7 @@ struct RunOptions: Equatable {
     func execute() throws(IsorunError) -> Int32 {
         if debug { Log.logger.logLevel = .debug }
         let started = MonotonicClock.nanoseconds()
+        if mode != .vm { CgroupMigration.warmUp() }
         let loaded: Bundle
         do { loaded = try Bundle.load(directory: bundle, requireRootfs: mode != .bare) } catch {
             throw IsorunError(error)
@@ -54,7 +56,7 @@ struct RunOptions: Equatable {
 /// checks that both parse the same inputs to the same options.
 enum FastRunParser {
     static let subcommandNames: Set<String> = ["bench", "help", "create", "start", "state", "kill", "delete", "list", "features",
-                                                       "ps", "pause", "resume", "spec", "exec", "update", "events", "run", "vm-monitor"]
+                                                       "ps", "pause", "resume", "spec", "exec", "update", "events", "vm-monitor"]
 
     static func parse(_ arguments: [String]) -> RunOptions? {
         var index = 0

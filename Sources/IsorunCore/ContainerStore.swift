@@ -48,7 +48,7 @@ extension ContainerState {
 
 extension ContainerRecord {
     /// RFC 3339, UTC, as `created` is written.
-    public static func now() -> String { Date.now.formatted(.iso8601) }
+    public static func now() -> String { WallClock.rfc3339() }
 }
 
 /// The status values of runtime.md's state, plus runc's `paused`.
@@ -225,7 +225,8 @@ public struct ContainerStore: Sendable {
             do { try cgroup.destroy() } catch { throw IsorunError(error) }
         }
         // The process is not our child: whoever adopted it reaps it. Wait until it has exited.
-        for _ in 0..<500 where Processes.runningStartTime(of: record.pid) == record.pidStartTime {
+        for _ in 0..<500 {
+            guard Processes.runningStartTime(of: record.pid) == record.pidStartTime else { break }
             usleep(2_000)
         }
         if let hostMountRoot = record.hostMountRoot { MountTable.unmountAll(under: hostMountRoot) }

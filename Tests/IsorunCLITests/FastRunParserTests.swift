@@ -34,3 +34,26 @@ struct FastRunParserTests {
         #expect(FastRunParser.parse(arguments) == nil)
     }
 }
+
+/// The lifecycle fast path takes exactly what containerd's shim sends and leaves every
+/// other spelling to ArgumentParser (nil).
+@Suite struct FastLifecycleParserTests {
+    @Test(arguments: [
+        ["create", "--bundle", "/b", "--pid-file", "/p", "id1"], ["create", "-b", "/b", "id1"],
+        ["create", "--bundle=/b", "--console-socket", "/s", "id1"], ["start", "id1"], ["state", "id1"],
+        ["kill", "id1"], ["kill", "--all", "id1", "9"], ["kill", "id1", "KILL"], ["delete", "--force", "id1"],
+        ["delete", "-f", "id1"], ["delete", "--root", "/r", "id1"], ["start", "--debug", "id1"],
+    ])
+    func takesTheShimsForms(_ arguments: [String]) {
+        #expect(FastLifecycleParser.parse(arguments, globals: LeadingGlobals()) != nil)
+    }
+
+    @Test(arguments: [
+        ["create", "--help"], ["start"], ["start", "a", "b"], ["kill", "id1", "9", "extra"], ["kill", "id1", "-9"],
+        ["delete", "--force=yes", "id1"], ["create", "--bundle"], ["state", "--format", "json", "id1"], ["list"],
+        ["run", "b"],
+    ])
+    func leavesTheRestToArgumentParser(_ arguments: [String]) {
+        #expect(FastLifecycleParser.parse(arguments, globals: LeadingGlobals()) == nil)
+    }
+}
