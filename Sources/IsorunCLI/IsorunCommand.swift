@@ -22,10 +22,6 @@ public struct IsorunCommand: ParsableCommand {
     public static func runAndExit(_ arguments: [String] = Array(CommandLine.arguments.dropFirst())) -> Never {
         guard let (globals, arguments) = LeadingGlobals.split(arguments) else { fail("a global flag is missing its value") }
         LeadingGlobals.current = globals
-        if globals.systemdCgroup {
-            let notice = "isorun: --systemd-cgroup is not supported; cgroupsPath is used as a cgroupfs path\n"
-            _ = Array(notice.utf8).withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
-        }
         if globals == LeadingGlobals(), let options = FastRunParser.parse(arguments) {
             do { Glibc.exit(try options.execute()) } catch { fail(error.message) }
         }

@@ -51,8 +51,9 @@ struct CreateCommand: ParsableCommand {
             }
             record = try VMContainer.create(store: store, bundle: loaded, id: id, debug: debug)
         } else {
-            record = try store.create(RunRequest(bundle: loaded, id: id, argumentsOverride: nil),
-                                      with: RunOptions.launcher(for: mode, vm: VMOptions()), consoleSocket: consoleSocket)
+            var request = RunRequest(bundle: loaded, id: id, argumentsOverride: nil)
+            request.systemdCgroupPath = LeadingGlobals.current.systemdCgroup
+            record = try store.create(request, with: RunOptions.launcher(for: mode, vm: VMOptions()), consoleSocket: consoleSocket)
         }
         if let pidFile {
             do { try Files.writeAtomically(pidFile, "\(record.pid)") } catch {

@@ -32,6 +32,7 @@ enum VMContainer {
         do { executable = try FileTree.linkTarget("/proc/self/exe") } catch { throw IsorunError("create \(id)", error) }
         var arguments = [executable, "--root", store.root.path]
         if debug { arguments.append("--debug") }
+        if LeadingGlobals.current.systemdCgroup { arguments.append("--systemd-cgroup") }
         arguments += ["vm-monitor", "--bundle", bundle.directory, "--ready", readyPath, id]
         var plan = SpawnPlan(arguments: arguments, environment: HostProcess.environment())
         plan.parentDeathSignal = 0
@@ -85,6 +86,7 @@ struct VMMonitorCommand: ParsableCommand {
             let loaded: Bundle
             do { loaded = try Bundle.load(directory: bundle) } catch { throw IsorunError(error) }
             var request = RunRequest(bundle: loaded, id: id, argumentsOverride: nil)
+            request.systemdCgroupPath = LeadingGlobals.current.systemdCgroup
             let id = id
             request.holdUntilStart = { state throws(IsorunError) in
                 let gatePath = store.gate(of: id)

@@ -87,6 +87,27 @@ public enum Cgroups {
 
     /// The cgroup path a workload gets: the config's `linux.cgroupsPath` when absolute
     /// (relative to each hierarchy's root), else `isorun/<relative or id>`.
+    /// With `systemd` (runc's `--systemd-cgroup`, which kubelet's systemd driver implies),
+    /// `cgroupsPath` is `slice:prefix:name`, and the cgroup goes where systemd would put
+    /// that unit: `kubepods-besteffort-pod1.slice:cri-containerd:c1` becomes
+    /// `kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1.slice/cri-containerd-c1.scope`.
+    /// isorun does not register the unit with systemd (no D-Bus); it only uses its place.
+    public static func relativePath(configured: String?, id: String, systemd: Bool) -> String {
+        guard systemd else { return relativePath(configured: configured, id: id) }
+        let parts = (configured ?? "").split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 3 else { return "system.slice/isorun-\(id).scope" }
+        let slice = parts[0].isEmpty ? "system.slice" : parts[0]
+        let unit = parts[2].hasSuffix(".slice") ? parts[2] : "\(parts[1].isEmpty ? "isorun" : parts[1])-\(parts[2]).scope"
+        return (expand(slice: slice) + [unit]).joined(separator: "/")
+    }
+
+    /// systemd nests `a-b-c.slice` as `a.slice/a-b.slice/a-b-c.slice`; `-.slice` is the root.
+    static func expand(slice: String) -> [String] {
+        guard slice != "-.slice", slice.hasSuffix(".slice") else { return [] }
+        let words = slice.dropLast(".slice".count).split(separator: "-")
+        return words.indices.map { words[...$0].joined(separator: "-") + ".slice" }
+    }
+
     public static func relativePath(configured: String?, id: String) -> String {
         guard let configured, !configured.isEmpty else { return "isorun/\(id)" }
         if configured.hasPrefix("/") { return String(configured.drop { $0 == "/" }) }

@@ -22,6 +22,8 @@ public struct RunRequest: Sendable {
     /// `create` in VM mode: called once the guest is ready to run the process; records the
     /// container and returns the start gate, which the launcher waits on before the
     /// process starts (a VM boots at `create`, so `start` is fast).
+    /// `--systemd-cgroup`: `cgroupsPath` is systemd's `slice:prefix:name`.
+    public var systemdCgroupPath = false
     public var holdUntilStart: (@Sendable (RunState) throws(IsorunError) -> Int32)?
 
     public init(bundle: Bundle, id: String, argumentsOverride: [String]?) {

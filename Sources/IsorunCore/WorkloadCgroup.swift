@@ -9,7 +9,8 @@ public enum WorkloadCgroup {
     public static func manager(for request: RunRequest, resources: Resources?) throws(IsorunError) -> any CgroupManager {
         let layout: CgroupLayout
         do { layout = try CgroupLayout.detect() } catch { throw IsorunError(error) }
-        let path = Cgroups.relativePath(configured: request.bundle.config.linux?.cgroupsPath, id: request.id)
+        let path = Cgroups.relativePath(configured: request.bundle.config.linux?.cgroupsPath, id: request.id,
+                                        systemd: request.systemdCgroupPath)
         return Cgroups.manager(layout: layout, relativePath: path, resources: resources)
     }
 

@@ -209,6 +209,37 @@ struct LifecycleCommandTests {
         #expect(IsorunRunner.cgroupDirectories(for: id).isEmpty)
     }
 
+    /// kubelet's systemd driver: `--systemd-cgroup` and a `slice:prefix:name` cgroupsPath.
+    @Test func systemdCgroupPathsLandWhereSystemdPutsTheScope() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let slice = "isorunt\(Int.random(in: 1000...9999))"
+        let bundle = try IsorunRunner.bundleCopy("hello", args: ["sleep", "30"]) { config in
+            var linux = config["linux"] as? [String: Any] ?? [:]
+            linux["cgroupsPath"] = "\(slice)-pod1.slice:cri-test:c1"
+            config["linux"] = linux
+        }
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let output = root + "-systemd"
+        defer { [output, output + ".pid"].forEach { try? FileManager.default.removeItem(atPath: $0) } }
+        let hierarchy = FileManager.default.fileExists(atPath: "/sys/fs/cgroup/pids") ? "/sys/fs/cgroup/pids" : "/sys/fs/cgroup"
+        let scope = "\(hierarchy)/\(slice).slice/\(slice)-pod1.slice/cri-test-c1.scope"
+        defer {
+            // The pod's slices belong to kubelet; the test made them, the test removes them.
+            for directory in ["\(slice).slice/\(slice)-pod1.slice", "\(slice).slice"] {
+                for controller in ["pids/", "memory/", "freezer/", "devices/", ""] { rmdir("/sys/fs/cgroup/\(controller)\(directory)") }
+            }
+        }
+        let id = IsorunRunner.uniqueID("sd")
+        let created = try IsorunRunner.runProgram("/bin/sh", [
+            "-c", "exec \"$0\" --root \"$1\" --systemd-cgroup create --bundle \"$2\" \"$3\" >\"$4\" 2>&1",
+            IsorunRunner.binary, root, bundle, id, output])
+        #expect(created.status == 0, "\((try? String(contentsOfFile: output, encoding: .utf8)) ?? "")")
+        let pid = try #require(try state(id)["pid"] as? Int)
+        #expect(try String(contentsOfFile: scope + "/cgroup.procs", encoding: .utf8) == "\(pid)\n")
+        #expect(try isorun(["delete", "--force", id]).status == 0)
+        #expect(!FileManager.default.fileExists(atPath: scope))
+    }
+
     @Test func killStopsARunningContainerAndDeleteNeedsForceWhileItRuns() throws {
         defer { try? FileManager.default.removeItem(atPath: root) }
         let bundle = try IsorunRunner.bundleCopy("hello", args: ["sleep", "300"])

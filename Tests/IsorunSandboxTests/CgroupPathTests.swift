@@ -25,3 +25,19 @@ struct CgroupPathTests {
         #expect(v2.directories == ["/sys/fs/cgroup/isorun/x"])
     }
 }
+
+/// `--systemd-cgroup`: kubelet's systemd driver names cgroups `slice:prefix:name`.
+@Suite struct SystemdCgroupPathTests {
+    @Test func aPodContainerGoesWhereSystemdPutsItsScope() {
+        #expect(Cgroups.relativePath(configured: "kubepods-besteffort-pod1.slice:cri-containerd:c1", id: "c1", systemd: true)
+                == "kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1.slice/cri-containerd-c1.scope")
+    }
+
+    @Test func defaultsAndSlicesAsNames() {
+        #expect(Cgroups.relativePath(configured: nil, id: "abc", systemd: true) == "system.slice/isorun-abc.scope")
+        #expect(Cgroups.relativePath(configured: ":runc:abc", id: "abc", systemd: true) == "system.slice/runc-abc.scope")
+        #expect(Cgroups.relativePath(configured: "-.slice:p:x", id: "x", systemd: true) == "p-x.scope")
+        #expect(Cgroups.relativePath(configured: "a-b.slice::a-b-c.slice", id: "x", systemd: true)
+                == "a.slice/a-b.slice/a-b-c.slice")
+    }
+}
