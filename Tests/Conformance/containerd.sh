@@ -40,12 +40,9 @@
 #   CRI=0              skip the CRI (RuntimeClass handler) steps
 set -euo pipefail
 
-usage() { echo "usage: $0 ISORUN_BINARY" >&2; exit 2; }
-[ $# -eq 1 ] || usage
-[ "$(id -u)" -eq 0 ] || { echo "$0: must run as root" >&2; exit 2; }
-ISORUN_SRC=$(readlink -f "$1")
-HERE=$(cd "$(dirname "$0")" && pwd)
-[ -x "$ISORUN_SRC" ] || { echo "$0: $1 is not an executable" >&2; exit 2; }
+# shellcheck source=common.sh
+. "$(dirname "$0")/common.sh"
+check_arguments "$0" "$@"
 
 RUNTIMES=${RUNTIMES:-"runc isorun"}
 STEP_TIMEOUT=${STEP_TIMEOUT:-60}
@@ -68,19 +65,7 @@ if [ "$CRI" = 1 ]; then   # a venv for grpcio (Debian's python3 has no ensurepip
     command -v python3 >/dev/null || need+=(python3)
     python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
 fi
-if [ ${#need[@]} -gt 0 ]; then
-    echo "installing: ${need[*]}"
-    # On a machine with systemd, the packages' postinst would start (and enable) system
-    # services; a temporary policy-rc.d (Debian's switch for that) keeps them stopped.
-    own_policy=0
-    if [ ! -e /usr/sbin/policy-rc.d ]; then
-        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && own_policy=1
-    fi
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null \
-        || { if [ "$own_policy" = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi; exit 2; }
-    if [ "$own_policy" = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
-fi
+install_packages "${need[@]}"
 if pgrep -x containerd >/dev/null; then
     echo "note: a containerd is already running (pid $(pgrep -x containerd | tr '\n' ' ')); it is left alone"
 fi
@@ -101,15 +86,6 @@ RUN_CONTAINERD_EXISTED=0; [ -e /run/containerd ] && RUN_CONTAINERD_EXISTED=1
 
 ctr_() { timeout "$STEP_TIMEOUT" ctr --address "$SOCK" --namespace "$NS" "$@"; }
 
-# pids of processes whose command line mentions $1 (a path or id unique to this run)
-pids_matching() {
-    local needle=$1 pid
-    for pid in $(ls /proc | grep -E '^[0-9]+$'); do
-        [ "$pid" = "$$" ] || [ "$pid" = "$BASHPID" ] && continue
-        tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF -- "$needle" && echo "$pid"
-    done
-    return 0
-}
 
 cleanup() {
     local rc=$? id pid m
@@ -253,14 +229,6 @@ EOF
     done
 fi
 
-FAILS=0
-declare -A RESULT      # RESULT[runtime/step] = PASS|FAIL
-report() {   # report RUNTIME STEP PASS|FAIL [detail]
-    RESULT[$1/$2]=$3
-    printf '%-4s %-7s %-10s %s\n' "$3" "$1" "$2" "${4:-}"
-    [ "$3" = FAIL ] && FAILS=$((FAILS + 1))
-    return 0
-}
 
 # On a failure: what the runtime was asked to do and what it and containerd said.
 explain() {   # explain RUNTIME ID
@@ -331,12 +299,6 @@ extras() {   # extras RUNTIME ID TASKPID
     return 0
 }
 
-xreport() {   # like report, for the extras
-    RESULT[$1/$2]=$3
-    printf '%-4s %-7s %-10s %s\n' "$3" "$1" "$2" "${4:-}"
-    if [ "$3" = FAIL ] && [ "${STRICT_EXTRAS:-0}" = 1 ]; then FAILS=$((FAILS + 1)); fi
-    return 0
-}
 
 run_suite() {   # run_suite RUNTIME
     local rt=$1 wrap=$T/bin/$1-wrap root=$T/runtime-root/$1

@@ -27,12 +27,9 @@
 # containerd.sh). Exit status: 0 all isorun and runc steps passed, 1 a step failed, 2 setup.
 set -euo pipefail
 
-usage() { echo "usage: $0 ISORUN_BINARY" >&2; exit 2; }
-[ $# -eq 1 ] || usage
-[ "$(id -u)" -eq 0 ] || { echo "$0: must run as root" >&2; exit 2; }
-ISORUN_SRC=$(readlink -f "$1")
-HERE=$(cd "$(dirname "$0")" && pwd)
-[ -x "$ISORUN_SRC" ] || { echo "$0: $1 is not an executable" >&2; exit 2; }
+# shellcheck source=common.sh
+. "$(dirname "$0")/common.sh"
+check_arguments "$0" "$@"
 
 RUNTIMES=${RUNTIMES:-"runc isorun"}
 STEP_TIMEOUT=${STEP_TIMEOUT:-60}
@@ -46,19 +43,7 @@ need=()
 command -v podman >/dev/null && command -v conmon >/dev/null || need+=(podman)
 command -v runc >/dev/null || need+=(runc)
 dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
-if [ ${#need[@]} -gt 0 ]; then
-    echo "installing: ${need[*]}"
-    # On a machine with systemd, the packages' postinst would start (and enable) system
-    # services; a temporary policy-rc.d (Debian's switch for that) keeps them stopped.
-    own_policy=0
-    if [ ! -e /usr/sbin/policy-rc.d ]; then
-        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && own_policy=1
-    fi
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null \
-        || { if [ "$own_policy" = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi; exit 2; }
-    if [ "$own_policy" = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
-fi
+install_packages "${need[@]}"
 
 # ---------------------------------------------------------------------------------------------
 # 2. Private workspace, cleanup on every exit path.
@@ -81,14 +66,6 @@ pm() {
         --storage-driver vfs --cgroup-manager cgroupfs --events-backend file "$@"
 }
 
-pids_matching() {   # pids whose command line contains $1
-    local needle=$1 pid
-    for pid in $(ls /proc | grep -E '^[0-9]+$'); do
-        [ "$pid" = "$$" ] || [ "$pid" = "$BASHPID" ] && continue
-        tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF -- "$needle" && echo "$pid"
-    done
-    return 0
-}
 
 cleanup() {
     local rc=$? pid m c rt
@@ -169,20 +146,6 @@ EOF
 make_wrapper runc "$(command -v runc)"
 make_wrapper isorun "$T/bin/isorun"
 
-FAILS=0
-declare -A RESULT
-report() {   # report RUNTIME STEP PASS|FAIL [detail]
-    RESULT[$1/$2]=$3
-    printf '%-4s %-7s %-10s %s\n' "$3" "$1" "$2" "${4:-}"
-    [ "$3" = FAIL ] && FAILS=$((FAILS + 1))
-    return 0
-}
-xreport() {   # the same for extras
-    RESULT[$1/$2]=$3
-    printf '%-4s %-7s %-10s %s\n' "$3" "$1" "$2" "${4:-}"
-    [ "$3" = FAIL ] && [ "${STRICT_EXTRAS:-0}" = 1 ] && FAILS=$((FAILS + 1))
-    return 0
-}
 
 explain() {   # explain RUNTIME NAME: the runtime calls podman made for this container
     local rt=$1 name=$2 id

@@ -1,0 +1,53 @@
+# Shared by containerd.sh and podman.sh (sourced, not run): the argument check, package
+# installation, process lookup and the PASS/FAIL bookkeeping.
+
+# Checks the caller is root and $1 an executable; sets ISORUN_SRC (absolute) and HERE.
+check_arguments() {   # check_arguments SCRIPT "$@"
+    local script=$1; shift
+    [ $# -eq 1 ] || { echo "usage: $script ISORUN_BINARY" >&2; exit 2; }
+    [ "$(id -u)" -eq 0 ] || { echo "$script: must run as root" >&2; exit 2; }
+    ISORUN_SRC=$(readlink -f "$1")
+    HERE=$(cd "$(dirname "$script")" && pwd)
+    [ -x "$ISORUN_SRC" ] || { echo "$script: $1 is not an executable" >&2; exit 2; }
+}
+
+# Installs the named Debian packages (no recommends). On a machine with systemd their
+# postinst would start and enable system services; a temporary policy-rc.d (Debian's
+# switch for that) keeps them stopped.
+install_packages() {   # install_packages PACKAGE...
+    [ $# -gt 0 ] || return 0
+    echo "installing: $*"
+    local own_policy=0
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && own_policy=1
+    fi
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null \
+        || { if [ "$own_policy" = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi; exit 2; }
+    if [ "$own_policy" = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
+}
+
+# pids of processes whose command line mentions $1 (a path or id unique to this run)
+pids_matching() {
+    local needle=$1 pid
+    for pid in $(ls /proc | grep -E '^[0-9]+$'); do
+        [ "$pid" = "$$" ] || [ "$pid" = "$BASHPID" ] && continue
+        tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF -- "$needle" && echo "$pid"
+    done
+    return 0
+}
+
+FAILS=0
+declare -A RESULT      # RESULT[runtime/step] = PASS|FAIL
+report() {   # report RUNTIME STEP PASS|FAIL [detail]
+    RESULT[$1/$2]=$3
+    printf '%-4s %-7s %-10s %s\n' "$3" "$1" "$2" "${4:-}"
+    [ "$3" = FAIL ] && FAILS=$((FAILS + 1))
+    return 0
+}
+xreport() {   # like report, for the extras: they fail the run only with STRICT_EXTRAS=1
+    RESULT[$1/$2]=$3
+    printf '%-4s %-7s %-10s %s\n' "$3" "$1" "$2" "${4:-}"
+    if [ "$3" = FAIL ] && [ "${STRICT_EXTRAS:-0}" = 1 ]; then FAILS=$((FAILS + 1)); fi
+    return 0
+}
