@@ -51,3 +51,25 @@ xreport() {   # like report, for the extras: they fail the run only with STRICT_
     if [ "$3" = FAIL ] && [ "${STRICT_EXTRAS:-0}" = 1 ]; then FAILS=$((FAILS + 1)); fi
     return 0
 }
+
+# The closing summary: one line per runtime, the verdict, exit 1 when a step failed.
+summarize() {   # summarize TOOL "STEP..." "EXTRA..." [FUNCTION that prints more for a runtime]
+    local tool=$1 steps=$2 extras=$3 more=${4:-} rt s line
+    echo "== summary =="
+    for rt in $RUNTIMES; do
+        line="$rt:"
+        for s in $steps; do line+=" $s=${RESULT[$rt/$s]:-SKIP}"; done
+        line+="  (extras:"
+        for s in $extras; do line+=" $s=${RESULT[$rt/x-$s]:-SKIP}"; done
+        line+=")"
+        if [ -n "$more" ]; then line+=$("$more" "$rt"); fi
+        echo "$line"
+    done
+    if [ "$FAILS" -eq 0 ]; then echo "$tool conformance: PASS"; return 0; fi
+    # A runc failure means the host, not isorun, is the problem.
+    for s in fg bg-run bg-kill bg-delete; do
+        if [ "${RESULT[runc/$s]:-}" = FAIL ]; then echo "note: runc itself failed '$s': the host's $tool, not isorun, is suspect"; fi
+    done
+    echo "$tool conformance: FAIL ($FAILS failed steps)"
+    exit 1
+}

@@ -482,23 +482,5 @@ for rt in $RUNTIMES; do run_suite "$rt"; done
 stray=$(pids_matching "$SOCK.ttrpc" | tr '\n' ' ')
 [ -n "$stray" ] && echo "note: shim processes still up: $stray"
 
-echo "== summary =="
-for rt in $RUNTIMES; do
-    line="$rt:"
-    for s in fg fg-clean vm vm-clean bg-run bg-kill bg-delete bg-clean; do line+=" $s=${RESULT[$rt/$s]:-SKIP}"; done
-    line+="  (extras:"
-    for s in x-ps x-pause x-exec x-metrics; do line+=" ${s#x-}=${RESULT[$rt/$s]:-SKIP}"; done
-    line+=")"
-    [ "$CRI" = 1 ] && line+="  cri=${RESULT[$rt/cri]:-SKIP} cri-clean=${RESULT[$rt/cri-clean]:-SKIP}"
-    echo "$line"
-done
-if [ "$FAILS" -eq 0 ]; then
-    echo "containerd conformance: PASS"
-else
-    # A runc failure means the host, not isorun, is the problem.
-    for s in fg bg-run bg-kill bg-delete; do
-        [ "${RESULT[runc/$s]:-}" = FAIL ] && echo "note: runc itself failed '$s': the host setup, not isorun, is suspect"
-    done
-    echo "containerd conformance: FAIL ($FAILS failed steps)"
-    exit 1
-fi
+cri_summary() { if [ "$CRI" = 1 ]; then printf '  cri=%s cri-clean=%s' "${RESULT[$1/cri]:-SKIP}" "${RESULT[$1/cri-clean]:-SKIP}"; fi; }
+summarize containerd "fg fg-clean vm vm-clean bg-run bg-kill bg-delete bg-clean" "ps pause exec metrics" cri_summary

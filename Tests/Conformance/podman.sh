@@ -278,20 +278,4 @@ fi
 
 for rt in $RUNTIMES; do run_suite "$rt"; done
 
-echo "== summary =="
-for rt in $RUNTIMES; do
-    line="$rt:"
-    for s in fg fg-clean bg-run bg-kill bg-delete bg-clean; do line+=" $s=${RESULT[$rt/$s]:-SKIP}"; done
-    line+="  (extras:"
-    for s in x-pause x-exec; do line+=" ${s#x-}=${RESULT[$rt/$s]:-SKIP}"; done
-    echo "$line)"
-done
-if [ "$FAILS" -eq 0 ]; then
-    echo "podman conformance: PASS"
-else
-    for s in fg bg-run bg-kill bg-delete; do
-        [ "${RESULT[runc/$s]:-}" = FAIL ] && echo "note: runc itself failed '$s': podman on this host, not isorun, is suspect"
-    done
-    echo "podman conformance: FAIL ($FAILS failed steps)"
-    exit 1
-fi
+summarize podman "fg fg-clean bg-run bg-kill bg-delete bg-clean" "pause exec"
