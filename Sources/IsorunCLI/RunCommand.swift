@@ -36,8 +36,17 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: "VM mode: how the rootfs reaches the guest: auto | initramfs | disk.")
     var vmRoot: RootLayout = .automatic
 
-    @Argument(help: "Bundle directory (config.json + rootfs).")
+    @Argument(help: "Bundle directory (config.json + rootfs); in runc's form (with -b, or when it is not a bundle) the container id.")
     var bundle: String
+
+    @Option(name: [.customShort("b"), .customLong("bundle")], help: "runc's form: the bundle directory; the argument is the container id.")
+    var runcBundle: String?
+
+    @Flag(name: [.short, .long], help: "runc's form: create and start, then return (the container keeps running).")
+    var detach = false
+
+    @Option(name: .customLong("pid-file"), help: "runc's form: write the container's pid here.")
+    var pidFile: String?
 
     @Argument(parsing: .postTerminator, help: "Replaces process.args.")
     var arguments: [String] = []
@@ -49,6 +58,27 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
+        // runc's `run [-b BUNDLE] [-d] [--pid-file F] ID`: the bundle defaults to the
+        // current directory, so an argument that is not a bundle (nor a path) is an id.
+        let runcForm = runcBundle != nil || detach || pidFile != nil
+            || (!bundle.contains("/") && !Files.exists("\(bundle)/config.json"))
+        guard runcForm else { throw ExitCode(try options.execute()) }
+        if pidFile != nil && !detach { throw IsorunError("--pid-file: only with --detach (a foreground run is waited for)") }
+        let directory = runcBundle ?? "."
+        let id = bundle
+        if detach {
+            let store = global.containers()
+            try CreateCommand.perform(store: store, bundle: directory, pidFile: pidFile, consoleSocket: nil, id: id,
+                                      debug: global.debug || LeadingGlobals.current.debug)
+            try StartCommand.perform(store: store, id: id)
+            return
+        }
+        let loaded: Bundle
+        do { loaded = try Bundle.load(directory: directory, requireRootfs: false) } catch { throw IsorunError(error) }
+        var options = self.options
+        options.bundle = directory
+        options.id = id
+        options.mode = try LifecycleMode.of(loaded)
         throw ExitCode(try options.execute())
     }
 }

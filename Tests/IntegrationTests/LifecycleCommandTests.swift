@@ -240,6 +240,30 @@ struct LifecycleCommandTests {
         #expect(!FileManager.default.fileExists(atPath: scope))
     }
 
+    /// runc's `run [-b BUNDLE] [-d] ID` beside isorun's own `run BUNDLE`.
+    @Test func runcsFormOfRunTakesAnIdAndABundle() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let bundle = try IsorunRunner.bundleCopy("hello", args: ["sh", "-c", "echo foreground; exit 9"])
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let foreground = try isorun(["run", "-b", bundle, IsorunRunner.uniqueID("rf")])
+        #expect(foreground.status == 9, "\(foreground.err)")
+        #expect(foreground.out == "foreground\n")
+
+        let sleeper = try IsorunRunner.bundleCopy("hello", args: ["sleep", "30"])
+        defer { try? FileManager.default.removeItem(atPath: sleeper) }
+        let id = IsorunRunner.uniqueID("rd")
+        let pidFile = root + "-rd.pid"
+        defer { try? FileManager.default.removeItem(atPath: pidFile) }
+        let detached = try IsorunRunner.runProgram("/bin/sh", [
+            "-c", "exec \"$0\" --root \"$1\" run --bundle \"$2\" --detach --pid-file \"$3\" \"$4\" >/dev/null 2>&1",
+            IsorunRunner.binary, root, sleeper, pidFile, id])
+        #expect(detached.status == 0)
+        let running = try state(id)
+        #expect(running["status"] as? String == "running")
+        #expect(try String(contentsOfFile: pidFile, encoding: .utf8) == "\(running["pid"] as? Int ?? -1)")
+        #expect(try isorun(["delete", "--force", id]).status == 0)
+    }
+
     @Test func killStopsARunningContainerAndDeleteNeedsForceWhileItRuns() throws {
         defer { try? FileManager.default.removeItem(atPath: root) }
         let bundle = try IsorunRunner.bundleCopy("hello", args: ["sleep", "300"])
