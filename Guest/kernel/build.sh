@@ -37,7 +37,10 @@ src_version="$(dpkg-query -W -f='${Version}' "$src_pkg")"
 # Bump when a change to the build steps below changes the kernel they produce;
 # edits that do not (messages, cleanup) then cost no rebuild.
 recipe=2
-key="$( { cat "$fragment"; printf 'recipe %s\n%s %s\n' "$recipe" "$src_pkg" "$src_version"; } \
+# Small source patches (patches/*.patch, applied in name order with patch -p1).
+patches=("$here"/patches/*.patch)
+[[ -e "${patches[0]}" ]] || patches=()
+key="$( { cat "$fragment" ${patches[@]+"${patches[@]}"}; printf 'recipe %s\n%s %s\n' "$recipe" "$src_pkg" "$src_version"; } \
         | sha256sum | cut -d' ' -f1)"
 cache_root="${ISORUN_CACHE:-/var/cache/isorun}/kernel"
 out="$cache_root/$key"
@@ -77,6 +80,10 @@ log "building $src_pkg $src_version, key $key"
 log "extracting $tarball"
 tar -xf "$tarball" -C "$work" --strip-components=1
 cd "$work"
+for p in ${patches[@]+"${patches[@]}"}; do
+    log "applying $(basename "$p")"
+    patch -p1 --forward --quiet < "$p" >&2 || die "patch $(basename "$p") failed"
+done
 
 # The compiler's chatter goes to a log, shown only when a step fails.
 kmake() {
