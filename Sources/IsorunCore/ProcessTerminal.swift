@@ -1,0 +1,27 @@
+import IsorunSpec
+import IsorunSys
+
+extension PseudoTerminal {
+    /// A pseudo-terminal for a process that asks for one (`process.terminal`), its master
+    /// already sent to the console socket; runc's rule: a terminal needs a socket to go to.
+    public static func forProcess(_ process: IsorunSpec.Process?, source: String,
+                                  consoleSocket: String?) throws(IsorunError) -> PseudoTerminal? {
+        guard process?.terminal == true else {
+            if consoleSocket != nil {
+                throw IsorunError("--console-socket: \(source) does not ask for a terminal (process.terminal is not true)")
+            }
+            return nil
+        }
+        guard let consoleSocket else {
+            throw IsorunError("\(source): process.terminal: a terminal needs --console-socket to send it to")
+        }
+        let size = process?.consoleSize
+        do {
+            let terminal = try PseudoTerminal(rows: UInt16(clamping: size?.height ?? 0), columns: UInt16(clamping: size?.width ?? 0))
+            try terminal.sendMaster(to: consoleSocket)
+            return terminal
+        } catch {
+            throw IsorunError("--console-socket", error)
+        }
+    }
+}
