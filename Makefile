@@ -22,9 +22,11 @@ deps:
 build: deps
 	swift build
 
-## Release build with the Swift runtime linked in: no shared libraries to load at start.
+## Release build, fully static and not position-independent: no dynamic loader and no
+## relocations to apply at start (CPU per command 3.7 -> 1.5 ms; containerd starts isorun
+## three times per container). Debian's runc is a non-PIE executable too.
 release: deps
-	swift build -c release --static-swift-stdlib
+	swift build -c release --static-swift-stdlib -Xswiftc -static-executable
 
 bundles: deps
 	@Bundles/build-rootfs.sh $(BUNDLES)
@@ -46,10 +48,11 @@ test: build bundles kernel
 ## runtime-tools validation suite against isorun and runc side by side (fails when isorun
 ## passes fewer assertions or fails more), then containerd (ctr and a CRI RuntimeClass
 ## handler) and podman driving isorun, each with runc as the control.
-conformance: build
-	Tests/Conformance/oci-validation.sh --isorun .build/debug/isorun --out /tmp/isorun-oci-validation
-	Tests/Conformance/containerd.sh .build/debug/isorun
-	Tests/Conformance/podman.sh .build/debug/isorun
+## The release binary is what containerd and podman would run, so it is what is tested.
+conformance: release bundles kernel
+	Tests/Conformance/oci-validation.sh --isorun $(RELEASE) --out /tmp/isorun-oci-validation
+	Tests/Conformance/containerd.sh $(RELEASE)
+	Tests/Conformance/podman.sh $(RELEASE)
 
 bench: release bundles kernel
 	@Benchmarks/startup/run.sh
