@@ -297,14 +297,18 @@ static void run_hooks(int error_fd, const char *phase, const struct isorun_hook 
                       struct hook_state state) {
     for (int i = 0; i < count; i++) {
         const struct isorun_hook *hook = &hooks[i];
-        int input[2];
-        if (pipe2(input, O_CLOEXEC) < 0) child_fail(error_fd, errno, phase, hook->path);
+        // The state goes in an in-memory file, not a pipe: a hook that never reads its
+        // stdin cannot block the setup, however large the state is.
+        int input = (int)syscall(SYS_memfd_create, "hook-state", MFD_CLOEXEC);
+        if (input < 0) child_fail(error_fd, errno, phase, hook->path);
+        if ((state.length > 0 && write_all(input, state.bytes, state.length) < 0) || lseek(input, 0, SEEK_SET) < 0)
+            child_fail(error_fd, errno, phase, hook->path);
         // A raw clone like the parent's: glibc's fork would run atfork handlers that may
         // take locks another thread of isorun held at our own clone.
         long pid = syscall(SYS_clone, (unsigned long)SIGCHLD, NULL, NULL, NULL, NULL);
         if (pid < 0) child_fail(error_fd, errno, phase, hook->path);
         if (pid == 0) {
-            if (dup2(input[0], 0) < 0) _exit(127);
+            if (dup2(input, 0) < 0) _exit(127);
             for (int sig = 1; sig < NSIG; sig++)
                 if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
             sigset_t none;
@@ -315,11 +319,7 @@ static void run_hooks(int error_fd, const char *phase, const struct isorun_hook 
             execve(hook->path, hook->argv ? hook->argv : default_argv, hook->envp ? hook->envp : no_env);
             _exit(127);
         }
-        close(input[0]);
-        // SIGPIPE is blocked in the child during setup: a hook that does not read its
-        // stdin makes this write fail with EPIPE, which is fine.
-        if (state.length > 0) write_all(input[1], state.bytes, state.length);
-        close(input[1]);
+        close(input);
         int status = 0;
         long waited_ms = 0;
         long limit_ms = hook->timeout_seconds > 0 ? hook->timeout_seconds * 1000L : -1;

@@ -83,3 +83,20 @@ struct HookTests {
         #expect(IsorunRunner.cgroupDirectories(for: id).isEmpty)
     }
 }
+
+extension HookTests {
+    /// A state bigger than a pipe holds (annotations are the caller's to fill) must not
+    /// block the setup on a hook that never reads its stdin: its timeout still applies.
+    @Test func aLargeStateDoesNotBlockAHookThatIgnoresStdin() throws {
+        let bundle = try IsorunRunner.bundleCopy("hello", args: ["true"]) { config in
+            config["annotations"] = ["big": String(repeating: "x", count: 200_000)]
+            config["hooks"] = ["createContainer": [["path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1]]]
+        }
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let started = Date()
+        let result = try IsorunRunner.run(["run", "--id", IsorunRunner.uniqueID("bigstate"), bundle])
+        #expect(result.status == 125)
+        #expect(result.err.contains("createContainer hook /bin/sleep: timed out"), "\(result.err)")
+        #expect(Date().timeIntervalSince(started) < 10)
+    }
+}
