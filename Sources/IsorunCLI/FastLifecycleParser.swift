@@ -14,31 +14,26 @@ enum FastLifecycleParser {
         var bundle = ".", pidFile: String?, consoleSocket: String?, force = false, all = false
         var positional: [String] = []
         var index = 1
+        let valueOptions = command == "create" ? ["--root", "--bundle", "-b", "--pid-file", "--console-socket"] : ["--root"]
         while index < arguments.count {
-            var name = arguments[index]
-            var inlineValue: String?
-            if name.hasPrefix("--"), let equals = name.firstIndex(of: "=") {
-                inlineValue = String(name[name.index(after: equals)...])
-                name = String(name[..<equals])
+            if let (name, value, consumed) = FastRunParser.option(arguments, at: index, names: valueOptions) {
+                switch name {
+                case "--root": root = value
+                case "--pid-file": pidFile = value
+                case "--console-socket": consoleSocket = value
+                default: bundle = value
+                }
+                index += consumed
+                continue
             }
-            func value() -> String? {
-                if let inlineValue { return inlineValue }
-                guard index + 1 < arguments.count else { return nil }
-                index += 1
-                return arguments[index]
-            }
-            switch (command, name) {
-            case (_, "--root"): guard let given = value() else { return nil }; root = given
-            case (_, "--debug"): guard inlineValue == nil else { return nil }; debug = true
-            case ("create", "--bundle"), ("create", "-b"): guard let given = value() else { return nil }; bundle = given
-            case ("create", "--pid-file"): guard let given = value() else { return nil }; pidFile = given
-            case ("create", "--console-socket"): guard let given = value() else { return nil }; consoleSocket = given
-            case ("delete", "--force"), ("delete", "-f"): guard inlineValue == nil else { return nil }; force = true
-            case ("kill", "--all"), ("kill", "-a"): guard inlineValue == nil else { return nil }; all = true
-            default:
-                // A signal number such as -9 is not a flag kill accepts either.
-                guard !name.hasPrefix("-") else { return nil }
-                positional.append(name)
+            switch (command, arguments[index]) {
+            case (_, "--debug"): debug = true
+            case ("delete", "--force"), ("delete", "-f"): force = true
+            case ("kill", "--all"), ("kill", "-a"): all = true
+            case (_, let argument):
+                // Anything flag-like (a signal such as -9 too) is ArgumentParser's to judge.
+                guard !argument.hasPrefix("-") else { return nil }
+                positional.append(argument)
             }
             index += 1
         }

@@ -34,7 +34,7 @@ struct UpdateCommand: ParsableCommand {
         var result = Resources()
         if let resources {
             let bytes: [UInt8]
-            do { bytes = resources == "-" ? readStandardInput() : try Files.read(resources) } catch {
+            do { bytes = try Files.read(resources == "-" ? "/dev/stdin" : resources) } catch {
                 throw IsorunError("--resources", error)
             }
             do { result = try Resources.decode(bytes, file: resources == "-" ? "stdin" : resources) } catch {
@@ -72,16 +72,6 @@ struct UpdateCommand: ParsableCommand {
         }
         guard let number = Int64(lower), number >= 0 else { throw IsorunError("\(option): '\(text)' is not a size (bytes, or k, m, g)") }
         return number
-    }
-
-    private func readStandardInput() -> [UInt8] {
-        var result: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
-            guard count > 0 else { return result }
-            result += chunk[0..<count]
-        }
     }
 }
 

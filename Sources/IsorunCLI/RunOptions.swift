@@ -77,7 +77,7 @@ enum FastRunParser {
                 index += 1
                 continue
             }
-            if let (name, value, consumed) = option(arguments, at: index) {
+            if let (name, value, consumed) = option(arguments, at: index, names: ["--mode", "--id", "--root"]) {
                 switch name {
                 case "--mode":
                     guard let mode = Mode(rawValue: value) else { return nil }
@@ -99,15 +99,16 @@ enum FastRunParser {
         return options
     }
 
-    /// `--name value` or `--name=value` for the options the scanner knows.
-    private static func option(_ arguments: [String], at index: Int) -> (String, String, Int)? {
+    /// `--name value` or `--name=value` for one of `names`: the name, its value and how many
+    /// arguments it took. A value that looks like a flag is left to ArgumentParser (nil).
+    static func option(_ arguments: [String], at index: Int, names: [String]) -> (String, String, Int)? {
         let argument = arguments[index]
-        for name in ["--mode", "--id", "--root"] {
+        for name in names {
             if argument == name {
                 guard index + 1 < arguments.count, !arguments[index + 1].hasPrefix("-") else { return nil }
                 return (name, arguments[index + 1], 2)
             }
-            if argument.hasPrefix(name + "=") {
+            if name.hasPrefix("--"), argument.hasPrefix(name + "=") {
                 return (name, String(argument.dropFirst(name.count + 1)), 1)
             }
         }

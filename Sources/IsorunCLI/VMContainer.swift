@@ -18,12 +18,7 @@ enum VMContainer {
         do { try Files.makeDirectories(store.root.path, mode: 0o711) } catch { throw IsorunError("runtime root", error) }
         let readyPath = "\(store.root.path)/.\(id).ready"
         let ready: Int32
-        do {
-            try Files.makeFifo(readyPath)
-            ready = try StreamCopy.openFifoReadWrite(readyPath)
-        } catch {
-            throw IsorunError("create \(id)", error)
-        }
+        do { ready = try StreamCopy.makeFifoReadWrite(readyPath) } catch { throw IsorunError("create \(id)", error) }
         defer {
             StreamCopy.close(ready)
             try? Files.remove(readyPath)
@@ -89,14 +84,7 @@ struct VMMonitorCommand: ParsableCommand {
             request.systemdCgroupPath = LeadingGlobals.current.systemdCgroup
             let id = id
             request.holdUntilStart = { state throws(IsorunError) in
-                let gatePath = store.gate(of: id)
-                let gate: Int32
-                do throws(SystemError) {
-                    try Files.makeFifo(gatePath)
-                    gate = try StreamCopy.openFifoReadWrite(gatePath)
-                } catch {
-                    throw IsorunError("create start gate", error)
-                }
+                let gate = try store.makeGate(for: id)
                 // Hooks: poststart and poststop run here (after start, at the VM's end);
                 // the host's setup hooks have no place in a VM's boot.
                 let record = ContainerRecord(id: id, bundle: loaded.directory, mode: Mode.vm.rawValue, pid: HostProcess.id,

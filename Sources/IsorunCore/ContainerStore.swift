@@ -149,14 +149,7 @@ public struct ContainerStore: Sendable {
         let state = try root.createRun(id: request.id, mode: launcher.mode)
         var created = false
         defer { if !created { state.remove() } }
-        let gatePath = gate(of: request.id)
-        let gate: Int32
-        do {
-            try Files.makeFifo(gatePath)
-            gate = try StreamCopy.openFifoReadWrite(gatePath)
-        } catch {
-            throw IsorunError("create start gate", error)
-        }
+        let gate = try makeGate(for: request.id)
         defer { StreamCopy.close(gate) }
         var request = request
         request.startGateDescriptor = gate
@@ -180,6 +173,11 @@ public struct ContainerStore: Sendable {
         }
         created = true
         return record
+    }
+
+    /// The start gate of a container being created, open read-write (see `start`).
+    public func makeGate(for id: String) throws(IsorunError) -> Int32 {
+        do { return try StreamCopy.makeFifoReadWrite(gate(of: id)) } catch { throw IsorunError("create start gate", error) }
     }
 
     /// Lets a created container's process exec its user program.

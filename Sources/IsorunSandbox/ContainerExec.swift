@@ -51,10 +51,7 @@ public struct ContainerExec {
                 pidNamespace = try open("pid")
                 opened.append(pidNamespace!)
             }
-            plan.capabilities = try CapabilityPlan.sets(for: process.capabilities, configFile: source)
-            plan.noNewPrivileges = process.noNewPrivileges ?? false
-            let profile = config.linux?.seccomp ?? DefaultSeccompProfile.profile(capabilities: process.capabilities)
-            plan.seccompFilter = try SeccompCompiler.compile(profile, configFile: source)
+            try SandboxLauncher.applyPrivileges(of: process, seccomp: config.linux?.seccomp, configFile: source, to: &plan)
         }
         plan.cgroupDirectory = cgroup?.directoryForNewProcesses
         if let pidNamespace {

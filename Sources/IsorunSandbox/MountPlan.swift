@@ -52,7 +52,8 @@ enum MountPlan {
         // dev_t as glibc's makedev() packs it.
         let number = ((major & 0xffff_f000) << 32) | ((major & 0xfff) << 8) | ((minor & 0xffff_ff00) << 12) | (minor & 0xff)
         var step = SpawnPlan.MountStep(kind: .device, source: Files.exists(device.path) ? device.path : nil, target: device.path)
-        step.device = (typeBits | (device.fileMode ?? 0o666) & 0o7777, number, device.uid ?? 0, device.gid ?? 0)
+        step.device = .init(mode: typeBits | (device.fileMode ?? 0o666) & 0o7777, number: number,
+                            uid: device.uid ?? 0, gid: device.gid ?? 0)
         return step
     }
 

@@ -77,10 +77,7 @@ public struct SandboxLauncher: Launcher {
             plan.domainname = config.domainname
         }
 
-        plan.capabilities = try CapabilityPlan.sets(for: process.capabilities, configFile: configFile)
-        plan.noNewPrivileges = process.noNewPrivileges ?? false
-        let profile = linux?.seccomp ?? DefaultSeccompProfile.profile(capabilities: process.capabilities)
-        plan.seccompFilter = try SeccompCompiler.compile(profile, configFile: configFile)
+        try Self.applyPrivileges(of: process, seccomp: linux?.seccomp, configFile: configFile, to: &plan)
 
         try WorkloadCgroup.create(cgroup, resources: resources, state: state)
         if let pidNamespace = namespaces.pidNamespaceToJoin {
@@ -104,6 +101,16 @@ public struct SandboxLauncher: Launcher {
 }
 
 extension SandboxLauncher {
+    /// What a process in the container may do: its capability sets, no_new_privs, and the
+    /// config's seccomp filter or the default one. `exec` gives its processes the same.
+    static func applyPrivileges(of process: IsorunSpec.Process, seccomp: Seccomp?, configFile: String,
+                                to plan: inout SpawnPlan) throws(IsorunError) {
+        plan.capabilities = try CapabilityPlan.sets(for: process.capabilities, configFile: configFile)
+        plan.noNewPrivileges = process.noNewPrivileges ?? false
+        let profile = seccomp ?? DefaultSeccompProfile.profile(capabilities: process.capabilities)
+        plan.seccompFilter = try SeccompCompiler.compile(profile, configFile: configFile)
+    }
+
     /// A sysctl the container may set: one its own namespace scopes (runc's rule). Any
     /// other would change the host (a VM, with its own kernel, may set them all).
     static func checkNamespaced(sysctl key: String, config: RuntimeConfig, configFile: String) throws(IsorunError) {

@@ -76,6 +76,13 @@ extension StreamCopy {
         return fd
     }
 
+    /// Makes a FIFO (replacing a stale one) and opens it read-write: a gate or answer
+    /// channel that another process opens later, without either side blocking.
+    public static func makeFifoReadWrite(_ path: String) throws(SystemError) -> Int32 {
+        try Files.makeFifo(path)
+        return try openFifoReadWrite(path)
+    }
+
     /// Opens a FIFO's write end without waiting: fails with ENXIO when nobody reads it.
     public static func openFifoForWriting(_ path: String) throws(SystemError) -> Int32 {
         let fd = retryingOnInterrupt { open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC) }

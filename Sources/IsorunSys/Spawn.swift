@@ -17,15 +17,21 @@ public struct SpawnPlan {
         public var data: String?
         public var remountFlags: UInt = 0
         public var targetIsFile = false
-        /// For `.device`: type and permission bits, dev_t, owner.
-        public var device: (mode: UInt32, number: UInt64, uid: UInt32, gid: UInt32)?
+        /// For `.device`: the node to make.
+        public var device: DeviceNode?
 
-        public static func == (lhs: MountStep, rhs: MountStep) -> Bool {
-            lhs.kind == rhs.kind && lhs.source == rhs.source && lhs.target == rhs.target && lhs.fstype == rhs.fstype
-                && lhs.flags == rhs.flags && lhs.propagation == rhs.propagation && lhs.data == rhs.data
-                && lhs.remountFlags == rhs.remountFlags && lhs.targetIsFile == rhs.targetIsFile
-                && lhs.device.map { [UInt64($0.mode), $0.number, UInt64($0.uid), UInt64($0.gid)] }
-                    == rhs.device.map { [UInt64($0.mode), $0.number, UInt64($0.uid), UInt64($0.gid)] }
+        /// Type and permission bits (S_IFCHR | 0666, ...), dev_t and owner of a device node.
+        public struct DeviceNode: Sendable, Equatable {
+            public var mode: UInt32
+            public var number: UInt64
+            public var uid: UInt32
+            public var gid: UInt32
+            public init(mode: UInt32, number: UInt64, uid: UInt32, gid: UInt32) {
+                self.mode = mode
+                self.number = number
+                self.uid = uid
+                self.gid = gid
+            }
         }
 
         public init(kind: Kind, source: String?, target: String, fstype: String? = nil, flags: UInt = 0,
