@@ -226,7 +226,9 @@ struct LifecycleCommandTests {
         defer {
             // The pod's slices belong to kubelet; the test made them, the test removes them.
             for directory in ["\(slice).slice/\(slice)-pod1.slice", "\(slice).slice"] {
-                for controller in ["pids/", "memory/", "freezer/", "devices/", ""] { rmdir("/sys/fs/cgroup/\(controller)\(directory)") }
+                // Every hierarchy the container may have used (v1 controllers, or the v2 root).
+                let hierarchies = ((try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup")) ?? []).map { $0 + "/" } + [""]
+                for hierarchy in hierarchies { rmdir("/sys/fs/cgroup/\(hierarchy)\(directory)") }
             }
         }
         let id = IsorunRunner.uniqueID("sd")
@@ -238,6 +240,10 @@ struct LifecycleCommandTests {
         #expect(try String(contentsOfFile: scope + "/cgroup.procs", encoding: .utf8) == "\(pid)\n")
         #expect(try isorun(["delete", "--force", id]).status == 0)
         #expect(!FileManager.default.fileExists(atPath: scope))
+        // delete removed the scope from every hierarchy it used (cpu too: hello asks for cpu limits).
+        let relative = "\(slice).slice/\(slice)-pod1.slice/cri-test-c1.scope"
+        let hierarchies = ((try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup")) ?? []).map { "/sys/fs/cgroup/\($0)" }
+        #expect(hierarchies.filter { FileManager.default.fileExists(atPath: "\($0)/\(relative)") }.isEmpty)
     }
 
     /// runc's `run [-b BUNDLE] [-d] ID` beside isorun's own `run BUNDLE`.
