@@ -41,7 +41,7 @@ enum FastLifecycleParser {
         guard expected.contains(positional.count) else { return nil }
         let id = positional[0]
         let store = ContainerStore(root: RuntimeRoot(path: root))
-        if debug { Log.logger.logLevel = .debug }
+        if debug { Log.level = .debug }
         switch command {
         case "create":
             return { () throws(IsorunError) in

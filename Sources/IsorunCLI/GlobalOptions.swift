@@ -11,7 +11,7 @@ struct GlobalOptions: ParsableArguments {
     var debug = false
 
     func apply() {
-        if debug || LeadingGlobals.current.debug { Log.logger.logLevel = .debug }
+        if debug || LeadingGlobals.current.debug { Log.level = .debug }
     }
 
     /// The lifecycle commands' containers under `--root`, after applying the log level.

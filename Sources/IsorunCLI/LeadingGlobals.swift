@@ -14,8 +14,9 @@ struct LeadingGlobals: Equatable {
     /// Set once at start, before any command is parsed.
     nonisolated(unsafe) static var current = LeadingGlobals()
 
-    static let valueFlags: Set<String> = ["--root", "--log", "--log-format", "--criu", "--rootless"]
-    static let plainFlags: Set<String> = ["--debug", "--systemd-cgroup"]
+    /// Arrays, not `Set`s: see `MountOptions` on what a hashed table costs at start-up.
+    static let valueFlags: [String] = ["--root", "--log", "--log-format", "--criu", "--rootless"]
+    static let plainFlags: [String] = ["--debug", "--systemd-cgroup"]
 
     /// The leading global flags and the rest of the command line; nil when a flag lacks its value.
     static func split(_ arguments: [String]) -> (LeadingGlobals, [String])? {

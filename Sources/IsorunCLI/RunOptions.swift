@@ -18,7 +18,7 @@ struct RunOptions: Equatable {
 
     /// Runs the bundle and returns the workload's status (128+N for signal N).
     func execute() throws(IsorunError) -> Int32 {
-        if debug { Log.logger.logLevel = .debug }
+        if debug { Log.level = .debug }
         let started = MonotonicClock.nanoseconds()
         if mode != .vm { CgroupMigration.warmUp() }
         let loaded: Bundle
@@ -30,7 +30,7 @@ struct RunOptions: Equatable {
         let termination = try Supervisor(root: RuntimeRoot(path: root)).run(request, with: try launcher())
         if debug {
             let elapsed = Double(MonotonicClock.nanoseconds() - started) / 1e6
-            Log.logger.debug("\(mode) run \(request.id) ended: \(termination) after \(elapsed) ms")
+            Log.debug("\(mode) run \(request.id) ended: \(termination) after \(elapsed) ms")
         }
         return termination.shellStatus
     }
@@ -55,7 +55,8 @@ struct RunOptions: Equatable {
 /// ArgumentParser, which also owns help, errors and every other command; a unit test
 /// checks that both parse the same inputs to the same options.
 enum FastRunParser {
-    static let subcommandNames: Set<String> = ["bench", "help", "create", "start", "state", "kill", "delete", "list", "features",
+    /// An array, not a `Set`: see `MountOptions` on what a hashed table costs at start-up.
+    static let subcommandNames: [String] = ["bench", "help", "create", "start", "state", "kill", "delete", "list", "features",
                                                        "ps", "pause", "resume", "spec", "exec", "update", "events", "vm-monitor"]
 
     static func parse(_ arguments: [String]) -> RunOptions? {

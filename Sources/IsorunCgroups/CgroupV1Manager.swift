@@ -179,6 +179,11 @@ public struct CgroupV1Manager: CgroupManager {
     }
 
     public func killAll() {
+        // Usually the workload has exited and taken everything with it. Freezing an empty
+        // group is not free: the first frozen cgroup switches a kernel static key, which
+        // patches code on every CPU. Nothing outside the group can fork into it, so an
+        // empty group stays empty.
+        if directories.allSatisfy({ CgroupFiles.processes(in: $0).isEmpty }) { return }
         let freezer = directory(of: "freezer")
         if let freezer { try? CgroupFiles.write(freezer, "freezer.state", "FROZEN") }
         for directory in directories { CgroupFiles.killUntilEmptyOnce(directory) }

@@ -102,6 +102,7 @@ public struct CgroupV2Manager: CgroupManager {
     public func processes() -> [pid_t] { CgroupFiles.processes(in: directory) }
 
     public func killAll() {
+        if CgroupFiles.processes(in: directory).isEmpty { return }  // see CgroupV1Manager.killAll
         // cgroup.kill (Linux 5.14) kills every member at once, fork bombs included.
         if (try? CgroupFiles.write(directory, "cgroup.kill", "1")) == nil {
             _ = try? CgroupFiles.write(directory, "cgroup.freeze", "1")

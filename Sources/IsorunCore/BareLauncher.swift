@@ -14,7 +14,7 @@ public struct BareLauncher: Launcher {
 
     public func launch(_ request: RunRequest, state: RunState) throws(IsorunError) -> any Workload {
         let configFile = "\(request.bundle.directory)/config.json"
-        Log.logger.debug("bare mode ignores the bundle's rootfs (\(request.bundle.rootfsPath)); the workload sees the host filesystem")
+        Log.debug("bare mode ignores the bundle's rootfs (\(request.bundle.rootfsPath)); the workload sees the host filesystem")
         var plan = try ProcessSettings.basePlan(for: try request.process, configFile: configFile)
         request.applyLifecycle(to: &plan)
         let resources = request.bundle.config.linux?.resources
@@ -44,6 +44,6 @@ final class BareWorkload: Workload {
         cleaned = true
         cgroup.killAll()
         Processes.reapAnyExited()
-        do { try cgroup.destroy() } catch { Log.logger.warning("\(error)") }
+        do { try cgroup.destroy() } catch { Log.warning("\(error)") }
     }
 }

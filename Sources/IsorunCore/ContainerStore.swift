@@ -7,7 +7,7 @@ import IsorunSys
 /// A container made by `isorun create` (the OCI runtime.md lifecycle). Unlike a
 /// supervised run it outlives the isorun process that made it, so everything later
 /// commands need is written to `<root>/<id>/container.json`.
-public struct ContainerRecord: Codable, Sendable, Equatable {
+public struct ContainerRecord: Encodable, Sendable, Equatable {
     public var id: String
     /// Absolute path of the bundle directory.
     public var bundle: String
@@ -35,6 +35,26 @@ public struct ContainerRecord: Codable, Sendable, Equatable {
         self.annotations = annotations
         self.cgroupDirectories = cgroupDirectories
         self.hooks = hooks
+    }
+}
+
+extension ContainerRecord {
+    /// Reads `container.json` by hand, as config.json is read (see IsorunSpec's `JSONFields.swift`):
+    /// `start`, `state`, `kill` and `delete` each read it once per run.
+    package init(json node: JSONNode) throws(JSONFieldError) {
+        let o = try node.object()
+        self.init(
+            id: try o.required("id") { n throws(JSONFieldError) in try n.string() },
+            bundle: try o.required("bundle") { n throws(JSONFieldError) in try n.string() },
+            mode: try o.required("mode") { n throws(JSONFieldError) in try n.string() },
+            pid: try o.required("pid") { n throws(JSONFieldError) in try n.integer(Int32.self) },
+            pidStartTime: try o.required("pidStartTime") { n throws(JSONFieldError) in try n.integer(UInt64.self) },
+            created: try o.required("created") { n throws(JSONFieldError) in try n.string() },
+            annotations: try o.optional("annotations") { n throws(JSONFieldError) in try n.stringMap() },
+            cgroupDirectories: try o.required("cgroupDirectories") { n throws(JSONFieldError) in try n.strings() },
+            hooks: try o.optional("hooks") { n throws(JSONFieldError) in try Hooks(json: n) }
+        )
+        hostMountRoot = try o.optional("hostMountRoot") { n throws(JSONFieldError) in try n.string() }
     }
 }
 
@@ -75,8 +95,8 @@ public struct ContainerStore: Sendable {
         guard RuntimeRoot.isValidID(id) else { throw IsorunError("invalid container id '\(id)'") }
         let path = "\(directory(of: id))/\(Self.recordFile)"
         guard let text = try? Files.read(path) else { throw IsorunError("container '\(id)' does not exist under \(root.path)") }
-        do { return try JSONDecoder().decode(ContainerRecord.self, from: Data(text)) } catch {
-            throw IsorunError("\(path): unreadable container state: \(error)")
+        do { return try readSpecDocument(text, file: path, ContainerRecord.init(json:)) } catch {
+            throw IsorunError("\(path): unreadable container state: \(error.jsonPath.map { "\($0): " } ?? "")\(error.message)")
         }
     }
 

@@ -72,7 +72,7 @@ public struct LifecycleHooks: Sendable {
         guard let document = try? Array(state.json(pretty: false).utf8) else { return }
         for hook in hooks {
             do { try run(hook, phase: phase, document: document) } catch {
-                Log.logger.warning("\(error)")
+                Log.warning("\(error)")
             }
         }
     }

@@ -22,7 +22,8 @@ public enum ProcessSettings {
     }
 
     /// RLIMIT_* names as the kernel numbers them on Linux (asm-generic/resource.h).
-    static let rlimitNumbers: [String: Int32] = [
+    /// Ordered pairs rather than a dictionary, for the reason `MountOptions` gives.
+    static let rlimitNumbers: KeyValuePairs<String, Int32> = [
         "RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK": 3, "RLIMIT_CORE": 4,
         "RLIMIT_RSS": 5, "RLIMIT_NPROC": 6, "RLIMIT_NOFILE": 7, "RLIMIT_MEMLOCK": 8, "RLIMIT_AS": 9,
         "RLIMIT_LOCKS": 10, "RLIMIT_SIGPENDING": 11, "RLIMIT_MSGQUEUE": 12, "RLIMIT_NICE": 13,
@@ -32,7 +33,7 @@ public enum ProcessSettings {
     static func resourceLimits(_ limits: [Rlimit], configFile: String) throws(IsorunError) -> [SpawnPlan.ResourceLimit] {
         var result: [SpawnPlan.ResourceLimit] = []
         for (index, limit) in limits.enumerated() {
-            guard let number = rlimitNumbers[limit.type] else {
+            guard let number = rlimitNumbers.first(where: { $0.key == limit.type })?.value else {
                 throw IsorunError("\(configFile): process.rlimits[\(index)].type: unknown resource limit '\(limit.type)'")
             }
             result.append(.init(resource: number, soft: limit.soft, hard: limit.hard))

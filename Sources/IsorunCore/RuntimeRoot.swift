@@ -66,7 +66,7 @@ public struct RuntimeRoot: Sendable {
             return (try? Files.removeTree(directory)) != nil
         }
         if let record = try? RunRecord.load(from: "\(directory)/state") {
-            Log.logger.info("cleaning up after killed run \(record.id) (\(record.mode))")
+            Log.info("cleaning up after killed run \(record.id) (\(record.mode))")
             record.cleanUp()
         }
         let removed = (try? Files.removeTree(directory)) != nil

@@ -99,7 +99,7 @@ public struct Supervisor {
         if workload.isNamespaceInit, terminatesByDefault,
            let caught = Processes.caughtSignals(of: workload.pid),
            caught & (UInt64(1) << UInt64(signal - 1)) == 0 {
-            Log.logger.debug("workload is PID 1 and does not handle signal \(signal): stopping it")
+            Log.debug("workload is PID 1 and does not handle signal \(signal): stopping it")
             workload.deliver(signal: SIGKILL)
             return signal
         }

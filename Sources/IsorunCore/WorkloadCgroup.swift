@@ -24,9 +24,9 @@ public enum WorkloadCgroup {
             try? cgroup.destroy()
             throw IsorunError(error)
         }
-        Log.logger.debug("cgroup: \(cgroup.directories.joined(separator: ", "))")
+        Log.debug("cgroup: \(cgroup.directories.joined(separator: ", "))")
         if cgroup is CgroupV2Manager, resources?.devices?.isEmpty == false {
-            Log.logger.debug("linux.resources.devices: not enforced on cgroup v2 (needs an eBPF device program)")
+            Log.debug("linux.resources.devices: not enforced on cgroup v2 (needs an eBPF device program)")
         }
     }
 

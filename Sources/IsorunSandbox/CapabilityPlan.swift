@@ -41,7 +41,7 @@ enum CapabilityPlan {
         // set, and runc then leaves them out. So does isorun, saying so at debug level.
         let raisable = ambient.filter { permitted.contains($0) && inheritable.contains($0) }
         if raisable.count != ambient.count {
-            Log.logger.debug("\(configFile): process.capabilities.ambient: \(ambient.count - raisable.count) capabilities not both permitted and inheritable are not raised")
+            Log.debug("\(configFile): process.capabilities.ambient: \(ambient.count - raisable.count) capabilities not both permitted and inheritable are not raised")
         }
         return CapabilitySets(capabilities: caps, boundingMask: mask(bounding), ambientMask: mask(raisable))
     }

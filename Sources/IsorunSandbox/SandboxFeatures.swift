@@ -5,7 +5,7 @@ import Glibc
 /// taken from the same tables the sandbox uses, so the list cannot drift from the code.
 public enum SandboxFeatures {
     public static var mountOptions: [String] {
-        (Array(MountOptions.setting.keys) + Array(MountOptions.clearing.keys) + Array(MountOptions.propagations.keys)
+        (MountOptions.setting.map(\.key) + MountOptions.clearing.map(\.key) + MountOptions.propagations.map(\.key)
             + ["bind", "rbind"]).sorted()
     }
 

@@ -39,7 +39,7 @@ public struct SandboxLauncher: Launcher {
         plan.rootfsInHostNamespace = inHostMountNamespace
         if inHostMountNamespace {
             try state.recordHostMounts(under: request.bundle.rootfsPath)
-            Log.logger.debug("\(configFile): no mount namespace: the container's mounts are made under \(request.bundle.rootfsPath) on the host")
+            Log.debug("\(configFile): no mount namespace: the container's mounts are made under \(request.bundle.rootfsPath) on the host")
         }
         plan.readonlyRoot = config.root?.readonly ?? false
         guard let propagation = MountOptions.rootfsPropagation(linux?.rootfsPropagation) else {
@@ -162,7 +162,7 @@ final class SandboxWorkload: Workload {
         // The PID namespace died with its init; the cgroup catches anything that
         // joined from outside it or shares no PID namespace with it.
         cgroup.killAll()
-        do { try cgroup.destroy() } catch { Log.logger.warning("\(error)") }
+        do { try cgroup.destroy() } catch { Log.warning("\(error)") }
         if let hostMountRoot { MountTable.unmountAll(under: hostMountRoot) }
     }
 }

@@ -1,8 +1,4 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
+import Glibc
 import IsorunSys
 
 /// An OCI bundle on disk: its directory, its decoded and validated `config.json`,
@@ -27,9 +23,9 @@ public struct Bundle: Sendable, Equatable {
     ///   name an existing directory. Bare mode runs on the host filesystem and VM mode
     ///   may boot a disk image, so they pass false and still get a validated config.
     public static func load(directory: String, requireRootfs: Bool = true) throws(SpecError) -> Bundle {
-        let directory = absolutePath(directory, relativeTo: FileManager.default.currentDirectoryPath)
+        let directory = absolutePath(directory, relativeTo: Files.currentDirectory())
         switch fileType(at: directory) {
-        case .success(.typeDirectory):
+        case .success(.directory):
             break
         case .success:
             throw SpecError(file: directory, jsonPath: nil, message: "bundle path is not a directory")
@@ -38,13 +34,13 @@ public struct Bundle: Sendable, Equatable {
         }
 
         let configPath = Self.configPath(in: directory)
-        let data: Data
+        let bytes: [UInt8]
         do {
-            data = try Data(contentsOf: URL(fileURLWithPath: configPath))
+            bytes = try Files.read(configPath)
         } catch {
-            throw SpecError(file: configPath, jsonPath: nil, message: "cannot read config.json: \(readableReason(error))")
+            throw SpecError(file: configPath, jsonPath: nil, message: "cannot read config.json: \(readableReason(errno: error.errno))")
         }
-        let config = try RuntimeConfig.decode(data, file: configPath)
+        let config = try RuntimeConfig.decode(bytes, file: configPath)
         try config.validate(file: configPath)
 
         let rootfsPath: String
@@ -68,7 +64,7 @@ public struct Bundle: Sendable, Equatable {
 
     private static func checkRootfs(_ path: String, configPath: String) throws(SpecError) {
         switch fileType(at: path) {
-        case .success(.typeDirectory):
+        case .success(.directory):
             return
         case .success:
             throw SpecError(file: configPath, jsonPath: "root.path", message: "rootfs \(quoted(path, limit: 200)) is not a directory")
@@ -96,35 +92,26 @@ enum PathProblem: Error, Equatable, CustomStringConvertible {
 }
 
 /// The file type at `path` (following symlinks), or why it could not be determined.
-///
-/// stat(2) through IsorunSys rather than FileManager: FileManager also resolves the
-/// owner's user and group names, which costs a passwd/group lookup on every run.
-private func fileType(at path: String) -> Result<FileAttributeType, PathProblem> {
-    switch Files.kind(of: path) {
-    case .success(.directory): return .success(.typeDirectory)
-    case .success(.regular): return .success(.typeRegular)
-    case .success(.other): return .success(.typeUnknown)
-    case .failure(let error):
-        return .failure(error.isNoSuchFile ? .doesNotExist : .other(Errno.describe(error.errno)))
+private func fileType(at path: String) -> Result<Files.Kind, PathProblem> {
+    Files.kind(of: path).mapError { error in
+        error.isNoSuchFile ? .doesNotExist : .other(Errno.describe(error.errno))
     }
 }
 
-/// A strerror-like phrase for a Foundation file error, taken from its underlying POSIX error.
-func readableReason(_ error: any Error) -> String {
-    let posix = (error as? CocoaError)?.underlying as? POSIXError ?? error as? POSIXError
-    guard let code = posix?.code else { return singleLine(String(describing: error)) }
+/// A lower-case phrase for why a file could not be read, to end a one-line message.
+func readableReason(errno code: Int32) -> String {
     switch code {
-    case .ENOENT: return "no such file or directory"
-    case .EACCES: return "permission denied"
-    case .EPERM: return "operation not permitted"
-    case .EISDIR: return "is a directory"
-    case .ENOTDIR: return "a component of the path is not a directory"
-    case .ELOOP: return "too many levels of symbolic links"
-    case .ENAMETOOLONG: return "file name too long"
-    case .EIO: return "input/output error"
-    case .EMFILE, .ENFILE: return "too many open files"
-    case .ENOMEM: return "out of memory"
-    default: return "\(code) (errno \(code.rawValue))"
+    case ENOENT: return "no such file or directory"
+    case EACCES: return "permission denied"
+    case EPERM: return "operation not permitted"
+    case EISDIR: return "is a directory"
+    case ENOTDIR: return "a component of the path is not a directory"
+    case ELOOP: return "too many levels of symbolic links"
+    case ENAMETOOLONG: return "file name too long"
+    case EIO: return "input/output error"
+    case EMFILE, ENFILE: return "too many open files"
+    case ENOMEM: return "out of memory"
+    default: return Errno.describe(code)
     }
 }
 

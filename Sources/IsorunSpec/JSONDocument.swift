@@ -1,9 +1,7 @@
-/// A parsed JSON document, used only to explain why `JSONDecoder` rejected a file.
+/// A parsed JSON document, which spec types are read from (`JSONFields.swift`).
 ///
-/// On Linux, `JSONDecoder` reports neither the position of a syntax error nor the
-/// location of an out-of-range number ("The given data was not valid JSON." with no
-/// coding path). Keeping our own tree lets us say where the problem is and what
-/// value was actually found there.
+/// Keeping our own tree lets a message say where a problem is and what value was
+/// actually found there, which Foundation's `JSONDecoder` does not report on Linux.
 enum JSONValue: Equatable {
     case null
     case bool(Bool)
@@ -11,7 +9,7 @@ enum JSONValue: Equatable {
     case number(String)
     case string(String)
     case array([JSONValue])
-    /// Members in source order; the first of duplicate keys wins, as with `JSONDecoder`.
+    /// Members in source order; the first of duplicate keys wins.
     case object([(key: String, value: JSONValue)])
 
     static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
@@ -31,24 +29,6 @@ enum JSONValue: Equatable {
     func member(_ key: String) -> JSONValue? {
         guard case .object(let members) = self else { return nil }
         return members.first { $0.key == key }?.value
-    }
-
-    /// The value a decoder's coding path points at, if the path exists in this document.
-    func value(at path: [any CodingKey]) -> JSONValue? {
-        var current = self
-        for key in path {
-            switch current {
-            case .array(let elements):
-                guard let index = key.intValue, elements.indices.contains(index) else { return nil }
-                current = elements[index]
-            case .object:
-                guard let next = current.member(key.stringValue) else { return nil }
-                current = next
-            default:
-                return nil
-            }
-        }
-        return current
     }
 
     /// What a message should say was found, e.g. `the string 'sh'` or `number -1`.

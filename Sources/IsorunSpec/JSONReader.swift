@@ -1,6 +1,6 @@
 /// A strict JSON (RFC 8259) reader that reports the line and column of the first
-/// syntax error. It only runs after `JSONDecoder` has failed, so it favours clear
-/// messages over speed.
+/// syntax error. Spec documents are a few kilobytes, so it favours clear messages
+/// over raw speed; positions are only computed when there is an error to report.
 struct JSONReader {
     /// A syntax error with a 1-based position; `description` is one line.
     struct SyntaxError: Error, CustomStringConvertible {
@@ -56,7 +56,7 @@ struct JSONReader {
     }
 
     private mutating func readObject(depth: Int) throws(SyntaxError) -> JSONValue {
-        let start = position(of: index)
+        let start = index
         index += 1  // {
         var members: [(key: String, value: JSONValue)] = []
         skipWhitespace()
@@ -88,7 +88,7 @@ struct JSONReader {
     }
 
     private mutating func readArray(depth: Int) throws(SyntaxError) -> JSONValue {
-        let start = position(of: index)
+        let start = index
         index += 1  // [
         var elements: [JSONValue] = []
         skipWhitespace()
@@ -107,7 +107,7 @@ struct JSONReader {
     }
 
     private mutating func readString() throws(SyntaxError) -> String {
-        let start = position(of: index)
+        let start = index
         index += 1  // opening quote
         var utf8: [UInt8] = []
         while index < bytes.count {
@@ -126,7 +126,8 @@ struct JSONReader {
                 index += 1
             }
         }
-        throw SyntaxError(reason: "unterminated string", line: start.line, column: start.column)
+        let (line, column) = position(of: start)
+        throw SyntaxError(reason: "unterminated string", line: line, column: column)
     }
 
     private mutating func readEscape(into utf8: inout [UInt8]) throws(SyntaxError) {
@@ -241,8 +242,11 @@ struct JSONReader {
         return SyntaxError(reason: reason, line: line, column: column)
     }
 
-    private func unterminated(_ kind: String, start: (line: Int, column: Int)) -> SyntaxError {
-        error("unexpected end of file inside the \(kind) that starts at line \(start.line), column \(start.column)")
+    /// `start` is the byte offset of the opening bracket; its line and column are only
+    /// worked out here, on the error path.
+    private func unterminated(_ kind: String, start: Int) -> SyntaxError {
+        let (line, column) = position(of: start)
+        return error("unexpected end of file inside the \(kind) that starts at line \(line), column \(column)")
     }
 
     /// 1-based line and column of a byte offset; columns count characters, not bytes.

@@ -1,5 +1,5 @@
 /// The `linux` section: everything the sandbox mode sets up around the process.
-public struct Linux: Sendable, Codable, Equatable {
+public struct Linux: Sendable, Encodable, Equatable {
     /// Namespaces to create (no `path`) or join (`path`).
     public var namespaces: [Namespace]?
     /// User-namespace UID map; needs a `user` namespace.
@@ -66,7 +66,7 @@ public struct Linux: Sendable, Codable, Equatable {
 }
 
 /// One namespace to create or join.
-public struct Namespace: Sendable, Codable, Equatable {
+public struct Namespace: Sendable, Encodable, Equatable {
     /// Which kind of namespace.
     public var type: NamespaceType
     /// When set, join the namespace at this absolute path (e.g. `/proc/1234/ns/net`) instead of creating one.
@@ -82,26 +82,12 @@ public struct Namespace: Sendable, Codable, Equatable {
 /// The namespace kinds the spec defines. A typed enum (rather than a string) lets
 /// the sandbox switch over them exhaustively; unknown values fail decoding with a
 /// message that lists the valid ones.
-public enum NamespaceType: String, Sendable, Codable, Equatable, CaseIterable {
+public enum NamespaceType: String, Sendable, Encodable, Equatable, CaseIterable {
     case pid, network, mount, ipc, uts, user, cgroup, time
-
-    /// Decodes from the JSON string, naming the bad value and the valid ones on failure.
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        let raw = try container.decode(String.self)
-        guard let value = NamespaceType(rawValue: raw) else {
-            let valid = NamespaceType.allCases.map(\.rawValue).joined(separator: ", ")
-            throw DecodingError.dataCorrupted(.init(
-                codingPath: decoder.codingPath,
-                debugDescription: "unknown namespace type \(quoted(raw)); valid types are \(valid)"
-            ))
-        }
-        self = value
-    }
 }
 
 /// A device node to create inside the container.
-public struct Device: Sendable, Codable, Equatable {
+public struct Device: Sendable, Encodable, Equatable {
     /// `c` (character), `b` (block), `u` (unbuffered character) or `p` (FIFO).
     public var type: String
     /// Absolute path inside the container.
@@ -138,7 +124,7 @@ public struct Device: Sendable, Codable, Equatable {
 }
 
 /// Execution domain set with `personality(2)`.
-public struct Personality: Sendable, Codable, Equatable {
+public struct Personality: Sendable, Encodable, Equatable {
     /// `LINUX` or `LINUX32`.
     public var domain: String
     /// Extra personality flags; the spec defines none yet.
@@ -148,5 +134,78 @@ public struct Personality: Sendable, Codable, Equatable {
     public init(domain: String, flags: [String]? = nil) {
         self.domain = domain
         self.flags = flags
+    }
+}
+
+// MARK: Reading from JSON
+
+extension Linux {
+    package init(json node: JSONNode) throws(JSONFieldError) {
+        let o = try node.object()
+        self.init(
+            namespaces: try o.optional("namespaces") { n throws(JSONFieldError) in try n.objects(Namespace.init(json:)) },
+            uidMappings: try o.optional("uidMappings") { n throws(JSONFieldError) in try n.objects(IDMapping.init(json:)) },
+            gidMappings: try o.optional("gidMappings") { n throws(JSONFieldError) in try n.objects(IDMapping.init(json:)) },
+            devices: try o.optional("devices") { n throws(JSONFieldError) in try n.objects(Device.init(json:)) },
+            cgroupsPath: try o.optional("cgroupsPath") { n throws(JSONFieldError) in try n.string() },
+            resources: try o.optional("resources") { n throws(JSONFieldError) in try Resources(json: n) },
+            rootfsPropagation: try o.optional("rootfsPropagation") { n throws(JSONFieldError) in try n.string() },
+            seccomp: try o.optional("seccomp") { n throws(JSONFieldError) in try Seccomp(json: n) },
+            sysctl: try o.optional("sysctl") { n throws(JSONFieldError) in try n.stringMap() },
+            maskedPaths: try o.optional("maskedPaths") { n throws(JSONFieldError) in try n.strings() },
+            readonlyPaths: try o.optional("readonlyPaths") { n throws(JSONFieldError) in try n.strings() },
+            mountLabel: try o.optional("mountLabel") { n throws(JSONFieldError) in try n.string() },
+            personality: try o.optional("personality") { n throws(JSONFieldError) in try Personality(json: n) }
+        )
+    }
+}
+
+extension Namespace {
+    package init(json node: JSONNode) throws(JSONFieldError) {
+        let o = try node.object()
+        self.init(
+            type: try o.required("type") { n throws(JSONFieldError) in try NamespaceType(json: n) },
+            path: try o.optional("path") { n throws(JSONFieldError) in try n.string() }
+        )
+    }
+}
+
+extension NamespaceType {
+    /// Reads the JSON string, naming the bad value and the valid ones on failure.
+    package init(json node: JSONNode) throws(JSONFieldError) {
+        let raw = try node.string()
+        guard let value = NamespaceType(rawValue: raw) else {
+            let valid = NamespaceType.allCases.map(\.rawValue).joined(separator: ", ")
+            throw node.invalid("unknown namespace type \(quoted(raw)); valid types are \(valid)")
+        }
+        self = value
+    }
+}
+
+extension Device {
+    package init(json node: JSONNode) throws(JSONFieldError) {
+        let o = try node.object()
+        func uint32(_ key: String) throws(JSONFieldError) -> UInt32? {
+            try o.optional(key) { n throws(JSONFieldError) in try n.integer(UInt32.self) }
+        }
+        self.init(
+            type: try o.required("type") { n throws(JSONFieldError) in try n.string() },
+            path: try o.required("path") { n throws(JSONFieldError) in try n.string() },
+            major: try o.optional("major") { n throws(JSONFieldError) in try n.integer(Int64.self) },
+            minor: try o.optional("minor") { n throws(JSONFieldError) in try n.integer(Int64.self) },
+            fileMode: try uint32("fileMode"),
+            uid: try uint32("uid"),
+            gid: try uint32("gid")
+        )
+    }
+}
+
+extension Personality {
+    package init(json node: JSONNode) throws(JSONFieldError) {
+        let o = try node.object()
+        self.init(
+            domain: try o.required("domain") { n throws(JSONFieldError) in try n.string() },
+            flags: try o.optional("flags") { n throws(JSONFieldError) in try n.strings() }
+        )
     }
 }

@@ -7,13 +7,11 @@ extension ConfigValidator {
     ]
 
     mutating func check(_ linux: Linux, config: RuntimeConfig) {
-        var firstIndexOfType: [NamespaceType: Int] = [:]
-        for (i, namespace) in (linux.namespaces ?? []).enumerated() {
+        let namespaces = linux.namespaces ?? []
+        for (i, namespace) in namespaces.enumerated() {
             let path = "linux.namespaces[\(i)]"
-            if let first = firstIndexOfType[namespace.type] {
+            if let first = namespaces.firstIndex(where: { $0.type == namespace.type }), first < i {
                 report("\(path).type", "duplicate namespace type \(quoted(namespace.type.rawValue)) (first given at linux.namespaces[\(first)])")
-            } else {
-                firstIndexOfType[namespace.type] = i
             }
             if let nsPath = namespace.path {
                 checkAbsolute(nsPath, at: "\(path).path", what: "namespace path")

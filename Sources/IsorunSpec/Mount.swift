@@ -1,5 +1,5 @@
 /// One mount set up in the container, in the order listed.
-public struct Mount: Sendable, Codable, Equatable {
+public struct Mount: Sendable, Encodable, Equatable {
     /// Where to mount inside the container; must be absolute.
     public var destination: String
     /// Device, directory or pseudo-filesystem name; bind sources are host paths.
@@ -33,7 +33,7 @@ public struct Mount: Sendable, Codable, Equatable {
 
 /// A contiguous range of IDs mapped from the container to the host, as written
 /// to `/proc/<pid>/uid_map`.
-public struct IDMapping: Sendable, Codable, Equatable {
+public struct IDMapping: Sendable, Encodable, Equatable {
     /// First ID inside the container.
     public var containerID: UInt32
     /// First ID on the host.
@@ -46,5 +46,32 @@ public struct IDMapping: Sendable, Codable, Equatable {
         self.containerID = containerID
         self.hostID = hostID
         self.size = size
+    }
+}
+
+// MARK: Reading from JSON
+
+extension Mount {
+    package init(json node: JSONNode) throws(JSONFieldError) {
+        let o = try node.object()
+        self.init(
+            destination: try o.required("destination") { n throws(JSONFieldError) in try n.string() },
+            source: try o.optional("source") { n throws(JSONFieldError) in try n.string() },
+            options: try o.optional("options") { n throws(JSONFieldError) in try n.strings() },
+            type: try o.optional("type") { n throws(JSONFieldError) in try n.string() },
+            uidMappings: try o.optional("uidMappings") { n throws(JSONFieldError) in try n.objects(IDMapping.init(json:)) },
+            gidMappings: try o.optional("gidMappings") { n throws(JSONFieldError) in try n.objects(IDMapping.init(json:)) }
+        )
+    }
+}
+
+extension IDMapping {
+    package init(json node: JSONNode) throws(JSONFieldError) {
+        let o = try node.object()
+        self.init(
+            containerID: try o.required("containerID") { n throws(JSONFieldError) in try n.integer(UInt32.self) },
+            hostID: try o.required("hostID") { n throws(JSONFieldError) in try n.integer(UInt32.self) },
+            size: try o.required("size") { n throws(JSONFieldError) in try n.integer(UInt32.self) }
+        )
     }
 }

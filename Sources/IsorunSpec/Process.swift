@@ -2,7 +2,7 @@
 ///
 /// `user` is optional here although the spec requires it on POSIX, because
 /// hand-written bundles often leave it out; `resolvedUser` treats a missing user as root.
-public struct Process: Sendable, Codable, Equatable {
+public struct Process: Sendable, Encodable, Equatable {
     /// Attach a pseudo-terminal to the process.
     public var terminal: Bool?
     /// Initial terminal size; only meaningful with `terminal`.
@@ -69,7 +69,7 @@ public struct Process: Sendable, Codable, Equatable {
 }
 
 /// Terminal size in character cells.
-public struct ConsoleSize: Sendable, Codable, Equatable {
+public struct ConsoleSize: Sendable, Encodable, Equatable {
     /// Rows.
     public var height: UInt32
     /// Columns.
@@ -83,7 +83,7 @@ public struct ConsoleSize: Sendable, Codable, Equatable {
 }
 
 /// The POSIX identity of the process.
-public struct User: Sendable, Codable, Equatable {
+public struct User: Sendable, Encodable, Equatable {
     /// User ID in the container's user namespace.
     public var uid: UInt32
     /// Primary group ID in the container's user namespace.
@@ -106,7 +106,7 @@ public struct User: Sendable, Codable, Equatable {
 }
 
 /// Capability names (e.g. `CAP_NET_BIND_SERVICE`) per set; a missing set means an empty one.
-public struct Capabilities: Sendable, Codable, Equatable {
+public struct Capabilities: Sendable, Encodable, Equatable {
     /// Limits what the process can ever gain.
     public var bounding: [String]?
     /// Checked by the kernel for permission decisions.
@@ -135,7 +135,7 @@ public struct Capabilities: Sendable, Codable, Equatable {
 }
 
 /// One `setrlimit` call.
-public struct Rlimit: Sendable, Codable, Equatable {
+public struct Rlimit: Sendable, Encodable, Equatable {
     /// Resource name as in `getrlimit(2)`, e.g. `RLIMIT_NOFILE`.
     public var type: String
     /// The limit the kernel enforces.
@@ -148,5 +148,80 @@ public struct Rlimit: Sendable, Codable, Equatable {
         self.type = type
         self.soft = soft
         self.hard = hard
+    }
+}
+
+// MARK: Reading from JSON
+
+extension Process {
+    package init(json node: JSONNode) throws(JSONFieldError) {
+        let o = try node.object()
+        self.init(
+            terminal: try o.optional("terminal") { n throws(JSONFieldError) in try n.bool() },
+            consoleSize: try o.optional("consoleSize") { n throws(JSONFieldError) in try ConsoleSize(json: n) },
+            user: try o.optional("user") { n throws(JSONFieldError) in try User(json: n) },
+            args: try o.optional("args") { n throws(JSONFieldError) in try n.strings() },
+            commandLine: try o.optional("commandLine") { n throws(JSONFieldError) in try n.string() },
+            env: try o.optional("env") { n throws(JSONFieldError) in try n.strings() },
+            cwd: try o.required("cwd") { n throws(JSONFieldError) in try n.string() },
+            capabilities: try o.optional("capabilities") { n throws(JSONFieldError) in try Capabilities(json: n) },
+            rlimits: try o.optional("rlimits") { n throws(JSONFieldError) in try n.objects(Rlimit.init(json:)) },
+            noNewPrivileges: try o.optional("noNewPrivileges") { n throws(JSONFieldError) in try n.bool() },
+            apparmorProfile: try o.optional("apparmorProfile") { n throws(JSONFieldError) in try n.string() },
+            oomScoreAdj: try o.optional("oomScoreAdj") { n throws(JSONFieldError) in try n.integer(Int.self) },
+            selinuxLabel: try o.optional("selinuxLabel") { n throws(JSONFieldError) in try n.string() }
+        )
+    }
+}
+
+extension ConsoleSize {
+    package init(json node: JSONNode) throws(JSONFieldError) {
+        let o = try node.object()
+        self.init(
+            height: try o.required("height") { n throws(JSONFieldError) in try n.integer(UInt32.self) },
+            width: try o.required("width") { n throws(JSONFieldError) in try n.integer(UInt32.self) }
+        )
+    }
+}
+
+extension User {
+    package init(json node: JSONNode) throws(JSONFieldError) {
+        let o = try node.object()
+        self.init(
+            uid: try o.required("uid") { n throws(JSONFieldError) in try n.integer(UInt32.self) },
+            gid: try o.required("gid") { n throws(JSONFieldError) in try n.integer(UInt32.self) },
+            umask: try o.optional("umask") { n throws(JSONFieldError) in try n.integer(UInt32.self) },
+            additionalGids: try o.optional("additionalGids") { n throws(JSONFieldError) in
+                try n.array(of: "non-negative integers") { e throws(JSONFieldError) in try e.integer(UInt32.self) }
+            },
+            username: try o.optional("username") { n throws(JSONFieldError) in try n.string() }
+        )
+    }
+}
+
+extension Capabilities {
+    package init(json node: JSONNode) throws(JSONFieldError) {
+        let o = try node.object()
+        func set(_ key: String) throws(JSONFieldError) -> [String]? {
+            try o.optional(key) { n throws(JSONFieldError) in try n.strings() }
+        }
+        self.init(
+            bounding: try set("bounding"),
+            effective: try set("effective"),
+            inheritable: try set("inheritable"),
+            permitted: try set("permitted"),
+            ambient: try set("ambient")
+        )
+    }
+}
+
+extension Rlimit {
+    package init(json node: JSONNode) throws(JSONFieldError) {
+        let o = try node.object()
+        self.init(
+            type: try o.required("type") { n throws(JSONFieldError) in try n.string() },
+            soft: try o.required("soft") { n throws(JSONFieldError) in try n.integer(UInt64.self) },
+            hard: try o.required("hard") { n throws(JSONFieldError) in try n.integer(UInt64.self) }
+        )
     }
 }

@@ -1,5 +1,5 @@
 /// Cgroup limits for the container. `rdma` is not modelled (ignored on decode).
-public struct Resources: Sendable, Codable, Equatable {
+public struct Resources: Sendable, Encodable, Equatable {
     /// Device access rules, applied in order.
     public var devices: [DeviceCgroupRule]?
     /// Memory controller settings.
@@ -34,7 +34,7 @@ public struct Resources: Sendable, Codable, Equatable {
 }
 
 /// One device-cgroup allow/deny rule.
-public struct DeviceCgroupRule: Sendable, Codable, Equatable {
+public struct DeviceCgroupRule: Sendable, Encodable, Equatable {
     /// Allow (true) or deny (false) the matching devices.
     public var allow: Bool
     /// `a` (all), `c` or `b`; nil means all.
@@ -57,7 +57,7 @@ public struct DeviceCgroupRule: Sendable, Codable, Equatable {
 }
 
 /// Memory limits in bytes; -1 means unlimited, as in the spec.
-public struct MemoryResources: Sendable, Codable, Equatable {
+public struct MemoryResources: Sendable, Encodable, Equatable {
     /// Hard limit on memory use.
     public var limit: Int64?
     /// Soft limit (cgroup v2 `memory.low`-like behaviour).
@@ -94,7 +94,7 @@ public struct MemoryResources: Sendable, Codable, Equatable {
 }
 
 /// CPU bandwidth, weight and placement.
-public struct CPUResources: Sendable, Codable, Equatable {
+public struct CPUResources: Sendable, Encodable, Equatable {
     /// Relative weight (cgroup v1 `cpu.shares`).
     public var shares: UInt64?
     /// Microseconds of CPU time per `period`; -1 means unlimited.
@@ -139,7 +139,7 @@ public struct CPUResources: Sendable, Codable, Equatable {
 }
 
 /// Process-count limit.
-public struct PidsResources: Sendable, Codable, Equatable {
+public struct PidsResources: Sendable, Encodable, Equatable {
     /// Maximum number of tasks; 0 or -1 means unlimited.
     public var limit: Int64
 
@@ -150,14 +150,14 @@ public struct PidsResources: Sendable, Codable, Equatable {
 }
 
 /// blkio (v1) / io (v2) settings.
-public struct BlockIOResources: Sendable, Codable, Equatable {
-    public struct WeightDevice: Sendable, Codable, Equatable {
+public struct BlockIOResources: Sendable, Encodable, Equatable {
+    public struct WeightDevice: Sendable, Encodable, Equatable {
         public var major: Int64
         public var minor: Int64
         public var weight: UInt16?
         public var leafWeight: UInt16?
     }
-    public struct ThrottleDevice: Sendable, Codable, Equatable {
+    public struct ThrottleDevice: Sendable, Encodable, Equatable {
         public var major: Int64
         public var minor: Int64
         public var rate: UInt64
@@ -172,17 +172,167 @@ public struct BlockIOResources: Sendable, Codable, Equatable {
 }
 
 /// A limit on one huge page size, e.g. `2MB`.
-public struct HugepageLimit: Sendable, Codable, Equatable {
+public struct HugepageLimit: Sendable, Encodable, Equatable {
     public var pageSize: String
     public var limit: UInt64
 }
 
 /// net_cls class id and net_prio interface priorities.
-public struct NetworkResources: Sendable, Codable, Equatable {
-    public struct InterfacePriority: Sendable, Codable, Equatable {
+public struct NetworkResources: Sendable, Encodable, Equatable {
+    public struct InterfacePriority: Sendable, Encodable, Equatable {
         public var name: String
         public var priority: UInt32
     }
     public var classID: UInt32?
     public var priorities: [InterfacePriority]?
+}
+
+// MARK: Reading from JSON
+
+extension Resources {
+    /// Also reads `isorun update --resources FILE`, which is this object on its own.
+    package init(json node: JSONNode) throws(JSONFieldError) {
+        let o = try node.object()
+        self.init(
+            devices: try o.optional("devices") { n throws(JSONFieldError) in try n.objects(DeviceCgroupRule.init(json:)) },
+            memory: try o.optional("memory") { n throws(JSONFieldError) in try MemoryResources(json: n) },
+            cpu: try o.optional("cpu") { n throws(JSONFieldError) in try CPUResources(json: n) },
+            pids: try o.optional("pids") { n throws(JSONFieldError) in try PidsResources(json: n) },
+            unified: try o.optional("unified") { n throws(JSONFieldError) in try n.stringMap() }
+        )
+        blockIO = try o.optional("blockIO") { n throws(JSONFieldError) in try BlockIOResources(json: n) }
+        hugepageLimits = try o.optional("hugepageLimits") { n throws(JSONFieldError) in try n.objects(HugepageLimit.init(json:)) }
+        network = try o.optional("network") { n throws(JSONFieldError) in try NetworkResources(json: n) }
+    }
+}
+
+extension DeviceCgroupRule {
+    package init(json node: JSONNode) throws(JSONFieldError) {
+        let o = try node.object()
+        self.init(
+            allow: try o.required("allow") { n throws(JSONFieldError) in try n.bool() },
+            type: try o.optional("type") { n throws(JSONFieldError) in try n.string() },
+            major: try o.optional("major") { n throws(JSONFieldError) in try n.integer(Int64.self) },
+            minor: try o.optional("minor") { n throws(JSONFieldError) in try n.integer(Int64.self) },
+            access: try o.optional("access") { n throws(JSONFieldError) in try n.string() }
+        )
+    }
+}
+
+extension MemoryResources {
+    package init(json node: JSONNode) throws(JSONFieldError) {
+        let o = try node.object()
+        func bytes(_ key: String) throws(JSONFieldError) -> Int64? {
+            try o.optional(key) { n throws(JSONFieldError) in try n.integer(Int64.self) }
+        }
+        self.init(
+            limit: try bytes("limit"),
+            reservation: try bytes("reservation"),
+            swap: try bytes("swap"),
+            kernel: try bytes("kernel"),
+            kernelTCP: try bytes("kernelTCP"),
+            swappiness: try o.optional("swappiness") { n throws(JSONFieldError) in try n.integer(UInt64.self) },
+            disableOOMKiller: try o.optional("disableOOMKiller") { n throws(JSONFieldError) in try n.bool() }
+        )
+    }
+}
+
+extension CPUResources {
+    package init(json node: JSONNode) throws(JSONFieldError) {
+        let o = try node.object()
+        func signed(_ key: String) throws(JSONFieldError) -> Int64? {
+            try o.optional(key) { n throws(JSONFieldError) in try n.integer(Int64.self) }
+        }
+        func unsigned(_ key: String) throws(JSONFieldError) -> UInt64? {
+            try o.optional(key) { n throws(JSONFieldError) in try n.integer(UInt64.self) }
+        }
+        self.init(
+            shares: try unsigned("shares"),
+            quota: try signed("quota"),
+            burst: try unsigned("burst"),
+            period: try unsigned("period"),
+            realtimeRuntime: try signed("realtimeRuntime"),
+            realtimePeriod: try unsigned("realtimePeriod"),
+            cpus: try o.optional("cpus") { n throws(JSONFieldError) in try n.string() },
+            mems: try o.optional("mems") { n throws(JSONFieldError) in try n.string() },
+            idle: try signed("idle")
+        )
+    }
+}
+
+extension PidsResources {
+    package init(json node: JSONNode) throws(JSONFieldError) {
+        self.init(limit: try node.object().required("limit") { n throws(JSONFieldError) in try n.integer(Int64.self) })
+    }
+}
+
+extension BlockIOResources {
+    package init(json node: JSONNode) throws(JSONFieldError) {
+        let o = try node.object()
+        func throttles(_ key: String) throws(JSONFieldError) -> [ThrottleDevice]? {
+            try o.optional(key) { n throws(JSONFieldError) in try n.objects(ThrottleDevice.init(json:)) }
+        }
+        self.init(
+            weight: try o.optional("weight") { n throws(JSONFieldError) in try n.integer(UInt16.self) },
+            leafWeight: try o.optional("leafWeight") { n throws(JSONFieldError) in try n.integer(UInt16.self) },
+            weightDevice: try o.optional("weightDevice") { n throws(JSONFieldError) in try n.objects(WeightDevice.init(json:)) },
+            throttleReadBpsDevice: try throttles("throttleReadBpsDevice"),
+            throttleWriteBpsDevice: try throttles("throttleWriteBpsDevice"),
+            throttleReadIOPSDevice: try throttles("throttleReadIOPSDevice"),
+            throttleWriteIOPSDevice: try throttles("throttleWriteIOPSDevice")
+        )
+    }
+}
+
+extension BlockIOResources.WeightDevice {
+    package init(json node: JSONNode) throws(JSONFieldError) {
+        let o = try node.object()
+        self.init(
+            major: try o.required("major") { n throws(JSONFieldError) in try n.integer(Int64.self) },
+            minor: try o.required("minor") { n throws(JSONFieldError) in try n.integer(Int64.self) },
+            weight: try o.optional("weight") { n throws(JSONFieldError) in try n.integer(UInt16.self) },
+            leafWeight: try o.optional("leafWeight") { n throws(JSONFieldError) in try n.integer(UInt16.self) }
+        )
+    }
+}
+
+extension BlockIOResources.ThrottleDevice {
+    package init(json node: JSONNode) throws(JSONFieldError) {
+        let o = try node.object()
+        self.init(
+            major: try o.required("major") { n throws(JSONFieldError) in try n.integer(Int64.self) },
+            minor: try o.required("minor") { n throws(JSONFieldError) in try n.integer(Int64.self) },
+            rate: try o.required("rate") { n throws(JSONFieldError) in try n.integer(UInt64.self) }
+        )
+    }
+}
+
+extension HugepageLimit {
+    package init(json node: JSONNode) throws(JSONFieldError) {
+        let o = try node.object()
+        self.init(
+            pageSize: try o.required("pageSize") { n throws(JSONFieldError) in try n.string() },
+            limit: try o.required("limit") { n throws(JSONFieldError) in try n.integer(UInt64.self) }
+        )
+    }
+}
+
+extension NetworkResources {
+    package init(json node: JSONNode) throws(JSONFieldError) {
+        let o = try node.object()
+        self.init(
+            classID: try o.optional("classID") { n throws(JSONFieldError) in try n.integer(UInt32.self) },
+            priorities: try o.optional("priorities") { n throws(JSONFieldError) in try n.objects(InterfacePriority.init(json:)) }
+        )
+    }
+}
+
+extension NetworkResources.InterfacePriority {
+    package init(json node: JSONNode) throws(JSONFieldError) {
+        let o = try node.object()
+        self.init(
+            name: try o.required("name") { n throws(JSONFieldError) in try n.string() },
+            priority: try o.required("priority") { n throws(JSONFieldError) in try n.integer(UInt32.self) }
+        )
+    }
 }

@@ -2,10 +2,10 @@
 ///
 /// Every launcher (bare, sandbox, VM) reads the same value, so one bundle can run
 /// in any mode. Property names are the spec's JSON keys, which keeps the synthesized
-/// `Codable` conformance free of custom key tables. Keys that isorun does not model
-/// (for example `linux.resources.blockIO`, `windows`, `solaris`) are ignored when
-/// decoding rather than rejected, as the spec asks of runtimes.
-public struct RuntimeConfig: Sendable, Codable, Equatable {
+/// `Encodable` conformance free of custom key tables; reading is by hand (`init(json:)`,
+/// see `JSONFields.swift`). Keys that isorun does not model (for example `windows`,
+/// `solaris`) are ignored when reading rather than rejected, as the spec asks of runtimes.
+public struct RuntimeConfig: Sendable, Encodable, Equatable {
     /// The spec version the bundle was written for, e.g. `1.2.0`. Only major version 1 is accepted.
     public var ociVersion: String
     /// The program to run. Optional in the spec (for `create` without `start`), but required by every isorun mode.
@@ -62,7 +62,7 @@ extension RuntimeConfig {
 }
 
 /// Where the container's root filesystem lives.
-public struct Root: Sendable, Codable, Equatable {
+public struct Root: Sendable, Encodable, Equatable {
     /// Absolute, or relative to the bundle directory.
     public var path: String
     /// Mount the root filesystem read-only when true.
@@ -77,7 +77,7 @@ public struct Root: Sendable, Codable, Equatable {
 
 /// Programs run at lifecycle points. `prestart` is deprecated by the spec in favour
 /// of `createRuntime`, but still decoded because older bundles use it.
-public struct Hooks: Sendable, Codable, Equatable {
+public struct Hooks: Sendable, Encodable, Equatable {
     /// Deprecated: runs after the namespaces exist, before `pivot_root`, in the runtime namespace.
     public var prestart: [Hook]?
     /// Runs in the runtime namespace after the container's namespaces are created.
@@ -110,7 +110,7 @@ public struct Hooks: Sendable, Codable, Equatable {
 }
 
 /// One hook program. The spec passes the container state on its stdin.
-public struct Hook: Sendable, Codable, Equatable {
+public struct Hook: Sendable, Encodable, Equatable {
     /// Absolute path of the program in the runtime namespace.
     public var path: String
     /// Full argv, including argv[0].
@@ -126,5 +126,66 @@ public struct Hook: Sendable, Codable, Equatable {
         self.args = args
         self.env = env
         self.timeout = timeout
+    }
+}
+
+// MARK: Reading from JSON
+
+extension RuntimeConfig {
+    /// Reads a whole `config.json`; see `JSONFields.swift` for why by hand.
+    package init(json node: JSONNode) throws(JSONFieldError) {
+        let o = try node.object()
+        self.init(
+            ociVersion: try o.required("ociVersion") { n throws(JSONFieldError) in try n.string() },
+            process: try o.optional("process") { n throws(JSONFieldError) in try Process(json: n) },
+            root: try o.optional("root") { n throws(JSONFieldError) in try Root(json: n) },
+            hostname: try o.optional("hostname") { n throws(JSONFieldError) in try n.string() },
+            domainname: try o.optional("domainname") { n throws(JSONFieldError) in try n.string() },
+            mounts: try o.optional("mounts") { n throws(JSONFieldError) in try n.objects(Mount.init(json:)) },
+            hooks: try o.optional("hooks") { n throws(JSONFieldError) in try Hooks(json: n) },
+            annotations: try o.optional("annotations") { n throws(JSONFieldError) in try n.stringMap() },
+            linux: try o.optional("linux") { n throws(JSONFieldError) in try Linux(json: n) },
+            vm: try o.optional("vm") { n throws(JSONFieldError) in try VM(json: n) }
+        )
+    }
+}
+
+extension Root {
+    package init(json node: JSONNode) throws(JSONFieldError) {
+        let o = try node.object()
+        self.init(
+            path: try o.required("path") { n throws(JSONFieldError) in try n.string() },
+            readonly: try o.optional("readonly") { n throws(JSONFieldError) in try n.bool() }
+        )
+    }
+}
+
+extension Hooks {
+    /// Also how a container record stores the bundle's hooks for `start` and `delete`.
+    package init(json node: JSONNode) throws(JSONFieldError) {
+        let o = try node.object()
+        func hooks(_ key: String) throws(JSONFieldError) -> [Hook]? {
+            try o.optional(key) { n throws(JSONFieldError) in try n.objects(Hook.init(json:)) }
+        }
+        self.init(
+            prestart: try hooks("prestart"),
+            createRuntime: try hooks("createRuntime"),
+            createContainer: try hooks("createContainer"),
+            startContainer: try hooks("startContainer"),
+            poststart: try hooks("poststart"),
+            poststop: try hooks("poststop")
+        )
+    }
+}
+
+extension Hook {
+    package init(json node: JSONNode) throws(JSONFieldError) {
+        let o = try node.object()
+        self.init(
+            path: try o.required("path") { n throws(JSONFieldError) in try n.string() },
+            args: try o.optional("args") { n throws(JSONFieldError) in try n.strings() },
+            env: try o.optional("env") { n throws(JSONFieldError) in try n.strings() },
+            timeout: try o.optional("timeout") { n throws(JSONFieldError) in try n.integer(Int.self) }
+        )
     }
 }

@@ -1,5 +1,5 @@
 /// A seccomp filter in libseccomp terms, as the spec describes it.
-public struct Seccomp: Sendable, Codable, Equatable {
+public struct Seccomp: Sendable, Encodable, Equatable {
     /// Action for system calls no rule matches, e.g. `SCMP_ACT_ERRNO`.
     public var defaultAction: String
     /// errno returned by `defaultAction` when it is `SCMP_ACT_ERRNO`/`SCMP_ACT_TRACE`.
@@ -49,7 +49,7 @@ public struct Seccomp: Sendable, Codable, Equatable {
 }
 
 /// One rule: an action for a set of system calls, optionally narrowed by arguments.
-public struct SyscallRule: Sendable, Codable, Equatable {
+public struct SyscallRule: Sendable, Encodable, Equatable {
     /// System-call names, e.g. `["mount", "umount2"]`; must not be empty.
     public var names: [String]
     /// One of `Seccomp.validActions`.
@@ -69,7 +69,7 @@ public struct SyscallRule: Sendable, Codable, Equatable {
 }
 
 /// A condition on one system-call argument.
-public struct SyscallArg: Sendable, Codable, Equatable {
+public struct SyscallArg: Sendable, Encodable, Equatable {
     /// Zero-based argument index.
     public var index: UInt32
     /// Value to compare with (the mask for `SCMP_CMP_MASKED_EQ`).
@@ -85,5 +85,46 @@ public struct SyscallArg: Sendable, Codable, Equatable {
         self.value = value
         self.valueTwo = valueTwo
         self.op = op
+    }
+}
+
+// MARK: Reading from JSON
+
+extension Seccomp {
+    package init(json node: JSONNode) throws(JSONFieldError) {
+        let o = try node.object()
+        self.init(
+            defaultAction: try o.required("defaultAction") { n throws(JSONFieldError) in try n.string() },
+            defaultErrnoRet: try o.optional("defaultErrnoRet") { n throws(JSONFieldError) in try n.integer(UInt32.self) },
+            architectures: try o.optional("architectures") { n throws(JSONFieldError) in try n.strings() },
+            flags: try o.optional("flags") { n throws(JSONFieldError) in try n.strings() },
+            listenerPath: try o.optional("listenerPath") { n throws(JSONFieldError) in try n.string() },
+            listenerMetadata: try o.optional("listenerMetadata") { n throws(JSONFieldError) in try n.string() },
+            syscalls: try o.optional("syscalls") { n throws(JSONFieldError) in try n.objects(SyscallRule.init(json:)) }
+        )
+    }
+}
+
+extension SyscallRule {
+    package init(json node: JSONNode) throws(JSONFieldError) {
+        let o = try node.object()
+        self.init(
+            names: try o.required("names") { n throws(JSONFieldError) in try n.strings() },
+            action: try o.required("action") { n throws(JSONFieldError) in try n.string() },
+            errnoRet: try o.optional("errnoRet") { n throws(JSONFieldError) in try n.integer(UInt32.self) },
+            args: try o.optional("args") { n throws(JSONFieldError) in try n.objects(SyscallArg.init(json:)) }
+        )
+    }
+}
+
+extension SyscallArg {
+    package init(json node: JSONNode) throws(JSONFieldError) {
+        let o = try node.object()
+        self.init(
+            index: try o.required("index") { n throws(JSONFieldError) in try n.integer(UInt32.self) },
+            value: try o.required("value") { n throws(JSONFieldError) in try n.integer(UInt64.self) },
+            valueTwo: try o.optional("valueTwo") { n throws(JSONFieldError) in try n.integer(UInt64.self) },
+            op: try o.required("op") { n throws(JSONFieldError) in try n.string() }
+        )
     }
 }

@@ -1,6 +1,6 @@
 /// The `vm` section (config-vm.md): what a VM-based runtime boots. isorun's VM
 /// mode can fill in its own defaults, so every part is optional here.
-public struct VM: Sendable, Codable, Equatable {
+public struct VM: Sendable, Encodable, Equatable {
     /// The hypervisor program to use.
     public var hypervisor: VMHypervisor?
     /// The guest kernel to boot.
@@ -17,7 +17,7 @@ public struct VM: Sendable, Codable, Equatable {
 }
 
 /// The hypervisor binary and its extra arguments.
-public struct VMHypervisor: Sendable, Codable, Equatable {
+public struct VMHypervisor: Sendable, Encodable, Equatable {
     /// Absolute host path of the hypervisor binary.
     public var path: String
     /// Extra arguments for the hypervisor.
@@ -31,7 +31,7 @@ public struct VMHypervisor: Sendable, Codable, Equatable {
 }
 
 /// The guest kernel, its command line and initial ramdisk.
-public struct VMKernel: Sendable, Codable, Equatable {
+public struct VMKernel: Sendable, Encodable, Equatable {
     /// Absolute host path of the kernel image.
     public var path: String
     /// Kernel command-line parameters.
@@ -48,7 +48,7 @@ public struct VMKernel: Sendable, Codable, Equatable {
 }
 
 /// A root-filesystem disk image for the guest.
-public struct VMImage: Sendable, Codable, Equatable {
+public struct VMImage: Sendable, Encodable, Equatable {
     /// Absolute host path of the image file.
     public var path: String
     /// `raw`, `qcow2`, `vdi`, `vmdk` or `vhd`.
@@ -62,4 +62,48 @@ public struct VMImage: Sendable, Codable, Equatable {
 
     /// The formats the spec allows for `format`.
     public static let validFormats: [String] = ["raw", "qcow2", "vdi", "vmdk", "vhd"]
+}
+
+// MARK: Reading from JSON
+
+extension VM {
+    package init(json node: JSONNode) throws(JSONFieldError) {
+        let o = try node.object()
+        self.init(
+            hypervisor: try o.optional("hypervisor") { n throws(JSONFieldError) in try VMHypervisor(json: n) },
+            kernel: try o.optional("kernel") { n throws(JSONFieldError) in try VMKernel(json: n) },
+            image: try o.optional("image") { n throws(JSONFieldError) in try VMImage(json: n) }
+        )
+    }
+}
+
+extension VMHypervisor {
+    package init(json node: JSONNode) throws(JSONFieldError) {
+        let o = try node.object()
+        self.init(
+            path: try o.required("path") { n throws(JSONFieldError) in try n.string() },
+            parameters: try o.optional("parameters") { n throws(JSONFieldError) in try n.strings() }
+        )
+    }
+}
+
+extension VMKernel {
+    package init(json node: JSONNode) throws(JSONFieldError) {
+        let o = try node.object()
+        self.init(
+            path: try o.required("path") { n throws(JSONFieldError) in try n.string() },
+            parameters: try o.optional("parameters") { n throws(JSONFieldError) in try n.strings() },
+            initrd: try o.optional("initrd") { n throws(JSONFieldError) in try n.string() }
+        )
+    }
+}
+
+extension VMImage {
+    package init(json node: JSONNode) throws(JSONFieldError) {
+        let o = try node.object()
+        self.init(
+            path: try o.required("path") { n throws(JSONFieldError) in try n.string() },
+            format: try o.required("format") { n throws(JSONFieldError) in try n.string() }
+        )
+    }
 }

@@ -29,6 +29,13 @@ public enum Files {
         }
     }
 
+    /// The working directory, as getcwd(3) reports it ("/" if it cannot).
+    public static func currentDirectory() -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buffer, buffer.count) != nil else { return "/" }
+        return String(cString: buffer)
+    }
+
     public static func readString(_ path: String) throws(SystemError) -> String {
         String(decoding: try read(path), as: UTF8.self)
     }

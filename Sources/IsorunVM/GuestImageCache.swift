@@ -158,7 +158,7 @@ struct GuestImageCache {
             try? Files.remove(temporary)
             throw error
         }
-        Log.logger.debug("built \(path) in \(Double(MonotonicClock.nanoseconds() - started) / 1e6) ms")
+        Log.debug("built \(path) in \(Double(MonotonicClock.nanoseconds() - started) / 1e6) ms")
         return path
     }
 
@@ -178,7 +178,7 @@ struct GuestImageCache {
             .sorted { $0.used > $1.used }
         for image in images.dropFirst(Self.retainedImages - 1) {
             try? Files.remove("\(imageDirectory)/\(image.name)")
-            Log.logger.debug("image cache: removed \(image.name) (least recently used)")
+            Log.debug("image cache: removed \(image.name) (least recently used)")
         }
     }
 

@@ -39,7 +39,7 @@ final class OutputRelay {
             do { try StreamCopy.writeAll(target, bytes) } catch {
                 // A closed stdout must not stop the run; the workload's status still matters.
                 targetFailed = true
-                Log.logger.debug("guest output to fd \(target) dropped: \(error)")
+                Log.debug("guest output to fd \(target) dropped: \(error)")
             }
         }
         if atEnd { close() }

@@ -60,7 +60,7 @@ enum VMMShutdown {
         }
         Processes.signal(pid, SIGTERM)
         if waitForExit(pid, milliseconds: graceMilliseconds) { return }
-        Log.logger.warning("QEMU (pid \(pid)) ignored SIGTERM: killing it")
+        Log.warning("QEMU (pid \(pid)) ignored SIGTERM: killing it")
         Processes.signal(pid, SIGKILL)
         _ = waitForExit(pid, milliseconds: -1)
     }

@@ -63,7 +63,7 @@ public struct VMLauncher: Launcher {
             root = try cache.prepare(rootfs: request.bundle.rootfsPath, guestInit: guestInit, layout: options.rootLayout)
         }
 
-        Log.logger.debug("vm: guest images ready after \(elapsed())")
+        Log.debug("vm: guest images ready after \(elapsed())")
         let (accelerator, reason) = probe.resolve(options.accelerator)
         if let reason { AcceleratorNotice.tell(reason) }
         // The initramfs occupies guest RAM; a disk image is read on demand.
@@ -85,8 +85,8 @@ public struct VMLauncher: Launcher {
             qmpSocket: "\(state.directory)/qmp.sock", stdoutFifo: relays[0].fifo, stderrFifo: relays[1].fifo,
             forwardStdin: !HostProcess.isTerminal(0),
             extraArguments: request.bundle.config.vm?.hypervisor?.parameters ?? [])
-        Log.logger.debug("vm: accelerator \(accelerator.rawValue), \(resources.vCPUs) vCPU, \(resources.memoryMiB) MiB")
-        Log.logger.debug("vm: \(commandLine.arguments.joined(separator: " "))")
+        Log.debug("vm: accelerator \(accelerator.rawValue), \(resources.vCPUs) vCPU, \(resources.memoryMiB) MiB")
+        Log.debug("vm: \(commandLine.arguments.joined(separator: " "))")
 
         // QEMU gets no resource limits of its own: the bundle's limits size the guest.
         let cgroup = try WorkloadCgroup.manager(for: request, resources: nil)
@@ -95,7 +95,7 @@ public struct VMLauncher: Launcher {
         plan.searchPath = HostProcess.variable("PATH") ?? ProcessSettings.defaultSearchPath
         plan.newSession = true
         let pid = try WorkloadCgroup.spawn(plan, into: cgroup, for: request) { pid throws(IsorunError) in try state.recordProcess(pid) }
-        Log.logger.debug("vm: QEMU (pid \(pid)) started after \(elapsed())")
+        Log.debug("vm: QEMU (pid \(pid)) started after \(elapsed())")
         let workload = VMWorkload(pid: pid, cgroup: cgroup, control: control, relays: relays, accelerator: accelerator,
                                   consoleLog: commandLine.consoleLog, qmpSocket: commandLine.qmpSocket)
         do throws(IsorunError) {
@@ -150,7 +150,7 @@ enum GuestProcess {
 /// --debug, so the workload's stderr stays its own.
 enum AcceleratorNotice {
     static func tell(_ reason: String) {
-        if HostProcess.isTerminal(2) { Log.logger.notice("\(reason)") } else { Log.logger.debug("\(reason)") }
+        if HostProcess.isTerminal(2) { Log.notice("\(reason)") } else { Log.debug("\(reason)") }
     }
 }
 

@@ -55,7 +55,7 @@ final class VMWorkload: Workload {
 
     func deliver(signal: Int32) {
         do { try control.send([.signal(signal)]) } catch {
-            Log.logger.warning("could not forward signal \(signal) to the guest: \(error)")
+            Log.warning("could not forward signal \(signal) to the guest: \(error)")
         }
     }
 
@@ -71,7 +71,7 @@ final class VMWorkload: Workload {
             switch try control.next(watching: pidFD, relaying: relayedDescriptors, deadline: deadline) {
             case .message(.ready):
                 let elapsed = Double(MonotonicClock.nanoseconds() - started) / 1e6
-                Log.logger.debug("vm: guest init ready after \(Int(elapsed)) ms (\(accelerator.rawValue))")
+                Log.debug("vm: guest init ready after \(Int(elapsed)) ms (\(accelerator.rawValue))")
                 return
             case .message(.error(let text)):
                 throw IsorunError("guest init: \(text)")
@@ -111,7 +111,7 @@ final class VMWorkload: Workload {
 
     /// Logs the console's last lines (kernel messages) and returns the one-line error.
     private func failure(_ message: String) -> IsorunError {
-        for line in ConsoleLog(path: consoleLog).lastLines(12) { Log.logger.error("console: \(line)") }
+        for line in ConsoleLog(path: consoleLog).lastLines(12) { Log.error("console: \(line)") }
         return IsorunError("vm: \(message)")
     }
 
@@ -121,7 +121,7 @@ final class VMWorkload: Workload {
         if Processes.isAlive(pid) { VMMShutdown.stop(pid, qmpSocket: qmpSocket) }
         cgroup.killAll()
         Processes.reapAnyExited()
-        do { try cgroup.destroy() } catch { Log.logger.warning("\(error)") }
+        do { try cgroup.destroy() } catch { Log.warning("\(error)") }
     }
 
     static func seconds(_ value: Double) -> String {

@@ -49,7 +49,7 @@ struct DecodingTests {
     @Test func encodingAndDecodingAgainGivesTheSameConfig() throws {
         let config = try decode(fullConfigJSON)
         let encoded = try JSONEncoder().encode(config)
-        #expect(try RuntimeConfig.decode(encoded, file: "re-encoded.json") == config)
+        #expect(try RuntimeConfig.decode([UInt8](encoded), file: "re-encoded.json") == config)
     }
 
     @Test func missingUserMeansRoot() throws {
