@@ -3,8 +3,8 @@ import IsorunCgroups
 import IsorunSys
 
 /// isorun's runtime state directory (default /run/isorun): one subdirectory per live
-/// run, holding a lock the supervisor keeps for its lifetime and a record of what it
-/// created. A run whose lock is free was killed; the next run removes what it left.
+/// run, holding a record of what it created in a file the supervisor keeps locked for
+/// its lifetime. A run whose lock is free was killed; the next run removes what it left.
 public struct RuntimeRoot: Sendable {
     public let path: String
 
@@ -27,7 +27,7 @@ public struct RuntimeRoot: Sendable {
         }
         let lock: RuntimeLock
         do {
-            guard let acquired = try RuntimeLock.tryAcquire("\(directory)/lock", create: true) else {
+            guard let acquired = try RuntimeLock.tryAcquire("\(directory)/\(RunState.recordFile)", create: true) else {
                 throw IsorunError("id '\(id)' is already in use under \(path)")
             }
             lock = acquired
@@ -53,7 +53,7 @@ public struct RuntimeRoot: Sendable {
     func reclaimIfAbandoned(_ directory: String) -> Bool {
         // A container from `isorun create` outlives its creator on purpose; `delete` removes it.
         if Files.exists("\(directory)/\(ContainerStore.recordFile)") { return false }
-        let lockPath = "\(directory)/lock"
+        let lockPath = "\(directory)/\(RunState.recordFile)"
         let lock: RuntimeLock
         switch Result(catching: { () throws(SystemError) in try RuntimeLock.tryAcquire(lockPath, create: false) }) {
         case .success(let acquired?):
@@ -65,7 +65,7 @@ public struct RuntimeRoot: Sendable {
             guard RuntimeRoot.isOlderThan(directory, seconds: 5) else { return false }
             return (try? Files.removeTree(directory)) != nil
         }
-        if let record = try? RunRecord.load(from: "\(directory)/state") {
+        if let record = try? RunRecord.load(from: lockPath) {
             Log.info("cleaning up after killed run \(record.id) (\(record.mode))")
             record.cleanUp()
         }
@@ -88,6 +88,9 @@ public struct RuntimeRoot: Sendable {
 
 /// One live run's state directory; removed when the run ends.
 public final class RunState {
+    /// The record of what the run created; also the file whose lock marks the run live.
+    static let recordFile = "state"
+
     public let directory: String
     public let id: String
     public let mode: Mode
@@ -127,13 +130,15 @@ public final class RunState {
     }
 
     func save() throws(IsorunError) {
-        do { try Files.writeAtomically("\(directory)/state", record.serialized) } catch {
+        do { try lock.replaceContents(record.serialized) } catch {
             throw IsorunError("runtime state", error)
         }
     }
 
     /// Removes the state directory (after the launcher cleaned up what it recorded).
+    /// A run's directory holds only the record; a container's holds more.
     public func remove() {
+        if unlink("\(directory)/\(Self.recordFile)") == 0, rmdir(directory) == 0 { return }
         try? Files.removeTree(directory)
     }
 }

@@ -6,6 +6,7 @@ import Glibc
 public final class RuntimeLock {
     public let path: String
     private let fd: Int32
+    private var writtenLength = 0
 
     private init(path: String, fd: Int32) {
         self.path = path
@@ -13,6 +14,18 @@ public final class RuntimeLock {
     }
 
     deinit { close(fd) }
+
+    /// Replaces the locked file's contents in place. A record that lives in the lock file
+    /// itself needs no temporary file and rename on every change, and nobody reads it
+    /// while the lock is held. Contents only grow, so a writer killed between the write
+    /// and the truncate leaves a readable record.
+    public func replaceContents(_ contents: String) throws(SystemError) {
+        var text = contents
+        let written = text.withUTF8 { bytes in retryingOnInterrupt { pwrite(fd, bytes.baseAddress, bytes.count, 0) } }
+        guard written == text.utf8.count else { throw SystemError("write", path) }
+        if written < writtenLength, ftruncate(fd, off_t(written)) != 0 { throw SystemError("ftruncate", path) }
+        writtenLength = written
+    }
 
     /// Creates (if needed) and locks `path`; nil if another live process holds it.
     public static func tryAcquire(_ path: String, create: Bool) throws(SystemError) -> RuntimeLock? {
