@@ -5,7 +5,8 @@ import IsorunCore
 /// process start here. Anything else — help, an unknown or misplaced flag, a missing or
 /// extra argument — returns nil and goes to ArgumentParser, which owns the errors.
 enum FastLifecycleParser {
-    static let commands: Set = ["create", "start", "state", "kill", "delete"]
+    /// An array, not a `Set`: see `MountOptions` on what a hashed table costs at start-up.
+    static let commands = ["create", "start", "state", "kill", "delete"]
 
     static func parse(_ arguments: [String], globals: LeadingGlobals) -> (() throws(IsorunError) -> Void)? {
         guard let command = arguments.first, commands.contains(command) else { return nil }

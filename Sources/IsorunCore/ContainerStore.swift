@@ -1,4 +1,3 @@
-import FoundationEssentials
 import Glibc
 import IsorunCgroups
 import IsorunSpec
@@ -7,7 +6,7 @@ import IsorunSys
 /// A container made by `isorun create` (the OCI runtime.md lifecycle). Unlike a
 /// supervised run it outlives the isorun process that made it, so everything later
 /// commands need is written to `<root>/<id>/container.json`.
-public struct ContainerRecord: Encodable, Sendable, Equatable {
+public struct ContainerRecord: Sendable, Equatable {
     public var id: String
     /// Absolute path of the bundle directory.
     public var bundle: String
@@ -58,6 +57,26 @@ extension ContainerRecord {
     }
 }
 
+extension ContainerRecord {
+    /// `container.json`, written by hand for the reason `init(json:)` is read by hand.
+    package var json: String {
+        var writer = JSONWriter()
+        writer.object { writer in
+            writer.key("id"); writer.string(id)
+            writer.key("bundle"); writer.string(bundle)
+            writer.key("mode"); writer.string(mode)
+            writer.key("pid"); writer.integer(pid)
+            writer.key("pidStartTime"); writer.integer(pidStartTime)
+            writer.key("created"); writer.string(created)
+            if let annotations { writer.key("annotations"); writer.stringMap(annotations) }
+            writer.key("cgroupDirectories"); writer.strings(cgroupDirectories)
+            if let hooks { writer.key("hooks"); hooks.write(to: &writer) }
+            if let hostMountRoot { writer.key("hostMountRoot"); writer.string(hostMountRoot) }
+        }
+        return writer.text
+    }
+}
+
 extension ContainerState {
     /// The state of a container made by `create`.
     public init(record: ContainerRecord, status: ContainerStatus) {
@@ -102,10 +121,7 @@ public struct ContainerStore: Sendable {
 
     public func save(_ record: ContainerRecord) throws(IsorunError) {
         let path = "\(directory(of: record.id))/\(Self.recordFile)"
-        do {
-            let data = try JSONEncoder().encode(record)
-            try Files.writeAtomically(path, String(decoding: data, as: UTF8.self))
-        } catch {
+        do { try Files.writeAtomically(path, record.json) } catch {
             throw IsorunError("write \(path): \(error)")
         }
     }
