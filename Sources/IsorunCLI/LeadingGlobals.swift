@@ -1,4 +1,5 @@
 import Glibc
+import IsorunSpec
 
 /// runc's global flags, which callers such as containerd put before the command
 /// (`isorun --root R --log F --log-format json create …`). ArgumentParser reads options
@@ -57,16 +58,13 @@ struct LeadingGlobals: Equatable {
         guard let log else { return }
         let line: String
         if logFormat == "json" {
-            let escaped = message.unicodeScalars.map { scalar -> String in
-                switch scalar {
-                case "\"": "\\\""
-                case "\\": "\\\\"
-                case _ where scalar.value < 0x20: "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
-                    + String(scalar.value, radix: 16)
-                default: String(scalar)
-                }
-            }.joined()
-            line = "{\"level\":\"error\",\"msg\":\"\(escaped)\",\"time\":\"\(Self.timestamp())\"}\n"
+            var writer = JSONWriter()
+            writer.object { writer in
+                writer.key("level"); writer.string("error")
+                writer.key("msg"); writer.string(message)
+                writer.key("time"); writer.string(Self.timestamp())
+            }
+            line = writer.text + "\n"
         } else {
             line = "\(Self.timestamp()) error: \(message)\n"
         }

@@ -76,7 +76,7 @@ package struct JSONNode {
     }
 
     /// An integer of type `I`; integral numbers written as `1e3` or `1.0` are accepted
-    /// too, as `JSONDecoder` accepted them.
+    /// too, as Foundation's `JSONDecoder` accepts them.
     package func integer<I: FixedWidthInteger>(_ type: I.Type = I.self) throws(JSONFieldError) -> I {
         guard case .number(let text) = value else { throw mismatch(integerShape(I.self)) }
         if let exact = I(text) { return exact }
