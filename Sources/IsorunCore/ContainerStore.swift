@@ -43,17 +43,17 @@ extension ContainerRecord {
     package init(json node: JSONNode) throws(JSONFieldError) {
         let o = try node.object()
         self.init(
-            id: try o.required("id") { n throws(JSONFieldError) in try n.string() },
-            bundle: try o.required("bundle") { n throws(JSONFieldError) in try n.string() },
-            mode: try o.required("mode") { n throws(JSONFieldError) in try n.string() },
-            pid: try o.required("pid") { n throws(JSONFieldError) in try n.integer(Int32.self) },
-            pidStartTime: try o.required("pidStartTime") { n throws(JSONFieldError) in try n.integer(UInt64.self) },
-            created: try o.required("created") { n throws(JSONFieldError) in try n.string() },
-            annotations: try o.optional("annotations") { n throws(JSONFieldError) in try n.stringMap() },
-            cgroupDirectories: try o.required("cgroupDirectories") { n throws(JSONFieldError) in try n.strings() },
-            hooks: try o.optional("hooks") { n throws(JSONFieldError) in try Hooks(json: n) }
+            id: try o.required("id", JSONRead.string),
+            bundle: try o.required("bundle", JSONRead.string),
+            mode: try o.required("mode", JSONRead.string),
+            pid: try o.required("pid", JSONRead.integer(Int32.self)),
+            pidStartTime: try o.required("pidStartTime", JSONRead.integer(UInt64.self)),
+            created: try o.required("created", JSONRead.string),
+            annotations: try o.optional("annotations", JSONRead.stringMap),
+            cgroupDirectories: try o.required("cgroupDirectories", JSONRead.strings),
+            hooks: try o.optional("hooks", Hooks.init(json:))
         )
-        hostMountRoot = try o.optional("hostMountRoot") { n throws(JSONFieldError) in try n.string() }
+        hostMountRoot = try o.optional("hostMountRoot", JSONRead.string)
     }
 }
 

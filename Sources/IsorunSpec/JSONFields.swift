@@ -145,6 +145,24 @@ package struct JSONObject {
     }
 }
 
+/// Readers of JSON's own kinds, to pass to `JSONObject.optional` and `required`:
+/// `o.optional("hostname", JSONRead.string)`.
+package enum JSONRead {
+    package static func string(_ node: JSONNode) throws(JSONFieldError) -> String { try node.string() }
+    package static func strings(_ node: JSONNode) throws(JSONFieldError) -> [String] { try node.strings() }
+    package static func bool(_ node: JSONNode) throws(JSONFieldError) -> Bool { try node.bool() }
+    package static func stringMap(_ node: JSONNode) throws(JSONFieldError) -> [String: String] { try node.stringMap() }
+
+    package static func integer<I: FixedWidthInteger>(_ type: I.Type) -> (JSONNode) throws(JSONFieldError) -> I {
+        { node throws(JSONFieldError) in try node.integer(type) }
+    }
+
+    /// An array of objects, each read by `element` (e.g. `Mount.init(json:)`).
+    package static func objects<T>(_ element: @escaping (JSONNode) throws(JSONFieldError) -> T) -> (JSONNode) throws(JSONFieldError) -> [T] {
+        { node throws(JSONFieldError) in try node.objects(element) }
+    }
+}
+
 /// Formats a path as `a.b[3].c`; names that are not identifiers (sysctl names,
 /// annotation keys) are written as `sysctl["net.ipv4.ip_forward"]`.
 func formatJSONPath(_ path: [JSONPathStep]) -> String {

@@ -143,19 +143,19 @@ extension Linux {
     package init(json node: JSONNode) throws(JSONFieldError) {
         let o = try node.object()
         self.init(
-            namespaces: try o.optional("namespaces") { n throws(JSONFieldError) in try n.objects(Namespace.init(json:)) },
-            uidMappings: try o.optional("uidMappings") { n throws(JSONFieldError) in try n.objects(IDMapping.init(json:)) },
-            gidMappings: try o.optional("gidMappings") { n throws(JSONFieldError) in try n.objects(IDMapping.init(json:)) },
-            devices: try o.optional("devices") { n throws(JSONFieldError) in try n.objects(Device.init(json:)) },
-            cgroupsPath: try o.optional("cgroupsPath") { n throws(JSONFieldError) in try n.string() },
-            resources: try o.optional("resources") { n throws(JSONFieldError) in try Resources(json: n) },
-            rootfsPropagation: try o.optional("rootfsPropagation") { n throws(JSONFieldError) in try n.string() },
-            seccomp: try o.optional("seccomp") { n throws(JSONFieldError) in try Seccomp(json: n) },
-            sysctl: try o.optional("sysctl") { n throws(JSONFieldError) in try n.stringMap() },
-            maskedPaths: try o.optional("maskedPaths") { n throws(JSONFieldError) in try n.strings() },
-            readonlyPaths: try o.optional("readonlyPaths") { n throws(JSONFieldError) in try n.strings() },
-            mountLabel: try o.optional("mountLabel") { n throws(JSONFieldError) in try n.string() },
-            personality: try o.optional("personality") { n throws(JSONFieldError) in try Personality(json: n) }
+            namespaces: try o.optional("namespaces", JSONRead.objects(Namespace.init(json:))),
+            uidMappings: try o.optional("uidMappings", JSONRead.objects(IDMapping.init(json:))),
+            gidMappings: try o.optional("gidMappings", JSONRead.objects(IDMapping.init(json:))),
+            devices: try o.optional("devices", JSONRead.objects(Device.init(json:))),
+            cgroupsPath: try o.optional("cgroupsPath", JSONRead.string),
+            resources: try o.optional("resources", Resources.init(json:)),
+            rootfsPropagation: try o.optional("rootfsPropagation", JSONRead.string),
+            seccomp: try o.optional("seccomp", Seccomp.init(json:)),
+            sysctl: try o.optional("sysctl", JSONRead.stringMap),
+            maskedPaths: try o.optional("maskedPaths", JSONRead.strings),
+            readonlyPaths: try o.optional("readonlyPaths", JSONRead.strings),
+            mountLabel: try o.optional("mountLabel", JSONRead.string),
+            personality: try o.optional("personality", Personality.init(json:))
         )
     }
 }
@@ -164,8 +164,8 @@ extension Namespace {
     package init(json node: JSONNode) throws(JSONFieldError) {
         let o = try node.object()
         self.init(
-            type: try o.required("type") { n throws(JSONFieldError) in try NamespaceType(json: n) },
-            path: try o.optional("path") { n throws(JSONFieldError) in try n.string() }
+            type: try o.required("type", NamespaceType.init(json:)),
+            path: try o.optional("path", JSONRead.string)
         )
     }
 }
@@ -185,17 +185,14 @@ extension NamespaceType {
 extension Device {
     package init(json node: JSONNode) throws(JSONFieldError) {
         let o = try node.object()
-        func uint32(_ key: String) throws(JSONFieldError) -> UInt32? {
-            try o.optional(key) { n throws(JSONFieldError) in try n.integer(UInt32.self) }
-        }
         self.init(
-            type: try o.required("type") { n throws(JSONFieldError) in try n.string() },
-            path: try o.required("path") { n throws(JSONFieldError) in try n.string() },
-            major: try o.optional("major") { n throws(JSONFieldError) in try n.integer(Int64.self) },
-            minor: try o.optional("minor") { n throws(JSONFieldError) in try n.integer(Int64.self) },
-            fileMode: try uint32("fileMode"),
-            uid: try uint32("uid"),
-            gid: try uint32("gid")
+            type: try o.required("type", JSONRead.string),
+            path: try o.required("path", JSONRead.string),
+            major: try o.optional("major", JSONRead.integer(Int64.self)),
+            minor: try o.optional("minor", JSONRead.integer(Int64.self)),
+            fileMode: try o.optional("fileMode", JSONRead.integer(UInt32.self)),
+            uid: try o.optional("uid", JSONRead.integer(UInt32.self)),
+            gid: try o.optional("gid", JSONRead.integer(UInt32.self))
         )
     }
 }
@@ -204,8 +201,8 @@ extension Personality {
     package init(json node: JSONNode) throws(JSONFieldError) {
         let o = try node.object()
         self.init(
-            domain: try o.required("domain") { n throws(JSONFieldError) in try n.string() },
-            flags: try o.optional("flags") { n throws(JSONFieldError) in try n.strings() }
+            domain: try o.required("domain", JSONRead.string),
+            flags: try o.optional("flags", JSONRead.strings)
         )
     }
 }

@@ -55,12 +55,12 @@ extension Mount {
     package init(json node: JSONNode) throws(JSONFieldError) {
         let o = try node.object()
         self.init(
-            destination: try o.required("destination") { n throws(JSONFieldError) in try n.string() },
-            source: try o.optional("source") { n throws(JSONFieldError) in try n.string() },
-            options: try o.optional("options") { n throws(JSONFieldError) in try n.strings() },
-            type: try o.optional("type") { n throws(JSONFieldError) in try n.string() },
-            uidMappings: try o.optional("uidMappings") { n throws(JSONFieldError) in try n.objects(IDMapping.init(json:)) },
-            gidMappings: try o.optional("gidMappings") { n throws(JSONFieldError) in try n.objects(IDMapping.init(json:)) }
+            destination: try o.required("destination", JSONRead.string),
+            source: try o.optional("source", JSONRead.string),
+            options: try o.optional("options", JSONRead.strings),
+            type: try o.optional("type", JSONRead.string),
+            uidMappings: try o.optional("uidMappings", JSONRead.objects(IDMapping.init(json:))),
+            gidMappings: try o.optional("gidMappings", JSONRead.objects(IDMapping.init(json:)))
         )
     }
 }
@@ -69,9 +69,9 @@ extension IDMapping {
     package init(json node: JSONNode) throws(JSONFieldError) {
         let o = try node.object()
         self.init(
-            containerID: try o.required("containerID") { n throws(JSONFieldError) in try n.integer(UInt32.self) },
-            hostID: try o.required("hostID") { n throws(JSONFieldError) in try n.integer(UInt32.self) },
-            size: try o.required("size") { n throws(JSONFieldError) in try n.integer(UInt32.self) }
+            containerID: try o.required("containerID", JSONRead.integer(UInt32.self)),
+            hostID: try o.required("hostID", JSONRead.integer(UInt32.self)),
+            size: try o.required("size", JSONRead.integer(UInt32.self))
         )
     }
 }

@@ -157,19 +157,19 @@ extension Process {
     package init(json node: JSONNode) throws(JSONFieldError) {
         let o = try node.object()
         self.init(
-            terminal: try o.optional("terminal") { n throws(JSONFieldError) in try n.bool() },
-            consoleSize: try o.optional("consoleSize") { n throws(JSONFieldError) in try ConsoleSize(json: n) },
-            user: try o.optional("user") { n throws(JSONFieldError) in try User(json: n) },
-            args: try o.optional("args") { n throws(JSONFieldError) in try n.strings() },
-            commandLine: try o.optional("commandLine") { n throws(JSONFieldError) in try n.string() },
-            env: try o.optional("env") { n throws(JSONFieldError) in try n.strings() },
-            cwd: try o.required("cwd") { n throws(JSONFieldError) in try n.string() },
-            capabilities: try o.optional("capabilities") { n throws(JSONFieldError) in try Capabilities(json: n) },
-            rlimits: try o.optional("rlimits") { n throws(JSONFieldError) in try n.objects(Rlimit.init(json:)) },
-            noNewPrivileges: try o.optional("noNewPrivileges") { n throws(JSONFieldError) in try n.bool() },
-            apparmorProfile: try o.optional("apparmorProfile") { n throws(JSONFieldError) in try n.string() },
-            oomScoreAdj: try o.optional("oomScoreAdj") { n throws(JSONFieldError) in try n.integer(Int.self) },
-            selinuxLabel: try o.optional("selinuxLabel") { n throws(JSONFieldError) in try n.string() }
+            terminal: try o.optional("terminal", JSONRead.bool),
+            consoleSize: try o.optional("consoleSize", ConsoleSize.init(json:)),
+            user: try o.optional("user", User.init(json:)),
+            args: try o.optional("args", JSONRead.strings),
+            commandLine: try o.optional("commandLine", JSONRead.string),
+            env: try o.optional("env", JSONRead.strings),
+            cwd: try o.required("cwd", JSONRead.string),
+            capabilities: try o.optional("capabilities", Capabilities.init(json:)),
+            rlimits: try o.optional("rlimits", JSONRead.objects(Rlimit.init(json:))),
+            noNewPrivileges: try o.optional("noNewPrivileges", JSONRead.bool),
+            apparmorProfile: try o.optional("apparmorProfile", JSONRead.string),
+            oomScoreAdj: try o.optional("oomScoreAdj", JSONRead.integer(Int.self)),
+            selinuxLabel: try o.optional("selinuxLabel", JSONRead.string)
         )
     }
 }
@@ -178,8 +178,8 @@ extension ConsoleSize {
     package init(json node: JSONNode) throws(JSONFieldError) {
         let o = try node.object()
         self.init(
-            height: try o.required("height") { n throws(JSONFieldError) in try n.integer(UInt32.self) },
-            width: try o.required("width") { n throws(JSONFieldError) in try n.integer(UInt32.self) }
+            height: try o.required("height", JSONRead.integer(UInt32.self)),
+            width: try o.required("width", JSONRead.integer(UInt32.self))
         )
     }
 }
@@ -188,13 +188,13 @@ extension User {
     package init(json node: JSONNode) throws(JSONFieldError) {
         let o = try node.object()
         self.init(
-            uid: try o.required("uid") { n throws(JSONFieldError) in try n.integer(UInt32.self) },
-            gid: try o.required("gid") { n throws(JSONFieldError) in try n.integer(UInt32.self) },
-            umask: try o.optional("umask") { n throws(JSONFieldError) in try n.integer(UInt32.self) },
+            uid: try o.required("uid", JSONRead.integer(UInt32.self)),
+            gid: try o.required("gid", JSONRead.integer(UInt32.self)),
+            umask: try o.optional("umask", JSONRead.integer(UInt32.self)),
             additionalGids: try o.optional("additionalGids") { n throws(JSONFieldError) in
                 try n.array(of: "non-negative integers") { e throws(JSONFieldError) in try e.integer(UInt32.self) }
             },
-            username: try o.optional("username") { n throws(JSONFieldError) in try n.string() }
+            username: try o.optional("username", JSONRead.string)
         )
     }
 }
@@ -202,15 +202,12 @@ extension User {
 extension Capabilities {
     package init(json node: JSONNode) throws(JSONFieldError) {
         let o = try node.object()
-        func set(_ key: String) throws(JSONFieldError) -> [String]? {
-            try o.optional(key) { n throws(JSONFieldError) in try n.strings() }
-        }
         self.init(
-            bounding: try set("bounding"),
-            effective: try set("effective"),
-            inheritable: try set("inheritable"),
-            permitted: try set("permitted"),
-            ambient: try set("ambient")
+            bounding: try o.optional("bounding", JSONRead.strings),
+            effective: try o.optional("effective", JSONRead.strings),
+            inheritable: try o.optional("inheritable", JSONRead.strings),
+            permitted: try o.optional("permitted", JSONRead.strings),
+            ambient: try o.optional("ambient", JSONRead.strings)
         )
     }
 }
@@ -219,9 +216,9 @@ extension Rlimit {
     package init(json node: JSONNode) throws(JSONFieldError) {
         let o = try node.object()
         self.init(
-            type: try o.required("type") { n throws(JSONFieldError) in try n.string() },
-            soft: try o.required("soft") { n throws(JSONFieldError) in try n.integer(UInt64.self) },
-            hard: try o.required("hard") { n throws(JSONFieldError) in try n.integer(UInt64.self) }
+            type: try o.required("type", JSONRead.string),
+            soft: try o.required("soft", JSONRead.integer(UInt64.self)),
+            hard: try o.required("hard", JSONRead.integer(UInt64.self))
         )
     }
 }

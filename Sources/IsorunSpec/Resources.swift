@@ -194,15 +194,15 @@ extension Resources {
     package init(json node: JSONNode) throws(JSONFieldError) {
         let o = try node.object()
         self.init(
-            devices: try o.optional("devices") { n throws(JSONFieldError) in try n.objects(DeviceCgroupRule.init(json:)) },
-            memory: try o.optional("memory") { n throws(JSONFieldError) in try MemoryResources(json: n) },
-            cpu: try o.optional("cpu") { n throws(JSONFieldError) in try CPUResources(json: n) },
-            pids: try o.optional("pids") { n throws(JSONFieldError) in try PidsResources(json: n) },
-            unified: try o.optional("unified") { n throws(JSONFieldError) in try n.stringMap() }
+            devices: try o.optional("devices", JSONRead.objects(DeviceCgroupRule.init(json:))),
+            memory: try o.optional("memory", MemoryResources.init(json:)),
+            cpu: try o.optional("cpu", CPUResources.init(json:)),
+            pids: try o.optional("pids", PidsResources.init(json:)),
+            unified: try o.optional("unified", JSONRead.stringMap)
         )
-        blockIO = try o.optional("blockIO") { n throws(JSONFieldError) in try BlockIOResources(json: n) }
-        hugepageLimits = try o.optional("hugepageLimits") { n throws(JSONFieldError) in try n.objects(HugepageLimit.init(json:)) }
-        network = try o.optional("network") { n throws(JSONFieldError) in try NetworkResources(json: n) }
+        blockIO = try o.optional("blockIO", BlockIOResources.init(json:))
+        hugepageLimits = try o.optional("hugepageLimits", JSONRead.objects(HugepageLimit.init(json:)))
+        network = try o.optional("network", NetworkResources.init(json:))
     }
 }
 
@@ -210,11 +210,11 @@ extension DeviceCgroupRule {
     package init(json node: JSONNode) throws(JSONFieldError) {
         let o = try node.object()
         self.init(
-            allow: try o.required("allow") { n throws(JSONFieldError) in try n.bool() },
-            type: try o.optional("type") { n throws(JSONFieldError) in try n.string() },
-            major: try o.optional("major") { n throws(JSONFieldError) in try n.integer(Int64.self) },
-            minor: try o.optional("minor") { n throws(JSONFieldError) in try n.integer(Int64.self) },
-            access: try o.optional("access") { n throws(JSONFieldError) in try n.string() }
+            allow: try o.required("allow", JSONRead.bool),
+            type: try o.optional("type", JSONRead.string),
+            major: try o.optional("major", JSONRead.integer(Int64.self)),
+            minor: try o.optional("minor", JSONRead.integer(Int64.self)),
+            access: try o.optional("access", JSONRead.string)
         )
     }
 }
@@ -222,17 +222,14 @@ extension DeviceCgroupRule {
 extension MemoryResources {
     package init(json node: JSONNode) throws(JSONFieldError) {
         let o = try node.object()
-        func bytes(_ key: String) throws(JSONFieldError) -> Int64? {
-            try o.optional(key) { n throws(JSONFieldError) in try n.integer(Int64.self) }
-        }
         self.init(
-            limit: try bytes("limit"),
-            reservation: try bytes("reservation"),
-            swap: try bytes("swap"),
-            kernel: try bytes("kernel"),
-            kernelTCP: try bytes("kernelTCP"),
-            swappiness: try o.optional("swappiness") { n throws(JSONFieldError) in try n.integer(UInt64.self) },
-            disableOOMKiller: try o.optional("disableOOMKiller") { n throws(JSONFieldError) in try n.bool() }
+            limit: try o.optional("limit", JSONRead.integer(Int64.self)),
+            reservation: try o.optional("reservation", JSONRead.integer(Int64.self)),
+            swap: try o.optional("swap", JSONRead.integer(Int64.self)),
+            kernel: try o.optional("kernel", JSONRead.integer(Int64.self)),
+            kernelTCP: try o.optional("kernelTCP", JSONRead.integer(Int64.self)),
+            swappiness: try o.optional("swappiness", JSONRead.integer(UInt64.self)),
+            disableOOMKiller: try o.optional("disableOOMKiller", JSONRead.bool)
         )
     }
 }
@@ -240,46 +237,37 @@ extension MemoryResources {
 extension CPUResources {
     package init(json node: JSONNode) throws(JSONFieldError) {
         let o = try node.object()
-        func signed(_ key: String) throws(JSONFieldError) -> Int64? {
-            try o.optional(key) { n throws(JSONFieldError) in try n.integer(Int64.self) }
-        }
-        func unsigned(_ key: String) throws(JSONFieldError) -> UInt64? {
-            try o.optional(key) { n throws(JSONFieldError) in try n.integer(UInt64.self) }
-        }
         self.init(
-            shares: try unsigned("shares"),
-            quota: try signed("quota"),
-            burst: try unsigned("burst"),
-            period: try unsigned("period"),
-            realtimeRuntime: try signed("realtimeRuntime"),
-            realtimePeriod: try unsigned("realtimePeriod"),
-            cpus: try o.optional("cpus") { n throws(JSONFieldError) in try n.string() },
-            mems: try o.optional("mems") { n throws(JSONFieldError) in try n.string() },
-            idle: try signed("idle")
+            shares: try o.optional("shares", JSONRead.integer(UInt64.self)),
+            quota: try o.optional("quota", JSONRead.integer(Int64.self)),
+            burst: try o.optional("burst", JSONRead.integer(UInt64.self)),
+            period: try o.optional("period", JSONRead.integer(UInt64.self)),
+            realtimeRuntime: try o.optional("realtimeRuntime", JSONRead.integer(Int64.self)),
+            realtimePeriod: try o.optional("realtimePeriod", JSONRead.integer(UInt64.self)),
+            cpus: try o.optional("cpus", JSONRead.string),
+            mems: try o.optional("mems", JSONRead.string),
+            idle: try o.optional("idle", JSONRead.integer(Int64.self))
         )
     }
 }
 
 extension PidsResources {
     package init(json node: JSONNode) throws(JSONFieldError) {
-        self.init(limit: try node.object().required("limit") { n throws(JSONFieldError) in try n.integer(Int64.self) })
+        self.init(limit: try node.object().required("limit", JSONRead.integer(Int64.self)))
     }
 }
 
 extension BlockIOResources {
     package init(json node: JSONNode) throws(JSONFieldError) {
         let o = try node.object()
-        func throttles(_ key: String) throws(JSONFieldError) -> [ThrottleDevice]? {
-            try o.optional(key) { n throws(JSONFieldError) in try n.objects(ThrottleDevice.init(json:)) }
-        }
         self.init(
-            weight: try o.optional("weight") { n throws(JSONFieldError) in try n.integer(UInt16.self) },
-            leafWeight: try o.optional("leafWeight") { n throws(JSONFieldError) in try n.integer(UInt16.self) },
-            weightDevice: try o.optional("weightDevice") { n throws(JSONFieldError) in try n.objects(WeightDevice.init(json:)) },
-            throttleReadBpsDevice: try throttles("throttleReadBpsDevice"),
-            throttleWriteBpsDevice: try throttles("throttleWriteBpsDevice"),
-            throttleReadIOPSDevice: try throttles("throttleReadIOPSDevice"),
-            throttleWriteIOPSDevice: try throttles("throttleWriteIOPSDevice")
+            weight: try o.optional("weight", JSONRead.integer(UInt16.self)),
+            leafWeight: try o.optional("leafWeight", JSONRead.integer(UInt16.self)),
+            weightDevice: try o.optional("weightDevice", JSONRead.objects(WeightDevice.init(json:))),
+            throttleReadBpsDevice: try o.optional("throttleReadBpsDevice", JSONRead.objects(ThrottleDevice.init(json:))),
+            throttleWriteBpsDevice: try o.optional("throttleWriteBpsDevice", JSONRead.objects(ThrottleDevice.init(json:))),
+            throttleReadIOPSDevice: try o.optional("throttleReadIOPSDevice", JSONRead.objects(ThrottleDevice.init(json:))),
+            throttleWriteIOPSDevice: try o.optional("throttleWriteIOPSDevice", JSONRead.objects(ThrottleDevice.init(json:)))
         )
     }
 }
@@ -288,10 +276,10 @@ extension BlockIOResources.WeightDevice {
     package init(json node: JSONNode) throws(JSONFieldError) {
         let o = try node.object()
         self.init(
-            major: try o.required("major") { n throws(JSONFieldError) in try n.integer(Int64.self) },
-            minor: try o.required("minor") { n throws(JSONFieldError) in try n.integer(Int64.self) },
-            weight: try o.optional("weight") { n throws(JSONFieldError) in try n.integer(UInt16.self) },
-            leafWeight: try o.optional("leafWeight") { n throws(JSONFieldError) in try n.integer(UInt16.self) }
+            major: try o.required("major", JSONRead.integer(Int64.self)),
+            minor: try o.required("minor", JSONRead.integer(Int64.self)),
+            weight: try o.optional("weight", JSONRead.integer(UInt16.self)),
+            leafWeight: try o.optional("leafWeight", JSONRead.integer(UInt16.self))
         )
     }
 }
@@ -300,9 +288,9 @@ extension BlockIOResources.ThrottleDevice {
     package init(json node: JSONNode) throws(JSONFieldError) {
         let o = try node.object()
         self.init(
-            major: try o.required("major") { n throws(JSONFieldError) in try n.integer(Int64.self) },
-            minor: try o.required("minor") { n throws(JSONFieldError) in try n.integer(Int64.self) },
-            rate: try o.required("rate") { n throws(JSONFieldError) in try n.integer(UInt64.self) }
+            major: try o.required("major", JSONRead.integer(Int64.self)),
+            minor: try o.required("minor", JSONRead.integer(Int64.self)),
+            rate: try o.required("rate", JSONRead.integer(UInt64.self))
         )
     }
 }
@@ -311,8 +299,8 @@ extension HugepageLimit {
     package init(json node: JSONNode) throws(JSONFieldError) {
         let o = try node.object()
         self.init(
-            pageSize: try o.required("pageSize") { n throws(JSONFieldError) in try n.string() },
-            limit: try o.required("limit") { n throws(JSONFieldError) in try n.integer(UInt64.self) }
+            pageSize: try o.required("pageSize", JSONRead.string),
+            limit: try o.required("limit", JSONRead.integer(UInt64.self))
         )
     }
 }
@@ -321,8 +309,8 @@ extension NetworkResources {
     package init(json node: JSONNode) throws(JSONFieldError) {
         let o = try node.object()
         self.init(
-            classID: try o.optional("classID") { n throws(JSONFieldError) in try n.integer(UInt32.self) },
-            priorities: try o.optional("priorities") { n throws(JSONFieldError) in try n.objects(InterfacePriority.init(json:)) }
+            classID: try o.optional("classID", JSONRead.integer(UInt32.self)),
+            priorities: try o.optional("priorities", JSONRead.objects(InterfacePriority.init(json:)))
         )
     }
 }
@@ -331,8 +319,8 @@ extension NetworkResources.InterfacePriority {
     package init(json node: JSONNode) throws(JSONFieldError) {
         let o = try node.object()
         self.init(
-            name: try o.required("name") { n throws(JSONFieldError) in try n.string() },
-            priority: try o.required("priority") { n throws(JSONFieldError) in try n.integer(UInt32.self) }
+            name: try o.required("name", JSONRead.string),
+            priority: try o.required("priority", JSONRead.integer(UInt32.self))
         )
     }
 }

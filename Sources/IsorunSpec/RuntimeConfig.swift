@@ -136,16 +136,16 @@ extension RuntimeConfig {
     package init(json node: JSONNode) throws(JSONFieldError) {
         let o = try node.object()
         self.init(
-            ociVersion: try o.required("ociVersion") { n throws(JSONFieldError) in try n.string() },
-            process: try o.optional("process") { n throws(JSONFieldError) in try Process(json: n) },
-            root: try o.optional("root") { n throws(JSONFieldError) in try Root(json: n) },
-            hostname: try o.optional("hostname") { n throws(JSONFieldError) in try n.string() },
-            domainname: try o.optional("domainname") { n throws(JSONFieldError) in try n.string() },
-            mounts: try o.optional("mounts") { n throws(JSONFieldError) in try n.objects(Mount.init(json:)) },
-            hooks: try o.optional("hooks") { n throws(JSONFieldError) in try Hooks(json: n) },
-            annotations: try o.optional("annotations") { n throws(JSONFieldError) in try n.stringMap() },
-            linux: try o.optional("linux") { n throws(JSONFieldError) in try Linux(json: n) },
-            vm: try o.optional("vm") { n throws(JSONFieldError) in try VM(json: n) }
+            ociVersion: try o.required("ociVersion", JSONRead.string),
+            process: try o.optional("process", Process.init(json:)),
+            root: try o.optional("root", Root.init(json:)),
+            hostname: try o.optional("hostname", JSONRead.string),
+            domainname: try o.optional("domainname", JSONRead.string),
+            mounts: try o.optional("mounts", JSONRead.objects(Mount.init(json:))),
+            hooks: try o.optional("hooks", Hooks.init(json:)),
+            annotations: try o.optional("annotations", JSONRead.stringMap),
+            linux: try o.optional("linux", Linux.init(json:)),
+            vm: try o.optional("vm", VM.init(json:))
         )
     }
 }
@@ -154,8 +154,8 @@ extension Root {
     package init(json node: JSONNode) throws(JSONFieldError) {
         let o = try node.object()
         self.init(
-            path: try o.required("path") { n throws(JSONFieldError) in try n.string() },
-            readonly: try o.optional("readonly") { n throws(JSONFieldError) in try n.bool() }
+            path: try o.required("path", JSONRead.string),
+            readonly: try o.optional("readonly", JSONRead.bool)
         )
     }
 }
@@ -164,16 +164,13 @@ extension Hooks {
     /// Also how a container record stores the bundle's hooks for `start` and `delete`.
     package init(json node: JSONNode) throws(JSONFieldError) {
         let o = try node.object()
-        func hooks(_ key: String) throws(JSONFieldError) -> [Hook]? {
-            try o.optional(key) { n throws(JSONFieldError) in try n.objects(Hook.init(json:)) }
-        }
         self.init(
-            prestart: try hooks("prestart"),
-            createRuntime: try hooks("createRuntime"),
-            createContainer: try hooks("createContainer"),
-            startContainer: try hooks("startContainer"),
-            poststart: try hooks("poststart"),
-            poststop: try hooks("poststop")
+            prestart: try o.optional("prestart", JSONRead.objects(Hook.init(json:))),
+            createRuntime: try o.optional("createRuntime", JSONRead.objects(Hook.init(json:))),
+            createContainer: try o.optional("createContainer", JSONRead.objects(Hook.init(json:))),
+            startContainer: try o.optional("startContainer", JSONRead.objects(Hook.init(json:))),
+            poststart: try o.optional("poststart", JSONRead.objects(Hook.init(json:))),
+            poststop: try o.optional("poststop", JSONRead.objects(Hook.init(json:)))
         )
     }
 }
@@ -182,10 +179,10 @@ extension Hook {
     package init(json node: JSONNode) throws(JSONFieldError) {
         let o = try node.object()
         self.init(
-            path: try o.required("path") { n throws(JSONFieldError) in try n.string() },
-            args: try o.optional("args") { n throws(JSONFieldError) in try n.strings() },
-            env: try o.optional("env") { n throws(JSONFieldError) in try n.strings() },
-            timeout: try o.optional("timeout") { n throws(JSONFieldError) in try n.integer(Int.self) }
+            path: try o.required("path", JSONRead.string),
+            args: try o.optional("args", JSONRead.strings),
+            env: try o.optional("env", JSONRead.strings),
+            timeout: try o.optional("timeout", JSONRead.integer(Int.self))
         )
     }
 }

@@ -94,13 +94,13 @@ extension Seccomp {
     package init(json node: JSONNode) throws(JSONFieldError) {
         let o = try node.object()
         self.init(
-            defaultAction: try o.required("defaultAction") { n throws(JSONFieldError) in try n.string() },
-            defaultErrnoRet: try o.optional("defaultErrnoRet") { n throws(JSONFieldError) in try n.integer(UInt32.self) },
-            architectures: try o.optional("architectures") { n throws(JSONFieldError) in try n.strings() },
-            flags: try o.optional("flags") { n throws(JSONFieldError) in try n.strings() },
-            listenerPath: try o.optional("listenerPath") { n throws(JSONFieldError) in try n.string() },
-            listenerMetadata: try o.optional("listenerMetadata") { n throws(JSONFieldError) in try n.string() },
-            syscalls: try o.optional("syscalls") { n throws(JSONFieldError) in try n.objects(SyscallRule.init(json:)) }
+            defaultAction: try o.required("defaultAction", JSONRead.string),
+            defaultErrnoRet: try o.optional("defaultErrnoRet", JSONRead.integer(UInt32.self)),
+            architectures: try o.optional("architectures", JSONRead.strings),
+            flags: try o.optional("flags", JSONRead.strings),
+            listenerPath: try o.optional("listenerPath", JSONRead.string),
+            listenerMetadata: try o.optional("listenerMetadata", JSONRead.string),
+            syscalls: try o.optional("syscalls", JSONRead.objects(SyscallRule.init(json:)))
         )
     }
 }
@@ -109,10 +109,10 @@ extension SyscallRule {
     package init(json node: JSONNode) throws(JSONFieldError) {
         let o = try node.object()
         self.init(
-            names: try o.required("names") { n throws(JSONFieldError) in try n.strings() },
-            action: try o.required("action") { n throws(JSONFieldError) in try n.string() },
-            errnoRet: try o.optional("errnoRet") { n throws(JSONFieldError) in try n.integer(UInt32.self) },
-            args: try o.optional("args") { n throws(JSONFieldError) in try n.objects(SyscallArg.init(json:)) }
+            names: try o.required("names", JSONRead.strings),
+            action: try o.required("action", JSONRead.string),
+            errnoRet: try o.optional("errnoRet", JSONRead.integer(UInt32.self)),
+            args: try o.optional("args", JSONRead.objects(SyscallArg.init(json:)))
         )
     }
 }
@@ -121,10 +121,10 @@ extension SyscallArg {
     package init(json node: JSONNode) throws(JSONFieldError) {
         let o = try node.object()
         self.init(
-            index: try o.required("index") { n throws(JSONFieldError) in try n.integer(UInt32.self) },
-            value: try o.required("value") { n throws(JSONFieldError) in try n.integer(UInt64.self) },
-            valueTwo: try o.optional("valueTwo") { n throws(JSONFieldError) in try n.integer(UInt64.self) },
-            op: try o.required("op") { n throws(JSONFieldError) in try n.string() }
+            index: try o.required("index", JSONRead.integer(UInt32.self)),
+            value: try o.required("value", JSONRead.integer(UInt64.self)),
+            valueTwo: try o.optional("valueTwo", JSONRead.integer(UInt64.self)),
+            op: try o.required("op", JSONRead.string)
         )
     }
 }

@@ -70,9 +70,9 @@ extension VM {
     package init(json node: JSONNode) throws(JSONFieldError) {
         let o = try node.object()
         self.init(
-            hypervisor: try o.optional("hypervisor") { n throws(JSONFieldError) in try VMHypervisor(json: n) },
-            kernel: try o.optional("kernel") { n throws(JSONFieldError) in try VMKernel(json: n) },
-            image: try o.optional("image") { n throws(JSONFieldError) in try VMImage(json: n) }
+            hypervisor: try o.optional("hypervisor", VMHypervisor.init(json:)),
+            kernel: try o.optional("kernel", VMKernel.init(json:)),
+            image: try o.optional("image", VMImage.init(json:))
         )
     }
 }
@@ -81,8 +81,8 @@ extension VMHypervisor {
     package init(json node: JSONNode) throws(JSONFieldError) {
         let o = try node.object()
         self.init(
-            path: try o.required("path") { n throws(JSONFieldError) in try n.string() },
-            parameters: try o.optional("parameters") { n throws(JSONFieldError) in try n.strings() }
+            path: try o.required("path", JSONRead.string),
+            parameters: try o.optional("parameters", JSONRead.strings)
         )
     }
 }
@@ -91,9 +91,9 @@ extension VMKernel {
     package init(json node: JSONNode) throws(JSONFieldError) {
         let o = try node.object()
         self.init(
-            path: try o.required("path") { n throws(JSONFieldError) in try n.string() },
-            parameters: try o.optional("parameters") { n throws(JSONFieldError) in try n.strings() },
-            initrd: try o.optional("initrd") { n throws(JSONFieldError) in try n.string() }
+            path: try o.required("path", JSONRead.string),
+            parameters: try o.optional("parameters", JSONRead.strings),
+            initrd: try o.optional("initrd", JSONRead.string)
         )
     }
 }
@@ -102,8 +102,8 @@ extension VMImage {
     package init(json node: JSONNode) throws(JSONFieldError) {
         let o = try node.object()
         self.init(
-            path: try o.required("path") { n throws(JSONFieldError) in try n.string() },
-            format: try o.required("format") { n throws(JSONFieldError) in try n.string() }
+            path: try o.required("path", JSONRead.string),
+            format: try o.required("format", JSONRead.string)
         )
     }
 }
