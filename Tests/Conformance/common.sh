@@ -37,17 +37,27 @@ pids_matching() {
     return 0
 }
 
+# Lazily unmounts every mount at or under $1 (snapshots, rootfs), deepest first.
+unmount_under() {   # unmount_under DIR
+    awk -v t="$1" 'index($5, t) == 1 {print $5}' /proc/self/mountinfo | sort -r | while read -r m; do
+        umount -l "$m" 2>/dev/null
+    done
+    return 0
+}
+
 FAILS=0
 declare -A RESULT      # RESULT[runtime/step] = PASS|FAIL
-report() {   # report RUNTIME STEP PASS|FAIL [detail]
+record() {   # record RUNTIME STEP PASS|FAIL [detail]: remembers and prints one result
     RESULT[$1/$2]=$3
     printf '%-4s %-7s %-10s %s\n' "$3" "$1" "$2" "${4:-}"
+}
+report() {   # report RUNTIME STEP PASS|FAIL [detail]
+    record "$@"
     [ "$3" = FAIL ] && FAILS=$((FAILS + 1))
     return 0
 }
 xreport() {   # like report, for the extras: they fail the run only with STRICT_EXTRAS=1
-    RESULT[$1/$2]=$3
-    printf '%-4s %-7s %-10s %s\n' "$3" "$1" "$2" "${4:-}"
+    record "$@"
     if [ "$3" = FAIL ] && [ "${STRICT_EXTRAS:-0}" = 1 ]; then FAILS=$((FAILS + 1)); fi
     return 0
 }

@@ -124,10 +124,7 @@ cleanup() {
         done
     done
     sleep 0.3
-    # Mounts under our temp dir (snapshots, rootfs), deepest first.
-    awk -v t="$T" 'index($5, t) == 1 {print $5}' /proc/self/mountinfo | sort -r | while read -r m; do
-        umount -l "$m" 2>/dev/null
-    done
+    unmount_under "$T"
     # cgroups: the containers' own (normally gone already) and ctr's per-namespace parent.
     for id in "${IDS[@]}"; do
         rmdir /sys/fs/cgroup/*/{"$NS",k8s.io}/"$id" /sys/fs/cgroup/*/"$id" 2>/dev/null

@@ -89,9 +89,7 @@ cleanup() {
         done
     done
     sleep 0.3
-    awk -v t="$T" 'index($5, t) == 1 {print $5}' /proc/self/mountinfo | sort -r | while read -r m; do
-        umount -l "$m" 2>/dev/null
-    done
+    unmount_under "$T"
     for id in $(cat "$T/ids" 2>/dev/null); do
         find /sys/fs/cgroup/ -depth -mindepth 2 -maxdepth 4 -type d -name "*$id*" -exec rmdir {} \; 2>/dev/null
     done
