@@ -174,12 +174,8 @@ extension Files {
 public enum MountTable {
     /// The mount point whose mount holds `path` (the longest one above or at it).
     public static func mountPoint(containing path: String) -> String? {
-        guard let text = try? Files.readString("/proc/self/mountinfo") else { return nil }
         var best: String?
-        for line in text.split(separator: "\n") {
-            let fields = line.split(separator: " ")
-            guard fields.count > 4 else { continue }
-            let point = unescape(fields[4])
+        for point in mountPoints() {
             let covers = point == "/" || path == point || path.hasPrefix(point + "/")
             if covers && point.count >= (best?.count ?? 0) { best = point }
         }
@@ -188,14 +184,17 @@ public enum MountTable {
 
     /// Detaches every mount at or below `path`, deepest first.
     public static func unmountAll(under path: String) {
-        guard let text = try? Files.readString("/proc/self/mountinfo") else { return }
-        let points = text.split(separator: "\n").compactMap { line -> String? in
-            let fields = line.split(separator: " ")
-            guard fields.count > 4 else { return nil }
-            let point = unescape(fields[4])
-            return point == path || point.hasPrefix(path + "/") ? point : nil
-        }
+        let points = mountPoints().filter { $0 == path || $0.hasPrefix(path + "/") }
         for point in points.reversed() { _ = umount2(point, Int32(MNT_DETACH)) }
+    }
+
+    /// Every mount point, in mount order (a mount comes after the one it sits on).
+    private static func mountPoints() -> [String] {
+        guard let text = try? Files.readString("/proc/self/mountinfo") else { return [] }
+        return text.split(separator: "\n").compactMap { line in
+            let fields = line.split(separator: " ")
+            return fields.count > 4 ? unescape(fields[4]) : nil
+        }
     }
 
     /// mountinfo writes space, tab, newline and backslash as \ooo octal escapes.
