@@ -56,7 +56,7 @@ let package = Package(
         .target(
             name: "IsorunBench",
             dependencies: [
-                "IsorunSys", "IsorunSpec", "IsorunCgroups", "IsorunVM",
+                "IsorunSys", "IsorunSpec", "IsorunCgroups", "IsorunCore", "IsorunVM",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
@@ -86,7 +86,7 @@ let package = Package(
         .testTarget(name: "IsorunSandboxTests", dependencies: ["IsorunSandbox", "IsorunCgroups", "IsorunSpec"]),
         .testTarget(name: "IsorunCLITests", dependencies: ["IsorunCLI"]),
         .testTarget(name: "IsorunBenchTests", dependencies: ["IsorunBench"]),
-        .testTarget(name: "IsorunVMTests", dependencies: ["IsorunVM", "IsorunGuestProtocol", "IsorunSpec", "IsorunSys"]),
+        .testTarget(name: "IsorunVMTests", dependencies: ["IsorunVM", "IsorunCore", "IsorunGuestProtocol", "IsorunSpec", "IsorunSys"]),
         .testTarget(name: "IntegrationTests", dependencies: ["IsorunSys", "IsorunCgroups"]),
     ]
 )

@@ -7,9 +7,6 @@ extension Environment {
     /// Describes this host: kernel, CPUs, cgroup layout, the VM accelerator `auto`
     /// picks, and the versions of the peers a scenario compares against.
     public static func current(workspace: String) -> Environment {
-        var name = utsname()
-        uname(&name)
-        let release = withUnsafeBytes(of: name.release) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
         let cgroups: String
         switch try? CgroupLayout.detect() {
         case .unified?: cgroups = "v2"
@@ -22,7 +19,7 @@ extension Environment {
         for (peer, arguments) in [("bwrap", ["--version"]), ("runc", ["--version"]), ("qemu-system-x86_64", ["--version"])] {
             if let version = firstLine(of: [peer] + arguments, workspace: workspace) { peers[peer] = version }
         }
-        return Environment(kernel: release, cpus: HostProcess.onlineCPUs, cgroups: cgroups,
+        return Environment(kernel: HostProcess.kernelRelease, cpus: HostProcess.onlineCPUs, cgroups: cgroups,
                            accelerator: accelerator.rawValue, peers: peers)
     }
 

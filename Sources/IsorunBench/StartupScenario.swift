@@ -1,5 +1,6 @@
 import Glibc
 import FoundationEssentials
+import IsorunCore
 import IsorunSpec
 import IsorunSys
 import IsorunVM
@@ -162,7 +163,7 @@ public struct StartupScenario {
             defer { try? Files.removeTree(cache) }
             do {
                 try Files.makeDirectories(cache)
-                try Files.symlink(target: "\(GuestCacheLocation.directory)/kernel", at: "\(cache)/kernel")
+                try Files.symlink(target: "\(CacheLocation.directory)/kernel", at: "\(cache)/kernel")
                 samples[cold, default: []].append(try CommandTimer.time(command, extraEnvironment: ["ISORUN_CACHE=\(cache)"]))
                 samples[warm, default: []].append(try CommandTimer.time(command))
             } catch {

@@ -42,12 +42,15 @@ public enum Files {
 
     /// Writes `contents` in one write(2): cgroup and /proc files need that.
     public static func write(_ path: String, _ contents: String, create: Bool = false) throws(SystemError) {
+        try write(path, bytes: Array(contents.utf8), create: create)
+    }
+
+    public static func write(_ path: String, bytes: [UInt8], create: Bool = false, mode: mode_t = 0o644) throws(SystemError) {
         let flags = O_WRONLY | O_CLOEXEC | (create ? (O_CREAT | O_TRUNC) : 0)
-        let fd = retryingOnInterrupt { open(path, flags, 0o644) }
+        let fd = retryingOnInterrupt { open(path, flags, mode) }
         guard fd >= 0 else { throw SystemError("open", path) }
         defer { close(fd) }
-        var bytes = Array(contents.utf8)
-        let written = bytes.withUnsafeMutableBytes { buffer in
+        let written = bytes.withUnsafeBytes { buffer in
             retryingOnInterrupt { Glibc.write(fd, buffer.baseAddress, buffer.count) }
         }
         guard written == bytes.count else { throw SystemError("write", path) }
@@ -55,8 +58,17 @@ public enum Files {
 
     /// Writes a file atomically (temp file + rename), so a reader never sees half of it.
     public static func writeAtomically(_ path: String, _ contents: String) throws(SystemError) {
-        let temporary = path + ".tmp"
-        try write(temporary, contents, create: true)
+        try writeAtomically(path, bytes: Array(contents.utf8))
+    }
+
+    /// The temporary file is named after this process, so two writers of the same path
+    /// never write into one temporary file.
+    public static func writeAtomically(_ path: String, bytes: [UInt8], mode: mode_t = 0o644) throws(SystemError) {
+        let temporary = "\(path).\(HostProcess.id).tmp"
+        do { try write(temporary, bytes: bytes, create: true, mode: mode) } catch {
+            unlink(temporary)
+            throw error
+        }
         guard Glibc.rename(temporary, path) == 0 else {
             let error = SystemError("rename", temporary)
             unlink(temporary)

@@ -118,6 +118,13 @@ public enum HostProcess {
 
     public static var id: pid_t { getpid() }
 
+    /// The running kernel's release (`uname -r`).
+    public static var kernelRelease: String {
+        var name = utsname()
+        guard uname(&name) == 0 else { return "" }
+        return withUnsafeBytes(of: &name.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    }
+
     /// Whether `path` (a device such as /dev/kvm) opens read-write.
     public static func canOpenReadWrite(_ path: String) -> Bool {
         let fd = open(path, O_RDWR | O_CLOEXEC)

@@ -18,15 +18,6 @@ public enum RootLayout: String, Sendable, CaseIterable {
     case diskImage = "disk"
 }
 
-/// Where VM mode keeps its guest kernel and images.
-public enum GuestCacheLocation {
-    /// `$ISORUN_CACHE` or /var/cache/isorun: outside the runtime root (a tmpfs that
-    /// is per boot) because images are worth keeping across reboots.
-    public static var directory: String {
-        HostProcess.variable("ISORUN_CACHE") ?? "/var/cache/isorun"
-    }
-}
-
 struct GuestImageCache {
     let directory: String
 
@@ -190,26 +181,6 @@ struct GuestImageCache {
             guard let pid = parts.reversed().lazy.compactMap({ pid_t($0) }).first, !Processes.isAlive(pid) else { continue }
             try? Files.remove("\(imageDirectory)/\(name)")
         }
-    }
-}
-
-/// FNV-1a (64 bit) over strings: a cache key, not a security boundary (the cache
-/// is root's own directory).
-struct CacheKey {
-    private var state: UInt64 = 0xcbf2_9ce4_8422_2325
-
-    mutating func add(_ text: String) {
-        for byte in text.utf8 {
-            state ^= UInt64(byte)
-            state &*= 0x0000_0100_0000_01b3
-        }
-        state ^= 0x0a
-        state &*= 0x0000_0100_0000_01b3
-    }
-
-    var hex: String {
-        let digits = Array("0123456789abcdef".utf8)
-        return String(decoding: (0..<16).reversed().map { digits[Int((state >> (UInt64($0) * 4)) & 0xf)] }, as: UTF8.self)
     }
 }
 

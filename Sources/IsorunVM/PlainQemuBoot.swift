@@ -12,7 +12,7 @@ public struct PlainQemuBoot {
     public let arguments: [String]
 
     public init(bundle: Bundle, busybox: String, workspace: String) throws(IsorunError) {
-        let kernel = try GuestArtifacts.kernel(explicit: nil, bundle: bundle, cacheDirectory: GuestCacheLocation.directory)
+        let kernel = try GuestArtifacts.kernel(explicit: nil, bundle: bundle, cacheDirectory: CacheLocation.directory)
         let initramfs = "\(workspace)/plain-boot.cpio"
         do throws(SystemError) {
             let output = try OutputFile(creating: initramfs)

@@ -46,7 +46,7 @@ public struct VMLauncher: Launcher {
         let process = try request.process
         let configFile = "\(request.bundle.directory)/config.json"
         let basePlan = try ProcessSettings.basePlan(for: process, configFile: configFile)
-        let cache = GuestImageCache(directory: GuestCacheLocation.directory)
+        let cache = GuestImageCache(directory: CacheLocation.directory)
         let kernel = try GuestArtifacts.kernel(explicit: options.kernel, bundle: request.bundle,
                                                cacheDirectory: cache.directory)
         if kernel.isStockFallback {

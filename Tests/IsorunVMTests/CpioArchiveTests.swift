@@ -1,4 +1,5 @@
 import Glibc
+import IsorunCore
 import IsorunSys
 import Testing
 @testable import IsorunVM
