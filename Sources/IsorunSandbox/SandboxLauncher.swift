@@ -108,7 +108,7 @@ extension SandboxLauncher {
         plan.capabilities = try CapabilityPlan.sets(for: process.capabilities, configFile: configFile)
         plan.noNewPrivileges = process.noNewPrivileges ?? false
         let profile = seccomp ?? DefaultSeccompProfile.profile(capabilities: process.capabilities)
-        plan.seccompFilter = try SeccompCompiler.compile(profile, configFile: configFile)
+        plan.seccompFilter = try SeccompFilterCache.filter(for: profile, configFile: configFile)
     }
 
     /// A sysctl the container may set: one its own namespace scopes (runc's rule). Any

@@ -164,7 +164,23 @@ public final class CompiledSeccompFilter: @unchecked Sendable {
     /// Takes ownership of `program.filter` (malloc'd by the shim).
     public init(program: sock_fprog) { self.program = program }
 
+    /// A program from its raw instructions (8 bytes each, as the kernel takes them); nil
+    /// unless `instructions` is a whole, non-empty program of at most BPF_MAXINSNS.
+    public convenience init?(instructions: [UInt8]) {
+        let size = MemoryLayout<sock_filter>.stride
+        let count = instructions.count / size
+        guard count > 0, count <= 4096, instructions.count == count * size,
+              let memory = malloc(instructions.count) else { return nil }
+        instructions.withUnsafeBytes { memory.copyMemory(from: $0.baseAddress!, byteCount: instructions.count) }
+        self.init(program: sock_fprog(len: UInt16(count), filter: memory.assumingMemoryBound(to: sock_filter.self)))
+    }
+
     public var instructionCount: Int { Int(program.len) }
+
+    /// The raw instructions, for storing the program.
+    public var instructions: [UInt8] {
+        Array(UnsafeRawBufferPointer(start: program.filter, count: instructionCount * MemoryLayout<sock_filter>.stride))
+    }
 
     deinit { free(program.filter) }
 }
