@@ -13,7 +13,8 @@ import IsorunSys
 /// byte; the file name is just a hash of that text. Entries are written atomically and
 /// checked for a whole program before use; anything else means compiling, as without a cache.
 enum SeccompFilterCache {
-    /// Beyond this many entries new profiles are compiled every time rather than stored.
+    /// When the directory holds this many files (old binaries leave entries behind), it
+    /// is emptied before the next entry is stored.
     static let maximumEntries = 256
 
     static func filter(for profile: Seccomp, configFile: String,
@@ -48,8 +49,10 @@ enum SeccompFilterCache {
 
     /// Best effort: a cache that cannot be written only costs the next start a compile.
     static func store(_ filter: CompiledSeccompFilter, inputs: String, at path: String, directory: String) {
-        guard (try? Files.makeDirectories(directory, mode: 0o700)) != nil,
-              let entries = try? Files.list(directory), entries.count < maximumEntries else { return }
+        guard (try? Files.makeDirectories(directory, mode: 0o700)) != nil, let entries = try? Files.list(directory) else { return }
+        if entries.count >= maximumEntries {
+            for entry in entries { try? Files.remove("\(directory)/\(entry)") }
+        }
         try? Files.writeAtomically(path, bytes: Array(inputs.utf8) + [0] + filter.instructions, mode: 0o600)
     }
 }

@@ -60,4 +60,17 @@ struct SeccompFilterCacheTests {
             #expect(SeccompFilterCache.load(path, inputs: inputs) != nil)
         }
     }
+
+    @Test func aFullDirectoryIsEmptiedBeforeTheNextEntry() throws {
+        try withDirectory { directory in
+            try Files.makeDirectories(directory, mode: 0o700)
+            for index in 0..<SeccompFilterCache.maximumEntries {
+                try Files.write("\(directory)/old-\(index).bpf", "stale", create: true)
+            }
+            let profile = Seccomp(defaultAction: "SCMP_ACT_ALLOW")
+            _ = try SeccompFilterCache.filter(for: profile, configFile: "c.json", directory: directory)
+            #expect(entries(directory).count == 1)
+            #expect(!entries(directory).contains { $0.hasPrefix("old-") })
+        }
+    }
 }
