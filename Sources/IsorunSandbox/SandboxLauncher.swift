@@ -62,11 +62,10 @@ public struct SandboxLauncher: Launcher {
         }
         plan.maskedPaths = linux?.maskedPaths ?? []
         plan.readonlyPaths = linux?.readonlyPaths ?? []
-        for key in (linux?.sysctl ?? [:]).keys.sorted() {
-            try Self.checkNamespaced(sysctl: key, config: config, configFile: configFile)
-        }
-        plan.sysctls = (linux?.sysctl ?? [:]).sorted { $0.key < $1.key }.map {
-            ("/proc/sys/" + $0.key.replacingDots(), $0.value)
+        if let sysctl = linux?.sysctl, !sysctl.isEmpty {
+            let sorted = sysctl.sorted { $0.key < $1.key }
+            for (key, _) in sorted { try Self.checkNamespaced(sysctl: key, config: config, configFile: configFile) }
+            plan.sysctls = sorted.map { ("/proc/sys/" + $0.key.replacingDots(), $0.value) }
         }
 
         if let hostname = config.hostname {

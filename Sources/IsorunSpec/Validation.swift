@@ -89,15 +89,13 @@ struct ConfigValidator {
                 }
             }
         }
-        var firstIndexOfType: [String: Int] = [:]
-        for (i, limit) in (process.rlimits ?? []).enumerated() {
+        let rlimits = process.rlimits ?? []
+        for (i, limit) in rlimits.enumerated() {
             let path = "process.rlimits[\(i)]"
             if !limit.type.hasPrefix("RLIMIT_") {
                 report("\(path).type", "unknown rlimit type \(quoted(limit.type)); names start with RLIMIT_, e.g. RLIMIT_NOFILE")
-            } else if let first = firstIndexOfType[limit.type] {
+            } else if let first = rlimits.firstIndex(where: { $0.type == limit.type }), first < i {
                 report("\(path).type", "duplicate rlimit \(limit.type) (first given at process.rlimits[\(first)])")
-            } else {
-                firstIndexOfType[limit.type] = i
             }
             if limit.soft > limit.hard {
                 report(path, "soft limit \(limit.soft) is greater than hard limit \(limit.hard) for \(limit.type)")
