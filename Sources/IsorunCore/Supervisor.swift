@@ -11,6 +11,10 @@ public struct Supervisor {
     /// The signals a user sends to "the container" by sending them to isorun.
     static let forwardedSignals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH]
 
+    /// How long a workload runs before its supervisor gives back the pages that starting
+    /// it needed. Short runs (a `/bin/true`) end first and keep them for their cleanup.
+    static let idleTrimDelayMilliseconds: Int32 = 250
+
     public let root: RuntimeRoot
 
     public init(root: RuntimeRoot) {
@@ -66,10 +70,24 @@ public struct Supervisor {
         do { pidFD = try Processes.openPidFD(workload.pid) } catch { throw IsorunError("supervise workload", error) }
         defer { close(pidFD) }
         var emulatedSignal: Int32?
+        var trimPending = true
         while true {
             let ready: [Int32]
-            do { ready = try Polling.waitReadable([pidFD, signalPipe] + workload.relayedDescriptors) } catch {
+            do {
+                ready = try Polling.waitReadable([pidFD, signalPipe] + workload.relayedDescriptors,
+                                                 timeoutMilliseconds: trimPending ? Self.idleTrimDelayMilliseconds : -1)
+            } catch {
                 throw IsorunError("supervise workload", error)
+            }
+            if ready.isEmpty {
+                trimPending = false
+                let measuring = Log.level <= .debug
+                let before = measuring ? ResidentPages.residentKiB() : 0
+                ResidentPages.releaseUnneeded()
+                if measuring {
+                    Log.debug("workload still running after \(Self.idleTrimDelayMilliseconds) ms: resident set \(before) -> \(ResidentPages.residentKiB()) KiB")
+                }
+                continue
             }
             for descriptor in workload.relayedDescriptors where ready.contains(descriptor) { workload.relay(from: descriptor) }
             if ready.contains(signalPipe) {

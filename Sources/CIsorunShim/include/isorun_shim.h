@@ -12,6 +12,7 @@
 #include <linux/filter.h>
 #include <seccomp.h>
 #include <sys/capability.h>
+#include <malloc.h> /* malloc_trim, for ResidentPages */
 
 #ifdef __cplusplus
 extern "C" {
@@ -241,6 +242,11 @@ int isorun_send_fd(int socket, int fd, const char *name);
 
 /// memfd_create(2) with MFD_CLOEXEC, or -errno (glibc declares it only under _GNU_SOURCE).
 int isorun_memfd_create(const char *name);
+
+/// MADV_DONTNEED over the pages of the private file mapping [start, end) that
+/// /proc/self/pagemap (`pagemap_fd`) shows are unmodified file pages or unbacked; private
+/// copies stay. Returns the number of pages dropped (mapped or not) or -errno.
+long isorun_release_file_pages(int pagemap_fd, uintptr_t start, uintptr_t end);
 
 /// setns(2) in the calling thread, or -errno (used to join a PID namespace before clone).
 int isorun_setns(int fd, int nstype);
