@@ -11,9 +11,10 @@ import Glibc
 public enum ResidentPages {
     /// Unmaps every page of the binary's (and any other private file mapping's) that
     /// can be read back unchanged from its file, and returns freed heap to the kernel.
-    /// Pages the process has written (data, RELRO after relocation) stay. Call it only
-    /// while no other thread runs: a page written by one during the drop would be lost.
+    /// Pages the process has written (data, RELRO after relocation) stay. Does nothing
+    /// while another thread runs: a page it wrote during a drop would be lost.
     public static func releaseUnneeded() {
+        guard (try? Files.list("/proc/self/task"))?.count == 1 else { return }
         malloc_trim(0)
         guard let maps = try? Files.readString("/proc/self/maps") else { return }
         let pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC)
