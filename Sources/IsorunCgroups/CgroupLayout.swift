@@ -16,6 +16,10 @@ public enum CgroupLayout: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// This host's layout, detected once per process (a run asks several times).
+    public static func host() throws(CgroupError) -> CgroupLayout { try hostLayout.get() }
+    private static let hostLayout = Result { () throws(CgroupError) in try detect() }
+
     /// Reads the layout from statfs magic numbers, as systemd and youki do.
     public static func detect(root: String = "/sys/fs/cgroup") throws(CgroupError) -> CgroupLayout {
         guard let magic = Files.filesystemMagic(root) else {
@@ -47,7 +51,7 @@ public struct CgroupError: Error, Sendable, CustomStringConvertible {
 /// (cgroup v2 needs none of this: the child is cloned straight into its cgroup.)
 public enum CgroupMigration {
     public static func warmUp() {
-        guard case .legacy(let root, _)? = try? CgroupLayout.detect(),
+        guard case .legacy(let root, _)? = try? CgroupLayout.host(),
               let text = try? Files.readString("/proc/self/cgroup") else { return }
         for line in text.split(separator: "\n") {
             let fields = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)

@@ -272,7 +272,7 @@ public struct ContainerStore: Sendable {
     /// The container's cgroup, while any of its directories exist.
     public func cgroup(of record: ContainerRecord) -> (any CgroupManager)? {
         let existing = record.cgroupDirectories.filter(Files.isDirectory)
-        guard !existing.isEmpty, let layout = try? CgroupLayout.detect() else { return nil }
+        guard !existing.isEmpty, let layout = try? CgroupLayout.host() else { return nil }
         return Cgroups.restore(directories: existing, layout: layout)
     }
 }

@@ -186,7 +186,7 @@ struct RunRecord {
             Processes.signal(pid, SIGKILL)
         }
         if let hostMountRoot { MountTable.unmountAll(under: hostMountRoot) }
-        guard !cgroupDirectories.isEmpty, let layout = try? CgroupLayout.detect() else { return }
+        guard !cgroupDirectories.isEmpty, let layout = try? CgroupLayout.host() else { return }
         let cgroup = Cgroups.restore(directories: cgroupDirectories.filter(Files.isDirectory), layout: layout)
         cgroup.killAll()
         try? cgroup.destroy()

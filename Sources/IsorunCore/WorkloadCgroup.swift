@@ -8,7 +8,7 @@ public enum WorkloadCgroup {
     /// The manager for `request`'s cgroup; nothing is created yet.
     public static func manager(for request: RunRequest, resources: Resources?) throws(IsorunError) -> any CgroupManager {
         let layout: CgroupLayout
-        do { layout = try CgroupLayout.detect() } catch { throw IsorunError(error) }
+        do { layout = try CgroupLayout.host() } catch { throw IsorunError(error) }
         let path = Cgroups.relativePath(configured: request.bundle.config.linux?.cgroupsPath, id: request.id,
                                         systemd: request.systemdCgroupPath)
         return Cgroups.manager(layout: layout, relativePath: path, resources: resources)

@@ -20,7 +20,7 @@ public struct SandboxLauncher: Launcher {
         let process = try request.process
         let linux = config.linux
         let layout: CgroupLayout
-        do { layout = try CgroupLayout.detect() } catch { throw IsorunError(error) }
+        do { layout = try CgroupLayout.host() } catch { throw IsorunError(error) }
 
         var plan = try ProcessSettings.basePlan(for: process, configFile: configFile)
         request.applyLifecycle(to: &plan)

@@ -120,14 +120,28 @@ func readableReason(errno code: Int32) -> String {
 /// spelling. `..` is resolved lexically, which differs from the kernel only when a
 /// component is a symlink; bundles do not rely on that.
 func absolutePath(_ path: String, relativeTo base: String) -> String {
-    let joined = path.hasPrefix("/") ? path : base + "/" + path
-    var components: [Substring] = []
-    for component in joined.split(separator: "/", omittingEmptySubsequences: true) {
-        switch component {
-        case ".": continue
-        case "..": _ = components.popLast()
-        default: components.append(component)
+    // Byte by byte: every run pays this, and splitting into substrings and joining them
+    // costs the Swift runtime more (first-use generic metadata) than the work itself.
+    let slash = UInt8(ascii: "/"), dot = UInt8(ascii: ".")
+    let bytes = Array((path.hasPrefix("/") ? path : base + "/" + path).utf8)
+    var result: [UInt8] = []
+    var componentStarts: [Int] = []
+    var index = 0
+    while index < bytes.count {
+        while index < bytes.count, bytes[index] == slash { index += 1 }
+        let start = index
+        while index < bytes.count, bytes[index] != slash { index += 1 }
+        switch index - start {
+        case 0: continue
+        case 1 where bytes[start] == dot: continue
+        case 2 where bytes[start] == dot && bytes[start + 1] == dot:
+            if let last = componentStarts.popLast() { result.removeLast(result.count - last) }
+            continue
+        default: break
         }
+        componentStarts.append(result.count)
+        result.append(slash)
+        for byte in start..<index { result.append(bytes[byte]) }
     }
-    return "/" + components.joined(separator: "/")
+    return result.isEmpty ? "/" : String(decoding: result, as: UTF8.self)
 }

@@ -94,15 +94,15 @@ public enum Files {
         guard mkdir(path, mode) == 0 || errno == EEXIST else { throw SystemError("mkdir", path) }
     }
 
-    /// mkdir -p
+    /// mkdir -p. Usually only the last component is missing (a cgroup or state directory
+    /// under an existing parent), so that is tried first; parents only on ENOENT.
     public static func makeDirectories(_ path: String, mode: mode_t = 0o755) throws(SystemError) {
-        if isDirectory(path) { return }
-        // A relative path stays relative: its first component gets no leading slash.
-        var prefix = path.hasPrefix("/") ? "" : "."
-        for component in path.split(separator: "/") {
-            prefix += "/" + component
-            if !isDirectory(prefix) { try makeDirectory(prefix, mode: mode) }
+        if mkdir(path, mode) == 0 || errno == EEXIST { return }
+        guard errno == ENOENT, let slash = path.lastIndex(of: "/"), slash != path.startIndex else {
+            throw SystemError("mkdir", path)
         }
+        try makeDirectories(String(path[..<slash]), mode: mode)
+        try makeDirectory(path, mode: mode)
     }
 
     public static func removeDirectory(_ path: String) throws(SystemError) {
