@@ -57,8 +57,13 @@ public struct CgroupV2Manager: CgroupManager {
         for limit in resources.hugepageLimits ?? [] {
             try CgroupFiles.write(directory, "hugetlb.\(limit.pageSize).max", String(limit.limit))
         }
-        // linux.resources.devices: v2 controls devices with an eBPF program, which isorun
-        // does not load yet (WorkloadCgroup says so).
+        if let rules = resources.devices, !rules.isEmpty {
+            // v2 has no devices.allow: the same rules, compiled to a BPF program (see DeviceAccessList).
+            let program = DeviceFilterProgram.instructions(for: DeviceAccessList(rules: rules + DeviceRules.alwaysAllowed))
+            do { try CgroupDeviceProgram.attach(program, to: directory) } catch {
+                throw CgroupError("linux.resources.devices: \(error)")
+            }
+        }
         if let memory = resources.memory {
             if let limit = memory.limit { try CgroupFiles.write(directory, "memory.max", limit < 0 ? "max" : String(limit)) }
             if let swap = memory.swap {

@@ -25,9 +25,6 @@ public enum WorkloadCgroup {
             throw IsorunError(error)
         }
         Log.debug("cgroup: \(cgroup.directories.joined(separator: ", "))")
-        if cgroup is CgroupV2Manager, resources?.devices?.isEmpty == false {
-            Log.debug("linux.resources.devices: not enforced on cgroup v2 (needs an eBPF device program)")
-        }
     }
 
     /// Clones the child, lets `prepare` do the parent's part (uid maps, oom_score_adj),

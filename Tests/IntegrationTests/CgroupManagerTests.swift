@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import IsorunCgroups
+import IsorunSpec
 import IsorunSys
 import Testing
 
@@ -70,5 +71,48 @@ struct CgroupManagerTests {
         #expect(membership.contains("0::/\(relative)"))
         try child.release()
         #expect(try Processes.wait(child.pid) == .exited(0))
+    }
+    /// cgroup v2 controls devices with a BPF program (a hybrid host's v2 tree runs it
+    /// too): the rules hold for a real process, and an update replaces them.
+    @Test func v2DeviceRulesAreEnforced() throws {
+        let mountPoint: String
+        switch try CgroupLayout.detect() {
+        case .unified(let root): mountPoint = root
+        case .legacy(_, let unified?): mountPoint = unified
+        case .legacy(_, nil):
+            print("SKIP v2 device test: this host has no cgroup v2 tree")
+            return
+        }
+        let denyAllButNull: [DeviceCgroupRule] = [.init(allow: false, access: "rwm"),
+                                                  .init(allow: true, type: "c", major: 1, minor: 3, access: "rw")]
+        let manager = Cgroups.manager(layout: .unified(mountPoint: mountPoint), relativePath: "isorun/test-devices-\(getpid())",
+                                      resources: nil)
+        try manager.create()
+        defer { try? manager.destroy() }
+        try manager.apply(Resources(devices: denyAllButNull))
+        // /dev/zero is one of the devices every container gets; /dev/kmsg (c 1:11) is not.
+        #expect(try openings(in: manager) == "null:open zero:open kmsg:denied")
+        try manager.apply(Resources(devices: denyAllButNull + [.init(allow: true, type: "c", major: 1, minor: 11, access: "rw")]))
+        #expect(try openings(in: manager) == "null:open zero:open kmsg:open")
+    }
+
+    /// Which of /dev/null, /dev/zero and /dev/kmsg a shell started in `manager`'s cgroup can open read-write.
+    func openings(in manager: any CgroupManager) throws -> String {
+        var pipeEnds: [Int32] = [0, 0]
+        #expect(pipe(&pipeEnds) == 0)
+        defer { close(pipeEnds[0]) }
+        let script = "for d in null zero kmsg; do if (: <>/dev/$d) 2>/dev/null; then echo $d:open; else echo $d:denied; fi; done"
+        var plan = SpawnPlan(arguments: ["/bin/sh", "-c", script], environment: ["PATH=/usr/bin:/bin"])
+        plan.cgroupDirectory = try #require(manager.directoryForNewProcesses)
+        plan.nullStdio = true
+        plan.stdoutDescriptor = pipeEnds[1]
+        let child = try Spawner.start(plan)
+        close(pipeEnds[1])
+        try child.release()
+        #expect(try Processes.wait(child.pid) == .exited(0))
+        var output: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 256)
+        while case let count = read(pipeEnds[0], &buffer, buffer.count), count > 0 { output += buffer[0..<count] }
+        return String(decoding: output, as: UTF8.self).split(separator: "\n").joined(separator: " ")
     }
 }

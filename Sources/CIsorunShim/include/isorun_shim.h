@@ -248,6 +248,12 @@ int isorun_memfd_create(const char *name);
 /// copies stay. Returns the number of pages dropped (mapped or not) or -errno.
 long isorun_release_file_pages(int pagemap_fd, uintptr_t start, uintptr_t end);
 
+/// Loads `count` BPF instructions (8 bytes each) as a cgroup device program and
+/// attaches it to the cgroup v2 directory `cgroup_fd` (BPF_F_ALLOW_MULTI), then detaches
+/// the device programs attached there before. Returns 0 or -errno; when the verifier
+/// rejects the program, its log is left in `log`.
+int isorun_attach_device_filter(int cgroup_fd, const void *instructions, int count, char *log, size_t log_size);
+
 /// setns(2) in the calling thread, or -errno (used to join a PID namespace before clone).
 int isorun_setns(int fd, int nstype);
 
