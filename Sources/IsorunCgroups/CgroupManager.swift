@@ -164,8 +164,10 @@ enum CgroupFiles {
         for _ in 0..<400 {
             let pids = processes(in: directory)
             if pids.isEmpty { return }
+            // No reaping here: a killed member that is the caller's child stays a zombie
+            // (zombies are not listed in cgroup.procs) for its owner to reap; reaping any
+            // child would steal exit statuses that other owners in this process wait for.
             for pid in pids { Processes.signal(pid, SIGKILL) }
-            Processes.reapAnyExited()
             usleep(pause)
             pause = min(pause * 2, 2_000)
         }
