@@ -48,7 +48,7 @@ let package = Package(
         .target(
             name: "IsorunVM",
             dependencies: [
-                "IsorunCore", "IsorunSys", "IsorunSpec", "IsorunCgroups", "IsorunGuestProtocol",
+                "IsorunCore", "IsorunSys", "IsorunSpec", "IsorunCgroups", "IsorunGuestProtocol", "IsorunSandbox",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -1,8 +1,12 @@
 #define _GNU_SOURCE
 #include "isorun_guest.h"
 
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <net/if.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/io.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -60,6 +64,35 @@ __attribute__((noreturn)) static void spawn_fail(int report_fd, int step) {
     _exit(127);
 }
 
+static int load_seccomp_filter(const struct isorun_guest_process *p) {
+    struct sock_fprog program = { (unsigned short)p->seccomp_instruction_count, (struct sock_filter *)p->seccomp_program };
+    return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program, 0, 0);
+}
+
+/// Needs CAP_SETPCAP, so it runs while the process is still root with every capability.
+static int drop_bounding_capabilities(uint64_t keep) {
+    for (int cap = 0; cap < 64; cap++) {
+        if (keep & (UINT64_C(1) << cap)) continue;
+        if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 1) continue;
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) return -1;
+    }
+    return 0;
+}
+
+static int set_capabilities(const struct isorun_guest_process *p) {
+    struct __user_cap_header_struct header = { _LINUX_CAPABILITY_VERSION_3, 0 };
+    struct __user_cap_data_struct data[2] = {
+        { (uint32_t)p->cap_effective, (uint32_t)p->cap_permitted, (uint32_t)p->cap_inheritable },
+        { (uint32_t)(p->cap_effective >> 32), (uint32_t)(p->cap_permitted >> 32), (uint32_t)(p->cap_inheritable >> 32) },
+    };
+    if (syscall(SYS_capset, &header, data) != 0) return -1;
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) return -1;
+    for (int cap = 0; cap < 64; cap++)
+        if ((p->cap_ambient & (UINT64_C(1) << cap)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) != 0)
+            return -1;
+    return 0;
+}
+
 pid_t isorun_guest_spawn(const struct isorun_guest_process *p, int *step, int *err) {
     int report[2];
     if (pipe2(report, O_CLOEXEC) != 0) { *step = ISORUN_GUEST_STEP_EXEC; *err = errno; return -1; }
@@ -71,9 +104,20 @@ pid_t isorun_guest_spawn(const struct isorun_guest_process *p, int *step, int *e
         dup2(p->stderr_fd >= 0 ? p->stderr_fd : null_fd, 2);
         setsid();
         for (int i = 0; i < p->rlimit_count; i++) setrlimit(p->rlimit_resources[i], &p->rlimits[i]);
+        // The same order as the sandbox's C shim (spawn.c), so a bundle behaves the same.
+        if (p->seccomp_program && !p->no_new_privs && load_seccomp_filter(p) != 0)
+            spawn_fail(report[1], ISORUN_GUEST_STEP_SECCOMP);
+        if (p->set_caps && (drop_bounding_capabilities(p->cap_bounding) != 0 || prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0))
+            spawn_fail(report[1], ISORUN_GUEST_STEP_CAPABILITIES);
         if (setgroups(p->group_count, p->groups) != 0 || setgid(p->gid) != 0 || setuid(p->uid) != 0)
             spawn_fail(report[1], ISORUN_GUEST_STEP_CREDENTIALS);
         if (chdir(p->cwd) != 0) spawn_fail(report[1], ISORUN_GUEST_STEP_CHDIR);
+        if (p->set_caps && (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) != 0 || set_capabilities(p) != 0))
+            spawn_fail(report[1], ISORUN_GUEST_STEP_CAPABILITIES);
+        if (p->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+            spawn_fail(report[1], ISORUN_GUEST_STEP_NO_NEW_PRIVS);
+        if (p->seccomp_program && p->no_new_privs && load_seccomp_filter(p) != 0)
+            spawn_fail(report[1], ISORUN_GUEST_STEP_SECCOMP);
         int first = ENOENT;
         for (int i = 0; i < p->candidate_count; i++) {
             execve(p->candidates[i], p->argv, p->envp);

@@ -3,7 +3,8 @@
 /// arguments and environment values may hold any byte, newlines included.
 ///
 /// host → guest: the process to run (`arg`, `env`, `cwd`, `user`, `hostname`,
-///               `rlimit`, `sysctl`, `pids`, `root` or `readonly-root`, `tmpfs`, then `start`), later `signal N`.
+///               `rlimit`, `sysctl`, `pids`, `root` or `readonly-root`, `tmpfs`, `caps`,
+///               `no-new-privs`, `seccomp`, then `start`), later `signal N`.
 /// guest → host: `ready` when init runs, `exit N` (128+N for signal N) when the
 ///               workload has ended, or `error TEXT` when init could not run it.
 public enum GuestMessage: Equatable, Sendable {
@@ -23,6 +24,11 @@ public enum GuestMessage: Equatable, Sendable {
     case readOnlyRoot
     /// A tmpfs from the bundle's `mounts`, with its options ("nosuid,mode=1777,size=…").
     case tmpfs(destination: String, options: String)
+    /// The process's capability sets as bit masks (bit N is capability N).
+    case capabilities(effective: UInt64, permitted: UInt64, inheritable: UInt64, bounding: UInt64, ambient: UInt64)
+    case noNewPrivileges
+    /// A seccomp filter compiled on the host: raw BPF, 8 bytes per instruction.
+    case seccompFilter([UInt8])
     case start
     case signal(Int32)
     case ready
@@ -44,6 +50,10 @@ public enum GuestMessage: Equatable, Sendable {
             "root \(Escaping.escape(device)) \(Escaping.escape(filesystem)) \(readOnly ? "ro" : "rw")\n"
         case .readOnlyRoot: "readonly-root\n"
         case .tmpfs(let destination, let options): "tmpfs \(Escaping.escape(destination)) \(Escaping.escape(options))\n"
+        case .capabilities(let effective, let permitted, let inheritable, let bounding, let ambient):
+            "caps \([effective, permitted, inheritable, bounding, ambient].map { String($0, radix: 16) }.joined(separator: " "))\n"
+        case .noNewPrivileges: "no-new-privs\n"
+        case .seccompFilter(let program): "seccomp \(Hex.encode(program))\n"
         case .start: "start\n"
         case .signal(let number): "signal \(number)\n"
         case .ready: "ready\n"
@@ -80,6 +90,14 @@ public enum GuestMessage: Equatable, Sendable {
             let fields = rest.split(separator: " ", omittingEmptySubsequences: false)
             guard fields.count == 2 else { return nil }
             self = .tmpfs(destination: Escaping.unescape(fields[0]), options: Escaping.unescape(fields[1]))
+        case "caps":
+            let masks = rest.split(separator: " ").compactMap { UInt64($0, radix: 16) }
+            guard masks.count == 5 else { return nil }
+            self = .capabilities(effective: masks[0], permitted: masks[1], inheritable: masks[2], bounding: masks[3], ambient: masks[4])
+        case "no-new-privs": self = .noNewPrivileges
+        case "seccomp":
+            guard let program = Hex.decode(rest), !program.isEmpty, program.count % 8 == 0 else { return nil }
+            self = .seccompFilter(program)
         case "start": self = .start
         case "ready": self = .ready
         case "signal":
@@ -122,6 +140,32 @@ public struct LineBuffer {
     }
 }
 
+/// Bytes as lowercase hexadecimal, two digits each (a BPF program in one line).
+enum Hex {
+    static func encode(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        text.reserveCapacity(bytes.count * 2)
+        for byte in bytes { text += [digits[Int(byte >> 4)], digits[Int(byte & 0xf)]] }
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    /// nil unless every character is a hex digit and they come in pairs.
+    static func decode(_ text: Substring) -> [UInt8]? {
+        let digits = Array(text.utf8)
+        guard digits.count % 2 == 0 else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(digits.count / 2)
+        var index = 0
+        while index < digits.count {
+            guard let high = Escaping.hexValue(digits[index]), let low = Escaping.hexValue(digits[index + 1]) else { return nil }
+            bytes.append(high << 4 | low)
+            index += 2
+        }
+        return bytes
+    }
+}
+
 /// Percent-escaping of the bytes that would break the line format (spaces separate fields).
 enum Escaping {
     static func escape(_ value: String) -> String {
@@ -151,7 +195,7 @@ enum Escaping {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
+    static func hexValue(_ byte: UInt8) -> UInt8? {
         switch byte {
         case 0x30...0x39: byte - 0x30
         case 0x41...0x46: byte - 0x41 + 10

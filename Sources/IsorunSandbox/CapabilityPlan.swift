@@ -4,10 +4,20 @@ import IsorunCore
 import IsorunSpec
 import IsorunSys
 
+/// The five capability sets of `process.capabilities` as bit masks (bit N is
+/// capability N): what the sandbox hands to libcap and the VM to its guest.
+public struct CapabilityMasks: Sendable, Equatable {
+    public var effective: UInt64 = 0
+    public var permitted: UInt64 = 0
+    public var inheritable: UInt64 = 0
+    public var bounding: UInt64 = 0
+    public var ambient: UInt64 = 0
+}
+
 /// `process.capabilities` resolved with libcap into the sets the shim applies.
 /// No `capabilities` in the config means none: the workload gets only what is granted.
 enum CapabilityPlan {
-    static func sets(for capabilities: Capabilities?, configFile: String) throws(IsorunError) -> CapabilitySets {
+    static func masks(for capabilities: Capabilities?, configFile: String) throws(IsorunError) -> CapabilityMasks {
         let lastSupported = Int32(Files.exists("/proc/sys/kernel/cap_last_cap")
             ? (Int32((try? Files.readString("/proc/sys/kernel/cap_last_cap"))?.split(separator: "\n").first ?? "") ?? 40) : 40)
         func values(_ names: [String]?, _ field: String) throws(IsorunError) -> [cap_value_t] {
@@ -22,28 +32,33 @@ enum CapabilityPlan {
             }
             return result
         }
-        let bounding = try values(capabilities?.bounding, "bounding")
-        let effective = try values(capabilities?.effective, "effective")
-        let permitted = try values(capabilities?.permitted, "permitted")
-        let inheritable = try values(capabilities?.inheritable, "inheritable")
-        let ambient = try values(capabilities?.ambient, "ambient")
+        var masks = CapabilityMasks()
+        masks.bounding = mask(try values(capabilities?.bounding, "bounding"))
+        masks.effective = mask(try values(capabilities?.effective, "effective"))
+        masks.permitted = mask(try values(capabilities?.permitted, "permitted"))
+        masks.inheritable = mask(try values(capabilities?.inheritable, "inheritable"))
+        let ambient = mask(try values(capabilities?.ambient, "ambient"))
+        // The kernel raises an ambient capability only when it is both permitted and
+        // inheritable; runc's own default config lists ambient ones with no inheritable
+        // set, and runc then leaves them out. So does isorun, saying so at debug level.
+        masks.ambient = ambient & masks.permitted & masks.inheritable
+        if masks.ambient != ambient {
+            Log.debug("\(configFile): process.capabilities.ambient: \((ambient & ~masks.ambient).nonzeroBitCount) capabilities not both permitted and inheritable are not raised")
+        }
+        return masks
+    }
 
+    static func sets(for capabilities: Capabilities?, configFile: String) throws(IsorunError) -> CapabilitySets {
+        let masks = try masks(for: capabilities, configFile: configFile)
         guard let caps = cap_init() else { throw IsorunError("capabilities", SystemError("cap_init")) }
-        for (flag, list) in [(CAP_EFFECTIVE, effective), (CAP_PERMITTED, permitted), (CAP_INHERITABLE, inheritable)] where !list.isEmpty {
-            var list = list
+        for (flag, bits) in [(CAP_EFFECTIVE, masks.effective), (CAP_PERMITTED, masks.permitted), (CAP_INHERITABLE, masks.inheritable)] where bits != 0 {
+            var list = (0..<64).filter { bits & (UInt64(1) << UInt64($0)) != 0 }.map { cap_value_t($0) }
             guard cap_set_flag(caps, flag, Int32(list.count), &list, CAP_SET) == 0 else {
                 cap_free(UnsafeMutableRawPointer(caps))
                 throw IsorunError("capabilities", SystemError("cap_set_flag"))
             }
         }
-        // The kernel raises an ambient capability only when it is both permitted and
-        // inheritable; runc's own default config lists ambient ones with no inheritable
-        // set, and runc then leaves them out. So does isorun, saying so at debug level.
-        let raisable = ambient.filter { permitted.contains($0) && inheritable.contains($0) }
-        if raisable.count != ambient.count {
-            Log.debug("\(configFile): process.capabilities.ambient: \(ambient.count - raisable.count) capabilities not both permitted and inheritable are not raised")
-        }
-        return CapabilitySets(capabilities: caps, boundingMask: mask(bounding), ambientMask: mask(raisable))
+        return CapabilitySets(capabilities: caps, boundingMask: masks.bounding, ambientMask: masks.ambient)
     }
 
     static func mask(_ values: [cap_value_t]) -> UInt64 {

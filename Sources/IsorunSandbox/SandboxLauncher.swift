@@ -106,8 +106,7 @@ extension SandboxLauncher {
                                 to plan: inout SpawnPlan) throws(IsorunError) {
         plan.capabilities = try CapabilityPlan.sets(for: process.capabilities, configFile: configFile)
         plan.noNewPrivileges = process.noNewPrivileges ?? false
-        let profile = seccomp ?? DefaultSeccompProfile.profile(capabilities: process.capabilities)
-        plan.seccompFilter = try SeccompFilterCache.filter(for: profile, configFile: configFile)
+        plan.seccompFilter = try WorkloadPrivileges.seccompFilter(for: process, seccomp: seccomp, configFile: configFile)
     }
 
     /// A sysctl the container may set: one its own namespace scopes (runc's rule). Any

@@ -1,6 +1,7 @@
 import IsorunCgroups
 import IsorunCore
 import IsorunGuestProtocol
+import IsorunSandbox
 import IsorunSpec
 import IsorunSys
 
@@ -46,6 +47,10 @@ public struct VMLauncher: Launcher {
         let process = try request.process
         let configFile = "\(request.bundle.directory)/config.json"
         let basePlan = try ProcessSettings.basePlan(for: process, configFile: configFile)
+        // The VM is the boundary, but the bundle still says what its process may do inside
+        // it: isorun-init applies these as the sandbox does (the filter compiled here).
+        let privileges = try WorkloadPrivileges(process: process, seccomp: request.bundle.config.linux?.seccomp,
+                                                configFile: configFile)
         let cache = GuestImageCache(directory: CacheLocation.directory)
         let kernel = try GuestArtifacts.kernel(explicit: options.kernel, bundle: request.bundle,
                                                cacheDirectory: cache.directory)
@@ -103,7 +108,7 @@ public struct VMLauncher: Launcher {
             if let holdUntilStart = request.holdUntilStart {
                 try workload.waitForStart(gate: try holdUntilStart(state))
             }
-            var messages = GuestProcess.messages(for: basePlan, bundle: request.bundle)
+            var messages = GuestProcess.messages(for: basePlan, bundle: request.bundle, privileges: privileges)
             let readOnly = request.bundle.config.root?.readonly ?? false
             if root.diskImage != nil {
                 messages.append(.rootDisk(device: QemuCommandLine.rootDiskDevice, filesystem: root.diskFilesystem,
@@ -127,7 +132,7 @@ public struct VMLauncher: Launcher {
 
 /// The process the guest runs, as control messages.
 enum GuestProcess {
-    static func messages(for plan: SpawnPlan, bundle: Bundle) -> [GuestMessage] {
+    static func messages(for plan: SpawnPlan, bundle: Bundle, privileges: WorkloadPrivileges? = nil) -> [GuestMessage] {
         let hostname = bundle.config.hostname
         var messages = plan.arguments.map(GuestMessage.argument) + plan.environment.map(GuestMessage.environment)
         messages.append(.workingDirectory(plan.workingDirectory ?? "/"))
@@ -140,6 +145,13 @@ enum GuestProcess {
         }
         if let pids = bundle.config.linux?.resources?.pids?.limit, pids > 0 {
             messages.append(.processLimit(pids))
+        }
+        if let privileges {
+            let caps = privileges.capabilities
+            messages.append(.capabilities(effective: caps.effective, permitted: caps.permitted, inheritable: caps.inheritable,
+                                          bounding: caps.bounding, ambient: caps.ambient))
+            if privileges.noNewPrivileges { messages.append(.noNewPrivileges) }
+            messages.append(.seccompFilter(privileges.seccompFilter.instructions))
         }
         return messages
     }

@@ -22,18 +22,25 @@ enum Supervision {
         let resources = spec.limits.map { Int32($0.resource) }
         let limits = spec.limits.map { rlimit(rlim_cur: rlim_t($0.soft), rlim_max: rlim_t($0.hard)) }
         var step: Int32 = 0, error: Int32 = 0
+        let caps = spec.capabilities ?? (0, 0, 0, 0, 0)
         let pid = spec.workingDirectory.withCString { cwd in
             groups.withUnsafeBufferPointer { groups in
                 resources.withUnsafeBufferPointer { resources in
                     limits.withUnsafeBufferPointer { limits in
-                        var process = isorun_guest_process(
-                            argv: argv.pointers, envp: envp.pointers, candidates: candidates.pointers,
-                            candidate_count: Int32(paths.count), cwd: cwd, uid: spec.uid, gid: spec.gid,
-                            groups: groups.baseAddress, group_count: Int32(groups.count),
-                            rlimit_resources: resources.baseAddress, rlimits: limits.baseAddress,
-                            rlimit_count: Int32(limits.count), stdin_fd: streams.stdin, stdout_fd: streams.stdout,
-                            stderr_fd: streams.stderr)
-                        return isorun_guest_spawn(&process, &step, &error)
+                        spec.seccompProgram.withUnsafeBytes { seccomp in
+                            var process = isorun_guest_process(
+                                argv: argv.pointers, envp: envp.pointers, candidates: candidates.pointers,
+                                candidate_count: Int32(paths.count), cwd: cwd, uid: spec.uid, gid: spec.gid,
+                                groups: groups.baseAddress, group_count: Int32(groups.count),
+                                rlimit_resources: resources.baseAddress, rlimits: limits.baseAddress,
+                                rlimit_count: Int32(limits.count), stdin_fd: streams.stdin, stdout_fd: streams.stdout,
+                                stderr_fd: streams.stderr, set_caps: spec.capabilities == nil ? 0 : 1,
+                                cap_effective: caps.0, cap_permitted: caps.1, cap_inheritable: caps.2,
+                                cap_bounding: caps.3, cap_ambient: caps.4, no_new_privs: spec.noNewPrivileges ? 1 : 0,
+                                seccomp_program: seccomp.isEmpty ? nil : seccomp.baseAddress,
+                                seccomp_instruction_count: Int32(seccomp.count / 8))
+                            return isorun_guest_spawn(&process, &step, &error)
+                        }
                     }
                 }
             }
@@ -45,6 +52,12 @@ enum Supervision {
                 GuestInit.fail("set user \(spec.uid):\(spec.gid): \(GuestInit.errnoText())")
             case ISORUN_GUEST_STEP_CHDIR.rawValue:
                 GuestInit.fail("chdir \(spec.workingDirectory): \(GuestInit.errnoText())")
+            case ISORUN_GUEST_STEP_CAPABILITIES.rawValue:
+                GuestInit.fail("set capabilities: \(GuestInit.errnoText())")
+            case ISORUN_GUEST_STEP_NO_NEW_PRIVS.rawValue:
+                GuestInit.fail("set no_new_privs: \(GuestInit.errnoText())")
+            case ISORUN_GUEST_STEP_SECCOMP.rawValue:
+                GuestInit.fail("load seccomp filter: \(GuestInit.errnoText())")
             default:
                 GuestInit.fail("exec \(spec.arguments[0]): \(GuestInit.errnoText())")
             }

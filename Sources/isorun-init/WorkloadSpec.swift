@@ -16,6 +16,10 @@ struct WorkloadSpec {
     var rootDisk: (device: String, filesystem: String, readOnly: Bool)?
     var readOnlyRoot = false
     var tmpfsMounts: [(destination: String, options: String)] = []
+    /// effective, permitted, inheritable, bounding, ambient; nil: keep init's (all).
+    var capabilities: (UInt64, UInt64, UInt64, UInt64, UInt64)?
+    var noNewPrivileges = false
+    var seccompProgram: [UInt8] = []
 
     mutating func apply(_ message: GuestMessage) {
         switch message {
@@ -30,6 +34,10 @@ struct WorkloadSpec {
         case .rootDisk(let device, let filesystem, let readOnly): rootDisk = (device, filesystem, readOnly)
         case .readOnlyRoot: readOnlyRoot = true
         case .tmpfs(let destination, let options): tmpfsMounts.append((destination, options))
+        case .capabilities(let effective, let permitted, let inheritable, let bounding, let ambient):
+            capabilities = (effective, permitted, inheritable, bounding, ambient)
+        case .noNewPrivileges: noNewPrivileges = true
+        case .seccompFilter(let program): seccompProgram = program
         default: break
         }
     }

@@ -1,4 +1,5 @@
 // The few guest-side calls Swift's Glibc module does not offer.
+#include <stdint.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 #ifndef ISORUN_GUEST_H
@@ -43,10 +44,23 @@ struct isorun_guest_process {
     const struct rlimit *rlimits;
     int rlimit_count;
     int stdin_fd, stdout_fd, stderr_fd;
+    /// Capability sets as bit masks, applied when set_caps: the bounding set is reduced
+    /// while still root, the others are set after the user change, ambient ones last.
+    int set_caps;
+    uint64_t cap_effective, cap_permitted, cap_inheritable, cap_bounding, cap_ambient;
+    int no_new_privs;
+    /// A seccomp filter of seccomp_instruction_count BPF instructions (NULL: none). With
+    /// no_new_privs it is loaded last, just before exec; without, loading needs
+    /// CAP_SYS_ADMIN, so it is loaded first, before capabilities are dropped.
+    const void *seccomp_program;
+    int seccomp_instruction_count;
 };
 
 /// Which step of isorun_guest_spawn failed.
-enum isorun_guest_step { ISORUN_GUEST_STEP_CREDENTIALS = 1, ISORUN_GUEST_STEP_CHDIR = 2, ISORUN_GUEST_STEP_EXEC = 3 };
+enum isorun_guest_step {
+    ISORUN_GUEST_STEP_CREDENTIALS = 1, ISORUN_GUEST_STEP_CHDIR = 2, ISORUN_GUEST_STEP_EXEC = 3,
+    ISORUN_GUEST_STEP_CAPABILITIES = 4, ISORUN_GUEST_STEP_NO_NEW_PRIVS = 5, ISORUN_GUEST_STEP_SECCOMP = 6,
+};
 
 /// Starts the workload with vfork: no page tables are copied, which under TCG is
 /// most of what fork costs. The child only makes system calls until exec. Returns

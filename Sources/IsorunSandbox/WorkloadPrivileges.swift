@@ -1,0 +1,24 @@
+import IsorunCore
+import IsorunSpec
+import IsorunSys
+
+/// What the bundle's process may do, resolved once for any mode that enforces it: the
+/// sandbox applies it in the C shim, the VM sends it to isorun-init, which applies it
+/// in the guest the same way (the same masks, the same BPF program).
+public struct WorkloadPrivileges: Sendable {
+    public let capabilities: CapabilityMasks
+    public let noNewPrivileges: Bool
+    /// The config's `linux.seccomp`, or the default profile when it has none.
+    public let seccompFilter: CompiledSeccompFilter
+
+    public init(process: IsorunSpec.Process, seccomp: Seccomp?, configFile: String) throws(IsorunError) {
+        capabilities = try CapabilityPlan.masks(for: process.capabilities, configFile: configFile)
+        noNewPrivileges = process.noNewPrivileges ?? false
+        seccompFilter = try Self.seccompFilter(for: process, seccomp: seccomp, configFile: configFile)
+    }
+
+    static func seccompFilter(for process: IsorunSpec.Process, seccomp: Seccomp?, configFile: String) throws(IsorunError) -> CompiledSeccompFilter {
+        let profile = seccomp ?? DefaultSeccompProfile.profile(capabilities: process.capabilities)
+        return try SeccompFilterCache.filter(for: profile, configFile: configFile)
+    }
+}
