@@ -88,14 +88,15 @@ public struct DensityScenario {
         let after = HostMemory.usedKiB() ?? before
         let proportional = started.map { Self.treeProportionalKiB($0.pid) }.reduce(0, +)
         let stopBegan = MonotonicClock.nanoseconds()
-        Self.stop(started)
+        let killed = Self.stop(started)
         let stopped = MonotonicClock.nanoseconds() - stopBegan
         started = []
         let count = runtime.instances
         return (startTimes, MemoryRow(name: runtime.name, instances: count,
                                       hostKiBPerInstance: max(after - before, 0) / count,
                                       proportionalKiBPerInstance: proportional / count,
-                                      stopMillisecondsPerInstance: Double(stopped) / 1e6 / Double(count)), nil)
+                                      stopMillisecondsPerInstance: Double(stopped) / 1e6 / Double(count),
+                                      killedAfterTimeout: killed.isEmpty ? nil : killed), nil)
     }
 
     /// Starts one instance in its own session with stdout (and, if asked, stderr) on a
@@ -124,20 +125,26 @@ public struct DensityScenario {
     /// group, so that a runtime's helpers go too even when the runtime's own cleanup
     /// misses them (seen once under load: bwrap's inner process outlived the outer one).
     /// isorun cleans up after itself on SIGTERM, and a SIGKILLed one is swept by the next run.
-    static func stop(_ instances: [(pid: pid_t, output: Int32)]) {
+    /// Returns the indices of the instances that had to be SIGKILLed (reported, so that a
+    /// slow stop is seen rather than guessed from what it left).
+    @discardableResult
+    static func stop(_ instances: [(pid: pid_t, output: Int32)]) -> [Int] {
         for instance in instances { Processes.signal(-instance.pid, SIGTERM) }
         let deadline = MonotonicClock.nanoseconds() + 10_000_000_000
-        for instance in instances {
+        var killed: [Int] = []
+        for (index, instance) in instances.enumerated() {
             while (try? Processes.reapIfExited(instance.pid)) == .some(nil), MonotonicClock.nanoseconds() < deadline {
                 usleep(200)  // fine enough to time a 2 ms stop
             }
             if Processes.isAlive(instance.pid) {
+                killed.append(index)
                 Processes.signal(instance.pid, SIGKILL)
                 _ = try? Processes.wait(instance.pid)
             }
             Processes.signal(-instance.pid, SIGKILL)
             StreamCopy.close(instance.output)
         }
+        return killed
     }
 
     /// PSS of a process and all its descendants.
@@ -179,4 +186,6 @@ public struct MemoryRow: Codable, Sendable, Equatable {
     public var proportionalKiBPerInstance: Int
     /// Time from SIGTERM to the last instance's exit, divided by the instances.
     public var stopMillisecondsPerInstance: Double
+    /// Instances (by index) still running 10 s after SIGTERM, which were SIGKILLed; nil: none.
+    public var killedAfterTimeout: [Int]?
 }

@@ -25,7 +25,9 @@ extension Environment {
 
     /// The first line a command prints, or nil if it cannot run.
     static func firstLine(of command: [String], workspace: String) -> String? {
-        let output = "\(workspace)/version-\(command[0]).txt"
+        // Named per process (two benches may ask at once) and removed once read.
+        let output = "\(workspace)/isorun-version-\(command[0])-\(getpid()).txt"
+        defer { try? Files.remove(output) }
         let shell = ["sh", "-c", "\"$@\" >\"$OUT\" 2>&1", "sh"] + command
         var plan = SpawnPlan(arguments: shell, environment: HostProcess.environment() + ["OUT=\(output)"])
         plan.searchPath = HostProcess.variable("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin"
