@@ -132,7 +132,7 @@ public struct VMLauncher: Launcher {
 
 /// The process the guest runs, as control messages.
 enum GuestProcess {
-    static func messages(for plan: SpawnPlan, bundle: Bundle, privileges: WorkloadPrivileges? = nil) -> [GuestMessage] {
+    static func messages(for plan: SpawnPlan, bundle: Bundle, privileges: WorkloadPrivileges) -> [GuestMessage] {
         let hostname = bundle.config.hostname
         var messages = plan.arguments.map(GuestMessage.argument) + plan.environment.map(GuestMessage.environment)
         messages.append(.workingDirectory(plan.workingDirectory ?? "/"))
@@ -146,13 +146,11 @@ enum GuestProcess {
         if let pids = bundle.config.linux?.resources?.pids?.limit, pids > 0 {
             messages.append(.processLimit(pids))
         }
-        if let privileges {
-            let caps = privileges.capabilities
-            messages.append(.capabilities(effective: caps.effective, permitted: caps.permitted, inheritable: caps.inheritable,
-                                          bounding: caps.bounding, ambient: caps.ambient))
-            if privileges.noNewPrivileges { messages.append(.noNewPrivileges) }
-            messages.append(.seccompFilter(privileges.seccompFilter.instructions))
-        }
+        let caps = privileges.capabilities
+        messages.append(.capabilities(effective: caps.effective, permitted: caps.permitted, inheritable: caps.inheritable,
+                                      bounding: caps.bounding, ambient: caps.ambient))
+        if privileges.noNewPrivileges { messages.append(.noNewPrivileges) }
+        messages.append(.seccompFilter(privileges.seccompFilter.instructions))
         return messages
     }
 }
