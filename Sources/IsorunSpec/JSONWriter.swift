@@ -9,21 +9,20 @@ package struct JSONWriter {
 
     /// Writes `{`, the members `body` adds, then `}`.
     package mutating func object(_ body: (inout JSONWriter) -> Void) {
-        separate()
-        text += "{"
-        needsComma = false
-        body(&self)
-        text += "}"
-        needsComma = true
+        enclose("{", "}", body)
     }
 
     /// Writes `[`, the elements `body` adds, then `]`.
     package mutating func array(_ body: (inout JSONWriter) -> Void) {
+        enclose("[", "]", body)
+    }
+
+    private mutating func enclose(_ open: String, _ close: String, _ body: (inout JSONWriter) -> Void) {
         separate()
-        text += "["
+        text += open
         needsComma = false
         body(&self)
-        text += "]"
+        text += close
         needsComma = true
     }
 
