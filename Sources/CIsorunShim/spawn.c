@@ -447,15 +447,8 @@ entered:
 }
 
 static void bring_up_loopback(int error_fd) {
-    int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (sock < 0) child_fail(error_fd, errno, "socket for lo", NULL);
-    struct ifreq ifr;
-    memset(&ifr, 0, sizeof ifr);
-    memcpy(ifr.ifr_name, "lo", 3);
-    if (ioctl(sock, SIOCGIFFLAGS, &ifr) < 0) child_fail(error_fd, errno, "read flags of lo", NULL);
-    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-    if (ioctl(sock, SIOCSIFFLAGS, &ifr) < 0) child_fail(error_fd, errno, "bring up lo", NULL);
-    close(sock);
+    int rc = isorun_loopback_up();
+    if (rc < 0) child_fail(error_fd, -rc, "bring up lo", NULL);
 }
 
 static void load_seccomp(int error_fd, const struct sock_fprog *prog) {

@@ -40,6 +40,7 @@ struct CreateCommand: ParsableCommand {
     /// The command's work, shared with `FastLifecycleParser`.
     static func perform(store: ContainerStore, bundle: String, pidFile: String?, consoleSocket: String?, id: String,
                         debug: Bool) throws(IsorunError) {
+        NetworkNamespaceHeadStart.begin()  // unused (and freed) if the bundle runs as a VM
         CgroupMigration.warmUp()
         let loaded: Bundle
         do { loaded = try Bundle.load(directory: bundle) } catch { throw IsorunError(error) }

@@ -20,6 +20,7 @@ struct RunOptions: Equatable {
     func execute() throws(IsorunError) -> Int32 {
         if debug { Log.level = .debug }
         let started = MonotonicClock.nanoseconds()
+        if mode == .sandbox { NetworkNamespaceHeadStart.begin() }
         if mode != .vm { CgroupMigration.warmUp() }
         let loaded: Bundle
         do { loaded = try Bundle.load(directory: bundle, requireRootfs: mode != .bare) } catch {

@@ -34,6 +34,13 @@ public struct SandboxLauncher: Launcher {
         plan.unshareCgroupNamespace = namespaces.unshareCgroup
         plan.joins = namespaces.joins
         plan.bringUpLoopback = namespaces.createsNetworkNamespace
+        let network = NetworkNamespaceHeadStart.claim(for: namespaces)
+        defer { network?.close() }
+        if let network, let descriptor = try? network.descriptor() {
+            plan.cloneFlags &= ~NamespaceFlags.network
+            plan.joins.append((descriptor, NamespaceFlags.network))
+            plan.bringUpLoopback = false  // done where it was made
+        }
 
         plan.rootfs = request.bundle.rootfsPath
         plan.rootfsInHostNamespace = inHostMountNamespace

@@ -19,6 +19,17 @@ struct SandboxIsolationTests {
         #expect(result.out == "hello\n")
     }
 
+    @Test func networkNamespaceIsNewWithOnlyLoopbackUp() throws {
+        let host = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/net")
+        let result = try IsorunRunner.run(mode: "sandbox", bundle: "hello",
+                                          ["sh", "-c", "readlink /proc/self/ns/net; ls /sys/class/net; cat /sys/class/net/lo/flags"])
+        let lines = result.out.split(separator: "\n").map(String.init)
+        #expect(result.status == 0, "\(result.err)")
+        #expect(lines.count == 3 && lines[0].hasPrefix("net:[") && lines[0] != host, "\(result.out)")
+        // Only lo, and it is up: IFF_UP (0x1) | IFF_LOOPBACK (0x8).
+        #expect(Array(lines.dropFirst()) == ["lo", "0x9"], "\(result.out)")
+    }
+
     @Test func rootIsReadOnlyAndMaskedPathsAreEmpty() throws {
         // /proc/timer_list has content on the host; masked, it reads as /dev/null.
         #expect((FileManager.default.contents(atPath: "/proc/timer_list")?.count ?? 0) > 0)

@@ -7,6 +7,7 @@
 #ifndef ISORUN_SHIM_H
 #define ISORUN_SHIM_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <linux/filter.h>
@@ -182,6 +183,20 @@ struct isorun_child_error {
     int err;
     char what[480];
 };
+
+/// A network namespace being made on a side thread (network_namespace.c).
+struct isorun_network_namespace {
+    pthread_t thread;
+    /// The namespace's descriptor once the thread has ended, or -errno.
+    int result;
+};
+
+/// Brings up `lo` in the caller's network namespace; 0 or -errno.
+int isorun_loopback_up(void);
+/// Starts the thread: unshare(CLONE_NEWNET), `lo` up, open /proc/thread-self/ns/net. 0 or -errno.
+int isorun_network_namespace_start(struct isorun_network_namespace *ns);
+/// Waits for the thread; the namespace's descriptor (O_CLOEXEC) or -errno.
+int isorun_network_namespace_finish(struct isorun_network_namespace *ns);
 
 struct isorun_spawn_handle {
     pid_t pid;

@@ -1,0 +1,28 @@
+import Glibc
+import IsorunSys
+import Testing
+
+/// The network namespace made on a side thread, against the kernel.
+@Suite(.enabled(if: getuid() == 0, "creating a network namespace needs root"))
+struct PreparedNetworkNamespaceTests {
+    func namespaceLink(_ path: String) -> String {
+        var buffer = [CChar](repeating: 0, count: 64)
+        let count = readlink(path, &buffer, buffer.count - 1)
+        return count > 0 ? String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
+    }
+
+    @Test func isANewNetworkNamespaceAndTheCallerStaysInItsOwn() throws {
+        let own = namespaceLink("/proc/self/ns/net")
+        let prepared = try #require(PreparedNetworkNamespace())
+        let fd = try prepared.descriptor()
+        let made = namespaceLink("/proc/self/fd/\(fd)")
+        #expect(made.hasPrefix("net:["), "\(made)")
+        #expect(made != own)
+        // unshare() moved only the side thread: this thread and the process are where they were.
+        #expect(namespaceLink("/proc/self/ns/net") == own)
+        #expect(namespaceLink("/proc/thread-self/ns/net") == own)
+        #expect(try prepared.descriptor() == fd, "asking again gives the same descriptor")
+        prepared.close()
+        #expect(fcntl(fd, F_GETFD) == -1 && errno == EBADF, "close() gave up the descriptor")
+    }
+}
