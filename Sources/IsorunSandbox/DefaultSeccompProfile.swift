@@ -34,6 +34,16 @@ enum DefaultSeccompProfile {
     /// CLONE_NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET: namespace creation through clone().
     static let cloneNamespaceFlags: UInt64 = 0x7E02_0000
 
+    /// The granted capabilities that lift a block, in a fixed order: with this binary,
+    /// all that decides the profile (and so the cache's name for it).
+    static func liftingCapabilities(_ capabilities: Capabilities?) -> [String] {
+        var names: [String] = []
+        for case let (_, capability?) in blocked where !names.contains(capability) && CapabilityPlan.grants(capabilities, capability) {
+            names.append(capability)
+        }
+        return names
+    }
+
     static func profile(capabilities: Capabilities?) -> Seccomp {
         var rules: [SyscallRule] = blocked
             .filter { entry in entry.unlessCapability.map { !CapabilityPlan.grants(capabilities, $0) } ?? true }

@@ -19,24 +19,37 @@ enum SeccompFilterCache {
 
     static func filter(for profile: Seccomp, configFile: String,
                        directory: String = "\(CacheLocation.directory)/seccomp") throws(IsorunError) -> CompiledSeccompFilter {
-        guard let inputs = inputs(of: profile) else { return try SeccompCompiler.compile(profile, configFile: configFile) }
+        try filter(describedAs: description(of: profile), configFile: configFile, directory: directory) { profile }
+    }
+
+    /// Every field of `profile`, in a fixed order.
+    static func description(of profile: Seccomp) -> String {
+        var writer = JSONWriter()
+        profile.write(to: &writer)
+        return writer.text
+    }
+
+    /// The filter for the profile `make` returns, which `description` names completely
+    /// (for this binary); `make` runs only when the cache has no entry.
+    static func filter(describedAs description: String, configFile: String,
+                       directory: String = "\(CacheLocation.directory)/seccomp",
+                       _ make: () -> Seccomp) throws(IsorunError) -> CompiledSeccompFilter {
+        guard let inputs = inputs(describing: description) else { return try SeccompCompiler.compile(make(), configFile: configFile) }
         var key = CacheKey()
         key.add(inputs)
         let path = "\(directory)/\(key.hex).bpf"
         if let cached = load(path, inputs: inputs) { return cached }
-        let compiled = try SeccompCompiler.compile(profile, configFile: configFile)
+        let compiled = try SeccompCompiler.compile(make(), configFile: configFile)
         store(compiled, inputs: inputs, at: path, directory: directory)
         return compiled
     }
 
     /// The text an entry must match: format, binary, kernel, profile. Nil when this
     /// binary cannot be identified (then nothing is cached).
-    static func inputs(of profile: Seccomp) -> String? {
+    static func inputs(describing profile: String) -> String? {
         guard let binary = try? Files.identity(of: "/proc/self/exe") else { return nil }
-        var writer = JSONWriter()
-        profile.write(to: &writer)
         return "isorun seccomp filter 1\nbinary \(binary.inode) \(binary.size) \(binary.modified)\n"
-            + "kernel \(HostProcess.kernelRelease)\nprofile \(writer.text)\n"
+            + "kernel \(HostProcess.kernelRelease)\nprofile \(profile)\n"
     }
 
     /// An entry is `inputs`, a NUL, then the program's instructions.

@@ -18,7 +18,12 @@ public struct WorkloadPrivileges: Sendable {
     }
 
     static func seccompFilter(for process: IsorunSpec.Process, seccomp: Seccomp?, configFile: String) throws(IsorunError) -> CompiledSeccompFilter {
-        let profile = seccomp ?? DefaultSeccompProfile.profile(capabilities: process.capabilities)
-        return try SeccompFilterCache.filter(for: profile, configFile: configFile)
+        if let seccomp { return try SeccompFilterCache.filter(for: seccomp, configFile: configFile) }
+        // Named by what varies rather than written out in full: the profile is fixed in this binary.
+        let lifted = DefaultSeccompProfile.liftingCapabilities(process.capabilities)
+        return try SeccompFilterCache.filter(describedAs: "default profile, lifted by [\(lifted.joined(separator: ","))]",
+                                             configFile: configFile) {
+            DefaultSeccompProfile.profile(capabilities: process.capabilities)
+        }
     }
 }

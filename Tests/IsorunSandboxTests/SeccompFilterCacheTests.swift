@@ -21,7 +21,7 @@ struct SeccompFilterCacheTests {
             let fresh = try SeccompCompiler.compile(profile, configFile: "c.json")
             let first = try SeccompFilterCache.filter(for: profile, configFile: "c.json", directory: directory)
             #expect(entries(directory).count == 1)
-            let inputs = try #require(SeccompFilterCache.inputs(of: profile))
+            let inputs = try #require(SeccompFilterCache.inputs(describing: SeccompFilterCache.description(of: profile)))
             let path = "\(directory)/\(entries(directory)[0])"
             let loaded = try #require(SeccompFilterCache.load(path, inputs: inputs))
             #expect(loaded.instructions == fresh.instructions)
@@ -37,7 +37,7 @@ struct SeccompFilterCacheTests {
             _ = try SeccompFilterCache.filter(for: strict, configFile: "c.json", directory: directory)
             let path = "\(directory)/\(entries(directory)[0])"
             // Another profile's inputs never match this entry, even if it were found under their name.
-            #expect(SeccompFilterCache.load(path, inputs: try #require(SeccompFilterCache.inputs(of: admin))) == nil)
+            #expect(SeccompFilterCache.load(path, inputs: try #require(SeccompFilterCache.inputs(describing: SeccompFilterCache.description(of: admin)))) == nil)
             let adminFilter = try SeccompFilterCache.filter(for: admin, configFile: "c.json", directory: directory)
             #expect(entries(directory).count == 2)
             #expect(adminFilter.instructions == (try SeccompCompiler.compile(admin, configFile: "c.json")).instructions)
@@ -47,7 +47,7 @@ struct SeccompFilterCacheTests {
     @Test func aDamagedEntryIsNotUsed() throws {
         try withDirectory { directory in
             let profile = Seccomp(defaultAction: "SCMP_ACT_ERRNO", syscalls: [SyscallRule(names: ["getpid"], action: "SCMP_ACT_ALLOW")])
-            let inputs = try #require(SeccompFilterCache.inputs(of: profile))
+            let inputs = try #require(SeccompFilterCache.inputs(describing: SeccompFilterCache.description(of: profile)))
             _ = try SeccompFilterCache.filter(for: profile, configFile: "c.json", directory: directory)
             let path = "\(directory)/\(entries(directory)[0])"
             let whole = try Files.read(path)
@@ -71,6 +71,38 @@ struct SeccompFilterCacheTests {
             _ = try SeccompFilterCache.filter(for: profile, configFile: "c.json", directory: directory)
             #expect(entries(directory).count == 1)
             #expect(!entries(directory).contains { $0.hasPrefix("old-") })
+        }
+    }
+
+    @Test func theDefaultProfileIsNamedByExactlyTheCapabilitiesThatChangeIt() throws {
+        let sets: [[String]] = [[], ["CAP_KILL"], ["CAP_SYS_ADMIN"], ["CAP_SYS_PTRACE"], ["CAP_SYS_ADMIN", "CAP_SYS_PTRACE"],
+                                ["CAP_SYS_PTRACE", "CAP_SYS_ADMIN", "CAP_KILL"], ["CAP_SYS_TIME", "CAP_SYSLOG"]]
+        for first in sets {
+            for second in sets {
+                let a = Capabilities(bounding: first), b = Capabilities(bounding: second)
+                let sameName = DefaultSeccompProfile.liftingCapabilities(a) == DefaultSeccompProfile.liftingCapabilities(b)
+                let sameProfile = SeccompFilterCache.description(of: DefaultSeccompProfile.profile(capabilities: a))
+                    == SeccompFilterCache.description(of: DefaultSeccompProfile.profile(capabilities: b))
+                #expect(sameName == sameProfile, "\(first) vs \(second)")
+            }
+        }
+    }
+
+    @Test func theDefaultProfileIsCachedUnderItsNameAndMadeOnlyOnAMiss() throws {
+        try withDirectory { directory in
+            var made = 0
+            let name = "default profile, lifted by []"
+            let first = try SeccompFilterCache.filter(describedAs: name, configFile: "c.json", directory: directory) {
+                made += 1
+                return DefaultSeccompProfile.profile(capabilities: nil)
+            }
+            let second = try SeccompFilterCache.filter(describedAs: name, configFile: "c.json", directory: directory) {
+                made += 1
+                return DefaultSeccompProfile.profile(capabilities: nil)
+            }
+            #expect(made == 1)
+            #expect(first.instructions == second.instructions)
+            #expect(first.instructions == (try SeccompCompiler.compile(DefaultSeccompProfile.profile(capabilities: nil), configFile: "c.json")).instructions)
         }
     }
 }
