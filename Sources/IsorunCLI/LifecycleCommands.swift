@@ -40,13 +40,14 @@ struct CreateCommand: ParsableCommand {
     /// The command's work, shared with `FastLifecycleParser`.
     static func perform(store: ContainerStore, bundle: String, pidFile: String?, consoleSocket: String?, id: String,
                         debug: Bool) throws(IsorunError) {
-        NetworkNamespaceHeadStart.begin()  // unused (and freed) if the bundle runs as a VM
+        NetworkNamespaceHeadStart.begin()
         CgroupMigration.warmUp()
         let loaded: Bundle
         do { loaded = try Bundle.load(directory: bundle) } catch { throw IsorunError(error) }
         let mode = try LifecycleMode.of(loaded)
         let record: ContainerRecord
         if mode == .vm {
+            NetworkNamespaceHeadStart.discard()
             guard loaded.config.process?.terminal != true else {
                 throw IsorunError("\(loaded.directory)/config.json: process.terminal: vm mode has no terminal yet")
             }

@@ -21,6 +21,12 @@ public enum NetworkNamespaceHeadStart {
         if pending == nil { pending = PreparedNetworkNamespace() }
     }
 
+    /// Gives up a prepared namespace nothing will claim (a bundle that runs as a VM).
+    public static func discard() {
+        pending?.close()
+        pending = nil
+    }
+
     /// The prepared namespace when `namespaces` asks for a new one it may stand in for;
     /// otherwise nil, and a prepared one is given up.
     static func claim(for namespaces: NamespacePlan) -> PreparedNetworkNamespace? {
