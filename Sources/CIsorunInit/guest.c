@@ -15,6 +15,7 @@
 #include <grp.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/reboot.h>
@@ -62,6 +63,22 @@ __attribute__((noreturn)) static void spawn_fail(int report_fd, int step) {
     int report[2] = { step, errno };
     (void)!write(report_fd, report, sizeof report);
     _exit(127);
+}
+
+int isorun_guest_memory_file(const void *contents, size_t length) {
+    int fd = memfd_create("isorun", MFD_CLOEXEC);
+    if (fd < 0) return -1;
+    const char *p = contents;
+    size_t left = length;
+    while (left > 0) {
+        ssize_t n = write(fd, p, left);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) { int saved = errno; close(fd); errno = saved; return -1; }
+        p += n;
+        left -= (size_t)n;
+    }
+    if (lseek(fd, 0, SEEK_SET) != 0) { int saved = errno; close(fd); errno = saved; return -1; }
+    return fd;
 }
 
 static int load_seccomp_filter(const struct isorun_guest_process *p) {

@@ -85,8 +85,8 @@ struct VMMonitorCommand: ParsableCommand {
             let id = id
             request.holdUntilStart = { state throws(IsorunError) in
                 let gate = try store.makeGate(for: id)
-                // Hooks: poststart and poststop run here (after start, at the VM's end);
-                // the host's setup hooks have no place in a VM's boot.
+                // Setup hooks have run by now (VMLauncher); poststart and poststop follow
+                // from the Supervisor, after start and at the VM's end.
                 let record = ContainerRecord(id: id, bundle: loaded.directory, mode: Mode.vm.rawValue, pid: HostProcess.id,
                                              pidStartTime: Processes.startTime(of: HostProcess.id) ?? 0,
                                              created: ContainerRecord.now(), annotations: loaded.config.annotations,

@@ -4,7 +4,8 @@
 ///
 /// host → guest: the process to run (`arg`, `env`, `cwd`, `user`, `hostname`,
 ///               `rlimit`, `sysctl`, `pids`, `root` or `readonly-root`, `tmpfs`, `caps`,
-///               `no-new-privs`, `seccomp`, then `start`), later `signal N`.
+///               `no-new-privs`, `seccomp`, `hook` and `hook-state` for the
+///               startContainer hooks, then `start`), later `signal N`.
 /// guest → host: `ready` when init runs, `exit N` (128+N for signal N) when the
 ///               workload has ended, or `error TEXT` when init could not run it.
 public enum GuestMessage: Equatable, Sendable {
@@ -29,6 +30,11 @@ public enum GuestMessage: Equatable, Sendable {
     case noNewPrivileges
     /// A seccomp filter compiled on the host: raw BPF, 8 bytes per instruction.
     case seccompFilter([UInt8])
+    /// A startContainer hook (config.md): run in the guest after `start`, before the
+    /// process, as the process would be (same user, capabilities, filter). 0: no timeout.
+    case startContainerHook(path: String, arguments: [String], environment: [String], timeoutSeconds: Int)
+    /// The state document the hooks read on stdin.
+    case hookState(String)
     case start
     case signal(Int32)
     case ready
@@ -54,6 +60,10 @@ public enum GuestMessage: Equatable, Sendable {
             "caps \([effective, permitted, inheritable, bounding, ambient].map { String($0, radix: 16) }.joined(separator: " "))\n"
         case .noNewPrivileges: "no-new-privs\n"
         case .seccompFilter(let program): "seccomp \(Hex.encode(program))\n"
+        case .startContainerHook(let path, let arguments, let environment, let timeout):
+            (["hook", String(timeout), Escaping.escape(path), String(arguments.count)]
+                + (arguments + environment).map(Escaping.escape)).joined(separator: " ") + "\n"
+        case .hookState(let document): "hook-state \(Escaping.escape(document))\n"
         case .start: "start\n"
         case .signal(let number): "signal \(number)\n"
         case .ready: "ready\n"
@@ -98,6 +108,14 @@ public enum GuestMessage: Equatable, Sendable {
         case "seccomp":
             guard let program = Hex.decode(rest), !program.isEmpty, program.count % 8 == 0 else { return nil }
             self = .seccompFilter(program)
+        case "hook":
+            let fields = rest.split(separator: " ", omittingEmptySubsequences: false)
+            guard fields.count >= 3, let timeout = Int(fields[0]), timeout >= 0, let count = Int(fields[2]),
+                  count >= 0, fields.count >= 3 + count else { return nil }
+            let values = fields.dropFirst(3).map(Escaping.unescape)
+            self = .startContainerHook(path: Escaping.unescape(fields[1]), arguments: Array(values.prefix(count)),
+                                       environment: Array(values.dropFirst(count)), timeoutSeconds: timeout)
+        case "hook-state": self = .hookState(Escaping.unescape(rest))
         case "start": self = .start
         case "ready": self = .ready
         case "signal":

@@ -105,10 +105,24 @@ public struct VMLauncher: Launcher {
                                   consoleLog: commandLine.consoleLog, qmpSocket: commandLine.qmpSocket)
         do throws(IsorunError) {
             try workload.waitUntilGuestReady(timeoutSeconds: options.bootTimeoutSeconds)
+            // The VM is the container's runtime environment: with the guest at its init, the
+            // setup hooks run on the host, in the spec's order (QEMU is the container's process).
+            let hooks = request.bundle.config.hooks
+            let creating = request.hookState(pid: pid, status: .creating)
+            try LifecycleHooks.run(hooks?.prestart ?? [], phase: "prestart", state: creating)
+            try LifecycleHooks.run(hooks?.createRuntime ?? [], phase: "createRuntime", state: creating)
+            try LifecycleHooks.run(hooks?.createContainer ?? [], phase: "createContainer", state: creating)
             if let holdUntilStart = request.holdUntilStart {
                 try workload.waitForStart(gate: try holdUntilStart(state))
             }
             var messages = GuestProcess.messages(for: basePlan, bundle: request.bundle, privileges: privileges)
+            if let startContainer = hooks?.startContainer, !startContainer.isEmpty {
+                // In the container, as its process: the guest runs them before the process.
+                messages += startContainer.map {
+                    .startContainerHook(path: $0.path, arguments: $0.args ?? [], environment: $0.env ?? [], timeoutSeconds: $0.timeout ?? 0)
+                }
+                messages.append(.hookState(try request.hookState(pid: pid, status: .created).json(pretty: false)))
+            }
             let readOnly = request.bundle.config.root?.readonly ?? false
             if root.diskImage != nil {
                 messages.append(.rootDisk(device: QemuCommandLine.rootDiskDevice, filesystem: root.diskFilesystem,

@@ -38,6 +38,7 @@ enum GuestInit {
             stdin: ports["isorun.stdin"].map { open($0, O_RDONLY | O_CLOEXEC) } ?? -1,
             stdout: ports["isorun.stdout"].map { open($0, O_WRONLY | O_CLOEXEC) } ?? -1,
             stderr: ports["isorun.stderr"].map { open($0, O_WRONLY | O_CLOEXEC) } ?? -1)
+        Supervision.runStartContainerHooks(spec, streams: streams)
         let status = Supervision.run(spec, streams: streams, control: control, lines: lines)
         send(.exit(status))
         endMachine()

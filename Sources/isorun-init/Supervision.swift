@@ -14,9 +14,47 @@ enum Supervision {
     /// Returns the workload's status in shell form (128+N for signal N).
     static func run(_ spec: WorkloadSpec, streams: Streams, control: Int32, lines: LineBuffer) -> Int32 {
         guard !spec.arguments.isEmpty else { GuestInit.fail("no process arguments received") }
-        let argv = CStrings(spec.arguments)
-        let envp = CStrings(spec.environment)
         let paths = executableCandidates(spec.arguments[0], searchPath: spec.searchPath)
+        let pid = spawn(spec.arguments, environment: spec.environment, candidates: paths, as: spec, streams: streams, hook: nil)
+        return supervise(pid, control: control, lines: lines)
+    }
+
+    /// The startContainer hooks, in order, each as the workload will be (its user,
+    /// directory, capabilities, filter, output) with the state on stdin. The first that
+    /// fails, or outlives its timeout, fails the run (config.md).
+    static func runStartContainerHooks(_ spec: WorkloadSpec, streams: Streams) {
+        for hook in spec.startContainerHooks {
+            let what = "startContainer hook \(hook.path)"
+            let bytes = Array(spec.hookState.utf8)
+            let state = bytes.withUnsafeBytes { isorun_guest_memory_file($0.baseAddress, $0.count) }
+            guard state >= 0 else { GuestInit.fail("\(what): state for stdin: \(GuestInit.errnoText())") }
+            defer { close(state) }
+            var hookStreams = streams
+            hookStreams.stdin = state
+            let pid = spawn(hook.arguments.isEmpty ? [hook.path] : hook.arguments, environment: hook.environment,
+                            candidates: [hook.path], as: spec, streams: hookStreams, hook: what)
+            let deadline = hook.timeoutSeconds > 0 ? time(nil) + hook.timeoutSeconds : Int.max
+            var status: Int32 = 0
+            while waitpid(pid, &status, WNOHANG) == 0 {
+                if time(nil) > deadline {
+                    kill(pid, SIGKILL)
+                    waitpid(pid, nil, 0)
+                    GuestInit.fail("\(what): timed out after \(hook.timeoutSeconds) s")
+                }
+                usleep(1_000)
+            }
+            if status & 0x7f != 0 { GuestInit.fail("\(what): killed by signal \(status & 0x7f)") }
+            if (status >> 8) & 0xff != 0 { GuestInit.fail("\(what): exited with status \((status >> 8) & 0xff)") }
+        }
+    }
+
+    /// Starts `arguments` (the first of `candidates` that executes) with the workload's
+    /// credentials and limits; a failure ends init, naming the step that failed (and the
+    /// hook, for a hook).
+    private static func spawn(_ arguments: [String], environment: [String], candidates paths: [String], as spec: WorkloadSpec,
+                              streams: Streams, hook: String?) -> pid_t {
+        let argv = CStrings(arguments)
+        let envp = CStrings(environment)
         let candidates = CStrings(paths)
         let groups = spec.groups.map { gid_t($0) }
         let resources = spec.limits.map { Int32($0.resource) }
@@ -47,22 +85,23 @@ enum Supervision {
         }
         guard pid > 0 else {
             errno = error
+            let what = hook.map { "\($0): " } ?? ""
             switch UInt32(step) {
             case ISORUN_GUEST_STEP_CREDENTIALS.rawValue:
-                GuestInit.fail("set user \(spec.uid):\(spec.gid): \(GuestInit.errnoText())")
+                GuestInit.fail("\(what)set user \(spec.uid):\(spec.gid): \(GuestInit.errnoText())")
             case ISORUN_GUEST_STEP_CHDIR.rawValue:
-                GuestInit.fail("chdir \(spec.workingDirectory): \(GuestInit.errnoText())")
+                GuestInit.fail("\(what)chdir \(spec.workingDirectory): \(GuestInit.errnoText())")
             case ISORUN_GUEST_STEP_CAPABILITIES.rawValue:
-                GuestInit.fail("set capabilities: \(GuestInit.errnoText())")
+                GuestInit.fail("\(what)set capabilities: \(GuestInit.errnoText())")
             case ISORUN_GUEST_STEP_NO_NEW_PRIVS.rawValue:
-                GuestInit.fail("set no_new_privs: \(GuestInit.errnoText())")
+                GuestInit.fail("\(what)set no_new_privs: \(GuestInit.errnoText())")
             case ISORUN_GUEST_STEP_SECCOMP.rawValue:
-                GuestInit.fail("load seccomp filter: \(GuestInit.errnoText())")
+                GuestInit.fail("\(what)load seccomp filter: \(GuestInit.errnoText())")
             default:
-                GuestInit.fail("exec \(spec.arguments[0]): \(GuestInit.errnoText())")
+                GuestInit.fail((hook.map { "\($0): exec: " } ?? "exec \(arguments[0]): ") + GuestInit.errnoText())
             }
         }
-        return supervise(pid, control: control, lines: lines)
+        return pid
     }
 
     /// Waits for the workload while reaping orphans and forwarding host signals.

@@ -20,6 +20,8 @@ struct WorkloadSpec {
     var capabilities: (UInt64, UInt64, UInt64, UInt64, UInt64)?
     var noNewPrivileges = false
     var seccompProgram: [UInt8] = []
+    var startContainerHooks: [(path: String, arguments: [String], environment: [String], timeoutSeconds: Int)] = []
+    var hookState = ""
 
     mutating func apply(_ message: GuestMessage) {
         switch message {
@@ -38,6 +40,9 @@ struct WorkloadSpec {
             capabilities = (effective, permitted, inheritable, bounding, ambient)
         case .noNewPrivileges: noNewPrivileges = true
         case .seccompFilter(let program): seccompProgram = program
+        case .startContainerHook(let path, let arguments, let environment, let timeout):
+            startContainerHooks.append((path, arguments, environment, timeout))
+        case .hookState(let document): hookState = document
         default: break
         }
     }

@@ -304,3 +304,85 @@ struct VMLifecycleTests {
         #expect(!FileManager.default.fileExists(atPath: "\(root)/\(id)"))
     }
 }
+
+/// OCI hooks of a VM: setup hooks on the host once the guest is at its init (the VM is
+/// the container's runtime environment), startContainer in the guest as the process.
+@Suite(.enabled(if: VMSupport.canRun, "needs QEMU, the guest kernel and isorun-init"), .serialized)
+struct VMHookTests {
+    @Test func everyHookRunsInOrderAndStartContainerInTheGuest() throws {
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-vmhooks-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        let bundle = try IsorunRunner.bundleCopy("hello", args: ["sh", "-c", "echo workload ran"]) { config in
+            var hooks: [String: Any] = [:]
+            for name in ["prestart", "createRuntime", "createContainer", "poststart", "poststop"] {
+                hooks[name] = [HookTests.logging(name, to: log)]
+            }
+            // The guest's kernel, as the workload sees it, proves where it ran.
+            hooks["startContainer"] = [["path": "/bin/sh", "args": ["sh", "-c", "read -r state; echo \"startContainer $(uname -r) $state\" >&2"],
+                                        "timeout": 5]]
+            config["hooks"] = hooks
+        }
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let id = IsorunRunner.uniqueID("vmhooks")
+        let result = try IsorunRunner.run(["run", "--mode", "vm", "--id", id, bundle])
+        #expect(result.status == 0, "\(result.err)")
+        #expect(result.out == "workload ran\n")
+
+        let entries = try HookTests.entries(log)
+        #expect(entries.map(\.name) == ["prestart", "createRuntime", "createContainer", "poststart", "poststop"])
+        #expect(entries.map { $0.state["status"] as? String } == ["creating", "creating", "creating", "running", "stopped"])
+        #expect(entries.allSatisfy { $0.state["id"] as? String == id && $0.state["bundle"] as? String == bundle })
+        #expect(Set(entries.dropLast().compactMap { $0.state["pid"] as? Int }).count == 1, "one container process (QEMU)")
+        let started = try #require(result.err.split(separator: "\n").first { $0.hasPrefix("startContainer ") }, "\(result.err)")
+        var host = utsname()
+        uname(&host)
+        let hostRelease = withUnsafeBytes(of: host.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        #expect(!started.contains(" \(hostRelease) "), "ran in the guest: \(started)")
+        #expect(started.contains("\"status\":\"created\"") && started.contains("\"id\":\"\(id)\""), "\(started)")
+    }
+
+    @Test func aVMContainersSetupHooksRunAtCreateAndStartContainerAtStart() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-vmhk-\(UUID().uuidString)").path
+        let log = root + "-hooks"
+        let output = root + "-out"
+        defer { [root, log, output, output + ".err"].forEach { try? FileManager.default.removeItem(atPath: $0) } }
+        let bundle = try IsorunRunner.bundleCopy("hello", args: ["true"]) { config in
+            config["annotations"] = ["io.isorun.mode": "vm"]
+            config["hooks"] = ["createRuntime": [HookTests.logging("createRuntime", to: log)],
+                               "startContainer": [["path": "/bin/sh", "args": ["sh", "-c", "read -r state; echo \"startContainer $state\" >&2"]]]]
+        }
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let id = IsorunRunner.uniqueID("vmhk")
+        let script = """
+            "$0" --root "$1" create --bundle "$2" "$3" >"$4" 2>"$4.err" || exit 100
+            grep -q '^createRuntime ' "$5" || exit 101
+            grep -q startContainer "$4.err" && exit 102
+            pid=$("$0" --root "$1" state "$3" | sed -n 's/.*"pid" : \\([0-9]*\\).*/\\1/p')
+            "$0" --root "$1" start "$3" || exit 103
+            while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+            "$0" --root "$1" delete "$3" || exit 104
+            """
+        let result = try IsorunRunner.runProgram("/bin/sh", ["-c", script, IsorunRunner.binary, root, bundle, id, output, log])
+        #expect(result.status == 0, "\(result.err) \((try? String(contentsOfFile: output + ".err", encoding: .utf8)) ?? "")")
+        let errors = (try? String(contentsOfFile: output + ".err", encoding: .utf8)) ?? ""
+        #expect(errors.contains("startContainer {") && errors.contains("\"status\":\"created\""), "\(errors)")
+        #expect(VMSupport.qemuProcesses(mentioning: id).isEmpty)
+    }
+
+    @Test(arguments: [("createContainer", "/bin/false", "createContainer hook /bin/false: exited with status 1"),
+                      ("startContainer", "/bin/false", "startContainer hook /bin/false: exited with status 1"),
+                      ("startContainer", "/no/such/hook", "startContainer hook /no/such/hook: exec: No such file or directory")])
+    func aFailingHookFailsTheRunAndLeavesNothing(kind: String, path: String, message: String) throws {
+        let bundle = try IsorunRunner.bundleCopy("hello", args: ["sh", "-c", "echo must not run"]) { config in
+            config["hooks"] = [kind: [["path": path]]]
+        }
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let id = IsorunRunner.uniqueID("vmhookfail")
+        let result = try IsorunRunner.run(["run", "--mode", "vm", "--id", id, bundle])
+        #expect(result.status == 125)
+        #expect(result.err.contains(message), "\(result.err)")
+        #expect(result.out.isEmpty)
+        #expect(VMSupport.qemuProcesses(mentioning: id).isEmpty)
+        #expect(IsorunRunner.cgroupDirectories(for: id).isEmpty)
+    }
+}

@@ -8,7 +8,11 @@ struct GuestMessageTests {
         .user(uid: 1000, gid: 1000, groups: [4, 27]), .user(uid: 0, gid: 0, groups: []),
         .hostname("vm1"), .resourceLimit(resource: 7, soft: 1024, hard: 4096), .sysctl(key: "net.ipv4.ip_forward", value: "1 2"), .processLimit(64), .rootDisk(device: "/dev/vda", filesystem: "erofs", readOnly: false), .readOnlyRoot, .tmpfs(destination: "/tmp", options: "nosuid,mode=1777"), .tmpfs(destination: "/run", options: ""),
         .capabilities(effective: 0x2000_0420, permitted: 0x2000_0420, inheritable: 0, bounding: 0x1ff_ffff_ffff, ambient: 1 << 63),
-        .noNewPrivileges, .seccompFilter([0x20, 0, 0, 0, 4, 0, 0, 0, 0x06, 0, 0, 0, 0, 0, 0xff, 0x7f]), .start,
+        .noNewPrivileges, .seccompFilter([0x20, 0, 0, 0, 4, 0, 0, 0, 0x06, 0, 0, 0, 0, 0, 0xff, 0x7f]),
+        .startContainerHook(path: "/bin/sh", arguments: ["sh", "-c", "read s; echo \"$s\" > /x y", ""], environment: ["A=1 2", ""],
+                            timeoutSeconds: 5),
+        .startContainerHook(path: "/hooks/a b", arguments: [], environment: [], timeoutSeconds: 0),
+        .hookState("{\"id\":\"c 1\",\"status\":\"created\"}\n"), .start,
         .signal(15), .ready, .exit(0), .exit(137), .error("exec /bin/nope: No such file"),
     ]
 
@@ -22,7 +26,8 @@ struct GuestMessageTests {
 
     @Test func malformedLinesAreRejected() {
         for line in ["", "bogus 1", "exit x", "signal", "user 1 2", "rlimit 1 2", "caps 1 2 3 4", "caps 1 2 3 4 x",
-                     "seccomp", "seccomp 0011", "seccomp 00112233445566zz", "seccomp 001"] {
+                     "seccomp", "seccomp 0011", "seccomp 00112233445566zz", "seccomp 001",
+                     "hook", "hook 5 /bin/x", "hook x /bin/x 0", "hook -1 /bin/x 0", "hook 5 /bin/x 2 only-one"] {
             #expect(GuestMessage(line: Substring(line)) == nil)
         }
     }
