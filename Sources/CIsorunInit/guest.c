@@ -65,6 +65,10 @@ __attribute__((noreturn)) static void spawn_fail(int report_fd, int step) {
     _exit(127);
 }
 
+int isorun_guest_pipe(int fds[2]) {
+    return pipe2(fds, O_CLOEXEC);
+}
+
 int isorun_guest_memory_file(const void *contents, size_t length) {
     int fd = memfd_create("isorun", MFD_CLOEXEC);
     if (fd < 0) return -1;

@@ -4,6 +4,7 @@ import IsorunCore
 import IsorunSandbox
 import IsorunSpec
 import IsorunSys
+import IsorunVM
 
 /// `exec`: one more process in a created or running container, as runc spells it.
 /// containerd calls `exec --process FILE --detach --pid-file F ID`; people call
@@ -31,10 +32,17 @@ struct ExecCommand: ParsableCommand {
         guard status == .created || status == .running else {
             throw IsorunError("container '\(id)' is \(status.rawValue): exec needs a created or running container")
         }
-        guard record.mode != Mode.vm.rawValue else { throw IsorunError("exec: vm mode containers do not support exec yet") }
         let config: RuntimeConfig
         do { config = try Bundle.load(directory: record.bundle, requireRootfs: false).config } catch { throw IsorunError(error) }
         let (process, source) = try execProcess(config: config)
+        if record.mode == Mode.vm.rawValue {
+            // Into the guest, through the VM's owner; isorun stays to copy the streams.
+            guard status == .running else { throw IsorunError("exec: a VM container takes exec once it is started") }
+            guard !detach, process.terminal != true else {
+                throw IsorunError("exec: \(detach ? "--detach" : "a terminal") is not available for vm containers yet")
+            }
+            throw ExitCode(try VMExecClient.run(process, containerDirectory: store.directory(of: id)))
+        }
         var exec = ContainerExec(record: record, config: config, process: process)
         exec.detach = detach
         let terminal = try PseudoTerminal.forProcess(process, source: source, consoleSocket: consoleSocket)

@@ -8,9 +8,6 @@ import IsorunSys
 /// and cleanup runs on every path that returns. A SIGKILL of isorun itself is
 /// covered by the workload's parent-death signal and by the next run's sweep.
 public struct Supervisor {
-    /// The signals a user sends to "the container" by sending them to isorun.
-    static let forwardedSignals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH]
-
     /// How long a workload runs before its supervisor gives back the pages that starting
     /// it needed. Short runs (a `/bin/true`) end first and keep them for their cleanup.
     static let idleTrimDelayMilliseconds: Int32 = 250
@@ -30,8 +27,8 @@ public struct Supervisor {
         var launched = false
         defer { if !launched || !keepingState { state.remove() } }
 
-        let signalPipe = try Self.installSignalPipe()
-        defer { Self.uninstallSignalPipe(signalPipe) }
+        let signalPipe = try ForwardedSignals.install()
+        defer { ForwardedSignals.uninstall(signalPipe) }
 
         let workload = try launcher.launch(request, state: state)
         launched = true
@@ -48,21 +45,10 @@ public struct Supervisor {
 
     /// Waits for a workload started elsewhere (`exec`), forwarding isorun's signals to it.
     public func attach(to workload: any Workload) throws(IsorunError) -> Termination {
-        let signalPipe = try Self.installSignalPipe()
-        defer { Self.uninstallSignalPipe(signalPipe) }
+        let signalPipe = try ForwardedSignals.install()
+        defer { ForwardedSignals.uninstall(signalPipe) }
         defer { workload.cleanUp() }
         return try wait(for: workload, signalPipe: signalPipe)
-    }
-
-    private static func installSignalPipe() throws(IsorunError) -> Int32 {
-        let signalPipe = isorun_signal_pipe_install(Supervisor.forwardedSignals, Int32(Supervisor.forwardedSignals.count))
-        guard signalPipe >= 0 else { throw IsorunError("signal handlers", SystemError("sigaction", errno: -signalPipe)) }
-        return signalPipe
-    }
-
-    private static func uninstallSignalPipe(_ signalPipe: Int32) {
-        isorun_signal_pipe_uninstall(Supervisor.forwardedSignals, Int32(Supervisor.forwardedSignals.count))
-        close(signalPipe)
     }
 
     private func wait(for workload: any Workload, signalPipe: Int32) throws(IsorunError) -> Termination {
@@ -123,5 +109,24 @@ public struct Supervisor {
         }
         workload.deliver(signal: signal)
         return nil
+    }
+}
+
+/// The signals a user sends to "the container" by sending them to isorun, caught and
+/// written as bytes to a pipe, for the loop that forwards them.
+public enum ForwardedSignals {
+    static let numbers: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH]
+
+    /// The pipe's read end.
+    public static func install() throws(IsorunError) -> Int32 {
+        let signalPipe = isorun_signal_pipe_install(numbers, Int32(numbers.count))
+        guard signalPipe >= 0 else { throw IsorunError("signal handlers", SystemError("sigaction", errno: -signalPipe)) }
+        return signalPipe
+    }
+
+    /// Restores the default actions and closes the pipe.
+    public static func uninstall(_ signalPipe: Int32) {
+        isorun_signal_pipe_uninstall(numbers, Int32(numbers.count))
+        close(signalPipe)
     }
 }

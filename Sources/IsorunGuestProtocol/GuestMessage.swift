@@ -8,6 +8,11 @@
 ///               startContainer hooks, then `start`), later `signal N`.
 /// guest → host: `ready` when init runs, `exit N` (128+N for signal N) when the
 ///               workload has ended, or `error TEXT` when init could not run it.
+///
+/// `isorun exec` adds more processes to a running guest, each numbered by the host:
+/// host → guest `x-arg`, `x-env`, `x-cwd`, `x-user`, then `x-start`; `x-in`, `x-eof` and
+/// `x-signal` while it runs; guest → host `x-out` (its stdout and stderr, in hex),
+/// then `x-exit`, or `x-error` when it could not be started.
 public enum GuestMessage: Equatable, Sendable {
     case argument(String)
     case environment(String)
@@ -37,6 +42,21 @@ public enum GuestMessage: Equatable, Sendable {
     case hookState(String)
     case start
     case signal(Int32)
+    case execArgument(id: Int, String)
+    case execEnvironment(id: Int, String)
+    case execWorkingDirectory(id: Int, String)
+    case execUser(id: Int, uid: UInt32, gid: UInt32)
+    /// The process is described: start it as the workload runs (capabilities, filter, limits).
+    case execStart(id: Int)
+    case execInput(id: Int, [UInt8])
+    /// End of its standard input.
+    case execInputEnd(id: Int)
+    case execSignal(id: Int, Int32)
+    /// Output of the process on `stream` (1 or 2).
+    case execOutput(id: Int, stream: Int32, [UInt8])
+    /// Its status in shell form, sent once its output has been sent.
+    case execExit(id: Int, Int32)
+    case execError(id: Int, String)
     case ready
     case exit(Int32)
     case error(String)
@@ -66,6 +86,17 @@ public enum GuestMessage: Equatable, Sendable {
         case .hookState(let document): "hook-state \(Escaping.escape(document))\n"
         case .start: "start\n"
         case .signal(let number): "signal \(number)\n"
+        case .execArgument(let id, let value): "x-arg \(id) \(Escaping.escape(value))\n"
+        case .execEnvironment(let id, let value): "x-env \(id) \(Escaping.escape(value))\n"
+        case .execWorkingDirectory(let id, let value): "x-cwd \(id) \(Escaping.escape(value))\n"
+        case .execUser(let id, let uid, let gid): "x-user \(id) \(uid) \(gid)\n"
+        case .execStart(let id): "x-start \(id)\n"
+        case .execInput(let id, let bytes): "x-in \(id) \(Hex.encode(bytes))\n"
+        case .execInputEnd(let id): "x-eof \(id)\n"
+        case .execSignal(let id, let number): "x-signal \(id) \(number)\n"
+        case .execOutput(let id, let stream, let bytes): "x-out \(id) \(stream) \(Hex.encode(bytes))\n"
+        case .execExit(let id, let status): "x-exit \(id) \(status)\n"
+        case .execError(let id, let text): "x-error \(id) \(Escaping.escape(text))\n"
         case .ready: "ready\n"
         case .exit(let status): "exit \(status)\n"
         case .error(let text): "error \(Escaping.escape(text))\n"
@@ -135,7 +166,64 @@ public enum GuestMessage: Equatable, Sendable {
                   let hard = UInt64(fields[2]) else { return nil }
             self = .resourceLimit(resource: resource, soft: soft, hard: hard)
         default:
-            return nil
+            guard verb.hasPrefix("x-"), let message = Self.exec(verb.dropFirst(2), rest) else { return nil }
+            self = message
+        }
+    }
+
+    /// The `x-` messages: `VERB ID REST`.
+    private static func exec(_ verb: Substring, _ line: Substring) -> GuestMessage? {
+        let fields = line.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false)
+        guard let id = fields.first.flatMap({ Int($0) }), id >= 0 else { return nil }
+        let rest = fields.count > 1 ? fields[1] : ""
+        switch verb {
+        case "arg": return .execArgument(id: id, Escaping.unescape(rest))
+        case "env": return .execEnvironment(id: id, Escaping.unescape(rest))
+        case "cwd": return .execWorkingDirectory(id: id, Escaping.unescape(rest))
+        case "error": return .execError(id: id, Escaping.unescape(rest))
+        case "user":
+            let ids = rest.split(separator: " ").compactMap { UInt32($0) }
+            return ids.count == 2 ? .execUser(id: id, uid: ids[0], gid: ids[1]) : nil
+        case "start": return fields.count == 1 ? .execStart(id: id) : nil
+        case "eof": return fields.count == 1 ? .execInputEnd(id: id) : nil
+        case "in": return Hex.decode(rest).map { .execInput(id: id, $0) }
+        case "signal": return Int32(rest).map { .execSignal(id: id, $0) }
+        case "exit": return Int32(rest).map { .execExit(id: id, $0) }
+        case "out":
+            let parts = rest.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2, let stream = Int32(parts[0]), stream == 1 || stream == 2,
+                  let bytes = Hex.decode(parts[1]) else { return nil }
+            return .execOutput(id: id, stream: stream, bytes)
+        default: return nil
+        }
+    }
+
+    /// The exec process a message is about, if it is an `x-` message.
+    public var execID: Int? {
+        switch self {
+        case .execArgument(let id, _), .execEnvironment(let id, _), .execWorkingDirectory(let id, _), .execUser(let id, _, _),
+             .execStart(let id), .execInput(let id, _), .execInputEnd(let id), .execSignal(let id, _),
+             .execOutput(let id, _, _), .execExit(let id, _), .execError(let id, _):
+            id
+        default: nil
+        }
+    }
+
+    /// The same message about exec process `id`.
+    public func renumbered(_ id: Int) -> GuestMessage {
+        switch self {
+        case .execArgument(_, let value): .execArgument(id: id, value)
+        case .execEnvironment(_, let value): .execEnvironment(id: id, value)
+        case .execWorkingDirectory(_, let value): .execWorkingDirectory(id: id, value)
+        case .execUser(_, let uid, let gid): .execUser(id: id, uid: uid, gid: gid)
+        case .execStart: .execStart(id: id)
+        case .execInput(_, let bytes): .execInput(id: id, bytes)
+        case .execInputEnd: .execInputEnd(id: id)
+        case .execSignal(_, let number): .execSignal(id: id, number)
+        case .execOutput(_, let stream, let bytes): .execOutput(id: id, stream: stream, bytes)
+        case .execExit(_, let status): .execExit(id: id, status)
+        case .execError(_, let text): .execError(id: id, text)
+        default: self
         }
     }
 }

@@ -59,6 +59,19 @@ public enum StreamCopy {
         }
     }
 
+    /// Reads once what is waiting on a descriptor that poll() reported readable (so that
+    /// a blocking one, such as a caller's stdin, does not block): nil at end of file or error.
+    public static func readOnce(_ fd: Int32) -> [UInt8]? {
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        let count = chunk.withUnsafeMutableBytes { raw in retryingOnInterrupt { read(fd, raw.baseAddress, raw.count) } }
+        return count > 0 ? Array(chunk[0..<count]) : nil
+    }
+
+    public static func setNonBlocking(_ fd: Int32) {
+        let flags = fcntl(fd, F_GETFL)
+        if flags >= 0 { _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK) }
+    }
+
     /// Opens a FIFO's read end without waiting for a writer.
     public static func openFifoForReading(_ path: String) throws(SystemError) -> Int32 {
         let fd = retryingOnInterrupt { open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC) }

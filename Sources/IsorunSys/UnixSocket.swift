@@ -6,17 +6,11 @@ public final class UnixSocket {
     public let path: String
     private let fd: Int32
 
+    /// For polling and for `Polling.drainReportingEnd` once non-blocking.
+    public var descriptor: Int32 { fd }
+
     public init(connectingTo path: String) throws(SystemError) {
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
-            throw SystemError("connect", path, errno: ENAMETOOLONG)
-        }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: bytes)
-            raw[bytes.count] = 0
-        }
+        guard var address = UnixAddress.make(path) else { throw SystemError("connect", path, errno: ENAMETOOLONG) }
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw SystemError("socket", path) }
         let connected = withUnsafePointer(to: &address) { pointer in
@@ -59,5 +53,77 @@ public final class UnixSocket {
         let count = buffer.withUnsafeMutableBytes { raw in retryingOnInterrupt { recv(fd, raw.baseAddress, raw.count, 0) } }
         guard count >= 0 else { throw SystemError("recv", path) }
         return Array(buffer[0..<count])
+    }
+}
+
+/// A listening UNIX stream socket, non-blocking; the socket file goes with it.
+public final class UnixListener {
+    public let path: String
+    public let descriptor: Int32
+
+    public init(listeningAt path: String) throws(SystemError) {
+        guard var address = UnixAddress.make(path) else { throw SystemError("bind", path, errno: ENAMETOOLONG) }
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        guard fd >= 0 else { throw SystemError("socket", path) }
+        unlink(path)
+        let bound = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard bound == 0, listen(fd, 8) == 0 else {
+            let error = SystemError(bound == 0 ? "listen" : "bind", path)
+            close(fd)
+            throw error
+        }
+        self.path = path
+        self.descriptor = fd
+    }
+
+    deinit {
+        close(descriptor)
+        unlink(path)
+    }
+
+    /// A waiting connection (non-blocking, close-on-exec), or nil when none waits.
+    public func accept() -> Int32? {
+        let fd = retryingOnInterrupt { Glibc.accept(descriptor, nil, nil) }
+        guard fd >= 0 else { return nil }
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        StreamCopy.setNonBlocking(fd)
+        return fd
+    }
+}
+
+extension UnixSocket {
+    /// Sends all of `bytes` on a connected socket, waiting while a non-blocking one is
+    /// full; a peer that has gone is an error (EPIPE), never a SIGPIPE.
+    public static func sendAll(_ fd: Int32, _ bytes: [UInt8]) throws(SystemError) {
+        var offset = 0
+        while offset < bytes.count {
+            let sent = bytes[offset...].withUnsafeBytes { raw in
+                retryingOnInterrupt { Glibc.send(fd, raw.baseAddress, raw.count, Int32(MSG_NOSIGNAL)) }
+            }
+            if sent > 0 {
+                offset += sent
+            } else if errno == EAGAIN {
+                var entry = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+                _ = retryingOnInterrupt { poll(&entry, 1, -1) }
+            } else {
+                throw SystemError("send", "fd \(fd)")
+            }
+        }
+    }
+}
+
+enum UnixAddress {
+    static func make(_ path: String) -> sockaddr_un? {
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return nil }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        return address
     }
 }

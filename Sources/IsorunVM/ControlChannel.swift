@@ -56,6 +56,15 @@ final class ControlChannel {
         return messages
     }
 
+    /// The `exec` messages that have arrived, without waiting; the others stay for
+    /// `receiveAvailable` (the guest's `exit` is read after QEMU has gone).
+    func takeExecMessages() -> [GuestMessage] {
+        pending += lines.append(Polling.drain(fromGuest)).compactMap { GuestMessage(line: $0) }
+        let exec = pending.filter { $0.execID != nil }
+        pending.removeAll { $0.execID != nil }
+        return exec
+    }
+
     enum WaitOutcome {
         case message(GuestMessage)
         case watchedDescriptorReady

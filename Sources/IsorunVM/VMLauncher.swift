@@ -136,6 +136,7 @@ public struct VMLauncher: Launcher {
                 messages.append(.tmpfs(destination: mount.destination, options: (mount.options ?? []).joined(separator: ",")))
             }
             try control.send(messages + [.start])
+            workload.acceptExec(stateDirectory: state.directory)
         } catch {
             workload.cleanUp()
             throw error

@@ -15,6 +15,8 @@ final class VMWorkload: Workload {
     let consoleLog: String
     let qmpSocket: String
     private var cleaned = false
+    /// Set once the guest runs its process: `isorun exec` connects there.
+    private var exec: VMExecService?
 
     init(pid: pid_t, cgroup: any CgroupManager, control: ControlChannel, relays: [OutputRelay],
          accelerator: Accelerator, consoleLog: String, qmpSocket: String) {
@@ -47,10 +49,29 @@ final class VMWorkload: Workload {
     /// their default actions apply there.
     var isNamespaceInit: Bool { false }
 
-    var relayedDescriptors: [Int32] { relays.filter(\.isOpen).map(\.descriptor) }
+    var relayedDescriptors: [Int32] {
+        relays.filter(\.isOpen).map(\.descriptor) + (exec.map { $0.descriptors + [control.readableDescriptor] } ?? [])
+    }
 
     func relay(from descriptor: Int32) {
+        if let exec {
+            if descriptor == control.readableDescriptor {
+                control.takeExecMessages().forEach(exec.deliver)
+                return
+            }
+            if exec.descriptors.contains(descriptor) {
+                exec.serve(descriptor, control: control)
+                return
+            }
+        }
         relays.first { $0.descriptor == descriptor }?.pump()
+    }
+
+    /// The guest runs its process: from now on `isorun exec` may add others.
+    func acceptExec(stateDirectory: String) {
+        do { exec = try VMExecService(stateDirectory: stateDirectory) } catch {
+            Log.warning("exec into this VM is not available: \(error)")
+        }
     }
 
     func deliver(signal: Int32) {
@@ -118,6 +139,7 @@ final class VMWorkload: Workload {
     func cleanUp() {
         guard !cleaned else { return }
         cleaned = true
+        exec = nil
         if Processes.isAlive(pid) { VMMShutdown.stop(pid, qmpSocket: qmpSocket) }
         cgroup.killAll()
         Processes.reapAnyExited()

@@ -15,8 +15,12 @@ enum Supervision {
     static func run(_ spec: WorkloadSpec, streams: Streams, control: Int32, lines: LineBuffer) -> Int32 {
         guard !spec.arguments.isEmpty else { GuestInit.fail("no process arguments received") }
         let paths = executableCandidates(spec.arguments[0], searchPath: spec.searchPath)
-        let pid = spawn(spec.arguments, environment: spec.environment, candidates: paths, as: spec, streams: streams, hook: nil)
-        return supervise(pid, control: control, lines: lines)
+        let pid: pid_t
+        switch spawn(spec.arguments, environment: spec.environment, candidates: paths, as: spec, streams: streams, hook: nil) {
+        case .success(let started): pid = started
+        case .failure(let failure): GuestInit.fail(failure.text)
+        }
+        return supervise(pid, spec: spec, control: control, lines: lines)
     }
 
     /// The startContainer hooks, in order, each as the workload will be (its user,
@@ -31,8 +35,12 @@ enum Supervision {
             defer { close(state) }
             var hookStreams = streams
             hookStreams.stdin = state
-            let pid = spawn(hook.arguments.isEmpty ? [hook.path] : hook.arguments, environment: hook.environment,
-                            candidates: [hook.path], as: spec, streams: hookStreams, hook: what)
+            let pid: pid_t
+            switch spawn(hook.arguments.isEmpty ? [hook.path] : hook.arguments, environment: hook.environment,
+                         candidates: [hook.path], as: spec, streams: hookStreams, hook: what) {
+            case .success(let started): pid = started
+            case .failure(let failure): GuestInit.fail(failure.text)
+            }
             let deadline = hook.timeoutSeconds > 0 ? time(nil) + hook.timeoutSeconds : Int.max
             var status: Int32 = 0
             while waitpid(pid, &status, WNOHANG) == 0 {
@@ -49,10 +57,9 @@ enum Supervision {
     }
 
     /// Starts `arguments` (the first of `candidates` that executes) with the workload's
-    /// credentials and limits; a failure ends init, naming the step that failed (and the
-    /// hook, for a hook).
-    private static func spawn(_ arguments: [String], environment: [String], candidates paths: [String], as spec: WorkloadSpec,
-                              streams: Streams, hook: String?) -> pid_t {
+    /// credentials and limits; a failure names the step that failed (and the hook, for a hook).
+    static func spawn(_ arguments: [String], environment: [String], candidates paths: [String], as spec: WorkloadSpec,
+                      streams: Streams, hook: String?) -> Result<pid_t, SpawnFailure> {
         let argv = CStrings(arguments)
         let envp = CStrings(environment)
         let candidates = CStrings(paths)
@@ -83,36 +90,33 @@ enum Supervision {
                 }
             }
         }
-        guard pid > 0 else {
-            errno = error
-            let what = hook.map { "\($0): " } ?? ""
-            switch UInt32(step) {
-            case ISORUN_GUEST_STEP_CREDENTIALS.rawValue:
-                GuestInit.fail("\(what)set user \(spec.uid):\(spec.gid): \(GuestInit.errnoText())")
-            case ISORUN_GUEST_STEP_CHDIR.rawValue:
-                GuestInit.fail("\(what)chdir \(spec.workingDirectory): \(GuestInit.errnoText())")
-            case ISORUN_GUEST_STEP_CAPABILITIES.rawValue:
-                GuestInit.fail("\(what)set capabilities: \(GuestInit.errnoText())")
-            case ISORUN_GUEST_STEP_NO_NEW_PRIVS.rawValue:
-                GuestInit.fail("\(what)set no_new_privs: \(GuestInit.errnoText())")
-            case ISORUN_GUEST_STEP_SECCOMP.rawValue:
-                GuestInit.fail("\(what)load seccomp filter: \(GuestInit.errnoText())")
-            default:
-                GuestInit.fail((hook.map { "\($0): exec: " } ?? "exec \(arguments[0]): ") + GuestInit.errnoText())
-            }
+        guard pid <= 0 else { return .success(pid) }
+        let reason = String(cString: strerror(error))
+        let what = hook.map { "\($0): " } ?? ""
+        let text = switch UInt32(step) {
+        case ISORUN_GUEST_STEP_CREDENTIALS.rawValue: "\(what)set user \(spec.uid):\(spec.gid): \(reason)"
+        case ISORUN_GUEST_STEP_CHDIR.rawValue: "\(what)chdir \(spec.workingDirectory): \(reason)"
+        case ISORUN_GUEST_STEP_CAPABILITIES.rawValue: "\(what)set capabilities: \(reason)"
+        case ISORUN_GUEST_STEP_NO_NEW_PRIVS.rawValue: "\(what)set no_new_privs: \(reason)"
+        case ISORUN_GUEST_STEP_SECCOMP.rawValue: "\(what)load seccomp filter: \(reason)"
+        default: (hook.map { "\($0): exec: " } ?? "exec \(arguments[0]): ") + reason
         }
-        return pid
+        return .failure(SpawnFailure(text: text))
     }
 
-    /// Waits for the workload while reaping orphans and forwarding host signals.
+    struct SpawnFailure: Error {
+        let text: String
+    }
+
+    /// Waits for the workload while reaping orphans, forwarding host signals and serving
+    /// `isorun exec` (more processes, started as the workload was).
     ///
     /// A pidfd wakes init the moment the workload exits; orphans (re-parented to PID 1)
     /// are reaped on every wake-up and at least every 100 ms.
-    static func supervise(_ workload: pid_t, control: Int32, lines: LineBuffer) -> Int32 {
+    static func supervise(_ workload: pid_t, spec: WorkloadSpec, control: Int32, lines: LineBuffer) -> Int32 {
         var lines = lines
+        var execs = ExecSessions(base: spec)
         let workloadFD = isorun_guest_pidfd_open(workload)
-        var fds = [pollfd(fd: control, events: Int16(POLLIN), revents: 0)]
-        if workloadFD >= 0 { fds.append(pollfd(fd: workloadFD, events: Int16(POLLIN), revents: 0)) }
         // Without pidfds (an older guest kernel), poll briefly instead.
         let timeout: Int32 = workloadFD >= 0 ? 100 : 5
         while true {
@@ -129,13 +133,20 @@ enum Supervision {
                     if workloadFD >= 0 { close(workloadFD) }
                     return result
                 }
+                execs.reaped(reaped, status: status)
             }
-            if poll(&fds, nfds_t(fds.count), timeout) > 0, fds[0].revents != 0 {
-                let bytes = GuestInit.readSome(control)
-                for line in lines.append(bytes) {
-                    if case .signal(let number)? = GuestMessage(line: line) { kill(workload, number) }
+            var fds = [pollfd(fd: control, events: Int16(POLLIN), revents: 0)]
+            if workloadFD >= 0 { fds.append(pollfd(fd: workloadFD, events: Int16(POLLIN), revents: 0)) }
+            let outputs = execs.outputDescriptors
+            fds += outputs.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+            guard poll(&fds, nfds_t(fds.count), timeout) > 0 else { continue }
+            if fds[0].revents != 0 {
+                for line in lines.append(GuestInit.readSome(control)) {
+                    guard let message = GuestMessage(line: line) else { continue }
+                    if case .signal(let number) = message { kill(workload, number) } else { execs.handle(message) }
                 }
             }
+            for entry in fds.suffix(outputs.count) where entry.revents != 0 { execs.pump(entry.fd) }
         }
     }
 

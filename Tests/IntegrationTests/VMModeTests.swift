@@ -305,6 +305,52 @@ struct VMLifecycleTests {
     }
 }
 
+extension VMLifecycleTests {
+    /// `exec` into a running VM container: the process runs in the guest beside the
+    /// container's, with its own streams and status; a command that cannot run is 125.
+    @Test func execRunsAnotherProcessInTheGuest() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-vmexec-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let bundle = try IsorunRunner.bundleCopy("hello", args: ["sleep", "60"]) { config in
+            config["annotations"] = ["io.isorun.mode": "vm"]
+        }
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let output = root + "-out"
+        defer { [output, output + ".err"].forEach { try? FileManager.default.removeItem(atPath: $0) } }
+        let id = IsorunRunner.uniqueID("vmexec")
+        let isorun = { (arguments: [String]) throws -> IsorunRunner.Result in try IsorunRunner.run(["--root", root] + arguments) }
+        let created = try IsorunRunner.runProgram("/bin/sh", ["-c", "\"$0\" --root \"$1\" create --bundle \"$2\" \"$3\" >\"$4\" 2>\"$4.err\"",
+                                                               IsorunRunner.binary, root, bundle, id, output])
+        #expect(created.status == 0, "\(created.err)")
+        defer {
+            _ = try? isorun(["delete", "--force", id])
+            #expect(VMSupport.qemuProcesses(mentioning: id).isEmpty)
+        }
+        let early = try isorun(["exec", id, "true"])
+        #expect(early.status == 125 && early.err.contains("once it is started"), "\(early.err)")
+        #expect(try isorun(["start", id]).status == 0)
+
+        let result = try isorun(["exec", "--env", "GREETING=hi there", id, "sh", "-c",
+                                 "echo \"$GREETING from $(uname -r)\"; echo to-stderr >&2; tr '\\000' '\\n' </proc/1/cmdline | head -1; exit 3"])
+        #expect(result.status == 3, "\(result.err)")
+        let lines = result.out.split(separator: "\n").map(String.init)
+        var host = utsname()
+        uname(&host)
+        let hostRelease = withUnsafeBytes(of: host.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        #expect(lines.first?.hasPrefix("hi there from ") == true && lines.first != "hi there from \(hostRelease)", "\(result.out)")
+        #expect(result.err == "to-stderr\n")
+        #expect(lines.last == "/.isorun/init", "PID 1 is the guest's init: \(result.out)")
+
+        let piped = try IsorunRunner.runProgram("/bin/sh", ["-c", "printf 'line one\\nline two\\n' | \"$0\" --root \"$1\" exec \"$2\" wc -l",
+                                                             IsorunRunner.binary, root, id])
+        #expect(piped.status == 0 && piped.out.trimmingCharacters(in: .whitespaces) == "2\n", "\(piped.out) \(piped.err)")
+
+        let missing = try isorun(["exec", id, "/no/such/program"])
+        #expect(missing.status == 125)
+        #expect(missing.err.contains("exec /no/such/program: No such file or directory"), "\(missing.err)")
+    }
+}
+
 /// OCI hooks of a VM: setup hooks on the host once the guest is at its init (the VM is
 /// the container's runtime environment), startContainer in the guest as the process.
 @Suite(.enabled(if: VMSupport.canRun, "needs QEMU, the guest kernel and isorun-init"), .serialized)

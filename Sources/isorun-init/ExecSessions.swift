@@ -1,0 +1,132 @@
+import CIsorunInit
+import Glibc
+import IsorunGuestProtocol
+
+/// The processes `isorun exec` runs in the guest beside the workload, by the host's
+/// number for each. Each is described by a few messages, then started as the workload
+/// was (its capabilities, seccomp filter and limits; its own arguments, environment,
+/// directory and user), with pipes for its standard streams; its output goes back to the
+/// host as `x-out`, and `x-exit` follows once the process has ended and its output is sent.
+struct ExecSessions {
+    private struct Session {
+        var pid: pid_t
+        var input: Int32
+        /// Read ends of its stdout (stream 1) and stderr (stream 2) still open.
+        var outputs: [(descriptor: Int32, stream: Int32)]
+        var status: Int32?
+    }
+
+    private let base: WorkloadSpec
+    private var described: [Int: WorkloadSpec] = [:]
+    private var sessions: [Int: Session] = [:]
+
+    init(base: WorkloadSpec) { self.base = base }
+
+    var outputDescriptors: [Int32] { sessions.values.flatMap { $0.outputs.map(\.descriptor) } }
+
+    mutating func handle(_ message: GuestMessage) {
+        guard let id = message.execID else { return }
+        switch message {
+        case .execArgument(_, let value): describe(id) { $0.arguments.append(value) }
+        case .execEnvironment(_, let value): describe(id) { $0.environment.append(value) }
+        case .execWorkingDirectory(_, let value): describe(id) { $0.workingDirectory = value }
+        case .execUser(_, let uid, let gid): describe(id) { ($0.uid, $0.gid, $0.groups) = (uid, gid, []) }
+        case .execStart: start(id)
+        case .execInput(_, let bytes):
+            guard let input = sessions[id]?.input, input >= 0 else { return }
+            if !writeAll(input, bytes) { closeInput(id) }
+        case .execInputEnd: closeInput(id)
+        case .execSignal(_, let number): if let pid = sessions[id]?.pid { kill(pid, number) }
+        default: break
+        }
+    }
+
+    /// Copies what one process wrote to the host; at end of file the pipe is closed.
+    mutating func pump(_ descriptor: Int32) {
+        guard let (id, session) = sessions.first(where: { $0.value.outputs.contains { $0.descriptor == descriptor } }),
+              let stream = session.outputs.first(where: { $0.descriptor == descriptor })?.stream else { return }
+        let bytes = GuestInit.readSome(descriptor)
+        if bytes.isEmpty {
+            close(descriptor)
+            sessions[id]?.outputs.removeAll { $0.descriptor == descriptor }
+            finishIfDone(id)
+        } else {
+            GuestInit.send(.execOutput(id: id, stream: stream, bytes))
+        }
+    }
+
+    /// A reaped child: if it is one of these processes, its status is kept until its output is sent.
+    mutating func reaped(_ pid: pid_t, status: Int32) {
+        guard let id = sessions.first(where: { $0.value.pid == pid })?.key else { return }
+        let signal = status & 0x7f
+        sessions[id]?.status = signal == 0 ? (status >> 8) & 0xff : 128 + signal
+        closeInput(id)
+        finishIfDone(id)
+    }
+
+    private mutating func describe(_ id: Int, _ change: (inout WorkloadSpec) -> Void) {
+        guard sessions[id] == nil else { return }
+        var spec = described[id] ?? Self.fresh(from: base)
+        change(&spec)
+        described[id] = spec
+    }
+
+    /// The workload's privileges and limits, none of its process.
+    private static func fresh(from base: WorkloadSpec) -> WorkloadSpec {
+        var spec = base
+        spec.arguments = []
+        spec.environment = []
+        spec.workingDirectory = "/"
+        return spec
+    }
+
+    private mutating func start(_ id: Int) {
+        guard let spec = described.removeValue(forKey: id), !spec.arguments.isEmpty, sessions[id] == nil else {
+            GuestInit.send(.execError(id: id, "exec: no command, or the number is in use"))
+            return
+        }
+        var input: [Int32] = [-1, -1], output: [Int32] = [-1, -1], errors: [Int32] = [-1, -1]
+        guard isorun_guest_pipe(&input) == 0, isorun_guest_pipe(&output) == 0, isorun_guest_pipe(&errors) == 0 else {
+            GuestInit.send(.execError(id: id, "exec: pipe: \(GuestInit.errnoText())"))
+            for fd in input + output + errors where fd >= 0 { close(fd) }
+            return
+        }
+        let streams = Supervision.Streams(stdin: input[0], stdout: output[1], stderr: errors[1])
+        let paths = Supervision.executableCandidates(spec.arguments[0], searchPath: spec.searchPath)
+        let started = Supervision.spawn(spec.arguments, environment: spec.environment, candidates: paths, as: spec,
+                                        streams: streams, hook: nil)
+        close(input[0])
+        close(output[1])
+        close(errors[1])
+        switch started {
+        case .success(let pid):
+            sessions[id] = Session(pid: pid, input: input[1], outputs: [(output[0], 1), (errors[0], 2)], status: nil)
+        case .failure(let failure):
+            for fd in [input[1], output[0], errors[0]] { close(fd) }
+            GuestInit.send(.execError(id: id, failure.text))
+        }
+    }
+
+    private mutating func closeInput(_ id: Int) {
+        guard let input = sessions[id]?.input, input >= 0 else { return }
+        close(input)
+        sessions[id]?.input = -1
+    }
+
+    private mutating func finishIfDone(_ id: Int) {
+        guard let session = sessions[id], let status = session.status, session.outputs.isEmpty else { return }
+        sessions[id] = nil
+        GuestInit.send(.execExit(id: id, status))
+    }
+
+    private func writeAll(_ descriptor: Int32, _ bytes: [UInt8]) -> Bool {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+            if written < 0 && errno == EINTR { continue }
+            guard written > 0 else { return false }
+            offset += written
+        }
+        return true
+    }
+}
