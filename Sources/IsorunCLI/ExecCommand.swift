@@ -38,10 +38,18 @@ struct ExecCommand: ParsableCommand {
         if record.mode == Mode.vm.rawValue {
             // Into the guest, through the VM's owner; isorun stays to copy the streams.
             guard status == .running else { throw IsorunError("exec: a VM container takes exec once it is started") }
-            guard !detach, process.terminal != true else {
-                throw IsorunError("exec: \(detach ? "--detach" : "a terminal") is not available for vm containers yet")
+            guard process.terminal != true else { throw IsorunError("exec: a terminal is not available for vm containers yet") }
+            guard detach else { throw ExitCode(try VMExecClient.run(process, containerDirectory: store.directory(of: id))) }
+            // containerd waits for the pid it is given: a relay of isorun's own stands for
+            // the process in the guest, ends with its status, and its end ends the process.
+            let relay = try VMExecRelayCommand.start(process, containerDirectory: store.directory(of: id))
+            if let pidFile {
+                do { try Files.writeAtomically(pidFile, "\(relay)") } catch {
+                    Processes.signal(relay, SIGKILL)
+                    throw IsorunError("--pid-file", error)
+                }
             }
-            throw ExitCode(try VMExecClient.run(process, containerDirectory: store.directory(of: id)))
+            return
         }
         var exec = ContainerExec(record: record, config: config, process: process)
         exec.detach = detach
@@ -95,5 +103,49 @@ struct ExecCommand: ParsableCommand {
             process.user = User(uid: uid, gid: parts.count > 1 ? UInt32(parts[1])! : 0)
         }
         return (process, "exec --tty")
+    }
+}
+
+/// The hidden command `exec --detach` starts for a VM container: the process's stand-in
+/// on the host (see `VMExecClient`), in a session of its own.
+struct VMExecRelayCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "vm-exec", abstract: "Relay one process in a VM container.",
+                                                    shouldDisplay: false)
+
+    @Option(name: .customLong("container-dir"), help: "The container's state directory.") var containerDirectory: String
+    @Option(help: "An argument of the process (in order).") var arg: [String] = []
+    @Option(help: "An environment entry of the process.") var env: [String] = []
+    @Option(help: "Working directory in the container.") var cwd = "/"
+    @Option(help: "User id.") var uid: UInt32 = 0
+    @Option(help: "Group id.") var gid: UInt32 = 0
+
+    func run() throws {
+        var process = IsorunSpec.Process()
+        process.args = arg
+        process.env = env
+        process.cwd = cwd
+        process.user = User(uid: uid, gid: gid)
+        throw ExitCode(try VMExecClient.run(process, containerDirectory: containerDirectory))
+    }
+
+    /// Starts the relay with isorun's stdio; its pid.
+    static func start(_ process: IsorunSpec.Process, containerDirectory: String) throws(IsorunError) -> pid_t {
+        let executable: String
+        do { executable = try FileTree.linkTarget("/proc/self/exe") } catch { throw IsorunError("exec", error) }
+        var arguments = [executable, "vm-exec", "--container-dir=\(containerDirectory)", "--cwd=\(process.cwd ?? "/")",
+                         "--uid=\(process.user?.uid ?? 0)", "--gid=\(process.user?.gid ?? 0)"]
+        arguments += (process.args ?? []).map { "--arg=\($0)" } + (process.env ?? []).map { "--env=\($0)" }
+        var plan = SpawnPlan(arguments: arguments, environment: HostProcess.environment())
+        plan.parentDeathSignal = 0
+        plan.newSession = true
+        do {
+            let child = try Spawner.start(plan)
+            try child.release()
+            return child.pid
+        } catch let error as SystemError {
+            throw IsorunError("exec: start the relay", error)
+        } catch {
+            throw IsorunError("exec: start the relay: \(error)")
+        }
     }
 }

@@ -11,7 +11,7 @@ public struct IsorunCommand: ParsableCommand {
         subcommands: [RunCommand.self, BenchCommand.self, CreateCommand.self, StartCommand.self, StateCommand.self,
                       KillCommand.self, DeleteCommand.self, ListCommand.self, PsCommand.self, PauseCommand.self,
                       ResumeCommand.self, FeaturesCommand.self, SpecCommand.self, ExecCommand.self,
-                      UpdateCommand.self, EventsCommand.self, VMMonitorCommand.self],
+                      UpdateCommand.self, EventsCommand.self, VMMonitorCommand.self, VMExecRelayCommand.self],
         defaultSubcommand: RunCommand.self
     )
 

@@ -58,7 +58,7 @@ struct RunOptions: Equatable {
 enum FastRunParser {
     /// An array, not a `Set`: see `MountOptions` on what a hashed table costs at start-up.
     static let subcommandNames: [String] = ["bench", "help", "create", "start", "state", "kill", "delete", "list", "features",
-                                                       "ps", "pause", "resume", "spec", "exec", "update", "events", "vm-monitor"]
+                                                       "ps", "pause", "resume", "spec", "exec", "update", "events", "vm-monitor", "vm-exec"]
 
     static func parse(_ arguments: [String]) -> RunOptions? {
         var index = 0

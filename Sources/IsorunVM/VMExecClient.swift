@@ -21,6 +21,11 @@ public enum VMExecClient {
         request.append(.execUser(id: 0, uid: process.user?.uid ?? 0, gid: process.user?.gid ?? 0))
         request.append(.execStart(id: 0))
         try send(request, on: socket)
+        return try relay(socket)
+    }
+
+    /// Copies streams and signals until the guest reports the status.
+    private static func relay(_ socket: UnixSocket) throws(IsorunError) -> Int32 {
 
         let signals = try ForwardedSignals.install()
         defer { ForwardedSignals.uninstall(signals) }

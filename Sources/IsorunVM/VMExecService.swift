@@ -1,3 +1,4 @@
+import Glibc
 import IsorunCore
 import IsorunGuestProtocol
 import IsorunSys
@@ -53,8 +54,9 @@ final class VMExecService {
         }.map { $0.renumbered(id) }
         do { try control.send(forwarded) } catch { Log.warning("exec \(id): \(error)") }
         if atEnd {
-            // The client is gone: its process loses its input, as with a closed pipe.
-            try? control.send([.execInputEnd(id: id)])
+            // The client stands for the process (containerd waits for it): without it the
+            // process would run on unseen, so it ends too.
+            try? control.send([.execInputEnd(id: id), .execSignal(id: id, SIGKILL)])
             drop(id)
         }
     }

@@ -338,6 +338,35 @@ run_suite() {   # run_suite RUNTIME
         if pgrep -f "qemu-system.*$vm" >/dev/null; then left="$left qemu still running"; fi
         if [ -z "$left" ]; then report "$rt" vm-clean PASS "nothing left after --rm"
         else report "$rt" vm-clean FAIL "$left"; fi
+
+        # vm-exec (extra): `ctr task exec` into a running VM container: the process runs in
+        # the guest; the runtime's exec relay stands for it on the host.
+        local vmx=isorun-ct-vmx-$sfx i
+        IDS+=("$vmx")
+        rc=0
+        ctr_ run -d --annotation io.isorun.mode=vm --fifo-dir "$T/fifo" --runc-binary "$wrap" --runc-root "$root" \
+            "$IMAGE" "$vmx" sleep 1000 </dev/null >/dev/null 2>"$T/logs/$rt-vmx.stderr" || rc=$?
+        for i in $(seq 50); do [ "$(task_status "$vmx")" = RUNNING ] && break; sleep 0.1; done
+        if [ "$rc" -eq 0 ] && [ "$(task_status "$vmx")" = RUNNING ]; then
+            rc=0; out=$(ctr_ task exec --fifo-dir "$T/fifo" --exec-id vx1 "$vmx" sh -c 'echo exec-ok; uname -r; exit 4' </dev/null 2>&1) || rc=$?
+            if [ "$rc" -eq 4 ] && [ "$(printf '%s\n' "$out" | head -1)" = exec-ok ] \
+                    && [ "$(printf '%s\n' "$out" | sed -n 2p)" != "$(uname -r)" ]; then
+                xreport "$rt" x-vm-exec PASS "printed exec-ok from guest kernel $(printf '%s\n' "$out" | sed -n 2p), exit 4"
+            else
+                xreport "$rt" x-vm-exec FAIL "exit=$rc: $(tr '\n' ' ' <<<"$out" | head -c 400)"
+            fi
+        else
+            xreport "$rt" x-vm-exec FAIL "ctr run -d (vm) exit=$rc: $(head -c 400 "$T/logs/$rt-vmx.stderr")"
+        fi
+        ctr_ task kill -s SIGKILL "$vmx" >/dev/null 2>&1 || true
+        for i in $(seq 50); do [ "$(task_status "$vmx")" = RUNNING ] || break; sleep 0.1; done
+        ctr_ task delete -f "$vmx" >/dev/null 2>&1 || true
+        ctr_ container delete "$vmx" >/dev/null 2>&1 || true
+        sleep 0.3
+        left=$(leftovers "$rt" "$vmx")
+        if pgrep -f "qemu-system.*$vmx" >/dev/null; then left="$left qemu still running"; fi
+        if [ -z "$left" ]; then report "$rt" vm-exec-clean PASS "nothing left after kill and delete"
+        else report "$rt" vm-exec-clean FAIL "$left"; fi
     fi
 
     # bg: detached container that keeps running.
@@ -480,4 +509,4 @@ stray=$(pids_matching "$SOCK.ttrpc" | tr '\n' ' ')
 [ -n "$stray" ] && echo "note: shim processes still up: $stray"
 
 cri_summary() { if [ "$CRI" = 1 ]; then printf '  cri=%s cri-clean=%s' "${RESULT[$1/cri]:-SKIP}" "${RESULT[$1/cri-clean]:-SKIP}"; fi; }
-summarize containerd "fg fg-clean vm vm-clean bg-run bg-kill bg-delete bg-clean" "ps pause exec metrics" cri_summary
+summarize containerd "fg fg-clean vm vm-clean vm-exec-clean bg-run bg-kill bg-delete bg-clean" "ps pause exec metrics vm-exec" cri_summary

@@ -348,6 +348,19 @@ extension VMLifecycleTests {
         let missing = try isorun(["exec", id, "/no/such/program"])
         #expect(missing.status == 125)
         #expect(missing.err.contains("exec /no/such/program: No such file or directory"), "\(missing.err)")
+
+        // containerd's form: --detach --pid-file, and the pid stands for the process: its
+        // output arrives on exec's stdio, and killing it ends the process in the guest.
+        let pidFile = root + "-exec.pid"
+        defer { try? FileManager.default.removeItem(atPath: pidFile) }
+        let detached = try IsorunRunner.runProgram("/bin/sh", ["-c", """
+            "$0" --root "$1" exec --detach --pid-file "$3" "$2" sh -c 'sleep 0.2; echo detached' >"$3.out" || exit 100
+            relay=$(cat "$3"); while kill -0 "$relay" 2>/dev/null; do sleep 0.05; done; cat "$3.out"; rm -f "$3.out"
+            "$0" --root "$1" exec --detach --pid-file "$3" "$2" sleep 300 || exit 101
+            relay=$(cat "$3"); sleep 0.5; kill -KILL "$relay"; sleep 0.5
+            "$0" --root "$1" exec "$2" ps | grep -c 'sleep 300$'
+            """, IsorunRunner.binary, root, id, pidFile])
+        #expect(detached.out == "detached\n0\n", "\(detached.out) \(detached.err)")
     }
 }
 
