@@ -65,6 +65,27 @@ __attribute__((noreturn)) static void spawn_fail(int report_fd, int step) {
     _exit(127);
 }
 
+#ifndef TIOCGPTPEER
+#define TIOCGPTPEER 0x5441
+#endif
+
+int isorun_guest_open_pty(unsigned short rows, unsigned short columns, int *replica) {
+    int master = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0) return -1;
+    int unlock = 0;
+    struct winsize size = { rows, columns, 0, 0 };
+    int peer = -1;
+    if (ioctl(master, TIOCSPTLCK, &unlock) != 0 || ((rows || columns) && ioctl(master, TIOCSWINSZ, &size) != 0)
+        || (peer = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) {
+        int saved = errno;
+        close(master);
+        errno = saved;
+        return -1;
+    }
+    *replica = peer;
+    return master;
+}
+
 int isorun_guest_pipe(int fds[2]) {
     return pipe2(fds, O_CLOEXEC);
 }
@@ -124,6 +145,8 @@ pid_t isorun_guest_spawn(const struct isorun_guest_process *p, int *step, int *e
         dup2(p->stdout_fd >= 0 ? p->stdout_fd : null_fd, 1);
         dup2(p->stderr_fd >= 0 ? p->stderr_fd : null_fd, 2);
         setsid();
+        // With a terminal as stdin (process.terminal), it becomes the controlling one.
+        if (isatty(0)) ioctl(0, TIOCSCTTY, 0);
         for (int i = 0; i < p->rlimit_count; i++) setrlimit(p->rlimit_resources[i], &p->rlimits[i]);
         // The same order as the sandbox's C shim (spawn.c), so a bundle behaves the same.
         if (p->seccomp_program && !p->no_new_privs && load_seccomp_filter(p) != 0)

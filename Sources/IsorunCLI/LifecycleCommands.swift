@@ -48,10 +48,7 @@ struct CreateCommand: ParsableCommand {
         let record: ContainerRecord
         if mode == .vm {
             NetworkNamespaceHeadStart.discard()
-            guard loaded.config.process?.terminal != true else {
-                throw IsorunError("\(loaded.directory)/config.json: process.terminal: vm mode has no terminal yet")
-            }
-            record = try VMContainer.create(store: store, bundle: loaded, id: id, debug: debug)
+            record = try VMContainer.create(store: store, bundle: loaded, id: id, consoleSocket: consoleSocket, debug: debug)
         } else {
             var request = RunRequest(bundle: loaded, id: id, argumentsOverride: nil)
             request.systemdCgroupPath = LeadingGlobals.current.systemdCgroup

@@ -13,7 +13,12 @@ import IsorunVM
 /// with its status, which is what containerd's shim reaps, as with runc's init.
 enum VMContainer {
     /// Starts the monitor and waits until the container is created or failed.
-    static func create(store: ContainerStore, bundle: Bundle, id: String, debug: Bool) throws(IsorunError) -> ContainerRecord {
+    ///
+    /// With `process.terminal`, the pseudo-terminal's master goes to `consoleSocket` and the
+    /// monitor gets the replica as its controlling terminal and stdio: it carries the
+    /// guest terminal's two directions (see TerminalInput).
+    static func create(store: ContainerStore, bundle: Bundle, id: String, consoleSocket: String?,
+                       debug: Bool) throws(IsorunError) -> ContainerRecord {
         guard RuntimeRoot.isValidID(id) else { throw IsorunError("invalid container id '\(id)'") }
         do { try Files.makeDirectories(store.root.path, mode: 0o711) } catch { throw IsorunError("runtime root", error) }
         let readyPath = "\(store.root.path)/.\(id).ready"
@@ -29,10 +34,14 @@ enum VMContainer {
         if debug { arguments.append("--debug") }
         if LeadingGlobals.current.systemdCgroup { arguments.append("--systemd-cgroup") }
         arguments += ["vm-monitor", "--bundle", bundle.directory, "--ready", readyPath, id]
+        let terminal = try PseudoTerminal.forProcess(bundle.config.process, source: "\(bundle.directory)/config.json",
+                                                     consoleSocket: consoleSocket)
         var plan = SpawnPlan(arguments: arguments, environment: HostProcess.environment())
         plan.parentDeathSignal = 0
         plan.newSession = true
+        plan.terminalDescriptor = terminal?.replica
         let monitor: pid_t
+        defer { withExtendedLifetime(terminal) {} }
         do {
             let child = try Spawner.start(plan)
             try child.release()

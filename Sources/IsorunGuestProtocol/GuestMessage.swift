@@ -5,7 +5,7 @@
 /// host → guest: the process to run (`arg`, `env`, `cwd`, `user`, `hostname`,
 ///               `rlimit`, `sysctl`, `pids`, `root` or `readonly-root`, `tmpfs`, `caps`,
 ///               `no-new-privs`, `seccomp`, `hook` and `hook-state` for the
-///               startContainer hooks, then `start`), later `signal N`.
+///               startContainer hooks, `tty`, then `start`), later `signal N`.
 /// guest → host: `ready` when init runs, `exit N` (128+N for signal N) when the
 ///               workload has ended, or `error TEXT` when init could not run it.
 ///
@@ -40,6 +40,9 @@ public enum GuestMessage: Equatable, Sendable {
     case startContainerHook(path: String, arguments: [String], environment: [String], timeoutSeconds: Int)
     /// The state document the hooks read on stdin.
     case hookState(String)
+    /// `process.terminal`: the process gets a pseudo-terminal of this size (0: default) as
+    /// its controlling terminal and stdio; the stdin and stdout ports carry its two directions.
+    case terminal(rows: UInt16, columns: UInt16)
     case start
     case signal(Int32)
     case execArgument(id: Int, String)
@@ -84,6 +87,7 @@ public enum GuestMessage: Equatable, Sendable {
             (["hook", String(timeout), Escaping.escape(path), String(arguments.count)]
                 + (arguments + environment).map(Escaping.escape)).joined(separator: " ") + "\n"
         case .hookState(let document): "hook-state \(Escaping.escape(document))\n"
+        case .terminal(let rows, let columns): "tty \(rows) \(columns)\n"
         case .start: "start\n"
         case .signal(let number): "signal \(number)\n"
         case .execArgument(let id, let value): "x-arg \(id) \(Escaping.escape(value))\n"
@@ -147,6 +151,10 @@ public enum GuestMessage: Equatable, Sendable {
             self = .startContainerHook(path: Escaping.unescape(fields[1]), arguments: Array(values.prefix(count)),
                                        environment: Array(values.dropFirst(count)), timeoutSeconds: timeout)
         case "hook-state": self = .hookState(Escaping.unescape(rest))
+        case "tty":
+            let size = rest.split(separator: " ").compactMap { UInt16($0) }
+            guard size.count == 2 else { return nil }
+            self = .terminal(rows: size[0], columns: size[1])
         case "start": self = .start
         case "ready": self = .ready
         case "signal":

@@ -35,3 +35,29 @@ public final class PseudoTerminal {
         if replica >= 0 { close(replica) }
     }
 }
+
+/// A terminal switched to raw mode (no echo, no line editing, no signals from keys, no
+/// output processing) until `restore()`: its bytes pass unchanged to a terminal elsewhere
+/// (a guest's), which does all of that itself.
+public final class RawTerminalMode {
+    private let descriptor: Int32
+    private var saved: termios?
+
+    /// Nil when `descriptor` is not a terminal.
+    public init?(_ descriptor: Int32) {
+        var settings = termios()
+        guard tcgetattr(descriptor, &settings) == 0 else { return nil }
+        self.descriptor = descriptor
+        saved = settings
+        cfmakeraw(&settings)
+        _ = tcsetattr(descriptor, TCSANOW, &settings)
+    }
+
+    public func restore() {
+        guard var settings = saved else { return }
+        _ = tcsetattr(descriptor, TCSANOW, &settings)
+        saved = nil
+    }
+
+    deinit { restore() }
+}

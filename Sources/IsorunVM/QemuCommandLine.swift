@@ -38,6 +38,9 @@ struct QemuCommandLine {
     /// Forward isorun's own stdin into the guest (off when stdin is a terminal:
     /// QEMU would switch it to raw mode).
     var forwardStdin: Bool
+    /// With a terminal: base path of the FIFO pair whose `.in` feeds the stdin port
+    /// (see TerminalInput); replaces `forwardStdin`.
+    var terminalInput: String? = nil
     var extraArguments: [String] = []
 
     /// Without ACPI, microvm describes its virtio-mmio devices on the kernel command
@@ -92,7 +95,7 @@ struct QemuCommandLine {
             "-qmp", "unix:\(qmpSocket),server=on,wait=off",
             // Port 0 is reserved for a console; the named ports follow. Fewer ports, fewer
             // virtqueues for the guest to set up.
-            "-device", "virtio-serial-device,max_ports=\(forwardStdin ? 5 : 4)",
+            "-device", "virtio-serial-device,max_ports=\(forwardStdin || terminalInput != nil ? 5 : 4)",
             "-chardev", "pipe,id=control,path=\(controlPipe)",
             "-device", "virtserialport,chardev=control,name=isorun.control",
             "-chardev", "file,id=stdout,path=\(stdoutFifo)",
@@ -110,7 +113,12 @@ struct QemuCommandLine {
                 "-device", "virtio-blk-device,drive=root",
             ]
         }
-        if forwardStdin {
+        if let terminalInput {
+            arguments += [
+                "-chardev", "pipe,id=stdin,path=\(terminalInput)",
+                "-device", "virtserialport,chardev=stdin,name=isorun.stdin",
+            ]
+        } else if forwardStdin {
             arguments += [
                 "-chardev", "stdio,id=stdin,signal=off",
                 "-device", "virtserialport,chardev=stdin,name=isorun.stdin",

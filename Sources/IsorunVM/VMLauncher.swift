@@ -77,6 +77,9 @@ public struct VMLauncher: Launcher {
                                        hostCPUs: HostProcess.onlineCPUs)
 
         let control = try ControlChannel(base: "\(state.directory)/control")
+        // process.terminal: the guest gives the process a pseudo-terminal; isorun's stdin
+        // (a console's replica, or the user's terminal, made raw) feeds it.
+        let typing = process.terminal == true ? try TerminalInput(base: "\(state.directory)/stdin", source: 0) : nil
         let relays = [try OutputRelay(fifo: "\(state.directory)/stdout", target: 1),
                       try OutputRelay(fifo: "\(state.directory)/stderr", target: 2)]
         let commandLine = QemuCommandLine(
@@ -88,7 +91,7 @@ public struct VMLauncher: Launcher {
             extraKernelParameters: request.bundle.config.vm?.kernel?.parameters ?? [],
             consoleLog: "\(state.directory)/console.log", controlPipe: control.base,
             qmpSocket: "\(state.directory)/qmp.sock", stdoutFifo: relays[0].fifo, stderrFifo: relays[1].fifo,
-            forwardStdin: !HostProcess.isTerminal(0),
+            forwardStdin: !HostProcess.isTerminal(0), terminalInput: typing?.base,
             extraArguments: request.bundle.config.vm?.hypervisor?.parameters ?? [])
         Log.debug("vm: accelerator \(accelerator.rawValue), \(resources.vCPUs) vCPU, \(resources.memoryMiB) MiB")
         Log.debug("vm: \(commandLine.arguments.joined(separator: " "))")
@@ -101,8 +104,8 @@ public struct VMLauncher: Launcher {
         plan.newSession = true
         let pid = try WorkloadCgroup.spawn(plan, into: cgroup, for: request) { pid throws(IsorunError) in try state.recordProcess(pid) }
         Log.debug("vm: QEMU (pid \(pid)) started after \(elapsed())")
-        let workload = VMWorkload(pid: pid, cgroup: cgroup, control: control, relays: relays, accelerator: accelerator,
-                                  consoleLog: commandLine.consoleLog, qmpSocket: commandLine.qmpSocket)
+        let workload = VMWorkload(pid: pid, cgroup: cgroup, control: control, relays: relays, typing: typing,
+                                  accelerator: accelerator, consoleLog: commandLine.consoleLog, qmpSocket: commandLine.qmpSocket)
         do throws(IsorunError) {
             try workload.waitUntilGuestReady(timeoutSeconds: options.bootTimeoutSeconds)
             // The VM is the container's runtime environment: with the guest at its init, the
@@ -122,6 +125,10 @@ public struct VMLauncher: Launcher {
                     .startContainerHook(path: $0.path, arguments: $0.args ?? [], environment: $0.env ?? [], timeoutSeconds: $0.timeout ?? 0)
                 }
                 messages.append(.hookState(try request.hookState(pid: pid, status: .created).json(pretty: false)))
+            }
+            if typing != nil {
+                messages.append(.terminal(rows: UInt16(clamping: process.consoleSize?.height ?? 0),
+                                          columns: UInt16(clamping: process.consoleSize?.width ?? 0)))
             }
             let readOnly = request.bundle.config.root?.readonly ?? false
             if root.diskImage != nil {

@@ -11,6 +11,8 @@ final class VMWorkload: Workload {
     let cgroup: any CgroupManager
     let control: ControlChannel
     let relays: [OutputRelay]
+    /// Keystrokes for the process's terminal (`process.terminal`), or nil.
+    let typing: TerminalInput?
     let accelerator: Accelerator
     let consoleLog: String
     let qmpSocket: String
@@ -18,12 +20,13 @@ final class VMWorkload: Workload {
     /// Set once the guest runs its process: `isorun exec` connects there.
     private var exec: VMExecService?
 
-    init(pid: pid_t, cgroup: any CgroupManager, control: ControlChannel, relays: [OutputRelay],
+    init(pid: pid_t, cgroup: any CgroupManager, control: ControlChannel, relays: [OutputRelay], typing: TerminalInput? = nil,
          accelerator: Accelerator, consoleLog: String, qmpSocket: String) {
         self.pid = pid
         self.cgroup = cgroup
         self.control = control
         self.relays = relays
+        self.typing = typing
         self.accelerator = accelerator
         self.consoleLog = consoleLog
         self.qmpSocket = qmpSocket
@@ -51,9 +54,14 @@ final class VMWorkload: Workload {
 
     var relayedDescriptors: [Int32] {
         relays.filter(\.isOpen).map(\.descriptor) + (exec.map { $0.descriptors + [control.readableDescriptor] } ?? [])
+            + (typing?.descriptor.map { [$0] } ?? [])
     }
 
     func relay(from descriptor: Int32) {
+        if let typing, descriptor == typing.descriptor {
+            typing.pump()
+            return
+        }
         if let exec {
             if descriptor == control.readableDescriptor {
                 control.takeExecMessages().forEach(exec.deliver)
@@ -140,6 +148,7 @@ final class VMWorkload: Workload {
         guard !cleaned else { return }
         cleaned = true
         exec = nil
+        typing?.restore()
         if Processes.isAlive(pid) { VMMShutdown.stop(pid, qmpSocket: qmpSocket) }
         cgroup.killAll()
         Processes.reapAnyExited()

@@ -34,7 +34,7 @@ struct ExecSessions {
         case .execStart: start(id)
         case .execInput(_, let bytes):
             guard let input = sessions[id]?.input, input >= 0 else { return }
-            if !writeAll(input, bytes) { closeInput(id) }
+            if !GuestInit.writeAll(input, bytes) { closeInput(id) }
         case .execInputEnd: closeInput(id)
         case .execSignal(_, let number): if let pid = sessions[id]?.pid { kill(pid, number) }
         default: break
@@ -117,16 +117,5 @@ struct ExecSessions {
         guard let session = sessions[id], let status = session.status, session.outputs.isEmpty else { return }
         sessions[id] = nil
         GuestInit.send(.execExit(id: id, status))
-    }
-
-    private func writeAll(_ descriptor: Int32, _ bytes: [UInt8]) -> Bool {
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-            if written < 0 && errno == EINTR { continue }
-            guard written > 0 else { return false }
-            offset += written
-        }
-        return true
     }
 }

@@ -34,12 +34,21 @@ enum GuestInit {
         if let hostname = spec.hostname { _ = sethostname(hostname, hostname.utf8.count) }
         for (key, value) in spec.sysctls { writeSysctl(key, value) }
         if let limit = spec.processLimit { limitThreads(to: limit) }
-        let streams = Supervision.Streams(
+        let portStreams = Supervision.Streams(
             stdin: ports["isorun.stdin"].map { open($0, O_RDONLY | O_CLOEXEC) } ?? -1,
             stdout: ports["isorun.stdout"].map { open($0, O_WRONLY | O_CLOEXEC) } ?? -1,
             stderr: ports["isorun.stderr"].map { open($0, O_WRONLY | O_CLOEXEC) } ?? -1)
+        var streams = portStreams
+        var terminal: Supervision.Terminal?
+        if let size = spec.terminal {
+            var replica: Int32 = -1
+            let master = isorun_guest_open_pty(size.rows, size.columns, &replica)
+            guard master >= 0 else { fail("open a pseudo-terminal: \(errnoText())") }
+            terminal = Supervision.Terminal(master: master, replica: replica, input: portStreams.stdin, output: portStreams.stdout)
+            streams = Supervision.Streams(stdin: replica, stdout: replica, stderr: replica)
+        }
         Supervision.runStartContainerHooks(spec, streams: streams)
-        let status = Supervision.run(spec, streams: streams, control: control, lines: lines)
+        let status = Supervision.run(spec, streams: streams, terminal: terminal, control: control, lines: lines)
         send(.exit(status))
         endMachine()
     }
@@ -116,6 +125,18 @@ enum GuestInit {
         isorun_guest_restart()
         isorun_guest_debug_exit(125)
         while true { pause() }
+    }
+
+    /// False when the descriptor stopped taking bytes (its reader is gone).
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if written < 0 && errno == EINTR { continue }
+            guard written > 0 else { return false }
+            offset += written
+        }
+        return true
     }
 
     static func readSome(_ fd: Int32) -> [UInt8] {

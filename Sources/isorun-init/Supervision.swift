@@ -11,8 +11,17 @@ enum Supervision {
         var stderr: Int32
     }
 
+    /// The workload's pseudo-terminal and the ports that carry it: what arrives on `input`
+    /// is typed into `master`, what the terminal shows goes out on `output`.
+    struct Terminal {
+        var master: Int32
+        var replica: Int32
+        var input: Int32
+        var output: Int32
+    }
+
     /// Returns the workload's status in shell form (128+N for signal N).
-    static func run(_ spec: WorkloadSpec, streams: Streams, control: Int32, lines: LineBuffer) -> Int32 {
+    static func run(_ spec: WorkloadSpec, streams: Streams, terminal: Terminal?, control: Int32, lines: LineBuffer) -> Int32 {
         guard !spec.arguments.isEmpty else { GuestInit.fail("no process arguments received") }
         let paths = executableCandidates(spec.arguments[0], searchPath: spec.searchPath)
         let pid: pid_t
@@ -20,7 +29,9 @@ enum Supervision {
         case .success(let started): pid = started
         case .failure(let failure): GuestInit.fail(failure.text)
         }
-        return supervise(pid, spec: spec, control: control, lines: lines)
+        // Only the workload's side may hold the terminal: its end is the master's end of file.
+        if let terminal { close(terminal.replica) }
+        return supervise(pid, spec: spec, terminal: terminal, control: control, lines: lines)
     }
 
     /// The startContainer hooks, in order, each as the workload will be (its user,
@@ -113,9 +124,11 @@ enum Supervision {
     ///
     /// A pidfd wakes init the moment the workload exits; orphans (re-parented to PID 1)
     /// are reaped on every wake-up and at least every 100 ms.
-    static func supervise(_ workload: pid_t, spec: WorkloadSpec, control: Int32, lines: LineBuffer) -> Int32 {
+    static func supervise(_ workload: pid_t, spec: WorkloadSpec, terminal: Terminal?, control: Int32, lines: LineBuffer) -> Int32 {
         var lines = lines
         var execs = ExecSessions(base: spec)
+        var typing = terminal.map(\.input).flatMap { $0 >= 0 ? $0 : nil }
+        var showing = terminal?.master
         let workloadFD = isorun_guest_pidfd_open(workload)
         // Without pidfds (an older guest kernel), poll briefly instead.
         let timeout: Int32 = workloadFD >= 0 ? 100 : 5
@@ -131,12 +144,20 @@ enum Supervision {
                     kill(-1, SIGKILL)
                     while waitpid(-1, nil, 0) > 0 {}
                     if workloadFD >= 0 { close(workloadFD) }
+                    // What the terminal still holds, now that no one else has it open.
+                    if let terminal, showing != nil {
+                        while case let bytes = GuestInit.readSome(terminal.master), !bytes.isEmpty {
+                            _ = GuestInit.writeAll(terminal.output, bytes)
+                        }
+                    }
                     return result
                 }
                 execs.reaped(reaped, status: status)
             }
             var fds = [pollfd(fd: control, events: Int16(POLLIN), revents: 0)]
             if workloadFD >= 0 { fds.append(pollfd(fd: workloadFD, events: Int16(POLLIN), revents: 0)) }
+            let streams = [typing, showing].compactMap { $0 }
+            fds += streams.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
             let outputs = execs.outputDescriptors
             fds += outputs.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
             guard poll(&fds, nfds_t(fds.count), timeout) > 0 else { continue }
@@ -144,6 +165,16 @@ enum Supervision {
                 for line in lines.append(GuestInit.readSome(control)) {
                     guard let message = GuestMessage(line: line) else { continue }
                     if case .signal(let number) = message { kill(workload, number) } else { execs.handle(message) }
+                }
+            }
+            if let terminal {
+                for entry in fds where entry.revents != 0 && streams.contains(entry.fd) {
+                    let bytes = GuestInit.readSome(entry.fd)
+                    if entry.fd == terminal.master {
+                        if bytes.isEmpty || !GuestInit.writeAll(terminal.output, bytes) { showing = nil }
+                    } else if bytes.isEmpty || !GuestInit.writeAll(terminal.master, bytes) {
+                        typing = nil
+                    }
                 }
             }
             for entry in fds.suffix(outputs.count) where entry.revents != 0 { execs.pump(entry.fd) }

@@ -22,6 +22,7 @@ struct WorkloadSpec {
     var seccompProgram: [UInt8] = []
     var startContainerHooks: [(path: String, arguments: [String], environment: [String], timeoutSeconds: Int)] = []
     var hookState = ""
+    var terminal: (rows: UInt16, columns: UInt16)?
 
     mutating func apply(_ message: GuestMessage) {
         switch message {
@@ -43,6 +44,7 @@ struct WorkloadSpec {
         case .startContainerHook(let path, let arguments, let environment, let timeout):
             startContainerHooks.append((path, arguments, environment, timeout))
         case .hookState(let document): hookState = document
+        case .terminal(let rows, let columns): terminal = (rows, columns)
         default: break
         }
     }

@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Plays containerd's part in `create --console-socket`: listens on a UNIX socket,
 runs `isorun create` (argv after the socket path, with --console-socket added), receives
-the pseudo-terminal master, runs `isorun start ID`, and copies what the container writes
-to its terminal to stdout until the terminal closes. Exits with create's status on failure."""
+the pseudo-terminal master, runs `isorun start ID`, types the optional fifth argument
+into the terminal, and copies what the container writes to its terminal to stdout until
+the terminal closes. Exits with create's status on failure."""
 import os, socket, subprocess, sys, tempfile
 
 isorun, root, bundle, container_id = sys.argv[1:5]
+typed = sys.argv[5] if len(sys.argv) > 5 else ""
 directory = tempfile.mkdtemp(prefix="isorun-console-")
 path = os.path.join(directory, "console.sock")
 listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -22,6 +24,8 @@ name, fds, _, _ = socket.recv_fds(connection, 256, 1)
 master = fds[0]
 print("name:", name.decode(), flush=True)
 subprocess.run([isorun, "--root", root, "start", container_id], check=True)
+if typed:
+    os.write(master, typed.encode())
 while True:
     try:
         chunk = os.read(master, 4096)

@@ -364,6 +364,38 @@ extension VMLifecycleTests {
     }
 }
 
+extension VMLifecycleTests {
+    /// containerd's `ctr run -t` with a VM: the master arrives over --console-socket, the
+    /// guest process has a terminal of the configured size, and what is typed reaches it
+    /// through the guest's own terminal (which echoes it).
+    @Test func terminalOfAVMContainerGoesToTheConsoleSocket() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-vmtty-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let bundle = try IsorunRunner.bundleCopy("hello", args: ["sh", "-c", "tty; stty size; test -t 0 && test -t 2 && echo stdio-is-tty; read line; echo \"got $line\""]) { config in
+            var process = config["process"] as? [String: Any] ?? [:]
+            process["terminal"] = true
+            process["consoleSize"] = ["height": 33, "width": 101]
+            config["process"] = process
+            config["annotations"] = ["io.isorun.mode": "vm"]
+        }
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let id = IsorunRunner.uniqueID("vmtty")
+        let helper = "\(IsorunRunner.repository)/Tests/Helpers/console-socket.py"
+        let result = try IsorunRunner.runProgram("/usr/bin/python3", [helper, IsorunRunner.binary, root, bundle, id, "typed here\n"])
+        #expect(result.status == 0, "\(result.err)")
+        let lines = result.out.split(whereSeparator: \.isNewline).map(String.init)
+        #expect(lines.first?.hasPrefix("name: /dev/pts/") == true, "\(lines)")
+        // The guest's terminal echoes the typed line when it arrives, which may be before
+        // the process has printed anything.
+        #expect(lines.contains("typed here"), "\(result.out)")
+        #expect(lines.dropFirst().filter { $0 != "typed here" } == ["/dev/pts/0", "33 101", "stdio-is-tty", "got typed here"],
+                "\(result.out)")
+        #expect(!result.out.contains("\r\r"), "one terminal's line endings, not two")
+        #expect(try IsorunRunner.run(["--root", root, "delete", id]).status == 0)
+        #expect(VMSupport.qemuProcesses(mentioning: id).isEmpty)
+    }
+}
+
 /// OCI hooks of a VM: setup hooks on the host once the guest is at its init (the VM is
 /// the container's runtime environment), startContainer in the guest as the process.
 @Suite(.enabled(if: VMSupport.canRun, "needs QEMU, the guest kernel and isorun-init"), .serialized)

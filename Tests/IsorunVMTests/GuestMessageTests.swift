@@ -12,7 +12,7 @@ struct GuestMessageTests {
         .startContainerHook(path: "/bin/sh", arguments: ["sh", "-c", "read s; echo \"$s\" > /x y", ""], environment: ["A=1 2", ""],
                             timeoutSeconds: 5),
         .startContainerHook(path: "/hooks/a b", arguments: [], environment: [], timeoutSeconds: 0),
-        .hookState("{\"id\":\"c 1\",\"status\":\"created\"}\n"), .start,
+        .terminal(rows: 24, columns: 80), .terminal(rows: 0, columns: 0), .hookState("{\"id\":\"c 1\",\"status\":\"created\"}\n"), .start,
         .signal(15), .ready, .exit(0), .exit(137), .error("exec /bin/nope: No such file"),
     ]
 
@@ -27,7 +27,7 @@ struct GuestMessageTests {
     @Test func malformedLinesAreRejected() {
         for line in ["", "bogus 1", "exit x", "signal", "user 1 2", "rlimit 1 2", "caps 1 2 3 4", "caps 1 2 3 4 x",
                      "seccomp", "seccomp 0011", "seccomp 00112233445566zz", "seccomp 001",
-                     "hook", "hook 5 /bin/x", "hook x /bin/x 0", "hook -1 /bin/x 0", "hook 5 /bin/x 2 only-one"] {
+                     "hook", "hook 5 /bin/x", "hook x /bin/x 0", "hook -1 /bin/x 0", "hook 5 /bin/x 2 only-one", "tty 24", "tty 24 x", "tty -1 80"] {
             #expect(GuestMessage(line: Substring(line)) == nil)
         }
     }

@@ -23,6 +23,9 @@ int isorun_guest_loopback_up(void);
 /// pidfd_open(2), which glibc 2.36 declares but Swift's Glibc module does not show.
 /// Returns a descriptor that polls readable when `pid` exits, or -1.
 int isorun_guest_pidfd_open(pid_t pid);
+/// A new pseudo-terminal on the guest's devpts (/dev/pts, newinstance), of the given size
+/// (0: the default): the master, with the replica in *replica; -1 and errno on failure.
+int isorun_guest_open_pty(unsigned short rows, unsigned short columns, int *replica);
 /// pipe2 with O_CLOEXEC (Swift's Glibc module lacks pipe2). 0, or -1 with errno set.
 int isorun_guest_pipe(int fds[2]);
 /// A close-on-exec memory file holding `length` bytes, read from its start; -1 and errno on failure.

@@ -1,0 +1,50 @@
+import IsorunCore
+import IsorunSys
+
+/// Keystrokes for a guest process with a terminal (`process.terminal`): isorun's stdin
+/// (the console's replica for a VM container, or the user's terminal) copied into the
+/// FIFO that feeds the guest's stdin port. The guest's own pseudo-terminal echoes, edits
+/// lines and turns ^C into SIGINT, so a terminal here is switched to raw mode meanwhile.
+final class TerminalInput {
+    /// Base path of the FIFO pair QEMU's `pipe` chardev opens (`.in` is read by QEMU).
+    let base: String
+    private let source: Int32
+    private let toGuest: Int32
+    private let unused: Int32
+    private var reading = true
+    private let rawMode: RawTerminalMode?
+
+    init(base: String, source: Int32) throws(IsorunError) {
+        self.base = base
+        self.source = source
+        do {
+            try Files.makeFifo("\(base).in")
+            try Files.makeFifo("\(base).out")
+            toGuest = try StreamCopy.openFifoReadWrite("\(base).in")
+            unused = try StreamCopy.openFifoReadWrite("\(base).out")
+        } catch { throw IsorunError("terminal input", error) }
+        rawMode = RawTerminalMode(source)
+    }
+
+    deinit {
+        rawMode?.restore()
+        StreamCopy.close(toGuest)
+        StreamCopy.close(unused)
+    }
+
+    /// isorun's stdin, while it has not ended.
+    var descriptor: Int32? { reading ? source : nil }
+
+    /// Copies what was typed; stops at end of input.
+    func pump() {
+        guard reading else { return }
+        guard let bytes = StreamCopy.readOnce(source) else {
+            reading = false
+            return
+        }
+        do { try StreamCopy.writeAll(toGuest, bytes) } catch { reading = false }
+    }
+
+    /// Gives the terminal its settings back (also when the run ends by error).
+    func restore() { rawMode?.restore() }
+}
