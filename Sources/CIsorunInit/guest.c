@@ -86,6 +86,11 @@ int isorun_guest_open_pty(unsigned short rows, unsigned short columns, int *repl
     return master;
 }
 
+void isorun_guest_set_window_size(int master, unsigned short rows, unsigned short columns) {
+    struct winsize size = { rows, columns, 0, 0 };
+    ioctl(master, TIOCSWINSZ, &size);
+}
+
 int isorun_guest_pipe(int fds[2]) {
     return pipe2(fds, O_CLOEXEC);
 }

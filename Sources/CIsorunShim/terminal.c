@@ -37,6 +37,14 @@ int isorun_open_pty(unsigned short rows, unsigned short columns, int *replica, c
     return master;
 }
 
+int isorun_window_size(int fd, unsigned short *rows, unsigned short *columns) {
+    struct winsize size;
+    if (ioctl(fd, TIOCGWINSZ, &size) < 0) return -errno;
+    *rows = size.ws_row;
+    *columns = size.ws_col;
+    return 0;
+}
+
 int isorun_send_fd(int socket, int fd, const char *name) {
     char control[CMSG_SPACE(sizeof(int))];
     memset(control, 0, sizeof control);

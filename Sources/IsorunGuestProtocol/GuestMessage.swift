@@ -42,6 +42,7 @@ public enum GuestMessage: Equatable, Sendable {
     case hookState(String)
     /// `process.terminal`: the process gets a pseudo-terminal of this size (0: default) as
     /// its controlling terminal and stdio; the stdin and stdout ports carry its two directions.
+    /// Sent again while it runs, a new size (the console was resized).
     case terminal(rows: UInt16, columns: UInt16)
     case start
     case signal(Int32)

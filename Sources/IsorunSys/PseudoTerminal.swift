@@ -53,6 +53,12 @@ public final class RawTerminalMode {
         _ = tcsetattr(descriptor, TCSANOW, &settings)
     }
 
+    /// The terminal's window size, rows and columns.
+    public var windowSize: (rows: UInt16, columns: UInt16)? {
+        var rows: UInt16 = 0, columns: UInt16 = 0
+        return isorun_window_size(descriptor, &rows, &columns) == 0 ? (rows, columns) : nil
+    }
+
     public func restore() {
         guard var settings = saved else { return }
         _ = tcsetattr(descriptor, TCSANOW, &settings)

@@ -45,6 +45,9 @@ final class TerminalInput {
         do { try StreamCopy.writeAll(toGuest, bytes) } catch { reading = false }
     }
 
+    /// The size of isorun's terminal, for the guest's (nil when stdin is no terminal).
+    var windowSize: (rows: UInt16, columns: UInt16)? { rawMode?.windowSize }
+
     /// Gives the terminal its settings back (also when the run ends by error).
     func restore() { rawMode?.restore() }
 }

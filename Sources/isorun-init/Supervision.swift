@@ -164,7 +164,12 @@ enum Supervision {
             if fds[0].revents != 0 {
                 for line in lines.append(GuestInit.readSome(control)) {
                     guard let message = GuestMessage(line: line) else { continue }
-                    if case .signal(let number) = message { kill(workload, number) } else { execs.handle(message) }
+                    switch message {
+                    case .signal(let number): kill(workload, number)
+                    case .terminal(let rows, let columns):
+                        if let terminal { isorun_guest_set_window_size(terminal.master, rows, columns) }
+                    default: execs.handle(message)
+                    }
                 }
             }
             if let terminal {

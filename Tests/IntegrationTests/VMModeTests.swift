@@ -366,12 +366,12 @@ extension VMLifecycleTests {
 
 extension VMLifecycleTests {
     /// containerd's `ctr run -t` with a VM: the master arrives over --console-socket, the
-    /// guest process has a terminal of the configured size, and what is typed reaches it
-    /// through the guest's own terminal (which echoes it).
+    /// guest process has a terminal of the configured size that follows the console's
+    /// resizing, and what is typed reaches it through the guest's own terminal (which echoes it).
     @Test func terminalOfAVMContainerGoesToTheConsoleSocket() throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-vmtty-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let bundle = try IsorunRunner.bundleCopy("hello", args: ["sh", "-c", "tty; stty size; test -t 0 && test -t 2 && echo stdio-is-tty; read line; echo \"got $line\""]) { config in
+        let bundle = try IsorunRunner.bundleCopy("hello", args: ["sh", "-c", "tty; stty size; test -t 0 && test -t 2 && echo stdio-is-tty; read a; read b; echo \"got $a $b\"; stty size"]) { config in
             var process = config["process"] as? [String: Any] ?? [:]
             process["terminal"] = true
             process["consoleSize"] = ["height": 33, "width": 101]
@@ -381,14 +381,14 @@ extension VMLifecycleTests {
         defer { try? FileManager.default.removeItem(atPath: bundle) }
         let id = IsorunRunner.uniqueID("vmtty")
         let helper = "\(IsorunRunner.repository)/Tests/Helpers/console-socket.py"
-        let result = try IsorunRunner.runProgram("/usr/bin/python3", [helper, IsorunRunner.binary, root, bundle, id, "typed here\n"])
+        let result = try IsorunRunner.runProgram("/usr/bin/python3", [helper, IsorunRunner.binary, root, bundle, id, "one\ntwo\n", "40x120"])
         #expect(result.status == 0, "\(result.err)")
         let lines = result.out.split(whereSeparator: \.isNewline).map(String.init)
         #expect(lines.first?.hasPrefix("name: /dev/pts/") == true, "\(lines)")
-        // The guest's terminal echoes the typed line when it arrives, which may be before
-        // the process has printed anything.
-        #expect(lines.contains("typed here"), "\(result.out)")
-        #expect(lines.dropFirst().filter { $0 != "typed here" } == ["/dev/pts/0", "33 101", "stdio-is-tty", "got typed here"],
+        // The guest's terminal echoes a typed line when it arrives, which may be before the
+        // process has printed anything; 40 120: the console was resized between the lines.
+        #expect(lines.contains("one") && lines.contains("two"), "\(result.out)")
+        #expect(lines.dropFirst().filter { $0 != "one" && $0 != "two" } == ["/dev/pts/0", "33 101", "stdio-is-tty", "got one two", "40 120"],
                 "\(result.out)")
         #expect(!result.out.contains("\r\r"), "one terminal's line endings, not two")
         #expect(try IsorunRunner.run(["--root", root, "delete", id]).status == 0)

@@ -26,6 +26,8 @@ int isorun_guest_pidfd_open(pid_t pid);
 /// A new pseudo-terminal on the guest's devpts (/dev/pts, newinstance), of the given size
 /// (0: the default): the master, with the replica in *replica; -1 and errno on failure.
 int isorun_guest_open_pty(unsigned short rows, unsigned short columns, int *replica);
+/// Resizes a pseudo-terminal (the kernel then sends SIGWINCH to its foreground group).
+void isorun_guest_set_window_size(int master, unsigned short rows, unsigned short columns);
 /// pipe2 with O_CLOEXEC (Swift's Glibc module lacks pipe2). 0, or -1 with errno set.
 int isorun_guest_pipe(int fds[2]);
 /// A close-on-exec memory file holding `length` bytes, read from its start; -1 and errno on failure.

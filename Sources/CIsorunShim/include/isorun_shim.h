@@ -250,6 +250,8 @@ long isorun_filesystem_magic(const char *path);
 /// Opens a new pseudo-terminal pair (master from /dev/ptmx, unlocked) with the given
 /// size (0: leave it); fills the replica's path. Returns the master or -errno.
 int isorun_open_pty(unsigned short rows, unsigned short columns, int *replica, char *replica_path, size_t path_size);
+/// A terminal's window size (TIOCGWINSZ); 0 or -errno.
+int isorun_window_size(int fd, unsigned short *rows, unsigned short *columns);
 
 /// Sends `fd` over the connected UNIX socket `socket` (SCM_RIGHTS) with `name` as the
 /// message, as runc does for --console-socket. Returns 0 or -errno.
