@@ -38,11 +38,20 @@ struct ExecCommand: ParsableCommand {
         if record.mode == Mode.vm.rawValue {
             // Into the guest, through the VM's owner; isorun stays to copy the streams.
             guard status == .running else { throw IsorunError("exec: a VM container takes exec once it is started") }
-            guard process.terminal != true else { throw IsorunError("exec: a terminal is not available for vm containers yet") }
-            guard detach else { throw ExitCode(try VMExecClient.run(process, containerDirectory: store.directory(of: id))) }
+            // With a terminal, its master goes to the console socket as for a sandbox; the
+            // replica carries the guest terminal's two directions.
+            let terminal = try PseudoTerminal.forProcess(process, source: source, consoleSocket: consoleSocket, relayed: true)
+            guard detach else {
+                let status = try withExtendedLifetime(terminal) { () throws(IsorunError) in
+                    try VMExecClient.run(process, containerDirectory: store.directory(of: id), terminal: terminal?.replica)
+                }
+                throw ExitCode(status)
+            }
             // containerd waits for the pid it is given: a relay of isorun's own stands for
             // the process in the guest, ends with its status, and its end ends the process.
-            let relay = try VMExecRelayCommand.start(process, containerDirectory: store.directory(of: id))
+            let relay = try withExtendedLifetime(terminal) { () throws(IsorunError) in
+                try VMExecRelayCommand.start(process, containerDirectory: store.directory(of: id), terminal: terminal?.replica)
+            }
             if let pidFile {
                 do { try Files.writeAtomically(pidFile, "\(relay)") } catch {
                     Processes.signal(relay, SIGKILL)
@@ -118,6 +127,7 @@ struct VMExecRelayCommand: ParsableCommand {
     @Option(help: "Working directory in the container.") var cwd = "/"
     @Option(help: "User id.") var uid: UInt32 = 0
     @Option(help: "Group id.") var gid: UInt32 = 0
+    @Flag(help: "stdin is the replica of the process's terminal.") var tty = false
 
     func run() throws {
         var process = IsorunSpec.Process()
@@ -125,19 +135,23 @@ struct VMExecRelayCommand: ParsableCommand {
         process.env = env
         process.cwd = cwd
         process.user = User(uid: uid, gid: gid)
-        throw ExitCode(try VMExecClient.run(process, containerDirectory: containerDirectory))
+        process.terminal = tty
+        throw ExitCode(try VMExecClient.run(process, containerDirectory: containerDirectory, terminal: tty ? 0 : nil))
     }
 
-    /// Starts the relay with isorun's stdio; its pid.
-    static func start(_ process: IsorunSpec.Process, containerDirectory: String) throws(IsorunError) -> pid_t {
+    /// Starts the relay with isorun's stdio, or with `terminal` as its controlling terminal
+    /// and stdio; its pid.
+    static func start(_ process: IsorunSpec.Process, containerDirectory: String, terminal: Int32?) throws(IsorunError) -> pid_t {
         let executable: String
         do { executable = try FileTree.linkTarget("/proc/self/exe") } catch { throw IsorunError("exec", error) }
         var arguments = [executable, "vm-exec", "--container-dir=\(containerDirectory)", "--cwd=\(process.cwd ?? "/")",
                          "--uid=\(process.user?.uid ?? 0)", "--gid=\(process.user?.gid ?? 0)"]
         arguments += (process.args ?? []).map { "--arg=\($0)" } + (process.env ?? []).map { "--env=\($0)" }
+        if terminal != nil { arguments.append("--tty") }
         var plan = SpawnPlan(arguments: arguments, environment: HostProcess.environment())
         plan.parentDeathSignal = 0
         plan.newSession = true
+        plan.terminalDescriptor = terminal
         do {
             let child = try Spawner.start(plan)
             try child.release()

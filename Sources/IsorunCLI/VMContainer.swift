@@ -35,7 +35,7 @@ enum VMContainer {
         if LeadingGlobals.current.systemdCgroup { arguments.append("--systemd-cgroup") }
         arguments += ["vm-monitor", "--bundle", bundle.directory, "--ready", readyPath, id]
         let terminal = try PseudoTerminal.forProcess(bundle.config.process, source: "\(bundle.directory)/config.json",
-                                                     consoleSocket: consoleSocket)
+                                                     consoleSocket: consoleSocket, relayed: true)
         var plan = SpawnPlan(arguments: arguments, environment: HostProcess.environment())
         plan.parentDeathSignal = 0
         plan.newSession = true

@@ -4,8 +4,11 @@ import IsorunSys
 extension PseudoTerminal {
     /// A pseudo-terminal for a process that asks for one (`process.terminal`), its master
     /// already sent to the console socket; runc's rule: a terminal needs a socket to go to.
-    public static func forProcess(_ process: IsorunSpec.Process?, source: String,
-                                  consoleSocket: String?) throws(IsorunError) -> PseudoTerminal? {
+    ///
+    /// `relayed`: the replica only carries bytes to a terminal elsewhere (a VM's), so it is
+    /// raw from the start, before anyone can type into it.
+    public static func forProcess(_ process: IsorunSpec.Process?, source: String, consoleSocket: String?,
+                                  relayed: Bool = false) throws(IsorunError) -> PseudoTerminal? {
         guard process?.terminal == true else {
             if consoleSocket != nil {
                 throw IsorunError("--console-socket: \(source) does not ask for a terminal (process.terminal is not true)")
@@ -18,6 +21,7 @@ extension PseudoTerminal {
         let size = process?.consoleSize
         do {
             let terminal = try PseudoTerminal(rows: UInt16(clamping: size?.height ?? 0), columns: UInt16(clamping: size?.width ?? 0))
+            if relayed { RawTerminalMode.makeRaw(terminal.replica) }
             try terminal.sendMaster(to: consoleSocket)
             return terminal
         } catch {

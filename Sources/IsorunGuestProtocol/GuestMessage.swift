@@ -10,8 +10,8 @@
 ///               workload has ended, or `error TEXT` when init could not run it.
 ///
 /// `isorun exec` adds more processes to a running guest, each numbered by the host:
-/// host → guest `x-arg`, `x-env`, `x-cwd`, `x-user`, then `x-start`; `x-in`, `x-eof` and
-/// `x-signal` while it runs; guest → host `x-out` (its stdout and stderr, in hex),
+/// host → guest `x-arg`, `x-env`, `x-cwd`, `x-user`, `x-tty`, then `x-start`; `x-in`, `x-eof`,
+/// `x-signal` and `x-tty` (a new size) while it runs; guest → host `x-out` (its stdout and stderr, in hex),
 /// then `x-exit`, or `x-error` when it could not be started.
 public enum GuestMessage: Equatable, Sendable {
     case argument(String)
@@ -50,6 +50,8 @@ public enum GuestMessage: Equatable, Sendable {
     case execEnvironment(id: Int, String)
     case execWorkingDirectory(id: Int, String)
     case execUser(id: Int, uid: UInt32, gid: UInt32)
+    /// A pseudo-terminal for the process (before `execStart`), or its new size (after).
+    case execTerminal(id: Int, rows: UInt16, columns: UInt16)
     /// The process is described: start it as the workload runs (capabilities, filter, limits).
     case execStart(id: Int)
     case execInput(id: Int, [UInt8])
@@ -95,6 +97,7 @@ public enum GuestMessage: Equatable, Sendable {
         case .execEnvironment(let id, let value): "x-env \(id) \(Escaping.escape(value))\n"
         case .execWorkingDirectory(let id, let value): "x-cwd \(id) \(Escaping.escape(value))\n"
         case .execUser(let id, let uid, let gid): "x-user \(id) \(uid) \(gid)\n"
+        case .execTerminal(let id, let rows, let columns): "x-tty \(id) \(rows) \(columns)\n"
         case .execStart(let id): "x-start \(id)\n"
         case .execInput(let id, let bytes): "x-in \(id) \(Hex.encode(bytes))\n"
         case .execInputEnd(let id): "x-eof \(id)\n"
@@ -193,6 +196,9 @@ public enum GuestMessage: Equatable, Sendable {
         case "user":
             let ids = rest.split(separator: " ").compactMap { UInt32($0) }
             return ids.count == 2 ? .execUser(id: id, uid: ids[0], gid: ids[1]) : nil
+        case "tty":
+            let size = rest.split(separator: " ").compactMap { UInt16($0) }
+            return size.count == 2 ? .execTerminal(id: id, rows: size[0], columns: size[1]) : nil
         case "start": return fields.count == 1 ? .execStart(id: id) : nil
         case "eof": return fields.count == 1 ? .execInputEnd(id: id) : nil
         case "in": return Hex.decode(rest).map { .execInput(id: id, $0) }
@@ -211,7 +217,7 @@ public enum GuestMessage: Equatable, Sendable {
     public var execID: Int? {
         switch self {
         case .execArgument(let id, _), .execEnvironment(let id, _), .execWorkingDirectory(let id, _), .execUser(let id, _, _),
-             .execStart(let id), .execInput(let id, _), .execInputEnd(let id), .execSignal(let id, _),
+             .execTerminal(let id, _, _), .execStart(let id), .execInput(let id, _), .execInputEnd(let id), .execSignal(let id, _),
              .execOutput(let id, _, _), .execExit(let id, _), .execError(let id, _):
             id
         default: nil
@@ -225,6 +231,7 @@ public enum GuestMessage: Equatable, Sendable {
         case .execEnvironment(_, let value): .execEnvironment(id: id, value)
         case .execWorkingDirectory(_, let value): .execWorkingDirectory(id: id, value)
         case .execUser(_, let uid, let gid): .execUser(id: id, uid: uid, gid: gid)
+        case .execTerminal(_, let rows, let columns): .execTerminal(id: id, rows: rows, columns: columns)
         case .execStart: .execStart(id: id)
         case .execInput(_, let bytes): .execInput(id: id, bytes)
         case .execInputEnd: .execInputEnd(id: id)

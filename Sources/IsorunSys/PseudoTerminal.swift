@@ -53,6 +53,14 @@ public final class RawTerminalMode {
         _ = tcsetattr(descriptor, TCSANOW, &settings)
     }
 
+    /// Raw mode for good (nothing to restore: a pseudo-terminal of isorun's own).
+    public static func makeRaw(_ descriptor: Int32) {
+        var settings = termios()
+        guard tcgetattr(descriptor, &settings) == 0 else { return }
+        cfmakeraw(&settings)
+        _ = tcsetattr(descriptor, TCSANOW, &settings)
+    }
+
     /// The terminal's window size, rows and columns.
     public var windowSize: (rows: UInt16, columns: UInt16)? {
         var rows: UInt16 = 0, columns: UInt16 = 0

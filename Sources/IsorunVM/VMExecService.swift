@@ -47,8 +47,8 @@ final class VMExecService {
         // Only what a client may ask for; its number is the service's to give.
         let forwarded = messages.filter {
             switch $0 {
-            case .execArgument, .execEnvironment, .execWorkingDirectory, .execUser, .execStart, .execInput, .execInputEnd,
-                 .execSignal: true
+            case .execArgument, .execEnvironment, .execWorkingDirectory, .execUser, .execTerminal, .execStart, .execInput,
+                 .execInputEnd, .execSignal: true
             default: false
             }
         }.map { $0.renumbered(id) }

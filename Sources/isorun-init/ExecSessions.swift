@@ -10,7 +10,10 @@ import IsorunGuestProtocol
 struct ExecSessions {
     private struct Session {
         var pid: pid_t
+        /// Where its input goes: the write end of its stdin pipe, or its terminal's master.
         var input: Int32
+        /// With a terminal, `input` is also its one output: closed only at its end of file.
+        var master: Int32?
         /// Read ends of its stdout (stream 1) and stderr (stream 2) still open.
         var outputs: [(descriptor: Int32, stream: Int32)]
         var status: Int32?
@@ -18,6 +21,7 @@ struct ExecSessions {
 
     private let base: WorkloadSpec
     private var described: [Int: WorkloadSpec] = [:]
+    private var terminals: [Int: (rows: UInt16, columns: UInt16)] = [:]
     private var sessions: [Int: Session] = [:]
 
     init(base: WorkloadSpec) { self.base = base }
@@ -31,6 +35,12 @@ struct ExecSessions {
         case .execEnvironment(_, let value): describe(id) { $0.environment.append(value) }
         case .execWorkingDirectory(_, let value): describe(id) { $0.workingDirectory = value }
         case .execUser(_, let uid, let gid): describe(id) { ($0.uid, $0.gid, $0.groups) = (uid, gid, []) }
+        case .execTerminal(_, let rows, let columns):
+            if let master = sessions[id]?.master {
+                isorun_guest_set_window_size(master, rows, columns)
+            } else if sessions[id] == nil {
+                terminals[id] = (rows, columns)
+            }
         case .execStart: start(id)
         case .execInput(_, let bytes):
             guard let input = sessions[id]?.input, input >= 0 else { return }
@@ -49,6 +59,7 @@ struct ExecSessions {
         if bytes.isEmpty {
             close(descriptor)
             sessions[id]?.outputs.removeAll { $0.descriptor == descriptor }
+            if session.master == descriptor { sessions[id]?.input = -1 }
             finishIfDone(id)
         } else {
             GuestInit.send(.execOutput(id: id, stream: stream, bytes))
@@ -85,6 +96,10 @@ struct ExecSessions {
             GuestInit.send(.execError(id: id, "exec: no command, or the number is in use"))
             return
         }
+        if let size = terminals.removeValue(forKey: id) {
+            startWithTerminal(id, spec: spec, size: size)
+            return
+        }
         var input: [Int32] = [-1, -1], output: [Int32] = [-1, -1], errors: [Int32] = [-1, -1]
         guard isorun_guest_pipe(&input) == 0, isorun_guest_pipe(&output) == 0, isorun_guest_pipe(&errors) == 0 else {
             GuestInit.send(.execError(id: id, "exec: pipe: \(GuestInit.errnoText())"))
@@ -100,15 +115,37 @@ struct ExecSessions {
         close(errors[1])
         switch started {
         case .success(let pid):
-            sessions[id] = Session(pid: pid, input: input[1], outputs: [(output[0], 1), (errors[0], 2)], status: nil)
+            sessions[id] = Session(pid: pid, input: input[1], master: nil, outputs: [(output[0], 1), (errors[0], 2)], status: nil)
         case .failure(let failure):
             for fd in [input[1], output[0], errors[0]] { close(fd) }
             GuestInit.send(.execError(id: id, failure.text))
         }
     }
 
+    /// `start` for a process with a terminal: its master carries both directions.
+    private mutating func startWithTerminal(_ id: Int, spec: WorkloadSpec, size: (rows: UInt16, columns: UInt16)) {
+        var replica: Int32 = -1
+        let master = isorun_guest_open_pty(size.rows, size.columns, &replica)
+        guard master >= 0 else {
+            GuestInit.send(.execError(id: id, "exec: open a pseudo-terminal: \(GuestInit.errnoText())"))
+            return
+        }
+        let paths = Supervision.executableCandidates(spec.arguments[0], searchPath: spec.searchPath)
+        let started = Supervision.spawn(spec.arguments, environment: spec.environment, candidates: paths, as: spec,
+                                        streams: Supervision.Streams(stdin: replica, stdout: replica, stderr: replica), hook: nil)
+        close(replica)
+        switch started {
+        case .success(let pid):
+            sessions[id] = Session(pid: pid, input: master, master: master, outputs: [(master, 1)], status: nil)
+        case .failure(let failure):
+            close(master)
+            GuestInit.send(.execError(id: id, failure.text))
+        }
+    }
+
     private mutating func closeInput(_ id: Int) {
-        guard let input = sessions[id]?.input, input >= 0 else { return }
+        // A terminal has no end of input apart from its end: it stays open for the output.
+        guard let input = sessions[id]?.input, input >= 0, sessions[id]?.master == nil else { return }
         close(input)
         sessions[id]?.input = -1
     }

@@ -396,6 +396,36 @@ extension VMLifecycleTests {
     }
 }
 
+extension VMLifecycleTests {
+    /// `exec --tty` into a VM container, as containerd's `ctr task exec -t` calls it (and
+    /// without --detach): the master arrives over --console-socket, the process in the guest
+    /// has a terminal, one echo of what is typed, and its status passes through.
+    @Test(arguments: [false, true])
+    func execWithATerminal(detached: Bool) throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-vmexectty-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let bundle = try IsorunRunner.bundleCopy("hello", args: ["sleep", "60"]) { config in
+            config["annotations"] = ["io.isorun.mode": "vm"]
+        }
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let id = IsorunRunner.uniqueID("vmexectty")
+        let created = try IsorunRunner.runProgram("/bin/sh", ["-c", "\"$0\" --root \"$1\" create --bundle \"$2\" \"$3\" >/dev/null 2>&1 && \"$0\" --root \"$1\" start \"$3\"",
+                                                               IsorunRunner.binary, root, bundle, id])
+        #expect(created.status == 0, "\(created.err)")
+        defer {
+            _ = try? IsorunRunner.run(["--root", root, "delete", "--force", id])
+            #expect(VMSupport.qemuProcesses(mentioning: id).isEmpty)
+        }
+        let helper = "\(IsorunRunner.repository)/Tests/Helpers/exec-console.py"
+        let result = try IsorunRunner.runProgram("/usr/bin/python3", [helper, IsorunRunner.binary, root, id, "typed\n"]
+                                                 + (detached ? ["--detach"] : []) + ["--", "sh", "-c", "tty; read x; echo \"got $x\"; exit 5"])
+        #expect(result.status == 0, "\(result.err)")
+        let lines = result.out.split(whereSeparator: \.isNewline).map(String.init)
+        #expect(lines.filter { $0 == "typed" }.count == 1, "the guest's echo only: \(result.out)")
+        #expect(lines.filter { $0 != "typed" } == ["/dev/pts/0", "got typed", "status: \(detached ? 0 : 5)"], "\(result.out)")
+    }
+}
+
 /// OCI hooks of a VM: setup hooks on the host once the guest is at its init (the VM is
 /// the container's runtime environment), startContainer in the guest as the process.
 @Suite(.enabled(if: VMSupport.canRun, "needs QEMU, the guest kernel and isorun-init"), .serialized)

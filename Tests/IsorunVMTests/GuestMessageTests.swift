@@ -12,7 +12,10 @@ struct GuestMessageTests {
         .startContainerHook(path: "/bin/sh", arguments: ["sh", "-c", "read s; echo \"$s\" > /x y", ""], environment: ["A=1 2", ""],
                             timeoutSeconds: 5),
         .startContainerHook(path: "/hooks/a b", arguments: [], environment: [], timeoutSeconds: 0),
-        .terminal(rows: 24, columns: 80), .terminal(rows: 0, columns: 0), .hookState("{\"id\":\"c 1\",\"status\":\"created\"}\n"), .start,
+        .terminal(rows: 24, columns: 80), .execTerminal(id: 3, rows: 50, columns: 132),
+        .execArgument(id: 1, "a b"), .execEnvironment(id: 1, "K=v w"), .execWorkingDirectory(id: 1, "/srv"), .execUser(id: 1, uid: 5, gid: 6),
+        .execStart(id: 1), .execInput(id: 1, [0, 10, 255, 32]), .execInputEnd(id: 1), .execSignal(id: 1, 15),
+        .execOutput(id: 1, stream: 2, Array("out\n".utf8)), .execOutput(id: 2, stream: 1, []), .execExit(id: 1, 130), .execError(id: 1, "exec x: No such file"), .terminal(rows: 0, columns: 0), .hookState("{\"id\":\"c 1\",\"status\":\"created\"}\n"), .start,
         .signal(15), .ready, .exit(0), .exit(137), .error("exec /bin/nope: No such file"),
     ]
 
@@ -27,7 +30,8 @@ struct GuestMessageTests {
     @Test func malformedLinesAreRejected() {
         for line in ["", "bogus 1", "exit x", "signal", "user 1 2", "rlimit 1 2", "caps 1 2 3 4", "caps 1 2 3 4 x",
                      "seccomp", "seccomp 0011", "seccomp 00112233445566zz", "seccomp 001",
-                     "hook", "hook 5 /bin/x", "hook x /bin/x 0", "hook -1 /bin/x 0", "hook 5 /bin/x 2 only-one", "tty 24", "tty 24 x", "tty -1 80"] {
+                     "hook", "hook 5 /bin/x", "hook x /bin/x 0", "hook -1 /bin/x 0", "hook 5 /bin/x 2 only-one", "tty 24", "tty 24 x", "tty -1 80", "x-start", "x-start x", "x-start 1 2", "x-in 1 zz", "x-out 1 3 00",
+                     "x-out 1 1", "x-exit 1", "x-tty 1 2", "x-bogus 1", "x-user 1 2"] {
             #expect(GuestMessage(line: Substring(line)) == nil)
         }
     }
