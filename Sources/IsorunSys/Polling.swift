@@ -45,16 +45,22 @@ public enum MonotonicClock {
 public enum StreamCopy {
     /// Writes all of `bytes`, waiting when `fd` is a full non-blocking pipe or terminal.
     public static func writeAll(_ fd: Int32, _ bytes: [UInt8]) throws(SystemError) {
+        try transferAll(fd, bytes, call: "write") { write($0, $1, $2) }
+    }
+
+    /// All of `bytes` through `transfer` (write or send), waiting while `fd` is full.
+    static func transferAll(_ fd: Int32, _ bytes: [UInt8], call: String,
+                            _ transfer: (Int32, UnsafeRawPointer?, Int) -> Int) throws(SystemError) {
         var offset = 0
         while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { raw in retryingOnInterrupt { write(fd, raw.baseAddress, raw.count) } }
+            let written = bytes[offset...].withUnsafeBytes { raw in retryingOnInterrupt { transfer(fd, raw.baseAddress, raw.count) } }
             if written > 0 {
                 offset += written
             } else if errno == EAGAIN {
                 var entry = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
                 _ = retryingOnInterrupt { poll(&entry, 1, -1) }
             } else {
-                throw SystemError("write", "fd \(fd)")
+                throw SystemError(call, "fd \(fd)")
             }
         }
     }

@@ -97,20 +97,7 @@ extension UnixSocket {
     /// Sends all of `bytes` on a connected socket, waiting while a non-blocking one is
     /// full; a peer that has gone is an error (EPIPE), never a SIGPIPE.
     public static func sendAll(_ fd: Int32, _ bytes: [UInt8]) throws(SystemError) {
-        var offset = 0
-        while offset < bytes.count {
-            let sent = bytes[offset...].withUnsafeBytes { raw in
-                retryingOnInterrupt { Glibc.send(fd, raw.baseAddress, raw.count, Int32(MSG_NOSIGNAL)) }
-            }
-            if sent > 0 {
-                offset += sent
-            } else if errno == EAGAIN {
-                var entry = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-                _ = retryingOnInterrupt { poll(&entry, 1, -1) }
-            } else {
-                throw SystemError("send", "fd \(fd)")
-            }
-        }
+        try StreamCopy.transferAll(fd, bytes, call: "send") { Glibc.send($0, $1, $2, Int32(MSG_NOSIGNAL)) }
     }
 }
 
