@@ -144,7 +144,7 @@ struct VMExecRelayCommand: ParsableCommand {
     static func start(_ process: IsorunSpec.Process, containerDirectory: String, terminal: Int32?) throws(IsorunError) -> pid_t {
         let executable: String
         do { executable = try FileTree.linkTarget("/proc/self/exe") } catch { throw IsorunError("exec", error) }
-        var arguments = [executable, "vm-exec", "--container-dir=\(containerDirectory)", "--cwd=\(process.cwd ?? "/")",
+        var arguments = [executable, "vm-exec", "--container-dir=\(containerDirectory)", "--cwd=\(process.cwd)",
                          "--uid=\(process.user?.uid ?? 0)", "--gid=\(process.user?.gid ?? 0)"]
         arguments += (process.args ?? []).map { "--arg=\($0)" } + (process.env ?? []).map { "--env=\($0)" }
         if terminal != nil { arguments.append("--tty") }

@@ -35,7 +35,7 @@ public struct ContainerExec {
     public func start(in cgroup: (any CgroupManager)?) throws(IsorunError) -> pid_t {
         let source = "\(record.bundle)/config.json"
         var plan = try ProcessSettings.basePlan(for: process, configFile: source)
-        plan.workingDirectory = process.cwd ?? "/"
+        plan.workingDirectory = process.cwd
         plan.parentDeathSignal = detach ? 0 : SIGKILL
         plan.terminalDescriptor = terminal?.descriptor
         var opened: [Int32] = []

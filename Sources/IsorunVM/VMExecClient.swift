@@ -24,7 +24,7 @@ public enum VMExecClient {
         defer { rawMode?.restore() }
         var request: [GuestMessage] = (process.args ?? []).map { .execArgument(id: 0, $0) }
         request += (process.env ?? []).map { .execEnvironment(id: 0, $0) }
-        request.append(.execWorkingDirectory(id: 0, process.cwd ?? "/"))
+        request.append(.execWorkingDirectory(id: 0, process.cwd))
         request.append(.execUser(id: 0, uid: process.user?.uid ?? 0, gid: process.user?.gid ?? 0))
         if terminal != nil {
             // The console's size when it has set one, else the process document's.
