@@ -179,7 +179,7 @@ struct ListCommand: ParsableCommand {
         case "table":
             print("ID\tPID\tSTATUS\tBUNDLE\tCREATED")
             for state in states {
-                print("\(state.id)\t\(state.pid.map(String.init) ?? "0")\t\(state.status)\t\(state.bundle)\t\(state.created)")
+                print("\(state.id)\t\(state.pid.map(String.init) ?? "0")\t\(state.status)\t\(state.bundle)\t\(state.created ?? "")")
             }
         default:
             throw IsorunError("--format: unknown format '\(format)'; use table or json")

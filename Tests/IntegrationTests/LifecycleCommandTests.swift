@@ -283,6 +283,11 @@ struct LifecycleCommandTests {
             #expect(try waitForStatus(id, "running"))
         }
         // The sleeper is PID 1 of its namespace and ignores SIGTERM; SIGKILL (by name) ends it.
+        // `list`'s table: one line per container, its creation time as the record has it.
+        let table = try isorun(["list"]).out.split(separator: "\n").map { $0.split(separator: "\t").map(String.init) }
+        #expect(table.first == ["ID", "PID", "STATUS", "BUNDLE", "CREATED"])
+        #expect(Set(table.dropFirst().map { $0[0] }) == [a, b])
+        #expect(table.dropFirst().allSatisfy { $0.count == 5 && $0[2] == "running" && $0[4].hasPrefix("20") && $0[4].hasSuffix("Z") }, "\(table)")
         #expect(try isorun(["kill", a, "KILL"]).status == 0)
         #expect(try waitForStatus(a, "stopped"))
         #expect(try isorun(["delete", a]).status == 0)
