@@ -5,7 +5,7 @@ import IsorunSys
 ///
 /// A new network namespace is most of what `clone` costs a container here (0.5–0.7 ms
 /// of the kernel's time, against ~0.1 ms for the mount, pid, ipc, uts and cgroup
-/// namespaces together). The commands that start a sandbox call `begin()` first; by the
+/// namespaces together). The commands that start a sandbox call `begin()` before reading the bundle; by the
 /// time the plan is made the namespace exists, `lo` is up, and the child joins it with
 /// setns instead of creating one. It is the same namespace clone would have made: new,
 /// empty, owned by isorun's own user namespace.

@@ -46,7 +46,14 @@ struct ExecSessions {
             guard let input = sessions[id]?.input, input >= 0 else { return }
             if !GuestInit.writeAll(input, bytes) { closeInput(id) }
         case .execInputEnd: closeInput(id)
-        case .execSignal(_, let number): if let pid = sessions[id]?.pid { kill(pid, number) }
+        case .execSignal(_, let number):
+            if let pid = sessions[id]?.pid {
+                kill(pid, number)
+            } else {
+                // Its client went away before starting it: forget the description.
+                described[id] = nil
+                terminals[id] = nil
+            }
         default: break
         }
     }
