@@ -10,13 +10,10 @@ public final class UnixSocket {
     public var descriptor: Int32 { fd }
 
     public init(connectingTo path: String) throws(SystemError) {
-        guard var address = UnixAddress.make(path) else { throw SystemError("connect", path, errno: ENAMETOOLONG) }
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw SystemError("socket", path) }
-        let connected = withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { generic in
-                retryingOnInterrupt { connect(fd, generic, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-            }
+        let connected = UnixAddress.with(path) { address in
+            retryingOnInterrupt { connect(fd, address, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
         guard connected == 0 else {
             let error = SystemError("connect", path)
@@ -62,13 +59,10 @@ public final class UnixListener {
     public let descriptor: Int32
 
     public init(listeningAt path: String) throws(SystemError) {
-        guard var address = UnixAddress.make(path) else { throw SystemError("bind", path, errno: ENAMETOOLONG) }
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         guard fd >= 0 else { throw SystemError("socket", path) }
         unlink(path)
-        let bound = withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
+        let bound = UnixAddress.with(path) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         guard bound == 0, listen(fd, 8) == 0 else {
             let error = SystemError(bound == 0 ? "listen" : "bind", path)
             close(fd)
@@ -101,16 +95,31 @@ extension UnixSocket {
     }
 }
 
+/// A socket address for `path`. A socket path may hold only 107 bytes; a longer one (a
+/// 64-character container id under containerd's state directory comes close) is reached
+/// through its directory's descriptor, /proc/self/fd/N/NAME.
 enum UnixAddress {
-    static func make(_ path: String) -> sockaddr_un? {
+    /// `body`'s result, or -1 with errno ENAMETOOLONG (or open's errno) when no address fits.
+    static func with(_ path: String, _ body: (UnsafePointer<sockaddr>) -> Int32) -> Int32 {
+        var directory: Int32 = -1
+        defer { if directory >= 0 { close(directory) } }
+        var usable = path
+        if path.utf8.count >= MemoryLayout.size(ofValue: sockaddr_un().sun_path), let slash = path.lastIndex(of: "/") {
+            directory = open(String(path[..<slash]), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            guard directory >= 0 else { return -1 }
+            usable = "/proc/self/fd/\(directory)/\(path[path.index(after: slash)...])"
+        }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return nil }
+        let bytes = Array(usable.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            errno = ENAMETOOLONG
+            return -1
+        }
         withUnsafeMutableBytes(of: &address.sun_path) { raw in
             raw.copyBytes(from: bytes)
             raw[bytes.count] = 0
         }
-        return address
+        return withUnsafePointer(to: &address) { pointer in pointer.withMemoryRebound(to: sockaddr.self, capacity: 1, body) }
     }
 }
