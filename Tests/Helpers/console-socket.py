@@ -7,6 +7,9 @@ first line typed), and copies what the container writes to its terminal to stdou
 the terminal closes. Exits with create's status on failure."""
 import os, socket, subprocess, sys, tempfile
 
+sys.dont_write_bytecode = True  # no __pycache__ left in the source tree
+from terminal_master import read_until_closed  # noqa: E402
+
 isorun, root, bundle, container_id = sys.argv[1:5]
 typed = sys.argv[5] if len(sys.argv) > 5 else ""
 resize = sys.argv[6] if len(sys.argv) > 6 else ""
@@ -37,14 +40,7 @@ if resize:
     typed = rest
 if typed:
     os.write(master, typed.encode())
-while True:
-    try:
-        chunk = os.read(master, 4096)
-    except OSError:  # EIO: every replica descriptor is closed
-        break
-    if not chunk:
-        break
-    sys.stdout.write(chunk.decode(errors="replace"))
+sys.stdout.write(read_until_closed(master).decode(errors="replace"))
 sys.stdout.flush()
 os.unlink(path)
 os.rmdir(directory)

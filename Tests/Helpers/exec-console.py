@@ -9,6 +9,9 @@ exec's), and exits 0.
 usage: exec-console.py ISORUN ROOT ID TYPED [--detach] -- ARGS..."""
 import os, socket, subprocess, sys, tempfile
 
+sys.dont_write_bytecode = True  # no __pycache__ left in the source tree
+from terminal_master import read_until_closed  # noqa: E402
+
 isorun, root, container_id, typed = sys.argv[1:5]
 rest = sys.argv[5:]
 detach = rest[0] == "--detach"
@@ -32,15 +35,7 @@ except socket.timeout:
 _, fds, _, _ = socket.recv_fds(connection, 256, 1)
 master = fds[0]
 os.write(master, typed.encode())
-output = b""
-while True:
-    try:
-        chunk = os.read(master, 4096)
-    except OSError:  # EIO: every replica descriptor is closed
-        break
-    if not chunk:
-        break
-    output += chunk
+output = read_until_closed(master)
 status = exec_process.wait()
 sys.stderr.write(exec_process.stderr.read().decode())
 sys.stdout.write(output.decode(errors="replace"))
