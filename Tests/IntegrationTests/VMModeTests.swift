@@ -95,6 +95,26 @@ struct VMModeTests {
         #expect(result.out == "pong\n", "\(result.err)")
     }
 
+    /// `run --mode vm` of a process with `terminal: true`, from a terminal (script(1) gives
+    /// isorun one): the guest's terminal has the user's size, what is typed reaches the process
+    /// through it, and the status passes through.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script"), "needs script(1) for a terminal"))
+    func aProcessWithATerminalRunsInteractively() throws {
+        let bundle = try IsorunRunner.bundleCopy("hello", args: ["sh", "-c", "tty; stty size; read line; echo \"got $line\"; exit 3"]) { config in
+            var process = config["process"] as? [String: Any] ?? [:]
+            process["terminal"] = true
+            config["process"] = process
+        }
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let command = "stty cols 90 rows 20; \"$0\" --mode vm \"$1\""
+        let result = try IsorunRunner.runProgram("/bin/sh", ["-c", "(sleep 2; echo typed) | script -qec \"$2\" /dev/null",
+                                                             IsorunRunner.binary, bundle, command.replacingOccurrences(of: "$0", with: IsorunRunner.binary)
+                                                                 .replacingOccurrences(of: "$1", with: bundle)])
+        let lines = result.out.split(whereSeparator: \.isNewline).map(String.init)
+        #expect(lines.contains("/dev/pts/0") && lines.contains("20 90") && lines.contains("got typed"), "\(result.out) \(result.err)")
+        #expect(result.status == 3, "\(result.err)")
+    }
+
     @Test func signalStatusAndStdinPassThrough() throws {
         #expect(try IsorunRunner.run(mode: "vm", bundle: "hello", ["sh", "-c", "kill -9 $$"]).status == 137)
         let echoed = try IsorunRunner.run(mode: "vm", bundle: "hello", ["cat"], stdin: Data("piped input\n".utf8))
