@@ -45,20 +45,24 @@ public final class RawTerminalMode {
 
     /// Nil when `descriptor` is not a terminal.
     public init?(_ descriptor: Int32) {
-        var settings = termios()
-        guard tcgetattr(descriptor, &settings) == 0 else { return nil }
+        guard let previous = Self.switchToRaw(descriptor) else { return nil }
         self.descriptor = descriptor
-        saved = settings
-        cfmakeraw(&settings)
-        _ = tcsetattr(descriptor, TCSANOW, &settings)
+        saved = previous
     }
 
     /// Raw mode for good (nothing to restore: a pseudo-terminal of isorun's own).
     public static func makeRaw(_ descriptor: Int32) {
+        _ = switchToRaw(descriptor)
+    }
+
+    /// The settings before, or nil when `descriptor` is not a terminal.
+    private static func switchToRaw(_ descriptor: Int32) -> termios? {
         var settings = termios()
-        guard tcgetattr(descriptor, &settings) == 0 else { return }
+        guard tcgetattr(descriptor, &settings) == 0 else { return nil }
+        let previous = settings
         cfmakeraw(&settings)
         _ = tcsetattr(descriptor, TCSANOW, &settings)
+        return previous
     }
 
     /// The terminal's window size, rows and columns.

@@ -1,4 +1,5 @@
 import IsorunCore
+import IsorunSpec
 import IsorunSys
 
 /// Keystrokes for a guest process with a terminal (`process.terminal`): isorun's stdin
@@ -45,9 +46,18 @@ final class TerminalInput {
         do { try StreamCopy.writeAll(toGuest, bytes) } catch { reading = false }
     }
 
-    /// The size of isorun's terminal, for the guest's (nil when stdin is no terminal).
-    var windowSize: (rows: UInt16, columns: UInt16)? { rawMode?.windowSize }
+    /// isorun's terminal in raw mode, or nil when stdin is no terminal.
+    var terminal: RawTerminalMode? { rawMode }
 
     /// Gives the terminal its settings back (also when the run ends by error).
     func restore() { rawMode?.restore() }
+}
+
+/// The size a guest terminal starts with: the host terminal's when it has one set (the
+/// user's, or a console's replica), else the process's `consoleSize` (0: the default).
+enum GuestTerminalSize {
+    static func of(_ process: IsorunSpec.Process, host: RawTerminalMode?) -> (rows: UInt16, columns: UInt16) {
+        if let size = host?.windowSize, size.rows > 0 { return size }
+        return (UInt16(clamping: process.consoleSize?.height ?? 0), UInt16(clamping: process.consoleSize?.width ?? 0))
+    }
 }

@@ -27,10 +27,7 @@ public enum VMExecClient {
         request.append(.execWorkingDirectory(id: 0, process.cwd))
         request.append(.execUser(id: 0, uid: process.user?.uid ?? 0, gid: process.user?.gid ?? 0))
         if terminal != nil {
-            // The console's size when it has set one, else the process document's.
-            let configured = (rows: UInt16(clamping: process.consoleSize?.height ?? 0),
-                              columns: UInt16(clamping: process.consoleSize?.width ?? 0))
-            let size = rawMode?.windowSize.flatMap { $0.rows > 0 ? $0 : nil } ?? configured
+            let size = GuestTerminalSize.of(process, host: rawMode)
             request.append(.execTerminal(id: 0, rows: size.rows, columns: size.columns))
         }
         request.append(.execStart(id: 0))

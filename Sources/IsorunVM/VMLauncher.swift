@@ -127,10 +127,7 @@ public struct VMLauncher: Launcher {
                 messages.append(.hookState(try request.hookState(pid: pid, status: .created).json(pretty: false)))
             }
             if let typing {
-                // The size of the terminal isorun was given, when it has one; else the config's.
-                let configured = (rows: UInt16(clamping: process.consoleSize?.height ?? 0),
-                                  columns: UInt16(clamping: process.consoleSize?.width ?? 0))
-                let size = typing.windowSize.flatMap { $0.rows > 0 ? $0 : nil } ?? configured
+                let size = GuestTerminalSize.of(process, host: typing.terminal)
                 messages.append(.terminal(rows: size.rows, columns: size.columns))
             }
             let readOnly = request.bundle.config.root?.readonly ?? false

@@ -85,7 +85,7 @@ final class VMWorkload: Workload {
     func deliver(signal: Int32) {
         // A resized console: the guest's terminal takes the new size, and its kernel tells
         // the process (SIGWINCH) as a terminal does.
-        if signal == SIGWINCH, let size = typing?.windowSize {
+        if signal == SIGWINCH, let size = typing?.terminal?.windowSize {
             do { try control.send([.terminal(rows: size.rows, columns: size.columns)]) } catch {
                 Log.warning("could not pass the terminal's new size to the guest: \(error)")
             }

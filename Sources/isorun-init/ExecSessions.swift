@@ -76,8 +76,7 @@ struct ExecSessions {
     /// A reaped child: if it is one of these processes, its status is kept until its output is sent.
     mutating func reaped(_ pid: pid_t, status: Int32) {
         guard let id = sessions.first(where: { $0.value.pid == pid })?.key else { return }
-        let signal = status & 0x7f
-        sessions[id]?.status = signal == 0 ? (status >> 8) & 0xff : 128 + signal
+        sessions[id]?.status = Supervision.shellStatus(status)
         closeInput(id)
         finishIfDone(id)
     }

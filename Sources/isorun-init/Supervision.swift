@@ -138,8 +138,7 @@ enum Supervision {
                 let reaped = waitpid(-1, &status, WNOHANG)
                 if reaped <= 0 { break }
                 if reaped == workload {
-                    let signal = status & 0x7f
-                    let result = signal == 0 ? (status >> 8) & 0xff : 128 + signal
+                    let result = shellStatus(status)
                     // The workload is gone: nothing it started may outlive it.
                     kill(-1, SIGKILL)
                     while waitpid(-1, nil, 0) > 0 {}
@@ -184,6 +183,12 @@ enum Supervision {
             }
             for entry in fds.suffix(outputs.count) where entry.revents != 0 { execs.pump(entry.fd) }
         }
+    }
+
+    /// A wait status in shell form: the exit code, or 128+N for signal N.
+    static func shellStatus(_ status: Int32) -> Int32 {
+        let signal = status & 0x7f
+        return signal == 0 ? (status >> 8) & 0xff : 128 + signal
     }
 
     static func executableCandidates(_ file: String, searchPath: String) -> [String] {
