@@ -199,13 +199,21 @@ enum Supervision {
     }
 }
 
-/// A NULL-terminated C string array that lives as long as this object.
+/// A NULL-terminated C string array that lives as long as this object. The array itself is
+/// allocated here too: a Swift array passed where C keeps the pointer (a struct field) would
+/// only be a temporary buffer, valid for the one call that makes the struct.
 final class CStrings {
-    let pointers: [UnsafeMutablePointer<CChar>?]
+    let pointers: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
+    private let count: Int
 
     init(_ strings: [String]) {
-        pointers = strings.map { strdup($0) } + [nil]
+        count = strings.count + 1
+        pointers = .allocate(capacity: count)
+        pointers.initialize(from: strings.map { strdup($0) } + [nil], count: count)
     }
 
-    deinit { pointers.forEach { free($0) } }
+    deinit {
+        for index in 0..<count { free(pointers[index]) }
+        pointers.deallocate()
+    }
 }
