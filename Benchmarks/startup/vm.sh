@@ -70,7 +70,7 @@ printf '#!/bin/busybox sh\n/bin/busybox reboot -f\n' >"$tmp/stock/init"
 chmod 755 "$tmp/stock/init"
 (cd "$tmp/stock" && find . | cpio -o -H newc --quiet >"$tmp/stock.cpio")
 
-same_kernel="qemu-system-x86_64 -M microvm,acpi=off -accel tcg -cpu max,-erms,-fsrm -m 128 -smp 1 -nodefaults -no-user-config -display none -no-reboot -serial none -kernel $kernel -initrd $initramfs -append console=ttyS0_quiet_panic=-1_reboot=t_tsc_early_khz=${tsc_khz}_noapictimer_rdinit=/bin/busybox_--_reboot_-f"
+same_kernel="qemu-system-x86_64 -M microvm,acpi=off -accel tcg -cpu max,-erms,-fsrm -m 128 -smp 1 -nodefaults -no-user-config -display none -no-reboot -serial none -kernel $kernel -initrd $initramfs -append console=ttyS0_quiet_panic=-1_reboot=t_tsc_early_khz=${tsc_khz}_noapictimer_noreplace-smp_rdinit=/bin/busybox_--_reboot_-f"
 stock="qemu-system-x86_64 -M pc -accel tcg -m 256 -nodefaults -no-user-config -display none -no-reboot -serial none -kernel $debian_kernel -initrd $tmp/stock.cpio -append console=ttyS0_quiet_panic=-1_rdinit=/init"
 
 # hyperfine -N splits on spaces; the kernel command line needs them, so it goes in a
