@@ -1,3 +1,5 @@
+import IsorunGuestProtocol
+
 /// The QEMU invocation for one isorun VM, built from plain values so it can be
 /// unit-tested and printed with `--debug`.
 ///
@@ -87,8 +89,13 @@ struct QemuCommandLine {
             parameters.append("noreplace-smp")
         }
         if !stockKernel { parameters.append("page_reporting.page_reporting_order=\(Self.pageReportingOrder)") }
+        // isorun-init waits for the ports it is told about; a port it waited for in vain
+        // would cost its whole search timeout.
+        if hasStdinPort { parameters.append(GuestPorts.stdinAttachedParameter) }
         return parameters + extraKernelParameters
     }
+
+    var hasStdinPort: Bool { forwardStdin || terminalInput != nil }
 
     var arguments: [String] {
         var arguments = [executable] + Self.machineArguments(machine: machine, accelerator: accelerator)
@@ -101,13 +108,13 @@ struct QemuCommandLine {
             "-qmp", "unix:\(qmpSocket),server=on,wait=off",
             // Port 0 is reserved for a console; the named ports follow. Fewer ports, fewer
             // virtqueues for the guest to set up.
-            "-device", "virtio-serial-device,max_ports=\(forwardStdin || terminalInput != nil ? 5 : 4)",
+            "-device", "virtio-serial-device,max_ports=\(hasStdinPort ? 5 : 4)",
             "-chardev", "pipe,id=control,path=\(controlPipe)",
-            "-device", "virtserialport,chardev=control,name=isorun.control",
+            "-device", "virtserialport,chardev=control,name=\(GuestPorts.control)",
             "-chardev", "file,id=stdout,path=\(stdoutFifo)",
-            "-device", "virtserialport,chardev=stdout,name=isorun.stdout",
+            "-device", "virtserialport,chardev=stdout,name=\(GuestPorts.stdout)",
             "-chardev", "file,id=stderr,path=\(stderrFifo)",
-            "-device", "virtserialport,chardev=stderr,name=isorun.stderr",
+            "-device", "virtserialport,chardev=stderr,name=\(GuestPorts.stderr)",
         ]
         if !stockKernel {
             // Free page reporting only: the balloon is never inflated.
@@ -122,12 +129,12 @@ struct QemuCommandLine {
         if let terminalInput {
             arguments += [
                 "-chardev", "pipe,id=stdin,path=\(terminalInput)",
-                "-device", "virtserialport,chardev=stdin,name=isorun.stdin",
+                "-device", "virtserialport,chardev=stdin,name=\(GuestPorts.stdin)",
             ]
         } else if forwardStdin {
             arguments += [
                 "-chardev", "stdio,id=stdin,signal=off",
-                "-device", "virtserialport,chardev=stdin,name=isorun.stdin",
+                "-device", "virtserialport,chardev=stdin,name=\(GuestPorts.stdin)",
             ]
         }
         return arguments + extraArguments

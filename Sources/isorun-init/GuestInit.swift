@@ -9,10 +9,12 @@ enum GuestInit {
         mountEssentials()
         loadModules()
         if isorun_guest_loopback_up() != 0 { fail("bring up lo: \(errnoText())") }
-        let ports = VirtioPorts.find(["isorun.control", "isorun.stdin", "isorun.stdout", "isorun.stderr"])
-        guard let controlPath = ports["isorun.control"] else { fail("no isorun.control virtio port") }
+        let attached = VirtioPorts.attachedByHost()
+        let ports = VirtioPorts.find(attached)
+        guard let controlPath = ports[GuestPorts.control] else { fail("no \(GuestPorts.control) virtio port") }
         control = open(controlPath, O_RDWR | O_CLOEXEC)
         guard control >= 0 else { fail("open \(controlPath): \(errnoText())") }
+        for name in attached where ports[name] == nil { fail("no \(name) virtio port") }
         send(.ready)
 
         var spec = WorkloadSpec()
@@ -35,9 +37,9 @@ enum GuestInit {
         for (key, value) in spec.sysctls { writeSysctl(key, value) }
         if let limit = spec.processLimit { limitThreads(to: limit) }
         let portStreams = Supervision.Streams(
-            stdin: ports["isorun.stdin"].map { open($0, O_RDONLY | O_CLOEXEC) } ?? -1,
-            stdout: ports["isorun.stdout"].map { open($0, O_WRONLY | O_CLOEXEC) } ?? -1,
-            stderr: ports["isorun.stderr"].map { open($0, O_WRONLY | O_CLOEXEC) } ?? -1)
+            stdin: ports[GuestPorts.stdin].map { open($0, O_RDONLY | O_CLOEXEC) } ?? -1,
+            stdout: ports[GuestPorts.stdout].map { open($0, O_WRONLY | O_CLOEXEC) } ?? -1,
+            stderr: ports[GuestPorts.stderr].map { open($0, O_WRONLY | O_CLOEXEC) } ?? -1)
         var streams = portStreams
         var terminal: Supervision.Terminal?
         if let size = spec.terminal {
@@ -153,9 +155,15 @@ enum GuestInit {
 
 /// Finds virtio-serial ports by the names the host gave them.
 enum VirtioPorts {
+    /// The ports the host attached, as the kernel command line tells.
+    static func attachedByHost() -> [String] {
+        GuestPorts.attached(kernelParameters: readLine("/proc/cmdline").split(separator: " "))
+    }
+
     static func find(_ names: [String]) -> [String: String] {
         var found: [String: String] = [:]
-        // The driver may still be probing when init starts: wait up to a second.
+        // The driver may still be probing when init starts: wait up to a second for
+        // every port named.
         for _ in 0..<100 {
             if let dir = opendir("/sys/class/virtio-ports") {
                 while let entry = readdir(dir) {

@@ -115,6 +115,17 @@ struct VMModeTests {
         #expect(result.status == 3, "\(result.err)")
     }
 
+    /// From a terminal without `process.terminal`, isorun attaches no stdin port and tells
+    /// the guest so: the workload's output and status still pass through.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script"), "needs script(1) for a terminal"))
+    func aProcessWithoutATerminalRunsFromOne() throws {
+        let command = "\"\(IsorunRunner.binary)\" --mode vm \"\(IsorunRunner.bundle("hello"))\" -- sh -c 'echo out; echo err >&2; exit 4'"
+        let result = try IsorunRunner.runProgram("/usr/bin/script", ["-qec", command, "/dev/null"])
+        let lines = result.out.split(whereSeparator: \.isNewline).map(String.init)
+        #expect(lines.contains("out") && lines.contains("err"), "\(result.out) \(result.err)")
+        #expect(result.status == 4, "\(result.err)")
+    }
+
     @Test func signalStatusAndStdinPassThrough() throws {
         #expect(try IsorunRunner.run(mode: "vm", bundle: "hello", ["sh", "-c", "kill -9 $$"]).status == 137)
         let echoed = try IsorunRunner.run(mode: "vm", bundle: "hello", ["cat"], stdin: Data("piped input\n".utf8))

@@ -1,4 +1,5 @@
 import Testing
+import IsorunGuestProtocol
 @testable import IsorunVM
 
 struct QemuCommandLineTests {
@@ -44,6 +45,13 @@ struct QemuCommandLineTests {
         #expect(!(value(after: "-append", in: line.arguments) ?? "").contains("noreplace-smp"))
     }
 
+    @Test func theGuestWaitsForStdinOnlyWhenPromised() {
+        let line = "console=ttyS0 quiet rdinit=/.isorun/init isorun.stdin=1".split(separator: " ")
+        #expect(GuestPorts.attached(kernelParameters: line).contains(GuestPorts.stdin))
+        let without = GuestPorts.attached(kernelParameters: "console=ttyS0 quiet".split(separator: " "))
+        #expect(without == [GuestPorts.control, GuestPorts.stdout, GuestPorts.stderr])
+    }
+
     @Test func kvmPathHasNoTCGAssumptions() {
         let arguments = commandLine(.kvm).arguments
         #expect(value(after: "-accel", in: arguments) == "kvm")
@@ -59,6 +67,19 @@ struct QemuCommandLineTests {
         #expect(ports.contains { $0.hasSuffix("name=isorun.stderr") })
         #expect(value(after: "-serial", in: arguments) == "file:/s/console.log")
         #expect(commandLine(.tcg, stdin: true).arguments.contains { $0.hasSuffix("name=isorun.stdin") })
+    }
+
+    /// isorun-init waits for exactly the ports the kernel command line promises: run from a
+    /// terminal, isorun attaches no stdin port, and a guest that waited for one lost a second.
+    @Test func theGuestIsToldWhetherAStdinPortExists() {
+        let without = commandLine(.tcg).arguments
+        #expect(!without.contains { $0.hasSuffix("name=isorun.stdin") })
+        #expect(!(value(after: "-append", in: without) ?? "").contains("isorun.stdin"))
+        #expect(value(after: "-append", in: commandLine(.tcg, stdin: true).arguments)?
+            .split(separator: " ").contains("isorun.stdin=1") == true)
+        var typing = commandLine(.kvm)
+        typing.terminalInput = "/s/typing"
+        #expect(value(after: "-append", in: typing.arguments)?.split(separator: " ").contains("isorun.stdin=1") == true)
     }
 }
 
