@@ -70,15 +70,19 @@ let package = Package(
         ),
         .executableTarget(name: "isorun", dependencies: ["IsorunCLI"]),
 
-        // The host <-> guest control protocol, shared by isorun and isorun-init.
+        // The host <-> guest control protocol. isorun-init compiles the same files
+        // (symlinked into Sources/isorun-init/Protocol) in Embedded mode.
         .target(name: "IsorunGuestProtocol"),
-        // C for isorun-init: reboot(2) and the isa-debug-exit port.
+        // C for isorun-init: the libc it sees, reboot(2), the isa-debug-exit port, spawning.
         .target(name: "CIsorunInit"),
-        // PID 1 inside the VM: static, no Foundation (its size is boot time under TCG).
+        // PID 1 inside the VM, in Embedded Swift: what it runs and its size are boot time
+        // under TCG. Embedded code cannot import modules built the ordinary way, and the
+        // global -static-executable of a release build would hide its standard library:
+        // `make release` builds it as a product of its own (see Makefile).
         .executableTarget(
             name: "isorun-init",
-            dependencies: ["IsorunGuestProtocol", "CIsorunInit"],
-            swiftSettings: [.unsafeFlags(["-Osize"])],
+            dependencies: ["CIsorunInit"],
+            swiftSettings: [.enableExperimentalFeature("Embedded"), .unsafeFlags(["-wmo", "-Osize"])],
             linkerSettings: [.unsafeFlags(["-static-executable", "-Xlinker", "--strip-all", "-Xlinker", "--gc-sections"])]
         ),
 

@@ -31,15 +31,6 @@ void isorun_guest_debug_exit(unsigned char status) {
     outb(status, 0xf4);
 }
 
-// PID 1 starts with nothing mounted, but the static Swift runtime reads
-// /proc/self/exe while it initialises (and aborts without it). This runs before
-// the runtime's own constructors (priority 101 is the earliest user priority).
-__attribute__((constructor(101))) static void isorun_guest_mount_proc_early(void) {
-    if (getpid() != 1 || access("/proc/self/exe", F_OK) == 0) return;
-    mkdir("/proc", 0555);
-    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
-}
-
 int isorun_guest_loopback_up(void) {
     int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return -1;

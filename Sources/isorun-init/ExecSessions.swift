@@ -1,6 +1,4 @@
 import CIsorunInit
-import Glibc
-import IsorunGuestProtocol
 
 /// The processes `isorun exec` runs in the guest beside the workload, by the host's
 /// number for each. Each is described by a few messages, then started as the workload
@@ -26,7 +24,7 @@ struct ExecSessions {
 
     init(base: WorkloadSpec) { self.base = base }
 
-    var outputDescriptors: [Int32] { sessions.values.flatMap { $0.outputs.map(\.descriptor) } }
+    var outputDescriptors: [Int32] { sessions.values.flatMap { $0.outputs.map { $0.descriptor } } }
 
     mutating func handle(_ message: GuestMessage) {
         guard let id = message.execID else { return }

@@ -1,6 +1,4 @@
 import CIsorunInit
-import Glibc
-import IsorunGuestProtocol
 
 enum GuestInit {
     nonisolated(unsafe) static var control: Int32 = -1
@@ -12,7 +10,7 @@ enum GuestInit {
         let attached = VirtioPorts.attachedByHost()
         let ports = VirtioPorts.find(attached)
         guard let controlPath = ports[GuestPorts.control] else { fail("no \(GuestPorts.control) virtio port") }
-        control = open(controlPath, O_RDWR | O_CLOEXEC)
+        control = isorun_guest_open(controlPath, O_RDWR | O_CLOEXEC)
         guard control >= 0 else { fail("open \(controlPath): \(errnoText())") }
         for name in attached where ports[name] == nil { fail("no \(name) virtio port") }
         send(.ready)
@@ -37,9 +35,9 @@ enum GuestInit {
         for (key, value) in spec.sysctls { writeSysctl(key, value) }
         if let limit = spec.processLimit { limitThreads(to: limit) }
         let portStreams = Supervision.Streams(
-            stdin: ports[GuestPorts.stdin].map { open($0, O_RDONLY | O_CLOEXEC) } ?? -1,
-            stdout: ports[GuestPorts.stdout].map { open($0, O_WRONLY | O_CLOEXEC) } ?? -1,
-            stderr: ports[GuestPorts.stderr].map { open($0, O_WRONLY | O_CLOEXEC) } ?? -1)
+            stdin: ports[GuestPorts.stdin].map { isorun_guest_open($0, O_RDONLY | O_CLOEXEC) } ?? -1,
+            stdout: ports[GuestPorts.stdout].map { isorun_guest_open($0, O_WRONLY | O_CLOEXEC) } ?? -1,
+            stderr: ports[GuestPorts.stderr].map { isorun_guest_open($0, O_WRONLY | O_CLOEXEC) } ?? -1)
         var streams = portStreams
         var terminal: Supervision.Terminal?
         if let size = spec.terminal {
@@ -58,10 +56,8 @@ enum GuestInit {
     static func mountEssentials() {
         for (source, target, type) in [("proc", "/proc", "proc"), ("sysfs", "/sys", "sysfs"),
                                        ("devtmpfs", "/dev", "devtmpfs")] {
-            // proc may already be there: mounted before the Swift runtime started (guest.c).
-            if type == "proc", access("/proc/self", F_OK) == 0 { continue }
             mkdir(target, 0o755)
-            if mount(source, target, type, 0, nil) != 0 && errno != EBUSY {
+            if mount(source, target, type, 0, nil) != 0 && isorun_guest_errno() != EBUSY {
                 fail("mount \(type) on \(target): \(errnoText())")
             }
         }
@@ -85,7 +81,7 @@ enum GuestInit {
     /// Sets /proc/sys/<key>, dots as slashes; a failure ends the run like runc's does.
     static func writeSysctl(_ key: String, _ value: String) {
         let path = "/proc/sys/" + String(key.map { $0 == "." ? "/" : $0 })
-        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        let fd = isorun_guest_open(path, O_WRONLY | O_CLOEXEC)
         guard fd >= 0 else { fail("sysctl \(key): \(errnoText())") }
         defer { close(fd) }
         guard write(fd, value, value.utf8.count) == value.utf8.count else { fail("sysctl \(key)=\(value): \(errnoText())") }
@@ -106,7 +102,7 @@ enum GuestInit {
         var offset = 0
         while offset < bytes.count {
             let written = bytes[offset...].withUnsafeBytes { write(control, $0.baseAddress, $0.count) }
-            if written < 0 && errno == EINTR { continue }
+            if written < 0 && isorun_guest_errno() == EINTR { continue }
             if written <= 0 { return }
             offset += written
         }
@@ -134,7 +130,7 @@ enum GuestInit {
         var offset = 0
         while offset < bytes.count {
             let written = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if written < 0 && errno == EINTR { continue }
+            if written < 0 && isorun_guest_errno() == EINTR { continue }
             guard written > 0 else { return false }
             offset += written
         }
@@ -145,12 +141,12 @@ enum GuestInit {
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {
             let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
+            if count < 0 && isorun_guest_errno() == EINTR { continue }
             return count > 0 ? Array(buffer[0..<count]) : []
         }
     }
 
-    static func errnoText() -> String { String(cString: strerror(errno)) }
+    static func errnoText() -> String { String(cString: strerror(isorun_guest_errno())) }
 }
 
 /// Finds virtio-serial ports by the names the host gave them.
@@ -186,7 +182,7 @@ enum VirtioPorts {
 
     /// A whole (small) file, or "" if it cannot be read.
     static func readAll(_ path: String) -> String {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = isorun_guest_open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return "" }
         defer { close(fd) }
         var bytes: [UInt8] = []

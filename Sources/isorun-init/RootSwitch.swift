@@ -1,4 +1,4 @@
-import Glibc
+import CIsorunInit
 
 /// Makes a disk the root filesystem when the rootfs is too large for the initramfs.
 ///
@@ -17,17 +17,17 @@ enum RootSwitch {
             let lower = "/.isorun/lower", scratch = "/.isorun/rw"
             for directory in [lower, scratch] { mkdir(directory, 0o755) }
             mountReadOnly(device, on: lower, filesystem: filesystem)
-            check(Glibc.mount("tmpfs", scratch, "tmpfs", 0, "mode=0755"), "mount tmpfs on \(scratch)")
+            check(CIsorunInit.mount("tmpfs", scratch, "tmpfs", 0, "mode=0755"), "mount tmpfs on \(scratch)")
             for directory in ["\(scratch)/upper", "\(scratch)/work"] { mkdir(directory, 0o755) }
             let options = "lowerdir=\(lower),upperdir=\(scratch)/upper,workdir=\(scratch)/work"
-            check(Glibc.mount("overlay", top, "overlay", 0, options), "mount overlay on \(top)")
+            check(CIsorunInit.mount("overlay", top, "overlay", 0, options), "mount overlay on \(top)")
         }
         for directory in ["/proc", "/sys", "/dev"] {
             mkdir(top + directory, 0o755)
-            check(Glibc.mount(directory, top + directory, nil, UInt(MS_MOVE), nil), "move \(directory)")
+            check(CIsorunInit.mount(directory, top + directory, nil, UInt(MS_MOVE), nil), "move \(directory)")
         }
         check(chdir(top), "chdir \(top)")
-        check(Glibc.mount(top, "/", nil, UInt(MS_MOVE), nil), "move \(top) to /")
+        check(CIsorunInit.mount(top, "/", nil, UInt(MS_MOVE), nil), "move \(top) to /")
         check(chroot("."), "chroot")
         check(chdir("/"), "chdir /")
     }
@@ -35,7 +35,7 @@ enum RootSwitch {
     /// "auto" (a bundle's own `vm.image`) tries the filesystems the guest kernel has.
     private static func mountReadOnly(_ device: String, on target: String, filesystem: String) {
         let candidates = filesystem == "auto" ? ["erofs", "ext4"] : [filesystem]
-        for type in candidates where Glibc.mount(device, target, type, UInt(MS_RDONLY), nil) == 0 { return }
+        for type in candidates where CIsorunInit.mount(device, target, type, UInt(MS_RDONLY), nil) == 0 { return }
         GuestInit.fail("mount \(device) (\(candidates.joined(separator: " or "))) on \(target): \(GuestInit.errnoText())")
     }
 
@@ -50,12 +50,12 @@ enum RootSwitch {
             if let flag = flagNames[String(option)] { flags |= flag } else if option != "rw" && option != "rprivate" { data.append(option) }
         }
         mkdir(destination, 0o755)
-        check(Glibc.mount("tmpfs", destination, "tmpfs", flags, data.joined(separator: ",")), "mount tmpfs on \(destination)")
+        check(CIsorunInit.mount("tmpfs", destination, "tmpfs", flags, data.joined(separator: ",")), "mount tmpfs on \(destination)")
     }
 
     /// `root.readonly` for a rootfs that is the initramfs itself.
     static func remountReadOnly() {
-        check(Glibc.mount(nil, "/", nil, UInt(MS_REMOUNT | MS_RDONLY), nil), "remount / read-only")
+        check(CIsorunInit.mount(nil, "/", nil, UInt(MS_REMOUNT | MS_RDONLY), nil), "remount / read-only")
     }
 
     private static func check(_ result: Int32, _ what: String) {

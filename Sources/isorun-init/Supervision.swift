@@ -1,6 +1,4 @@
 import CIsorunInit
-import Glibc
-import IsorunGuestProtocol
 
 /// Runs the workload (started by the C shim with vfork) and reaps everything until it ends.
 enum Supervision {
@@ -127,7 +125,7 @@ enum Supervision {
     static func supervise(_ workload: pid_t, spec: WorkloadSpec, terminal: Terminal?, control: Int32, lines: LineBuffer) -> Int32 {
         var lines = lines
         var execs = ExecSessions(base: spec)
-        var typing = terminal.map(\.input).flatMap { $0 >= 0 ? $0 : nil }
+        var typing = terminal.map { $0.input }.flatMap { $0 >= 0 ? $0 : nil }
         var showing = terminal?.master
         let workloadFD = isorun_guest_pidfd_open(workload)
         // Without pidfds (an older guest kernel), poll briefly instead.

@@ -1,5 +1,4 @@
-import Glibc
-import IsorunGuestProtocol
+import CIsorunInit
 
 /// The process the host asked for, assembled from control messages.
 struct WorkloadSpec {

@@ -7,8 +7,9 @@
 // (the kernel would panic), so every failure ends in `GuestInit.fail`, which
 // reports and powers off.
 //
-// Static, Foundation-free: its size is boot time under TCG.
-import Glibc
-import IsorunGuestProtocol
+// Embedded Swift, linked static: no runtime metadata, demangler or conformance tables.
+// Under TCG every instruction the guest runs for the first time is translated first,
+// so the code isorun-init touches, and its size in the initramfs, are boot time.
+import CIsorunInit
 
 GuestInit.run()

@@ -1,9 +1,28 @@
-// The few guest-side calls Swift's Glibc module does not offer.
-#include <stdint.h>
-#include <sys/resource.h>
-#include <sys/types.h>
+// isorun-init's view of the C library. isorun-init is built as Embedded Swift (no
+// runtime metadata, no Glibc overlay), so the libc declarations it calls come in
+// through this header, with the few calls and macros Swift cannot import as they are.
 #ifndef ISORUN_GUEST_H
 #define ISORUN_GUEST_H
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/// errno is a macro over a function call, which Swift does not import.
+static inline int isorun_guest_errno(void) { return errno; }
+/// open(2) without creating: Swift does not import variadic C functions.
+static inline int isorun_guest_open(const char *path, int flags) { return open(path, flags); }
 
 /// Syncs and restarts the machine. isorun always starts QEMU with -no-reboot,
 /// so a restart ends QEMU; unlike power-off it needs no ACPI in the guest
