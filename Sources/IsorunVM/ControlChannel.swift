@@ -47,6 +47,18 @@ final class ControlChannel {
         }
     }
 
+    /// What a write may queue before anyone reads: half a FIFO's 64 KiB default, so
+    /// that it never waits.
+    static let unreadCapacity = 32 * 1024
+
+    /// Queues `messages` for a guest that has not opened its port yet, if they fit
+    /// without waiting (a guest that never boots must not hang isorun). False: nothing sent.
+    func sendIfItFitsUnread(_ messages: [GuestMessage]) throws(IsorunError) -> Bool {
+        guard messages.reduce(0, { $0 + $1.line.utf8.count }) <= Self.unreadCapacity else { return false }
+        try send(messages)
+        return true
+    }
+
     /// Messages that have arrived so far, without waiting.
     func receiveAvailable() -> [GuestMessage] {
         let bytes = Polling.drain(fromGuest)

@@ -106,18 +106,9 @@ public struct VMLauncher: Launcher {
         Log.debug("vm: QEMU (pid \(pid)) started after \(elapsed())")
         let workload = VMWorkload(pid: pid, cgroup: cgroup, control: control, relays: relays, typing: typing,
                                   accelerator: accelerator, consoleLog: commandLine.consoleLog, qmpSocket: commandLine.qmpSocket)
-        do throws(IsorunError) {
-            try workload.waitUntilGuestReady(timeoutSeconds: options.bootTimeoutSeconds)
-            // The VM is the container's runtime environment: with the guest at its init, the
-            // setup hooks run on the host, in the spec's order (QEMU is the container's process).
-            let hooks = request.bundle.config.hooks
-            let creating = request.hookState(pid: pid, status: .creating)
-            try LifecycleHooks.run(hooks?.prestart ?? [], phase: "prestart", state: creating)
-            try LifecycleHooks.run(hooks?.createRuntime ?? [], phase: "createRuntime", state: creating)
-            try LifecycleHooks.run(hooks?.createContainer ?? [], phase: "createContainer", state: creating)
-            if let holdUntilStart = request.holdUntilStart {
-                try workload.waitForStart(gate: try holdUntilStart(state))
-            }
+        let hooks = request.bundle.config.hooks
+        /// What the guest needs to start the process, `start` last.
+        func guestMessages() throws(IsorunError) -> [GuestMessage] {
             var messages = GuestProcess.messages(for: basePlan, bundle: request.bundle, privileges: privileges)
             if let startContainer = hooks?.startContainer, !startContainer.isEmpty {
                 // In the container, as its process: the guest runs them before the process.
@@ -142,7 +133,28 @@ public struct VMLauncher: Launcher {
             for mount in request.bundle.config.mounts ?? [] where mount.type == "tmpfs" {
                 messages.append(.tmpfs(destination: mount.destination, options: (mount.options ?? []).joined(separator: ",")))
             }
-            try control.send(messages + [.start])
+            return messages + [.start]
+        }
+        let hostHooks = [hooks?.prestart, hooks?.createRuntime, hooks?.createContainer].contains { !($0 ?? []).isEmpty }
+        do throws(IsorunError) {
+            // With nothing to do on the host between boot and start (`run` without setup
+            // hooks), the process is queued now: the guest reads it as it opens its port,
+            // a host round trip (~20 ms under TCG) sooner than after its `ready`.
+            var sent = false
+            if !hostHooks && request.holdUntilStart == nil {
+                sent = try control.sendIfItFitsUnread(try guestMessages())
+            }
+            try workload.waitUntilGuestReady(timeoutSeconds: options.bootTimeoutSeconds)
+            // The VM is the container's runtime environment: with the guest at its init, the
+            // setup hooks run on the host, in the spec's order (QEMU is the container's process).
+            let creating = request.hookState(pid: pid, status: .creating)
+            try LifecycleHooks.run(hooks?.prestart ?? [], phase: "prestart", state: creating)
+            try LifecycleHooks.run(hooks?.createRuntime ?? [], phase: "createRuntime", state: creating)
+            try LifecycleHooks.run(hooks?.createContainer ?? [], phase: "createContainer", state: creating)
+            if let holdUntilStart = request.holdUntilStart {
+                try workload.waitForStart(gate: try holdUntilStart(state))
+            }
+            if !sent { try control.send(try guestMessages()) }
             workload.acceptExec(stateDirectory: state.directory)
         } catch {
             workload.cleanUp()

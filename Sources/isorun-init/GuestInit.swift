@@ -6,7 +6,6 @@ enum GuestInit {
     static func run() -> Never {
         mountEssentials()
         loadModules()
-        if isorun_guest_loopback_up() != 0 { fail("bring up lo: \(errnoText())") }
         let attached = VirtioPorts.attachedByHost()
         let ports = VirtioPorts.find(attached)
         guard let controlPath = ports[GuestPorts.control] else { fail("no \(GuestPorts.control) virtio port") }
@@ -14,6 +13,8 @@ enum GuestInit {
         guard control >= 0 else { fail("open \(controlPath): \(errnoText())") }
         for name in attached where ports[name] == nil { fail("no \(name) virtio port") }
         send(.ready)
+        // After `ready`: the host may still be running its hooks.
+        if isorun_guest_loopback_up() != 0 { fail("bring up lo: \(errnoText())") }
 
         var spec = WorkloadSpec()
         var lines = LineBuffer()
