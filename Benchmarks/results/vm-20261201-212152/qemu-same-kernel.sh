@@ -1,0 +1,2 @@
+#!/bin/sh
+exec qemu-system-x86_64 -M microvm,acpi=off -accel tcg -cpu max,-erms,-fsrm -m 128 -smp 1 -nodefaults -no-user-config -display none -no-reboot -serial none -kernel /var/cache/isorun/kernel/a1c5b6b91ca2680022aa684b311f3596d1a9495b60f3aa378a30e9a633860210/vmlinux -initrd /var/cache/isorun/initramfs/f1a09012b045f4ab.cpio -append "console=ttyS0 quiet panic=-1 reboot=t tsc early khz=2445406 noapictimer noreplace-smp rdinit=/bin/busybox -- reboot -f"
