@@ -549,12 +549,17 @@ static void close_inherited_descriptors(void) {
 /// Everything the child does, in order. Never returns.
 __attribute__((noreturn)) static void child_main(const struct isorun_spawn_plan *plan, int sync_fd, int error_fd) {
     // Die with the parent from the start, then wait for it to finish its part
-    // (uid/gid maps, cgroup placement). EOF on the pipe means the parent is gone.
+    // (uid/gid maps, a v1 cgroup it placed the child in). EOF on the pipe means the parent is gone.
     if (plan->parent_death_signal) prctl(PR_SET_PDEATHSIG, plan->parent_death_signal, 0, 0, 0);
     char go = 0;
     ssize_t n;
     do { n = read(sync_fd, &go, 1); } while (n < 0 && errno == EINTR);
     if (n != 1) _exit(125);
+    // Into the cgroups first: before the child can fork, allocate or join a cgroup namespace.
+    for (int i = 0; i < plan->cgroup_task_count; i++) {
+        if (write(plan->cgroup_task_fds[i], "0", 1) != 1) child_fail(error_fd, errno, "join cgroup", plan->cgroup_task_paths[i]);
+        close(plan->cgroup_task_fds[i]);
+    }
     struct hook_plan hooks = { sync_fd, { NULL, 0 }, { NULL, 0 } };
     if (plan->create_container_hook_count > 0 || plan->start_container_hook_count > 0) {
         hooks.creating = receive_hook_state(error_fd, sync_fd);

@@ -40,7 +40,6 @@ struct CreateCommand: ParsableCommand {
     /// The command's work, shared with `FastLifecycleParser`.
     static func perform(store: ContainerStore, bundle: String, pidFile: String?, consoleSocket: String?, id: String,
                         debug: Bool) throws(IsorunError) {
-        CgroupMigration.warmUp()
         NetworkNamespaceHeadStart.begin()
         let loaded: Bundle
         do { loaded = try Bundle.load(directory: bundle) } catch { throw IsorunError(error) }

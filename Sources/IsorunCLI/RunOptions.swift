@@ -20,7 +20,6 @@ struct RunOptions: Equatable {
     func execute() throws(IsorunError) -> Int32 {
         if debug { Log.level = .debug }
         let started = MonotonicClock.nanoseconds()
-        if mode != .vm { CgroupMigration.warmUp() }
         if mode == .sandbox { NetworkNamespaceHeadStart.begin() }
         let loaded: Bundle
         do { loaded = try Bundle.load(directory: bundle, requireRootfs: mode != .bare) } catch {

@@ -43,21 +43,3 @@ public struct CgroupError: Error, Sendable, CustomStringConvertible {
     init(_ error: SystemError) { self.description = "cgroup: \(error)" }
 }
 
-/// Moving a task between cgroup v1 cgroups takes a global lock whose first writer after
-/// an idle spell waits for an RCU grace period: 9–11 ms measured here, paid by every
-/// `create` (runc pays it too). Re-adding isorun to the pids cgroup it is already in,
-/// on a side thread as a command starts, pays that wait while the bundle is read and the
-/// seccomp filter compiled; the workload's own move soon after then costs ~0.1 ms.
-/// (cgroup v2 needs none of this: the child is cloned straight into its cgroup.)
-public enum CgroupMigration {
-    public static func warmUp() {
-        guard case .legacy(let root, _)? = try? CgroupLayout.host(),
-              let text = try? Files.readString("/proc/self/cgroup") else { return }
-        for line in text.split(separator: "\n") {
-            let fields = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
-            guard fields.count == 3, fields[1].split(separator: ",").contains("pids") else { continue }
-            BackgroundWrite.start("0", to: "\(root)/pids\(fields[2])/cgroup.procs")
-            return
-        }
-    }
-}

@@ -11,8 +11,11 @@ public protocol CgroupManager: Sendable {
     func create() throws(CgroupError)
     func apply(_ resources: Resources) throws(CgroupError)
     func add(_ pid: pid_t) throws(CgroupError)
-    /// Where a child can be created directly (cgroup v2 only); nil when it must be moved with `add`.
+    /// Where a child can be created directly (cgroup v2 only); nil when it must be moved.
     var directoryForNewProcesses: String? { get }
+    /// Files a new child writes "0" into to move itself in (cgroup v1's `tasks`; see
+    /// `SpawnPlan.cgroupTaskFiles`); empty on v2, where it is created inside instead.
+    var selfJoinTaskFiles: [String] { get }
     func processes() -> [pid_t]
     /// Kills every process in the cgroup and waits (briefly) until it is empty.
     func killAll()

@@ -167,6 +167,8 @@ public struct CgroupV1Manager: CgroupManager {
 
     public var directoryForNewProcesses: String? { nil }
 
+    public var selfJoinTaskFiles: [String] { controllerDirectories.map { "\($0.directory)/tasks" } }
+
     public func add(_ pid: pid_t) throws(CgroupError) {
         for (_, directory) in controllerDirectories {
             try CgroupFiles.write(directory, "cgroup.procs", String(pid))

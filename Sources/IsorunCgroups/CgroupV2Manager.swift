@@ -100,6 +100,8 @@ public struct CgroupV2Manager: CgroupManager {
 
     public var directoryForNewProcesses: String? { directory }
 
+    public var selfJoinTaskFiles: [String] { [] }
+
     public func add(_ pid: pid_t) throws(CgroupError) {
         try CgroupFiles.write(directory, "cgroup.procs", String(pid))
     }

@@ -33,16 +33,17 @@ public enum WorkloadCgroup {
     public static func spawn(_ plan: SpawnPlan, into cgroup: any CgroupManager, for request: RunRequest,
                              prepare: (pid_t) throws(IsorunError) -> Void) throws(IsorunError) -> pid_t {
         var plan = plan
-        // On v2 the child is created inside its cgroup; moving a task costs an RCU grace
-        // period in the kernel (up to ~15 ms measured on v1 here).
+        // On v2 the child is created inside its cgroup; on v1 it moves itself in. Moving
+        // it from here would cost an RCU grace period in the kernel (~7 ms on v1 here).
         plan.cgroupDirectory = cgroup.directoryForNewProcesses
+        plan.cgroupTaskFiles = cgroup.selfJoinTaskFiles
         let child: PendingChild
         do { child = try Spawner.start(plan) } catch {
             try? cgroup.destroy()
             throw IsorunError("start workload", error)
         }
         do {
-            if !child.bornInCgroup { try cgroup.add(child.pid) }
+            if !child.bornInCgroup && plan.cgroupTaskFiles.isEmpty { try cgroup.add(child.pid) }
             try prepare(child.pid)
         } catch let error as CgroupError {
             child.abort()

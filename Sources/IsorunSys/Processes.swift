@@ -106,25 +106,3 @@ extension Substring {
     }
 }
 
-/// Work started on a detached thread, for a system call whose latency can overlap others.
-public enum BackgroundWrite {
-    /// Writes `value` to `path` on a new detached thread; failures are ignored.
-    public static func start(_ value: String, to path: String) {
-        let job = strdup("\(path)\n\(value)")
-        var thread = pthread_t()
-        let started = pthread_create(&thread, nil, { argument in
-            guard let argument else { return nil }
-            let text = String(cString: argument.assumingMemoryBound(to: CChar.self))
-            free(argument)
-            let parts = text.split(separator: "\n", maxSplits: 1).map(String.init)
-            guard parts.count == 2 else { return nil }
-            let fd = open(parts[0], O_WRONLY | O_CLOEXEC)
-            if fd >= 0 {
-                _ = parts[1].withCString { write(fd, $0, strlen($0)) }
-                close(fd)
-            }
-            return nil
-        }, job)
-        if started == 0 { pthread_detach(thread) } else { free(job) }
-    }
-}

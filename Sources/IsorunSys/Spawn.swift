@@ -125,6 +125,9 @@ public struct SpawnPlan {
     public var stderrToStdout = false
     /// A cgroup v2 directory to create the child in (clone3 CLONE_INTO_CGROUP).
     public var cgroupDirectory: String?
+    /// cgroup v1 `tasks` files the child moves itself into once released (see the shim):
+    /// unlike the parent writing its pid to `cgroup.procs`, this waits for no RCU grace period.
+    public var cgroupTaskFiles: [String] = []
     /// `isorun create`: a FIFO descriptor the child waits on before exec (see the shim).
     public var startGateDescriptor: Int32?
     /// Stop before pivot_root so the parent can run prestart and createRuntime hooks;
@@ -276,10 +279,27 @@ public enum Spawner {
         cPlan.initialize(to: isorun_spawn_plan())
         fill(cPlan, from: plan, arena: arena)
         var handle = isorun_spawn_handle()
+        // Opened here, as root in isorun's namespaces: the kernel checks a cgroup write
+        // against the opener, so a child already in a user namespace may still use them.
+        var taskFDs: [Int32] = []
+        for path in plan.cgroupTaskFiles {
+            let fd = open(path, O_WRONLY | O_CLOEXEC)
+            guard fd >= 0 else {
+                let error = SystemError("open", path)
+                taskFDs.forEach { close($0) }
+                cPlan.deallocate()
+                throw error
+            }
+            taskFDs.append(fd)
+        }
+        cPlan.pointee.cgroup_task_fds = UnsafePointer(arena.array(taskFDs))
+        cPlan.pointee.cgroup_task_paths = arena.constStringArray(plan.cgroupTaskFiles)
+        cPlan.pointee.cgroup_task_count = Int32(taskFDs.count)
         let cgroupFD = plan.cgroupDirectory.map { open($0, O_RDONLY | O_DIRECTORY | O_CLOEXEC) } ?? -1
         cPlan.pointee.cgroup_fd = cgroupFD
         let pid = isorun_spawn_start(cPlan, &handle)
         if cgroupFD >= 0 { close(cgroupFD) }
+        taskFDs.forEach { close($0) }
         guard pid > 0 else {
             cPlan.deallocate()
             throw SystemError("clone", plan.arguments.first, errno: -pid)

@@ -176,6 +176,13 @@ struct isorun_spawn_plan {
     /// A cgroup v2 directory (fd) to create the child in with clone3(CLONE_INTO_CGROUP),
     /// which spares the parent a migration; -1 for none.
     int cgroup_fd;
+    /// cgroup v1 `tasks` files, opened by the parent (their paths alongside, for errors),
+    /// that the child writes "0" into as soon as it is released: a single thread moving
+    /// itself skips the kernel's threadgroup lock, whose first writer after an idle spell
+    /// waits for an RCU grace period (the parent writing the pid to cgroup.procs: ~7 ms).
+    const int *cgroup_task_fds;
+    const char *const *cgroup_task_paths;
+    int cgroup_task_count;
 };
 
 /// The child's first failure, as sent over the error pipe.
