@@ -87,6 +87,7 @@ let package = Package(
         ),
 
         .testTarget(name: "IsorunSpecTests", dependencies: ["IsorunSpec"]),
+        .testTarget(name: "IsorunCoreTests", dependencies: ["IsorunCore", "IsorunSys"]),
         .testTarget(name: "IsorunSandboxTests", dependencies: ["IsorunSandbox", "IsorunCgroups", "IsorunSpec"]),
         .testTarget(name: "IsorunCLITests", dependencies: ["IsorunCLI"]),
         .testTarget(name: "IsorunBenchTests", dependencies: ["IsorunBench"]),

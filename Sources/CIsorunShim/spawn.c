@@ -549,7 +549,8 @@ static void close_inherited_descriptors(void) {
 /// Everything the child does, in order. Never returns.
 __attribute__((noreturn)) static void child_main(const struct isorun_spawn_plan *plan, int sync_fd, int error_fd) {
     // Die with the parent from the start, then wait for it to finish its part
-    // (uid/gid maps, a v1 cgroup it placed the child in). EOF on the pipe means the parent is gone.
+    // (uid/gid maps; the cgroup move where clone3 could not place the child and there are
+    // no v1 `tasks` files to join). EOF on the pipe means the parent is gone.
     if (plan->parent_death_signal) prctl(PR_SET_PDEATHSIG, plan->parent_death_signal, 0, 0, 0);
     char go = 0;
     ssize_t n;

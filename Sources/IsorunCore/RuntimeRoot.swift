@@ -27,9 +27,15 @@ public struct RuntimeRoot: Sendable {
         }
         let lock: RuntimeLock
         do {
-            guard let acquired = try RuntimeLock.tryAcquire("\(directory)/\(RunState.recordFile)", create: true) else {
-                throw IsorunError("id '\(id)' is already in use under \(path)")
+            // This run made the directory, so the only other holder can be a concurrent
+            // run's sweep looking at the still empty record; it lets go at once (see
+            // reclaimIfAbandoned). Up to 100 ms.
+            var acquired = try RuntimeLock.tryAcquire("\(directory)/\(RunState.recordFile)", create: true)
+            for _ in 0..<200 where acquired == nil {
+                usleep(500)
+                acquired = try RuntimeLock.tryAcquire("\(directory)/\(RunState.recordFile)", create: true)
             }
+            guard let acquired else { throw IsorunError("id '\(id)' is already in use under \(path)") }
             lock = acquired
         } catch let error as SystemError {
             throw IsorunError("runtime root", error)
@@ -64,6 +70,13 @@ public struct RuntimeRoot: Sendable {
             // No lock file: the run died between mkdir and locking, or this is foreign.
             guard RuntimeRoot.isOlderThan(directory, seconds: 5) else { return false }
             return (try? Files.removeTree(directory)) != nil
+        }
+        // A run being created: its creator made the directory and the record but has not
+        // locked and written it yet. Deleting it now would pull the directory from under
+        // that run; only an old empty record is a leftover.
+        if (try? Files.identity(of: lockPath).size) == 0, !RuntimeRoot.isOlderThan(directory, seconds: 5) {
+            withExtendedLifetime(lock) {}
+            return false
         }
         if let record = try? RunRecord.load(from: lockPath) {
             Log.info("cleaning up after killed run \(record.id) (\(record.mode))")
