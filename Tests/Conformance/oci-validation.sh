@@ -449,8 +449,10 @@ list_test_cgroups() {
     \( -regex '.*/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}' \
        -o -name cgrouptest -o -name testdir \) 2>/dev/null | sort
 }
+# (`if`, not `&&`: on a machine where a runtime never ran, its missing directory must not
+# fail the loop, and with it the script under pipefail.)
 list_state_entries() { local d; for d in /run/isorun /run/runc; do
-  [[ -d $d ]] && find "$d" -mindepth 1 -maxdepth 1 ! -name '.*' -printf "$d/%f\n"; done | sort; }
+  if [[ -d $d ]]; then find "$d" -mindepth 1 -maxdepth 1 ! -name '.*' -printf "$d/%f\n"; fi; done | sort; }
 CG_BEFORE=$(list_test_cgroups)
 STATE_BEFORE=$(list_state_entries)
 
