@@ -33,6 +33,21 @@ public protocol CgroupManager: Sendable {
     func covering(_ resources: Resources) throws(CgroupError) -> any CgroupManager
 }
 
+extension CgroupManager {
+    /// Lets `plan`'s child get into this cgroup without being moved by the parent: created
+    /// inside it (v2), or moving itself in once released (v1).
+    public func place(_ plan: inout SpawnPlan) {
+        plan.cgroupDirectory = directoryForNewProcesses
+        plan.cgroupTaskFiles = selfJoinTaskFiles
+    }
+
+    /// Moves `child`, spawned from `plan`, into this cgroup unless `place` already saw to it
+    /// (clone3 can fail over to a plain clone on an older kernel).
+    public func addUnlessPlaced(_ child: PendingChild, plan: SpawnPlan) throws(CgroupError) {
+        if !child.bornInCgroup && plan.cgroupTaskFiles.isEmpty { try add(child.pid) }
+    }
+}
+
 /// Usage counters, in the shape runc's `events` reports them.
 public struct CgroupStatistics: Sendable, Equatable, Encodable {
     public struct CPU: Sendable, Equatable, Encodable {

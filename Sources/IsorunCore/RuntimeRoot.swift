@@ -30,10 +30,11 @@ public struct RuntimeRoot: Sendable {
             // This run made the directory, so the only other holder can be a concurrent
             // run's sweep looking at the still empty record; it lets go at once (see
             // reclaimIfAbandoned). Up to 100 ms.
-            var acquired = try RuntimeLock.tryAcquire("\(directory)/\(RunState.recordFile)", create: true)
+            let record = "\(directory)/\(RunState.recordFile)"
+            var acquired = try RuntimeLock.tryAcquire(record, create: true)
             for _ in 0..<200 where acquired == nil {
                 usleep(500)
-                acquired = try RuntimeLock.tryAcquire("\(directory)/\(RunState.recordFile)", create: true)
+                acquired = try RuntimeLock.tryAcquire(record, create: true)
             }
             guard let acquired else { throw IsorunError("id '\(id)' is already in use under \(path)") }
             lock = acquired

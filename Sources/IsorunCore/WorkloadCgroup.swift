@@ -35,15 +35,14 @@ public enum WorkloadCgroup {
         var plan = plan
         // On v2 the child is created inside its cgroup; on v1 it moves itself in. Moving
         // it from here would cost an RCU grace period in the kernel (~7 ms on v1 here).
-        plan.cgroupDirectory = cgroup.directoryForNewProcesses
-        plan.cgroupTaskFiles = cgroup.selfJoinTaskFiles
+        cgroup.place(&plan)
         let child: PendingChild
         do { child = try Spawner.start(plan) } catch {
             try? cgroup.destroy()
             throw IsorunError("start workload", error)
         }
         do {
-            if !child.bornInCgroup && plan.cgroupTaskFiles.isEmpty { try cgroup.add(child.pid) }
+            try cgroup.addUnlessPlaced(child, plan: plan)
             try prepare(child.pid)
         } catch let error as CgroupError {
             child.abort()

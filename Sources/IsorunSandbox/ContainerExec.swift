@@ -53,8 +53,7 @@ public struct ContainerExec {
             }
             try SandboxLauncher.applyPrivileges(of: process, seccomp: config.linux?.seccomp, configFile: source, to: &plan)
         }
-        plan.cgroupDirectory = cgroup?.directoryForNewProcesses
-        plan.cgroupTaskFiles = cgroup?.selfJoinTaskFiles ?? []
+        cgroup?.place(&plan)
         if let pidNamespace {
             // setns of a PID namespace applies to the caller's next children: the clone below.
             let rc = isorun_setns(pidNamespace, NamespaceFlags.pid)
@@ -62,8 +61,8 @@ public struct ContainerExec {
         }
         let child: PendingChild
         do { child = try Spawner.start(plan) } catch { throw IsorunError("exec \(record.id)", error) }
-        if let cgroup, !child.bornInCgroup, plan.cgroupTaskFiles.isEmpty {
-            do { try cgroup.add(child.pid) } catch {
+        if let cgroup {
+            do { try cgroup.addUnlessPlaced(child, plan: plan) } catch {
                 child.abort()
                 throw IsorunError(error)
             }

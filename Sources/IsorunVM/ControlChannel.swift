@@ -41,8 +41,16 @@ final class ControlChannel {
     var readableDescriptor: Int32 { fromGuest }
 
     func send(_ messages: [GuestMessage]) throws(IsorunError) {
+        try write(Self.encode(messages))
+    }
+
+    private static func encode(_ messages: [GuestMessage]) -> [UInt8] {
+        Array(messages.map(\.line).joined().utf8)
+    }
+
+    private func write(_ bytes: [UInt8]) throws(IsorunError) {
         // Waits when the guest has not drained the FIFO yet (a large environment).
-        do { try StreamCopy.writeAll(toGuest, Array(messages.map(\.line).joined().utf8)) } catch {
+        do { try StreamCopy.writeAll(toGuest, bytes) } catch {
             throw IsorunError("write to the guest's control port", error)
         }
     }
@@ -54,8 +62,9 @@ final class ControlChannel {
     /// Queues `messages` for a guest that has not opened its port yet, if they fit
     /// without waiting (a guest that never boots must not hang isorun). False: nothing sent.
     func sendIfItFitsUnread(_ messages: [GuestMessage]) throws(IsorunError) -> Bool {
-        guard messages.reduce(0, { $0 + $1.line.utf8.count }) <= Self.unreadCapacity else { return false }
-        try send(messages)
+        let bytes = Self.encode(messages)
+        guard bytes.count <= Self.unreadCapacity else { return false }
+        try write(bytes)
         return true
     }
 

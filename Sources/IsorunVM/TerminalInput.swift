@@ -13,7 +13,8 @@ final class TerminalInput {
     private let toGuest: Int32
     private let unused: Int32
     private var reading = true
-    private let rawMode: RawTerminalMode?
+    /// isorun's terminal in raw mode, or nil when stdin is no terminal.
+    let terminal: RawTerminalMode?
 
     init(base: String, source: Int32) throws(IsorunError) {
         self.base = base
@@ -24,11 +25,11 @@ final class TerminalInput {
             toGuest = try StreamCopy.openFifoReadWrite("\(base).in")
             unused = try StreamCopy.openFifoReadWrite("\(base).out")
         } catch { throw IsorunError("terminal input", error) }
-        rawMode = RawTerminalMode(source)
+        terminal = RawTerminalMode(source)
     }
 
     deinit {
-        rawMode?.restore()
+        terminal?.restore()
         StreamCopy.close(toGuest)
         StreamCopy.close(unused)
     }
@@ -46,11 +47,8 @@ final class TerminalInput {
         do { try StreamCopy.writeAll(toGuest, bytes) } catch { reading = false }
     }
 
-    /// isorun's terminal in raw mode, or nil when stdin is no terminal.
-    var terminal: RawTerminalMode? { rawMode }
-
     /// Gives the terminal its settings back (also when the run ends by error).
-    func restore() { rawMode?.restore() }
+    func restore() { terminal?.restore() }
 }
 
 /// The size a guest terminal starts with: the host terminal's when it has one set (the
