@@ -25,10 +25,14 @@ build: deps
 ## Release build, fully static and not position-independent: no dynamic loader and no
 ## relocations to apply at start (CPU per command 3.7 -> 1.5 ms; containerd starts isorun
 ## three times per container). Debian's runc is a non-PIE executable too.
+## Generic types get direct metadata accessors and prespecialized metadata instead of
+## mangled names the runtime demangles on first use (-0.4 ms per command, 150 interleaved runs).
 ## isorun-init (Embedded Swift, static by its own linker settings) is a product of its
 ## own: the global -static-executable would point its compiler at the wrong standard library.
+FAST_METADATA := -Xswiftc -Xfrontend -Xswiftc -disable-concrete-type-metadata-mangled-name-accessors \
+	-Xswiftc -Xfrontend -Xswiftc -prespecialize-generic-metadata
 release: deps
-	swift build -c release --static-swift-stdlib -Xswiftc -static-executable --product isorun
+	swift build -c release --static-swift-stdlib -Xswiftc -static-executable $(FAST_METADATA) --product isorun
 	swift build -c release --product isorun-init
 
 bundles: deps
