@@ -182,7 +182,7 @@ public struct ContainerStore: Sendable {
     public func create(_ request: RunRequest, with launcher: any Launcher,
                        consoleSocket: String? = nil) throws(IsorunError) -> ContainerRecord {
         root.sweepLeftovers()
-        let state = try root.createRun(id: request.id, mode: launcher.mode)
+        let state = try root.createRun(id: request.id, mode: launcher.mode, withDirectory: true)
         var created = false
         defer { if !created { state.remove() } }
         let gate = try makeGate(for: request.id)

@@ -67,9 +67,16 @@ public struct RunRequest: Sendable {
 /// Starts a workload in one mode. The supervisor owns everything after that.
 public protocol Launcher {
     var mode: Mode { get }
+    /// True when the launcher keeps files of its own (FIFOs, sockets) in the run's state,
+    /// which then is a directory rather than the record alone.
+    var needsStateDirectory: Bool { get }
     /// Starts the workload. Resources it creates are recorded in `state` before
     /// they exist, so a run killed at any point can be cleaned up by the next one.
     func launch(_ request: RunRequest, state: RunState) throws(IsorunError) -> any Workload
+}
+
+extension Launcher {
+    public var needsStateDirectory: Bool { false }
 }
 
 /// A started workload: one process isorun waits for and a way to tear everything down.

@@ -23,7 +23,7 @@ public struct Supervisor {
     /// launched workload, for `state` and `delete`; it is removed only if launch fails.
     public func run(_ request: RunRequest, with launcher: any Launcher, keepingState: Bool = false) throws(IsorunError) -> Termination {
         root.sweepLeftovers()
-        let state = try root.createRun(id: request.id, mode: launcher.mode)
+        let state = try root.createRun(id: request.id, mode: launcher.mode, withDirectory: launcher.needsStateDirectory)
         var launched = false
         defer { if !launched || !keepingState { state.remove() } }
 

@@ -33,6 +33,8 @@ public struct VMOptions: Sendable, Equatable {
 /// instead of letting QEMU die of it), with SIGKILL as its parent-death signal.
 public struct VMLauncher: Launcher {
     public var mode: Mode { .vm }
+    /// The control FIFO, output FIFOs, QMP socket and console log live beside the record.
+    public var needsStateDirectory: Bool { true }
     public let options: VMOptions
     let probe: AcceleratorProbe
 

@@ -74,7 +74,7 @@ struct BenchTests {
         for row in memory { #expect(row["killedAfterTimeout"] == nil, "\(row)") }
         let runs = (try? FileManager.default.contentsOfDirectory(atPath: "/run/isorun")) ?? []
         let leftovers = runs.filter { $0.hasPrefix("density-") }
-        #expect(leftovers.isEmpty, "\(leftovers.map { "\($0): \((try? String(contentsOfFile: "/run/isorun/\($0)/state", encoding: .utf8)) ?? "no state file")" })")
+        #expect(leftovers.isEmpty, "\(leftovers.map { "\($0): \((try? String(contentsOfFile: "/run/isorun/\($0)/state", encoding: .utf8)) ?? (try? String(contentsOfFile: "/run/isorun/\($0)", encoding: .utf8)) ?? "no state file")" })")
     }
 
     /// The claims in their simplest form: a sandboxed or VM neighbour survives every fault;

@@ -6,13 +6,17 @@ import Testing
 struct RuntimeRootTests {
     /// A concurrent run's sweep must not remove a run that is being created (its record is
     /// still empty); CI once lost a VM run's state directory that way. Old, it is a leftover.
-    @Test func aRunBeingCreatedIsNotSweptAwayButAnOldEmptyOneIs() throws {
-        var template = Array("/tmp/isorun-root-XXXXXX".utf8CString)
-        let path = String(cString: try #require(mkdtemp(&template)))
+    @Test(arguments: [true, false])
+    func aRunBeingCreatedIsNotSweptAwayButAnOldEmptyOneIs(withDirectory: Bool) throws {
+        let path = try Self.temporaryRoot()
         defer { try? Files.removeTree(path) }
         let run = "\(path)/young"
-        #expect(mkdir(run, 0o700) == 0)
-        try Files.write("\(run)/\(RunState.recordFile)", "", create: true)
+        if withDirectory {
+            #expect(mkdir(run, 0o700) == 0)
+            try Files.write("\(run)/\(RunState.recordFile)", "", create: true)
+        } else {
+            try Files.write(run, "", create: true)
+        }
         let root = RuntimeRoot(path: path)
 
         #expect(!root.reclaimIfAbandoned(run))
@@ -22,5 +26,29 @@ struct RuntimeRootTests {
         #expect(utimes(run, &times) == 0)
         #expect(root.reclaimIfAbandoned(run))
         #expect(!Files.exists(run))
+    }
+
+    /// A live run's id is taken whatever shape its state has; once the run is gone (its
+    /// lock released without removing the state, as a SIGKILL leaves it) the id is free again.
+    @Test(arguments: [(true, false), (false, true), (false, false), (true, true)])
+    func anIdIsTakenUntilItsRunEnds(first: Bool, second: Bool) throws {
+        let path = try Self.temporaryRoot()
+        defer { try? Files.removeTree(path) }
+        let root = RuntimeRoot(path: path)
+        var live: RunState? = try root.createRun(id: "one", mode: .bare, withDirectory: first)
+        #expect(Files.isDirectory("\(path)/one") == first)
+        #expect(throws: IsorunError.self) { try root.createRun(id: "one", mode: .sandbox, withDirectory: second) }
+        withExtendedLifetime(live) {}
+        live = nil  // released, not removed: a killed supervisor's leftover
+        #expect(Files.exists("\(path)/one"))
+        let next = try root.createRun(id: "one", mode: .sandbox, withDirectory: second)
+        #expect(Files.isDirectory("\(path)/one") == second)
+        next.remove()
+        #expect(!Files.exists("\(path)/one"))
+    }
+
+    static func temporaryRoot() throws -> String {
+        var template = Array("/tmp/isorun-root-XXXXXX".utf8CString)
+        return String(cString: try #require(mkdtemp(&template)))
     }
 }
