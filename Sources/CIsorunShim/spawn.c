@@ -1,8 +1,9 @@
 // The pre-exec path: clone -> wait for the parent -> namespaces -> mounts ->
 // pivot_root -> credentials -> capabilities -> seccomp -> exec.
 //
-// Runs in a forked copy of a possibly multi-threaded process, so the child uses
-// only system calls and local buffers: no malloc, no stdio, no locks.
+// Runs in a forked copy of a possibly multi-threaded process, or (run_at_once) in the
+// parent's own memory while the parent sleeps, so the child uses only system calls and
+// local buffers: no malloc, no stdio, no locks, no writes to anything but its stack.
 #include "isorun_shim.h"
 
 #include <errno.h>
@@ -547,19 +548,28 @@ static void close_inherited_descriptors(void) {
 }
 
 /// Everything the child does, in order. Never returns.
-__attribute__((noreturn)) static void child_main(const struct isorun_spawn_plan *plan, int sync_fd, int error_fd) {
+__attribute__((noreturn)) static void child_main(const struct isorun_spawn_plan *plan, int sync_fd, int error_fd,
+                                                 int wait_for_release) {
     // Die with the parent from the start, then wait for it to finish its part
     // (uid/gid maps; the cgroup move where clone3 could not place the child and there are
     // no v1 `tasks` files to join). EOF on the pipe means the parent is gone.
     if (plan->parent_death_signal) prctl(PR_SET_PDEATHSIG, plan->parent_death_signal, 0, 0, 0);
-    char go = 0;
-    ssize_t n;
-    do { n = read(sync_fd, &go, 1); } while (n < 0 && errno == EINTR);
-    if (n != 1) _exit(125);
+    if (wait_for_release) {
+        char go = 0;
+        ssize_t n;
+        do { n = read(sync_fd, &go, 1); } while (n < 0 && errno == EINTR);
+        if (n != 1) _exit(125);
+    }
     // Into the cgroups first: before the child can fork, allocate or join a cgroup namespace.
     for (int i = 0; i < plan->cgroup_task_count; i++) {
         if (write(plan->cgroup_task_fds[i], "0", 1) != 1) child_fail(error_fd, errno, "join cgroup", plan->cgroup_task_paths[i]);
         close(plan->cgroup_task_fds[i]);
+    }
+    if (plan->set_oom_score_adj) {
+        char score[16];
+        int_append(score, 0, sizeof score, plan->oom_score_adj);
+        if (write_file("/proc/self/oom_score_adj", score) < 0)
+            child_fail(error_fd, errno, "process.oomScoreAdj: write", "/proc/self/oom_score_adj");
     }
     struct hook_plan hooks = { sync_fd, { NULL, 0 }, { NULL, 0 } };
     if (plan->create_container_hook_count > 0 || plan->start_container_hook_count > 0) {
@@ -662,6 +672,88 @@ __attribute__((noreturn)) static void child_main(const struct isorun_spawn_plan 
 
 // MARK: - parent side
 
+#if defined(__x86_64__)
+// clone3 onto a new stack, running fn(arg) there in the child: glibc has no clone3
+// wrapper, and a child returning from syscall() on the parent's stack would overwrite the
+// frame the sleeping parent returns through. r8 and r9 survive the syscall, so the child
+// finds fn and arg there; the kernel starts it at args->stack + args->stack_size.
+// Returns the child's pid or -errno, as the raw syscall does.
+long isorun_clone3_on_stack(struct clone_args *args, size_t size, int (*fn)(void *), void *arg);
+__asm__(".text\n"
+        ".globl isorun_clone3_on_stack\n"
+        ".hidden isorun_clone3_on_stack\n"
+        ".type isorun_clone3_on_stack, @function\n"
+        "isorun_clone3_on_stack:\n"
+        "    movq %rdx, %r8\n"
+        "    movq %rcx, %r9\n"
+        "    movl $435, %eax\n"          // SYS_clone3
+        "    syscall\n"
+        "    testq %rax, %rax\n"
+        "    jnz 1f\n"
+        "    xorl %ebp, %ebp\n"          // the child's outermost frame
+        "    movq %r9, %rdi\n"
+        "    callq *%r8\n"
+        "    movl %eax, %edi\n"
+        "    movl $60, %eax\n"           // SYS_exit, should fn ever return
+        "    syscall\n"
+        "    hlt\n"
+        "1:  retq\n"
+        ".size isorun_clone3_on_stack, .-isorun_clone3_on_stack\n");
+#define ISORUN_HAS_CLONE3_ON_STACK 1
+#endif
+
+struct at_once_start {
+    const struct isorun_spawn_plan *plan;
+    int sync_fds[2];
+    int error_fds[2];
+};
+
+static int at_once_child(void *arg) {
+    const struct at_once_start *start = arg;
+    // The descriptor table is the child's own copy (no CLONE_FILES).
+    close(start->sync_fds[1]);
+    close(start->error_fds[0]);
+    child_main(start->plan, start->sync_fds[0], start->error_fds[1], 0);
+}
+
+/// The child's stack for a run-at-once clone: it only needs a few pages (its deepest
+/// step holds a handful of PATH_MAX buffers), but untouched pages cost nothing. A guard
+/// page below catches an overflow.
+enum { AT_ONCE_STACK_SIZE = 512 * 1024, AT_ONCE_GUARD_SIZE = 4096 };
+
+/// Clones a child that runs its plan at once (see run_at_once) and returns when it has
+/// exec'd or exited: its pid, or -errno. -ENOSYS where that cannot be done here.
+static long clone_at_once(const struct isorun_spawn_plan *plan, int sync_pipe[2], int error_pipe[2]) {
+#ifdef ISORUN_HAS_CLONE3_ON_STACK
+    char *mapping = mmap(NULL, AT_ONCE_STACK_SIZE + AT_ONCE_GUARD_SIZE, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+    if (mapping == MAP_FAILED) return -errno;
+    if (mprotect(mapping, AT_ONCE_GUARD_SIZE, PROT_NONE) < 0) {
+        int saved = errno;
+        munmap(mapping, AT_ONCE_STACK_SIZE + AT_ONCE_GUARD_SIZE);
+        return -saved;
+    }
+    struct at_once_start start = { plan, { sync_pipe[0], sync_pipe[1] }, { error_pipe[0], error_pipe[1] } };
+    struct clone_args args;
+    memset(&args, 0, sizeof args);
+    args.flags = (uint64_t)plan->clone_flags | CLONE_VM | CLONE_VFORK;
+    args.exit_signal = SIGCHLD;
+    args.stack = (uint64_t)(uintptr_t)(mapping + AT_ONCE_GUARD_SIZE);
+    args.stack_size = AT_ONCE_STACK_SIZE;
+    if (plan->cgroup_fd >= 0) {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = (uint64_t)plan->cgroup_fd;
+    }
+    long pid = isorun_clone3_on_stack(&args, sizeof args, at_once_child, &start);
+    // The child shared this stack until its exec or exit, which CLONE_VFORK waited for.
+    munmap(mapping, AT_ONCE_STACK_SIZE + AT_ONCE_GUARD_SIZE);
+    return pid;
+#else
+    (void)plan; (void)sync_pipe; (void)error_pipe;
+    return -ENOSYS;
+#endif
+}
+
 pid_t isorun_spawn_start(const struct isorun_spawn_plan *plan, struct isorun_spawn_handle *handle) {
     int sync_pipe[2], error_pipe[2];
     if (pipe2(sync_pipe, O_CLOEXEC) < 0) return -errno;
@@ -677,8 +769,18 @@ pid_t isorun_spawn_start(const struct isorun_spawn_plan *plan, struct isorun_spa
     // A raw clone with no new stack behaves like fork, without glibc's atfork handlers.
     // clone3 can create the child inside its cgroup (v2), so no migration is needed.
     long pid = -1;
-    int born_in_cgroup = 0;
-    if (plan->cgroup_fd >= 0) {
+    int born_in_cgroup = 0, ran_at_once = 0;
+    if (plan->run_at_once) {
+        pid = clone_at_once(plan, sync_pipe, error_pipe);
+        if (pid >= 0) {
+            ran_at_once = 1;
+            born_in_cgroup = plan->cgroup_fd >= 0;
+        } else {
+            // An old kernel (no clone3) or another architecture: the waiting child below.
+            pid = -1;
+        }
+    }
+    if (pid < 0 && plan->cgroup_fd >= 0) {
         struct clone_args args;
         memset(&args, 0, sizeof args);
         args.flags = (uint64_t)plan->clone_flags | CLONE_INTO_CGROUP;
@@ -691,7 +793,7 @@ pid_t isorun_spawn_start(const struct isorun_spawn_plan *plan, struct isorun_spa
     if (pid == 0) {
         close(sync_pipe[1]);
         close(error_pipe[0]);
-        child_main(plan, sync_pipe[0], error_pipe[1]);
+        child_main(plan, sync_pipe[0], error_pipe[1], 1);
     }
     int saved = errno;
     sigprocmask(SIG_SETMASK, &old, NULL);
@@ -706,6 +808,7 @@ pid_t isorun_spawn_start(const struct isorun_spawn_plan *plan, struct isorun_spa
     handle->sync_fd = sync_pipe[1];
     handle->error_fd = error_pipe[0];
     handle->born_in_cgroup = born_in_cgroup;
+    handle->ran_at_once = ran_at_once;
     return (pid_t)pid;
 }
 
@@ -744,6 +847,7 @@ int isorun_spawn_release(struct isorun_spawn_handle *handle, struct isorun_child
                          const void *hook_states, size_t hook_states_length) {
     char go = 1;
     memset(error, 0, sizeof *error);
+    if (handle->ran_at_once) return await_child(handle, error);
     if (send_to_child(handle, error, &go, 1) < 0) return -1;
     if (hook_states_length > 0 && send_to_child(handle, error, hook_states, hook_states_length) < 0) return -1;
     return await_child(handle, error);

@@ -22,7 +22,7 @@ public struct BareLauncher: Launcher {
         try WorkloadCgroup.create(cgroup, resources: resources, state: state)
         // Orphans of the workload are re-parented to isorun, so they can be reaped.
         Processes.becomeSubreaper()
-        let pid = try WorkloadCgroup.spawn(plan, into: cgroup, for: request) { _ in }
+        let pid = try WorkloadCgroup.spawn(plan, into: cgroup, for: request)
         return BareWorkload(pid: pid, cgroup: cgroup)
     }
 }

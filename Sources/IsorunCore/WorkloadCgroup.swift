@@ -30,12 +30,14 @@ public enum WorkloadCgroup {
     /// Clones the child, lets `prepare` do the parent's part (uid maps, oom_score_adj),
     /// puts it in `cgroup` before it runs anything, and releases it to exec, running the
     /// request's prestart and createRuntime hooks when the child stops before pivot_root.
+    /// With no `prepare` and no move into the cgroup, the child runs at once.
     public static func spawn(_ plan: SpawnPlan, into cgroup: any CgroupManager, for request: RunRequest,
-                             prepare: (pid_t) throws(IsorunError) -> Void) throws(IsorunError) -> pid_t {
+                             prepare: ((pid_t) throws(IsorunError) -> Void)? = nil) throws(IsorunError) -> pid_t {
         var plan = plan
         // On v2 the child is created inside its cgroup; on v1 it moves itself in. Moving
         // it from here would cost an RCU grace period in the kernel (~7 ms on v1 here).
         cgroup.place(&plan)
+        plan.parentStepsBeforeRelease = prepare != nil || (plan.cgroupDirectory == nil && plan.cgroupTaskFiles.isEmpty)
         let child: PendingChild
         do { child = try Spawner.start(plan) } catch {
             try? cgroup.destroy()
@@ -43,7 +45,7 @@ public enum WorkloadCgroup {
         }
         do {
             try cgroup.addUnlessPlaced(child, plan: plan)
-            try prepare(child.pid)
+            try prepare?(child.pid)
         } catch let error as CgroupError {
             child.abort()
             try? cgroup.destroy()

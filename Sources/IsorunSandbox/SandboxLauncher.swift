@@ -93,14 +93,22 @@ public struct SandboxLauncher: Launcher {
                 throw IsorunError("\(configFile): linux.namespaces: join pid namespace: \(Errno.describe(-rc))")
             }
         }
-        let pid = try WorkloadCgroup.spawn(plan, into: cgroup, for: request) { pid throws(IsorunError) in
-            if namespaces.createsUserNamespace, let linux { try NamespacePlan.writeIDMaps(pid: pid, linux: linux) }
-            if let score = process.oomScoreAdj {
-                do { try Files.write("/proc/\(pid)/oom_score_adj", String(score)) } catch {
-                    throw IsorunError("\(configFile): process.oomScoreAdj: \(error)")
+        // A child in its own user namespace can neither write its ID maps nor lower its
+        // oom_score_adj: the parent does both. Any other child sees to its score itself.
+        var prepare: ((pid_t) throws(IsorunError) -> Void)?
+        if namespaces.createsUserNamespace {
+            prepare = { pid throws(IsorunError) in
+                if let linux { try NamespacePlan.writeIDMaps(pid: pid, linux: linux) }
+                if let score = process.oomScoreAdj {
+                    do { try Files.write("/proc/\(pid)/oom_score_adj", String(score)) } catch {
+                        throw IsorunError("\(configFile): process.oomScoreAdj: \(error)")
+                    }
                 }
             }
+        } else {
+            plan.oomScoreAdjustment = process.oomScoreAdj.map(Int32.init)
         }
+        let pid = try WorkloadCgroup.spawn(plan, into: cgroup, for: request, prepare: prepare)
         return SandboxWorkload(pid: pid, cgroup: cgroup, isNamespaceInit: namespaces.createsPidNamespace,
                                hostMountRoot: state.hostMountRoot)
     }

@@ -113,6 +113,8 @@ public struct SpawnPlan {
     public var seccompFilter: CompiledSeccompFilter?
 
     public var parentDeathSignal: Int32 = SIGKILL
+    /// Set by the child itself before anything else (see the shim).
+    public var oomScoreAdjustment: Int32?
     /// Detach from isorun's session and terminal (setsid) before exec.
     public var newSession = false
     /// A pseudo-terminal replica to make the controlling terminal and stdio (in a new session).
@@ -137,6 +139,16 @@ public struct SpawnPlan {
     /// start gate just before exec; each reads a state from `PendingChild.release`.
     public var createContainerHooks: [Hook] = []
     public var startContainerHooks: [Hook] = []
+    /// The caller takes a step of its own between `Spawner.start` and `release` (writes
+    /// ID maps, moves the child into a cgroup). Without one, the child runs its plan at
+    /// once, cloned vfork-style (see the shim's `run_at_once`), unless the plan itself
+    /// needs the parent mid-way: a start gate, a hook barrier, hooks fed by the release.
+    public var parentStepsBeforeRelease = true
+
+    var runsAtOnce: Bool {
+        !parentStepsBeforeRelease && startGateDescriptor == nil && !hookBarrier
+            && createContainerHooks.isEmpty && startContainerHooks.isEmpty
+    }
 
     public init(arguments: [String], environment: [String]) {
         self.arguments = arguments
@@ -377,6 +389,9 @@ public enum Spawner {
         c.pointee.executable = arena.string(plan.executable)
         c.pointee.stdin_fd = plan.stdinDescriptor ?? -1
         c.pointee.hook_barrier = plan.hookBarrier ? 1 : 0
+        c.pointee.run_at_once = plan.runsAtOnce ? 1 : 0
+        c.pointee.set_oom_score_adj = plan.oomScoreAdjustment == nil ? 0 : 1
+        c.pointee.oom_score_adj = plan.oomScoreAdjustment ?? 0
         c.pointee.create_container_hooks = UnsafePointer(arena.array(plan.createContainerHooks.map { arena.hook($0) }))
         c.pointee.create_container_hook_count = Int32(plan.createContainerHooks.count)
         c.pointee.start_container_hooks = UnsafePointer(arena.array(plan.startContainerHooks.map { arena.hook($0) }))

@@ -138,6 +138,11 @@ struct isorun_spawn_plan {
 
     /// Signal sent to the workload if isorun dies before it (0: none).
     int parent_death_signal;
+    /// Written to the child's own /proc/self/oom_score_adj first thing, while it still
+    /// has the privilege to lower it (a child in a new user namespace has not: its parent
+    /// writes that one).
+    int set_oom_score_adj;
+    int oom_score_adj;
     /// Start a new session (setsid), so that the terminal's Ctrl-C reaches only isorun,
     /// which decides what to forward (a VMM must not die of it).
     int new_session;
@@ -183,6 +188,14 @@ struct isorun_spawn_plan {
     const int *cgroup_task_fds;
     const char *const *cgroup_task_paths;
     int cgroup_task_count;
+
+    /// The parent has nothing to do between clone and the child's setup (no ID maps, no
+    /// cgroup move, no hooks, no start gate): the child runs its plan at once, cloned
+    /// vfork-style on a stack of its own while the parent sleeps until it execs or fails.
+    /// Spares copying the parent's page tables and the copy-on-write faults that follow.
+    /// isorun_spawn_release then only collects the outcome. Falls back to the waiting
+    /// child where clone3 or this architecture cannot do it.
+    int run_at_once;
 };
 
 /// The child's first failure, as sent over the error pipe.
@@ -210,6 +223,7 @@ struct isorun_spawn_handle {
     int sync_fd;   // parent's write end: one byte releases the child
     int error_fd;  // parent's read end: EOF means execve succeeded
     int born_in_cgroup;  // clone3 placed the child in plan->cgroup_fd's cgroup
+    int ran_at_once;     // the plan's run_at_once was honoured: the child is done with it
 };
 
 /// Clones the child, which waits until isorun_spawn_release. Returns the pid or -errno.
