@@ -31,8 +31,16 @@ build: deps
 ## own: the global -static-executable would point its compiler at the wrong standard library.
 FAST_METADATA := -Xswiftc -Xfrontend -Xswiftc -disable-concrete-type-metadata-mangled-name-accessors \
 	-Xswiftc -Xfrontend -Xswiftc -prespecialize-generic-metadata
+## The functions a start runs, laid out together (scripts/release/order-hot-functions.sh
+## lists them): each function gets a section of its own and gold puts the listed ones
+## first, in the order they first run. Spread over 15 MB of code they cost a page fault
+## and TLB misses each (-0.4 to -1.3 ms per command, 200 interleaved runs).
+HOT_TEXT := -Xswiftc -Xfrontend -Xswiftc -function-sections -Xcc -ffunction-sections \
+	-Xlinker --section-ordering-file=$(CURDIR)/scripts/release/hot-functions.order
 release: deps
-	swift build -c release --static-swift-stdlib -Xswiftc -static-executable $(FAST_METADATA) --product isorun
+	@# SwiftPM does not know the order file: relink when it changed.
+	@[ ! scripts/release/hot-functions.order -nt $(RELEASE) ] || rm -f $(RELEASE)
+	swift build -c release --static-swift-stdlib -Xswiftc -static-executable $(FAST_METADATA) $(HOT_TEXT) --product isorun
 	swift build -c release --product isorun-init
 
 bundles: deps
