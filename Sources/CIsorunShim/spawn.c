@@ -109,31 +109,40 @@ static int open_in_root(int root_fd, const char *path, int flags) {
 
 /// mkdir -p for `path` inside the rootfs; returns an O_PATH fd of the last directory.
 static int mkdir_in_root(int root_fd, const char *path) {
+    // Mount points mostly exist already, or only their last component is missing: look
+    // the whole path up first, then walk up to the deepest directory that exists.
+    int dir = open_in_root(root_fd, path, O_PATH | O_DIRECTORY);
+    if (dir >= 0 || errno != ENOENT) return dir;
     char partial[PATH_MAX];
     size_t len = strlen(path);
     if (len >= sizeof partial) { errno = ENAMETOOLONG; return -1; }
-    for (size_t i = 1; i <= len; i++) {
-        if (i == len || path[i] == '/') {
-            memcpy(partial, path, i);
-            partial[i] = '\0';
-            int fd = open_in_root(root_fd, partial, O_PATH | O_DIRECTORY);
-            if (fd >= 0) { close(fd); continue; }
-            if (errno != ENOENT) return -1;
-            // Create the last component inside its (already resolved) parent.
-            const char *slash = strrchr(partial, '/');
-            char parent[PATH_MAX];
-            size_t plen = slash ? (size_t)(slash - partial) : 0;
-            memcpy(parent, partial, plen);
-            parent[plen] = '\0';
-            int parent_fd = open_in_root(root_fd, plen ? parent : "/", O_PATH | O_DIRECTORY);
-            if (parent_fd < 0) return -1;
-            if (mkdirat(parent_fd, slash ? slash + 1 : partial, 0755) < 0 && errno != EEXIST) {
-                int saved = errno; close(parent_fd); errno = saved; return -1;
-            }
-            close(parent_fd);
-        }
+    memcpy(partial, path, len + 1);
+    size_t existing = len;
+    while (dir < 0) {
+        char *slash = memrchr(partial, '/', existing);
+        existing = slash ? (size_t)(slash - partial) : 0;
+        partial[existing] = '\0';
+        dir = open_in_root(root_fd, partial, O_PATH | O_DIRECTORY);
+        if (dir < 0 && (errno != ENOENT || existing == 0)) return -1;
     }
-    return open_in_root(root_fd, path, O_PATH | O_DIRECTORY);
+    // Then make each missing component inside the one before it.
+    const char *rest = path + existing;
+    for (;;) {
+        while (*rest == '/') rest++;
+        if (*rest == '\0') return dir;
+        size_t n = strcspn(rest, "/");
+        char name[NAME_MAX + 1];
+        if (n > NAME_MAX) { close(dir); errno = ENAMETOOLONG; return -1; }
+        memcpy(name, rest, n);
+        name[n] = '\0';
+        rest += n;
+        int next = -1;
+        if (mkdirat(dir, name, 0755) == 0 || errno == EEXIST) next = open_in_root(dir, name, O_PATH | O_DIRECTORY);
+        int saved = errno;
+        close(dir);
+        if (next < 0) { errno = saved; return -1; }
+        dir = next;
+    }
 }
 
 /// Splits `path` into its parent directory (created) and returns that fd; `*name` gets the last component.
@@ -151,6 +160,8 @@ static int parent_in_root(int root_fd, const char *path, const char **name, char
 /// The target of a mount as an fd: created as a directory or an empty file.
 static int mount_target_fd(int root_fd, const char *path, int as_file) {
     if (!as_file) return mkdir_in_root(root_fd, path);
+    int existing = open_in_root(root_fd, path, O_PATH);
+    if (existing >= 0 || errno != ENOENT) return existing;
     char buf[PATH_MAX];
     const char *name;
     int parent = parent_in_root(root_fd, path, &name, buf);

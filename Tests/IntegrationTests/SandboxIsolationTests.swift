@@ -5,6 +5,24 @@ import Testing
 /// The sandbox really isolates: checked from inside the workload, on the real kernel.
 @Suite(.enabled(if: IsorunRunner.canRun, "needs root, a built isorun and built bundles"))
 struct SandboxIsolationTests {
+    /// Mount points that do not exist are made, several levels deep, as directories or
+    /// (for a file bound) as an empty file; on tmpfs, so the shared rootfs stays as it is.
+    @Test func missingMountPointsAreMadeAtAnyDepth() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-bound-\(UUID().uuidString)").path
+        try "bound\n".write(toFile: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let bundle = try IsorunRunner.bundleCopy("hello", args: ["sh", "-c", "grep -c ' /tmp/a/b/c ' /proc/mounts; cat /tmp/x/y/file"]) { config in
+            var mounts = config["mounts"] as? [[String: Any]] ?? []
+            mounts.append(["destination": "/tmp/a/b/c", "type": "tmpfs", "source": "tmpfs", "options": ["size=1m"]])
+            mounts.append(["destination": "/tmp/x/y/file", "type": "bind", "source": file, "options": ["bind", "ro"]])
+            config["mounts"] = mounts
+        }
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let result = try IsorunRunner.run(["run", "--mode", "sandbox", "--id", IsorunRunner.uniqueID("mounts"), bundle])
+        #expect(result.status == 0, "\(result.err)")
+        #expect(result.out == "1\nbound\n", "\(result.err)")
+    }
+
     @Test func workloadIsPidOneAndSeesOnlyItsOwnProcesses() throws {
         let result = try IsorunRunner.run(mode: "sandbox", bundle: "hello", ["sh", "-c", "echo $$; set -- /proc/[0-9]*; echo $#"])
         #expect(result.status == 0, "\(result.err)")
@@ -122,6 +140,28 @@ struct ProcessSettingsTests {
     @Test func oomScoreAdjApplies() throws {
         let result = try IsorunRunner.run(mode: "sandbox", bundle: "hello", ["cat", "/proc/self/oom_score_adj"])
         #expect(result.out == "100\n", "\(result.err)")
+    }
+
+    /// Lowering the score needs CAP_SYS_RESOURCE: the child sets it before it drops any.
+    @Test(.enabled(if: Self.hasCapability(24), "needs CAP_SYS_RESOURCE, which this host's bounding set lacks"))
+    func aLoweredOomScoreAdjApplies() throws {
+        let bundle = try IsorunRunner.bundleCopy("hello", args: ["cat", "/proc/self/oom_score_adj"]) { config in
+            var process = config["process"] as? [String: Any] ?? [:]
+            process["oomScoreAdj"] = -500
+            config["process"] = process
+        }
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let result = try IsorunRunner.run(["run", "--mode", "sandbox", "--id", IsorunRunner.uniqueID("oom"), bundle])
+        #expect(result.status == 0, "\(result.err)")
+        #expect(result.out == "-500\n", "\(result.err)")
+    }
+
+    /// Whether this process has capability `number` in its effective set.
+    static func hasCapability(_ number: Int) -> Bool {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("CapEff:") }),
+              let mask = UInt64(line.dropFirst("CapEff:".count).trimmingCharacters(in: .whitespaces), radix: 16) else { return false }
+        return mask & (1 << UInt64(number)) != 0
     }
 
     @Test func joinsAnExistingNetworkNamespaceByPath() throws {
