@@ -38,7 +38,8 @@ FAST_METADATA := -Xswiftc -Xfrontend -Xswiftc -disable-concrete-type-metadata-ma
 HOT_TEXT := -Xswiftc -Xfrontend -Xswiftc -function-sections -Xcc -ffunction-sections \
 	-Xlinker --section-ordering-file=$(CURDIR)/scripts/release/hot-functions.order
 release: deps
-	@# SwiftPM does not know the order file: relink when it changed.
+	@# SwiftPM does not know the order file: relink when it changed. (Nor does it rebuild
+	@# what it built when the flags above change: remove .build/*/release after editing them.)
 	@[ ! scripts/release/hot-functions.order -nt $(RELEASE) ] || rm -f $(RELEASE)
 	swift build -c release --static-swift-stdlib -Xswiftc -static-executable $(FAST_METADATA) $(HOT_TEXT) --product isorun
 	swift build -c release --product isorun-init
