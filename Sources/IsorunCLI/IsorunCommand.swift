@@ -60,7 +60,7 @@ public struct IsorunCommand: ParsableCommand {
     }
 
     private static func fail(_ message: String) -> Never {
-        let line = message.split(whereSeparator: \.isNewline).joined(separator: " ")
+        let line = IsorunError.oneLine(message)
         LeadingGlobals.current.logFailure(line)
         let bytes = Array("isorun: \(line)\n".utf8)
         _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }

@@ -207,11 +207,7 @@ struct RunRecord {
         lines += cgroupDirectories.map { "cgroup=\($0)" }
         lines += processes.map { "process=\($0.pid) \($0.startTime)" }
         if let hostMountRoot { lines.append("mounts=\(hostMountRoot)") }
-        // A plain loop: the generic joined(separator:) looks its element type up at run
-        // time on first use (a scan of every conformance in the binary, ~0.15 ms).
-        var text = ""
-        for line in lines { text += line + "\n" }
-        return text
+        return lines.joinedWithoutLookup(separator: "\n") + "\n"
     }
 
     static func load(from path: String) throws(SystemError) -> RunRecord {

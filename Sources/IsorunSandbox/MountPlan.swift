@@ -82,7 +82,7 @@ enum MountPlan {
         }
         return [.init(kind: .filesystem, source: mount.source ?? type, target: mount.destination, fstype: type,
                       flags: options.flags, propagation: options.propagation,
-                      data: options.data.isEmpty ? nil : options.data.joined(separator: ","))]
+                      data: options.data.isEmpty ? nil : options.data.joinedWithoutLookup(separator: ","))]
     }
 
     /// A `cgroup` mount shows the workload its own cgroup and nothing above it:

@@ -21,7 +21,7 @@ public struct WorkloadPrivileges: Sendable {
         if let seccomp { return try SeccompFilterCache.filter(for: seccomp, configFile: configFile) }
         // Named by what varies rather than written out in full: the profile is fixed in this binary.
         let lifted = DefaultSeccompProfile.liftingCapabilities(process.capabilities)
-        return try SeccompFilterCache.filter(describedAs: "default profile, lifted by [\(lifted.joined(separator: ","))]",
+        return try SeccompFilterCache.filter(describedAs: "default profile, lifted by [\(lifted.joinedWithoutLookup(separator: ","))]",
                                              configFile: configFile) {
             DefaultSeccompProfile.profile(capabilities: process.capabilities)
         }

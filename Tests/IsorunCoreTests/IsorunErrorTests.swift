@@ -1,0 +1,16 @@
+import Testing
+@testable import IsorunCore
+
+struct IsorunErrorTests {
+    /// The CLI prints the message as one line: each run of line breaks becomes one space,
+    /// and none is left at either end.
+    @Test(arguments: [
+        ("plain", "plain"),
+        ("\nfirst\n\nsecond\r\nthird\n", "first second third"),
+        ("child said:\u{2028}no", "child said: no"),
+        ("\n\n", ""),
+    ])
+    func messagesAreOneLine(message: String, expected: String) {
+        #expect(IsorunError(message).message == expected)
+    }
+}
