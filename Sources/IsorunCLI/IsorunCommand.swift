@@ -1,6 +1,7 @@
 import ArgumentParser
 import Glibc
 import IsorunCore
+import IsorunSpec
 
 /// The `isorun` command: `isorun [run] [--mode M] BUNDLE` is the main use.
 public struct IsorunCommand: ParsableCommand {
@@ -60,7 +61,7 @@ public struct IsorunCommand: ParsableCommand {
     }
 
     private static func fail(_ message: String) -> Never {
-        let line = IsorunError.oneLine(message)
+        let line = singleLine(message, collapsingBlanks: false)
         LeadingGlobals.current.logFailure(line)
         let bytes = Array("isorun: \(line)\n".utf8)
         _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }

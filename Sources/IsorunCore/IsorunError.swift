@@ -9,26 +9,7 @@ public struct IsorunError: Error, Sendable, CustomStringConvertible {
 
     public init(_ message: String) {
         // One line, always: the message may quote a child's report or a file's content.
-        self.message = Self.oneLine(message)
-    }
-
-    /// `text` with each run of line breaks made one space. A loop, not split and joined:
-    /// the generic joined looks its element type up at run time (~12 % of a failing `state`).
-    public static func oneLine(_ text: String) -> String {
-        var line = ""
-        var breakPending = false
-        for character in text {
-            if character.isNewline {
-                breakPending = !line.isEmpty
-                continue
-            }
-            if breakPending {
-                line.append(" ")
-                breakPending = false
-            }
-            line.append(character)
-        }
-        return line
+        self.message = singleLine(message, collapsingBlanks: false)
     }
 
     public init(_ context: String, _ error: SystemError) { self.init("\(context): \(error)") }
