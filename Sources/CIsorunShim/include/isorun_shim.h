@@ -226,7 +226,8 @@ struct isorun_spawn_handle {
     int ran_at_once;     // the plan's run_at_once was honoured: the child is done with it
 };
 
-/// Clones the child, which waits until isorun_spawn_release. Returns the pid or -errno.
+/// Clones the child, which waits until isorun_spawn_release (or, run at once, has exec'd
+/// or failed by the time this returns). Returns the pid or -errno.
 pid_t isorun_spawn_start(const struct isorun_spawn_plan *plan, struct isorun_spawn_handle *handle);
 
 /// The `err` of a report that is not a failure: the child reached its hook barrier.
