@@ -7,16 +7,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
-#include <sys/uio.h>
 #include <unistd.h>
-
-#ifndef MADV_PAGEOUT
-#define MADV_PAGEOUT 21
-#endif
-#ifndef SYS_process_madvise
-#define SYS_process_madvise 440
-#endif
 
 #define PAGEMAP_PRESENT (UINT64_C(1) << 63)
 #define PAGEMAP_SWAPPED (UINT64_C(1) << 62)
@@ -55,20 +46,4 @@ long isorun_release_file_pages(int pagemap_fd, uintptr_t start, uintptr_t end) {
     if (run_start && madvise((void *)run_start, end - run_start, MADV_DONTNEED) == 0)
         dropped += (long)((end - run_start) / (uintptr_t)page);
     return dropped;
-}
-
-long isorun_page_out(int pidfd, const uintptr_t *starts, const size_t *lengths, int count) {
-    long advised = 0;
-    struct iovec ranges[64];
-    for (int first = 0; first < count; first += 64) {
-        int n = count - first < 64 ? count - first : 64;
-        for (int i = 0; i < n; i++) {
-            ranges[i].iov_base = (void *)starts[first + i];
-            ranges[i].iov_len = lengths[first + i];
-        }
-        long done = syscall(SYS_process_madvise, pidfd, ranges, (size_t)n, MADV_PAGEOUT, 0U);
-        if (done < 0) return -errno;
-        advised += done;
-    }
-    return advised;
 }

@@ -97,9 +97,6 @@ public protocol Workload: AnyObject {
     func relay(from descriptor: Int32)
     /// Kills whatever the workload left and removes what the launcher created. Idempotent.
     func cleanUp()
-    /// Gives back memory the workload's own processes hold but no longer need; called
-    /// once, when the workload has run for a while (the supervisor trims itself then too).
-    func releaseUnneededMemory()
 }
 
 extension Workload {
@@ -107,5 +104,4 @@ extension Workload {
     public func workloadTermination(from termination: Termination) throws(IsorunError) -> Termination { termination }
     public var relayedDescriptors: [Int32] { [] }
     public func relay(from descriptor: Int32) {}
-    public func releaseUnneededMemory() {}
 }

@@ -70,7 +70,6 @@ public struct Supervisor {
                 let measuring = Log.level <= .debug
                 let before = measuring ? ResidentPages.residentKiB() : 0
                 ResidentPages.releaseUnneeded()
-                workload.releaseUnneededMemory()
                 if measuring {
                     Log.debug("workload still running after \(Self.idleTrimDelayMilliseconds) ms: resident set \(before) -> \(ResidentPages.residentKiB()) KiB")
                 }

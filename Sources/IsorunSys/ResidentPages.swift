@@ -27,24 +27,6 @@ public enum ResidentPages {
         }
     }
 
-    /// Has the kernel reclaim the pages that process `pid` maps from any of `files` (symlinks
-    /// resolved: /proc/PID/maps names the file itself); they
-    /// leave its resident set and stay in the page cache. Returns the bytes advised, or nil
-    /// when there was nothing to advise or the kernel refused (older than 5.10, no
-    /// CAP_SYS_NICE): advice, so a failure changes nothing but the measurement.
-    @discardableResult
-    public static func pageOut(filesMappedBy pid: pid_t, files: [String]) -> Int? {
-        guard let maps = try? Files.readString("/proc/\(pid)/maps") else { return nil }
-        let resolved = files.compactMap { try? Files.resolve($0) }
-        let mappings = FileMapping.parse(maps).filter { mapping in resolved.contains { mapping.path == $0 } }
-        guard !mappings.isEmpty, let pidFD = try? Processes.openPidFD(pid) else { return nil }
-        defer { close(pidFD) }
-        let starts = mappings.map { UInt($0.start) }
-        let lengths = mappings.map { Int($0.end - $0.start) }
-        let advised = isorun_page_out(pidFD, starts, lengths, Int32(mappings.count))
-        return advised < 0 ? nil : advised
-    }
-
     /// Drops the unmodified file pages of the private file mapping [start, end); returns
     /// how many pages the dropped ranges span, or nil when pagemap could not be read.
     static func releaseFilePages(from start: UInt, to end: UInt, pagemap: Int32) -> Int? {

@@ -107,8 +107,7 @@ public struct VMLauncher: Launcher {
         let pid = try WorkloadCgroup.spawn(plan, into: cgroup, for: request) { pid throws(IsorunError) in try state.recordProcess(pid) }
         Log.debug("vm: QEMU (pid \(pid)) started after \(elapsed())")
         let workload = VMWorkload(pid: pid, cgroup: cgroup, control: control, relays: relays, typing: typing,
-                                  accelerator: accelerator, consoleLog: commandLine.consoleLog, qmpSocket: commandLine.qmpSocket,
-                                  bootFiles: [kernel.path, root.initramfs])
+                                  accelerator: accelerator, consoleLog: commandLine.consoleLog, qmpSocket: commandLine.qmpSocket)
         let hooks = request.bundle.config.hooks
         /// What the guest needs to start the process, `start` last.
         func guestMessages() throws(IsorunError) -> [GuestMessage] {

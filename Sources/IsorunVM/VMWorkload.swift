@@ -16,15 +16,12 @@ final class VMWorkload: Workload {
     let accelerator: Accelerator
     let consoleLog: String
     let qmpSocket: String
-    /// The guest kernel and initramfs: QEMU keeps them mapped, as ROMs to copy into guest
-    /// RAM again on a reset, which a VM started with -no-reboot never has.
-    let bootFiles: [String]
     private var cleaned = false
     /// Set once the guest runs its process: `isorun exec` connects there.
     private var exec: VMExecService?
 
     init(pid: pid_t, cgroup: any CgroupManager, control: ControlChannel, relays: [OutputRelay], typing: TerminalInput? = nil,
-         accelerator: Accelerator, consoleLog: String, qmpSocket: String, bootFiles: [String] = []) {
+         accelerator: Accelerator, consoleLog: String, qmpSocket: String) {
         self.pid = pid
         self.cgroup = cgroup
         self.control = control
@@ -33,14 +30,6 @@ final class VMWorkload: Workload {
         self.accelerator = accelerator
         self.consoleLog = consoleLog
         self.qmpSocket = qmpSocket
-        self.bootFiles = bootFiles
-    }
-
-    /// QEMU's mappings of the boot files leave its resident set (13 MiB with isorun's
-    /// kernel): the guest runs from its own RAM, and the files stay in the page cache.
-    func releaseUnneededMemory() {
-        let advised = ResidentPages.pageOut(filesMappedBy: pid, files: bootFiles)
-        Log.debug("vm: QEMU's mappings of the kernel and initramfs paged out: \(advised.map { "\($0 >> 10) KiB" } ?? "nothing")")
     }
 
     /// `create` in VM mode: the guest is up and waits for its process; this waits for

@@ -164,44 +164,6 @@ struct VMModeTests {
         #expect(try IsorunRunner.run(mode: "bare", bundle: "hello", ["true"]).status == 0)
     }
 
-    /// QEMU keeps the guest kernel and initramfs mapped (ROMs for a reset that never
-    /// comes); once the VM has run a while their pages leave its resident set.
-    @Test func anIdleVMsQEMUHoldsNoPagesOfItsBootFiles() throws {
-        let id = IsorunRunner.uniqueID("vmidle")
-        let started = try IsorunRunner.start(["run", "--mode", "vm", "--id", id, IsorunRunner.bundle("hello"), "--",
-                                              "sh", "-c", "echo up; sleep 30"])
-        defer {
-            kill(started.0.processIdentifier, SIGTERM)
-            _ = IsorunRunner.finish(started)
-        }
-        _ = started.1.fileHandleForReading.availableData
-        usleep(1_000_000)  // past the supervisor's idle trim (250 ms)
-        let qemu = try #require(VMSupport.qemuProcesses(mentioning: id).first, "QEMU should be running")
-        let arguments = String(decoding: try #require(FileManager.default.contents(atPath: "/proc/\(qemu)/cmdline")), as: UTF8.self)
-            .split(separator: "\0").map(String.init)
-        var bootFiles: [String] = []
-        for (index, argument) in arguments.enumerated() where ["-kernel", "-initrd"].contains(argument) && index + 1 < arguments.count {
-            bootFiles.append(URL(fileURLWithPath: arguments[index + 1]).resolvingSymlinksInPath().path)
-        }
-        #expect(bootFiles.count == 2, "\(arguments)")
-        // Resident KiB of each mapping of a boot file, from /proc/PID/smaps.
-        var residentKiB = 0, mappings = 0, current: String?
-        // Read to the end: /proc reports no size, and a single read stops after a page.
-        let handle = try #require(FileHandle(forReadingAtPath: "/proc/\(qemu)/smaps"))
-        let smaps = String(decoding: try handle.readToEnd() ?? Data(), as: UTF8.self)
-        for line in smaps.split(separator: "\n") {
-            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-            if fields.count >= 5, fields[0].contains("-"), !fields[0].hasSuffix(":") {
-                current = fields.count >= 6 ? String(fields[5]) : nil
-                if let current, bootFiles.contains(current) { mappings += 1 }
-            } else if fields.first == "Rss:", let current, bootFiles.contains(current), fields.count >= 2 {
-                residentKiB += Int(fields[1]) ?? 0
-            }
-        }
-        #expect(mappings > 0, "QEMU maps its boot files (\(bootFiles))")
-        #expect(residentKiB < 512, "QEMU still holds \(residentKiB) KiB of \(bootFiles)")
-    }
-
     @Test func nothingIsLeftAfterSIGKILLOfIsorun() throws {
         let id = IsorunRunner.uniqueID("vmkilled")
         let started = try IsorunRunner.start(["run", "--mode", "vm", "--id", id, IsorunRunner.bundle("hello"), "--",

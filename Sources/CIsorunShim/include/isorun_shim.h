@@ -287,11 +287,6 @@ int isorun_memfd_create(const char *name);
 /// copies stay. Returns the number of pages dropped (mapped or not) or -errno.
 long isorun_release_file_pages(int pagemap_fd, uintptr_t start, uintptr_t end);
 
-/// Asks the kernel to reclaim the pages of another process's ranges [starts[i],
-/// starts[i] + lengths[i]) (process_madvise(2), MADV_PAGEOUT): file pages leave its
-/// resident set and stay in the page cache. Returns the bytes advised or -errno.
-long isorun_page_out(int pidfd, const uintptr_t *starts, const size_t *lengths, int count);
-
 /// Loads `count` BPF instructions (8 bytes each) as a cgroup device program and
 /// attaches it to the cgroup v2 directory `cgroup_fd` (BPF_F_ALLOW_MULTI), then detaches
 /// the device programs attached there before. Returns 0 or -errno; when the verifier
