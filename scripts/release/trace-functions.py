@@ -19,7 +19,7 @@ import sys
 
 PTRACE_TRACEME, PTRACE_CONT, PTRACE_GETREGS, PTRACE_SETREGS = 0, 7, 12, 13
 PTRACE_DETACH, PTRACE_SETOPTIONS, PTRACE_GETEVENTMSG = 17, 0x4200, 0x4201
-OPTIONS = 0x1 | 0x2 | 0x4 | 0x8 | 0x10  # SYSGOOD, FORK, VFORK, CLONE, EXEC
+OPTIONS = 0x2 | 0x4 | 0x8 | 0x10  # TRACEFORK, TRACEVFORK, TRACECLONE, TRACEEXEC
 EVENT_FORK, EVENT_VFORK, EVENT_CLONE, EVENT_EXEC = 1, 2, 3, 4
 WALL = 0x40000000
 
@@ -37,7 +37,7 @@ class Registers(ctypes.Structure):
 
 def ptrace(request, pid, addr=0, data=0):
     result = libc.ptrace(request, pid, ctypes.c_void_p(addr), ctypes.c_void_p(data))
-    if result == -1 and ctypes.get_errno() not in (0,):
+    if result == -1 and ctypes.get_errno() != 0:
         raise OSError(ctypes.get_errno(), f"ptrace({request}, {pid})")
     return result
 
@@ -90,7 +90,7 @@ def main():
         memory.write(bytes(patched))
     ptrace(PTRACE_CONT, pid)
 
-    entered = []
+    entered = {}  # address -> None, in first-entry order
     live = {pid}
     kinds = {}  # new child -> "fork" or "shared" (memory), as its parent's event said
     waiting = set()  # new children stopped before their parent's event was seen
@@ -148,11 +148,10 @@ def main():
                     memory.write(original[address - start:address - start + 1])
                 registers.rip = address
                 ptrace(PTRACE_SETREGS, child, 0, ctypes.addressof(registers))
-                if address not in entered:
-                    entered.append(address)
+                entered.setdefault(address)
             else:
                 deliver = stop
-        elif stop not in (signal.SIGTRAP, signal.SIGSTOP, signal.SIGTRAP | 0x80):
+        elif stop not in (signal.SIGTRAP, signal.SIGSTOP):
             deliver = stop
         try:
             ptrace(PTRACE_CONT, child, 0, deliver)
