@@ -218,8 +218,7 @@ final class WatchedProcess {
         for process in processes { _ = Polling.drain(process.output) }
         let deadline = MonotonicClock.nanoseconds() + UInt64(seconds * 1e9)
         var counts = [Int](repeating: 0, count: processes.count)
-        while MonotonicClock.nanoseconds() < deadline {
-            let remaining = Int32((deadline - MonotonicClock.nanoseconds()) / 1_000_000) + 1
+        while let remaining = MonotonicClock.millisecondsLeft(until: deadline) {
             _ = try? Polling.waitReadable(processes.map(\.output), timeoutMilliseconds: remaining)
             for (index, process) in processes.enumerated() { counts[index] += Polling.drain(process.output).count }
         }

@@ -39,6 +39,15 @@ public enum MonotonicClock {
         clock_gettime(CLOCK_MONOTONIC, &now)
         return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
     }
+
+    /// A poll timeout that ends at `deadline` (rounded up to whole milliseconds), or nil
+    /// once it has passed. One clock read: a deadline checked and then subtracted from
+    /// with a second read could pass in between, and the unsigned difference would trap.
+    public static func millisecondsLeft(until deadline: UInt64) -> Int32? {
+        let now = nanoseconds()
+        guard now < deadline else { return nil }
+        return Int32(min((deadline - now) / 1_000_000 + 1, UInt64(Int32.max)))
+    }
 }
 
 /// Moves bytes between descriptors that may be non-blocking.
@@ -166,8 +175,7 @@ extension StreamCopy {
     /// (monotonic nanoseconds) passes; returns what was read.
     public static func readLine(_ fd: Int32, deadline: UInt64) -> String? {
         var bytes: [UInt8] = []
-        while MonotonicClock.nanoseconds() < deadline {
-            let remaining = Int32((deadline - MonotonicClock.nanoseconds()) / 1_000_000) + 1
+        while let remaining = MonotonicClock.millisecondsLeft(until: deadline) {
             guard (try? Polling.waitReadable([fd], timeoutMilliseconds: remaining))?.isEmpty == false else { continue }
             let (chunk, atEnd) = Polling.drainReportingEnd(fd)
             bytes += chunk

@@ -98,9 +98,7 @@ final class ControlChannel {
     func next(watching watched: Int32, relaying relayed: [Int32], deadline: UInt64) throws(IsorunError) -> WaitOutcome {
         while true {
             if !pending.isEmpty { return .message(pending.removeFirst()) }
-            let now = MonotonicClock.nanoseconds()
-            guard now < deadline else { return .timedOut }
-            let timeout = Int32(min((deadline - now) / 1_000_000 + 1, UInt64(Int32.max)))
+            guard let timeout = MonotonicClock.millisecondsLeft(until: deadline) else { return .timedOut }
             let ready: [Int32]
             do { ready = try Polling.waitReadable([fromGuest, watched] + relayed, timeoutMilliseconds: timeout) } catch {
                 throw IsorunError("wait for the guest", error)

@@ -35,8 +35,7 @@ final class QmpClient {
     private func nextReply(containing marker: String, orError: Bool = false,
                            timeoutMilliseconds: Int32) throws(SystemError) -> String? {
         let deadline = MonotonicClock.nanoseconds() + UInt64(timeoutMilliseconds) * 1_000_000
-        while MonotonicClock.nanoseconds() < deadline {
-            let remaining = Int32((deadline - MonotonicClock.nanoseconds()) / 1_000_000) + 1
+        while let remaining = MonotonicClock.millisecondsLeft(until: deadline) {
             let bytes = try socket.receive(timeoutMilliseconds: remaining)
             if bytes.isEmpty { return nil }
             for line in lines.append(bytes) {
