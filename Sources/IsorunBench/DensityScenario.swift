@@ -88,7 +88,7 @@ public struct DensityScenario {
         let after = HostMemory.usedKiB() ?? before
         let proportional = started.map { Self.treeProportionalKiB($0.pid) }.reduce(0, +)
         let stopBegan = MonotonicClock.nanoseconds()
-        let killed = Self.stop(started)
+        let outcome = Self.stop(started)
         let stopped = MonotonicClock.nanoseconds() - stopBegan
         started = []
         let count = runtime.instances
@@ -96,7 +96,8 @@ public struct DensityScenario {
                                       hostKiBPerInstance: max(after - before, 0) / count,
                                       proportionalKiBPerInstance: proportional / count,
                                       stopMillisecondsPerInstance: Double(stopped) / 1e6 / Double(count),
-                                      killedAfterTimeout: killed.isEmpty ? nil : killed), nil)
+                                      killedAfterTimeout: outcome.killed.isEmpty ? nil : outcome.killed,
+                                      otherEndings: outcome.otherEndings.isEmpty ? nil : outcome.otherEndings), nil)
     }
 
     /// Starts one instance in its own session with stdout (and, if asked, stderr) on a
@@ -120,31 +121,47 @@ public struct DensityScenario {
         }
     }
 
+    /// How `stop` found the instances: which had to be SIGKILLed, and which ended some
+    /// other way than exit status 0 (an isorun that crashed on the way out would leave
+    /// its state for the next run to sweep; this says so where it happened).
+    struct StopOutcome {
+        /// Indices of the instances still running 10 s after SIGTERM.
+        var killed: [Int] = []
+        /// "index: how it ended" for each other instance that did not exit with status 0.
+        var otherEndings: [String] = []
+    }
+
     /// SIGTERM to every instance, then SIGKILL to any still there after 10 s; reaps all.
     /// Each instance leads its own session, and the signals go to its whole process
     /// group, so that a runtime's helpers go too even when the runtime's own cleanup
     /// misses them (seen once under load: bwrap's inner process outlived the outer one).
     /// isorun cleans up after itself on SIGTERM, and a SIGKILLed one is swept by the next run.
-    /// Returns the indices of the instances that had to be SIGKILLed (reported, so that a
-    /// slow stop is seen rather than guessed from what it left).
+    /// The outcome is reported, so that a slow or unclean stop is seen rather than guessed
+    /// from what it left.
     @discardableResult
-    static func stop(_ instances: [(pid: pid_t, output: Int32)]) -> [Int] {
+    static func stop(_ instances: [(pid: pid_t, output: Int32)]) -> StopOutcome {
         for instance in instances { Processes.signal(-instance.pid, SIGTERM) }
         let deadline = MonotonicClock.nanoseconds() + 10_000_000_000
-        var killed: [Int] = []
+        var outcome = StopOutcome()
         for (index, instance) in instances.enumerated() {
-            while (try? Processes.reapIfExited(instance.pid)) == .some(nil), MonotonicClock.nanoseconds() < deadline {
-                usleep(200)  // fine enough to time a 2 ms stop
+            var ending: Termination?
+            while ending == nil, MonotonicClock.nanoseconds() < deadline {
+                do { ending = try Processes.reapIfExited(instance.pid) } catch { break }
+                if ending == nil { usleep(200) }  // fine enough to time a 2 ms stop
             }
-            if Processes.isAlive(instance.pid) {
-                killed.append(index)
+            if ending == nil, Processes.isAlive(instance.pid) {
+                outcome.killed.append(index)
                 Processes.signal(instance.pid, SIGKILL)
                 _ = try? Processes.wait(instance.pid)
+            } else if case .exited(let status) = ending, status != 0 {
+                outcome.otherEndings.append("\(index): exit status \(status)")
+            } else if case .signaled(let signal) = ending {
+                outcome.otherEndings.append("\(index): signal \(signal)")
             }
             Processes.signal(-instance.pid, SIGKILL)
             StreamCopy.close(instance.output)
         }
-        return killed
+        return outcome
     }
 
     /// PSS of a process and all its descendants.
@@ -188,4 +205,7 @@ public struct MemoryRow: Codable, Sendable, Equatable {
     public var stopMillisecondsPerInstance: Double
     /// Instances (by index) still running 10 s after SIGTERM, which were SIGKILLed; nil: none.
     public var killedAfterTimeout: [Int]?
+    /// "index: how it ended" for instances that ended other than with status 0 after
+    /// SIGTERM (a runtime that dies of the signal instead of passing it on; a crash); nil: none.
+    public var otherEndings: [String]?
 }

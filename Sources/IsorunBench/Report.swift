@@ -86,6 +86,11 @@ public struct BenchReport: Codable, Sendable, Equatable {
                              + "\(format(Double(row.proportionalKiBPerInstance) / 1024)) | "
                              + "\(BarChart.number(row.stopMillisecondsPerInstance)) |")
             }
+            let unclean = memory.compactMap { row -> String? in
+                let endings = (row.killedAfterTimeout ?? []).map { "\($0): SIGKILLed after 10 s" } + (row.otherEndings ?? [])
+                return endings.isEmpty ? nil : "- \(row.name): \(endings.joined(separator: "; "))"
+            }
+            if !unclean.isEmpty { lines += ["", "Instances that did not exit 0 on SIGTERM (by index):", ""] + unclean }
             lines += ["", "![\(scenario) memory](\(scenario)-memory.svg)"]
         }
         lines.append("")

@@ -69,9 +69,11 @@ struct BenchTests {
             // Every instance's process tree holds some memory of its own.
             #expect((row["proportionalKiBPerInstance"] as? Int ?? 0) > 100, "\(name)")
         }
-        // Everything was stopped by SIGTERM (none had to be SIGKILLed): no runs, no idle
-        // workloads left. On a leftover, say what its state file recorded.
+        // Everything was stopped by SIGTERM (none had to be SIGKILLed), every isorun passed
+        // the workload's exit 0 on (a crash on the way out would leave its state behind):
+        // no runs, no idle workloads left. On a leftover, say what its state file recorded.
         for row in memory { #expect(row["killedAfterTimeout"] == nil, "\(row)") }
+        for name in expected { #expect(byName[name]?["otherEndings"] == nil, "\(byName[name] ?? [:])") }
         let runs = (try? FileManager.default.contentsOfDirectory(atPath: "/run/isorun")) ?? []
         let leftovers = runs.filter { $0.hasPrefix("density-") }
         #expect(leftovers.isEmpty, "\(leftovers.map { "\($0): \((try? String(contentsOfFile: "/run/isorun/\($0)/state", encoding: .utf8)) ?? (try? String(contentsOfFile: "/run/isorun/\($0)", encoding: .utf8)) ?? "no state file")" })")
