@@ -597,9 +597,11 @@ __attribute__((noreturn)) static void child_main(const struct isorun_spawn_plan 
     if (plan->null_stdio) {
         int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
         if (null_fd < 0) child_fail(error_fd, errno, "open", "/dev/null");
+        int stdout_fd = plan->stdout_fd >= 0 ? plan->stdout_fd : null_fd;
+        int stderr_fd = plan->stderr_fd >= 0 ? plan->stderr_fd : plan->stderr_to_stdout ? stdout_fd : null_fd;
+        int targets[3] = { null_fd, stdout_fd, stderr_fd };
         for (int fd = 0; fd <= 2; fd++)
-            if (dup2((fd == 1 || (fd == 2 && plan->stderr_to_stdout)) && plan->stdout_fd >= 0 ? plan->stdout_fd : null_fd, fd) < 0)
-                child_fail(error_fd, errno, "dup2", "/dev/null");
+            if (dup2(targets[fd], fd) < 0) child_fail(error_fd, errno, "dup2", "/dev/null");
     }
     // Descriptors isorun inherited without close-on-exec (from whoever started it)
     // must not reach the workload: they can hold a caller's pipe open, or leak access.

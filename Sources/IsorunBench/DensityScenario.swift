@@ -66,14 +66,22 @@ public struct DensityScenario {
     /// Starts the instances, samples memory, stops them; never leaves one running.
     func measure(_ runtime: Runtime, progress: Progress) -> ([UInt64], MemoryRow?, String?) {
         var started: [(pid: pid_t, output: Int32)] = []
-        defer { Self.stop(started) }
+        // What each instance says on stderr, kept in memory for a stop that goes wrong.
+        var stderrLogs: [Int32] = []
+        defer {
+            Self.stop(started)
+            stderrLogs.forEach(StreamCopy.close)
+        }
         let before = HostMemory.usedKiB() ?? 0
         var startTimes: [UInt64] = []
         for index in 0..<runtime.instances {
             progress.show("density: \(runtime.name) \(index + 1)/\(runtime.instances)")
             let began = MonotonicClock.nanoseconds()
             let instance: (pid: pid_t, output: Int32)
-            do { instance = try Self.start(runtime.command(index)) } catch {
+            do {
+                stderrLogs.append(try Files.memoryFile(named: "density-stderr-\(index)", contents: []))
+                instance = try Self.start(runtime.command(index), stderr: stderrLogs[index])
+            } catch {
                 return (startTimes, nil, "instance \(index + 1) did not start: \(error)")
             }
             started.append(instance)
@@ -88,7 +96,7 @@ public struct DensityScenario {
         let after = HostMemory.usedKiB() ?? before
         let proportional = started.map { Self.treeProportionalKiB($0.pid) }.reduce(0, +)
         let stopBegan = MonotonicClock.nanoseconds()
-        let outcome = Self.stop(started)
+        let outcome = Self.stop(started, stderrLogs: stderrLogs)
         let stopped = MonotonicClock.nanoseconds() - stopBegan
         started = []
         let count = runtime.instances
@@ -101,8 +109,8 @@ public struct DensityScenario {
     }
 
     /// Starts one instance in its own session with stdout (and, if asked, stderr) on a
-    /// pipe, whose read end is returned.
-    static func start(_ command: [String], stderrToStdout: Bool = false) throws -> (pid: pid_t, output: Int32) {
+    /// pipe, whose read end is returned; stderr may go to a log of its own instead.
+    static func start(_ command: [String], stderrToStdout: Bool = false, stderr: Int32? = nil) throws -> (pid: pid_t, output: Int32) {
         let (read, write) = try StreamCopy.makePipe()
         defer { StreamCopy.close(write) }
         var plan = SpawnPlan(arguments: command, environment: HostProcess.environment())
@@ -110,6 +118,7 @@ public struct DensityScenario {
         plan.nullStdio = true
         plan.stdoutDescriptor = write
         plan.stderrToStdout = stderrToStdout
+        plan.stderrDescriptor = stderr
         plan.newSession = true
         do {
             let child = try Spawner.start(plan)
@@ -127,7 +136,8 @@ public struct DensityScenario {
     struct StopOutcome {
         /// Indices of the instances still running 10 s after SIGTERM.
         var killed: [Int] = []
-        /// "index: how it ended" for each other instance that did not exit with status 0.
+        /// "index: how it ended (its last line on stderr)" for each other instance that did
+        /// not exit with status 0.
         var otherEndings: [String] = []
     }
 
@@ -137,9 +147,9 @@ public struct DensityScenario {
     /// misses them (seen once under load: bwrap's inner process outlived the outer one).
     /// isorun cleans up after itself on SIGTERM, and a SIGKILLed one is swept by the next run.
     /// The outcome is reported, so that a slow or unclean stop is seen rather than guessed
-    /// from what it left.
+    /// from what it left; `stderrLogs` (by index, when kept) add each one's last words.
     @discardableResult
-    static func stop(_ instances: [(pid: pid_t, output: Int32)]) -> StopOutcome {
+    static func stop(_ instances: [(pid: pid_t, output: Int32)], stderrLogs: [Int32] = []) -> StopOutcome {
         for instance in instances { Processes.signal(-instance.pid, SIGTERM) }
         let deadline = MonotonicClock.nanoseconds() + 10_000_000_000
         var outcome = StopOutcome()
@@ -153,10 +163,10 @@ public struct DensityScenario {
                 outcome.killed.append(index)
                 Processes.signal(instance.pid, SIGKILL)
                 _ = try? Processes.wait(instance.pid)
-            } else if case .exited(let status) = ending, status != 0 {
-                outcome.otherEndings.append("\(index): exit status \(status)")
-            } else if case .signaled(let signal) = ending {
-                outcome.otherEndings.append("\(index): signal \(signal)")
+            } else if let ending, ending != .exited(0) {
+                let how = if case .signaled(let signal) = ending { "signal \(signal)" } else { "exit status \(ending.shellStatus)" }
+                let said = index < stderrLogs.count ? Files.lastLine(of: stderrLogs[index]).map { " (\($0))" } ?? "" : ""
+                outcome.otherEndings.append("\(index): \(how)\(said)")
             }
             Processes.signal(-instance.pid, SIGKILL)
             StreamCopy.close(instance.output)

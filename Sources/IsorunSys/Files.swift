@@ -90,6 +90,18 @@ public enum Files {
         return fd
     }
 
+    /// The last non-empty line among the final `limit` bytes of the file behind `fd`
+    /// (read with pread, so a writer sharing its offset is not disturbed); nil if none.
+    public static func lastLine(of fd: Int32, limit: Int = 4096) -> String? {
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_size > 0 else { return nil }
+        let start = max(Int(info.st_size) - limit, 0)
+        var bytes = [UInt8](repeating: 0, count: Int(info.st_size) - start)
+        let got = bytes.withUnsafeMutableBytes { raw in retryingOnInterrupt { pread(fd, raw.baseAddress, raw.count, off_t(start)) } }
+        guard got > 0 else { return nil }
+        return String(decoding: bytes[..<got], as: UTF8.self).split(whereSeparator: \.isNewline).last.map(String.init)
+    }
+
     public static func makeDirectory(_ path: String, mode: mode_t = 0o755) throws(SystemError) {
         guard mkdir(path, mode) == 0 || errno == EEXIST else { throw SystemError("mkdir", path) }
     }

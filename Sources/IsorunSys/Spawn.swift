@@ -125,6 +125,9 @@ public struct SpawnPlan {
     public var stdoutDescriptor: Int32?
     /// With `stdoutDescriptor`: stderr goes there too.
     public var stderrToStdout = false
+    /// With `nullStdio`: a descriptor to use as stderr instead (a benchmark's log of a
+    /// command's complaints).
+    public var stderrDescriptor: Int32?
     /// A cgroup v2 directory to create the child in (clone3 CLONE_INTO_CGROUP).
     public var cgroupDirectory: String?
     /// cgroup v1 `tasks` files the child moves itself into once released (see the shim):
@@ -385,6 +388,7 @@ public enum Spawner {
         c.pointee.null_stdio = plan.nullStdio ? 1 : 0
         c.pointee.stdout_fd = plan.stdoutDescriptor ?? -1
         c.pointee.stderr_to_stdout = plan.stderrToStdout ? 1 : 0
+        c.pointee.stderr_fd = plan.stderrDescriptor ?? -1
         c.pointee.start_gate_fd = plan.startGateDescriptor ?? -1
         c.pointee.executable = arena.string(plan.executable)
         c.pointee.stdin_fd = plan.stdinDescriptor ?? -1

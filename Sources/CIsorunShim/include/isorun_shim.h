@@ -155,6 +155,8 @@ struct isorun_spawn_plan {
     int stdout_fd;
     /// With stdout_fd: stderr goes there too.
     int stderr_to_stdout;
+    /// With null_stdio: a descriptor to use as stderr instead (-1: none).
+    int stderr_fd;
 
     /// `isorun create`: a descriptor of a FIFO (opened read-write by the parent, so
     /// nobody blocks) that the child reads one byte from just before exec, so that

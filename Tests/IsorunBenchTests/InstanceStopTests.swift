@@ -1,0 +1,27 @@
+import Glibc
+import IsorunSys
+import Testing
+@testable import IsorunBench
+
+/// `density` stops its instances with SIGTERM and reports any that did not exit 0, with
+/// the last line each wrote on stderr, instead of leaving a reader to guess from leftovers.
+struct InstanceStopTests {
+    static let clean = ["sh", "-c", "trap 'exit 0' TERM; echo up; sleep 600 & wait"]
+    static let complaining = ["sh", "-c", "trap 'echo first >&2; echo going down >&2; exit 3' TERM; echo up; sleep 600 & wait"]
+    static let dying = ["sh", "-c", "trap 'kill -ABRT $$' TERM; echo up; sleep 600 & wait"]
+
+    @Test func uncleanEndingsAreNamedWithTheirLastWords() throws {
+        var logs: [Int32] = []
+        var instances: [(pid: pid_t, output: Int32)] = []
+        defer { logs.forEach(StreamCopy.close) }
+        for command in [Self.clean, Self.complaining, Self.dying] {
+            logs.append(try Files.memoryFile(named: "stderr", contents: []))
+            let instance = try DensityScenario.start(command, stderr: logs[logs.count - 1])
+            instances.append(instance)
+            #expect(StreamCopy.readLine(instance.output, deadline: MonotonicClock.nanoseconds() + 10_000_000_000) == "up\n")
+        }
+        let outcome = DensityScenario.stop(instances, stderrLogs: logs)
+        #expect(outcome.killed.isEmpty)
+        #expect(outcome.otherEndings == ["1: exit status 3 (going down)", "2: signal \(SIGABRT)"])
+    }
+}
