@@ -47,13 +47,33 @@ static void *prepare(void *argument) {
     return NULL;
 }
 
+// The head start is only worth having on another CPU. Left to itself the scheduler often
+// queues a new thread on its creator's CPU (when the other is busy for a moment, e.g. with
+// the previous container's teardown), and then the thread runs only once the creator
+// waits for it: measured here in a third of sandbox starts, 0.5-0.8 ms each. So the
+// thread may run anywhere the caller may except the CPU the caller is on, when there is
+// such a CPU.
+static void away_from_this_cpu(pthread_attr_t *attributes) {
+    cpu_set_t allowed;
+    int here = sched_getcpu();
+    if (here < 0 || here >= CPU_SETSIZE || sched_getaffinity(0, sizeof allowed, &allowed) < 0) return;
+    CPU_CLR(here, &allowed);
+    if (CPU_COUNT(&allowed) > 0) pthread_attr_setaffinity_np(attributes, sizeof allowed, &allowed);
+}
+
 int isorun_network_namespace_start(struct isorun_network_namespace *ns) {
     ns->result = -EAGAIN;
     // The thread takes no signals: isorun's handlers belong to the thread that waits.
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = pthread_create(&ns->thread, NULL, prepare, ns);
+    pthread_attr_t attributes;
+    int rc = pthread_attr_init(&attributes);
+    if (rc == 0) {
+        away_from_this_cpu(&attributes);
+        rc = pthread_create(&ns->thread, &attributes, prepare, ns);
+        pthread_attr_destroy(&attributes);
+    }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return -rc;
 }
