@@ -34,13 +34,6 @@ public struct SandboxLauncher: Launcher {
         plan.unshareCgroupNamespace = namespaces.unshareCgroup
         plan.joins = namespaces.joins
         plan.bringUpLoopback = namespaces.createsNetworkNamespace
-        let network = NetworkNamespaceHeadStart.claim(for: namespaces)
-        defer { network?.close() }
-        if let network, let descriptor = try? network.descriptor() {
-            plan.cloneFlags &= ~NamespaceFlags.network
-            plan.joins.append((descriptor, NamespaceFlags.network))
-            plan.bringUpLoopback = false  // done where it was made
-        }
 
         plan.rootfs = request.bundle.rootfsPath
         plan.rootfsInHostNamespace = inHostMountNamespace
@@ -107,6 +100,15 @@ public struct SandboxLauncher: Launcher {
             }
         } else {
             plan.oomScoreAdjustment = process.oomScoreAdj.map(Int32.init)
+        }
+        // Claimed last: the namespace takes its thread longer to make (~1 ms here) than
+        // reading the bundle takes, and everything above can run while it finishes.
+        let network = NetworkNamespaceHeadStart.claim(for: namespaces)
+        defer { network?.close() }
+        if let network, let descriptor = try? network.descriptor() {
+            plan.cloneFlags &= ~NamespaceFlags.network
+            plan.joins.append((descriptor, NamespaceFlags.network))
+            plan.bringUpLoopback = false  // done where it was made
         }
         let pid = try WorkloadCgroup.spawn(plan, into: cgroup, for: request, prepare: prepare)
         return SandboxWorkload(pid: pid, cgroup: cgroup, isNamespaceInit: namespaces.createsPidNamespace,
