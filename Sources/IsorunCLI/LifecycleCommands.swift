@@ -104,7 +104,7 @@ struct StateCommand: ParsableCommand {
 
     static func perform(store: ContainerStore, id: String) throws(IsorunError) {
         let record = try store.load(id)
-        print(try ContainerState(record: record, status: store.status(of: record)).json())
+        print(ContainerState(record: record, status: store.status(of: record)).json())
     }
 }
 
@@ -172,9 +172,7 @@ struct ListCommand: ParsableCommand {
         let states = store.list().map { ContainerState(record: $0, status: store.status(of: $0)) }
         switch format {
         case "json":
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(states), as: UTF8.self))
+            print(ContainerState.json(states))
         case "table":
             print("ID\tPID\tSTATUS\tBUNDLE\tCREATED")
             for state in states {

@@ -1,4 +1,3 @@
-import FoundationEssentials
 import Glibc
 import IsorunSpec
 import IsorunSys
@@ -24,10 +23,31 @@ public struct ContainerState: Encodable, Sendable {
         self.created = created
     }
 
-    public func json(pretty: Bool = true) throws(IsorunError) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
-        do { return String(decoding: try encoder.encode(self), as: UTF8.self) } catch { throw IsorunError("state: \(error)") }
+    /// Pretty for a person (`isorun state`), compact for a hook's stdin. Written without
+    /// `JSONEncoder`, whose first use cost `state` ~0.7 ms, in its keys' sorted order.
+    public func json(pretty: Bool = true) -> String {
+        var writer = JSONWriter(pretty: pretty)
+        write(to: &writer)
+        return writer.text
+    }
+
+    /// The states of several containers, as one compact array (`list --format json`).
+    public static func json(_ states: [ContainerState]) -> String {
+        var writer = JSONWriter()
+        writer.array { writer in for state in states { state.write(to: &writer) } }
+        return writer.text
+    }
+
+    func write(to writer: inout JSONWriter) {
+        writer.object { writer in
+            if let annotations { writer.key("annotations"); writer.stringMap(annotations) }
+            writer.key("bundle"); writer.string(bundle)
+            if let created { writer.key("created"); writer.string(created) }
+            writer.key("id"); writer.string(id)
+            writer.key("ociVersion"); writer.string(ociVersion)
+            if let pid { writer.key("pid"); writer.integer(pid) }
+            writer.key("status"); writer.string(status)
+        }
     }
 }
 
@@ -61,7 +81,7 @@ public struct LifecycleHooks: Sendable {
     /// that fails (the spec's rule for prestart, createRuntime and createContainer).
     public static func run(_ hooks: [Hook], phase: String, state: ContainerState) throws(IsorunError) {
         guard !hooks.isEmpty else { return }
-        let document = Array(try state.json(pretty: false).utf8)
+        let document = Array(state.json(pretty: false).utf8)
         for hook in hooks { try run(hook, phase: phase, document: document) }
     }
 
@@ -71,7 +91,7 @@ public struct LifecycleHooks: Sendable {
     /// and the first copy of that dictionary type costs a runtime type lookup (~0.15 ms).
     public static func runWarningOnFailure(_ hooks: [Hook]?, phase: String, state: @autoclosure () -> ContainerState) {
         guard let hooks, !hooks.isEmpty else { return }
-        guard let document = try? Array(state().json(pretty: false).utf8) else { return }
+        let document = Array(state().json(pretty: false).utf8)
         for hook in hooks {
             do { try run(hook, phase: phase, document: document) } catch {
                 Log.warning("\(error)")

@@ -59,8 +59,8 @@ public enum WorkloadCgroup {
         do {
             var states: (creating: [UInt8], created: [UInt8])?
             if !plan.createContainerHooks.isEmpty || !plan.startContainerHooks.isEmpty {
-                states = (Array(try request.hookState(pid: child.pid, status: .creating).json(pretty: false).utf8),
-                          Array(try request.hookState(pid: child.pid, status: .created).json(pretty: false).utf8))
+                states = (Array(request.hookState(pid: child.pid, status: .creating).json(pretty: false).utf8),
+                          Array(request.hookState(pid: child.pid, status: .created).json(pretty: false).utf8))
             }
             if try child.release(hookStates: states) == .atHookBarrier, let hooks {
                 do {

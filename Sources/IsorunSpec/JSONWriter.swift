@@ -4,8 +4,14 @@
 package struct JSONWriter {
     package private(set) var text = ""
     private var needsComma = false
+    /// Two-space indentation and `"key": value`, as runc prints a container's state.
+    private let pretty: Bool
+    private var depth = 0
+    private var afterKey = false
 
-    package init() {}
+    package init(pretty: Bool = false) {
+        self.pretty = pretty
+    }
 
     /// Writes `{`, the members `body` adds, then `}`.
     package mutating func object(_ body: (inout JSONWriter) -> Void) {
@@ -21,7 +27,10 @@ package struct JSONWriter {
         separate()
         text += open
         needsComma = false
+        depth += 1
         body(&self)
+        depth -= 1
+        if pretty && needsComma { newline() }  // a non-empty one closes on a line of its own
         text += close
         needsComma = true
     }
@@ -30,8 +39,9 @@ package struct JSONWriter {
     package mutating func key(_ name: String) {
         separate()
         appendQuoted(name)
-        text += ":"
+        text += pretty ? ": " : ":"
         needsComma = false
+        afterKey = true
     }
 
     package mutating func string(_ value: String) {
@@ -60,8 +70,16 @@ package struct JSONWriter {
         }
     }
 
+    /// Before a key or value: the comma after its predecessor, and in pretty output the
+    /// line it starts (a member's value stays on its key's line).
     private mutating func separate() {
         if needsComma { text += "," }
+        if pretty && depth > 0 && !afterKey { newline() }
+        afterKey = false
+    }
+
+    private mutating func newline() {
+        text += "\n" + String(repeating: "  ", count: depth)
     }
 
     private mutating func appendQuoted(_ value: String) {

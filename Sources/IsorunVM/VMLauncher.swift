@@ -117,7 +117,7 @@ public struct VMLauncher: Launcher {
                 messages += startContainer.map {
                     .startContainerHook(path: $0.path, arguments: $0.args ?? [], environment: $0.env ?? [], timeoutSeconds: $0.timeout ?? 0)
                 }
-                messages.append(.hookState(try request.hookState(pid: pid, status: .created).json(pretty: false)))
+                messages.append(.hookState(request.hookState(pid: pid, status: .created).json(pretty: false)))
             }
             if let typing {
                 let size = GuestTerminalSize.of(process, host: typing.terminal)

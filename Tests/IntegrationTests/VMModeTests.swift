@@ -316,7 +316,7 @@ struct VMLifecycleTests {
         let script = """
             "$0" --root "$1" create --bundle "$2" "$3" >"$4" 2>"$4.err" || exit 100
             "$0" --root "$1" state "$3" | grep -q '"created"' || exit 101
-            pid=$("$0" --root "$1" state "$3" | sed -n 's/.*"pid" : \\([0-9]*\\).*/\\1/p')
+            pid=$("$0" --root "$1" state "$3" | sed -n 's/.*"pid": *\\([0-9]*\\).*/\\1/p')
             "$0" --root "$1" start "$3" || exit 102
             while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
             "$0" --root "$1" state "$3" | grep -q '"stopped"' || exit 103
@@ -509,7 +509,7 @@ struct VMHookTests {
             "$0" --root "$1" create --bundle "$2" "$3" >"$4" 2>"$4.err" || exit 100
             grep -q '^createRuntime ' "$5" || exit 101
             grep -q startContainer "$4.err" && exit 102
-            pid=$("$0" --root "$1" state "$3" | sed -n 's/.*"pid" : \\([0-9]*\\).*/\\1/p')
+            pid=$("$0" --root "$1" state "$3" | sed -n 's/.*"pid": *\\([0-9]*\\).*/\\1/p')
             "$0" --root "$1" start "$3" || exit 103
             while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
             "$0" --root "$1" delete "$3" || exit 104

@@ -25,6 +25,33 @@ struct JSONWriterTests {
         #expect(try object.required("map") { n throws(JSONFieldError) in try n.stringMap() } == ["a": "1", "b": "2"])
     }
 
+    /// `isorun state` prints what runc prints: two-space indentation, `"key": value`,
+    /// empty containers closed on the spot.
+    @Test func prettyOutputIndentsNestedValues() {
+        var writer = JSONWriter(pretty: true)
+        writer.object { writer in
+            writer.key("id"); writer.string("c1")
+            writer.key("annotations"); writer.stringMap(["b": "2", "a": "1"])
+            writer.key("empty"); writer.object { _ in }
+            writer.key("list"); writer.strings(["x"])
+            writer.key("pid"); writer.integer(7)
+        }
+        #expect(writer.text == """
+            {
+              "id": "c1",
+              "annotations": {
+                "a": "1",
+                "b": "2"
+              },
+              "empty": {},
+              "list": [
+                "x"
+              ],
+              "pid": 7
+            }
+            """)
+    }
+
     @Test func hooksRoundTrip() throws {
         let hooks = Hooks(
             createRuntime: [Hook(path: "/bin/a", args: ["a", "x y"], env: ["K=V"], timeout: 5)],
