@@ -41,6 +41,18 @@ extension CgroupManager {
         plan.cgroupTaskFiles = selfJoinTaskFiles
     }
 
+    /// Kills what is left in the cgroup and removes it. Usually nothing is left (the
+    /// workload has ended and taken its processes with it), so removal is tried first: an
+    /// empty cgroup goes at once, and only a busy one costs the kill, which reads every
+    /// hierarchy's member list (~0.1 ms of a v1 run's cleanup here). `afterKilling` lets an
+    /// owner reap the killed processes that are its children before the removal.
+    public func killAllAndDestroy(afterKilling: () -> Void = {}) throws(CgroupError) {
+        if directories.allSatisfy(CgroupFiles.removeIfEmpty) { return }
+        killAll()
+        afterKilling()
+        try destroy()
+    }
+
     /// Moves `child`, spawned from `plan`, into this cgroup unless `place` already saw to it
     /// (clone3 can fail over to a plain clone on an older kernel).
     public func addUnlessPlaced(_ child: PendingChild, plan: SpawnPlan) throws(CgroupError) {
@@ -162,6 +174,11 @@ enum CgroupFiles {
     static func processes(in directory: String) -> [pid_t] {
         guard let text = try? Files.readString(directory + "/cgroup.procs") else { return [] }
         return text.split(separator: "\n").compactMap { pid_t($0) }
+    }
+
+    /// One rmdir: true when the directory is gone (or was), false while it has members.
+    static func removeIfEmpty(_ directory: String) -> Bool {
+        rmdir(directory) == 0 || errno == ENOENT
     }
 
     /// rmdir, retried while the kernel finishes tearing down killed tasks.

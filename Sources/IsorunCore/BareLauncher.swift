@@ -42,8 +42,6 @@ final class BareWorkload: Workload {
     func cleanUp() {
         guard !cleaned else { return }
         cleaned = true
-        cgroup.killAll()
-        Processes.reapAnyExited()
-        do { try cgroup.destroy() } catch { Log.warning("\(error)") }
+        do { try cgroup.killAllAndDestroy(afterKilling: Processes.reapAnyExited) } catch { Log.warning("\(error)") }
     }
 }

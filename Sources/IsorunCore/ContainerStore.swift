@@ -255,8 +255,7 @@ public struct ContainerStore: Sendable {
         if Processes.startTime(of: record.pid) == record.pidStartTime { Processes.signal(record.pid, SIGKILL) }
         if let cgroup = cgroup(of: record) {
             if cgroup.isFrozen { try? cgroup.setFrozen(false) }
-            cgroup.killAll()
-            do { try cgroup.destroy() } catch { throw IsorunError(error) }
+            do { try cgroup.killAllAndDestroy() } catch { throw IsorunError(error) }
         }
         // The process is not our child: whoever adopted it reaps it. Wait until it has exited.
         for _ in 0..<500 {

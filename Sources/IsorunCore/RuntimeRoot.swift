@@ -239,7 +239,6 @@ struct RunRecord {
         if let hostMountRoot { MountTable.unmountAll(under: hostMountRoot) }
         guard !cgroupDirectories.isEmpty, let layout = try? CgroupLayout.host() else { return }
         let cgroup = Cgroups.restore(directories: cgroupDirectories.filter(Files.isDirectory), layout: layout)
-        cgroup.killAll()
-        try? cgroup.destroy()
+        try? cgroup.killAllAndDestroy()
     }
 }

@@ -176,8 +176,7 @@ final class SandboxWorkload: Workload {
         cleaned = true
         // The PID namespace died with its init; the cgroup catches anything that
         // joined from outside it or shares no PID namespace with it.
-        cgroup.killAll()
-        do { try cgroup.destroy() } catch { Log.warning("\(error)") }
+        do { try cgroup.killAllAndDestroy() } catch { Log.warning("\(error)") }
         if let hostMountRoot { MountTable.unmountAll(under: hostMountRoot) }
     }
 }

@@ -158,9 +158,7 @@ final class VMWorkload: Workload {
         exec = nil
         typing?.restore()
         if Processes.isAlive(pid) { VMMShutdown.stop(pid, qmpSocket: qmpSocket) }
-        cgroup.killAll()
-        Processes.reapAnyExited()
-        do { try cgroup.destroy() } catch { Log.warning("\(error)") }
+        do { try cgroup.killAllAndDestroy(afterKilling: Processes.reapAnyExited) } catch { Log.warning("\(error)") }
     }
 
     static func seconds(_ value: Double) -> String {

@@ -18,6 +18,23 @@ struct LifecycleTests {
         #expect(try IsorunRunner.run(mode: "sandbox", bundle: "hello", ["sh", "-c", "sh -c 'kill -9 $$'; exit $?"]).status == 137)
     }
 
+    /// When the workload ends, what it started in the background goes with it: in bare
+    /// mode only the cgroup holds it (the removal that is tried first fails, and the kill
+    /// follows); in the sandbox the PID namespace's end takes it too.
+    @Test(arguments: ["bare", "sandbox"])
+    func processesTheWorkloadLeftAreKilled(mode: String) throws {
+        let id = IsorunRunner.uniqueID("orphans")
+        let result = try IsorunRunner.run(mode: mode, bundle: "hello", id: id,
+                                          ["sh", "-c", "sleep 300 >/dev/null 2>&1 & echo $!"])
+        #expect(result.status == 0, "\(result.err)")
+        #expect(IsorunRunner.cgroupDirectories(for: id).isEmpty)
+        guard mode == "bare", let pid = Int32(result.out.trimmingCharacters(in: .whitespacesAndNewlines)) else { return }
+        // Gone, or a zombie that init has yet to reap; never a running sleep.
+        let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+        let state = stat.split(separator: ")").last?.split(separator: " ").first.map(String.init)
+        #expect(stat.isEmpty || state == "Z", "sleep \(pid) outlived its workload: \(stat)")
+    }
+
     @Test(arguments: ["sandbox", "bare"])
     func sigtermToIsorunReachesTheWorkload(mode: String) throws {
         let started = try IsorunRunner.start(["run", "--mode", mode, "--id", IsorunRunner.uniqueID("sigterm"),
