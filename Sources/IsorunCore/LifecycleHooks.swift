@@ -4,7 +4,7 @@ import IsorunSys
 
 /// The state document of runtime.md: what `isorun state` prints and what every hook
 /// reads on its stdin.
-public struct ContainerState: Encodable, Sendable {
+public struct ContainerState: Sendable {
     public var ociVersion = "1.2.0"
     public var id: String
     public var status: String
