@@ -42,6 +42,9 @@ final class BareWorkload: Workload {
     func cleanUp() {
         guard !cleaned else { return }
         cleaned = true
+        // Orphans that ended on their own are this supervisor's to reap (it is their
+        // subreaper), whether or not the cgroup still needs a kill.
+        Processes.reapAnyExited()
         do { try cgroup.killAllAndDestroy(afterKilling: Processes.reapAnyExited) } catch { Log.warning("\(error)") }
     }
 }

@@ -35,6 +35,19 @@ struct LifecycleTests {
         #expect(stat.isEmpty || state == "Z", "sleep \(pid) outlived its workload: \(stat)")
     }
 
+    /// A bare supervisor is the subreaper of what its workload orphans, so it reaps those
+    /// that ended on their own even when its cgroup is already empty: left as zombies they
+    /// pass to init, which reaps them when it gets to it (here: up to a second later, long
+    /// enough for the blast benchmark to find "other processes" using its spare uid).
+    @Test func orphansThatEndedAreReapedInBareMode() throws {
+        let result = try IsorunRunner.run(mode: "bare", bundle: "hello",
+                                          ["sh", "-c", "(sleep 0.1 & echo $!); sleep 0.4"])
+        #expect(result.status == 0, "\(result.err)")
+        let pid = try #require(Int32(result.out.trimmingCharacters(in: .whitespacesAndNewlines)))
+        let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+        #expect(stat.isEmpty, "the orphaned sleep \(pid) was not reaped: \(stat)")
+    }
+
     @Test(arguments: ["sandbox", "bare"])
     func sigtermToIsorunReachesTheWorkload(mode: String) throws {
         let started = try IsorunRunner.start(["run", "--mode", mode, "--id", IsorunRunner.uniqueID("sigterm"),
