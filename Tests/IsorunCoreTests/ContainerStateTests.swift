@@ -3,8 +3,8 @@ import Testing
 @testable import IsorunCore
 
 struct ContainerStateTests {
-    /// runtime.md's state document: keys in sorted order, absent ones (a stopped
-    /// container's pid, a hook's `created`) left out, and readable back as JSON.
+    /// runtime.md's state document: keys in sorted order, strings escaped, absent ones (a
+    /// stopped container's pid, a hook's `created`) left out.
     @Test func writesTheStateDocument() throws {
         let running = ContainerState(id: "web 1", status: "running", pid: 42, bundle: "/b/\"x\"",
                                      annotations: ["org.example/k": "v"], created: "2026-12-02T00:00:00Z")
