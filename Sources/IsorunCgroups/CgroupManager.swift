@@ -184,7 +184,7 @@ enum CgroupFiles {
     /// rmdir, retried while the kernel finishes tearing down killed tasks.
     static func removeDirectory(_ directory: String) throws(CgroupError) {
         for attempt in 0..<200 {
-            if rmdir(directory) == 0 || errno == ENOENT { return }
+            if removeIfEmpty(directory) { return }
             guard errno == EBUSY, attempt < 199 else { break }
             usleep(5_000)
         }
