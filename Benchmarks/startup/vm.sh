@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # VM startup benchmark: boot-to-exit of `isorun --mode vm` on the hello bundle, in one
 # hyperfine run beside
-#   - "qemu, same kernel+initramfs": QEMU started by hand with isorun's guest kernel, the
-#     very initramfs isorun built and the same TCG flags, whose init is `busybox reboot -f`
-#     (the floor for this kernel: no isorun on either side, no virtio ports, no protocol);
-#   - "qemu -M pc, Debian kernel": a stock boot of Debian's linux-image-cloud-amd64 to a
-#     busybox init that reboots at once (the reference the targets are stated against);
+#   - "qemu, same kernel+initramfs": the QEMU isorun runs, started by hand with isorun's
+#     guest kernel, the very initramfs isorun built and the same TCG flags, whose init is
+#     `busybox reboot -f` (the floor for this kernel: no isorun on either side, no virtio
+#     ports, no protocol);
+#   - "qemu -M pc, Debian kernel": a stock boot (Debian's QEMU) of Debian's
+#     linux-image-cloud-amd64 to a busybox init that reboots at once (the reference the
+#     targets are stated against);
 # then the resident memory of QEMU and of isorun's supervisor next to an idle VM.
 #
 # Environment: RUNS (default 10), OUT (default Benchmarks/results/vm-<date>), ISORUN
@@ -59,8 +61,13 @@ fi
 # isorun builds (and caches) the initramfs on its first run; the hand-started QEMU boots
 # that same file.
 "$isorun" --mode vm "$bundle" -- true || die "isorun --mode vm failed"
-initramfs=$("$isorun" --debug --mode vm "$bundle" -- true 2>&1 | sed -n 's/.* -initrd \([^ ]*\) .*/\1/p' | head -1)
+debug=$("$isorun" --debug --mode vm "$bundle" -- true 2>&1)
+initramfs=$(sed -n 's/.* -initrd \([^ ]*\) .*/\1/p' <<<"$debug" | head -1)
 [ -f "$initramfs" ] || die "could not find the initramfs isorun used"
+# The QEMU isorun ran (its own build from Guest/qemu, else the system's): the by-hand
+# boot uses the same binary, so the difference between the two stays isorun's own cost.
+qemu=$(sed -n 's/.*vm: \([^ ]*qemu-system-x86_64\) -M .*/\1/p' <<<"$debug" | head -1)
+[ -n "$qemu" ] || die "could not find the QEMU isorun ran"
 tsc_khz=$(awk -F: '/^cpu MHz/ { printf "%d", $2 * 1000; exit }' /proc/cpuinfo)
 
 # A minimal busybox initramfs for the Debian kernel: /init reboots at once.
@@ -70,7 +77,7 @@ printf '#!/bin/busybox sh\n/bin/busybox reboot -f\n' >"$tmp/stock/init"
 chmod 755 "$tmp/stock/init"
 (cd "$tmp/stock" && find . | cpio -o -H newc --quiet >"$tmp/stock.cpio")
 
-same_kernel="qemu-system-x86_64 -M microvm,acpi=off -accel tcg -cpu max,-erms,-fsrm -m 128 -smp 1 -nodefaults -no-user-config -display none -no-reboot -serial none -kernel $kernel -initrd $initramfs -append console=ttyS0_quiet_panic=-1_reboot=t_tsc_early_khz=${tsc_khz}_noapictimer_noreplace-smp_rdinit=/bin/busybox_--_reboot_-f"
+same_kernel="$qemu -M microvm,acpi=off -accel tcg -cpu max,-erms,-fsrm -m 128 -smp 1 -nodefaults -no-user-config -display none -no-reboot -serial none -kernel $kernel -initrd $initramfs -append console=ttyS0_quiet_panic=-1_reboot=t_tsc_early_khz=${tsc_khz}_noapictimer_noreplace-smp_rdinit=/bin/busybox_--_reboot_-f"
 stock="qemu-system-x86_64 -M pc -accel tcg -m 256 -nodefaults -no-user-config -display none -no-reboot -serial none -kernel $debian_kernel -initrd $tmp/stock.cpio -append console=ttyS0_quiet_panic=-1_rdinit=/init"
 
 # hyperfine -N splits on spaces; the kernel command line needs them, so it goes in a
@@ -91,7 +98,8 @@ cp "$tmp/stock.sh" "$out/qemu-stock.sh"
     echo "date:        $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo "host kernel: $(uname -r), $(nproc) cpus"
     echo "accelerator: $("$isorun" --debug --mode vm "$bundle" -- true 2>&1 | sed -n 's/.*vm: accelerator \([a-z]*\).*/\1/p' | head -1)"
-    echo "qemu:        $(qemu-system-x86_64 --version | head -1)"
+    echo "qemu:        $qemu: $("$qemu" --version | head -1)"
+    echo "stock qemu:  $(command -v qemu-system-x86_64): $(qemu-system-x86_64 --version | head -1)"
     echo "guest:       $kernel ($(stat -c %s "$kernel") bytes)"
     echo "initramfs:   $initramfs ($(stat -c %s "$initramfs") bytes)"
     echo "debian:      $debian_kernel"

@@ -11,7 +11,15 @@ struct GuestKernel {
     var isStockFallback = false
 }
 
-/// Finds the guest kernel and isorun-init for a VM.
+/// The QEMU binary a VM runs in.
+struct GuestHypervisor: Equatable {
+    static let systemQemu = "qemu-system-x86_64"
+    var path: String
+    /// True when isorun's own QEMU build is missing and the system's is used.
+    var isSystemFallback = false
+}
+
+/// Finds the guest kernel, QEMU and isorun-init for a VM.
 enum GuestArtifacts {
     /// The kernel to boot, in order of precedence: `--kernel`, the bundle's
     /// `vm.kernel.path` (config-vm.md), then the cache's `kernel/current`: the one
@@ -30,6 +38,16 @@ enum GuestArtifacts {
             return GuestKernel(path: "\(current)/vmlinuz", modules: modules, isStockFallback: true)
         }
         throw IsorunError("no guest kernel in \(current): build it with `make kernel` (Guest/kernel/build.sh) or pass --kernel PATH")
+    }
+
+    /// The QEMU to run, in order of precedence: the bundle's `vm.hypervisor.path`, the
+    /// cache's `qemu/current` (the microvm-only build `make qemu` makes from Guest/qemu:
+    /// ~30 MiB less per idle VM), then `qemu-system-x86_64` on the PATH.
+    static func hypervisor(configured: String?, cacheDirectory: String) -> GuestHypervisor {
+        if let configured { return GuestHypervisor(path: configured) }
+        let own = "\(cacheDirectory)/qemu/current/bin/qemu-system-x86_64"
+        if Files.exists(own) { return GuestHypervisor(path: own) }
+        return GuestHypervisor(path: GuestHypervisor.systemQemu, isSystemFallback: true)
     }
 
     /// isorun-init: `$ISORUN_INIT`, else next to the isorun executable (SwiftPM builds

@@ -2,8 +2,8 @@ import IsorunCore
 import IsorunSpec
 import IsorunSys
 
-/// QEMU with no isorun on either side, for the startup benchmark: isorun's guest
-/// kernel, the same machine, accelerator and kernel command line, and an initramfs that
+/// QEMU with no isorun on either side, for the startup benchmark: the same QEMU binary
+/// and guest kernel as isorun's VMs, the same machine, accelerator and kernel command line, and an initramfs that
 /// holds only a static busybox whose `reboot -f` is init. No isorun-init, no virtio
 /// ports, no protocol: the floor a VM runtime on this kernel could reach, so the
 /// difference to `isorun --mode vm` is what isorun itself costs.
@@ -25,7 +25,9 @@ public struct PlainQemuBoot {
             try output.close()
         } catch { throw IsorunError("write \(initramfs)", error) }
         let accelerator = AcceleratorProbe.host().resolve(.auto).accelerator
-        let line = QemuCommandLine(accelerator: accelerator, kernel: kernel.path, initramfs: initramfs,
+        let hypervisor = GuestArtifacts.hypervisor(configured: bundle.config.vm?.hypervisor?.path,
+                                                   cacheDirectory: CacheLocation.directory)
+        let line = QemuCommandLine(executable: hypervisor.path, accelerator: accelerator, kernel: kernel.path, initramfs: initramfs,
                                    stockKernel: kernel.isStockFallback, memoryMiB: 128, vCPUs: 1,
                                    hostTSCKilohertz: accelerator == .tcg ? HostClock.tscKilohertz() : nil,
                                    consoleLog: "", controlPipe: "", qmpSocket: "", stdoutFifo: "", stderrFifo: "",

@@ -59,6 +59,11 @@ public struct VMLauncher: Launcher {
         if kernel.isStockFallback {
             AcceleratorNotice.tell("using Debian's stock kernel \(kernel.path): isorun's own could not be built (make kernel); boots are slower")
         }
+        let hypervisor = GuestArtifacts.hypervisor(configured: request.bundle.config.vm?.hypervisor?.path,
+                                                   cacheDirectory: cache.directory)
+        if hypervisor.isSystemFallback {
+            AcceleratorNotice.tell("using the system's \(hypervisor.path): isorun's own QEMU is not built (make qemu); each VM holds ~30 MiB more")
+        }
         let guestInit = GuestInitFiles(binary: try GuestArtifacts.initBinary(), modules: kernel.modules)
         let root: GuestImageCache.GuestRoot
         if let image = request.bundle.config.vm?.image {
@@ -85,7 +90,7 @@ public struct VMLauncher: Launcher {
         let relays = [try OutputRelay(fifo: "\(state.directory)/stdout", target: 1),
                       try OutputRelay(fifo: "\(state.directory)/stderr", target: 2)]
         let commandLine = QemuCommandLine(
-            executable: request.bundle.config.vm?.hypervisor?.path ?? "qemu-system-x86_64",
+            executable: hypervisor.path,
             accelerator: accelerator, kernel: kernel.path, initramfs: root.initramfs, stockKernel: kernel.isStockFallback,
             rootDisk: root.diskImage.map { (path: $0, format: root.diskFormat) },
             memoryMiB: resources.memoryMiB, vCPUs: resources.vCPUs,
