@@ -42,7 +42,7 @@ fi
 # The source of the QEMU Debian installed, e.g. 1:7.2+dfsg-7+deb12u18.
 version="$(dpkg-query -W -f='${source:Version}' "$binary_pkg")"
 # Bump when a change to the steps below changes the binary they produce.
-recipe=1
+recipe=2
 patches=("$here"/patches/*.patch)
 [[ -e "${patches[0]}" ]] || patches=()
 key="$( { cat "$devices" ${patches[@]+"${patches[@]}"}; printf 'recipe %s\nqemu %s\n' "$recipe" "$version"; } \
@@ -125,6 +125,7 @@ mkdir build && cd build
 ../configure --prefix=/usr --target-list=x86_64-softmmu --enable-tcg --enable-kvm \
     --without-default-features --without-default-devices --with-devices-x86_64=isorun \
     --disable-docs --disable-user --disable-tools --disable-install-blobs --audio-drv-list= \
+    --with-pkgversion="isorun's microvm build of Debian $version" \
     >"$work/configure.log" 2>&1 || { tail -30 "$work/configure.log" >&2; die "configure failed"; }
 log "compiling with $(nproc) jobs (about 4 minutes on 2 cores)"
 ninja -j"$(nproc)" qemu-system-x86_64 >"$work/build.log" 2>&1 \
