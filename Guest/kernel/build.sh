@@ -21,16 +21,9 @@ die() { log "error: $*"; exit 1; }
 [[ "$(uname -m)" == x86_64 ]] || die "only x86_64 hosts are supported (no cross build)"
 [[ -f "$fragment" ]] || die "missing $fragment"
 
-installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
-
-missing=()
-for p in "${deps[@]}"; do installed "$p" || missing+=("$p"); done
-if ((${#missing[@]})); then
-    [[ $EUID -eq 0 ]] || die "missing packages (need root to install): ${missing[*]}"
-    log "installing: ${missing[*]}"
-    apt-get update >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2
-fi
+# shellcheck source=../build-cache.sh
+source "$here/../build-cache.sh"
+install_missing "${deps[@]}"
 [[ -f "$tarball" ]] || die "$tarball not found (is $src_pkg installed?)"
 
 src_version="$(dpkg-query -W -f='${Version}' "$src_pkg")"
@@ -40,40 +33,13 @@ recipe=2
 # Small source patches (patches/*.patch, applied in name order with patch -p1).
 patches=("$here"/patches/*.patch)
 [[ -e "${patches[0]}" ]] || patches=()
-key="$( { cat "$fragment" ${patches[@]+"${patches[@]}"}; printf 'recipe %s\n%s %s\n' "$recipe" "$src_pkg" "$src_version"; } \
-        | sha256sum | cut -d' ' -f1)"
+key="$(printf 'recipe %s\n%s %s\n' "$recipe" "$src_pkg" "$src_version" | cache_key "$fragment" ${patches[@]+"${patches[@]}"})"
 cache_root="${ISORUN_CACHE:-/var/cache/isorun}/kernel"
 out="$cache_root/$key"
+# isorun boots <cache>/kernel/current/vmlinux.
+cache_hit_or_lock "$cache_root" "$key" vmlinux "$src_pkg $src_version"
 
-# isorun boots <cache>/kernel/current/vmlinux: point it at this build.
-# Earlier builds (older fragments) are removed: one kernel is enough.
-publish() {
-    ln -sfn "$key" "$cache_root/current"
-    find "$cache_root" -mindepth 1 -maxdepth 1 -type d ! -name "$key" ! -name '.tmp.*' -exec rm -rf {} +
-    echo "$out/vmlinux"
-}
-
-if [[ -f "$out/vmlinux" ]]; then
-    log "cached: $src_pkg $src_version, key $key"
-    publish
-    exit 0
-fi
-
-mkdir -p "$cache_root"
-# One build per cache at a time; a concurrent builder may finish ours.
-exec 9>"$cache_root/.lock"
-flock 9
-if [[ -f "$out/vmlinux" ]]; then
-    publish
-    exit 0
-fi
-
-work="$(mktemp -d "${TMPDIR:-/tmp}/isorun-kernel.XXXXXX")"
-stage="$(mktemp -d "$cache_root/.tmp.$key.XXXXXX")"   # same fs as $out: atomic rename
-cleanup() { rm -rf "$work" "$stage"; }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+cache_workspaces kernel "$cache_root" "$key"
 
 start=$SECONDS
 log "building $src_pkg $src_version, key $key"
@@ -138,4 +104,4 @@ chmod 0755 "$stage"
 mv -T "$stage" "$out"
 
 log "built in $((SECONDS - start))s: $(stat -c %s "$out/vmlinux") bytes"
-publish
+cache_publish "$cache_root" "$key" vmlinux

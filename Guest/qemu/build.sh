@@ -28,16 +28,9 @@ die() { log "error: $*"; exit 1; }
 [[ "$(uname -m)" == x86_64 ]] || die "only x86_64 hosts are supported"
 [[ -f "$devices" ]] || die "missing $devices"
 
-installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
-
-missing=()
-for p in "${deps[@]}"; do installed "$p" || missing+=("$p"); done
-if ((${#missing[@]})); then
-    [[ $EUID -eq 0 ]] || die "missing packages (need root to install): ${missing[*]}"
-    log "installing: ${missing[*]}"
-    apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-fi
+# shellcheck source=../build-cache.sh
+source "$here/../build-cache.sh"
+install_missing "${deps[@]}"
 
 # The source of the QEMU Debian installed, e.g. 1:7.2+dfsg-7+deb12u18.
 version="$(dpkg-query -W -f='${source:Version}' "$binary_pkg")"
@@ -45,30 +38,10 @@ version="$(dpkg-query -W -f='${source:Version}' "$binary_pkg")"
 recipe=2
 patches=("$here"/patches/*.patch)
 [[ -e "${patches[0]}" ]] || patches=()
-key="$( { cat "$devices" ${patches[@]+"${patches[@]}"}; printf 'recipe %s\nqemu %s\n' "$recipe" "$version"; } \
-        | sha256sum | cut -d' ' -f1)"
+key="$(printf 'recipe %s\nqemu %s\n' "$recipe" "$version" | cache_key "$devices" ${patches[@]+"${patches[@]}"})"
 cache_root="${ISORUN_CACHE:-/var/cache/isorun}/qemu"
 out="$cache_root/$key"
-
-publish() {
-    ln -sfn "$key" "$cache_root/current"
-    find "$cache_root" -mindepth 1 -maxdepth 1 -type d ! -name "$key" ! -name '.tmp.*' -exec rm -rf {} +
-    echo "$out/bin/qemu-system-x86_64"
-}
-
-if [[ -x "$out/bin/qemu-system-x86_64" ]]; then
-    log "cached: qemu $version, key $key"
-    publish
-    exit 0
-fi
-
-mkdir -p "$cache_root"
-exec 9>"$cache_root/.lock"
-flock 9
-if [[ -x "$out/bin/qemu-system-x86_64" ]]; then
-    publish
-    exit 0
-fi
+cache_hit_or_lock "$cache_root" "$key" bin/qemu-system-x86_64 "qemu $version"
 
 # apt-get source needs deb-src entries: a copy of each entry this system installs
 # Debian's packages of this release from (its -updates and -security included), with
@@ -97,12 +70,7 @@ ensure_source_entries() {
     apt-get update -qq >&2
 }
 
-work="$(mktemp -d "${TMPDIR:-/tmp}/isorun-qemu.XXXXXX")"
-stage="$(mktemp -d "$cache_root/.tmp.$key.XXXXXX")"   # same fs as $out: atomic rename
-cleanup() { rm -rf "$work" "$stage"; }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+cache_workspaces qemu "$cache_root" "$key"
 
 start=$SECONDS
 log "building qemu $version, key $key"
@@ -144,4 +112,4 @@ chmod 0755 "$stage"
 mv -T "$stage" "$out"
 
 log "built in $((SECONDS - start))s: $(stat -c %s "$out/bin/qemu-system-x86_64") bytes"
-publish
+cache_publish "$cache_root" "$key" bin/qemu-system-x86_64
