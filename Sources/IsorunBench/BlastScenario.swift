@@ -200,7 +200,8 @@ final class WatchedProcess {
         (pid, output) = try DensityScenario.start(command, stderrToStdout: stderrToStdout)
     }
 
-    var isRunning: Bool { (try? Processes.reapIfExited(pid)) == .some(nil) }
+    /// Looks without reaping: `stop` reaps, and signals the pid first, which must still be ours.
+    var isRunning: Bool { Processes.peek(pid) == .running }
 
     func waitForOutput(seconds: Double) -> Bool {
         let deadline = MonotonicClock.nanoseconds() + UInt64(seconds * 1e9)
@@ -211,7 +212,10 @@ final class WatchedProcess {
         return bytes > 0
     }
 
-    func deliver(_ signal: Int32) { Processes.signal(pid, signal) }
+    /// Signals the process if it is still ours (an ended one keeps its pid until `stop`).
+    func deliver(_ signal: Int32) {
+        if Processes.peek(pid) != .notOurs { Processes.signal(pid, signal) }
+    }
 
     /// Bytes of output per second of each process over the same `seconds`.
     static func rates(of processes: [WatchedProcess], over seconds: Double) -> [Double] {

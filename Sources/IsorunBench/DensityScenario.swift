@@ -150,26 +150,26 @@ public struct DensityScenario {
     /// from what it left; `stderrLogs` (by index, when kept) add each one's last words.
     @discardableResult
     static func stop(_ instances: [(pid: pid_t, output: Int32)], stderrLogs: [Int32] = []) -> StopOutcome {
-        for instance in instances { Processes.signal(-instance.pid, SIGTERM) }
+        // Only children not reaped yet are signalled, and each is reaped last: a reaped pid
+        // (and its process group id) may already belong to an unrelated process.
+        let ours = instances.map { Processes.peek($0.pid) != .notOurs }
+        for (instance, isOurs) in zip(instances, ours) where isOurs { Processes.signal(-instance.pid, SIGTERM) }
         let deadline = MonotonicClock.nanoseconds() + 10_000_000_000
         var outcome = StopOutcome()
         for (index, instance) in instances.enumerated() {
-            var ending: Termination?
-            while ending == nil, MonotonicClock.nanoseconds() < deadline {
-                do { ending = try Processes.reapIfExited(instance.pid) } catch { break }
-                if ending == nil { usleep(200) }  // fine enough to time a 2 ms stop
+            defer { StreamCopy.close(instance.output) }
+            guard ours[index] else { continue }
+            while Processes.peek(instance.pid) == .running, MonotonicClock.nanoseconds() < deadline {
+                usleep(200)  // fine enough to time a 2 ms stop
             }
-            if ending == nil, Processes.isAlive(instance.pid) {
-                outcome.killed.append(index)
-                Processes.signal(instance.pid, SIGKILL)
-                _ = try? Processes.wait(instance.pid)
-            } else if let ending, ending != .exited(0) {
-                let how = if case .signaled(let signal) = ending { "signal \(signal)" } else { "exit status \(ending.shellStatus)" }
-                let said = index < stderrLogs.count ? Files.lastLine(of: stderrLogs[index]).map { " (\($0))" } ?? "" : ""
-                outcome.otherEndings.append("\(index): \(how)\(said)")
-            }
+            let timedOut = Processes.peek(instance.pid) == .running
+            if timedOut { outcome.killed.append(index) }
+            // The instance (if still there) and whatever its group still holds.
             Processes.signal(-instance.pid, SIGKILL)
-            StreamCopy.close(instance.output)
+            guard let ending = try? Processes.wait(instance.pid), !timedOut, ending != .exited(0) else { continue }
+            let how = if case .signaled(let signal) = ending { "signal \(signal)" } else { "exit status \(ending.shellStatus)" }
+            let said = index < stderrLogs.count ? Files.lastLine(of: stderrLogs[index]).map { " (\($0))" } ?? "" : ""
+            outcome.otherEndings.append("\(index): \(how)\(said)")
         }
         return outcome
     }
@@ -179,12 +179,15 @@ public struct DensityScenario {
         (HostMemory.proportionalKiB(of: pid) ?? 0) + HostMemory.children(of: pid).map(treeProportionalKiB).reduce(0, +)
     }
 
-    func runtimes(bundle: Bundle, workspace: String) throws -> [Runtime] {
+    /// The runtimes, each starting instances named `<idPrefix>-<mode>-<this pid>-<index>`:
+    /// benches that borrow them (startup's stop times) name theirs apart, so that one
+    /// bench's check for leftovers never counts another's live instances.
+    func runtimes(bundle: Bundle, workspace: String, idPrefix: String = "density") throws -> [Runtime] {
         let isorun = options.isorun, path = bundle.directory, rootfs = bundle.rootfsPath
         let tag = HostProcess.id
         func mode(_ name: String, _ count: Int) -> Runtime {
             Runtime(name: "isorun \(name)", instances: count) { index in
-                [isorun, "--mode", name, "--id", "density-\(name)-\(tag)-\(index)", path, "--"] + Self.workload
+                [isorun, "--mode", name, "--id", "\(idPrefix)-\(name)-\(tag)-\(index)", path, "--"] + Self.workload
             }
         }
         var runtimes = [mode("bare", options.instances), mode("sandbox", options.instances), mode("vm", options.vmInstances)]
@@ -194,7 +197,7 @@ public struct DensityScenario {
         if StartupScenario.onPath("runc") {
             let runcBundle = try StartupScenario.runcBundle(from: bundle, arguments: Self.workload, in: workspace)
             runtimes.append(Runtime(name: "runc", instances: options.instances) { index in
-                ["runc", "--root", "\(workspace)/runc-state", "run", "--bundle", runcBundle, "density-\(tag)-\(index)"]
+                ["runc", "--root", "\(workspace)/runc-state", "run", "--bundle", runcBundle, "\(idPrefix)-\(tag)-\(index)"]
             })
         } else {
             runtimes.append(Runtime(name: "runc", instances: 0, command: { _ in [] }, unavailable: "runc is not installed"))

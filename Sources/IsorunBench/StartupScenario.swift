@@ -126,7 +126,7 @@ public struct StartupScenario {
     func stopTimes(bundle: Bundle, workspace: String, progress: Progress) throws -> [Series] {
         let density = DensityScenario(options: .init(bundle: options.bundle, instances: options.runs,
                                                      vmInstances: options.vmRuns, isorun: options.isorun))
-        return try density.runtimes(bundle: bundle, workspace: workspace).map { runtime in
+        return try density.runtimes(bundle: bundle, workspace: workspace, idPrefix: "stop").map { runtime in
             if let reason = runtime.unavailable {
                 return Series(name: runtime.name, command: [], samplesNanoseconds: [], skipped: reason, group: Self.stopGroup)
             }

@@ -48,6 +48,26 @@ public enum Processes {
         return Termination(waitStatus: status)
     }
 
+    /// What became of a child process, found without reaping it.
+    public enum ChildState: Sendable, Equatable {
+        case running
+        /// Ended, and its pid still reserved for us (a zombie) until it is reaped.
+        case exited
+        /// Not a child of ours, or already reaped: its pid may belong to anyone now.
+        case notOurs
+    }
+
+    /// Looks at a child without reaping it (waitid with WNOWAIT). A caller that will
+    /// still signal the child must not reap it first: once reaped, its pid (and process
+    /// group id) can be handed to an unrelated process, here within seconds when the
+    /// pid space is small and something forks hard.
+    public static func peek(_ pid: pid_t) -> ChildState {
+        var info = siginfo_t()
+        let result = retryingOnInterrupt { waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT) }
+        guard result == 0 else { return .notOurs }
+        return info._sifields._sigchld.si_pid == 0 ? .running : .exited
+    }
+
     /// Reaps any children that have ended (orphans re-parented to a subreaper).
     public static func reapAnyExited() {
         var status: Int32 = 0

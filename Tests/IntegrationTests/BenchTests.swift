@@ -48,6 +48,10 @@ struct BenchTests {
         }
         let environment = try #require(report["environment"] as? [String: Any])
         #expect(["tcg", "kvm"].contains(environment["accelerator"] as? String ?? ""))
+        // The stop-time instances ("stop-…", named apart from density's, which runs
+        // alongside in this suite) are all gone.
+        let runs = (try? FileManager.default.contentsOfDirectory(atPath: "/run/isorun")) ?? []
+        #expect(!runs.contains { $0.hasPrefix("stop-") }, "\(runs)")
     }
 
     @Test func densityQuickStartsMeasuresAndStopsEveryInstance() throws {

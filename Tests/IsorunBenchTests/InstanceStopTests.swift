@@ -25,4 +25,23 @@ struct InstanceStopTests {
         #expect(outcome.killed.isEmpty)
         #expect(outcome.otherEndings == ["1: exit status 3 (going down)", "2: signal \(SIGUSR1)"])
     }
+
+    /// A child is looked at without being reaped, so its pid stays ours until `stop` reaps
+    /// it; once reaped, `stop` leaves the pid alone (it may name someone else by then).
+    @Test func endedInstancesKeepTheirPidUntilStopReapsThem() throws {
+        let instance = try DensityScenario.start(["sh", "-c", "echo up; exec sleep 600"])
+        #expect(StreamCopy.readLine(instance.output, deadline: MonotonicClock.nanoseconds() + 10_000_000_000) == "up\n")
+        #expect(Processes.peek(instance.pid) == .running)
+        Processes.signal(instance.pid, SIGKILL)
+        let deadline = MonotonicClock.nanoseconds() + 10_000_000_000
+        while Processes.peek(instance.pid) == .running, MonotonicClock.nanoseconds() < deadline { usleep(1000) }
+        #expect(Processes.peek(instance.pid) == .exited)
+        #expect(Processes.peek(instance.pid) == .exited, "peeking twice must not reap")
+        let outcome = DensityScenario.stop([instance])
+        #expect(outcome.otherEndings == ["0: signal \(SIGKILL)"])
+        #expect(Processes.peek(instance.pid) == .notOurs)
+        // A second stop finds nothing of its own to signal or reap.
+        let again = DensityScenario.stop([(instance.pid, try Files.memoryFile(named: "unused", contents: []))])
+        #expect(again.killed.isEmpty && again.otherEndings.isEmpty)
+    }
 }
