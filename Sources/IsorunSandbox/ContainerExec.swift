@@ -90,6 +90,7 @@ public final class ExecWorkload: Workload {
     public init(pid: pid_t) { self.pid = pid }
     public var isNamespaceInit: Bool { false }
     public func cleanUp() {
-        if Processes.isAlive(pid) { Processes.signal(pid, SIGKILL) }
+        // A reaped pid may already name another process.
+        if Processes.peek(pid) != .notOurs { Processes.signal(pid, SIGKILL) }
     }
 }

@@ -157,7 +157,9 @@ final class VMWorkload: Workload {
         cleaned = true
         exec = nil
         typing?.restore()
-        if Processes.isAlive(pid) { VMMShutdown.stop(pid, qmpSocket: qmpSocket) }
+        // Once the supervisor has reaped QEMU its pid may name another process: only an
+        // unreaped child of ours is stopped.
+        if Processes.peek(pid) != .notOurs { VMMShutdown.stop(pid, qmpSocket: qmpSocket) }
         do { try cgroup.killAllAndDestroy(afterKilling: Processes.reapAnyExited) } catch { Log.warning("\(error)") }
     }
 
