@@ -1,0 +1,2 @@
+#!/bin/sh
+exec /var/cache/isorun/qemu/current/bin/qemu-system-x86_64 -M microvm,acpi=off -accel tcg -cpu max,-erms,-fsrm -m 128 -smp 1 -nodefaults -no-user-config -display none -no-reboot -serial none -kernel /var/cache/isorun/kernel/f6cdbaa064cc11b11b2877f87e7b66ba3c85212b7580838c843bbe99f440405c/vmlinux -initrd /var/cache/isorun/initramfs/c17e224c0bbdafdd.cpio -append "console=ttyS0 quiet panic=-1 reboot=t tsc early khz=2445406 noapictimer noreplace-smp rdinit=/bin/busybox -- reboot -f"
