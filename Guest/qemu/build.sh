@@ -61,7 +61,8 @@ ensure_source_entries() {
     codename="$(. /etc/os-release && echo "${VERSION_CODENAME:-}")"
     [[ -n $codename ]] || die "no VERSION_CODENAME in /etc/os-release"
     rm -f "$src_base.sources" "$src_base.list"
-    for entry in $(apt-get indextargets --format '$(TARGET_OF) $(ORIGIN) $(RELEASE) $(SOURCESENTRY)'             | awk -v c="$codename" '$1 == "deb" && $2 == "Debian" && ($3 == c || index($3, c "-") == 1) { print $4 }' \
+    for entry in $(apt-get indextargets --format '$(TARGET_OF) $(ORIGIN) $(RELEASE) $(SOURCESENTRY)' \
+            | awk -v c="$codename" '$1 == "deb" && $2 == "Debian" && ($3 == c || index($3, c "-") == 1) { print $4 }' \
             | sort -u); do
         deb_src_copy "$entry"
     done
