@@ -1,5 +1,9 @@
-# Sourced by Guest/kernel/build.sh and Guest/qemu/build.sh: the packages a build
-# needs, and the content-keyed cache its result goes to. The caller defines log and die.
+# Sourced by Guest/kernel/build.sh and Guest/qemu/build.sh: progress lines, the
+# packages a build needs, and the content-keyed cache its result goes to. The caller
+# sets build_name (the prefix of its messages) before sourcing this.
+
+log() { printf '%s: %s\n' "$build_name" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 
@@ -25,11 +29,14 @@ cache_publish() { # cache_root key artifact
     echo "$1/$2/$3"
 }
 
+# An artifact is there when it is an executable regular file (vmlinux and QEMU both are).
+has_artifact() { [[ -f "$1" && -x "$1" ]]; }
+
 # When build <key> already holds <artifact>, publish it and exit. Otherwise take the
 # cache's lock (one build per cache at a time: a concurrent builder may finish ours,
 # so look again once it is ours) and return with it held until the caller exits.
 cache_hit_or_lock() { # cache_root key artifact what
-    if [[ -e "$1/$2/$3" ]]; then
+    if has_artifact "$1/$2/$3"; then
         log "cached: $4, key $2"
         cache_publish "$1" "$2" "$3"
         exit 0
@@ -37,7 +44,7 @@ cache_hit_or_lock() { # cache_root key artifact what
     mkdir -p "$1"
     exec 9>"$1/.lock"
     flock 9
-    if [[ -e "$1/$2/$3" ]]; then
+    if has_artifact "$1/$2/$3"; then
         cache_publish "$1" "$2" "$3"
         exit 0
     fi

@@ -97,7 +97,7 @@ cp "$tmp/stock.sh" "$out/qemu-stock.sh"
 {
     echo "date:        $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo "host kernel: $(uname -r), $(nproc) cpus"
-    echo "accelerator: $("$isorun" --debug --mode vm "$bundle" -- true 2>&1 | sed -n 's/.*vm: accelerator \([a-z]*\).*/\1/p' | head -1)"
+    echo "accelerator: $(sed -n 's/.*vm: accelerator \([a-z]*\).*/\1/p' <<<"$debug" | head -1)"
     echo "qemu:        $qemu: $("$qemu" --version | head -1)"
     echo "stock qemu:  $(command -v qemu-system-x86_64): $(qemu-system-x86_64 --version | head -1)"
     echo "guest:       $kernel ($(stat -c %s "$kernel") bytes)"

@@ -15,14 +15,13 @@ src_pkg=linux-source-6.1
 tarball=/usr/src/linux-source-6.1.tar.xz
 deps=("$src_pkg" build-essential bc flex bison libelf-dev xz-utils)
 
-log() { printf 'isorun-kernel: %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+build_name=isorun-kernel
+# shellcheck source=../build-cache.sh
+source "$here/../build-cache.sh"
 
 [[ "$(uname -m)" == x86_64 ]] || die "only x86_64 hosts are supported (no cross build)"
 [[ -f "$fragment" ]] || die "missing $fragment"
 
-# shellcheck source=../build-cache.sh
-source "$here/../build-cache.sh"
 install_missing "${deps[@]}"
 [[ -f "$tarball" ]] || die "$tarball not found (is $src_pkg installed?)"
 

@@ -22,14 +22,13 @@ deps=(dpkg-dev build-essential ninja-build meson pkg-config python3 xz-utils
       libglib2.0-dev libpixman-1-dev libfdt-dev zlib1g-dev "$binary_pkg")
 src_base=/etc/apt/sources.list.d/isorun-debian-src
 
-log() { printf 'isorun-qemu: %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+build_name=isorun-qemu
+# shellcheck source=../build-cache.sh
+source "$here/../build-cache.sh"
 
 [[ "$(uname -m)" == x86_64 ]] || die "only x86_64 hosts are supported"
 [[ -f "$devices" ]] || die "missing $devices"
 
-# shellcheck source=../build-cache.sh
-source "$here/../build-cache.sh"
 install_missing "${deps[@]}"
 
 # The source of the QEMU Debian installed, e.g. 1:7.2+dfsg-7+deb12u18.
