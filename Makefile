@@ -37,12 +37,15 @@ FAST_METADATA := -Xswiftc -Xfrontend -Xswiftc -disable-concrete-type-metadata-ma
 ## and TLB misses each (-0.4 to -1.3 ms per command, 200 interleaved runs).
 HOT_TEXT := -Xswiftc -Xfrontend -Xswiftc -function-sections -Xcc -ffunction-sections \
 	-Xlinker --section-ordering-file=$(CURDIR)/scripts/release/hot-functions.order
+## Then the binary's page cache is reloaded in 2 MiB folios, so that its code is mapped
+## 2 MiB at a time: ~80 fewer page faults per command (scripts/release/cache-in-huge-folios.py).
 release: deps
 	@# SwiftPM does not know the order file: relink when it changed. (Nor does it rebuild
 	@# what it built when the flags above change: remove .build/*/release after editing them.)
 	@[ ! scripts/release/hot-functions.order -nt $(RELEASE) ] || rm -f $(RELEASE)
 	swift build -c release --static-swift-stdlib -Xswiftc -static-executable $(FAST_METADATA) $(HOT_TEXT) --product isorun
 	swift build -c release --product isorun-init
+	@python3 scripts/release/cache-in-huge-folios.py $(RELEASE)
 
 bundles: deps
 	@Bundles/build-rootfs.sh $(BUNDLES)

@@ -58,22 +58,18 @@ public struct Supervisor {
         var emulatedSignal: Int32?
         var trimPending = true
         while true {
-            let ready: [Int32]
+            let descriptors = [pidFD, signalPipe] + workload.relayedDescriptors
+            var ready: [Int32]
             do {
-                ready = try Polling.waitReadable([pidFD, signalPipe] + workload.relayedDescriptors,
-                                                 timeoutMilliseconds: trimPending ? Self.idleTrimDelayMilliseconds : -1)
+                ready = try Polling.waitReadable(descriptors, timeoutMilliseconds: trimPending ? Self.idleTrimDelayMilliseconds : -1)
+                if ready.isEmpty {
+                    trimPending = false
+                    Log.debug("workload still running after \(Self.idleTrimDelayMilliseconds) ms: resident set \(ResidentPages.residentKiB()) KiB; dropping what can be read back")
+                    guard let woken = try ResidentPages.releaseUnneededThenWait(for: descriptors) else { continue }
+                    ready = woken
+                }
             } catch {
                 throw IsorunError("supervise workload", error)
-            }
-            if ready.isEmpty {
-                trimPending = false
-                let measuring = Log.level <= .debug
-                let before = measuring ? ResidentPages.residentKiB() : 0
-                ResidentPages.releaseUnneeded()
-                if measuring {
-                    Log.debug("workload still running after \(Self.idleTrimDelayMilliseconds) ms: resident set \(before) -> \(ResidentPages.residentKiB()) KiB")
-                }
-                continue
             }
             for descriptor in workload.relayedDescriptors where ready.contains(descriptor) { workload.relay(from: descriptor) }
             if ready.contains(signalPipe) {

@@ -9,29 +9,41 @@ import Glibc
 /// few pages. Unmapping them costs nothing lasting: the pages stay in the page cache,
 /// shared with every other isorun, and the few needed again fault back in.
 public enum ResidentPages {
-    /// Unmaps every page of the binary's (and any other private file mapping's) that
-    /// can be read back unchanged from its file, and returns freed heap to the kernel.
-    /// Pages the process has written (data, RELRO after relocation) stay. Does nothing
-    /// while another thread runs: a page it wrote during a drop would be lost.
-    public static func releaseUnneeded() {
-        guard (try? Files.list("/proc/self/task"))?.count == 1 else { return }
+    /// Unmaps every page of the binary's (and any other private file mapping's) that can
+    /// be read back unchanged from its file, returns freed heap to the kernel, then waits
+    /// until one of `fds` is readable and returns those. Pages the process has written
+    /// (data, RELRO after relocation) stay. Returns nil, having done neither, while
+    /// another thread runs (a page it wrote during a drop would be lost) or when /proc
+    /// cannot be read; the caller then waits itself.
+    ///
+    /// The wait starts without returning to Swift: on kernels that map a large page-cache
+    /// folio whole on a fault (6.18 and later), the first pages of the binary touched
+    /// after the drop would bring back up to 2 MiB each. Only the shim's own page runs
+    /// until something happens.
+    public static func releaseUnneededThenWait(for fds: [Int32]) throws(SystemError) -> [Int32]? {
+        guard (try? Files.list("/proc/self/task"))?.count == 1 else { return nil }
         malloc_trim(0)
-        guard let maps = try? Files.readString("/proc/self/maps") else { return }
+        guard let maps = try? Files.readString("/proc/self/maps") else { return nil }
         let pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC)
-        guard pagemap >= 0 else { return }
+        guard pagemap >= 0 else { return nil }
         defer { close(pagemap) }
-        // Code last: whatever runs after a drop faults its pages back in, 64 KiB at a time.
-        let mappings = FileMapping.parse(maps).filter(\.isPrivateFileView)
-        for mapping in mappings.filter({ !$0.isExecutable }) + mappings.filter(\.isExecutable) {
-            _ = releaseFilePages(from: mapping.start, to: mapping.end, pagemap: pagemap)
-        }
+        let ranges = FileMapping.parse(maps).filter(\.isPrivateFileView).map { $0.start..<$0.end }
+        return try releaseFilePages(ranges, thenWaitFor: fds, pagemap: pagemap)?.ready
     }
 
-    /// Drops the unmodified file pages of the private file mapping [start, end); returns
-    /// how many pages the dropped ranges span, or nil when pagemap could not be read.
-    static func releaseFilePages(from start: UInt, to end: UInt, pagemap: Int32) -> Int? {
-        let pages = isorun_release_file_pages(pagemap, start, end)
-        return pages < 0 ? nil : pages
+    /// Drops the unmodified file pages of the private file mappings `ranges`, then waits
+    /// for `fds`; returns how many pages the dropped runs spanned and the readable
+    /// descriptors, or nil when pagemap could not be read (nothing dropped).
+    static func releaseFilePages(_ ranges: [Range<UInt>], thenWaitFor fds: [Int32],
+                                 pagemap: Int32) throws(SystemError) -> (dropped: Int, ready: [Int32])? {
+        let pageRanges = ranges.map { isorun_page_range(start: $0.lowerBound, end: $0.upperBound) }
+        var entries = fds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+        var dropped = 0
+        let count = isorun_release_file_pages_and_wait(pagemap, pageRanges, Int32(pageRanges.count), &entries,
+                                                       UInt32(entries.count), &dropped)
+        guard dropped >= 0 else { return nil }
+        guard count >= 0 else { throw SystemError("ppoll", errno: Int32(-count)) }
+        return (dropped, entries.filter { $0.revents != 0 }.map(\.fd))
     }
 
     /// VmRSS from /proc/self/statm (resident pages, second field); 0 when unreadable.

@@ -36,9 +36,17 @@ struct ResidentPagesTests {
         let start = UInt(bitPattern: mapped)
         #expect(isPresent(mapped, pagemap: pagemap))
 
-        let spanned = ResidentPages.releaseFilePages(from: start, to: start + UInt(length), pagemap: pagemap)
+        // The wait that follows the drop ends at once: the pipe already holds a byte.
+        var ends: [Int32] = [0, 0]
+        #expect(pipe(&ends) == 0)
+        defer { close(ends[0]); close(ends[1]) }
+        #expect(write(ends[1], "x", 1) == 1)
 
-        #expect(spanned == 3)                                          // pages 0, 2 and 3 (never touched)
+        let result = try ResidentPages.releaseFilePages([start..<start + UInt(length)], thenWaitFor: [ends[0]],
+                                                         pagemap: pagemap)
+
+        #expect(result?.ready == [ends[0]])
+        #expect(result?.dropped == 3)                                  // pages 0, 2 and 3 (never touched)
         #expect(!isPresent(mapped, pagemap: pagemap))
         #expect(isPresent(mapped + Self.pageSize, pagemap: pagemap))
         #expect(bytes[0] == UInt8(ascii: "A"))

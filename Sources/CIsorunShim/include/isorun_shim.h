@@ -284,10 +284,23 @@ int isorun_send_fd(int socket, int fd, const char *name);
 /// memfd_create(2) with MFD_CLOEXEC, or -errno (glibc declares it only under _GNU_SOURCE).
 int isorun_memfd_create(const char *name);
 
-/// MADV_DONTNEED over the pages of the private file mapping [start, end) that
-/// /proc/self/pagemap (`pagemap_fd`) shows are unmodified file pages or unbacked; private
-/// copies stay. Returns the number of pages dropped (mapped or not) or -errno.
-long isorun_release_file_pages(int pagemap_fd, uintptr_t start, uintptr_t end);
+/// One private file mapping, [start, end), for isorun_release_file_pages_and_wait.
+struct isorun_page_range {
+    uintptr_t start;
+    uintptr_t end;
+};
+
+struct pollfd;
+
+/// MADV_DONTNEED over the pages of each private file mapping in `ranges` that
+/// /proc/self/pagemap (`pagemap_fd`) shows are unmodified file pages or unbacked (private
+/// copies stay), then ppoll(2) on `fds` without a timeout (EINTR retried), executing
+/// nothing of the binary in between but one page of its own: a waiting supervisor's
+/// resident set stays as small as the drop made it, even where the kernel maps a large
+/// folio whole on a fault. Returns ppoll's count or -errno; `*dropped` gets the number of
+/// pages the dropped runs spanned, or -1 when nothing was dropped or waited for.
+long isorun_release_file_pages_and_wait(int pagemap_fd, const struct isorun_page_range *ranges, int count,
+                                        struct pollfd *fds, unsigned nfds, long *dropped);
 
 /// Loads `count` BPF instructions (8 bytes each) as a cgroup device program and
 /// attaches it to the cgroup v2 directory `cgroup_fd` (BPF_F_ALLOW_MULTI), then detaches
