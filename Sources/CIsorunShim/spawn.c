@@ -470,11 +470,13 @@ static void load_seccomp(int error_fd, const struct sock_fprog *prog) {
 
 static void set_credentials_and_caps(int error_fd, const struct isorun_spawn_plan *plan) {
     if (plan->set_caps) {
-        // Dropping from the bounding set needs CAP_SETPCAP, so it comes first.
-        for (int cap = 0; cap <= 63; cap++) {
+        // Dropping from the bounding set needs CAP_SETPCAP, so it comes first. Every
+        // capability the kernel knows (libcap counted them) is dropped unread; only a
+        // failed drop asks whether it was there at all.
+        int known = (int)cap_max_bits();
+        for (int cap = 0; cap < known && cap <= 63; cap++) {
             if (plan->bounding_mask & (1ULL << cap)) continue;
-            if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 1) continue;
-            if (cap_drop_bound((cap_value_t)cap) < 0) {
+            if (cap_drop_bound((cap_value_t)cap) < 0 && prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1) {
                 char num[8];
                 int_append(num, 0, sizeof num, cap);
                 child_fail(error_fd, errno, "drop bounding capability", num);

@@ -215,23 +215,41 @@ public enum HostMemory {
     }
 }
 
-/// Wall-clock time for state files, without Foundation's formatter (which reads the
-/// time zone database: ~0.5 ms on every `create`).
+/// Wall-clock time for state files, without Foundation's formatter or glibc's gmtime
+/// (both read the time zone database on first use: an open and a read on every `create`).
 public enum WallClock {
     /// Now, as RFC 3339 in UTC with nanoseconds: 2026-12-01T11:12:43.424521699Z.
     public static func rfc3339() -> String {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
-        var parts = tm()
-        var seconds = now.tv_sec
-        gmtime_r(&seconds, &parts)
-        func padded(_ value: Int32, _ width: Int) -> String {
+        return rfc3339(seconds: Int64(now.tv_sec), nanoseconds: Int(now.tv_nsec))
+    }
+
+    /// `seconds` since the epoch (and `nanoseconds`) as RFC 3339 in UTC.
+    static func rfc3339(seconds: Int64, nanoseconds: Int) -> String {
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let secondOfDay = Int(seconds - days * 86_400)
+        let (year, month, day) = civilDate(daysSinceEpoch: days)
+        func padded(_ value: Int, _ width: Int) -> String {
             let digits = String(value)
             return String(repeating: "0", count: max(0, width - digits.count)) + digits
         }
-        let nanoseconds = String(now.tv_nsec)
-        return "\(padded(parts.tm_year + 1900, 4))-\(padded(parts.tm_mon + 1, 2))-\(padded(parts.tm_mday, 2))"
-            + "T\(padded(parts.tm_hour, 2)):\(padded(parts.tm_min, 2)):\(padded(parts.tm_sec, 2))."
-            + String(repeating: "0", count: 9 - nanoseconds.count) + nanoseconds + "Z"
+        return "\(padded(Int(year), 4))-\(padded(month, 2))-\(padded(day, 2))"
+            + "T\(padded(secondOfDay / 3600, 2)):\(padded(secondOfDay / 60 % 60, 2)):\(padded(secondOfDay % 60, 2))."
+            + padded(nanoseconds, 9) + "Z"
+    }
+
+    /// The proleptic Gregorian date `days` after 1970-01-01, counted in 400-year eras
+    /// (146 097 days each) that start on 1 March, so the leap day falls at an era's end.
+    static func civilDate(daysSinceEpoch days: Int64) -> (year: Int64, month: Int, day: Int) {
+        let shifted = days + 719_468                                     // days since 0000-03-01
+        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
+        let dayOfEra = shifted - era * 146_097                           // 0...146096
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)  // from 1 March
+        let monthFromMarch = (5 * dayOfYear + 2) / 153                   // 0 = March ... 11 = February
+        let day = Int(dayOfYear - (153 * monthFromMarch + 2) / 5 + 1)
+        let month = Int(monthFromMarch < 10 ? monthFromMarch + 3 : monthFromMarch - 9)
+        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
 }
