@@ -562,7 +562,7 @@ static void close_inherited_descriptors(void) {
 
 /// Everything the child does, in order. Never returns.
 __attribute__((noreturn)) static void child_main(const struct isorun_spawn_plan *plan, int sync_fd, int error_fd,
-                                                 int wait_for_release) {
+                                                 int wait_for_release, const cpu_set_t *widen_affinity_to) {
     // Die with the parent from the start, then wait for it to finish its part
     // (uid/gid maps; the cgroup move where clone3 could not place the child and there are
     // no v1 `tasks` files to join). EOF on the pipe means the parent is gone.
@@ -573,6 +573,8 @@ __attribute__((noreturn)) static void child_main(const struct isorun_spawn_plan 
         do { n = read(sync_fd, &go, 1); } while (n < 0 && errno == EINTR);
         if (n != 1) _exit(125);
     }
+    if (widen_affinity_to && sched_setaffinity(0, sizeof *widen_affinity_to, widen_affinity_to) < 0)
+        child_fail(error_fd, errno, "restore CPU affinity", NULL);
     // Into the cgroups first: before the child can fork, allocate or join a cgroup namespace.
     for (int i = 0; i < plan->cgroup_task_count; i++) {
         if (write(plan->cgroup_task_fds[i], "0", 1) != 1) child_fail(error_fd, errno, "join cgroup", plan->cgroup_task_paths[i]);
@@ -728,7 +730,7 @@ static int at_once_child(void *arg) {
     // The descriptor table is the child's own copy (no CLONE_FILES).
     close(start->sync_fds[1]);
     close(start->error_fds[0]);
-    child_main(start->plan, start->sync_fds[0], start->error_fds[1], 0);
+    child_main(start->plan, start->sync_fds[0], start->error_fds[1], 0, NULL);
 }
 
 /// The child's stack for a run-at-once clone: it only needs a few pages (its deepest
@@ -795,6 +797,18 @@ pid_t isorun_spawn_start(const struct isorun_spawn_plan *plan, struct isorun_spa
             pid = -1;
         }
     }
+    // A waiting child sets itself up while its parent goes on (writing the container's
+    // record, for one): on another CPU where there is one. The scheduler tends to queue a
+    // new child on its parent's CPU, where the two would take turns. The child widens
+    // its affinity back once released, so the workload is not pinned.
+    cpu_set_t allowed, elsewhere;
+    int here = pid < 0 ? sched_getcpu() : -1;
+    int away = here >= 0 && here < CPU_SETSIZE && sched_getaffinity(0, sizeof allowed, &allowed) == 0;
+    if (away) {
+        elsewhere = allowed;
+        CPU_CLR(here, &elsewhere);
+        away = CPU_COUNT(&elsewhere) > 0;
+    }
     if (pid < 0 && plan->cgroup_fd >= 0) {
         struct clone_args args;
         memset(&args, 0, sizeof args);
@@ -808,8 +822,9 @@ pid_t isorun_spawn_start(const struct isorun_spawn_plan *plan, struct isorun_spa
     if (pid == 0) {
         close(sync_pipe[1]);
         close(error_pipe[0]);
-        child_main(plan, sync_pipe[0], error_pipe[1], 1);
+        child_main(plan, sync_pipe[0], error_pipe[1], 1, away ? &allowed : NULL);
     }
+    if (pid > 0 && away && !ran_at_once) sched_setaffinity((pid_t)pid, sizeof elsewhere, &elsewhere);
     int saved = errno;
     sigprocmask(SIG_SETMASK, &old, NULL);
     close(sync_pipe[0]);
@@ -858,14 +873,25 @@ static int send_to_child(struct isorun_spawn_handle *handle, struct isorun_child
     return -1;
 }
 
-int isorun_spawn_release(struct isorun_spawn_handle *handle, struct isorun_child_error *error,
-                         const void *hook_states, size_t hook_states_length) {
+int isorun_spawn_let_go(struct isorun_spawn_handle *handle, struct isorun_child_error *error,
+                        const void *hook_states, size_t hook_states_length) {
     char go = 1;
     memset(error, 0, sizeof *error);
-    if (handle->ran_at_once) return await_child(handle, error);
+    if (handle->ran_at_once) return 0;
     if (send_to_child(handle, error, &go, 1) < 0) return -1;
     if (hook_states_length > 0 && send_to_child(handle, error, hook_states, hook_states_length) < 0) return -1;
+    return 0;
+}
+
+int isorun_spawn_await(struct isorun_spawn_handle *handle, struct isorun_child_error *error) {
+    memset(error, 0, sizeof *error);
     return await_child(handle, error);
+}
+
+int isorun_spawn_release(struct isorun_spawn_handle *handle, struct isorun_child_error *error,
+                         const void *hook_states, size_t hook_states_length) {
+    if (isorun_spawn_let_go(handle, error, hook_states, hook_states_length) < 0) return -1;
+    return isorun_spawn_await(handle, error);
 }
 
 int isorun_spawn_resume(struct isorun_spawn_handle *handle, struct isorun_child_error *error) {

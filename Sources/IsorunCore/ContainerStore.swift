@@ -193,21 +193,38 @@ public struct ContainerStore: Sendable {
                                                      consoleSocket: consoleSocket)
         request.terminal = terminal.map { ($0.replica, $0.replicaPath) }
         defer { withExtendedLifetime(terminal) {} }
-        let workload = try launcher.launch(request, state: state)
-        guard let startTime = Processes.startTime(of: workload.pid) else {
-            workload.cleanUp()
-            throw IsorunError("create \(request.id): the container's process ended during setup")
+        // A sandbox's process sets itself up for a few milliseconds once released; the
+        // record is written meanwhile. (A VM's launcher does not call this: below.)
+        let recorded = RecordedDuringSetup(request: request, mode: launcher.mode, state: state)
+        request.whileSettingUp = { [self] pid throws(IsorunError) in
+            recorded.record = try record(recorded.request, pid: pid, mode: recorded.mode, state: recorded.state)
         }
-        var record = ContainerRecord(id: request.id, bundle: request.bundle.directory, mode: launcher.mode.rawValue,
-                                     pid: workload.pid, pidStartTime: startTime,
-                                     created: ContainerRecord.now(), annotations: request.bundle.config.annotations,
-                                     cgroupDirectories: state.cgroupDirectories, hooks: request.bundle.config.hooks)
-        record.hostMountRoot = state.hostMountRoot
-        do { try save(record) } catch {
+        let workload = try launcher.launch(request, state: state)
+        if let record = recorded.record {
+            created = true
+            return record
+        }
+        do {
+            let record = try record(request, pid: workload.pid, mode: launcher.mode, state: state)
+            created = true
+            return record
+        } catch {
             workload.cleanUp()
             throw error
         }
-        created = true
+    }
+
+    /// Writes the record of the container whose process is `pid`.
+    private func record(_ request: RunRequest, pid: pid_t, mode: Mode, state: RunState) throws(IsorunError) -> ContainerRecord {
+        guard let startTime = Processes.startTime(of: pid) else {
+            throw IsorunError("create \(request.id): the container's process ended during setup")
+        }
+        var record = ContainerRecord(id: request.id, bundle: request.bundle.directory, mode: mode.rawValue,
+                                     pid: pid, pidStartTime: startTime,
+                                     created: ContainerRecord.now(), annotations: request.bundle.config.annotations,
+                                     cgroupDirectories: state.cgroupDirectories, hooks: request.bundle.config.hooks)
+        record.hostMountRoot = state.hostMountRoot
+        try save(record)
         return record
     }
 
@@ -273,5 +290,21 @@ public struct ContainerStore: Sendable {
         let existing = record.cgroupDirectories.filter(Files.isDirectory)
         guard !existing.isEmpty, let layout = try? CgroupLayout.host() else { return nil }
         return Cgroups.restore(directories: existing, layout: layout)
+    }
+}
+
+/// What `create` needs to write the record while the container's process sets itself
+/// up, and the record once written. Used on the launching thread only: the launch calls
+/// `whileSettingUp` synchronously.
+private final class RecordedDuringSetup: @unchecked Sendable {
+    let request: RunRequest
+    let mode: Mode
+    let state: RunState
+    var record: ContainerRecord?
+
+    init(request: RunRequest, mode: Mode, state: RunState) {
+        self.request = request
+        self.mode = mode
+        self.state = state
     }
 }

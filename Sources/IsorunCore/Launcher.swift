@@ -25,6 +25,10 @@ public struct RunRequest: Sendable {
     /// `--systemd-cgroup`: `cgroupsPath` is systemd's `slice:prefix:name`.
     public var systemdCgroupPath = false
     public var holdUntilStart: (@Sendable (RunState) throws(IsorunError) -> Int32)?
+    /// `create` in a sandbox: called with the container process's pid once it has been
+    /// released to set itself up, while it does (the parent records the container then,
+    /// instead of after). The launch fails, and the process is killed, when it throws.
+    public var whileSettingUp: (@Sendable (pid_t) throws(IsorunError) -> Void)?
 
     public init(bundle: Bundle, id: String, argumentsOverride: [String]?) {
         self.bundle = bundle

@@ -29,7 +29,8 @@ public enum WorkloadCgroup {
 
     /// Clones the child, lets `prepare` do the parent's part (uid maps, oom_score_adj),
     /// puts it in `cgroup` before it runs anything, and releases it to exec, running the
-    /// request's prestart and createRuntime hooks when the child stops before pivot_root.
+    /// request's prestart and createRuntime hooks when the child stops before pivot_root,
+    /// and the request's `whileSettingUp` while the child sets itself up.
     /// With no `prepare` and no move into the cgroup, the child runs at once.
     public static func spawn(_ plan: SpawnPlan, into cgroup: any CgroupManager, for request: RunRequest,
                              prepare: ((pid_t) throws(IsorunError) -> Void)? = nil) throws(IsorunError) -> pid_t {
@@ -62,7 +63,16 @@ public enum WorkloadCgroup {
                 states = (Array(request.hookState(pid: child.pid, status: .creating).json(pretty: false).utf8),
                           Array(request.hookState(pid: child.pid, status: .created).json(pretty: false).utf8))
             }
-            if try child.release(hookStates: states) == .atHookBarrier, let hooks {
+            try child.letGo(hookStates: states)
+            if let whileSettingUp = request.whileSettingUp {
+                do { try whileSettingUp(child.pid) } catch {
+                    child.abort()
+                    cgroup.killAll()
+                    try? cgroup.destroy()
+                    throw error
+                }
+            }
+            if try child.awaitReport() == .atHookBarrier, let hooks {
                 do {
                     let state = request.hookState(pid: child.pid, status: .creating)
                     try LifecycleHooks.run(hooks.hooks.prestart ?? [], phase: "prestart", state: state)

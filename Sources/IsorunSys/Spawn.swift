@@ -243,6 +243,13 @@ public final class PendingChild {
     /// createContainer and startContainer hooks read, when the plan has such hooks.
     @discardableResult
     public func release(hookStates: (creating: [UInt8], created: [UInt8])? = nil) throws(ChildSetupError) -> Progress {
+        try letGo(hookStates: hookStates)
+        return try awaitReport()
+    }
+
+    /// The first half of `release`: the go-ahead, after which the parent may do work of
+    /// its own while the child sets itself up, before `awaitReport`.
+    public func letGo(hookStates: (creating: [UInt8], created: [UInt8])? = nil) throws(ChildSetupError) {
         var report = isorun_child_error()
         var framed: [UInt8] = []
         if let hookStates {
@@ -251,8 +258,14 @@ public final class PendingChild {
                 framed.append(contentsOf: document)
             }
         }
-        let rc = framed.withUnsafeBytes { isorun_spawn_release(&handle, &report, $0.baseAddress, $0.count) }
-        return try settle(rc, report)
+        let rc = framed.withUnsafeBytes { isorun_spawn_let_go(&handle, &report, $0.baseAddress, $0.count) }
+        if rc != 0 { _ = try settle(rc, report) }
+    }
+
+    /// The second half of `release`: waits for the child's report.
+    public func awaitReport() throws(ChildSetupError) -> Progress {
+        var report = isorun_child_error()
+        return try settle(isorun_spawn_await(&handle, &report), report)
     }
 
     /// Lets a child waiting at its hook barrier go on; returns as `release` does.

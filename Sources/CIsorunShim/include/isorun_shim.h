@@ -244,6 +244,13 @@ pid_t isorun_spawn_start(const struct isorun_spawn_plan *plan, struct isorun_spa
 int isorun_spawn_release(struct isorun_spawn_handle *handle, struct isorun_child_error *error,
                          const void *hook_states, size_t hook_states_length);
 
+/// isorun_spawn_release in two halves, for a parent with work of its own to do while
+/// the child sets itself up: the go-ahead (0, or -1 with `error` filled and the child to
+/// be aborted), then the wait for the child's report (returns as isorun_spawn_release).
+int isorun_spawn_let_go(struct isorun_spawn_handle *handle, struct isorun_child_error *error,
+                        const void *hook_states, size_t hook_states_length);
+int isorun_spawn_await(struct isorun_spawn_handle *handle, struct isorun_child_error *error);
+
 /// Lets a child stopped at its hook barrier go on; returns as isorun_spawn_release
 /// (never 1).
 int isorun_spawn_resume(struct isorun_spawn_handle *handle, struct isorun_child_error *error);
