@@ -32,12 +32,26 @@ package struct JSONFieldError: Error, Sendable, Equatable {
 /// A JSON value and where it sits in its document.
 package struct JSONNode {
     let value: JSONValue
-    let path: [JSONPathStep]
+    /// The path is kept as the parent's and one step, and joined only when asked for
+    /// (an error, or an object or array whose members need it): most nodes read are
+    /// strings and numbers, and a new array per field read was a good part of the
+    /// time taken to read a config.
+    private let parentPath: [JSONPathStep]
+    private let step: JSONPathStep?
 
     init(_ value: JSONValue, path: [JSONPathStep]) {
         self.value = value
-        self.path = path
+        self.parentPath = path
+        self.step = nil
     }
+
+    init(_ value: JSONValue, in parentPath: [JSONPathStep], at step: JSONPathStep) {
+        self.value = value
+        self.parentPath = parentPath
+        self.step = step
+    }
+
+    var path: [JSONPathStep] { step.map { parentPath + [$0] } ?? parentPath }
 
     /// Parses a whole document; a syntax error names its line and column.
     package static func document(_ bytes: [UInt8]) throws(JSONFieldError) -> JSONNode {
@@ -92,8 +106,9 @@ package struct JSONNode {
         guard case .array(let elements) = value else { throw mismatch("an array of \(shape)") }
         var result: [T] = []
         result.reserveCapacity(elements.count)
+        let path = path
         for (index, item) in elements.enumerated() {
-            result.append(try element(JSONNode(item, path: path + [.index(index)])))
+            result.append(try element(JSONNode(item, in: path, at: .index(index))))
         }
         return result
     }
@@ -112,8 +127,9 @@ package struct JSONNode {
         guard case .object(let members) = value else { throw mismatch("an object whose values are strings") }
         var result: [String: String] = [:]
         result.reserveCapacity(members.count)
+        let path = path
         for member in members {
-            result[member.key] = try JSONNode(member.value, path: path + [.key(member.key)]).string()
+            result[member.key] = try JSONNode(member.value, in: path, at: .key(member.key)).string()
         }
         return result
     }
@@ -128,7 +144,7 @@ package struct JSONObject {
     /// The member `key` read by `read`; nil when it is absent or null.
     package func optional<T>(_ key: String, _ read: (JSONNode) throws(JSONFieldError) -> T) throws(JSONFieldError) -> T? {
         guard let value = lookup(key), value != .null else { return nil }
-        return try read(JSONNode(value, path: path + [.key(key)]))
+        return try read(JSONNode(value, in: path, at: .key(key)))
     }
 
     /// The member `key` read by `read`; an error naming it when it is absent.
@@ -136,7 +152,7 @@ package struct JSONObject {
         guard let value = lookup(key) else {
             throw JSONFieldError(path: path, message: "missing required field \(quoted(key))")
         }
-        return try read(JSONNode(value, path: path + [.key(key)]))
+        return try read(JSONNode(value, in: path, at: .key(key)))
     }
 
     private func lookup(_ key: String) -> JSONValue? {
