@@ -266,11 +266,15 @@ public struct ContainerStore: Sendable {
     /// Removes a container: kills what is left in its cgroup (only a stopped or created
     /// one unless `force`), removes the cgroup and the state directory.
     public func delete(_ record: ContainerRecord, force: Bool) throws(IsorunError) {
-        if [.running, .paused].contains(status(of: record)) && !force {
+        let status = status(of: record)
+        if [.running, .paused].contains(status) && !force {
             throw IsorunError("container '\(record.id)' is running: stop it first or use delete --force")
         }
-        if Processes.startTime(of: record.pid) == record.pidStartTime { Processes.signal(record.pid, SIGKILL) }
-        if let cgroup = cgroup(of: record) {
+        if status != .stopped { Processes.signal(record.pid, SIGKILL) }
+        // Usually everything in the cgroup has ended by now (containerd deletes a container
+        // whose process exited): its directories go at once. Otherwise (a process still
+        // dying, a paused container) the cgroup is thawed, emptied and then removed.
+        if !Cgroups.removeIfEmpty(record.cgroupDirectories), let cgroup = cgroup(of: record) {
             if cgroup.isFrozen { try? cgroup.setFrozen(false) }
             do { try cgroup.killAllAndDestroy() } catch { throw IsorunError(error) }
         }
