@@ -145,8 +145,47 @@ static int mkdir_in_root(int root_fd, const char *path) {
     }
 }
 
-/// Splits `path` into its parent directory (created) and returns that fd; `*name` gets the last component.
-static int parent_in_root(int root_fd, const char *path, const char **name, char *buf) {
+/// The directory the last mount target was made in, kept open: the next target in the
+/// same directory (the cgroup hierarchies, the default devices, /dev's symlinks) is one
+/// step from it instead of a walk from the root (about 20 fewer path walks for a
+/// typical container). A mount onto that directory or above it makes it stale.
+struct parent_cache {
+    int fd;  // -1 when empty
+    char path[PATH_MAX];
+};
+
+static void parent_cache_forget(struct parent_cache *cache) {
+    if (cache->fd >= 0) close(cache->fd);
+    cache->fd = -1;
+    cache->path[0] = '\0';
+}
+
+/// A mount onto `target` hides what was there, the cached directory too when it lies at
+/// or under `target`.
+static void parent_cache_mounted_on(struct parent_cache *cache, const char *target) {
+    if (cache->fd < 0) return;
+    size_t n = strlen(target);
+    while (n > 1 && target[n - 1] == '/') n--;
+    if (n <= 1 || (strncmp(cache->path, target, n) == 0 && (cache->path[n] == '\0' || cache->path[n] == '/')))
+        parent_cache_forget(cache);
+}
+
+/// Absolute, with no empty, "." or ".." component and no trailing slash: two such paths
+/// name the same place exactly when they are the same string.
+static int is_plain_path(const char *path) {
+    if (path[0] != '/' || path[1] == '\0') return 0;
+    for (const char *p = path; *p; p++) {
+        if (*p != '/') continue;
+        if (p[1] == '/' || p[1] == '\0') return 0;
+        if (p[1] == '.' && (p[2] == '/' || p[2] == '\0' || (p[2] == '.' && (p[3] == '/' || p[3] == '\0')))) return 0;
+    }
+    return 1;
+}
+
+/// Splits `path` into its parent directory (created) and returns that fd; `*name` gets
+/// the last component. Through `cache` (may be NULL) when it holds that directory; the
+/// fd may be the cache's own, so it is given back with put_parent.
+static int parent_in_root(int root_fd, const char *path, const char **name, char *buf, struct parent_cache *cache) {
     size_t len = strlen(path);
     if (len >= PATH_MAX) { errno = ENAMETOOLONG; return -1; }
     memcpy(buf, path, len + 1);
@@ -154,17 +193,61 @@ static int parent_in_root(int root_fd, const char *path, const char **name, char
     if (slash == NULL) { *name = buf; return open_in_root(root_fd, "/", O_PATH | O_DIRECTORY); }
     *slash = '\0';
     *name = slash + 1;
-    return mkdir_in_root(root_fd, buf[0] ? buf : "/");
+    const char *parent = buf[0] ? buf : "/";
+    int plain = cache != NULL && is_plain_path(path);
+    if (plain && cache->fd >= 0 && strcmp(cache->path, parent) == 0) return cache->fd;
+    int fd = mkdir_in_root(root_fd, parent);
+    if (fd >= 0 && plain) {
+        parent_cache_forget(cache);
+        cache->fd = fd;
+        memcpy(cache->path, parent, strlen(parent) + 1);
+    }
+    return fd;
+}
+
+/// Done with a directory from parent_in_root: closed unless the cache keeps it.
+static void put_parent(struct parent_cache *cache, int fd) {
+    if (cache == NULL || fd != cache->fd) close(fd);
+}
+
+/// The single component `name` beneath `parent` (resolved in the root already), made as
+/// a directory or an empty file when missing; -1 when it is a symlink or cannot be opened,
+/// and the caller walks the whole path instead.
+static int open_beneath(int parent, const char *name, int as_file) {
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = (uint64_t)(O_PATH | O_CLOEXEC | (as_file ? 0 : O_DIRECTORY));
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    int fd = (int)syscall(SYS_openat2, parent, name, &how, sizeof how);
+    if (fd >= 0 || errno != ENOENT) return fd;
+    if (as_file) {
+        int created = openat(parent, name, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (created < 0 && errno != EEXIST) return -1;
+        if (created >= 0) close(created);
+    } else if (mkdirat(parent, name, 0755) < 0 && errno != EEXIST) {
+        return -1;
+    }
+    return (int)syscall(SYS_openat2, parent, name, &how, sizeof how);
 }
 
 /// The target of a mount as an fd: created as a directory or an empty file.
-static int mount_target_fd(int root_fd, const char *path, int as_file) {
+static int mount_target_fd(int root_fd, const char *path, int as_file, struct parent_cache *cache) {
+    if (cache != NULL && is_plain_path(path)) {
+        char buf[PATH_MAX];
+        const char *name;
+        int parent = parent_in_root(root_fd, path, &name, buf, cache);
+        if (parent >= 0) {
+            int fd = open_beneath(parent, name, as_file);
+            put_parent(cache, parent);
+            if (fd >= 0) return fd;
+        }
+    }
     if (!as_file) return mkdir_in_root(root_fd, path);
     int existing = open_in_root(root_fd, path, O_PATH);
     if (existing >= 0 || errno != ENOENT) return existing;
     char buf[PATH_MAX];
     const char *name;
-    int parent = parent_in_root(root_fd, path, &name, buf);
+    int parent = parent_in_root(root_fd, path, &name, buf, NULL);
     if (parent < 0) return -1;
     int fd = openat(parent, name, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0 && errno != EEXIST && errno != EISDIR && errno != ELOOP) {
@@ -196,50 +279,51 @@ static unsigned long locked_flags(const char *path) {
 
 // MARK: - the steps
 
-static void do_mount_op(int error_fd, int root_fd, const struct isorun_mount_op *op);
+static void do_mount_op(int error_fd, int root_fd, const struct isorun_mount_op *op, struct parent_cache *cache);
 
 /// mknod where allowed; in a user namespace, where it is not, the host's node bound
 /// onto an empty file instead (a FIFO can always be made).
-static void make_device(int error_fd, int root_fd, const struct isorun_mount_op *op) {
+static void make_device(int error_fd, int root_fd, const struct isorun_mount_op *op, struct parent_cache *cache) {
     char buf[PATH_MAX];
     const char *name;
-    int parent = parent_in_root(root_fd, op->target, &name, buf);
+    int parent = parent_in_root(root_fd, op->target, &name, buf, cache);
     if (parent < 0) child_fail(error_fd, errno, "create parent of device", op->target);
     unlinkat(parent, name, 0);
     if (mknodat(parent, name, op->device_mode, (dev_t)op->device_number) < 0) {
         if (errno != EPERM || op->source == NULL) child_fail(error_fd, errno, "mknod", op->target);
-        close(parent);
+        put_parent(cache, parent);
         struct isorun_mount_op bind = *op;
         bind.kind = ISORUN_MOUNT_BIND;
         bind.target_is_file = 1;
-        do_mount_op(error_fd, root_fd, &bind);
+        do_mount_op(error_fd, root_fd, &bind, cache);
         return;
     }
     // mknod applied the umask; the spec's mode is exact.
     if (fchmodat(parent, name, op->device_mode & 07777, 0) < 0) child_fail(error_fd, errno, "chmod device", op->target);
     if (fchownat(parent, name, op->device_uid, op->device_gid, AT_SYMLINK_NOFOLLOW) < 0)
         child_fail(error_fd, errno, "chown device", op->target);
-    close(parent);
+    put_parent(cache, parent);
 }
 
-static void do_mount_op(int error_fd, int root_fd, const struct isorun_mount_op *op) {
+static void do_mount_op(int error_fd, int root_fd, const struct isorun_mount_op *op, struct parent_cache *cache) {
     char target[64];
     if (op->kind == ISORUN_MOUNT_DEVICE) {
-        make_device(error_fd, root_fd, op);
+        make_device(error_fd, root_fd, op, cache);
         return;
     }
     if (op->kind == ISORUN_MOUNT_SYMLINK) {
         char buf[PATH_MAX];
         const char *name;
-        int parent = parent_in_root(root_fd, op->target, &name, buf);
+        int parent = parent_in_root(root_fd, op->target, &name, buf, cache);
         if (parent < 0) child_fail(error_fd, errno, "create parent of symlink", op->target);
         if (symlinkat(op->source, parent, name) < 0 && errno != EEXIST)
             child_fail(error_fd, errno, "symlink", op->target);
-        close(parent);
+        put_parent(cache, parent);
         return;
     }
-    int fd = mount_target_fd(root_fd, op->target, op->target_is_file);
+    int fd = mount_target_fd(root_fd, op->target, op->target_is_file, cache);
     if (fd < 0) child_fail(error_fd, errno, "create mount point", op->target);
+    parent_cache_mounted_on(cache, op->target);
     fd_path(fd, target, sizeof target);
     if (op->kind == ISORUN_MOUNT_BIND) {
         if (mount(op->source, target, NULL, op->flags | MS_BIND, NULL) < 0)
@@ -409,7 +493,9 @@ static void setup_rootfs(int error_fd, const struct isorun_spawn_plan *plan, con
         child_fail(error_fd, errno, "bind rootfs", plan->rootfs);
     int root_fd = open(plan->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (root_fd < 0) child_fail(error_fd, errno, "open rootfs", plan->rootfs);
-    for (int i = 0; i < plan->mount_count; i++) do_mount_op(error_fd, root_fd, &plan->mounts[i]);
+    struct parent_cache cache = { -1, "" };
+    for (int i = 0; i < plan->mount_count; i++) do_mount_op(error_fd, root_fd, &plan->mounts[i], &cache);
+    parent_cache_forget(&cache);
     close(root_fd);
     run_pre_pivot_hooks(error_fd, plan, hooks);
 
