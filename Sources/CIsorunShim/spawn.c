@@ -974,11 +974,6 @@ int isorun_spawn_await(struct isorun_spawn_handle *handle, struct isorun_child_e
     return await_child(handle, error);
 }
 
-int isorun_spawn_release(struct isorun_spawn_handle *handle, struct isorun_child_error *error,
-                         const void *hook_states, size_t hook_states_length) {
-    if (isorun_spawn_let_go(handle, error, hook_states, hook_states_length) < 0) return -1;
-    return isorun_spawn_await(handle, error);
-}
 
 int isorun_spawn_resume(struct isorun_spawn_handle *handle, struct isorun_child_error *error) {
     char go = 1;

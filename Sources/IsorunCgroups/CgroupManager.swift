@@ -105,13 +105,13 @@ public enum Cgroups {
         }
     }
 
-    /// Rebuilds a manager from directories recorded by an earlier run, to clean up after it.
     /// Removes `directories` (a cgroup's, as recorded) when they are empty or gone; false
     /// as soon as one is still in use. Needs no manager, so no look at the hierarchy.
     public static func removeIfEmpty(_ directories: [String]) -> Bool {
         directories.allSatisfy(CgroupFiles.removeIfEmpty)
     }
 
+    /// Rebuilds a manager from directories recorded by an earlier run, to clean up after it.
     public static func restore(directories: [String], layout: CgroupLayout) -> any CgroupManager {
         switch layout {
         case .unified:

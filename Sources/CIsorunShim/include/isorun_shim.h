@@ -66,7 +66,7 @@ struct isorun_join {
     int nstype;
 };
 
-/// The whole launch plan. Pointers must stay valid until isorun_spawn_release returns.
+/// The whole launch plan. Pointers must stay valid until isorun_spawn_await returns 0 or -1.
 /// An OCI hook the child runs itself, in the container's namespaces
 /// (createContainer before pivot_root, startContainer just before exec).
 struct isorun_hook {
@@ -170,7 +170,7 @@ struct isorun_spawn_plan {
     /// container's namespaces exist, then lets the child go on with isorun_spawn_resume.
     int hook_barrier;
     /// Hooks the child runs; each reads a state document that the parent sends with
-    /// the release (see isorun_spawn_release).
+    /// the release (see isorun_spawn_let_go).
     const struct isorun_hook *create_container_hooks;
     int create_container_hook_count;
     const struct isorun_hook *start_container_hooks;
@@ -195,7 +195,7 @@ struct isorun_spawn_plan {
     /// cgroup move, no hooks, no start gate): the child runs its plan at once, cloned
     /// vfork-style on a stack of its own while the parent sleeps until it execs or fails.
     /// Spares copying the parent's page tables and the copy-on-write faults that follow.
-    /// isorun_spawn_release then only collects the outcome. Falls back to the waiting
+    /// isorun_spawn_await then only collects the outcome. Falls back to the waiting
     /// child where clone3 or this architecture cannot do it.
     int run_at_once;
 };
@@ -228,30 +228,26 @@ struct isorun_spawn_handle {
     int ran_at_once;     // the plan's run_at_once was honoured: the child is done with it
 };
 
-/// Clones the child, which waits until isorun_spawn_release (or, run at once, has exec'd
+/// Clones the child, which waits until isorun_spawn_let_go (or, run at once, has exec'd
 /// or failed by the time this returns). Returns the pid or -errno.
 pid_t isorun_spawn_start(const struct isorun_spawn_plan *plan, struct isorun_spawn_handle *handle);
 
 /// The `err` of a report that is not a failure: the child reached its hook barrier.
 #define ISORUN_AT_HOOK_BARRIER (-1)
 
-/// Lets the child run its plan and waits until it has exec'd or reached its start gate
-/// (returns 0), stopped at its hook barrier (returns 1; continue with
-/// isorun_spawn_resume), or failed (returns -1 and fills `error`; the child has exited
-/// and must still be reaped). `hook_states` (may be empty) is what the child's hooks
-/// read: when the plan has createContainer or startContainer hooks, two documents,
-/// each a native-endian uint32 length followed by that many bytes.
-int isorun_spawn_release(struct isorun_spawn_handle *handle, struct isorun_child_error *error,
-                         const void *hook_states, size_t hook_states_length);
-
-/// isorun_spawn_release in two halves, for a parent with work of its own to do while
-/// the child sets itself up: the go-ahead (0, or -1 with `error` filled and the child to
-/// be aborted), then the wait for the child's report (returns as isorun_spawn_release).
+/// Lets the child run its plan (a child run at once already has): 0, or -1 with `error`
+/// filled when the child is gone. `hook_states` (may be empty) is what the child's hooks
+/// read: when the plan has createContainer or startContainer hooks, two documents, each a
+/// native-endian uint32 length followed by that many bytes. The parent may do work of its
+/// own before isorun_spawn_await, while the child sets itself up.
 int isorun_spawn_let_go(struct isorun_spawn_handle *handle, struct isorun_child_error *error,
                         const void *hook_states, size_t hook_states_length);
+/// Waits until the child has exec'd or reached its start gate (returns 0), stopped at its
+/// hook barrier (returns 1; continue with isorun_spawn_resume), or failed (returns -1 and
+/// fills `error`; the child has exited and must still be reaped).
 int isorun_spawn_await(struct isorun_spawn_handle *handle, struct isorun_child_error *error);
 
-/// Lets a child stopped at its hook barrier go on; returns as isorun_spawn_release
+/// Lets a child stopped at its hook barrier go on; returns as isorun_spawn_await
 /// (never 1).
 int isorun_spawn_resume(struct isorun_spawn_handle *handle, struct isorun_child_error *error);
 
