@@ -148,7 +148,9 @@ static int mkdir_in_root(int root_fd, const char *path) {
 /// The directory the last mount target was made in, kept open: the next target in the
 /// same directory (the cgroup hierarchies, the default devices, /dev's symlinks) is one
 /// step from it instead of a walk from the root (about 20 fewer path walks for a
-/// typical container). A mount onto that directory or above it makes it stale.
+/// typical container). It stays valid while every mount lands on a plain child of it
+/// (opened beneath it, no symlink followed), which cannot cover it; any other mount
+/// makes it forgotten.
 struct parent_cache {
     int fd;  // -1 when empty
     char path[PATH_MAX];
@@ -158,16 +160,6 @@ static void parent_cache_forget(struct parent_cache *cache) {
     if (cache->fd >= 0) close(cache->fd);
     cache->fd = -1;
     cache->path[0] = '\0';
-}
-
-/// A mount onto `target` hides what was there, the cached directory too when it lies at
-/// or under `target`.
-static void parent_cache_mounted_on(struct parent_cache *cache, const char *target) {
-    if (cache->fd < 0) return;
-    size_t n = strlen(target);
-    while (n > 1 && target[n - 1] == '/') n--;
-    if (n <= 1 || (strncmp(cache->path, target, n) == 0 && (cache->path[n] == '\0' || cache->path[n] == '/')))
-        parent_cache_forget(cache);
 }
 
 /// Absolute, with no empty, "." or ".." component and no trailing slash: two such paths
@@ -230,14 +222,17 @@ static int open_beneath(int parent, const char *name, int as_file) {
     return (int)syscall(SYS_openat2, parent, name, &how, sizeof how);
 }
 
-/// The target of a mount as an fd: created as a directory or an empty file.
-static int mount_target_fd(int root_fd, const char *path, int as_file, struct parent_cache *cache) {
+/// The target of a mount as an fd: created as a directory or an empty file. `*beneath`
+/// tells whether it was opened as a plain child of the cached directory.
+static int mount_target_fd(int root_fd, const char *path, int as_file, struct parent_cache *cache, int *beneath) {
+    *beneath = 0;
     if (cache != NULL && is_plain_path(path)) {
         char buf[PATH_MAX];
         const char *name;
         int parent = parent_in_root(root_fd, path, &name, buf, cache);
         if (parent >= 0) {
             int fd = open_beneath(parent, name, as_file);
+            *beneath = fd >= 0 && parent == cache->fd;
             put_parent(cache, parent);
             if (fd >= 0) return fd;
         }
@@ -321,9 +316,11 @@ static void do_mount_op(int error_fd, int root_fd, const struct isorun_mount_op 
         put_parent(cache, parent);
         return;
     }
-    int fd = mount_target_fd(root_fd, op->target, op->target_is_file, cache);
+    int beneath;
+    int fd = mount_target_fd(root_fd, op->target, op->target_is_file, cache, &beneath);
     if (fd < 0) child_fail(error_fd, errno, "create mount point", op->target);
-    parent_cache_mounted_on(cache, op->target);
+    // A mount that did not land on a plain child of the cached directory may cover it.
+    if (!beneath) parent_cache_forget(cache);
     fd_path(fd, target, sizeof target);
     if (op->kind == ISORUN_MOUNT_BIND) {
         if (mount(op->source, target, NULL, op->flags | MS_BIND, NULL) < 0)
