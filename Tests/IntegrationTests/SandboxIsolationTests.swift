@@ -23,6 +23,30 @@ struct SandboxIsolationTests {
         #expect(result.out == "1\nbound\n", "\(result.err)")
     }
 
+    /// A mount whose target is a symlink in the rootfs lands where the link points,
+    /// inside the root; mount points made after it are made in that new mount, not in the
+    /// directory it covered (the shim keeps the last target's directory open and must
+    /// not reuse it then).
+    @Test func mountsAfterOneOnASymlinkedTargetGoInsideIt() throws {
+        let rootfs = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-rootfs-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: rootfs) }
+        #expect(try IsorunRunner.runProgram("/bin/cp", ["-a", IsorunRunner.bundle("hello") + "/rootfs", rootfs]).status == 0)
+        try FileManager.default.createDirectory(atPath: rootfs + "/srv", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: rootfs + "/link", withDestinationPath: "/srv")
+        let bundle = try IsorunRunner.bundleCopy("hello", args: ["sh", "-c", "cut -d' ' -f5 /proc/self/mountinfo | grep -E '^/(srv|link)'; ls /srv"]) { config in
+            var mounts = config["mounts"] as? [[String: Any]] ?? []
+            for destination in ["/srv/a", "/link", "/srv/b", "/srv/c"] {
+                mounts.append(["destination": destination, "type": "tmpfs", "source": "tmpfs", "options": ["size=1m"]])
+            }
+            config["mounts"] = mounts
+            config["root"] = ["path": rootfs, "readonly": false]
+        }
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let result = try IsorunRunner.run(["run", "--mode", "sandbox", "--id", IsorunRunner.uniqueID("symlinked"), bundle])
+        #expect(result.status == 0, "\(result.err)")
+        #expect(result.out == "/srv/a\n/srv\n/srv/b\n/srv/c\nb\nc\n", "\(result.err)")
+    }
+
     @Test func workloadIsPidOneAndSeesOnlyItsOwnProcesses() throws {
         let result = try IsorunRunner.run(mode: "sandbox", bundle: "hello", ["sh", "-c", "echo $$; set -- /proc/[0-9]*; echo $#"])
         #expect(result.status == 0, "\(result.err)")
