@@ -42,10 +42,13 @@ public struct BlastScenario {
 
     /// Counts in a loop and prints a dot per batch, as long as it can write its
     /// heartbeat and its state file is still there (a service that needs its disk).
+    /// Each heartbeat is a new file renamed over the last, so it needs a free page of the
+    /// disk every time: an append would fit in the page the file already has, and on a
+    /// full disk go on for up to a page's worth of heartbeats, as long as the window.
     static func victim(dataDirectory: String) -> [String] {
         ["sh", "-c", "mkdir -p \"$0/victim\" && echo ok > \"$0/victim/state\" || exit 1; while :; do i=0; "
-            + "while [ $i -lt 200 ]; do i=$((i+1)); done; [ -e \"$0/victim/state\" ] && echo $i 2>/dev/null >> \"$0/victim/heartbeat\" "
-            + "&& echo -n .; done", dataDirectory]
+            + "while [ $i -lt 200 ]; do i=$((i+1)); done; [ -e \"$0/victim/state\" ] && echo $i 2>/dev/null > \"$0/victim/beat\" "
+            + "&& mv -f \"$0/victim/beat\" \"$0/victim/heartbeat\" && echo -n .; done", dataDirectory]
     }
 
     static let faults = [
