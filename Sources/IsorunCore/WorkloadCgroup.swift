@@ -57,6 +57,13 @@ public enum WorkloadCgroup {
             throw error as! IsorunError
         }
         let hooks = request.hooks
+        /// A released child whose parent's part failed: it and its cgroup go, the error stays.
+        func abandon(_ error: IsorunError) -> IsorunError {
+            child.abort()
+            cgroup.killAll()
+            try? cgroup.destroy()
+            return error
+        }
         do {
             var states: (creating: [UInt8], created: [UInt8])?
             if !plan.createContainerHooks.isEmpty || !plan.startContainerHooks.isEmpty {
@@ -65,12 +72,7 @@ public enum WorkloadCgroup {
             }
             try child.letGo(hookStates: states)
             if let whileSettingUp = request.whileSettingUp {
-                do { try whileSettingUp(child.pid) } catch {
-                    child.abort()
-                    cgroup.killAll()
-                    try? cgroup.destroy()
-                    throw error
-                }
+                do { try whileSettingUp(child.pid) } catch { throw abandon(error) }
             }
             if try child.awaitReport() == .atHookBarrier, let hooks {
                 do {
@@ -78,10 +80,7 @@ public enum WorkloadCgroup {
                     try LifecycleHooks.run(hooks.hooks.prestart ?? [], phase: "prestart", state: state)
                     try LifecycleHooks.run(hooks.hooks.createRuntime ?? [], phase: "createRuntime", state: state)
                 } catch {
-                    child.abort()
-                    cgroup.killAll()
-                    try? cgroup.destroy()
-                    throw error
+                    throw abandon(error)
                 }
                 try child.resume()
             }
