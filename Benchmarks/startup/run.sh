@@ -120,22 +120,35 @@ done
     echo "bwrap:      $(bwrap --version)"
     echo "runc:       $(runc --version | head -1)"
     echo "bundle:     $bundle"
-    echo "runs:       $runs per command after 5 warm-up runs, $gap_ms ms idle before each"
+    echo "runs:       $runs per command in two passes (the second in reverse order), each after 5 warm-up runs, $gap_ms ms idle before each"
 } >"$out/environment.txt"
 
 # With GAP_MS, the system idles before each run, as it does between container starts in
 # practice; back-to-back runs can share kernel state (see README.md, cgroup v1).
 pause=()
 [ "$gap_ms" = 0 ] || pause=(--prepare "sleep $(awk -v ms="$gap_ms" 'BEGIN { printf "%.3f", ms / 1000 }')")
-echo "timing $runs runs of each command..."
-hyperfine -N --warmup 5 --runs "$runs" --time-unit millisecond "${pause[@]}" \
-    --export-json "$out/startup.json" --export-markdown "$out/startup.md" \
-    -n "/bin/true"      "$(command_for true true)" \
-    -n "isorun bare"    "$(command_for bare true)" \
-    -n "isorun sandbox" "$(command_for sandbox true)" \
-    -n "bwrap"          "$(command_for bwrap true)" \
-    -n "runc"           "$(command_for runc true)" \
-    | tee "$out/hyperfine.txt"
+# hyperfine times one command after another, and this host's speed drifts by a fifth within
+# minutes: a first pass in one order and a second in the reverse one give every command the
+# same share of a slow or fast spell. merge_passes.py pools each command's runs.
+names=("/bin/true" "isorun bare" "isorun sandbox" "bwrap" "runc")
+peer_of=([0]=true [1]=bare [2]=sandbox [3]=bwrap [4]=runc)
+time_pass() {  # <pass number> <runs> <index>...: one hyperfine run over those commands
+    local pass=$1 count=$2; shift 2
+    local arguments=()
+    for i in "$@"; do arguments+=(-n "${names[$i]}" "$(command_for "${peer_of[$i]}" true)"); done
+    echo "pass $pass: $count runs of each command..."
+    hyperfine -N --warmup 5 --runs "$count" --time-unit millisecond "${pause[@]}" \
+        --export-json "$out/pass-$pass.json" --export-markdown "$out/pass-$pass.md" \
+        "${arguments[@]}" | tee "$out/hyperfine-pass-$pass.txt"
+}
+first=$(( (runs + 1) / 2 )); second=$(( runs / 2 ))
+time_pass 1 "$first" 0 1 2 3 4
+passes=("$out/pass-1.json")
+if [ "$second" -gt 0 ]; then
+    time_pass 2 "$second" 4 3 2 1 0
+    passes+=("$out/pass-2.json")
+fi
+python3 "$repo/Benchmarks/startup/merge_passes.py" "${passes[@]}" >"$out/startup.json"
 
 # Resident memory of the process each runtime keeps next to the workload (isorun's
 # supervisor, `runc run`, bwrap's outer process), sampled once the workload is running.

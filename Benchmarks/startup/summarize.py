@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Prints the startup benchmark's table and its targets from a result directory.
 
-Reads startup.json (hyperfine's export) and rss.tsv (written by run.sh). Usage:
+Reads startup.json (hyperfine's export, or run.sh's passes pooled by merge_passes.py) and
+rss.tsv (written by run.sh). Usage:
     summarize.py <result-dir> [1]     # with 1, exit 1 when a target is missed
 """
 import csv
@@ -31,11 +32,15 @@ def main():
           for name, r in results.items()}
     reference = ms[REFERENCE]["mean"]
 
-    rows = [("command", "mean ± σ (ms)", "median (ms)", "min … max (ms)", f"vs {REFERENCE}")]
+    # Pooled from passes in opposite orders (run.sh): each pass's mean shows the host's drift.
+    with_passes = all("passes" in r for r in results.values())
+    rows = [("command", "mean ± σ (ms)", "median (ms)", "min … max (ms)")
+            + (("mean per pass (ms)",) if with_passes else ()) + (f"vs {REFERENCE}",)]
     for name, t in ms.items():
+        passes = (" / ".join(f"{p['mean'] * 1000:.2f}" for p in results[name]["passes"]),) if with_passes else ()
         rows.append((name, f"{t['mean']:.2f} ± {t['stddev']:.2f}", f"{t['median']:.2f}",
-                     f"{t['min']:.2f} … {t['max']:.2f}",
-                     ratio_text(t["mean"], reference) if name != REFERENCE else "reference"))
+                     f"{t['min']:.2f} … {t['max']:.2f}") + passes
+                    + (ratio_text(t["mean"], reference) if name != REFERENCE else "reference",))
     runs = f"{len(next(iter(results.values()))['times'])} runs each"
     environment = directory / "environment.txt"
     if environment.exists():
