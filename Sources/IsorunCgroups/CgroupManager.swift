@@ -22,6 +22,13 @@ public protocol CgroupManager: Sendable {
     func destroy() throws(CgroupError)
     /// Stops every process in the cgroup where it is, or lets them go on (`pause`, `resume`).
     func setFrozen(_ frozen: Bool) throws(CgroupError)
+    /// The directory `addingFreezer` would make: on v1, where the cgroup has no freezer
+    /// directory yet (it gets one the first time it is paused); nil on v2, whose cgroups
+    /// freeze by themselves.
+    var freezerToAdd: String? { get }
+    /// This cgroup with the freezer directory `freezerToAdd` names made and its processes
+    /// moved in; itself when there is none to add.
+    func addingFreezer() throws(CgroupError) -> any CgroupManager
     /// True while the cgroup is frozen (or freezing).
     var isFrozen: Bool { get }
     /// What a process inside sees as its limits, for reports.

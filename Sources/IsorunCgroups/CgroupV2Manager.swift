@@ -131,6 +131,10 @@ public struct CgroupV2Manager: CgroupManager {
         CgroupFiles.readInt("\(directory)/cgroup.freeze") == 1
     }
 
+    public var freezerToAdd: String? { nil }
+
+    public func addingFreezer() throws(CgroupError) -> any CgroupManager { self }
+
     public func statistics() -> CgroupStatistics {
         var stats = CgroupStatistics()
         stats.memory.usage = CgroupFiles.readUnsigned("\(directory)/memory.current")

@@ -140,7 +140,14 @@ public struct ContainerStore: Sendable {
         guard status == expected else {
             throw IsorunError("container '\(record.id)' is \(status.rawValue), not \(expected.rawValue)")
         }
-        guard let cgroup = cgroup(of: record) else { throw IsorunError("container '\(record.id)' has no cgroup left") }
+        guard var cgroup = cgroup(of: record) else { throw IsorunError("container '\(record.id)' has no cgroup left") }
+        if paused, let freezer = cgroup.freezerToAdd {
+            // Recorded before it is made, so that `delete` removes it whatever happens next.
+            var record = record
+            record.cgroupDirectories.append(freezer)
+            try save(record)
+            do { cgroup = try cgroup.addingFreezer() } catch { throw IsorunError(error) }
+        }
         do { try cgroup.setFrozen(paused) } catch { throw IsorunError(error) }
     }
 
