@@ -224,11 +224,17 @@ public struct CgroupV1Manager: CgroupManager {
         try added.create()
         for _ in 0..<100 {
             let left = Set(processes()).subtracting(added.processes())
-            if left.isEmpty { break }
-            // One may have exited since it was listed: nothing to move then.
-            for pid in left { try? added.add(pid) }
+            if left.isEmpty { return CgroupV1Manager(directories: directories + added.directories) }
+            var moved = 0
+            var failure: CgroupError?
+            for pid in left {
+                do { try added.add(pid); moved += 1 } catch { failure = error }
+            }
+            // A process that ended since it was listed cannot be moved, and is not listed
+            // again; one still there that cannot be moved is an error.
+            if moved == 0, let failure, !Set(processes()).isDisjoint(with: left) { throw failure }
         }
-        return CgroupV1Manager(directories: directories + added.directories)
+        throw CgroupError("cgroup: processes kept appearing in \(directories.first ?? "") while they were moved into \(added.directories.joined(separator: ", "))")
     }
 
     public func destroy() throws(CgroupError) {
