@@ -80,6 +80,6 @@ struct LeadingGlobals: Equatable {
         gmtime_r(&now, &parts)
         var buffer = [CChar](repeating: 0, count: 32)
         strftime(&buffer, buffer.count, "%Y-%m-%dT%H:%M:%SZ", &parts)
-        return String(cString: buffer)
+        return String(nulTerminated: buffer)
     }
 }

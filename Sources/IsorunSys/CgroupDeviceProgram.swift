@@ -15,7 +15,7 @@ public enum CgroupDeviceProgram {
             isorun_attach_device_filter(cgroup, program.baseAddress, Int32(instructions.count / 8), &log, log.count)
         }
         guard rc == 0 else {
-            let verifier = String(cString: log).split(separator: "\n").last.map { " (verifier: \($0))" } ?? ""
+            let verifier = String(nulTerminated: log).split(separator: "\n").last.map { " (verifier: \($0))" } ?? ""
             throw SystemError("bpf device program", directory + verifier, errno: -rc)
         }
     }
