@@ -82,7 +82,7 @@ struct SandboxIsolationTests {
 
     @Test func theHostFilesystemIsGone() throws {
         let marker = "/tmp/isorun-host-marker-\(getpid())"
-        FileManager.default.createFile(atPath: marker, contents: Data("host".utf8))
+        #expect(FileManager.default.createFile(atPath: marker, contents: Data("host".utf8)))
         defer { try? FileManager.default.removeItem(atPath: marker) }
         let result = try IsorunRunner.run(mode: "sandbox", bundle: "hello", ["sh", "-c", "cat \(marker) 2>/dev/null || echo absent"])
         #expect(result.out == "absent\n")
