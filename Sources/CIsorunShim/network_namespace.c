@@ -1,6 +1,7 @@
 // A network namespace made on a thread of its own, so that the kernel's ~0.6 ms of work
 // creating one runs on another CPU while isorun reads the bundle (NetworkNamespaceHeadStart).
 #include "isorun_shim.h"
+#include "affinity.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -54,11 +55,8 @@ static void *prepare(void *argument) {
 // thread may run anywhere the caller may except the CPU the caller is on, when there is
 // such a CPU.
 static void away_from_this_cpu(pthread_attr_t *attributes) {
-    cpu_set_t allowed;
-    int here = sched_getcpu();
-    if (here < 0 || here >= CPU_SETSIZE || sched_getaffinity(0, sizeof allowed, &allowed) < 0) return;
-    CPU_CLR(here, &allowed);
-    if (CPU_COUNT(&allowed) > 0) pthread_attr_setaffinity_np(attributes, sizeof allowed, &allowed);
+    cpu_set_t allowed, elsewhere;
+    if (isorun_cpus_elsewhere(&allowed, &elsewhere)) pthread_attr_setaffinity_np(attributes, sizeof elsewhere, &elsewhere);
 }
 
 int isorun_network_namespace_start(struct isorun_network_namespace *ns) {

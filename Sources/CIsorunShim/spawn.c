@@ -5,6 +5,7 @@
 // parent's own memory while the parent sleeps, so the child uses only system calls and
 // local buffers: no malloc, no stdio, no locks, no writes to anything but its stack.
 #include "isorun_shim.h"
+#include "affinity.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -885,13 +886,7 @@ pid_t isorun_spawn_start(const struct isorun_spawn_plan *plan, struct isorun_spa
     // new child on its parent's CPU, where the two would take turns. The child widens
     // its affinity back once released, so the workload is not pinned.
     cpu_set_t allowed, elsewhere;
-    int here = pid < 0 ? sched_getcpu() : -1;
-    int away = here >= 0 && here < CPU_SETSIZE && sched_getaffinity(0, sizeof allowed, &allowed) == 0;
-    if (away) {
-        elsewhere = allowed;
-        CPU_CLR(here, &elsewhere);
-        away = CPU_COUNT(&elsewhere) > 0;
-    }
+    int away = pid < 0 && isorun_cpus_elsewhere(&allowed, &elsewhere);
     if (pid < 0 && plan->cgroup_fd >= 0) {
         struct clone_args args;
         memset(&args, 0, sizeof args);
