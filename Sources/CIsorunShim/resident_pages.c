@@ -45,6 +45,12 @@ static inline __attribute__((always_inline)) long raw_syscall4(long number, long
     return result;
 }
 
+/// MADV_DONTNEED over [start, end); the number of pages that spans, or 0 when refused.
+static inline __attribute__((always_inline)) long drop_run(uintptr_t start, uintptr_t end, long page) {
+    if (raw_syscall4(SYS_madvise, (long)start, (long)(end - start), MADV_DONTNEED, 0) != 0) return 0;
+    return (long)((end - start) / (uintptr_t)page);
+}
+
 /// Unmaps `entries`' droppable runs of [start, end) and waits in ppoll. Page-aligned and
 /// alone in its own mapping (see the caller), so that running it after the drop maps
 /// back this one page: on kernels that fault in whole large folios, any other page of
@@ -61,12 +67,10 @@ static long drop_then_wait(const uint64_t *entries, const struct isorun_page_ran
                 if (!run_start) run_start = address;
                 continue;
             }
-            if (run_start && raw_syscall4(SYS_madvise, (long)run_start, (long)(address - run_start), MADV_DONTNEED, 0) == 0)
-                spanned += (long)((address - run_start) / (uintptr_t)page);
+            if (run_start) spanned += drop_run(run_start, address, page);
             run_start = 0;
         }
-        if (run_start && raw_syscall4(SYS_madvise, (long)run_start, (long)(address - run_start), MADV_DONTNEED, 0) == 0)
-            spanned += (long)((address - run_start) / (uintptr_t)page);
+        if (run_start) spanned += drop_run(run_start, address, page);
     }
     *dropped = spanned;
     long ready;
@@ -83,7 +87,8 @@ long isorun_release_file_pages_and_wait(int pagemap_fd, const struct isorun_page
     for (int r = 0; r < count; r++) total += (ranges[r].end - ranges[r].start) / (uintptr_t)page;
     // Every entry is read before the first drop: pread is one of the pages that go.
     size_t bytes = (total * sizeof(uint64_t) + (size_t)page - 1) & ~((size_t)page - 1);
-    uint64_t *entries = mmap(NULL, bytes ? bytes : (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (bytes == 0) bytes = (size_t)page;
+    uint64_t *entries = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (entries == MAP_FAILED) {
         *dropped = -1;
         return -errno;
@@ -96,7 +101,7 @@ long isorun_release_file_pages_and_wait(int pagemap_fd, const struct isorun_page
             ssize_t n = pread(pagemap_fd, (char *)next + got, want - got, offset + (off_t)got);
             if (n <= 0) {
                 int saved = n < 0 ? errno : EIO;
-                munmap(entries, bytes ? bytes : (size_t)page);
+                munmap(entries, bytes);
                 *dropped = -1;
                 return -saved;
             }
@@ -108,6 +113,6 @@ long isorun_release_file_pages_and_wait(int pagemap_fd, const struct isorun_page
     uintptr_t own = (uintptr_t)&drop_then_wait & ~((uintptr_t)page - 1);
     madvise((void *)own, (size_t)page, MADV_NOHUGEPAGE);
     long ready = drop_then_wait(entries, ranges, count, fds, nfds, page, dropped);
-    munmap(entries, bytes ? bytes : (size_t)page);
+    munmap(entries, bytes);
     return ready;
 }
