@@ -213,8 +213,8 @@ public struct CgroupV1Manager: CgroupManager {
     }
 
     public func addingFreezer() throws(CgroupError) -> any CgroupManager {
-        guard freezerToAdd != nil, let (root, relativePath) = rootAndRelativePath() else { return self }
-        return try adding(CgroupV1Manager(root: root, relativePath: relativePath, controllers: ["freezer"]))
+        guard let freezer = freezerToAdd else { return self }
+        return try adding(CgroupV1Manager(directories: [freezer]))
     }
 
     /// This cgroup and `added`, made, with every process of this one moved in. Processes
