@@ -42,9 +42,11 @@ final class BareWorkload: Workload {
     func cleanUp() {
         guard !cleaned else { return }
         cleaned = true
-        // Orphans that ended on their own are this supervisor's to reap (it is their
-        // subreaper), whether or not the cgroup still needs a kill.
-        Processes.reapAnyExited()
         do { try cgroup.killAllAndDestroy(afterKilling: Processes.reapAnyExited) } catch { Log.warning("\(error)") }
+        // What the workload left is this supervisor's to reap (it is their subreaper),
+        // whether it ended on its own or was killed: all of it has left the cgroup by now,
+        // but a process becomes this one's child only once its own parent has exited, so
+        // one pass can come too early, and what it misses goes to init at isorun's exit.
+        Processes.reapUntilNoChildren(withinMilliseconds: 1_000)
     }
 }

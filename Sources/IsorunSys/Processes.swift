@@ -74,6 +74,22 @@ public enum Processes {
         while waitpid(-1, &status, WNOHANG) > 0 {}
     }
 
+    /// Reaps children until there are none, for at most `milliseconds`: once a subreaper
+    /// has killed what its workload left, the killed become its children one by one, as
+    /// their own parents die, some after a single pass of `reapAnyExited` (left to init,
+    /// such zombies linger here for up to a second, still owned by the workload's uid).
+    public static func reapUntilNoChildren(withinMilliseconds milliseconds: UInt64) {
+        let deadline = MonotonicClock.nanoseconds() + milliseconds * 1_000_000
+        var status: Int32 = 0
+        while true {
+            let pid = waitpid(-1, &status, WNOHANG)
+            if pid > 0 { continue }
+            if pid < 0 { if errno == EINTR { continue } else { return } }  // ECHILD: none left
+            if MonotonicClock.nanoseconds() >= deadline { return }
+            usleep(1_000)
+        }
+    }
+
     /// A pollable handle on a process, so a signal and an exit can be awaited together.
     public static func openPidFD(_ pid: pid_t) throws(SystemError) -> Int32 {
         let fd = isorun_pidfd_open(pid)

@@ -48,6 +48,20 @@ struct LifecycleTests {
         #expect(stat.isEmpty, "the orphaned sleep \(pid) was not reaped: \(stat)")
     }
 
+    /// What the bare cleanup kills is reaped too, down a chain where each process becomes
+    /// the supervisor's child only once its parent has died: none is left to init.
+    @Test func killedOrphansAreReapedInBareMode() throws {
+        let chain = "sh -c 'sh -c \"sleep 30 & echo \\$!; wait\" & echo $!; wait' & echo $!; sleep 0.3"
+        let result = try IsorunRunner.run(mode: "bare", bundle: "hello", ["sh", "-c", chain])
+        #expect(result.status == 0, "\(result.err)")
+        let pids = result.out.split(separator: "\n").compactMap { Int32($0) }
+        #expect(pids.count == 3, "\(result.out)")
+        for pid in pids {
+            let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+            #expect(stat.isEmpty, "\(pid) of the killed chain was not reaped: \(stat)")
+        }
+    }
+
     @Test(arguments: ["sandbox", "bare"])
     func sigtermToIsorunReachesTheWorkload(mode: String) throws {
         let started = try IsorunRunner.start(["run", "--mode", mode, "--id", IsorunRunner.uniqueID("sigterm"),
