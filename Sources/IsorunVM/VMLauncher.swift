@@ -158,11 +158,12 @@ public struct VMLauncher: Launcher {
             try LifecycleHooks.run(hooks?.prestart ?? [], phase: "prestart", state: creating)
             try LifecycleHooks.run(hooks?.createRuntime ?? [], phase: "createRuntime", state: creating)
             try LifecycleHooks.run(hooks?.createContainer ?? [], phase: "createContainer", state: creating)
+            workload.openExecSocket(stateDirectory: state.directory)
             if let holdUntilStart = request.holdUntilStart {
                 try workload.waitForStart(gate: try holdUntilStart(state))
             }
             if !sent { try control.send(try guestMessages()) }
-            workload.acceptExec(stateDirectory: state.directory)
+            workload.acceptExec()
         } catch {
             workload.cleanUp()
             throw error

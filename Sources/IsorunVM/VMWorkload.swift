@@ -19,6 +19,9 @@ final class VMWorkload: Workload {
     private var cleaned = false
     /// Set once the guest runs its process: `isorun exec` connects there.
     private var exec: VMExecService?
+    /// The exec socket made before `start` returns, so that an `exec` right after it
+    /// finds the socket; its connections wait in the backlog until `acceptExec`.
+    private var pendingExec: VMExecService?
 
     init(pid: pid_t, cgroup: any CgroupManager, control: ControlChannel, relays: [OutputRelay], typing: TerminalInput? = nil,
          accelerator: Accelerator, consoleLog: String, qmpSocket: String) {
@@ -75,11 +78,19 @@ final class VMWorkload: Workload {
         relays.first { $0.descriptor == descriptor }?.pump()
     }
 
-    /// The guest runs its process: from now on `isorun exec` may add others.
-    func acceptExec(stateDirectory: String) {
-        do { exec = try VMExecService(stateDirectory: stateDirectory) } catch {
+    /// Listens on the exec socket before the container is started: `start` returns as
+    /// soon as the supervisor has its byte, and a client's `exec` right after it must not
+    /// find the socket missing (CI saw ENOENT).
+    func openExecSocket(stateDirectory: String) {
+        do { pendingExec = try VMExecService(stateDirectory: stateDirectory) } catch {
             Log.warning("exec into this VM is not available: \(error)")
         }
+    }
+
+    /// The guest runs its process: from now on `isorun exec` may add others.
+    func acceptExec() {
+        exec = pendingExec
+        pendingExec = nil
     }
 
     func deliver(signal: Int32) {
