@@ -65,7 +65,7 @@ qemu:
 demo: release bundles kernel qemu
 	@scripts/demo.sh $(RELEASE)
 
-test: build bundles kernel qemu
+test: build release bundles kernel qemu
 	swift build --build-tests
 	swift test --skip-build
 	@$(MAKE) --no-print-directory conformance

@@ -24,6 +24,26 @@ enum VMSupport {
         return unavailableReason == nil
     }
 
+    /// An environment whose isorun boots Debian's stock cloud kernel (unpacked into a cache
+    /// of its own by Guest/kernel/stock-fallback.sh), or nil, with the skip printed, when
+    /// that kernel cannot be fetched. Only tests of the serialized VMModeTests call it: two
+    /// unpackings at once would race.
+    static func stockKernelEnvironment(for test: String) throws -> [String: String]? {
+        let cache = "/var/cache/isorun-fallback-test"
+        let environment = ProcessInfo.processInfo.environment.merging(["ISORUN_CACHE": cache]) { $1 }
+        let setup = Process()
+        setup.executableURL = URL(fileURLWithPath: IsorunRunner.repository + "/Guest/kernel/stock-fallback.sh")
+        setup.environment = environment
+        setup.standardOutput = FileHandle.nullDevice
+        try setup.run()
+        setup.waitUntilExit()
+        guard setup.terminationStatus == 0 else {
+            print("SKIP \(test): Debian's linux-image-cloud-amd64 could not be fetched")
+            return nil
+        }
+        return environment
+    }
+
     /// Live QEMU processes whose command line mentions `id`.
     static func qemuProcesses(mentioning id: String) -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).filter { Int($0) != nil }.filter { pid in
@@ -261,18 +281,7 @@ struct VMModeTests {
     /// When isorun's kernel cannot be built, `make kernel` falls back to Debian's stock
     /// cloud kernel, whose virtio drivers are modules that isorun-init loads.
     @Test func theStockKernelFallbackRunsTheSameBundle() throws {
-        let cache = "/var/cache/isorun-fallback-test"
-        let setup = Process()
-        setup.executableURL = URL(fileURLWithPath: IsorunRunner.repository + "/Guest/kernel/stock-fallback.sh")
-        setup.environment = ProcessInfo.processInfo.environment.merging(["ISORUN_CACHE": cache]) { $1 }
-        setup.standardOutput = FileHandle.nullDevice
-        try setup.run()
-        setup.waitUntilExit()
-        guard setup.terminationStatus == 0 else {
-            print("SKIP stock-kernel fallback test: Debian's linux-image-cloud-amd64 could not be fetched")
-            return
-        }
-        let environment = ProcessInfo.processInfo.environment.merging(["ISORUN_CACHE": cache]) { $1 }
+        guard let environment = try VMSupport.stockKernelEnvironment(for: "stock-kernel fallback test") else { return }
         let started = try IsorunRunner.start(["run", "--mode", "vm", IsorunRunner.bundle("hello"), "--", "sh", "-c",
                                               "uname -r; printf 'err' >&2; exit 3"], environment: environment)
         let result = IsorunRunner.finish(started)

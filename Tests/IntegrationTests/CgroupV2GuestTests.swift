@@ -1,0 +1,142 @@
+import Foundation
+import Testing
+
+/// Pure cgroup v2, which most users run and this v1/hybrid host cannot show: the static
+/// release isorun runs inside a VM whose kernel (Debian's stock one, which has namespaces
+/// and every controller) has only the unified hierarchy, and starts sandboxes there.
+/// Real limits, a real OOM kill, the v2 freezer and `update`, and nothing left behind.
+extension VMModeTests {
+    /// What the guest runs: one "name: value" line per observation.
+    static let pureV2Script = #"""
+        mount -t cgroup2 cgroup2 /sys/fs/cgroup || { echo "mount: failed"; exit 90; }
+        echo "controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
+        /isorun --mode sandbox /inner -- sh -c '
+            echo "inner cgroup: $(cat /proc/self/cgroup)"
+            for file in memory.max memory.swap.max pids.max cpu.weight; do echo "$file: $(cat /sys/fs/cgroup/$file)"; done'
+        echo "limits status: $?"
+        /isorun --mode sandbox /inner -- sh -c 'x=a; while :; do x=$x$x; done'
+        echo "hog status: $?"
+        # The shell and 31 sleeps fill pids.max; the next fork fails, which ends the shell (2).
+        /isorun --mode sandbox /inner -- sh -c '
+            i=0; while [ $i -lt 31 ]; do sleep 30 & i=$((i+1)); done
+            read current </sys/fs/cgroup/pids.current; echo "pids.current: $current"
+            sleep 30 &
+            echo "fork beyond the limit: allowed"' 2>/tmp/fork.err
+        echo "fork status: $?"
+        echo "fork refused: $(grep -c "can.t fork" /tmp/fork.err)"
+        /isorun create --bundle /inner-sleep v2c </dev/null >/dev/null 2>&1
+        echo "create status: $?"
+        /isorun start v2c
+        echo "start status: $?"
+        /isorun pause v2c
+        echo "paused: $(/isorun state v2c | grep -o '"paused"') $(grep frozen /sys/fs/cgroup/isorun/v2c/cgroup.events)"
+        /isorun resume v2c
+        echo "resumed: $(/isorun state v2c | grep -o '"running"') $(grep frozen /sys/fs/cgroup/isorun/v2c/cgroup.events)"
+        echo '{"memory":{"limit":67108864}}' >/tmp/resources.json
+        /isorun update --resources /tmp/resources.json v2c
+        echo "updated memory.max: $(cat /sys/fs/cgroup/isorun/v2c/memory.max)"
+        echo "stats: $(/isorun events --stats v2c | grep -o '"limit":[0-9]*' | tr '\n' ' ')"
+        /isorun delete --force v2c
+        echo "delete status: $?"
+        echo "cgroups left: $(find /sys/fs/cgroup/isorun -mindepth 1 -type d | wc -l)"
+        echo "state left: $(ls /run/isorun | wc -l)"
+        """#
+
+    @Test func aPureCgroupV2HostGetsTheSameLimitsAndLifecycle() throws {
+        let release = IsorunRunner.repository + "/.build/release/isorun"
+        guard FileManager.default.isExecutableFile(atPath: release) else {
+            print("SKIP pure cgroup v2 test: no static release binary at \(release) (make release; make test builds it)")
+            return
+        }
+        guard let environment = try VMSupport.stockKernelEnvironment(for: "pure cgroup v2 test") else { return }
+        let bundle = try Self.pureV2Bundle(isorun: release)
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+
+        let result = IsorunRunner.finish(try IsorunRunner.start(["run", "--mode", "vm", bundle], environment: environment))
+        #expect(result.status == 0, "\(result.err)")
+        var seen: [String: String] = [:]
+        for line in result.out.split(separator: "\n") {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            seen[String(line[..<colon])] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        let report = "guest printed:\n\(result.out)\(result.err)"
+        let controllers = Set((seen["controllers"] ?? "").split(separator: " ").map(String.init))
+        #expect(controllers.isSuperset(of: ["cpu", "cpuset", "memory", "pids"]), "\(report)")
+        #expect(seen["inner cgroup"] == "0::/", "the cgroup namespace: \(report)")
+        #expect(seen["memory.max"] == "33554432", "\(report)")
+        #expect(seen["memory.swap.max"] == "0", "limit + swap of 32 MiB leaves no swap: \(report)")
+        #expect(seen["pids.max"] == "32", "\(report)")
+        #expect(seen["cpu.weight"] == "20", "cpu.shares 512 as a weight: \(report)")
+        #expect(seen["limits status"] == "0", "\(report)")
+        #expect(seen["hog status"] == "137", "OOM-killed at the memory limit: \(report)")
+        #expect(seen["pids.current"] == "32", "\(report)")
+        #expect(seen["fork beyond the limit"] == nil && seen["fork status"] == "2" && seen["fork refused"] == "1",
+                "the fork past pids.max fails: \(report)")
+        #expect(seen["create status"] == "0" && seen["start status"] == "0", "\(report)")
+        #expect(seen["paused"] == "\"paused\" frozen 1", "\(report)")
+        #expect(seen["resumed"] == "\"running\" frozen 0", "\(report)")
+        #expect(seen["updated memory.max"] == "67108864", "\(report)")
+        #expect(seen["stats"]?.contains("\"limit\":67108864") == true && seen["stats"]?.contains("\"limit\":32") == true, "\(report)")
+        #expect(seen["delete status"] == "0", "\(report)")
+        #expect(seen["cgroups left"] == "0" && seen["state left"] == "0", "\(report)")
+    }
+
+    /// A VM bundle whose rootfs holds the static isorun, the script, and two sandbox
+    /// bundles on hello's rootfs: one with limits, one that sleeps (for the lifecycle).
+    static func pureV2Bundle(isorun: String) throws -> String {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-v2-\(UUID().uuidString)").path
+        let rootfs = directory + "/rootfs"
+        let hello = IsorunRunner.bundle("hello")
+        for (source, target) in [(hello + "/rootfs", rootfs), (hello + "/rootfs", rootfs + "/inner/rootfs")] {
+            try FileManager.default.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            let copy = try IsorunRunner.runProgram("/bin/cp", ["-a", source, target])
+            try #require(copy.status == 0, "cp -a \(source): \(copy.err)")
+        }
+        for path in ["/run", "/inner-sleep", "/sys/fs"] {
+            try FileManager.default.createDirectory(atPath: rootfs + path, withIntermediateDirectories: true)
+        }
+        try FileManager.default.copyItem(atPath: isorun, toPath: rootfs + "/isorun")
+        try pureV2Script.write(toFile: rootfs + "/v2.sh", atomically: true, encoding: .utf8)
+
+        let base = try #require(try JSONSerialization.jsonObject(
+            with: Data(contentsOf: URL(fileURLWithPath: hello + "/config.json"))) as? [String: Any])
+        var limited = base
+        var linux = base["linux"] as? [String: Any] ?? [:]
+        linux["resources"] = ["memory": ["limit": 32 << 20, "swap": 32 << 20], "pids": ["limit": 32], "cpu": ["shares": 512]]
+        limited["linux"] = linux
+        try write(limited, to: rootfs + "/inner/config.json")
+        var sleeping = limited
+        sleeping["process"] = (limited["process"] as? [String: Any] ?? [:]).merging(["args": ["sleep", "30"]]) { $1 }
+        sleeping["root"] = ["path": "/inner/rootfs", "readonly": true]
+        try write(sleeping, to: rootfs + "/inner-sleep/config.json")
+
+        // The guest's own process: root with every capability (it makes namespaces and
+        // mounts), tmpfs where isorun keeps state, and RAM for the binary and its children.
+        var outer = base
+        var process = base["process"] as? [String: Any] ?? [:]
+        process["args"] = ["/bin/sh", "/v2.sh"]
+        process["env"] = (process["env"] as? [String] ?? []) + ["ISORUN_CACHE=/tmp/cache"]
+        let everything = try allCapabilities()
+        process["capabilities"] = ["bounding": everything, "effective": everything, "permitted": everything]
+        outer["process"] = process
+        var outerLinux = base["linux"] as? [String: Any] ?? [:]
+        outerLinux["resources"] = ["memory": ["limit": 512 << 20]]
+        outer["linux"] = outerLinux
+        outer["mounts"] = ["/run", "/tmp"].map { ["destination": $0, "type": "tmpfs", "source": "tmpfs", "options": ["mode=1777"]] }
+        outer["annotations"] = ["io.isorun.mode": "vm"]
+        try write(outer, to: directory + "/config.json")
+        return directory
+    }
+
+    private static func write(_ config: [String: Any], to path: String) throws {
+        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: path))
+    }
+
+    /// Every capability, as `isorun features` names them.
+    private static func allCapabilities() throws -> [String] {
+        let features = try IsorunRunner.run(["features"])
+        let document = try JSONSerialization.jsonObject(with: Data(features.out.utf8)) as? [String: Any]
+        let names = (document?["linux"] as? [String: Any])?["capabilities"] as? [String]
+        return try #require(names, "isorun features: \(features.out)")
+    }
+}
