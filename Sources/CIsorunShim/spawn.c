@@ -620,13 +620,16 @@ static void exec_workload(int error_fd, const struct isorun_spawn_plan *plan) {
     child_fail(error_fd, first_error, "exec", file);
 }
 
-/// Sets close-on-exec on every descriptor above stderr; an older kernel
-/// (before 5.11 close_range cannot set close-on-exec) gets the same from a walk of /proc/self/fd.
-static void close_inherited_descriptors(void) {
+/// Sets close-on-exec on every descriptor above stderr and the `preserved` after it, and
+/// clears it on those; an older kernel (before 5.11 close_range cannot set close-on-exec)
+/// gets the same from a walk of /proc/self/fd.
+static void close_inherited_descriptors(int preserved) {
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
-    if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return;
+    int first_closed = 3 + preserved;
+    for (int fd = 3; fd < first_closed; fd++) fcntl(fd, F_SETFD, 0);
+    if (syscall(SYS_close_range, (unsigned)first_closed, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return;
     int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dir < 0) return;
     char buffer[1024];
@@ -637,7 +640,7 @@ static void close_inherited_descriptors(void) {
             struct linux_dirent64_view *entry = (struct linux_dirent64_view *)(buffer + offset);
             int fd = 0;
             for (const char *c = entry->name; *c >= '0' && *c <= '9'; c++) fd = fd * 10 + (*c - '0');
-            if (entry->name[0] >= '0' && entry->name[0] <= '9' && fd > 2 && fd != dir) fcntl(fd, F_SETFD, FD_CLOEXEC);
+            if (entry->name[0] >= '0' && entry->name[0] <= '9' && fd >= first_closed && fd != dir) fcntl(fd, F_SETFD, FD_CLOEXEC);
             offset += entry->reclen;
         }
     }
@@ -694,7 +697,7 @@ __attribute__((noreturn)) static void child_main(const struct isorun_spawn_plan 
     // Descriptors isorun inherited without close-on-exec (from whoever started it)
     // must not reach the workload: they can hold a caller's pipe open, or leak access.
     // Marked rather than closed, so the setup below can still use its own.
-    close_inherited_descriptors();
+    close_inherited_descriptors(plan->preserved_fds);
 
     for (int i = 0; i < plan->join_count; i++)
         if (setns(plan->joins[i].fd, plan->joins[i].nstype) < 0)
@@ -752,10 +755,12 @@ __attribute__((noreturn)) static void child_main(const struct isorun_spawn_plan 
     if (gate_fd >= 0) {
         // Created: tell the parent (EOF on the error pipe), then wait for `start`. While
         // it waits, nothing isorun or its caller had open may stay open (a caller's pipe
-        // would not see EOF until the container ends): close all but the gate.
+        // would not see EOF until the container ends): close all but the gate (and the
+        // descriptors the caller asked to pass on).
         close(error_fd);
         error_fd = -1;
-        if (gate_fd > 3) syscall(SYS_close_range, 3U, (unsigned)gate_fd - 1, 0U);
+        unsigned first_closed = 3U + (unsigned)plan->preserved_fds;
+        if ((unsigned)gate_fd > first_closed) syscall(SYS_close_range, first_closed, (unsigned)gate_fd - 1, 0U);
         syscall(SYS_close_range, (unsigned)gate_fd + 1, ~0U, 0U);
         char go;
         ssize_t got;

@@ -12,16 +12,20 @@ enum FastLifecycleParser {
         guard let command = arguments.first, commands.contains(command) else { return nil }
         var root = globals.root ?? "/run/isorun"
         var debug = globals.debug
-        var bundle = ".", pidFile: String?, consoleSocket: String?, force = false, all = false
+        var bundle = ".", pidFile: String?, consoleSocket: String?, preserved: Int32 = 0, force = false, all = false
         var positional: [String] = []
         var index = 1
-        let valueOptions = command == "create" ? ["--root", "--bundle", "-b", "--pid-file", "--console-socket"] : ["--root"]
+        let valueOptions = command == "create"
+            ? ["--root", "--bundle", "-b", "--pid-file", "--console-socket", "--preserve-fds"] : ["--root"]
         while index < arguments.count {
             if let (name, value, consumed) = FastRunParser.option(arguments, at: index, names: valueOptions) {
                 switch name {
                 case "--root": root = value
                 case "--pid-file": pidFile = value
                 case "--console-socket": consoleSocket = value
+                case "--preserve-fds":
+                    guard let count = Int32(value) else { return nil }
+                    preserved = count
                 default: bundle = value
                 }
                 index += consumed
@@ -46,7 +50,8 @@ enum FastLifecycleParser {
         switch command {
         case "create":
             return { () throws(IsorunError) in
-                try CreateCommand.perform(store: store, bundle: bundle, pidFile: pidFile, consoleSocket: consoleSocket, id: id, debug: debug)
+                try CreateCommand.perform(store: store, bundle: bundle, pidFile: pidFile, consoleSocket: consoleSocket, id: id,
+                                          preservedDescriptors: preserved, debug: debug)
             }
         case "start": return { () throws(IsorunError) in try StartCommand.perform(store: store, id: id) }
         case "state": return { () throws(IsorunError) in try StateCommand.perform(store: store, id: id) }

@@ -29,17 +29,22 @@ struct CreateCommand: ParsableCommand {
     @Option(name: .customLong("console-socket"), help: "UNIX socket for the pty master (process.terminal).")
     var consoleSocket: String?
 
+    @Option(name: .customLong("preserve-fds"), help: "Pass this many descriptors after stderr (3, 4, …) to the process.")
+    var preserveFds: Int32 = 0
+
     @Argument(help: "Container id.")
     var id: String
 
     func run() throws {
         try Self.perform(store: global.containers(), bundle: bundle, pidFile: pidFile, consoleSocket: consoleSocket, id: id,
-                         debug: global.debug || LeadingGlobals.current.debug)
+                         preservedDescriptors: preserveFds, debug: global.debug || LeadingGlobals.current.debug)
     }
 
     /// The command's work, shared with `FastLifecycleParser`.
     static func perform(store: ContainerStore, bundle: String, pidFile: String?, consoleSocket: String?, id: String,
-                        debug: Bool) throws(IsorunError) {
+                        preservedDescriptors: Int32 = 0, debug: Bool) throws(IsorunError) {
+        // Checked before anything is opened; the mode is checked once the bundle is read.
+        try RunRequest.checkPreserved(preservedDescriptors, mode: .sandbox)
         NetworkNamespaceHeadStart.begin()
         let loaded: Bundle
         do { loaded = try Bundle.load(directory: bundle) } catch { throw IsorunError(error) }
@@ -47,10 +52,12 @@ struct CreateCommand: ParsableCommand {
         let record: ContainerRecord
         if mode == .vm {
             NetworkNamespaceHeadStart.discard()
+            try RunRequest.checkPreserved(preservedDescriptors, mode: mode)
             record = try VMContainer.create(store: store, bundle: loaded, id: id, consoleSocket: consoleSocket, debug: debug)
         } else {
             var request = RunRequest(bundle: loaded, id: id, argumentsOverride: nil)
             request.systemdCgroupPath = LeadingGlobals.current.systemdCgroup
+            request.preservedDescriptors = preservedDescriptors
             record = try store.create(request, with: RunOptions.launcher(for: mode, vm: VMOptions()), consoleSocket: consoleSocket)
         }
         if let pidFile {

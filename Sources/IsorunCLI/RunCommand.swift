@@ -48,13 +48,16 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("pid-file"), help: "runc's form: write the container's pid here.")
     var pidFile: String?
 
+    @Option(name: .customLong("preserve-fds"), help: "Pass this many descriptors after stderr (3, 4, …) to the process.")
+    var preserveFds: Int32 = 0
+
     @Argument(parsing: .postTerminator, help: "Replaces process.args.")
     var arguments: [String] = []
 
     var options: RunOptions {
         RunOptions(mode: mode, id: id, root: global.root, debug: global.debug || LeadingGlobals.current.debug, bundle: bundle, arguments: arguments,
                    vm: VMOptions(accelerator: accel, kernel: kernel, bootTimeoutSeconds: bootTimeout,
-                                 rootLayout: vmRoot))
+                                 rootLayout: vmRoot), preservedDescriptors: preserveFds)
     }
 
     func run() throws {
@@ -69,7 +72,7 @@ struct RunCommand: ParsableCommand {
         if detach {
             let store = global.containers()
             try CreateCommand.perform(store: store, bundle: directory, pidFile: pidFile, consoleSocket: nil, id: id,
-                                      debug: global.debug || LeadingGlobals.current.debug)
+                                      preservedDescriptors: preserveFds, debug: global.debug || LeadingGlobals.current.debug)
             try StartCommand.perform(store: store, id: id)
             return
         }

@@ -4,6 +4,11 @@ import Glibc
 /// The file operations isorun needs on /proc, /sys/fs/cgroup and its runtime root.
 /// Small, synchronous and Foundation-free: they sit on the startup path.
 public enum Files {
+    /// Whether `descriptor` is open in this process.
+    public static func isOpenDescriptor(_ descriptor: Int32) -> Bool {
+        fcntl(descriptor, F_GETFD) >= 0
+    }
+
     public static func exists(_ path: String) -> Bool {
         access(path, F_OK) == 0
     }

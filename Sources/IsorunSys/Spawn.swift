@@ -135,6 +135,8 @@ public struct SpawnPlan {
     public var cgroupTaskFiles: [String] = []
     /// `isorun create`: a FIFO descriptor the child waits on before exec (see the shim).
     public var startGateDescriptor: Int32?
+    /// Inherited descriptors 3 ..< 3 + this that the workload keeps (`--preserve-fds`).
+    public var preservedDescriptors: Int32 = 0
     /// Stop before pivot_root so the parent can run prestart and createRuntime hooks;
     /// `PendingChild.release` then reports `.atHookBarrier`.
     public var hookBarrier = false
@@ -403,6 +405,7 @@ public enum Spawner {
         c.pointee.stderr_to_stdout = plan.stderrToStdout ? 1 : 0
         c.pointee.stderr_fd = plan.stderrDescriptor ?? -1
         c.pointee.start_gate_fd = plan.startGateDescriptor ?? -1
+        c.pointee.preserved_fds = plan.preservedDescriptors
         c.pointee.executable = arena.string(plan.executable)
         c.pointee.stdin_fd = plan.stdinDescriptor ?? -1
         c.pointee.hook_barrier = plan.hookBarrier ? 1 : 0

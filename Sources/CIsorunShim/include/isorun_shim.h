@@ -164,6 +164,10 @@ struct isorun_spawn_plan {
     /// pipe on reaching it: the parent learns that setup succeeded without waiting for
     /// exec. -1: no gate.
     int start_gate_fd;
+    /// Descriptors 3 .. 3+preserved_fds-1, which isorun's caller passed (runc's
+    /// --preserve-fds: sockets of systemd socket activation, for one), reach the workload
+    /// open and without close-on-exec; every other inherited one is closed on exec.
+    int preserved_fds;
 
     /// Stop before pivot_root (before exec without a rootfs) and report that to the
     /// parent, which runs the runtime-namespace hooks (prestart, createRuntime) while the
