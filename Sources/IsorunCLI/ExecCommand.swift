@@ -22,10 +22,13 @@ struct ExecCommand: ParsableCommand {
     @Option(name: [.short, .long], help: "Add or replace an environment variable (KEY=value).") var env: [String] = []
     @Option(name: .long, help: "Working directory in the container.") var cwd: String?
     @Option(name: [.short, .long], help: "UID[:GID] to run as.") var user: String?
+    @Option(name: .customLong("preserve-fds"), help: "Pass this many descriptors after stderr (3, 4, …) to the process.")
+    var preserveFds: Int32 = 0
     @Argument(help: "Container id.") var id: String
     @Argument(parsing: .captureForPassthrough, help: "The command and its arguments.") var arguments: [String] = []
 
     func run() throws {
+        try RunRequest.checkPreserved(preserveFds, mode: .sandbox)
         let store = global.containers()
         let record = try store.load(id)
         let status = store.status(of: record)
@@ -36,6 +39,7 @@ struct ExecCommand: ParsableCommand {
         do { config = try Bundle.load(directory: record.bundle, requireRootfs: false).config } catch { throw IsorunError(error) }
         let (process, source) = try execProcess(config: config)
         if record.mode == Mode.vm.rawValue {
+            try RunRequest.checkPreserved(preserveFds, mode: .vm)
             // Into the guest, through the VM's owner; isorun stays to copy the streams.
             guard status == .running else { throw IsorunError("exec: a VM container takes exec once it is started") }
             // With a terminal, its master goes to the console socket as for a sandbox; the
@@ -62,6 +66,7 @@ struct ExecCommand: ParsableCommand {
         }
         var exec = ContainerExec(record: record, config: config, process: process)
         exec.detach = detach
+        exec.preservedDescriptors = preserveFds
         let terminal = try PseudoTerminal.forProcess(process, source: source, consoleSocket: consoleSocket)
         exec.terminal = terminal.map { ($0.replica, $0.replicaPath) }
         let pid = try withExtendedLifetime(terminal) { () throws(IsorunError) in try exec.start(in: store.cgroup(of: record)) }

@@ -18,6 +18,8 @@ public struct ContainerExec {
     public var terminal: (descriptor: Int32, path: String)?
     /// With `detach` the process outlives isorun (no parent-death signal).
     public var detach = false
+    /// `--preserve-fds`: inherited descriptors after stderr the process keeps.
+    public var preservedDescriptors: Int32 = 0
 
     /// Joined in this order: the user namespace first, which owns the others (setns(2)).
     static let namespaces: [(file: String, flag: Int32)] = [
@@ -38,6 +40,7 @@ public struct ContainerExec {
         plan.workingDirectory = process.cwd
         plan.parentDeathSignal = detach ? 0 : SIGKILL
         plan.terminalDescriptor = terminal?.descriptor
+        plan.preservedDescriptors = preservedDescriptors
         var opened: [Int32] = []
         defer { opened.forEach { StreamCopy.close($0) } }
         var pidNamespace: Int32?

@@ -4,22 +4,35 @@ import Testing
 /// `--preserve-fds N` (runc's flag; podman passes systemd's socket-activation sockets with
 /// it): descriptors 3 … 2+N reach the workload open, and no other inherited one does.
 @Suite struct PreservedDescriptorTests {
-    /// A shell that opens 3 and 4 on two files, then runs isorun with `arguments`; with
-    /// `workload`, the process prints what it reads from 3 and which of 3, 4 and 5 it holds.
-    func runWithTwoOpen(_ arguments: String, workload: Bool = true) throws -> IsorunRunner.Result {
+    /// How the workload follows isorun's arguments.
+    enum Workload {
+        /// `-- sh -c SCRIPT`, for `run`.
+        case afterDashes
+        /// `sh -c SCRIPT`, for `exec ID`.
+        case inline
+        /// None: `create`, whose stdout and stderr the container inherits (files, not the
+        /// pipes this would wait on until the container ends).
+        case none
+    }
+
+    /// A shell that opens 3 and 4 on two files, then runs isorun with `arguments`; the
+    /// workload prints what it reads from 3 and which of 3, 4 and 5 it holds.
+    func runWithTwoOpen(_ arguments: String, workload: Workload = .afterDashes) throws -> IsorunRunner.Result {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-fds-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try "from three\n".write(toFile: directory + "/three", atomically: true, encoding: .utf8)
         try "from four\n".write(toFile: directory + "/four", atomically: true, encoding: .utf8)
-        // A created container inherits create's stdout and stderr: files, not the pipes
-        // this would wait on until the container ends.
-        let command = workload ? "-- sh -c \"$2\"" : ">/dev/null 2>\"$1/err\""
+        let command = switch workload {
+        case .afterDashes: "-- sh -c \"$2\""
+        case .inline: "sh -c \"$2\""
+        case .none: ">/dev/null 2>\"$1/err\""
+        }
         let result = try IsorunRunner.runProgram("/bin/sh", [
             "-c", "\"$0\" \(arguments) \(command) 3<\"$1/three\" 4<\"$1/four\"", IsorunRunner.binary, directory,
             // Shell builtins only: a pipe or a directory listing would take descriptors of its own.
             "cat <&3; for fd in 3 4 5; do [ -e /proc/$$/fd/$fd ] && printf '%s ' $fd; done; echo"])
-        guard !workload else { return result }
+        guard workload == .none else { return result }
         let err = (try? Data(contentsOf: URL(fileURLWithPath: directory + "/err"))) ?? Data()
         return IsorunRunner.Result(status: result.status, stdout: result.stdout, stderr: err)
     }
@@ -34,12 +47,12 @@ import Testing
         #expect(none.out == "\n" && none.err.contains("Bad file descriptor"), "nothing passed by default: \(none.out) \(none.err)")
     }
 
-    @Test func aCreatedContainerKeepsThemUntilStart() throws {
+    @Test func aCreatedContainerKeepsThemAndExecPassesItsOwn() throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-fds-root-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: root) }
         let id = IsorunRunner.uniqueID("fds")
         let created = try runWithTwoOpen("--root \(root) create --preserve-fds 2 --bundle \(IsorunRunner.bundle("hello")) \(id)",
-                                         workload: false)
+                                         workload: .none)
         defer { _ = try? IsorunRunner.run(["--root", root, "delete", "--force", id]) }
         #expect(created.status == 0, "\(created.err)")
         let record = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(root)/\(id)/container.json")))
@@ -47,6 +60,10 @@ import Testing
         let three = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/3")
         let four = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/4")
         #expect(three.contains("/three") && four.contains("/four"), "\(three) \(four)")
+
+        // exec takes the flag too, into the same container.
+        let exec = try runWithTwoOpen("--root \(root) exec --preserve-fds 1 \(id)", workload: .inline)
+        #expect(exec.out == "from three\n3 \n", "\(exec.out) \(exec.err)")
     }
 
     @Test func aDescriptorThatIsNotOpenOrAVMContainerIs125() throws {
