@@ -6,6 +6,7 @@
 // local buffers: no malloc, no stdio, no locks, no writes to anything but its stack.
 #include "isorun_shim.h"
 #include "affinity.h"
+#include "move_root.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -503,11 +504,18 @@ static void setup_rootfs(int error_fd, const struct isorun_spawn_plan *plan, con
         if (chdir("/") < 0) child_fail(error_fd, errno, "chdir", "/");
         goto entered;
     }
+    if (plan->no_pivot_root) {
+        const char *step = NULL;
+        int rc = isorun_move_root(plan->rootfs, &step);
+        if (rc < 0) child_fail(error_fd, -rc, step, plan->rootfs);
+        goto moved;
+    }
     if (syscall(SYS_pivot_root, ".", ".") < 0) child_fail(error_fd, errno, "pivot_root", plan->rootfs);
     // The old root is now stacked under "."; detach it so the host tree is gone.
     if (mount(NULL, ".", NULL, MS_REC | MS_SLAVE, NULL) < 0) child_fail(error_fd, errno, "make old root slave", NULL);
     if (umount2(".", MNT_DETACH) < 0) child_fail(error_fd, errno, "detach old root", NULL);
     if (chdir("/") < 0) child_fail(error_fd, errno, "chdir", "/");
+moved:
     if (plan->rootfs_propagation && mount(NULL, "/", NULL, plan->rootfs_propagation, NULL) < 0)
         child_fail(error_fd, errno, "set rootfs propagation", NULL);
 entered:

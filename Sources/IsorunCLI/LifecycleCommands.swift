@@ -32,17 +32,23 @@ struct CreateCommand: ParsableCommand {
     @Option(name: .customLong("preserve-fds"), help: "Pass this many descriptors after stderr (3, 4, …) to the process.")
     var preserveFds: Int32 = 0
 
+    @Flag(name: .customLong("no-pivot"), help: "Enter the rootfs by moving it onto / and chroot, not pivot_root (a root pivot_root refuses, such as an initramfs).")
+    var noPivot = false
+
+    @Flag(name: .customLong("no-new-keyring"), help: "Accepted for runc's callers: isorun gives no container a session keyring of its own.")
+    var noNewKeyring = false
+
     @Argument(help: "Container id.")
     var id: String
 
     func run() throws {
         try Self.perform(store: global.containers(), bundle: bundle, pidFile: pidFile, consoleSocket: consoleSocket, id: id,
-                         preservedDescriptors: preserveFds, debug: global.debug || LeadingGlobals.current.debug)
+                         preservedDescriptors: preserveFds, noPivotRoot: noPivot, debug: global.debug || LeadingGlobals.current.debug)
     }
 
     /// The command's work, shared with `FastLifecycleParser`.
     static func perform(store: ContainerStore, bundle: String, pidFile: String?, consoleSocket: String?, id: String,
-                        preservedDescriptors: Int32 = 0, debug: Bool) throws(IsorunError) {
+                        preservedDescriptors: Int32 = 0, noPivotRoot: Bool = false, debug: Bool) throws(IsorunError) {
         // Checked before anything is opened; the mode is checked once the bundle is read.
         try RunRequest.checkPreserved(preservedDescriptors, mode: .sandbox)
         NetworkNamespaceHeadStart.begin()
@@ -58,6 +64,7 @@ struct CreateCommand: ParsableCommand {
             var request = RunRequest(bundle: loaded, id: id, argumentsOverride: nil)
             request.systemdCgroupPath = LeadingGlobals.current.systemdCgroup
             request.preservedDescriptors = preservedDescriptors
+            request.noPivotRoot = noPivotRoot
             record = try store.create(request, with: RunOptions.launcher(for: mode, vm: VMOptions()), consoleSocket: consoleSocket)
         }
         if let pidFile {

@@ -51,13 +51,19 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("preserve-fds"), help: "Pass this many descriptors after stderr (3, 4, …) to the process.")
     var preserveFds: Int32 = 0
 
+    @Flag(name: .customLong("no-pivot"), help: "Enter the rootfs by moving it onto / and chroot, not pivot_root (a root pivot_root refuses, such as an initramfs).")
+    var noPivot = false
+
+    @Flag(name: .customLong("no-new-keyring"), help: "Accepted for runc's callers: isorun gives no container a session keyring of its own.")
+    var noNewKeyring = false
+
     @Argument(parsing: .postTerminator, help: "Replaces process.args.")
     var arguments: [String] = []
 
     var options: RunOptions {
         RunOptions(mode: mode, id: id, root: global.root, debug: global.debug || LeadingGlobals.current.debug, bundle: bundle, arguments: arguments,
                    vm: VMOptions(accelerator: accel, kernel: kernel, bootTimeoutSeconds: bootTimeout,
-                                 rootLayout: vmRoot), preservedDescriptors: preserveFds)
+                                 rootLayout: vmRoot), preservedDescriptors: preserveFds, noPivotRoot: noPivot)
     }
 
     func run() throws {
@@ -72,7 +78,8 @@ struct RunCommand: ParsableCommand {
         if detach {
             let store = global.containers()
             try CreateCommand.perform(store: store, bundle: directory, pidFile: pidFile, consoleSocket: nil, id: id,
-                                      preservedDescriptors: preserveFds, debug: global.debug || LeadingGlobals.current.debug)
+                                      preservedDescriptors: preserveFds, noPivotRoot: noPivot,
+                                      debug: global.debug || LeadingGlobals.current.debug)
             try StartCommand.perform(store: store, id: id)
             return
         }

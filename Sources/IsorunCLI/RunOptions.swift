@@ -17,6 +17,8 @@ struct RunOptions: Equatable {
     var vm = VMOptions()
     /// `--preserve-fds`: inherited descriptors after stderr the workload keeps.
     var preservedDescriptors: Int32 = 0
+    /// `--no-pivot`: enter the rootfs without pivot_root.
+    var noPivotRoot = false
 
     /// Runs the bundle and returns the workload's status (128+N for signal N).
     func execute() throws(IsorunError) -> Int32 {
@@ -31,6 +33,7 @@ struct RunOptions: Equatable {
         var request = RunRequest(bundle: loaded, id: id ?? "isorun-\(getpid())",
                                  argumentsOverride: arguments.isEmpty ? nil : arguments)
         request.preservedDescriptors = preservedDescriptors
+        request.noPivotRoot = noPivotRoot
         let termination = try Supervisor(root: RuntimeRoot(path: root)).run(request, with: try launcher())
         if debug {
             let elapsed = Double(MonotonicClock.nanoseconds() - started) / 1e6

@@ -26,6 +26,8 @@ public struct RunRequest: Sendable {
     public var systemdCgroupPath = false
     /// `--preserve-fds`: how many descriptors after stderr the workload inherits.
     public var preservedDescriptors: Int32 = 0
+    /// `--no-pivot`: a sandbox enters its rootfs by moving it onto / (an initramfs root).
+    public var noPivotRoot = false
     public var holdUntilStart: (@Sendable (RunState) throws(IsorunError) -> Int32)?
     /// `create` in a sandbox: called with the container process's pid once it has been
     /// released to set itself up, while it does (the parent records the container then,
@@ -43,6 +45,7 @@ public struct RunRequest: Sendable {
         hooks?.apply(to: &plan)
         plan.terminalDescriptor = terminal?.descriptor
         plan.preservedDescriptors = preservedDescriptors
+        plan.noPivotRoot = noPivotRoot
         guard let gate = startGateDescriptor else { return }
         plan.startGateDescriptor = gate
         plan.parentDeathSignal = 0

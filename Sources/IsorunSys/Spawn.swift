@@ -94,6 +94,8 @@ public struct SpawnPlan {
     public var rootfsParentMount: String?
     /// No mount namespace: mounts under the rootfs on the host, chroot instead of pivot_root.
     public var rootfsInHostNamespace = false
+    /// `--no-pivot`: move the rootfs onto / and chroot instead of pivot_root (see the shim).
+    public var noPivotRoot = false
     public var mounts: [MountStep] = []
     /// (/proc/sys/... path, value)
     public var sysctls: [(path: String, value: String)] = []
@@ -350,6 +352,7 @@ public enum Spawner {
         c.pointee.rootfs_propagation = plan.rootfsPropagation
         c.pointee.rootfs_parent_mount = arena.string(plan.rootfsParentMount)
         c.pointee.rootfs_in_host_namespace = plan.rootfsInHostNamespace ? 1 : 0
+        c.pointee.no_pivot_root = plan.noPivotRoot ? 1 : 0
         c.pointee.mounts = UnsafePointer(arena.array(plan.mounts.map { step in
             isorun_mount_op(kind: step.kind.rawValue, source: arena.string(step.source), target: arena.string(step.target),
                             fstype: arena.string(step.fstype), flags: step.flags, propagation: step.propagation,

@@ -42,14 +42,20 @@ extension VMModeTests {
         echo "state left: $(ls /run/isorun | wc -l)"
         """#
 
-    @Test func aPureCgroupV2HostGetsTheSameLimitsAndLifecycle() throws {
+    /// The static release binary the guest runs, or nil (the skip printed).
+    static func staticIsorun(for test: String) -> String? {
         let release = IsorunRunner.repository + "/.build/release/isorun"
         guard FileManager.default.isExecutableFile(atPath: release) else {
-            print("SKIP pure cgroup v2 test: no static release binary at \(release) (make release; make test builds it)")
-            return
+            print("SKIP \(test): no static release binary at \(release) (make release; make test builds it)")
+            return nil
         }
-        guard let environment = try VMSupport.stockKernelEnvironment(for: "pure cgroup v2 test") else { return }
-        let bundle = try Self.pureV2Bundle(isorun: release)
+        return release
+    }
+
+    @Test func aPureCgroupV2HostGetsTheSameLimitsAndLifecycle() throws {
+        guard let release = Self.staticIsorun(for: "pure cgroup v2 test"),
+              let environment = try VMSupport.stockKernelEnvironment(for: "pure cgroup v2 test") else { return }
+        let bundle = try Self.guestSandboxBundle(isorun: release, script: Self.pureV2Script)
         defer { try? FileManager.default.removeItem(atPath: bundle) }
 
         let result = IsorunRunner.finish(try IsorunRunner.start(["run", "--mode", "vm", bundle], environment: environment))
@@ -81,9 +87,9 @@ extension VMModeTests {
         #expect(seen["cgroups left"] == "0" && seen["state left"] == "0", "\(report)")
     }
 
-    /// A VM bundle whose rootfs holds the static isorun, the script, and two sandbox
-    /// bundles on hello's rootfs: one with limits, one that sleeps (for the lifecycle).
-    static func pureV2Bundle(isorun: String) throws -> String {
+    /// A VM bundle whose rootfs holds the static isorun, `script` (its process), and two
+    /// sandbox bundles on hello's rootfs: one with limits, one that sleeps (for the lifecycle).
+    static func guestSandboxBundle(isorun: String, script: String) throws -> String {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-v2-\(UUID().uuidString)").path
         let rootfs = directory + "/rootfs"
         let hello = IsorunRunner.bundle("hello")
@@ -96,7 +102,7 @@ extension VMModeTests {
             try FileManager.default.createDirectory(atPath: rootfs + path, withIntermediateDirectories: true)
         }
         try FileManager.default.copyItem(atPath: isorun, toPath: rootfs + "/isorun")
-        try pureV2Script.write(toFile: rootfs + "/v2.sh", atomically: true, encoding: .utf8)
+        try script.write(toFile: rootfs + "/script.sh", atomically: true, encoding: .utf8)
 
         let base = try #require(try JSONSerialization.jsonObject(
             with: Data(contentsOf: URL(fileURLWithPath: hello + "/config.json"))) as? [String: Any])
@@ -114,7 +120,7 @@ extension VMModeTests {
         // mounts), tmpfs where isorun keeps state, and RAM for the binary and its children.
         var outer = base
         var process = base["process"] as? [String: Any] ?? [:]
-        process["args"] = ["/bin/sh", "/v2.sh"]
+        process["args"] = ["/bin/sh", "/script.sh"]
         process["env"] = (process["env"] as? [String] ?? []) + ["ISORUN_CACHE=/tmp/cache"]
         let everything = try allCapabilities()
         process["capabilities"] = ["bounding": everything, "effective": everything, "permitted": everything]

@@ -100,6 +100,9 @@ struct isorun_spawn_plan {
     /// host (isorun removes them afterwards), `/` keeps its propagation, and the
     /// process enters the rootfs with chroot, since pivot_root would move the host's root.
     int rootfs_in_host_namespace;
+    /// Enter the rootfs by moving it onto / and chroot (runc's --no-pivot), after
+    /// detaching every other mount, for a root pivot_root refuses (an initramfs).
+    int no_pivot_root;
     unsigned long rootfs_propagation;
     const struct isorun_mount_op *mounts;
     int mount_count;
