@@ -12,7 +12,8 @@ enum FastLifecycleParser {
         guard let command = arguments.first, commands.contains(command) else { return nil }
         var root = globals.root ?? "/run/isorun"
         var debug = globals.debug
-        var bundle = ".", pidFile: String?, consoleSocket: String?, preserved: Int32 = 0, noPivot = false, force = false, all = false
+        var bundle = ".", pidFile: String?, consoleSocket: String?, preserved: Int32 = 0, noPivot = false, newKeyring = true, force = false,
+            all = false
         var positional: [String] = []
         var index = 1
         let valueOptions = command == "create"
@@ -34,7 +35,7 @@ enum FastLifecycleParser {
             switch (command, arguments[index]) {
             case (_, "--debug"): debug = true
             case ("create", "--no-pivot"): noPivot = true
-            case ("create", "--no-new-keyring"): break  // isorun makes no session keyring to skip
+            case ("create", "--no-new-keyring"): newKeyring = false
             case ("delete", "--force"), ("delete", "-f"): force = true
             case ("kill", "--all"), ("kill", "-a"): all = true
             case (_, let argument):
@@ -53,7 +54,8 @@ enum FastLifecycleParser {
         case "create":
             return { () throws(IsorunError) in
                 try CreateCommand.perform(store: store, bundle: bundle, pidFile: pidFile, consoleSocket: consoleSocket, id: id,
-                                          preservedDescriptors: preserved, noPivotRoot: noPivot, debug: debug)
+                                          preservedDescriptors: preserved, noPivotRoot: noPivot,
+                                          newSessionKeyring: newKeyring, debug: debug)
             }
         case "start": return { () throws(IsorunError) in try StartCommand.perform(store: store, id: id) }
         case "state": return { () throws(IsorunError) in try StateCommand.perform(store: store, id: id) }

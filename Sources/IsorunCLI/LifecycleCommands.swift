@@ -35,7 +35,7 @@ struct CreateCommand: ParsableCommand {
     @Flag(name: .customLong("no-pivot"), help: "Enter the rootfs by moving it onto / and chroot, not pivot_root (a root pivot_root refuses, such as an initramfs).")
     var noPivot = false
 
-    @Flag(name: .customLong("no-new-keyring"), help: "Accepted for runc's callers: isorun gives no container a session keyring of its own.")
+    @Flag(name: .customLong("no-new-keyring"), help: "Keep the caller's session keyring instead of a new one named after the container.")
     var noNewKeyring = false
 
     @Argument(help: "Container id.")
@@ -43,12 +43,14 @@ struct CreateCommand: ParsableCommand {
 
     func run() throws {
         try Self.perform(store: global.containers(), bundle: bundle, pidFile: pidFile, consoleSocket: consoleSocket, id: id,
-                         preservedDescriptors: preserveFds, noPivotRoot: noPivot, debug: global.debug || LeadingGlobals.current.debug)
+                         preservedDescriptors: preserveFds, noPivotRoot: noPivot,
+                         newSessionKeyring: !noNewKeyring, debug: global.debug || LeadingGlobals.current.debug)
     }
 
     /// The command's work, shared with `FastLifecycleParser`.
     static func perform(store: ContainerStore, bundle: String, pidFile: String?, consoleSocket: String?, id: String,
-                        preservedDescriptors: Int32 = 0, noPivotRoot: Bool = false, debug: Bool) throws(IsorunError) {
+                        preservedDescriptors: Int32 = 0, noPivotRoot: Bool = false, newSessionKeyring: Bool = true,
+                        debug: Bool) throws(IsorunError) {
         // Checked before anything is opened; the mode is checked once the bundle is read.
         try RunRequest.checkPreserved(preservedDescriptors, mode: .sandbox)
         NetworkNamespaceHeadStart.begin()
@@ -65,6 +67,7 @@ struct CreateCommand: ParsableCommand {
             request.systemdCgroupPath = LeadingGlobals.current.systemdCgroup
             request.preservedDescriptors = preservedDescriptors
             request.noPivotRoot = noPivotRoot
+            request.newSessionKeyring = newSessionKeyring
             record = try store.create(request, with: RunOptions.launcher(for: mode, vm: VMOptions()), consoleSocket: consoleSocket)
         }
         if let pidFile {

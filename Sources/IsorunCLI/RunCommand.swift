@@ -54,7 +54,7 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .customLong("no-pivot"), help: "Enter the rootfs by moving it onto / and chroot, not pivot_root (a root pivot_root refuses, such as an initramfs).")
     var noPivot = false
 
-    @Flag(name: .customLong("no-new-keyring"), help: "Accepted for runc's callers: isorun gives no container a session keyring of its own.")
+    @Flag(name: .customLong("no-new-keyring"), help: "Keep the caller's session keyring instead of a new one named after the container.")
     var noNewKeyring = false
 
     @Argument(parsing: .postTerminator, help: "Replaces process.args.")
@@ -63,7 +63,8 @@ struct RunCommand: ParsableCommand {
     var options: RunOptions {
         RunOptions(mode: mode, id: id, root: global.root, debug: global.debug || LeadingGlobals.current.debug, bundle: bundle, arguments: arguments,
                    vm: VMOptions(accelerator: accel, kernel: kernel, bootTimeoutSeconds: bootTimeout,
-                                 rootLayout: vmRoot), preservedDescriptors: preserveFds, noPivotRoot: noPivot)
+                                 rootLayout: vmRoot), preservedDescriptors: preserveFds, noPivotRoot: noPivot,
+                   newSessionKeyring: !noNewKeyring)
     }
 
     func run() throws {
@@ -79,7 +80,7 @@ struct RunCommand: ParsableCommand {
             let store = global.containers()
             try CreateCommand.perform(store: store, bundle: directory, pidFile: pidFile, consoleSocket: nil, id: id,
                                       preservedDescriptors: preserveFds, noPivotRoot: noPivot,
-                                      debug: global.debug || LeadingGlobals.current.debug)
+                                      newSessionKeyring: !noNewKeyring, debug: global.debug || LeadingGlobals.current.debug)
             try StartCommand.perform(store: store, id: id)
             return
         }

@@ -19,6 +19,8 @@ struct RunOptions: Equatable {
     var preservedDescriptors: Int32 = 0
     /// `--no-pivot`: enter the rootfs without pivot_root.
     var noPivotRoot = false
+    /// Off with `--no-new-keyring`.
+    var newSessionKeyring = true
 
     /// Runs the bundle and returns the workload's status (128+N for signal N).
     func execute() throws(IsorunError) -> Int32 {
@@ -34,6 +36,7 @@ struct RunOptions: Equatable {
                                  argumentsOverride: arguments.isEmpty ? nil : arguments)
         request.preservedDescriptors = preservedDescriptors
         request.noPivotRoot = noPivotRoot
+        request.newSessionKeyring = newSessionKeyring
         let termination = try Supervisor(root: RuntimeRoot(path: root)).run(request, with: try launcher())
         if debug {
             let elapsed = Double(MonotonicClock.nanoseconds() - started) / 1e6

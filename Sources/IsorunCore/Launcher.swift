@@ -28,6 +28,9 @@ public struct RunRequest: Sendable {
     public var preservedDescriptors: Int32 = 0
     /// `--no-pivot`: a sandbox enters its rootfs by moving it onto / (an initramfs root).
     public var noPivotRoot = false
+    /// A sandbox's process joins a new session keyring named after the container, unless
+    /// `--no-new-keyring`.
+    public var newSessionKeyring = true
     public var holdUntilStart: (@Sendable (RunState) throws(IsorunError) -> Int32)?
     /// `create` in a sandbox: called with the container process's pid once it has been
     /// released to set itself up, while it does (the parent records the container then,

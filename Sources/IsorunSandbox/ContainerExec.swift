@@ -41,6 +41,8 @@ public struct ContainerExec {
         plan.parentDeathSignal = detach ? 0 : SIGKILL
         plan.terminalDescriptor = terminal?.descriptor
         plan.preservedDescriptors = preservedDescriptors
+        // Like the container's own process, not the keyring of whoever called exec.
+        if record.mode == Mode.sandbox.rawValue { plan.sessionKeyring = record.id }
         var opened: [Int32] = []
         defer { opened.forEach { StreamCopy.close($0) } }
         var pidNamespace: Int32?

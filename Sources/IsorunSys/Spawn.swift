@@ -96,6 +96,8 @@ public struct SpawnPlan {
     public var rootfsInHostNamespace = false
     /// `--no-pivot`: move the rootfs onto / and chroot instead of pivot_root (see the shim).
     public var noPivotRoot = false
+    /// A new session keyring of this name for the child (see the shim); nil keeps the caller's.
+    public var sessionKeyring: String?
     public var mounts: [MountStep] = []
     /// (/proc/sys/... path, value)
     public var sysctls: [(path: String, value: String)] = []
@@ -353,6 +355,7 @@ public enum Spawner {
         c.pointee.rootfs_parent_mount = arena.string(plan.rootfsParentMount)
         c.pointee.rootfs_in_host_namespace = plan.rootfsInHostNamespace ? 1 : 0
         c.pointee.no_pivot_root = plan.noPivotRoot ? 1 : 0
+        c.pointee.session_keyring = arena.string(plan.sessionKeyring)
         c.pointee.mounts = UnsafePointer(arena.array(plan.mounts.map { step in
             isorun_mount_op(kind: step.kind.rawValue, source: arena.string(step.source), target: arena.string(step.target),
                             fstype: arena.string(step.fstype), flags: step.flags, propagation: step.propagation,

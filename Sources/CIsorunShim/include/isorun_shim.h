@@ -103,6 +103,10 @@ struct isorun_spawn_plan {
     /// Enter the rootfs by moving it onto / and chroot (runc's --no-pivot), after
     /// detaching every other mount, for a root pivot_root refuses (an initramfs).
     int no_pivot_root;
+    /// The name of a new session keyring the child joins (NULL: it keeps its caller's),
+    /// so that a workload whose seccomp rules allow keyctl cannot read or change the keys
+    /// of whoever started isorun (runc does the same unless --no-new-keyring).
+    const char *session_keyring;
     unsigned long rootfs_propagation;
     const struct isorun_mount_op *mounts;
     int mount_count;
