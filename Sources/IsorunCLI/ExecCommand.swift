@@ -28,7 +28,7 @@ struct ExecCommand: ParsableCommand {
     @Argument(parsing: .captureForPassthrough, help: "The command and its arguments.") var arguments: [String] = []
 
     func run() throws {
-        try RunRequest.checkPreserved(preserveFds, mode: .sandbox)
+        try ProcessSetup.checkPreserved(preserveFds, mode: .sandbox)
         let store = global.containers()
         let record = try store.load(id)
         let status = store.status(of: record)
@@ -39,7 +39,7 @@ struct ExecCommand: ParsableCommand {
         do { config = try Bundle.load(directory: record.bundle, requireRootfs: false).config } catch { throw IsorunError(error) }
         let (process, source) = try execProcess(config: config)
         if record.mode == Mode.vm.rawValue {
-            try RunRequest.checkPreserved(preserveFds, mode: .vm)
+            try ProcessSetup.checkPreserved(preserveFds, mode: .vm)
             // Into the guest, through the VM's owner; isorun stays to copy the streams.
             guard status == .running else { throw IsorunError("exec: a VM container takes exec once it is started") }
             // With a terminal, its master goes to the console socket as for a sandbox; the

@@ -12,8 +12,8 @@ enum FastLifecycleParser {
         guard let command = arguments.first, commands.contains(command) else { return nil }
         var root = globals.root ?? "/run/isorun"
         var debug = globals.debug
-        var bundle = ".", pidFile: String?, consoleSocket: String?, preserved: Int32 = 0, noPivot = false, newKeyring = true, force = false,
-            all = false
+        var bundle = ".", pidFile: String?, consoleSocket: String?, force = false, all = false
+        var setup = ProcessSetup()
         var positional: [String] = []
         var index = 1
         let valueOptions = command == "create"
@@ -26,7 +26,7 @@ enum FastLifecycleParser {
                 case "--console-socket": consoleSocket = value
                 case "--preserve-fds":
                     guard let count = Int32(value) else { return nil }
-                    preserved = count
+                    setup.preservedDescriptors = count
                 default: bundle = value
                 }
                 index += consumed
@@ -34,8 +34,8 @@ enum FastLifecycleParser {
             }
             switch (command, arguments[index]) {
             case (_, "--debug"): debug = true
-            case ("create", "--no-pivot"): noPivot = true
-            case ("create", "--no-new-keyring"): newKeyring = false
+            case ("create", "--no-pivot"): setup.noPivotRoot = true
+            case ("create", "--no-new-keyring"): setup.newSessionKeyring = false
             case ("delete", "--force"), ("delete", "-f"): force = true
             case ("kill", "--all"), ("kill", "-a"): all = true
             case (_, let argument):
@@ -54,8 +54,7 @@ enum FastLifecycleParser {
         case "create":
             return { () throws(IsorunError) in
                 try CreateCommand.perform(store: store, bundle: bundle, pidFile: pidFile, consoleSocket: consoleSocket, id: id,
-                                          preservedDescriptors: preserved, noPivotRoot: noPivot,
-                                          newSessionKeyring: newKeyring, debug: debug)
+                                          setup: setup, debug: debug)
             }
         case "start": return { () throws(IsorunError) in try StartCommand.perform(store: store, id: id) }
         case "state": return { () throws(IsorunError) in try StateCommand.perform(store: store, id: id) }

@@ -29,30 +29,21 @@ struct CreateCommand: ParsableCommand {
     @Option(name: .customLong("console-socket"), help: "UNIX socket for the pty master (process.terminal).")
     var consoleSocket: String?
 
-    @Option(name: .customLong("preserve-fds"), help: "Pass this many descriptors after stderr (3, 4, …) to the process.")
-    var preserveFds: Int32 = 0
-
-    @Flag(name: .customLong("no-pivot"), help: "Enter the rootfs by moving it onto / and chroot, not pivot_root (a root pivot_root refuses, such as an initramfs).")
-    var noPivot = false
-
-    @Flag(name: .customLong("no-new-keyring"), help: "Keep the caller's session keyring instead of a new one named after the container.")
-    var noNewKeyring = false
+    @OptionGroup var setupOptions: ContainerSetupOptions
 
     @Argument(help: "Container id.")
     var id: String
 
     func run() throws {
         try Self.perform(store: global.containers(), bundle: bundle, pidFile: pidFile, consoleSocket: consoleSocket, id: id,
-                         preservedDescriptors: preserveFds, noPivotRoot: noPivot,
-                         newSessionKeyring: !noNewKeyring, debug: global.debug || LeadingGlobals.current.debug)
+                         setup: setupOptions.setup, debug: global.debug || LeadingGlobals.current.debug)
     }
 
     /// The command's work, shared with `FastLifecycleParser`.
     static func perform(store: ContainerStore, bundle: String, pidFile: String?, consoleSocket: String?, id: String,
-                        preservedDescriptors: Int32 = 0, noPivotRoot: Bool = false, newSessionKeyring: Bool = true,
-                        debug: Bool) throws(IsorunError) {
+                        setup: ProcessSetup = ProcessSetup(), debug: Bool) throws(IsorunError) {
         // Checked before anything is opened; the mode is checked once the bundle is read.
-        try RunRequest.checkPreserved(preservedDescriptors, mode: .sandbox)
+        try ProcessSetup.checkPreserved(setup.preservedDescriptors, mode: .sandbox)
         NetworkNamespaceHeadStart.begin()
         let loaded: Bundle
         do { loaded = try Bundle.load(directory: bundle) } catch { throw IsorunError(error) }
@@ -60,14 +51,12 @@ struct CreateCommand: ParsableCommand {
         let record: ContainerRecord
         if mode == .vm {
             NetworkNamespaceHeadStart.discard()
-            try RunRequest.checkPreserved(preservedDescriptors, mode: mode)
+            try ProcessSetup.checkPreserved(setup.preservedDescriptors, mode: mode)
             record = try VMContainer.create(store: store, bundle: loaded, id: id, consoleSocket: consoleSocket, debug: debug)
         } else {
             var request = RunRequest(bundle: loaded, id: id, argumentsOverride: nil)
             request.systemdCgroupPath = LeadingGlobals.current.systemdCgroup
-            request.preservedDescriptors = preservedDescriptors
-            request.noPivotRoot = noPivotRoot
-            request.newSessionKeyring = newSessionKeyring
+            request.setup = setup
             record = try store.create(request, with: RunOptions.launcher(for: mode, vm: VMOptions()), consoleSocket: consoleSocket)
         }
         if let pidFile {

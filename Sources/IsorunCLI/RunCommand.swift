@@ -48,14 +48,7 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("pid-file"), help: "runc's form: write the container's pid here.")
     var pidFile: String?
 
-    @Option(name: .customLong("preserve-fds"), help: "Pass this many descriptors after stderr (3, 4, …) to the process.")
-    var preserveFds: Int32 = 0
-
-    @Flag(name: .customLong("no-pivot"), help: "Enter the rootfs by moving it onto / and chroot, not pivot_root (a root pivot_root refuses, such as an initramfs).")
-    var noPivot = false
-
-    @Flag(name: .customLong("no-new-keyring"), help: "Keep the caller's session keyring instead of a new one named after the container.")
-    var noNewKeyring = false
+    @OptionGroup var setupOptions: ContainerSetupOptions
 
     @Argument(parsing: .postTerminator, help: "Replaces process.args.")
     var arguments: [String] = []
@@ -63,8 +56,7 @@ struct RunCommand: ParsableCommand {
     var options: RunOptions {
         RunOptions(mode: mode, id: id, root: global.root, debug: global.debug || LeadingGlobals.current.debug, bundle: bundle, arguments: arguments,
                    vm: VMOptions(accelerator: accel, kernel: kernel, bootTimeoutSeconds: bootTimeout,
-                                 rootLayout: vmRoot), preservedDescriptors: preserveFds, noPivotRoot: noPivot,
-                   newSessionKeyring: !noNewKeyring)
+                                 rootLayout: vmRoot), setup: setupOptions.setup)
     }
 
     func run() throws {
@@ -79,8 +71,7 @@ struct RunCommand: ParsableCommand {
         if detach {
             let store = global.containers()
             try CreateCommand.perform(store: store, bundle: directory, pidFile: pidFile, consoleSocket: nil, id: id,
-                                      preservedDescriptors: preserveFds, noPivotRoot: noPivot,
-                                      newSessionKeyring: !noNewKeyring, debug: global.debug || LeadingGlobals.current.debug)
+                                      setup: setupOptions.setup, debug: global.debug || LeadingGlobals.current.debug)
             try StartCommand.perform(store: store, id: id)
             return
         }

@@ -15,18 +15,14 @@ struct RunOptions: Equatable {
     var bundle: String
     var arguments: [String] = []
     var vm = VMOptions()
-    /// `--preserve-fds`: inherited descriptors after stderr the workload keeps.
-    var preservedDescriptors: Int32 = 0
-    /// `--no-pivot`: enter the rootfs without pivot_root.
-    var noPivotRoot = false
-    /// Off with `--no-new-keyring`.
-    var newSessionKeyring = true
+    /// `--preserve-fds`, `--no-pivot`, `--no-new-keyring`.
+    var setup = ProcessSetup()
 
     /// Runs the bundle and returns the workload's status (128+N for signal N).
     func execute() throws(IsorunError) -> Int32 {
         if debug { Log.level = .debug }
         let started = MonotonicClock.nanoseconds()
-        try RunRequest.checkPreserved(preservedDescriptors, mode: mode)
+        try ProcessSetup.checkPreserved(setup.preservedDescriptors, mode: mode)
         if mode == .sandbox { NetworkNamespaceHeadStart.begin() }
         let loaded: Bundle
         do { loaded = try Bundle.load(directory: bundle, requireRootfs: mode != .bare) } catch {
@@ -34,9 +30,7 @@ struct RunOptions: Equatable {
         }
         var request = RunRequest(bundle: loaded, id: id ?? "isorun-\(getpid())",
                                  argumentsOverride: arguments.isEmpty ? nil : arguments)
-        request.preservedDescriptors = preservedDescriptors
-        request.noPivotRoot = noPivotRoot
-        request.newSessionKeyring = newSessionKeyring
+        request.setup = setup
         let termination = try Supervisor(root: RuntimeRoot(path: root)).run(request, with: try launcher())
         if debug {
             let elapsed = Double(MonotonicClock.nanoseconds() - started) / 1e6

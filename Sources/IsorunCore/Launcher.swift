@@ -24,13 +24,8 @@ public struct RunRequest: Sendable {
     /// process starts (a VM boots at `create`, so `start` is fast).
     /// `--systemd-cgroup`: `cgroupsPath` is systemd's `slice:prefix:name`.
     public var systemdCgroupPath = false
-    /// `--preserve-fds`: how many descriptors after stderr the workload inherits.
-    public var preservedDescriptors: Int32 = 0
-    /// `--no-pivot`: a sandbox enters its rootfs by moving it onto / (an initramfs root).
-    public var noPivotRoot = false
-    /// A sandbox's process joins a new session keyring named after the container, unless
-    /// `--no-new-keyring`.
-    public var newSessionKeyring = true
+    /// `--preserve-fds`, `--no-pivot`, `--no-new-keyring`.
+    public var setup = ProcessSetup()
     public var holdUntilStart: (@Sendable (RunState) throws(IsorunError) -> Int32)?
     /// `create` in a sandbox: called with the container process's pid once it has been
     /// released to set itself up, while it does (the parent records the container then,
@@ -47,24 +42,11 @@ public struct RunRequest: Sendable {
     public func applyLifecycle(to plan: inout SpawnPlan) {
         hooks?.apply(to: &plan)
         plan.terminalDescriptor = terminal?.descriptor
-        plan.preservedDescriptors = preservedDescriptors
-        plan.noPivotRoot = noPivotRoot
+        plan.preservedDescriptors = setup.preservedDescriptors
+        plan.noPivotRoot = setup.noPivotRoot
         guard let gate = startGateDescriptor else { return }
         plan.startGateDescriptor = gate
         plan.parentDeathSignal = 0
-    }
-
-    /// `--preserve-fds count`: the descriptors must be open now, before isorun opens any of
-    /// its own (which would take a missing one's number and leak into the workload).
-    /// A VM cannot take them: a host descriptor means nothing to its guest.
-    public static func checkPreserved(_ count: Int32, mode: Mode) throws(IsorunError) {
-        guard count >= 0 else { throw IsorunError("--preserve-fds: \(count) is not a count of descriptors") }
-        guard count == 0 || mode != .vm else {
-            throw IsorunError("--preserve-fds: a VM container cannot take the host's descriptors")
-        }
-        for descriptor in 3 ..< 3 + count where !Files.isOpenDescriptor(descriptor) {
-            throw IsorunError("--preserve-fds \(count): descriptor \(descriptor) is not open")
-        }
     }
 
     public var hooks: LifecycleHooks? { LifecycleHooks(bundle.config.hooks) }

@@ -24,7 +24,7 @@ public struct SandboxLauncher: Launcher {
 
         var plan = try ProcessSettings.basePlan(for: process, configFile: configFile)
         request.applyLifecycle(to: &plan)
-        if request.newSessionKeyring { plan.sessionKeyring = request.id }
+        if request.setup.newSessionKeyring { plan.sessionKeyring = request.id }
         let namespaces = try NamespacePlan(linux, configFile: configFile)
         defer { namespaces.closeDescriptors() }
         // runc's answer to a config without a mount namespace: the container's mounts are
