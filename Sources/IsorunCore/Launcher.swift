@@ -19,13 +19,13 @@ public struct RunRequest: Sendable {
     /// `create --console-socket`: the pseudo-terminal replica the process gets as its
     /// controlling terminal and stdio (`process.terminal`), and its /dev/pts path.
     public var terminal: (descriptor: Int32, path: String)?
-    /// `create` in VM mode: called once the guest is ready to run the process; records the
-    /// container and returns the start gate, which the launcher waits on before the
-    /// process starts (a VM boots at `create`, so `start` is fast).
     /// `--systemd-cgroup`: `cgroupsPath` is systemd's `slice:prefix:name`.
     public var systemdCgroupPath = false
     /// `--preserve-fds`, `--no-pivot`, `--no-new-keyring`.
     public var setup = ProcessSetup()
+    /// `create` in VM mode: called once the guest is ready to run the process; records the
+    /// container and returns the start gate, which the launcher waits on before the
+    /// process starts (a VM boots at `create`, so `start` is fast).
     public var holdUntilStart: (@Sendable (RunState) throws(IsorunError) -> Int32)?
     /// `create` in a sandbox: called with the container process's pid once it has been
     /// released to set itself up, while it does (the parent records the container then,
