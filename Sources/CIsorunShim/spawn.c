@@ -716,8 +716,11 @@ __attribute__((noreturn)) static void child_main(const struct isorun_spawn_plan 
     if ((plan->clone_flags & CLONE_NEWUSER) && syscall(SYS_setresgid, 0, 0, 0) == 0)
         syscall(SYS_setresuid, 0, 0, 0);
 
-    // A kernel without keys (ENOSYS) has no keyring to share.
-    if (plan->session_keyring && syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, plan->session_keyring) < 0 && errno != ENOSYS)
+    // A kernel without keys (ENOSYS) has no keyring to share, and neither does a caller
+    // whose own seccomp filter refuses keyctl (EPERM: isorun inside a container): filters
+    // are inherited, so the workload cannot reach any keyring either.
+    if (plan->session_keyring && syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, plan->session_keyring) < 0 &&
+        errno != ENOSYS && errno != EPERM)
         child_fail(error_fd, errno, "join a session keyring of its own", plan->session_keyring);
     if (plan->rootfs != NULL) setup_rootfs(error_fd, plan, &hooks);
     else run_pre_pivot_hooks(error_fd, plan, &hooks);
