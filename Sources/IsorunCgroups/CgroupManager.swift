@@ -26,9 +26,9 @@ public protocol CgroupManager: Sendable {
     /// directory yet (it gets one the first time it is paused); nil on v2, whose cgroups
     /// freeze by themselves.
     var freezerToAdd: String? { get }
-    /// This cgroup with the freezer directory `freezerToAdd` names made and its processes
-    /// moved in; itself when there is none to add.
-    func addingFreezer() throws(CgroupError) -> any CgroupManager
+    /// This cgroup with `directory` (what `freezerToAdd` named, and the caller recorded)
+    /// made as its freezer and its processes moved in.
+    func addingFreezer(at directory: String) throws(CgroupError) -> any CgroupManager
     /// True while the cgroup is frozen (or freezing).
     var isFrozen: Bool { get }
     /// What a process inside sees as its limits, for reports.

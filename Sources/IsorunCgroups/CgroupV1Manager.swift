@@ -212,9 +212,8 @@ public struct CgroupV1Manager: CgroupManager {
         return "\(root)/freezer/\(relativePath)"
     }
 
-    public func addingFreezer() throws(CgroupError) -> any CgroupManager {
-        guard let freezer = freezerToAdd else { return self }
-        return try adding(CgroupV1Manager(directories: [freezer]))
+    public func addingFreezer(at directory: String) throws(CgroupError) -> any CgroupManager {
+        try adding(CgroupV1Manager(directories: [directory]))
     }
 
     /// This cgroup and `added`, made, with every process of this one moved in. Processes

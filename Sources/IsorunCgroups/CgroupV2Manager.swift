@@ -133,7 +133,7 @@ public struct CgroupV2Manager: CgroupManager {
 
     public var freezerToAdd: String? { nil }
 
-    public func addingFreezer() throws(CgroupError) -> any CgroupManager { self }
+    public func addingFreezer(at directory: String) throws(CgroupError) -> any CgroupManager { self }
 
     public func statistics() -> CgroupStatistics {
         var stats = CgroupStatistics()

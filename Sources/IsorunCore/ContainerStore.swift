@@ -146,7 +146,7 @@ public struct ContainerStore: Sendable {
             var record = record
             record.cgroupDirectories.append(freezer)
             try save(record)
-            do { cgroup = try cgroup.addingFreezer() } catch { throw IsorunError(error) }
+            do { cgroup = try cgroup.addingFreezer(at: freezer) } catch { throw IsorunError(error) }
         }
         do { try cgroup.setFrozen(paused) } catch { throw IsorunError(error) }
     }
