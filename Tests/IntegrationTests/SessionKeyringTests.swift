@@ -6,13 +6,17 @@ import Testing
 /// isorun; `--no-new-keyring` (runc's flag) keeps the caller's. /proc/keys, masked by
 /// default, is unmasked here to look.
 @Suite struct SessionKeyringTests {
+    /// hello's config with /proc/keys left visible.
+    static func unmaskKeys(_ config: inout [String: Any]) {
+        var linux = config["linux"] as? [String: Any] ?? [:]
+        linux["maskedPaths"] = (linux["maskedPaths"] as? [String] ?? []).filter { $0 != "/proc/keys" }
+        config["linux"] = linux
+    }
+
     func keyringLines(_ extraArguments: [String], mode: String = "sandbox") throws -> (IsorunRunner.Result, String) {
         let id = IsorunRunner.uniqueID("keys")
-        let bundle = try IsorunRunner.bundleCopy("hello", args: ["sh", "-c", "grep -c ' \(id): ' /proc/keys"]) { config in
-            var linux = config["linux"] as? [String: Any] ?? [:]
-            linux["maskedPaths"] = (linux["maskedPaths"] as? [String] ?? []).filter { $0 != "/proc/keys" }
-            config["linux"] = linux
-        }
+        let bundle = try IsorunRunner.bundleCopy("hello", args: ["sh", "-c", "grep -c ' \(id): ' /proc/keys"],
+                                                 configure: Self.unmaskKeys)
         defer { try? FileManager.default.removeItem(atPath: bundle) }
         let result = try IsorunRunner.run(["run", "--mode", mode, "--id", id] + extraArguments + [bundle])
         return (result, id)
@@ -41,11 +45,7 @@ import Testing
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-keys-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: root) }
         let id = IsorunRunner.uniqueID("keys-exec")
-        let bundle = try IsorunRunner.bundleCopy("hello", args: ["sleep", "30"]) { config in
-            var linux = config["linux"] as? [String: Any] ?? [:]
-            linux["maskedPaths"] = (linux["maskedPaths"] as? [String] ?? []).filter { $0 != "/proc/keys" }
-            config["linux"] = linux
-        }
+        let bundle = try IsorunRunner.bundleCopy("hello", args: ["sleep", "30"], configure: Self.unmaskKeys)
         defer { try? FileManager.default.removeItem(atPath: bundle) }
         let created = try IsorunRunner.runProgram("/bin/sh", ["-c", "\"$0\" --root \"$1\" create --bundle \"$2\" \"$3\" >/dev/null 2>&1",
                                                                IsorunRunner.binary, root, bundle, id])
