@@ -98,18 +98,22 @@ struct BenchTests {
             cells.first { $0["mode"] as? String == mode && ($0["fault"] as? String ?? "").hasPrefix(fault) }
         }
         // On a miss, the cell's own note says why (not run, victim never ran, ...).
-        func seen(_ mode: String, _ fault: String) -> String { "\(cell(mode, fault) ?? [:])" }
-        #expect(cell("sandbox", "fork bomb")?["survived"] as? Bool == true, "\(seen("sandbox", "fork bomb"))")
-        #expect(cell("sandbox", "kill -9 -1")?["survived"] as? Bool == true, "\(seen("sandbox", "kill -9 -1"))")
-        #expect(cell("bare", "kill -9 -1")?["survived"] as? Bool == false, "\(seen("bare", "kill -9 -1"))")
+        func expectSurvived(_ mode: String, _ fault: String, _ survived: Bool,
+                            sourceLocation: SourceLocation = #_sourceLocation) {
+            let found = cell(mode, fault)
+            #expect(found?["survived"] as? Bool == survived, "\(found ?? [:])", sourceLocation: sourceLocation)
+        }
+        expectSurvived("sandbox", "fork bomb", true)
+        expectSurvived("sandbox", "kill -9 -1", true)
+        expectSurvived("bare", "kill -9 -1", false)
         #expect(cell("bare", "kernel crash")?["survived"] == nil)
         #expect(cell("bare", "reboot")?["survived"] == nil)
         // Bare mode shares one disk and one set of files; the sandbox has its own.
-        #expect(cell("bare", "rm -rf")?["survived"] as? Bool == false, "\(seen("bare", "rm -rf"))")
-        #expect(cell("bare", "disk filler")?["survived"] as? Bool == false, "\(seen("bare", "disk filler"))")
-        #expect(cell("sandbox", "rm -rf")?["survived"] as? Bool == true, "\(seen("sandbox", "rm -rf"))")
-        #expect(cell("sandbox", "disk filler")?["survived"] as? Bool == true, "\(seen("sandbox", "disk filler"))")
-        #expect(cell("sandbox", "reboot")?["survived"] as? Bool == true, "\(seen("sandbox", "reboot"))")
+        expectSurvived("bare", "rm -rf", false)
+        expectSurvived("bare", "disk filler", false)
+        expectSurvived("sandbox", "rm -rf", true)
+        expectSurvived("sandbox", "disk filler", true)
+        expectSurvived("sandbox", "reboot", true)
         if VMSupport.unavailableReason == nil {
             #expect(cell("vm", "kernel crash")?["survived"] as? Bool == true)
         }
