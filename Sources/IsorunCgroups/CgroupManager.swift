@@ -190,8 +190,66 @@ enum CgroupFiles {
     }
 
     /// One rmdir: true when the directory is gone (or was), false while it has members.
+    /// Once it is gone, so are the empty directories isorun made above it.
     static func removeIfEmpty(_ directory: String) -> Bool {
-        rmdir(directory) == 0 || errno == ENOENT
+        guard rmdir(directory) == 0 || errno == ENOENT else { return false }
+        removeMadeAncestors(of: directory)
+        return true
+    }
+
+    /// Marks a directory that isorun made on the way to a container's cgroup (a nested
+    /// `cgroupsPath` such as `tenant/a/c1` makes `tenant` and `tenant/a`). The mark lives on
+    /// the directory itself, so whichever container is removed last removes it, whoever made
+    /// it; a directory someone else made (a parent with limits of its own) has no mark and
+    /// stays. A cgroupfs directory takes `trusted.*` attributes from root in the host's
+    /// user namespace; elsewhere the mark is not set and such directories stay, as before.
+    static let madeMark = "trusted.isorun.made"
+
+    /// The directory every relative `cgroupsPath` shares in a hierarchy: made once, kept, so
+    /// that each container costs one mkdir and one rmdir.
+    static func sharedBase(in hierarchy: String) -> String { hierarchy + "/isorun" }
+
+    /// mkdir -p for the cgroup `directory` under `hierarchy`'s mount, marking the ancestors
+    /// it makes. Usually only `directory` itself is missing. A concurrent delete may remove
+    /// a marked ancestor between two mkdirs; that ENOENT is worth a second try.
+    static func makeDirectories(_ directory: String, hierarchy: String) throws(CgroupError) {
+        var attempts = 0
+        while true {
+            if mkdir(directory, 0o755) == 0 || errno == EEXIST { return }
+            attempts += 1
+            guard errno == ENOENT, attempts < 4, let slash = directory.lastIndex(of: "/"), directory.count > hierarchy.count else {
+                throw CgroupError(SystemError("mkdir", directory))
+            }
+            try makeAncestor(String(directory[..<slash]), hierarchy: hierarchy)
+        }
+    }
+
+    /// One missing ancestor, and its own missing ancestors first.
+    private static func makeAncestor(_ path: String, hierarchy: String) throws(CgroupError) {
+        do { try makeMarked(path, hierarchy: hierarchy) } catch {
+            guard error.isNoSuchFile, path.count > hierarchy.count else { throw CgroupError(error) }
+            try makeAncestor(String(path[..<path.lastIndex(of: "/")!]), hierarchy: hierarchy)
+            do { try makeMarked(path, hierarchy: hierarchy) } catch { throw CgroupError(error) }
+        }
+    }
+
+    private static func makeMarked(_ path: String, hierarchy: String) throws(SystemError) {
+        if try Files.makeDirectoryIfAbsent(path) { markMade(path, hierarchy: hierarchy) }
+    }
+
+    /// Marks an ancestor this run has just made, unless it is the shared base.
+    static func markMade(_ path: String, hierarchy: String) {
+        if path != sharedBase(in: hierarchy) { Files.setAttribute(madeMark, "1", at: path) }
+    }
+
+    /// Removes the marked ancestors of a removed cgroup, nearest first, until one is not
+    /// marked or still holds another container's cgroup.
+    static func removeMadeAncestors(of directory: String) {
+        var current = directory
+        while let slash = current.lastIndex(of: "/"), slash != current.startIndex {
+            current = String(current[..<slash])
+            guard Files.hasAttribute(madeMark, at: current), rmdir(current) == 0 else { return }
+        }
     }
 
     /// rmdir, retried while the kernel finishes tearing down killed tasks.

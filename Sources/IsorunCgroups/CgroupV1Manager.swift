@@ -6,16 +6,20 @@ import IsorunSys
 public struct CgroupV1Manager: CgroupManager {
     /// controller name -> directory of this workload's cgroup in that hierarchy.
     let controllerDirectories: [(controller: String, directory: String)]
+    /// Where the hierarchies are mounted (/sys/fs/cgroup).
+    let root: String
 
     init(root: String, relativePath: String, controllers: [String]) {
+        self.root = root
         controllerDirectories = controllers.map { ($0, "\(root)/\($0)/\(relativePath)") }
     }
 
     init(directories: [String]) {
-        controllerDirectories = directories.map { directory in
-            let parts = directory.split(separator: "/")
-            // /sys/fs/cgroup/<controller>/...: the controller is the 4th component.
-            return (parts.count > 3 ? String(parts[3]) : "", directory)
+        // /sys/fs/cgroup/<controller>/...: the controller is the 4th component.
+        let split = directories.map { $0.split(separator: "/") }
+        root = split.first.map { "/" + $0.prefix(3).joined(separator: "/") } ?? "/sys/fs/cgroup"
+        controllerDirectories = zip(split, directories).map { parts, directory in
+            (parts.count > 3 ? String(parts[3]) : "", directory)
         }
     }
 
@@ -45,7 +49,7 @@ public struct CgroupV1Manager: CgroupManager {
 
     public func create() throws(CgroupError) {
         for (controller, directory) in controllerDirectories {
-            do { try Files.makeDirectories(directory) } catch { throw CgroupError(error) }
+            try CgroupFiles.makeDirectories(directory, hierarchy: "\(root)/\(controller)")
             if controller == "cpuset" { try inheritCpuset(directory) }
         }
     }

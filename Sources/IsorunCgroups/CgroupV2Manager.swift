@@ -21,17 +21,31 @@ public struct CgroupV2Manager: CgroupManager {
 
     public func create() throws(CgroupError) {
         // Each ancestor must delegate the controllers to its children (no-internal-process rule:
-        // isorun's own intermediate directories hold no processes).
+        // isorun's own intermediate directories hold no processes). The ancestors made here are
+        // marked for removal with the last cgroup under them (`CgroupFiles.madeMark`), so a
+        // concurrent delete may remove one between two steps: then the walk starts again.
         let relative = directory.dropFirst(mountPoint.count).split(separator: "/")
-        var current = mountPoint
         let available = Set(((try? Files.readString("\(mountPoint)/cgroup.controllers")) ?? "").split(whereSeparator: \.isWhitespace).map(String.init))
         let wanted = ["cpu", "cpuset", "memory", "pids"].filter(available.contains)
-        for component in relative {
-            if !wanted.isEmpty {
-                _ = try? CgroupFiles.write(current, "cgroup.subtree_control", wanted.map { "+\($0)" }.joined(separator: " "))
+        var attempts = 0
+        walk: while true {
+            attempts += 1
+            var current = mountPoint
+            for component in relative {
+                if !wanted.isEmpty {
+                    _ = try? CgroupFiles.write(current, "cgroup.subtree_control", wanted.map { "+\($0)" }.joined(separator: " "))
+                }
+                current += "/" + component
+                do {
+                    if try Files.makeDirectoryIfAbsent(current), current != directory {
+                        CgroupFiles.markMade(current, hierarchy: mountPoint)
+                    }
+                } catch {
+                    if error.isNoSuchFile && attempts < 4 { continue walk }
+                    throw CgroupError(error)
+                }
             }
-            current += "/" + component
-            do { try Files.makeDirectory(current) } catch { throw CgroupError(error) }
+            return
         }
     }
 

@@ -122,6 +122,25 @@ public enum Files {
         try makeDirectory(path, mode: mode)
     }
 
+    /// mkdir that tells whether this call made the directory: true when made, false when
+    /// it was already there. Throws for anything else, ENOENT included.
+    public static func makeDirectoryIfAbsent(_ path: String, mode: mode_t = 0o755) throws(SystemError) -> Bool {
+        if mkdir(path, mode) == 0 { return true }
+        guard errno == EEXIST else { throw SystemError("mkdir", path) }
+        return false
+    }
+
+    /// Sets the extended attribute `name` on `path` itself (not a symlink's target); false
+    /// where the filesystem or the caller's privileges refuse it.
+    @discardableResult
+    public static func setAttribute(_ name: String, _ value: String, at path: String) -> Bool {
+        Array(value.utf8).withUnsafeBytes { lsetxattr(path, name, $0.baseAddress, $0.count, 0) } == 0
+    }
+
+    public static func hasAttribute(_ name: String, at path: String) -> Bool {
+        lgetxattr(path, name, nil, 0) >= 0
+    }
+
     public static func removeDirectory(_ path: String) throws(SystemError) {
         guard rmdir(path) == 0 || errno == ENOENT else { throw SystemError("rmdir", path) }
     }

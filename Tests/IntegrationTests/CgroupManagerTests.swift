@@ -46,6 +46,49 @@ struct CgroupManagerTests {
         try exercise(Cgroups.manager(layout: .unified(mountPoint: mountPoint), relativePath: "isorun/test-v2-\(getpid())", resources: nil))
     }
 
+    /// A nested cgroupsPath makes directories above the container's cgroup. Those isorun made
+    /// go with the last cgroup under them, whichever container made them; one made by someone
+    /// else (a parent with limits of its own) stays, and so does the shared `isorun/`.
+    @Test(arguments: ["detected", "v2"]) func directoriesMadeAboveACgroupGoWithTheLastCgroupUnderThem(tree: String) throws {
+        var layout = try CgroupLayout.detect()
+        if tree == "v2", case .legacy(_, let unified) = layout {
+            guard let unified else { print("SKIP: this host has no cgroup v2 tree"); return }
+            layout = .unified(mountPoint: unified)
+        }
+        let top = "isorun/nest-\(tree)-\(getpid())"
+        let first = Cgroups.manager(layout: layout, relativePath: "\(top)/shared/a", resources: nil)
+        let second = Cgroups.manager(layout: layout, relativePath: "\(top)/shared/b", resources: nil)
+        // The hierarchies' mount points: each directory minus the relative path.
+        let hierarchies = first.directories.map { String($0.dropLast("/\(top)/shared/a".count)) }
+        defer {
+            for hierarchy in hierarchies {
+                for directory in ["\(top)/shared/a", "\(top)/shared/b", "\(top)/shared", "\(top)/kept/c", "\(top)/kept", top] {
+                    rmdir("\(hierarchy)/\(directory)")
+                }
+            }
+        }
+        try first.create()
+        try second.create()
+        for hierarchy in hierarchies {
+            #expect(Files.hasAttribute("trusted.isorun.made", at: "\(hierarchy)/\(top)"))
+            #expect(Files.hasAttribute("trusted.isorun.made", at: "\(hierarchy)/\(top)/shared"))
+            #expect(!Files.hasAttribute("trusted.isorun.made", at: "\(hierarchy)/\(top)/shared/a"))
+            #expect(!Files.hasAttribute("trusted.isorun.made", at: "\(hierarchy)/isorun"))
+        }
+        try first.destroy()
+        #expect(hierarchies.allSatisfy { Files.isDirectory("\($0)/\(top)/shared") && !Files.exists("\($0)/\(top)/shared/a") })
+        try second.destroy()
+        #expect(hierarchies.allSatisfy { !Files.exists("\($0)/\(top)") && Files.isDirectory("\($0)/isorun") })
+
+        // A parent made by someone else: kept, with what isorun made under it gone.
+        let third = Cgroups.manager(layout: layout, relativePath: "\(top)/kept/c", resources: nil)
+        for hierarchy in hierarchies { try Files.makeDirectories("\(hierarchy)/\(top)") }
+        try third.create()
+        #expect(hierarchies.allSatisfy { Files.hasAttribute("trusted.isorun.made", at: "\($0)/\(top)/kept") })
+        try third.destroy()
+        #expect(hierarchies.allSatisfy { Files.isDirectory("\($0)/\(top)") && !Files.exists("\($0)/\(top)/kept") })
+    }
+
     /// clone3(CLONE_INTO_CGROUP): on a v2 tree the child starts inside its cgroup.
     @Test func childIsCreatedInsideAV2Cgroup() throws {
         let layout = try CgroupLayout.detect()

@@ -224,7 +224,8 @@ struct LifecycleCommandTests {
         let hierarchy = FileManager.default.fileExists(atPath: "/sys/fs/cgroup/pids") ? "/sys/fs/cgroup/pids" : "/sys/fs/cgroup"
         let scope = "\(hierarchy)/\(slice).slice/\(slice)-pod1.slice/cri-test-c1.scope"
         defer {
-            // The pod's slices belong to kubelet; the test made them, the test removes them.
+            // Only if the test failed: delete removes the slices isorun made (kubelet's own
+            // would have no mark and would stay).
             for directory in ["\(slice).slice/\(slice)-pod1.slice", "\(slice).slice"] {
                 // Every hierarchy the container may have used (v1 controllers, or the v2 root).
                 let hierarchies = ((try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup")) ?? []).map { $0 + "/" } + [""]
@@ -244,6 +245,8 @@ struct LifecycleCommandTests {
         let relative = "\(slice).slice/\(slice)-pod1.slice/cri-test-c1.scope"
         let hierarchies = ((try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup")) ?? []).map { "/sys/fs/cgroup/\($0)" }
         #expect(hierarchies.filter { FileManager.default.fileExists(atPath: "\($0)/\(relative)") }.isEmpty)
+        // isorun made the slices on the way, so they went with the scope.
+        #expect(hierarchies.filter { FileManager.default.fileExists(atPath: "\($0)/\(slice).slice") }.isEmpty)
     }
 
     /// runc's `run [-b BUNDLE] [-d] ID` beside isorun's own `run BUNDLE`.

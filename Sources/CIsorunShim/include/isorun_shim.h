@@ -14,6 +14,7 @@
 #include <seccomp.h>
 #include <sys/capability.h>
 #include <malloc.h> /* malloc_trim, for ResidentPages */
+#include <sys/xattr.h> /* lsetxattr, lgetxattr: the cgroup directories isorun made */
 
 #ifdef __cplusplus
 extern "C" {
