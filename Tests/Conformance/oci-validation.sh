@@ -732,7 +732,13 @@ for rt in "${RUNTIMES[@]}"; do
 done
 echo "setup ${SETUP_SECONDS}s; JSON: $JSON_FILE; raw TAP: $OUT_DIR/raw/"
 
-# Verdict.
+# Verdict. isorun promises to leave nothing behind, whatever the suite does to it (runc
+# leaves the parents of nested cgroupsPaths, which is its own business).
+left_by_isorun=$(awk -F'\t' '$1 == "isorun"' "$LEFTOVERS" | wc -l)
+if [[ $left_by_isorun -gt 0 ]]; then
+  echo "RESULT: isorun left $left_by_isorun things behind (listed above)"
+  exit 1
+fi
 if [[ ${#RUNTIMES[@]} -eq 2 ]]; then
   if [[ ${TOT_P[isorun]} -lt ${TOT_P[runc]} || ${TOT_F[isorun]} -gt ${TOT_F[runc]} ]]; then
     echo "RESULT: isorun is behind runc (pass ${TOT_P[isorun]} vs ${TOT_P[runc]}, fail ${TOT_F[isorun]} vs ${TOT_F[runc]})"
