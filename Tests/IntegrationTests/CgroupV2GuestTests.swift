@@ -36,6 +36,13 @@ extension VMModeTests {
         /isorun update --resources /tmp/resources.json v2c
         echo "updated memory.max: $(cat /sys/fs/cgroup/isorun/v2c/memory.max)"
         echo "stats: $(/isorun events --stats v2c | grep -o '"limit":[0-9]*' | tr '\n' ' ')"
+        # A nested cgroupsPath (tenant/a/nested): the parents isorun makes go with it.
+        /isorun --mode sandbox /inner-nested -- sleep 2 &
+        i=0; while [ ! -d /sys/fs/cgroup/isorun/tenant/a/nested ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+        echo "nested cgroup: $(ls -d /sys/fs/cgroup/isorun/tenant/a/nested 2>/dev/null)"
+        wait $!
+        echo "nested status: $?"
+        echo "nested parents left: $(ls /sys/fs/cgroup/isorun | grep -c tenant)"
         /isorun delete --force v2c
         echo "delete status: $?"
         echo "cgroups left: $(find /sys/fs/cgroup/isorun -mindepth 1 -type d | wc -l)"
@@ -83,6 +90,8 @@ extension VMModeTests {
         #expect(seen["resumed"] == "\"running\" frozen 0", "\(report)")
         #expect(seen["updated memory.max"] == "67108864", "\(report)")
         #expect(seen["stats"]?.contains("\"limit\":67108864") == true && seen["stats"]?.contains("\"limit\":32") == true, "\(report)")
+        #expect(seen["nested cgroup"] == "/sys/fs/cgroup/isorun/tenant/a/nested" && seen["nested status"] == "0", "\(report)")
+        #expect(seen["nested parents left"] == "0", "\(report)")
         #expect(seen["delete status"] == "0", "\(report)")
         #expect(seen["cgroups left"] == "0" && seen["state left"] == "0", "\(report)")
     }
@@ -98,7 +107,7 @@ extension VMModeTests {
             let copy = try IsorunRunner.runProgram("/bin/cp", ["-a", source, target])
             try #require(copy.status == 0, "cp -a \(source): \(copy.err)")
         }
-        for path in ["/run", "/inner-sleep", "/sys/fs"] {
+        for path in ["/run", "/inner-sleep", "/inner-nested", "/sys/fs"] {
             try FileManager.default.createDirectory(atPath: rootfs + path, withIntermediateDirectories: true)
         }
         try FileManager.default.copyItem(atPath: isorun, toPath: rootfs + "/isorun")
@@ -115,6 +124,9 @@ extension VMModeTests {
         sleeping["process"] = (limited["process"] as? [String: Any] ?? [:]).merging(["args": ["sleep", "30"]]) { $1 }
         sleeping["root"] = ["path": "/inner/rootfs", "readonly": true]
         try write(sleeping, to: rootfs + "/inner-sleep/config.json")
+        var nested = sleeping
+        nested["linux"] = linux.merging(["cgroupsPath": "tenant/a/nested"]) { $1 }
+        try write(nested, to: rootfs + "/inner-nested/config.json")
 
         // The guest's own process: root with every capability (it makes namespaces and
         // mounts), tmpfs where isorun keeps state, and RAM for the binary and its children.
