@@ -23,6 +23,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -32,6 +33,13 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+// linux/sched.h has it from Linux 5.6; older headers do not.
+#ifdef CLONE_NEWTIME
+#define ISORUN_CLONE_NEWTIME CLONE_NEWTIME
+#else
+#define ISORUN_CLONE_NEWTIME 0x00000080
+#endif
 
 // MARK: - small async-signal-safe helpers
 
@@ -551,6 +559,20 @@ entered:
         child_fail(error_fd, errno, "remount / read-only", NULL);
 }
 
+// A new time namespace with its offsets set before anyone is in it (the kernel refuses them
+// after): unshare(2) makes it the namespace of this process's children and of this process
+// from its next execve, so the workload starts in it. Done while /proc is still the host's,
+// where /proc/self is this process whatever its PID namespace.
+static void unshare_time_namespace(int error_fd, const char *offsets) {
+    if (unshare(ISORUN_CLONE_NEWTIME) < 0) child_fail(error_fd, errno, "unshare time namespace", NULL);
+    if (offsets == NULL) return;
+    int fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+    if (fd < 0) child_fail(error_fd, errno, "open", "/proc/self/timens_offsets");
+    size_t length = strlen(offsets);
+    if (write(fd, offsets, length) != (ssize_t)length) child_fail(error_fd, errno, "write clock offsets", "/proc/self/timens_offsets");
+    close(fd);
+}
+
 static void bring_up_loopback(int error_fd) {
     int rc = isorun_loopback_up();
     if (rc < 0) child_fail(error_fd, -rc, "bring up lo", NULL);
@@ -715,6 +737,7 @@ __attribute__((noreturn)) static void child_main(const struct isorun_spawn_plan 
         child_fail(error_fd, errno, "unshare cgroup namespace", NULL);
     if ((plan->clone_flags & CLONE_NEWUSER) && syscall(SYS_setresgid, 0, 0, 0) == 0)
         syscall(SYS_setresuid, 0, 0, 0);
+    if (plan->unshare_time_ns) unshare_time_namespace(error_fd, plan->time_offsets);
 
     // A kernel without keys (ENOSYS) has no keyring to share, and neither does a caller
     // whose own seccomp filter refuses keyctl (EPERM: isorun inside a container): filters
@@ -740,6 +763,8 @@ __attribute__((noreturn)) static void child_main(const struct isorun_spawn_plan 
         }
     }
     if (plan->set_umask) umask(plan->umask);
+    if (plan->personality >= 0 && personality((unsigned long)plan->personality) < 0)
+        child_fail(error_fd, errno, "personality", NULL);
 
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which the
     // credential change may take away; with it, load as late as possible so the

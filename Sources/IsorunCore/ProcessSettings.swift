@@ -21,6 +21,12 @@ public enum ProcessSettings {
         return plan
     }
 
+    /// `linux.personality` as personality(2) takes it: a process attribute like its limits, so
+    /// bare mode sets it too.
+    public static func personality(_ linux: Linux?) -> Int32? {
+        linux?.personality.map { $0.domain == "LINUX32" ? PersonalityDomain.linux32 : PersonalityDomain.linux }
+    }
+
     /// RLIMIT_* names as the kernel numbers them on Linux (asm-generic/resource.h).
     /// Ordered pairs rather than a dictionary, for the reason `MountOptions` gives.
     static let rlimitNumbers: KeyValuePairs<String, Int32> = [

@@ -25,6 +25,9 @@ public struct ContainerExec {
     static let namespaces: [(file: String, flag: Int32)] = [
         ("user", NamespaceFlags.user), ("mnt", NamespaceFlags.mount), ("uts", NamespaceFlags.uts),
         ("ipc", NamespaceFlags.ipc), ("net", NamespaceFlags.network), ("cgroup", NamespaceFlags.cgroup),
+        // The container's process enters its time namespace at execve: before `start` only
+        // time_for_children names it (and after, both do).
+        ("time_for_children", NamespaceFlags.time),
     ]
 
     public init(record: ContainerRecord, config: RuntimeConfig, process: IsorunSpec.Process) {

@@ -8,6 +8,8 @@ import IsorunSys
 struct NamespacePlan {
     var cloneFlags: Int32 = 0
     var unshareCgroup = false
+    /// A new time namespace: unshared by the child, entered by the workload at execve.
+    var unshareTime = false
     var joins: [(fd: Int32, type: Int32)] = []
     /// A PID namespace to join: setns() applies to the children of the caller, so
     /// the supervisor joins it just before clone.
@@ -45,7 +47,8 @@ struct NamespacePlan {
                     joins.append((fd, flag))
                 }
             } else if namespace.type == .time {
-                throw IsorunError("\(configFile): linux.namespaces[\(index)].type: time namespaces are not supported yet")
+                // clone(2) has no room for CLONE_NEWTIME; unshare(2) it is.
+                unshareTime = true
             } else if namespace.type == .cgroup {
                 // Unshared after the parent placed the child in its cgroup, so the
                 // namespace's root is the workload's own cgroup.
@@ -57,6 +60,17 @@ struct NamespacePlan {
         if createsUserNamespace && (linux?.uidMappings ?? []).isEmpty {
             throw IsorunError("\(configFile): linux.uidMappings: a new user namespace needs uid and gid mappings")
         }
+    }
+
+    /// `linux.timeOffsets` as /proc/self/timens_offsets takes them: one "<clock id> <secs>
+    /// <nanosecs>" line per clock (1 is CLOCK_MONOTONIC, 7 CLOCK_BOOTTIME). Validation has
+    /// made sure of the clock names.
+    static func timeOffsetLines(_ offsets: [String: TimeOffset]?) -> String? {
+        guard let offsets, !offsets.isEmpty else { return nil }
+        let clockIDs = ["monotonic": 1, "boottime": 7]
+        return offsets.sorted { $0.key < $1.key }.compactMap { clock, offset in
+            clockIDs[clock].map { "\($0) \(offset.secs ?? 0) \(offset.nanosecs ?? 0)\n" }
+        }.joined()
     }
 
     func closeDescriptors() {

@@ -9,7 +9,7 @@ public enum SandboxFeatures {
             + ["bind", "rbind"]).sorted()
     }
 
-    public static let namespaces = ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"]
+    public static let namespaces = ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"]
 
     /// Every capability libcap can name (CAP_CHOWN … CAP_CHECKPOINT_RESTORE).
     public static var capabilities: [String] {

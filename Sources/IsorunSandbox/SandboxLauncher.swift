@@ -33,6 +33,9 @@ public struct SandboxLauncher: Launcher {
             && !namespaces.joins.contains(where: { $0.type == NamespaceFlags.mount })
         plan.cloneFlags = namespaces.cloneFlags
         plan.unshareCgroupNamespace = namespaces.unshareCgroup
+        plan.unshareTimeNamespace = namespaces.unshareTime
+        plan.timeOffsets = NamespacePlan.timeOffsetLines(linux?.timeOffsets)
+        plan.personality = ProcessSettings.personality(linux)
         plan.joins = namespaces.joins
         plan.bringUpLoopback = namespaces.createsNetworkNamespace
 

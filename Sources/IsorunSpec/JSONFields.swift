@@ -122,6 +122,17 @@ package struct JSONNode {
         try array(of: "objects", element)
     }
 
+    /// An object used as a map from names to objects, each read by `element` (timeOffsets).
+    package func objectMap<T>(_ element: (JSONNode) throws(JSONFieldError) -> T) throws(JSONFieldError) -> [String: T] {
+        guard case .object(let members) = value else { throw mismatch("an object whose values are objects") }
+        var result: [String: T] = [:]
+        let path = path
+        for member in members {
+            result[member.key] = try element(JSONNode(member.value, in: path, at: .key(member.key)))
+        }
+        return result
+    }
+
     /// An object used as a map from names to strings (annotations, sysctl, unified).
     package func stringMap() throws(JSONFieldError) -> [String: String] {
         guard case .object(let members) = value else { throw mismatch("an object whose values are strings") }
@@ -176,6 +187,10 @@ package enum JSONRead {
     /// An array of objects, each read by `element` (e.g. `Mount.init(json:)`).
     package static func objects<T>(_ element: @escaping (JSONNode) throws(JSONFieldError) -> T) -> (JSONNode) throws(JSONFieldError) -> [T] {
         { node throws(JSONFieldError) in try node.objects(element) }
+    }
+
+    package static func objectMap<T>(_ element: @escaping (JSONNode) throws(JSONFieldError) -> T) -> (JSONNode) throws(JSONFieldError) -> [String: T] {
+        { node throws(JSONFieldError) in try node.objectMap(element) }
     }
 }
 

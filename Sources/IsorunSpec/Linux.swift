@@ -26,6 +26,8 @@ public struct Linux: Sendable, Encodable, Equatable {
     public var mountLabel: String?
     /// Execution domain (`personality(2)`), e.g. to run 32-bit programs.
     public var personality: Personality?
+    /// Clock offsets of a new time namespace, keyed by clock (`monotonic`, `boottime`).
+    public var timeOffsets: [String: TimeOffset]?
 
     /// Builds a Linux section in code.
     public init(
@@ -41,7 +43,8 @@ public struct Linux: Sendable, Encodable, Equatable {
         maskedPaths: [String]? = nil,
         readonlyPaths: [String]? = nil,
         mountLabel: String? = nil,
-        personality: Personality? = nil
+        personality: Personality? = nil,
+        timeOffsets: [String: TimeOffset]? = nil
     ) {
         self.namespaces = namespaces
         self.uidMappings = uidMappings
@@ -56,6 +59,7 @@ public struct Linux: Sendable, Encodable, Equatable {
         self.readonlyPaths = readonlyPaths
         self.mountLabel = mountLabel
         self.personality = personality
+        self.timeOffsets = timeOffsets
     }
 
     /// The entry for namespace type `t`, if any. Validation rejects duplicates,
@@ -137,6 +141,17 @@ public struct Personality: Sendable, Encodable, Equatable {
     }
 }
 
+/// How far one clock of a new time namespace runs ahead of (or, negative, behind) the host's.
+public struct TimeOffset: Sendable, Encodable, Equatable {
+    public var secs: Int64?
+    public var nanosecs: UInt32?
+
+    public init(secs: Int64? = nil, nanosecs: UInt32? = nil) {
+        self.secs = secs
+        self.nanosecs = nanosecs
+    }
+}
+
 // MARK: Reading from JSON
 
 extension Linux {
@@ -155,7 +170,8 @@ extension Linux {
             maskedPaths: try o.optional("maskedPaths", JSONRead.strings),
             readonlyPaths: try o.optional("readonlyPaths", JSONRead.strings),
             mountLabel: try o.optional("mountLabel", JSONRead.string),
-            personality: try o.optional("personality", Personality.init(json:))
+            personality: try o.optional("personality", Personality.init(json:)),
+            timeOffsets: try o.optional("timeOffsets", JSONRead.objectMap(TimeOffset.init(json:)))
         )
     }
 }
@@ -194,6 +210,14 @@ extension Device {
             uid: try o.optional("uid", JSONRead.integer(UInt32.self)),
             gid: try o.optional("gid", JSONRead.integer(UInt32.self))
         )
+    }
+}
+
+extension TimeOffset {
+    package init(json node: JSONNode) throws(JSONFieldError) {
+        let o = try node.object()
+        self.init(secs: try o.optional("secs", JSONRead.integer(Int64.self)),
+                  nanosecs: try o.optional("nanosecs", JSONRead.integer(UInt32.self)))
     }
 }
 

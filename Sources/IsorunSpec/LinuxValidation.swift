@@ -55,6 +55,29 @@ extension ConfigValidator {
         if let personality = linux.personality, !["LINUX", "LINUX32"].contains(personality.domain) {
             report("linux.personality.domain", "unknown domain \(quoted(personality.domain)); expected LINUX or LINUX32")
         }
+        if let flag = linux.personality?.flags?.first {
+            report("linux.personality.flags", "unknown flag \(quoted(flag)); the runtime spec defines none")
+        }
+        if let offsets = linux.timeOffsets {
+            check(offsets, newTimeNamespace: namespaces.contains { $0.type == .time && ($0.path ?? "").isEmpty })
+        }
+    }
+
+    /// The clocks a time namespace can offset: time_namespaces(7).
+    private static let offsetClocks = ["monotonic", "boottime"]
+
+    private mutating func check(_ offsets: [String: TimeOffset], newTimeNamespace: Bool) {
+        if !offsets.isEmpty && !newTimeNamespace {
+            report("linux.timeOffsets", "clock offsets need a new time namespace; add {\"type\": \"time\"} (without a path) to linux.namespaces")
+        }
+        for (clock, offset) in offsets.sorted(by: { $0.key < $1.key }) {
+            if !Self.offsetClocks.contains(clock) {
+                report("linux.timeOffsets", "unknown clock \(quoted(clock)); expected monotonic or boottime")
+            }
+            if let nanoseconds = offset.nanosecs, nanoseconds >= 1_000_000_000 {
+                report("linux.timeOffsets.\(clock).nanosecs", "\(nanoseconds) is not below 1000000000 (one second)")
+            }
+        }
     }
 
     private mutating func check(_ resources: Resources) {

@@ -9,3 +9,10 @@ public enum NamespaceFlags {
     public static let network: Int32 = 0x4000_0000
     public static let time: Int32 = 0x0000_0080
 }
+
+/// personality(2) execution domains (linux/personality.h) that the runtime spec names.
+public enum PersonalityDomain {
+    public static let linux: Int32 = 0x0000
+    /// PER_LINUX32: `uname -m` answers i686, as 32-bit builds expect.
+    public static let linux32: Int32 = 0x0008
+}

@@ -85,6 +85,11 @@ public struct SpawnPlan {
 
     public var cloneFlags: Int32 = 0
     public var unshareCgroupNamespace = false
+    public var unshareTimeNamespace = false
+    /// Written to /proc/self/timens_offsets of the new time namespace.
+    public var timeOffsets: String?
+    /// personality(2) set just before the filter and exec.
+    public var personality: Int32?
     /// (open namespace fd, CLONE_NEW* type) pairs joined with setns().
     public var joins: [(fd: Int32, type: Int32)] = []
 
@@ -348,6 +353,9 @@ public enum Spawner {
         c.pointee.cwd = arena.string(plan.workingDirectory)
         c.pointee.clone_flags = plan.cloneFlags
         c.pointee.unshare_cgroup_ns = plan.unshareCgroupNamespace ? 1 : 0
+        c.pointee.unshare_time_ns = plan.unshareTimeNamespace ? 1 : 0
+        c.pointee.time_offsets = arena.string(plan.timeOffsets)
+        c.pointee.personality = plan.personality ?? -1
         c.pointee.joins = UnsafePointer(arena.array(plan.joins.map { isorun_join(fd: $0.fd, nstype: $0.type) }))
         c.pointee.join_count = Int32(plan.joins.count)
         c.pointee.rootfs = arena.string(plan.rootfs)

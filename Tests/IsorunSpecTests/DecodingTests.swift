@@ -52,6 +52,13 @@ struct DecodingTests {
         #expect(try RuntimeConfig.decode([UInt8](encoded), file: "re-encoded.json") == config)
     }
 
+    @Test func clockOffsetsAreReadPerClock() throws {
+        let config = try decode(#"{"ociVersion": "1.2.0", "linux": {"namespaces": [{"type": "time"}], "timeOffsets": {"monotonic": {"secs": -3, "nanosecs": 5}, "boottime": {"secs": 604800}}}}"#)
+        #expect(config.linux?.timeOffsets == ["monotonic": TimeOffset(secs: -3, nanosecs: 5), "boottime": TimeOffset(secs: 604800)])
+        let error = try #require(specError { _ = try decode(#"{"ociVersion": "1.2.0", "linux": {"timeOffsets": {"boottime": {"nanosecs": -1}}}}"#) })
+        #expect(error.jsonPath == "linux.timeOffsets.boottime.nanosecs")
+    }
+
     @Test func missingUserMeansRoot() throws {
         let config = try decode(#"{"ociVersion": "1.2.0", "process": {"args": ["sh"], "cwd": "/"}}"#)
         #expect(config.process?.user == nil)

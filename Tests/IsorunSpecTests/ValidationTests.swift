@@ -123,6 +123,33 @@ struct ValidationTests {
         #expect(try onlyProblem(config).jsonPath == "hostname")
     }
 
+    @Test func clockOffsetsNeedANewTimeNamespaceAndKnownClocks() throws {
+        var config = minimalConfig()
+        config.linux = Linux(namespaces: [Namespace(type: .time, path: "/proc/1/ns/time")],
+                             timeOffsets: ["monotonic": TimeOffset(secs: 10)])
+        let joined = try onlyProblem(config)
+        #expect(joined.jsonPath == "linux.timeOffsets")
+        #expect(joined.message.contains("new time namespace"))
+
+        config.linux = Linux(namespaces: [Namespace(type: .time)],
+                             timeOffsets: ["realtime": TimeOffset(secs: 1), "boottime": TimeOffset(nanosecs: 1_000_000_000)])
+        let problems = config.validationErrors(file: "config.json")
+        #expect(problems.map(\.jsonPath) == ["linux.timeOffsets.boottime.nanosecs", "linux.timeOffsets"])
+        #expect(problems.last?.message == "unknown clock 'realtime'; expected monotonic or boottime")
+
+        config.linux = Linux(namespaces: [Namespace(type: .time)],
+                             timeOffsets: ["monotonic": TimeOffset(secs: -5, nanosecs: 999_999_999)])
+        #expect(config.validationErrors(file: "config.json").isEmpty)
+    }
+
+    @Test func personalityFlagsAreNotDefinedYet() throws {
+        var config = minimalConfig()
+        config.linux = Linux(personality: Personality(domain: "LINUX32", flags: ["ADDR_NO_RANDOMIZE"]))
+        let error = try onlyProblem(config)
+        #expect(error.jsonPath == "linux.personality.flags")
+        #expect(error.message.contains("'ADDR_NO_RANDOMIZE'"))
+    }
+
     @Test func validateThrowsTheFirstProblem() throws {
         var config = minimalConfig()
         config.process?.cwd = "relative"

@@ -90,6 +90,12 @@ struct isorun_spawn_plan {
     int clone_flags;
     /// Unshare the cgroup namespace after the parent placed the child in its cgroup.
     int unshare_cgroup_ns;
+    /// Unshare a time namespace, whose clocks the workload gets at execve.
+    int unshare_time_ns;
+    /// Lines for the new time namespace's /proc/self/timens_offsets; NULL: none.
+    const char *time_offsets;
+    /// personality(2) value set before the seccomp filter is loaded; -1: leave it.
+    int personality;
     const struct isorun_join *joins;
     int join_count;
 
