@@ -334,8 +334,12 @@ static void do_mount_op(int error_fd, int root_fd, const struct isorun_mount_op 
     if (!beneath) parent_cache_forget(cache);
     fd_path(fd, target, sizeof target);
     if (op->kind == ISORUN_MOUNT_BIND) {
-        if (mount(op->source, target, NULL, op->flags | MS_BIND, NULL) < 0)
+        if (op->source_fd >= 0) {
+            if (syscall(SYS_move_mount, op->source_fd, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+                child_fail(error_fd, errno, "attach idmapped mount onto", op->target);
+        } else if (mount(op->source, target, NULL, op->flags | MS_BIND, NULL) < 0) {
             child_fail(error_fd, errno, "bind mount onto", op->target);
+        }
         if (op->remount_flags) {
             // The fd still names the covered inode; reopen to reach the new mount.
             close(fd);

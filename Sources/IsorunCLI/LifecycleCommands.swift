@@ -204,12 +204,14 @@ struct FeaturesCommand: ParsableCommand {
                 var archs = ["SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32"]
             }
             struct Enabled: Encodable { var enabled: Bool }
+            struct MountExtensions: Encodable { var idmap = Enabled(enabled: true) }
             var namespaces = SandboxFeatures.namespaces
             var capabilities = SandboxFeatures.capabilities
             var cgroup = Cgroup()
             var seccomp = Seccomp()
             var apparmor = Enabled(enabled: false)
             var selinux = Enabled(enabled: false)
+            var mountExtensions = MountExtensions()
         }
         var ociVersionMin = "1.0.0"
         var ociVersionMax = "1.2.0"

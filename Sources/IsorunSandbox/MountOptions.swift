@@ -10,6 +10,9 @@ struct MountOptions: Equatable {
     var data: [String] = []
     var isBind = false
     var isRecursive = false
+    /// `idmap`/`ridmap`: show the owners through the mount's (or the container's) id mappings.
+    var isIdmapped = false
+    var isRecursivelyIdmapped = false
 
     // Ordered pairs searched in a line rather than dictionaries: a `[String: …]` table
     // makes the runtime look up `String: Hashable` on first use, a scan of every
@@ -40,6 +43,9 @@ struct MountOptions: Equatable {
             } else if option == "rbind" {
                 isBind = true
                 isRecursive = true
+            } else if option == "idmap" || option == "ridmap" {
+                isIdmapped = true
+                isRecursivelyIdmapped = option == "ridmap"
             } else if let flag = MountOptions.value(of: option, in: MountOptions.setting) {
                 flags |= flag
                 clearedFlags &= ~flag

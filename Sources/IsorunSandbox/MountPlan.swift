@@ -28,7 +28,7 @@ enum MountPlan {
         var steps: [SpawnPlan.MountStep] = []
         for (index, mount) in (config.mounts ?? []).enumerated() {
             steps += try self.steps(for: mount, index: index, bundleDirectory: bundleDirectory,
-                                    configFile: configFile, cgroupView: cgroupView)
+                                    configFile: configFile, cgroupView: cgroupView, linux: config.linux)
         }
         let configured = config.linux?.devices ?? []
         for device in defaultDevices where Files.exists(device) && !configured.contains(where: { $0.path == device }) {
@@ -58,9 +58,13 @@ enum MountPlan {
     }
 
     static func steps(for mount: Mount, index: Int, bundleDirectory: String, configFile: String,
-                      cgroupView: CgroupView) throws(IsorunError) -> [SpawnPlan.MountStep] {
+                      cgroupView: CgroupView, linux: Linux? = nil) throws(IsorunError) -> [SpawnPlan.MountStep] {
         let options = MountOptions(mount.options ?? [])
         let type = mount.type ?? (options.isBind ? "bind" : "")
+        let idmap = try self.idmap(of: mount, options: options, linux: linux, at: "\(configFile): mounts[\(index)]")
+        if idmap != nil && !(options.isBind || type == "bind") {
+            throw IsorunError("\(configFile): mounts[\(index)]: idmapped mounts are bind mounts here; \(quotedType(type)) is not one")
+        }
         if type == "cgroup" || type == "cgroup2" {
             return cgroupSteps(destination: mount.destination, readOnly: options.flags & UInt(MS_RDONLY) != 0, view: cgroupView)
         }
@@ -73,9 +77,11 @@ enum MountPlan {
                 throw IsorunError("\(configFile): mounts[\(index)].source: \(source) does not exist")
             }
             let remount = options.flags & ~UInt(MS_REMOUNT)
-            return [.init(kind: .bind, source: source, target: mount.destination,
-                          flags: options.isRecursive ? UInt(MS_REC) : 0, propagation: options.propagation,
-                          remountFlags: remount, targetIsFile: !Files.isDirectory(source))]
+            var step = SpawnPlan.MountStep(kind: .bind, source: source, target: mount.destination,
+                                           flags: options.isRecursive ? UInt(MS_REC) : 0, propagation: options.propagation,
+                                           remountFlags: remount, targetIsFile: !Files.isDirectory(source))
+            step.idmap = idmap
+            return [step]
         }
         guard !type.isEmpty else {
             throw IsorunError("\(configFile): mounts[\(index)].type: missing filesystem type")
@@ -84,6 +90,26 @@ enum MountPlan {
                       flags: options.flags, propagation: options.propagation,
                       data: options.data.isEmpty ? nil : options.data.joinedWithoutLookup(separator: ","))]
     }
+
+    /// The owner mappings of an idmapped mount: the mount's own `uidMappings`/`gidMappings`,
+    /// or with only an `idmap` (`ridmap`) option the container's user namespace mappings, as
+    /// Kubernetes' user-namespaced pods ask for their volumes. Nil for a plain mount.
+    static func idmap(of mount: Mount, options: MountOptions, linux: Linux?, at field: String) throws(IsorunError) -> SpawnPlan.MountStep.IDMap? {
+        let own = !(mount.uidMappings ?? []).isEmpty || !(mount.gidMappings ?? []).isEmpty
+        guard own || options.isIdmapped else { return nil }
+        let uids = own ? mount.uidMappings ?? [] : linux?.uidMappings ?? []
+        let gids = own ? mount.gidMappings ?? [] : linux?.gidMappings ?? []
+        guard !uids.isEmpty && !gids.isEmpty else {
+            throw IsorunError(own ? "\(field): an idmapped mount needs both uidMappings and gidMappings"
+                                  : "\(field).options: idmap without mappings of its own takes the container's, and linux.uidMappings or linux.gidMappings is empty")
+        }
+        func lines(_ mappings: [IDMapping]) -> String {
+            mappings.map { "\($0.containerID) \($0.hostID) \($0.size)\n" }.joined()
+        }
+        return .init(uidMap: lines(uids), gidMap: lines(gids), recursive: options.isRecursivelyIdmapped)
+    }
+
+    private static func quotedType(_ type: String) -> String { type.isEmpty ? "a mount without a type" : "type '\(type)'" }
 
     /// A `cgroup` mount shows the workload its own cgroup and nothing above it:
     /// cgroup2 on v2; on v1 a tmpfs holding one mount per controller hierarchy.

@@ -6,7 +6,7 @@ import Glibc
 public enum SandboxFeatures {
     public static var mountOptions: [String] {
         (MountOptions.setting.map(\.key) + MountOptions.clearing.map(\.key) + MountOptions.propagations.map(\.key)
-            + ["bind", "rbind"]).sorted()
+            + ["bind", "rbind", "idmap", "ridmap"]).sorted()
     }
 
     public static let namespaces = ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"]

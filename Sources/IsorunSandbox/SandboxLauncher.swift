@@ -82,6 +82,14 @@ public struct SandboxLauncher: Launcher {
 
         try Self.applyPrivileges(of: process, seccomp: linux?.seccomp, configFile: configFile, to: &plan)
 
+        // Idmapped binds are made here, where the host's user namespace still owns their
+        // sources; the child only attaches them in its mount namespace.
+        let detachedTrees: [Int32]
+        do { detachedTrees = try IdmappedMount.prepare(&plan.mounts) } catch {
+            throw IsorunError("\(configFile): mounts: idmapped mount", error)
+        }
+        defer { detachedTrees.forEach { close($0) } }
+
         try WorkloadCgroup.create(cgroup, resources: resources, state: state)
         if let pidNamespace = namespaces.pidNamespaceToJoin {
             let rc = isorun_setns(pidNamespace, NamespaceFlags.pid)

@@ -19,6 +19,24 @@ public struct SpawnPlan {
         public var targetIsFile = false
         /// For `.device`: the node to make.
         public var device: DeviceNode?
+        /// For `.bind`: show the files' owners through these mappings (an idmapped mount).
+        public var idmap: IDMap?
+        /// For `.bind`: the detached tree to attach instead of binding `source` (the idmapped
+        /// copy, made by the parent just before the spawn); -1 for none.
+        public var sourceDescriptor: Int32 = -1
+
+        /// The owner mappings of an idmapped bind mount, as uid_map and gid_map take them.
+        public struct IDMap: Sendable, Equatable {
+            public var uidMap: String
+            public var gidMap: String
+            /// Map the source's submounts too (`ridmap`), not only the mount itself.
+            public var recursive: Bool
+            public init(uidMap: String, gidMap: String, recursive: Bool) {
+                self.uidMap = uidMap
+                self.gidMap = gidMap
+                self.recursive = recursive
+            }
+        }
 
         /// Type and permission bits (S_IFCHR | 0666, ...), dev_t and owner of a device node.
         public struct DeviceNode: Sendable, Equatable {
@@ -370,7 +388,7 @@ public enum Spawner {
                             data: arena.string(step.data), remount_flags: step.remountFlags,
                             target_is_file: step.targetIsFile ? 1 : 0, device_mode: step.device?.mode ?? 0,
                             device_number: step.device?.number ?? 0, device_uid: step.device?.uid ?? 0,
-                            device_gid: step.device?.gid ?? 0)
+                            device_gid: step.device?.gid ?? 0, source_fd: step.sourceDescriptor)
         }))
         c.pointee.mount_count = Int32(plan.mounts.count)
         c.pointee.sysctl_paths = arena.constStringArray(plan.sysctls.map(\.path))

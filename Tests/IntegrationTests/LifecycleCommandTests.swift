@@ -396,8 +396,10 @@ struct LifecycleCommandTests {
         let features = try #require(try JSONSerialization.jsonObject(with: result.stdout) as? [String: Any])
         #expect(features["ociVersionMax"] as? String == "1.2.0")
         let linux = try #require(features["linux"] as? [String: Any])
-        #expect((linux["namespaces"] as? [String])?.contains("user") == true)
+        #expect((linux["namespaces"] as? [String]).map { Set(["user", "time"]).isSubset(of: $0) } == true)
         #expect((linux["capabilities"] as? [String])?.contains("CAP_SYS_ADMIN") == true)
-        #expect((features["mountOptions"] as? [String])?.contains("rbind") == true)
+        #expect((features["mountOptions"] as? [String]).map { Set(["rbind", "idmap", "ridmap"]).isSubset(of: $0) } == true)
+        let idmap = (linux["mountExtensions"] as? [String: Any])?["idmap"] as? [String: Any]
+        #expect(idmap?["enabled"] as? Bool == true)
     }
 }

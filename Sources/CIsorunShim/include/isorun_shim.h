@@ -53,6 +53,9 @@ struct isorun_mount_op {
     unsigned long long device_number;
     unsigned int device_uid;
     unsigned int device_gid;
+    /// For binds: a detached mount the parent prepared (an idmapped one) to attach instead
+    /// of binding `source`; -1 for none.
+    int source_fd;
 };
 
 struct isorun_rlimit {
@@ -331,6 +334,13 @@ int isorun_attach_device_filter(int cgroup_fd, const void *instructions, int cou
 
 /// setns(2) in the calling thread, or -errno (used to join a PID namespace before clone).
 int isorun_setns(int fd, int nstype);
+
+/// For an idmapped bind mount: a detached copy of the mount at `source` (with its submounts
+/// when `recursive_bind`) whose owners are shown through a new user namespace with these
+/// uid_map/gid_map lines (on every submount too when `recursive_idmap`). Returns its fd, or
+/// -1 with errno set and `*failed` naming the step.
+int isorun_idmapped_tree(const char *source, const char *uid_map, const char *gid_map, int recursive_bind,
+                         int recursive_idmap, const char **failed);
 
 #ifdef __cplusplus
 }
