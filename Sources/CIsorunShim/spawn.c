@@ -739,9 +739,11 @@ __attribute__((noreturn)) static void child_main(const struct isorun_spawn_plan 
             child_fail(error_fd, errno, "setns", NULL);
     if (plan->unshare_cgroup_ns && unshare(CLONE_NEWCGROUP) < 0)
         child_fail(error_fd, errno, "unshare cgroup namespace", NULL);
+    // Before the switch to the user namespace's root: that credential change makes the
+    // process undumpable, which hands /proc/self to the host's root and bars the write.
+    if (plan->unshare_time_ns) unshare_time_namespace(error_fd, plan->time_offsets);
     if ((plan->clone_flags & CLONE_NEWUSER) && syscall(SYS_setresgid, 0, 0, 0) == 0)
         syscall(SYS_setresuid, 0, 0, 0);
-    if (plan->unshare_time_ns) unshare_time_namespace(error_fd, plan->time_offsets);
 
     // A kernel without keys (ENOSYS) has no keyring to share, and neither does a caller
     // whose own seccomp filter refuses keyctl (EPERM: isorun inside a container): filters

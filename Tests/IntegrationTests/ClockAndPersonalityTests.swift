@@ -14,18 +14,27 @@ struct ClockAndPersonalityTests {
         try #require(uptime(try String(contentsOfFile: "/proc/uptime", encoding: .utf8)))
     }
 
-    /// hello with a time namespace a week ahead in boot time and three days in monotonic time.
-    static func timeBundle(args: [String]) throws -> String {
+    /// hello with a time namespace a week ahead in boot time and three days in monotonic time,
+    /// and with `userNamespace` a user namespace whose root is host uid 100000.
+    static func timeBundle(args: [String], userNamespace: Bool = false) throws -> String {
         try IsorunRunner.bundleCopy("hello", args: args) { config in
             var linux = config["linux"] as? [String: Any] ?? [:]
             linux["namespaces"] = (linux["namespaces"] as? [[String: Any]] ?? []) + [["type": "time"]]
+                + (userNamespace ? [["type": "user"]] : [])
             linux["timeOffsets"] = ["boottime": ["secs": 604_800], "monotonic": ["secs": 259_200, "nanosecs": 5]]
+            if userNamespace {
+                linux["uidMappings"] = [["containerID": 0, "hostID": 100_000, "size": 65536]]
+                linux["gidMappings"] = [["containerID": 0, "hostID": 100_000, "size": 65536]]
+            }
             config["linux"] = linux
         }
     }
 
-    @Test func aTimeNamespaceShiftsTheWorkloadsClocksByTheConfiguredOffsets() throws {
-        let bundle = try Self.timeBundle(args: ["sh", "-c", "cat /proc/uptime; cat /proc/self/timens_offsets; readlink /proc/self/ns/time"])
+    /// In a user namespace too, where the offsets must be written before the switch to its root.
+    @Test(arguments: [false, true])
+    func aTimeNamespaceShiftsTheWorkloadsClocksByTheConfiguredOffsets(userNamespace: Bool) throws {
+        let bundle = try Self.timeBundle(args: ["sh", "-c", "cat /proc/uptime; cat /proc/self/timens_offsets; readlink /proc/self/ns/time"],
+                                         userNamespace: userNamespace)
         defer { try? FileManager.default.removeItem(atPath: bundle) }
         let before = try Self.hostUptime()
         let result = try IsorunRunner.run(["run", bundle])
