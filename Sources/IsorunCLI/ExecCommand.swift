@@ -24,6 +24,11 @@ struct ExecCommand: ParsableCommand {
     @Option(name: [.short, .long], help: "UID[:GID] to run as.") var user: String?
     @Option(name: .customLong("preserve-fds"), help: "Pass this many descriptors after stderr (3, 4, …) to the process.")
     var preserveFds: Int32 = 0
+    @Option(name: [.customShort("c"), .long], help: "Add a capability (CAP_…) to the process's bounding, effective and permitted sets.")
+    var cap: [String] = []
+    @Option(name: [.customShort("g"), .customLong("additional-gids")], help: "Add a supplementary group.")
+    var additionalGids: [UInt32] = []
+    @Flag(name: .customLong("no-new-privs"), help: "Set no_new_privs for the process.") var noNewPrivs = false
     @Argument(help: "Container id.") var id: String
     @Argument(parsing: .captureForPassthrough, help: "The command and its arguments.") var arguments: [String] = []
 
@@ -116,6 +121,33 @@ struct ExecCommand: ParsableCommand {
             }
             process.user = User(uid: uid, gid: parts.count > 1 ? UInt32(parts[1])! : 0)
         }
+        if !additionalGids.isEmpty {
+            var user = process.user ?? User(uid: 0, gid: 0)
+            user.additionalGids = (user.additionalGids ?? []) + additionalGids
+            process.user = user
+        }
+        if noNewPrivs { process.noNewPrivileges = true }
+        if !cap.isEmpty { process.capabilities = Self.adding(cap, to: process.capabilities, uid: process.user?.uid ?? 0) }
         return (process, "exec --tty")
+    }
+
+    /// runc's `exec --cap`: each capability joins the bounding, effective and permitted sets.
+    /// A process that is not root also gets it in its inheritable and ambient sets, or execve
+    /// would drop it from the effective set. The names are checked with the rest of the sets.
+    static func adding(_ names: [String], to sets: Capabilities?, uid: UInt32) -> Capabilities {
+        var sets = sets ?? Capabilities()
+        func add(_ name: String, to set: inout [String]?) {
+            if set?.contains(name) != true { set = (set ?? []) + [name] }
+        }
+        for name in names {
+            add(name, to: &sets.bounding)
+            add(name, to: &sets.effective)
+            add(name, to: &sets.permitted)
+            if uid != 0 {
+                add(name, to: &sets.inheritable)
+                add(name, to: &sets.ambient)
+            }
+        }
+        return sets
     }
 }

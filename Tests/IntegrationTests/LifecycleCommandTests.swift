@@ -172,6 +172,46 @@ struct LifecycleCommandTests {
         #expect(missing.status == 125)
     }
 
+    /// runc's `exec --cap`, `--additional-gids` (`-g`) and `--no-new-privs`, on a container
+    /// whose own process has neither CAP_NET_ADMIN (bit 12) nor no_new_privs.
+    @Test func execTakesRuncsCapabilityGroupAndNoNewPrivsFlags() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let bundle = try IsorunRunner.bundleCopy("hello", args: ["sleep", "300"]) { config in
+            var process = config["process"] as? [String: Any] ?? [:]
+            process["noNewPrivileges"] = false
+            config["process"] = process
+        }
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let output = root + "-execflags"
+        defer { [output, output + ".pid"].forEach { try? FileManager.default.removeItem(atPath: $0) } }
+        let id = IsorunRunner.uniqueID("xflags")
+        #expect(try create(id, bundle: bundle, output: output).status == 0)
+        #expect(try isorun(["start", id]).status == 0)
+        defer { _ = try? isorun(["delete", "--force", id]) }
+
+        func status(_ flags: [String]) throws -> [String: String] {
+            let result = try isorun(["exec"] + flags + [id, "cat", "/proc/self/status"])
+            try #require(result.status == 0, "\(result.err)")
+            var fields: [String: String] = [:]
+            for line in result.out.split(separator: "\n") {
+                let parts = line.split(separator: ":", maxSplits: 1)
+                if parts.count == 2 { fields[String(parts[0])] = parts[1].trimmingCharacters(in: .whitespaces) }
+            }
+            return fields
+        }
+        let plain = try status([])
+        #expect(plain["CapEff"] == "0000000020000420" && plain["NoNewPrivs"] == "0" && plain["Groups"] == "", "\(plain)")
+        let flagged = try status(["--cap", "CAP_NET_ADMIN", "-g", "5", "--additional-gids", "6", "--no-new-privs"])
+        #expect(flagged["CapBnd"] == "0000000020001420" && flagged["CapEff"] == "0000000020001420", "\(flagged)")
+        #expect(flagged["NoNewPrivs"] == "1" && flagged["Groups"] == "5 6", "\(flagged)")
+        // Not root: the capability must also be ambient to survive execve.
+        let user = try status(["--user", "1000:1000", "--cap", "CAP_NET_ADMIN"])
+        #expect(user["CapEff"] == "0000000000001000" && user["CapAmb"] == "0000000000001000", "\(user)")
+
+        let unknown = try isorun(["exec", "--cap", "CAP_NOT_A_THING", id, "true"])
+        #expect(unknown.status == 125 && unknown.err.contains("CAP_NOT_A_THING"), "\(unknown.err)")
+    }
+
     @Test func updateChangesLimitsThatEventsThenReport() throws {
         defer { try? FileManager.default.removeItem(atPath: root) }
         let bundle = try IsorunRunner.bundleCopy("hello", args: ["sleep", "300"])
