@@ -152,9 +152,24 @@ struct DeleteCommand: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @Flag(name: [.short, .long], help: "Kill it first if it is still running.") var force = false
-    @Argument(help: "Container id.") var id: String
+    @Argument(help: "Container ids (runc takes several).") var ids: [String]
 
-    func run() throws { try Self.perform(store: global.containers(), force: force, id: id) }
+    /// Each id in turn, as runc does: one that cannot be deleted is reported and the rest
+    /// still go; the status is 125 if any failed.
+    func run() throws {
+        let store = global.containers()
+        guard ids.count > 1 else { return try Self.perform(store: store, force: force, id: ids[0]) }
+        var failed = false
+        for id in ids {
+            do { try Self.perform(store: store, force: force, id: id) } catch {
+                failed = true
+                LeadingGlobals.current.logFailure(error.message)
+                let line = "isorun: \(error.message)\n"
+                _ = line.withCString { write(2, $0, strlen($0)) }
+            }
+        }
+        if failed { throw ExitCode(IsorunError.exitStatus) }
+    }
 
     static func perform(store: ContainerStore, force: Bool, id: String) throws(IsorunError) {
         let record: ContainerRecord
@@ -172,9 +187,14 @@ struct ListCommand: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @Option(name: [.short, .long], help: "table | json") var format: String = "table"
+    @Flag(name: [.short, .long], help: "Print the ids only, one per line.") var quiet = false
 
     func run() throws {
         let store = global.containers()
+        if quiet {
+            for record in store.list() { print(record.id) }
+            return
+        }
         let states = store.list().map { ContainerState(record: $0, status: store.status(of: $0)) }
         switch format {
         case "json":

@@ -212,6 +212,24 @@ struct LifecycleCommandTests {
         #expect(unknown.status == 125 && unknown.err.contains("CAP_NOT_A_THING"), "\(unknown.err)")
     }
 
+    /// runc's `list -q`, and `delete` of several ids: each goes, one that cannot is reported.
+    @Test func listQuietlyAndDeleteSeveralAtOnce() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let output = root + "-several"
+        defer { [output, output + ".pid"].forEach { try? FileManager.default.removeItem(atPath: $0) } }
+        let ids = [IsorunRunner.uniqueID("one"), IsorunRunner.uniqueID("two")]
+        for id in ids { #expect(try create(id, output: output).status == 0) }
+        defer { for id in ids { _ = try? isorun(["delete", "--force", id]) } }
+        let listed = try isorun(["list", "-q"])
+        #expect(Set(listed.out.split(separator: "\n").map(String.init)) == Set(ids), "\(listed.out)")
+
+        let deleted = try isorun(["delete", ids[0], "no-such-container", ids[1]])
+        #expect(deleted.status == 125)
+        #expect(deleted.err == "isorun: container 'no-such-container' does not exist under \(root)\n", "\(deleted.err)")
+        #expect(try isorun(["list", "-q"]).out == "", "both created containers went, around the missing one")
+        #expect(try isorun(["delete", "--force", "no-such-container", "nor-this-one"]).status == 0)
+    }
+
     @Test func updateChangesLimitsThatEventsThenReport() throws {
         defer { try? FileManager.default.removeItem(atPath: root) }
         let bundle = try IsorunRunner.bundleCopy("hello", args: ["sleep", "300"])
