@@ -61,10 +61,15 @@ public struct IsorunCommand: ParsableCommand {
     }
 
     private static func fail(_ message: String) -> Never {
+        report(message)
+        Glibc.exit(IsorunError.exitStatus)
+    }
+
+    /// One failure as isorun says it: a single line on stderr, and in the `--log` file.
+    static func report(_ message: String) {
         let line = singleLine(message, collapsingBlanks: false)
         LeadingGlobals.current.logFailure(line)
         let bytes = Array("isorun: \(line)\n".utf8)
         _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
-        Glibc.exit(IsorunError.exitStatus)
     }
 }

@@ -163,9 +163,7 @@ struct DeleteCommand: ParsableCommand {
         for id in ids {
             do { try Self.perform(store: store, force: force, id: id) } catch {
                 failed = true
-                LeadingGlobals.current.logFailure(error.message)
-                let line = "isorun: \(error.message)\n"
-                _ = line.withCString { write(2, $0, strlen($0)) }
+                IsorunCommand.report(error.message)
             }
         }
         if failed { throw ExitCode(IsorunError.exitStatus) }
