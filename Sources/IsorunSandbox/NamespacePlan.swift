@@ -63,13 +63,11 @@ struct NamespacePlan {
     }
 
     /// `linux.timeOffsets` as /proc/self/timens_offsets takes them: one "<clock id> <secs>
-    /// <nanosecs>" line per clock (1 is CLOCK_MONOTONIC, 7 CLOCK_BOOTTIME). Validation has
-    /// made sure of the clock names.
+    /// <nanosecs>" line per clock. Validation has made sure of the clock names.
     static func timeOffsetLines(_ offsets: [String: TimeOffset]?) -> String? {
         guard let offsets, !offsets.isEmpty else { return nil }
-        let clockIDs = ["monotonic": 1, "boottime": 7]
-        return offsets.sorted { $0.key < $1.key }.compactMap { clock, offset in
-            clockIDs[clock].map { "\($0) \(offset.secs ?? 0) \(offset.nanosecs ?? 0)\n" }
+        return TimeOffset.clocks.compactMap { clock, id in
+            offsets[clock].map { "\(id) \($0.secs ?? 0) \($0.nanosecs ?? 0)\n" }
         }.joined()
     }
 

@@ -146,6 +146,10 @@ public struct TimeOffset: Sendable, Encodable, Equatable {
     public var secs: Int64?
     public var nanosecs: UInt32?
 
+    /// The clocks a time namespace offsets (time_namespaces(7)), with the ids
+    /// /proc/PID/timens_offsets knows them by (CLOCK_MONOTONIC, CLOCK_BOOTTIME).
+    public static let clocks: KeyValuePairs<String, Int32> = ["monotonic": 1, "boottime": 7]
+
     public init(secs: Int64? = nil, nanosecs: UInt32? = nil) {
         self.secs = secs
         self.nanosecs = nanosecs

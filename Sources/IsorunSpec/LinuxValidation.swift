@@ -63,15 +63,12 @@ extension ConfigValidator {
         }
     }
 
-    /// The clocks a time namespace can offset: time_namespaces(7).
-    private static let offsetClocks = ["monotonic", "boottime"]
-
     private mutating func check(_ offsets: [String: TimeOffset], newTimeNamespace: Bool) {
         if !offsets.isEmpty && !newTimeNamespace {
             report("linux.timeOffsets", "clock offsets need a new time namespace; add {\"type\": \"time\"} (without a path) to linux.namespaces")
         }
         for (clock, offset) in offsets.sorted(by: { $0.key < $1.key }) {
-            if !Self.offsetClocks.contains(clock) {
+            if !TimeOffset.clocks.contains(where: { $0.key == clock }) {
                 report("linux.timeOffsets", "unknown clock \(quoted(clock)); expected monotonic or boottime")
             }
             if let nanoseconds = offset.nanosecs, nanoseconds >= 1_000_000_000 {
