@@ -108,7 +108,7 @@ public enum Files {
     }
 
     public static func makeDirectory(_ path: String, mode: mode_t = 0o755) throws(SystemError) {
-        guard mkdir(path, mode) == 0 || errno == EEXIST else { throw SystemError("mkdir", path) }
+        _ = try makeDirectoryIfAbsent(path, mode: mode)
     }
 
     /// mkdir -p. Usually only the last component is missing (a cgroup or state directory
