@@ -19,7 +19,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 devices="$here/devices.mak"
 binary_pkg=qemu-system-x86
 deps=(dpkg-dev build-essential ninja-build meson pkg-config python3 xz-utils
-      libglib2.0-dev libpixman-1-dev libfdt-dev zlib1g-dev "$binary_pkg")
+      libglib2.0-dev libpixman-1-dev libfdt-dev zlib1g-dev libcap-ng-dev libattr1-dev "$binary_pkg")
 src_base=/etc/apt/sources.list.d/isorun-debian-src
 
 build_name=isorun-qemu
@@ -92,6 +92,7 @@ mkdir build && cd build
 # which the output directory links to Debian's /usr/share/qemu.
 ../configure --prefix=/usr --target-list=x86_64-softmmu --enable-tcg --enable-kvm \
     --without-default-features --without-default-devices --with-devices-x86_64=isorun \
+    --enable-virtfs --enable-attr --enable-cap-ng \
     --disable-docs --disable-user --disable-tools --disable-install-blobs --audio-drv-list= \
     --with-pkgversion="isorun's microvm build of Debian $version" \
     >"$work/configure.log" 2>&1 || { tail -30 "$work/configure.log" >&2; die "configure failed"; }
@@ -105,7 +106,7 @@ ln -s /usr/share/qemu "$stage/share/qemu"
 printf 'qemu %s\n' "$version" > "$stage/source-version"
 # The devices isorun's command line attaches (Sources/IsorunVM/QemuCommandLine.swift).
 have="$("$stage/bin/qemu-system-x86_64" -device help 2>&1)"
-for device in virtio-serial-device virtserialport virtio-balloon-device virtio-blk-device; do
+for device in virtio-serial-device virtserialport virtio-balloon-device virtio-blk-device virtio-9p-device; do
     grep -q "\"$device\"" <<<"$have" || die "the built QEMU lacks $device"
 done
 chmod 0755 "$stage"

@@ -192,3 +192,36 @@ int isorun_guest_load_module(const char *path) {
     errno = saved;
     return rc;
 }
+
+/// mkdir -p of `path`'s parents (and of `path` itself unless `leaf_is_file`, which gets
+/// an empty file): the mount point of a bind the image did not have.
+static int make_mount_point(const char *path, int leaf_is_file) {
+    struct stat info;
+    // Present already: nothing to make, which a read-only root would refuse anyway.
+    if (stat(path, &info) == 0) return 0;
+    char buffer[4096];
+    size_t length = strlen(path);
+    if (length == 0 || length >= sizeof buffer) { errno = ENAMETOOLONG; return -1; }
+    memcpy(buffer, path, length + 1);
+    for (char *slash = strchr(buffer + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+        *slash = '\0';
+        if (stat(buffer, &info) != 0 && mkdir(buffer, 0755) != 0 && errno != EEXIST) return -1;
+        *slash = '/';
+    }
+    if (!leaf_is_file) return mkdir(path, 0755) == 0 || errno == EEXIST ? 0 : -1;
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return -1;
+    close(fd);
+    return 0;
+}
+
+int isorun_guest_bind(const char *source, const char *target, int target_is_file, unsigned long flags,
+                      const char **failed_step) {
+    if (make_mount_point(target, target_is_file) != 0) { *failed_step = "create mount point"; return -1; }
+    if (mount(source, target, NULL, MS_BIND | MS_REC, NULL) != 0) { *failed_step = "bind"; return -1; }
+    if (flags && mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | flags, NULL) != 0) {
+        *failed_step = "remount";
+        return -1;
+    }
+    return 0;
+}

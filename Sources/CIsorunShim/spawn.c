@@ -491,6 +491,24 @@ static void run_pre_pivot_hooks(int error_fd, const struct isorun_spawn_plan *pl
               hooks->creating);
 }
 
+/// Binds of host paths onto host paths, without a rootfs, in the child's own mount
+/// namespace: how the VM mode shows QEMU the bundle's bind sources under one directory
+/// it shares with the guest. / becomes a slave first, so nothing reaches the host's
+/// mount table and everything goes when the namespace's last process exits.
+static void bind_in_own_namespace(int error_fd, const struct isorun_spawn_plan *plan) {
+    if (!(plan->clone_flags & CLONE_NEWNS)) child_fail(error_fd, EINVAL, "bind host paths without a mount namespace", NULL);
+    if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0) child_fail(error_fd, errno, "make / a slave", NULL);
+    for (int i = 0; i < plan->mount_count; i++) {
+        const struct isorun_mount_op *op = &plan->mounts[i];
+        if (op->kind != ISORUN_MOUNT_BIND) child_fail(error_fd, EINVAL, "a mount other than a bind without a rootfs", op->target);
+        if (mount(op->source, op->target, NULL, (op->flags & MS_REC) | MS_BIND, NULL) < 0)
+            child_fail(error_fd, errno, "bind mount onto", op->target);
+        if (op->remount_flags &&
+            mount(NULL, op->target, NULL, MS_BIND | MS_REMOUNT | op->remount_flags | locked_flags(op->target), NULL) < 0)
+            child_fail(error_fd, errno, "remount bind mount", op->target);
+    }
+}
+
 static void setup_rootfs(int error_fd, const struct isorun_spawn_plan *plan, const struct hook_plan *hooks) {
     unsigned long propagation = plan->rootfs_propagation ? plan->rootfs_propagation : (MS_REC | MS_PRIVATE);
     int host = plan->rootfs_in_host_namespace;
@@ -751,8 +769,12 @@ __attribute__((noreturn)) static void child_main(const struct isorun_spawn_plan 
     if (plan->session_keyring && syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, plan->session_keyring) < 0 &&
         errno != ENOSYS && errno != EPERM)
         child_fail(error_fd, errno, "join a session keyring of its own", plan->session_keyring);
-    if (plan->rootfs != NULL) setup_rootfs(error_fd, plan, &hooks);
-    else run_pre_pivot_hooks(error_fd, plan, &hooks);
+    if (plan->rootfs != NULL) {
+        setup_rootfs(error_fd, plan, &hooks);
+    } else {
+        if (plan->mount_count > 0) bind_in_own_namespace(error_fd, plan);
+        run_pre_pivot_hooks(error_fd, plan, &hooks);
+    }
     if (plan->bring_up_loopback) bring_up_loopback(error_fd);
     if (plan->hostname && sethostname(plan->hostname, strlen(plan->hostname)) < 0)
         child_fail(error_fd, errno, "sethostname", plan->hostname);

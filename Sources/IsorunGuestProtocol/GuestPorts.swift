@@ -5,6 +5,9 @@ public enum GuestPorts {
     public static let stdin = "isorun.stdin"
     public static let stdout = "isorun.stdout"
     public static let stderr = "isorun.stderr"
+    /// Not a port: the 9p mount tag of the directory through which the host shares the
+    /// bundle's bind mounts (one entry per mount) with the guest.
+    public static let bindShare = "isorun.binds"
 
     /// On the kernel command line when the host attached a stdin port (it does not when
     /// isorun runs from a terminal without `process.terminal`). A dotted name: the kernel

@@ -6,7 +6,7 @@ import IsorunSys
 
 /// The container's filesystem: the spec's `mounts` in order, then the default
 /// devices and /dev symlinks every container gets (config-linux.md, "Default Devices").
-enum MountPlan {
+public enum MountPlan {
     /// How a `cgroup` mount shows the workload its cgroup.
     enum CgroupView {
         /// A fresh cgroup filesystem seen through the workload's cgroup namespace.
@@ -68,18 +68,8 @@ enum MountPlan {
         if type == "cgroup" || type == "cgroup2" {
             return cgroupSteps(destination: mount.destination, readOnly: options.flags & UInt(MS_RDONLY) != 0, view: cgroupView)
         }
-        if options.isBind || type == "bind" {
-            guard var source = mount.source, !source.isEmpty else {
-                throw IsorunError("\(configFile): mounts[\(index)].source: a bind mount needs a source")
-            }
-            if !source.hasPrefix("/") { source = "\(bundleDirectory)/\(source)" }
-            guard Files.exists(source) else {
-                throw IsorunError("\(configFile): mounts[\(index)].source: \(source) does not exist")
-            }
-            let remount = options.flags & ~UInt(MS_REMOUNT)
-            var step = SpawnPlan.MountStep(kind: .bind, source: source, target: mount.destination,
-                                           flags: options.isRecursive ? UInt(MS_REC) : 0, propagation: options.propagation,
-                                           remountFlags: remount, targetIsFile: !Files.isDirectory(source))
+        if var step = try bindStep(for: mount, options: options, index: index, bundleDirectory: bundleDirectory,
+                                   configFile: configFile) {
             step.idmap = idmap
             return [step]
         }
@@ -89,6 +79,29 @@ enum MountPlan {
         return [.init(kind: .filesystem, source: mount.source ?? type, target: mount.destination, fstype: type,
                       flags: options.flags, propagation: options.propagation,
                       data: options.data.isEmpty ? nil : options.data.joinedWithoutLookup(separator: ","))]
+    }
+
+    /// A bind mount of the bundle's as a step whose target is its destination in the
+    /// container, nil for any other mount. The VM mode shares these with its guest.
+    public static func bindStep(for mount: Mount, index: Int, bundleDirectory: String,
+                                configFile: String) throws(IsorunError) -> SpawnPlan.MountStep? {
+        try bindStep(for: mount, options: MountOptions(mount.options ?? []), index: index,
+                     bundleDirectory: bundleDirectory, configFile: configFile)
+    }
+
+    private static func bindStep(for mount: Mount, options: MountOptions, index: Int, bundleDirectory: String,
+                                 configFile: String) throws(IsorunError) -> SpawnPlan.MountStep? {
+        guard options.isBind || mount.type == "bind" else { return nil }
+        guard var source = mount.source, !source.isEmpty else {
+            throw IsorunError("\(configFile): mounts[\(index)].source: a bind mount needs a source")
+        }
+        if !source.hasPrefix("/") { source = "\(bundleDirectory)/\(source)" }
+        guard Files.exists(source) else {
+            throw IsorunError("\(configFile): mounts[\(index)].source: \(source) does not exist")
+        }
+        return SpawnPlan.MountStep(kind: .bind, source: source, target: mount.destination,
+                                   flags: options.isRecursive ? UInt(MS_REC) : 0, propagation: options.propagation,
+                                   remountFlags: options.flags & ~UInt(MS_REMOUNT), targetIsFile: !Files.isDirectory(source))
     }
 
     /// The owner mappings of an idmapped mount: the mount's own `uidMappings`/`gidMappings`,

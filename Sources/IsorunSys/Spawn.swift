@@ -121,6 +121,8 @@ public struct SpawnPlan {
     public var noPivotRoot = false
     /// A new session keyring of this name for the child (see the shim); nil keeps the caller's.
     public var sessionKeyring: String?
+    /// Inside `rootfs`; without one, only binds of host paths onto host paths, made in the
+    /// child's own mount namespace (`cloneFlags` must hold CLONE_NEWNS).
     public var mounts: [MountStep] = []
     /// (/proc/sys/... path, value)
     public var sysctls: [(path: String, value: String)] = []

@@ -43,6 +43,11 @@ struct QemuCommandLine {
     /// With a terminal: base path of the FIFO pair whose `.in` feeds the stdin port
     /// (see TerminalInput); replaces `forwardStdin`.
     var terminalInput: String? = nil
+    /// The directory holding the bundle's bind mounts, shared with the guest over virtio-9p
+    /// (QEMU's own file server: no daemon to supervise beside it). `passthrough` keeps
+    /// owners and modes as the host has them, as a container's bind mount does;
+    /// `multidevs=remap` keeps inode numbers unique across the mounts in it.
+    var bindShare: String? = nil
     var extraArguments: [String] = []
 
     /// Without ACPI, microvm describes its virtio-mmio devices on the kernel command
@@ -124,6 +129,12 @@ struct QemuCommandLine {
             arguments += [
                 "-drive", "id=root,file=\(rootDisk.path),format=\(rootDisk.format),if=none,readonly=on",
                 "-device", "virtio-blk-device,drive=root",
+            ]
+        }
+        if let bindShare {
+            arguments += [
+                "-fsdev", "local,id=binds,path=\(bindShare),security_model=passthrough,multidevs=remap",
+                "-device", "virtio-9p-device,fsdev=binds,mount_tag=\(GuestPorts.bindShare)",
             ]
         }
         if let terminalInput {

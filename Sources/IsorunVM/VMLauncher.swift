@@ -89,6 +89,7 @@ public struct VMLauncher: Launcher {
         let typing = process.terminal == true ? try TerminalInput(base: "\(state.directory)/stdin", source: 0) : nil
         let relays = [try OutputRelay(fifo: "\(state.directory)/stdout", target: 1),
                       try OutputRelay(fifo: "\(state.directory)/stderr", target: 2)]
+        let mounts = try GuestMounts(bundle: request.bundle, stateDirectory: state.directory)
         let commandLine = QemuCommandLine(
             executable: hypervisor.path,
             accelerator: accelerator, kernel: kernel.path, initramfs: root.initramfs, stockKernel: kernel.isStockFallback,
@@ -99,7 +100,7 @@ public struct VMLauncher: Launcher {
             consoleLog: "\(state.directory)/console.log", controlPipe: control.base,
             qmpSocket: "\(state.directory)/qmp.sock", stdoutFifo: relays[0].fifo, stderrFifo: relays[1].fifo,
             forwardStdin: !HostProcess.isTerminal(0), terminalInput: typing?.base,
-            extraArguments: request.bundle.config.vm?.hypervisor?.parameters ?? [])
+            bindShare: mounts.shareDirectory, extraArguments: request.bundle.config.vm?.hypervisor?.parameters ?? [])
         Log.debug("vm: accelerator \(accelerator.rawValue), \(resources.vCPUs) vCPU, \(resources.memoryMiB) MiB")
         Log.debug("vm: \(commandLine.arguments.joined(separator: " "))")
 
@@ -109,6 +110,11 @@ public struct VMLauncher: Launcher {
         var plan = SpawnPlan(arguments: commandLine.arguments, environment: HostProcess.environment())
         plan.searchPath = HostProcess.variable("PATH") ?? ProcessSettings.defaultSearchPath
         plan.newSession = true
+        if !mounts.hostBinds.isEmpty {
+            // QEMU's own mount namespace holds the binds it shares (see GuestMounts).
+            plan.cloneFlags |= NamespaceFlags.mount
+            plan.mounts = mounts.hostBinds
+        }
         let pid = try WorkloadCgroup.spawn(plan, into: cgroup, for: request) { pid throws(IsorunError) in try state.recordProcess(pid) }
         Log.debug("vm: QEMU (pid \(pid)) started after \(elapsed())")
         let workload = VMWorkload(pid: pid, cgroup: cgroup, control: control, relays: relays, typing: typing,
@@ -135,12 +141,8 @@ public struct VMLauncher: Launcher {
             } else if readOnly {
                 messages.append(.readOnlyRoot)
             }
-            // The guest mounts proc, sys and dev itself; of the bundle's other mounts it
-            // can honour tmpfs (a bind of a host path would need virtiofs).
-            for mount in request.bundle.config.mounts ?? [] where mount.type == "tmpfs" {
-                messages.append(.tmpfs(destination: mount.destination, options: (mount.options ?? []).joined(separator: ",")))
-            }
-            return messages + [.start]
+            // The guest mounts proc, sys and dev itself; the bundle's tmpfs and bind mounts follow.
+            return messages + mounts.messages + [.start]
         }
         let hostHooks = [hooks?.prestart, hooks?.createRuntime, hooks?.createContainer].contains { !($0 ?? []).isEmpty }
         do throws(IsorunError) {

@@ -27,10 +27,18 @@ enum GuestInit {
                 spec.apply(message)
             }
         }
+        // The share is mounted in the initramfs, before a disk root (maybe read-only) hides it.
+        let share = BindShare(needed: spec.mounts.contains { if case .bind = $0 { true } else { false } })
         if let disk = spec.rootDisk { RootSwitch.mount(disk.device, filesystem: disk.filesystem, readOnly: disk.readOnly) }
-        for mount in spec.tmpfsMounts where !["/dev", "/dev/shm", "/proc", "/sys"].contains(mount.destination) {
-            RootSwitch.mountTmpfs(on: mount.destination, options: mount.options)
+        for mount in spec.mounts {
+            switch mount {
+            case .tmpfs(let destination, let options):
+                if !["/dev", "/dev/shm", "/proc", "/sys"].contains(destination) { RootSwitch.mountTmpfs(on: destination, options: options) }
+            case .bind(let name, let destination, let options, let isFile):
+                share.bind(name, at: destination, options: options, isFile: isFile)
+            }
         }
+        share.detach()
         if spec.readOnlyRoot { RootSwitch.remountReadOnly() }
         if let hostname = spec.hostname { _ = sethostname(hostname, hostname.utf8.count) }
         for (key, value) in spec.sysctls { writeSysctl(key, value) }

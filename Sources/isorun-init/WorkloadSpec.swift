@@ -14,7 +14,8 @@ struct WorkloadSpec {
     var processLimit: Int64?
     var rootDisk: (device: String, filesystem: String, readOnly: Bool)?
     var readOnlyRoot = false
-    var tmpfsMounts: [(destination: String, options: String)] = []
+    /// The bundle's tmpfs and bind mounts, in its order.
+    var mounts: [GuestMount] = []
     /// effective, permitted, inheritable, bounding, ambient; nil: keep init's (all).
     var capabilities: (UInt64, UInt64, UInt64, UInt64, UInt64)?
     var noNewPrivileges = false
@@ -35,7 +36,9 @@ struct WorkloadSpec {
         case .processLimit(let limit): processLimit = limit
         case .rootDisk(let device, let filesystem, let readOnly): rootDisk = (device, filesystem, readOnly)
         case .readOnlyRoot: readOnlyRoot = true
-        case .tmpfs(let destination, let options): tmpfsMounts.append((destination, options))
+        case .tmpfs(let destination, let options): mounts.append(.tmpfs(destination: destination, options: options))
+        case .bind(let name, let destination, let options, let isFile):
+            mounts.append(.bind(name: name, destination: destination, options: options, isFile: isFile))
         case .capabilities(let effective, let permitted, let inheritable, let bounding, let ambient):
             capabilities = (effective, permitted, inheritable, bounding, ambient)
         case .noNewPrivileges: noNewPrivileges = true
@@ -52,4 +55,11 @@ struct WorkloadSpec {
         environment.last { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) }
             ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
     }
+}
+
+/// A mount of the bundle's that the guest makes itself.
+enum GuestMount {
+    case tmpfs(destination: String, options: String)
+    /// Entry `name` of the host's bind share.
+    case bind(name: String, destination: String, options: String, isFile: Bool)
 }

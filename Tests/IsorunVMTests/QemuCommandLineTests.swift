@@ -59,6 +59,16 @@ struct QemuCommandLineTests {
         #expect(!(value(after: "-append", in: arguments) ?? "").contains("tsc_early_khz"))
     }
 
+    /// Bind mounts: one 9p device over the share directory, only when there is one.
+    @Test func bindMountsShareOneDirectoryOver9p() {
+        var line = commandLine(.tcg)
+        #expect(!line.arguments.contains("-fsdev"))
+        line.bindShare = "/s/binds"
+        let arguments = line.arguments
+        #expect(value(after: "-fsdev", in: arguments) == "local,id=binds,path=/s/binds,security_model=passthrough,multidevs=remap")
+        #expect(arguments.contains("virtio-9p-device,fsdev=binds,mount_tag=\(GuestPorts.bindShare)"))
+    }
+
     @Test func workloadStreamsHaveTheirOwnPorts() {
         let arguments = commandLine(.tcg).arguments
         let ports = arguments.filter { $0.hasPrefix("virtserialport,") }

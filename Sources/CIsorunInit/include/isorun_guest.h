@@ -56,6 +56,12 @@ int isorun_guest_memory_file(const void *contents, size_t length);
 /// EEXIST (already loaded or built in) counts as success.
 int isorun_guest_load_module(const char *path);
 
+/// A bind mount of `source` (a host share's entry) at `target`, whose missing parents are
+/// made (and `target` too: a directory, or an empty file when `target_is_file`), then
+/// remounted with `flags` (MS_RDONLY, MS_NOSUID, ...) unless 0. Returns 0, or -1 with
+/// errno set and *failed_step naming the step.
+int isorun_guest_bind(const char *source, const char *target, int target_is_file, unsigned long flags,
+                      const char **failed_step);
 /// The workload as isorun-init starts it; every pointer stays valid during the call.
 struct isorun_guest_process {
     char *const *argv;

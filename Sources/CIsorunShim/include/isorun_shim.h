@@ -118,6 +118,8 @@ struct isorun_spawn_plan {
     /// of whoever started isorun (runc does the same unless --no-new-keyring).
     const char *session_keyring;
     unsigned long rootfs_propagation;
+    /// With a rootfs, resolved inside it; without one (and with CLONE_NEWNS), binds of host
+    /// paths onto host paths in the child's own mount namespace.
     const struct isorun_mount_op *mounts;
     int mount_count;
     const char *const *sysctl_paths;

@@ -1,0 +1,79 @@
+import Glibc
+import IsorunCore
+import IsorunGuestProtocol
+import IsorunSandbox
+import IsorunSpec
+import IsorunSys
+
+/// The bundle's `mounts` that a VM honours besides proc, sys and dev: tmpfs, made in the
+/// guest, and bind mounts of host paths, shared with it.
+///
+/// Each bind's source is bound, in QEMU's own mount namespace, onto an entry of one
+/// directory in the run's state directory (`binds/0`, `binds/1`, …), which QEMU shares
+/// over virtio-9p; isorun-init binds each entry into place, in the bundle's order. A file
+/// is shared as an entry of its own, never through its parent directory, so the guest
+/// reaches nothing the bundle did not bind. The host's mount table never holds these
+/// binds and they end with QEMU; `ro` is enforced on the host side as well. Sources that
+/// are neither directories nor regular files (device nodes, sockets) are not shared.
+struct GuestMounts {
+    /// In the bundle's order, for isorun-init.
+    private(set) var messages: [GuestMessage] = []
+    /// QEMU's binds: source onto share entry.
+    private(set) var hostBinds: [SpawnPlan.MountStep] = []
+    /// The shared directory, when the bundle has bind mounts.
+    private(set) var shareDirectory: String?
+
+    /// Mount flags the guest applies to a bind, by the names isorun-init reads.
+    static let guestFlags: [(name: String, flag: UInt)] = [
+        ("ro", UInt(MS_RDONLY)), ("nosuid", UInt(MS_NOSUID)), ("nodev", UInt(MS_NODEV)), ("noexec", UInt(MS_NOEXEC)),
+        ("noatime", UInt(MS_NOATIME)), ("nodiratime", UInt(MS_NODIRATIME)), ("relatime", UInt(MS_RELATIME)),
+        ("strictatime", UInt(MS_STRICTATIME)),
+    ]
+
+    init(bundle: Bundle, stateDirectory: String) throws(IsorunError) {
+        let configFile = "\(bundle.directory)/config.json"
+        for (index, mount) in (bundle.config.mounts ?? []).enumerated() {
+            if mount.type == "tmpfs" {
+                messages.append(.tmpfs(destination: mount.destination, options: (mount.options ?? []).joined(separator: ",")))
+                continue
+            }
+            guard let step = try MountPlan.bindStep(for: mount, index: index, bundleDirectory: bundle.directory,
+                                                    configFile: configFile), let source = step.source else { continue }
+            let options = mount.options ?? []
+            if !(mount.uidMappings ?? []).isEmpty || !(mount.gidMappings ?? []).isEmpty
+                || options.contains("idmap") || options.contains("ridmap") {
+                throw IsorunError("\(configFile): mounts[\(index)]: idmapped mounts are not supported in VM mode (the guest sees the host's owners)")
+            }
+            if case .success(.other) = Files.kind(of: source) {
+                // A device node or socket over 9p would be the guest kernel's, not the host's.
+                Log.debug("vm: mounts[\(index)]: \(source) is neither a directory nor a file; not shared with the guest")
+                continue
+            }
+            let entry = try addEntry(isFile: step.targetIsFile, stateDirectory: stateDirectory)
+            hostBinds.append(.init(kind: .bind, source: source, target: "\(shareDirectory!)/\(entry)",
+                                   flags: step.flags, remountFlags: step.remountFlags & UInt(MS_RDONLY)))
+            let flags = Self.guestFlags.filter { step.remountFlags & $0.flag != 0 }.map(\.name)
+            messages.append(.bind(name: entry, destination: mount.destination, options: flags.joined(separator: ","),
+                                  isFile: step.targetIsFile))
+        }
+    }
+
+    /// Makes the next share entry (an empty directory or file, the mount point of one bind)
+    /// and returns its name.
+    private mutating func addEntry(isFile: Bool, stateDirectory: String) throws(IsorunError) -> String {
+        let directory = shareDirectory ?? "\(stateDirectory)/binds"
+        let name = String(hostBinds.count)
+        do {
+            if shareDirectory == nil { try Files.makeDirectory(directory, mode: 0o755) }
+            shareDirectory = directory
+            if isFile {
+                try Files.write("\(directory)/\(name)", bytes: [], create: true)
+            } else {
+                try Files.makeDirectory("\(directory)/\(name)", mode: 0o755)
+            }
+        } catch {
+            throw IsorunError("VM bind mounts", error)
+        }
+        return name
+    }
+}

@@ -1,0 +1,73 @@
+import Foundation
+import Glibc
+import Testing
+
+/// The bundle's bind mounts in a VM: shared over virtio-9p, bound in place by isorun-init.
+extension VMModeTests {
+    /// A read-write directory, a read-only one and a file, bound into the same places the
+    /// sandbox binds them: the workload sees the same things in both modes, its writes
+    /// reach the host, `ro` holds, and nothing of the share stays on the host.
+    @Test(arguments: ["initramfs", "disk"])
+    func bindMountsReachTheHostAsInTheSandbox(vmRoot: String) throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-binds-\(UUID().uuidString)").path
+        let (writable, readOnly, file) = (scratch + "/rw", scratch + "/ro", scratch + "/group")
+        for directory in [writable, readOnly] {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        }
+        chmod(scratch, 0o755)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        try "from the host\n".write(toFile: writable + "/in", atomically: false, encoding: .utf8)
+        try "read-only\n".write(toFile: readOnly + "/r", atomically: false, encoding: .utf8)
+        try "binds:x:4242:\n".write(toFile: file, atomically: false, encoding: .utf8)
+        // Destinations that exist in hello's rootfs, so the sandbox adds nothing to it.
+        let script = """
+            cat /root/in; echo "from $1" > /root/out-$1; mkdir /root/dir-$1
+            cat /run/r; (echo x > /run/w) 2>/dev/null && echo ro-broken || echo ro-held
+            cat /etc/group; grep -c isorun.binds /proc/mounts || true
+            """
+        let bundle = try IsorunRunner.bundleCopy("hello", args: ["sh", "-c", script, "sh"]) { config in
+            var mounts = config["mounts"] as? [[String: Any]] ?? []
+            mounts += [
+                ["destination": "/root", "type": "bind", "source": writable, "options": ["rbind", "rw"]],
+                ["destination": "/run", "type": "bind", "source": readOnly, "options": ["bind", "ro", "nosuid"]],
+                ["destination": "/etc/group", "type": "bind", "source": file, "options": ["bind", "ro"]],
+            ]
+            config["mounts"] = mounts
+        }
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+
+        let expected = "from the host\nread-only\nro-held\nbinds:x:4242:\n"
+        let sandbox = try IsorunRunner.run(["run", "--mode", "sandbox", bundle, "--", "sh", "-c", script, "sh", "sandbox"])
+        #expect(sandbox.status == 0, "\(sandbox.err)")
+        #expect(sandbox.out == expected + "0\n", "\(sandbox.out)")
+
+        let id = IsorunRunner.uniqueID("vmbinds")
+        let vm = try IsorunRunner.run(["run", "--mode", "vm", "--vm-root", vmRoot, "--id", id, bundle, "--",
+                                       "sh", "-c", script, "sh", "vm"])
+        #expect(vm.status == 0, "\(vm.err)")
+        // In the guest the share itself is gone once everything is bound: only the binds
+        // (three 9p mounts) remain.
+        #expect(vm.out == expected + "3\n", "\(vm.out)")
+        #expect(try String(contentsOfFile: writable + "/out-vm", encoding: .utf8) == "from vm\n")
+        #expect(FileManager.default.fileExists(atPath: writable + "/dir-vm"))
+        #expect(!FileManager.default.fileExists(atPath: readOnly + "/w"))
+        let owner = try FileManager.default.attributesOfItem(atPath: writable + "/out-vm")[.ownerAccountID] as? Int
+        #expect(owner == 0, "the guest's root wrote it, and the share keeps owners as they are")
+
+        #expect(VMSupport.qemuProcesses(mentioning: id).isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: "/run/isorun/\(id)"))
+        let mountTable = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
+        #expect(!mountTable.contains(scratch), "no bind of the sources is left on the host")
+    }
+
+    /// A missing source is the bundle's fault, named as the sandbox names it.
+    @Test func aMissingBindSourceIsAOneLineError() throws {
+        let bundle = try IsorunRunner.bundleCopy("hello", args: ["true"]) { config in
+            config["mounts"] = [["destination": "/root", "type": "bind", "source": "/no/such/source", "options": ["bind"]]]
+        }
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let result = try IsorunRunner.run(["run", "--mode", "vm", bundle])
+        #expect(result.status == 125)
+        #expect(result.err == "isorun: \(bundle)/config.json: mounts[0].source: /no/such/source does not exist\n", "\(result.err)")
+    }
+}
