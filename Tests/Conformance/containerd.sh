@@ -11,7 +11,8 @@
 # and with isorun, as `ctr run --runc-binary WRAPPER --runc-root DIR`:
 #
 #   fg        ctr run --rm IMAGE ID sh -c 'echo hello; exit 3'   -> "hello", ctr exits 3
-#   vm        the same with --annotation io.isorun.mode=vm (isorun only) -> guest kernel, exit 4
+#   vm        the same with --annotation io.isorun.mode=vm (isorun only) and a --mount volume
+#             -> guest kernel, the volume read and written from the guest, exit 4
 #   bg-run    ctr run -d IMAGE ID sleep 1000                      -> task RUNNING in `ctr task ls`
 #   bg-kill   ctr task kill (SIGTERM, then SIGKILL if still up)   -> task STOPPED
 #   bg-delete ctr task delete; ctr container delete
@@ -320,16 +321,21 @@ run_suite() {   # run_suite RUNTIME
     else report "$rt" fg-clean FAIL "$left"; fi
 
     # vm (isorun only): the same image in a micro-VM, chosen per container by annotation.
-    # The guest's own kernel answers uname -r; the exit status still passes through.
+    # The guest's own kernel answers uname -r; the exit status still passes through; a
+    # volume (ctr --mount) reads and writes the host's directory.
     if [ "$rt" = isorun ]; then
-        local vm=isorun-ct-vm-$sfx
+        local vm=isorun-ct-vm-$sfx volume="$T/volume-$rt"
         IDS+=("$vm")
+        mkdir -p "$volume" && echo from-host >"$volume/in"
         rc=0
         out=$(ctr_ run --rm --annotation io.isorun.mode=vm --fifo-dir "$T/fifo" --runc-binary "$wrap" --runc-root "$root" \
-                "$IMAGE" "$vm" sh -c 'echo hello-vm; uname -r; exit 4' </dev/null 2>"$T/logs/$rt-vm.stderr") || rc=$?
+                --mount "type=bind,src=$volume,dst=/data,options=rbind:rw" \
+                "$IMAGE" "$vm" sh -c 'echo hello-vm; uname -r; cat /data/in; echo from-vm >/data/out; exit 4' \
+                </dev/null 2>"$T/logs/$rt-vm.stderr") || rc=$?
         if [ "$rc" -eq 4 ] && [ "$(printf '%s\n' "$out" | head -1)" = hello-vm ] \
-                && [ "$(printf '%s\n' "$out" | sed -n 2p)" != "$(uname -r)" ]; then
-            report "$rt" vm PASS "printed hello-vm from guest kernel $(printf '%s\n' "$out" | sed -n 2p), exit 4"
+                && [ "$(printf '%s\n' "$out" | sed -n 2p)" != "$(uname -r)" ] \
+                && [ "$(printf '%s\n' "$out" | sed -n 3p)" = from-host ] && [ "$(cat "$volume/out" 2>/dev/null)" = from-vm ]; then
+            report "$rt" vm PASS "printed hello-vm from guest kernel $(printf '%s\n' "$out" | sed -n 2p), read and wrote its volume, exit 4"
         else
             report "$rt" vm FAIL "stdout='$out' exit=$rc stderr='$(head -c 600 "$T/logs/$rt-vm.stderr")'"
             explain "$rt" "$vm"
