@@ -10,7 +10,7 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Measure the modes against each other and against bwrap, runc and QEMU.",
         subcommands: [BenchStartupCommand.self, BenchBlastCommand.self, BenchDepsCommand.self, BenchDensityCommand.self,
-                      BenchOvercommitCommand.self, BenchAllCommand.self]
+                      BenchOvercommitCommand.self, BenchVolumeCommand.self, BenchAllCommand.self]
     )
 }
 
@@ -214,7 +214,7 @@ struct BenchOvercommitCommand: ParsableCommand {
 struct BenchAllCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "all",
-        abstract: "Every scenario: startup, blast, deps, density and overcommit."
+        abstract: "Every scenario: startup, blast, deps, density, overcommit and volume."
     )
 
     @OptionGroup var options: BenchOptions
@@ -225,5 +225,46 @@ struct BenchAllCommand: ParsableCommand {
         try BenchDepsCommand.measure(options)
         try BenchDensityCommand.measure(options, instances: nil)
         try BenchOvercommitCommand.measure(options)
+        try BenchVolumeCommand.measure(options, mebibytes: nil, rounds: nil, files: nil)
+    }
+}
+
+struct BenchVolumeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "volume",
+        abstract: "A host directory bind-mounted into each mode (9p in the VM): write, read and small-file rates."
+    )
+
+    @OptionGroup var options: BenchOptions
+
+    @Option(name: .long, help: "Size of the file written and read back, MiB (default 32, --quick 8; the bundle's /tmp must hold it).")
+    var mebibytes: Int?
+
+    @Option(name: .long, help: "How often the file is written and read (default 8, --quick 4).")
+    var rounds: Int?
+
+    @Option(name: .long, help: "Small files created per place (default 2000, --quick 200).")
+    var files: Int?
+
+    func validate() throws {
+        if let mebibytes, mebibytes < 1 { throw ValidationError("--mebibytes must be at least 1, got \(mebibytes)") }
+        if let files, files < 1 { throw ValidationError("--files must be at least 1, got \(files)") }
+        if let rounds, rounds < 1 { throw ValidationError("--rounds must be at least 1, got \(rounds)") }
+    }
+
+    func run() throws {
+        try Self.measure(options, mebibytes: mebibytes, rounds: rounds, files: files)
+    }
+
+    static func measure(_ options: BenchOptions, mebibytes: Int?, rounds: Int?, files: Int?) throws(IsorunError) {
+        let scenario = VolumeScenario(options: .init(
+            bundle: options.bundle, isorun: try BenchOptions.isorunPath(), mebibytes: mebibytes ?? (options.quick ? 8 : 32),
+            rounds: rounds ?? (options.quick ? 4 : 8), files: files ?? (options.quick ? 200 : 2000), runs: options.runs ?? (options.quick ? 1 : 3)))
+        do {
+            let report = try scenario.run(environment: Environment.current(workspace: "/tmp"))
+            try options.publish(report)
+        } catch {
+            throw IsorunError("bench volume: \(error)")
+        }
     }
 }

@@ -180,6 +180,33 @@ struct BenchTests {
         #expect(leftovers.isEmpty, "\(leftovers)")
     }
 
+    /// The same script on a host directory and on each mode's own /tmp: every mode gets
+    /// through it (the VM through its 9p share) and leaves nothing behind.
+    @Test func volumeQuickReachesTheHostDirectoryFromEveryMode() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-volume-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let result = try IsorunRunner.run(["bench", "volume", "--quick", "--bundle", IsorunRunner.bundle("hello"),
+                                           "--report", directory])
+        #expect(result.status == 0, "\(result.err)")
+        let data = try Data(contentsOf: URL(fileURLWithPath: directory + "/volume.json"))
+        let report = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let rows = try #require(report["rows"] as? [[String: Any]])
+        let modes = VMSupport.unavailableReason == nil ? ["bare", "sandbox", "vm"] : ["bare", "sandbox"]
+        for mode in modes {
+            for place in ["volume", "own /tmp"] {
+                let row = rows.first { $0["mode"] as? String == mode && $0["place"] as? String == place }
+                #expect(row != nil && row?["failure"] == nil, "\(mode) \(place): \(String(describing: row))")
+                #expect((row?["phaseNanoseconds"] as? [Any])?.count == 4, "\(mode) \(place)")
+            }
+        }
+        for chart in ["volume.svg", "volume-files.svg", "volume.md"] {
+            #expect(FileManager.default.fileExists(atPath: directory + "/" + chart), "\(chart)")
+        }
+        // The binds lived in the container's and QEMU's mount namespaces, never in the host's.
+        let mountTable = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
+        #expect(!mountTable.split(separator: "\n").contains { $0.contains("/isorun-bench-") && $0.contains("/volume") })
+    }
+
     @Test func badRunCountIsAOneLineError() throws {
         let result = try IsorunRunner.run(["bench", "startup", "--runs", "0"])
         #expect(result.status == 125)
