@@ -50,6 +50,17 @@ struct QemuCommandLine {
     var bindShare: String? = nil
     var extraArguments: [String] = []
 
+    /// QEMU runs in the directory of its QMP socket and binds it by name: a socket path may
+    /// hold only 107 bytes, and podman's 64-character container ids under a deep runtime
+    /// root made the full path longer (isorun itself connects through the directory).
+    var workingDirectory: String {
+        qmpSocket.lastIndex(of: "/").map { String(qmpSocket[..<$0]) } ?? "."
+    }
+
+    var qmpSocketName: String {
+        qmpSocket.lastIndex(of: "/").map { String(qmpSocket[qmpSocket.index(after: $0)...]) } ?? qmpSocket
+    }
+
     /// Without ACPI, microvm describes its virtio-mmio devices on the kernel command
     /// line and its CPUs in an MP table: the guest kernel needs no ACPI code at all.
     var machine: String { stockKernel ? "microvm" : "microvm,acpi=off" }
@@ -110,7 +121,7 @@ struct QemuCommandLine {
             "-kernel", kernel, "-initrd", initramfs,
             "-append", kernelParameters.joined(separator: " "),
             "-serial", "file:\(consoleLog)",
-            "-qmp", "unix:\(qmpSocket),server=on,wait=off",
+            "-qmp", "unix:\(qmpSocketName),server=on,wait=off",
             // Port 0 is reserved for a console; the named ports follow. Fewer ports, fewer
             // virtqueues for the guest to set up.
             "-device", "virtio-serial-device,max_ports=\(hasStdinPort ? 5 : 4)",

@@ -108,6 +108,7 @@ public struct VMLauncher: Launcher {
         let cgroup = try WorkloadCgroup.manager(for: request, resources: nil)
         try WorkloadCgroup.create(cgroup, resources: nil, state: state)
         var plan = SpawnPlan(arguments: commandLine.arguments, environment: HostProcess.environment())
+        plan.workingDirectory = commandLine.workingDirectory
         plan.searchPath = HostProcess.variable("PATH") ?? ProcessSettings.defaultSearchPath
         plan.newSession = true
         if !mounts.hostBinds.isEmpty {

@@ -11,6 +11,8 @@
 # steps with runc (the control) and with isorun, as `podman --runtime WRAPPER`:
 #
 #   fg        podman run --rm --network none IMAGE sh -c 'echo hello; exit 3'  -> "hello", exit 3
+#   vm        (isorun only) the same in a micro-VM (--annotation io.isorun.mode=vm) with a -v volume
+#             -> guest kernel; podman's /etc/hostname, /etc/hosts and the volume seen in the guest
 #   bg-run    podman run -d … sleep 1000 -> "Up" in podman ps; `RUNTIME state` agrees on the pid
 #   bg-kill   podman kill --signal TERM, then podman kill (SIGKILL) if still up -> Exited
 #   bg-delete podman rm
@@ -106,6 +108,8 @@ trap 'exit 143' TERM
 
 mkdir -p "$T/bin" "$T/logs" "$T/tmp" "$T/cni" "$T/runtime-root"
 cp "$ISORUN_SRC" "$T/bin/isorun"     # a rebuild during the run cannot swap it
+# VM mode finds its guest init beside the binary.
+if [ -x "$(dirname "$ISORUN_SRC")/isorun-init" ]; then cp "$(dirname "$ISORUN_SRC")/isorun-init" "$T/bin/isorun-init"; fi
 
 # containers.conf: cgroupfs and file events (no systemd or journald here), a private CNI config
 # dir. default_ulimits: as root podman asks for RLIMIT_NOFILE and RLIMIT_NPROC far above the
@@ -196,6 +200,35 @@ run_suite() {   # run_suite RUNTIME
         else report "$rt" fg-clean FAIL "$left"; fi
     else
         report "$rt" fg-clean FAIL "no create call logged"
+    fi
+
+    # vm (isorun only): the same image in a micro-VM (annotation io.isorun.mode=vm). podman's
+    # own binds (/etc/hostname, /etc/hosts) and a volume (-v) reach the guest over virtio-9p.
+    if [ "$rt" = isorun ]; then
+        local vm=isorun-pm-vm-$sfx volume="$T/volume-$rt"
+        mkdir -p "$volume" && echo from-host >"$volume/in"
+        rc=0
+        out=$(pm "${R[@]}" run --rm --name "$vm" --network none --hostname pm-vm --annotation io.isorun.mode=vm \
+                -v "$volume:/data" "$IMAGE" \
+                sh -c 'uname -r; echo "$(cat /etc/hostname)"; cat /data/in; grep -q localhost /etc/hosts && echo hosts; echo from-vm >/data/out; exit 4' \
+                </dev/null 2>"$T/logs/$rt-vm.stderr") || rc=$?
+        if [ "$rc" -eq 4 ] && [ "$(sed -n 1p <<<"$out")" != "$(uname -r)" ] \
+                && [ "$(sed -n '2,4p' <<<"$out" | tr '\n' ' ')" = "pm-vm from-host hosts " ] \
+                && [ "$(cat "$volume/out" 2>/dev/null)" = from-vm ]; then
+            report "$rt" vm PASS "guest kernel $(sed -n 1p <<<"$out"), podman's /etc/hostname and /etc/hosts and a volume bound in, exit 4"
+        else
+            report "$rt" vm FAIL "stdout='$(tr '\n' ' ' <<<"$out")' exit=$rc stderr='$(head -c 800 "$T/logs/$rt-vm.stderr")'"
+            explain "$rt" "$vm"
+        fi
+        id=$(grep -oE ' create .* ([0-9a-f]{64})$' "$T/logs/$rt-calls.log" 2>/dev/null | tail -n 1 | grep -oE '[0-9a-f]{64}$' || true)
+        if [ -n "$id" ]; then
+            echo "$id" >>"$T/ids"
+            left=$(leftovers "$rt" "$id" "$vm")
+            if [ -z "$left" ]; then report "$rt" vm-clean PASS "nothing left after --rm"
+            else report "$rt" vm-clean FAIL "$left"; fi
+        else
+            report "$rt" vm-clean FAIL "no create call logged"
+        fi
     fi
 
     # bg

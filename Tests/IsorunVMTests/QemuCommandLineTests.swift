@@ -59,6 +59,14 @@ struct QemuCommandLineTests {
         #expect(!(value(after: "-append", in: arguments) ?? "").contains("tsc_early_khz"))
     }
 
+    /// A socket path holds 107 bytes: QEMU binds its QMP socket by name, from its directory.
+    @Test func theQMPSocketIsBoundByNameFromItsDirectory() {
+        var line = commandLine(.tcg)
+        line.qmpSocket = "/tmp/isorun-podman.WrGGeu/runtime-root/isorun/" + String(repeating: "d", count: 64) + "/qmp.sock"
+        #expect(value(after: "-qmp", in: line.arguments) == "unix:qmp.sock,server=on,wait=off")
+        #expect(line.workingDirectory == "/tmp/isorun-podman.WrGGeu/runtime-root/isorun/" + String(repeating: "d", count: 64))
+    }
+
     /// Bind mounts: one 9p device over the share directory, only when there is one.
     @Test func bindMountsShareOneDirectoryOver9p() {
         var line = commandLine(.tcg)
