@@ -90,6 +90,9 @@ public struct VMLauncher: Launcher {
         let relays = [try OutputRelay(fifo: "\(state.directory)/stdout", target: 1),
                       try OutputRelay(fifo: "\(state.directory)/stderr", target: 2)]
         let mounts = try GuestMounts(bundle: request.bundle, stateDirectory: state.directory)
+        if mounts.shareDirectory != nil && kernel.isStockFallback {
+            throw IsorunError("\(configFile): mounts: bind mounts in VM mode need isorun's own guest kernel (make kernel); Debian's stock cloud kernel \(kernel.path) has no 9p")
+        }
         let commandLine = QemuCommandLine(
             executable: hypervisor.path,
             accelerator: accelerator, kernel: kernel.path, initramfs: root.initramfs, stockKernel: kernel.isStockFallback,

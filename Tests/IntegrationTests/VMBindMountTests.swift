@@ -60,6 +60,20 @@ extension VMModeTests {
         #expect(!mountTable.contains(scratch), "no bind of the sources is left on the host")
     }
 
+    /// Debian's cloud kernel (the fallback) has no 9p: a bundle with binds is refused before
+    /// a VM boots, rather than failing in the guest.
+    @Test func bindMountsWithTheStockKernelAreAOneLineError() throws {
+        guard let environment = try VMSupport.stockKernelEnvironment(for: "stock-kernel bind mount test") else { return }
+        let bundle = try IsorunRunner.bundleCopy("hello", args: ["true"]) { config in
+            config["mounts"] = [["destination": "/root", "type": "bind", "source": "/tmp", "options": ["bind"]]]
+        }
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let result = IsorunRunner.finish(try IsorunRunner.start(["run", "--mode", "vm", bundle], environment: environment))
+        #expect(result.status == 125)
+        #expect(result.err.contains("bind mounts in VM mode need isorun's own guest kernel"), "\(result.err)")
+        #expect(result.err.filter { $0 == "\n" }.count == 1, "\(result.err)")
+    }
+
     /// A missing source is the bundle's fault, named as the sandbox names it.
     @Test func aMissingBindSourceIsAOneLineError() throws {
         let bundle = try IsorunRunner.bundleCopy("hello", args: ["true"]) { config in
