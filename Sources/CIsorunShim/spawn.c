@@ -15,6 +15,7 @@
 #include <linux/keyctl.h>
 #include <linux/openat2.h>
 #include <linux/sched.h>
+#include <linux/seccomp.h>
 #include <net/if.h>
 #include <poll.h>
 #include <sched.h>
@@ -600,9 +601,17 @@ static void bring_up_loopback(int error_fd) {
     if (rc < 0) child_fail(error_fd, -rc, "bring up lo", NULL);
 }
 
-static void load_seccomp(int error_fd, const struct sock_fprog *prog) {
-    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, prog, 0, 0) < 0)
-        child_fail(error_fd, errno, "load seccomp filter", NULL);
+/// Loads the filter with the plan's flags. With a listener, the one system call between
+/// the filter and isorun having its descriptor is the sendmsg that passes it (validation
+/// refuses SCMP_ACT_NOTIFY for sendmsg): every later one may wait for the agent.
+static void load_seccomp(int error_fd, const struct isorun_spawn_plan *plan, int listener_socket) {
+    unsigned int flags = plan->seccomp_flags;
+    if (listener_socket >= 0) flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
+    long listener = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, plan->seccomp);
+    if (listener < 0) child_fail(error_fd, errno, "load seccomp filter", NULL);
+    // The listener is close-on-exec; the copy in flight is isorun's.
+    if (listener_socket >= 0 && isorun_send_fd(listener_socket, (int)listener, "seccompFd") < 0)
+        child_fail(error_fd, errno, "pass the seccomp listener to isorun", NULL);
 }
 
 static void set_credentials_and_caps(int error_fd, const struct isorun_spawn_plan *plan) {
@@ -702,7 +711,8 @@ static void close_inherited_descriptors(int preserved) {
 
 /// Everything the child does, in order. Never returns.
 __attribute__((noreturn)) static void child_main(const struct isorun_spawn_plan *plan, int sync_fd, int error_fd,
-                                                 int wait_for_release, const cpu_set_t *widen_affinity_to) {
+                                                 int wait_for_release, const cpu_set_t *widen_affinity_to,
+                                                 int listener_socket) {
     // Die with the parent from the start, then wait for it to finish its part
     // (uid/gid maps; the cgroup move where clone3 could not place the child and there are
     // no v1 `tasks` files to join). EOF on the pipe means the parent is gone.
@@ -797,7 +807,7 @@ __attribute__((noreturn)) static void child_main(const struct isorun_spawn_plan 
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which the
     // credential change may take away; with it, load as late as possible so the
     // filter need not allow the setup calls.
-    if (plan->seccomp && !plan->no_new_privs) load_seccomp(error_fd, plan->seccomp);
+    if (plan->seccomp && !plan->no_new_privs) load_seccomp(error_fd, plan, listener_socket);
     set_credentials_and_caps(error_fd, plan);
     if (plan->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         child_fail(error_fd, errno, "set no_new_privs", NULL);
@@ -809,7 +819,7 @@ __attribute__((noreturn)) static void child_main(const struct isorun_spawn_plan 
         struct pollfd pfd = { sync_fd, POLLIN, 0 };
         if (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLHUP | POLLERR))) _exit(125);
     }
-    if (plan->seccomp && plan->no_new_privs) load_seccomp(error_fd, plan->seccomp);
+    if (plan->seccomp && plan->no_new_privs) load_seccomp(error_fd, plan, listener_socket);
 
     // Handlers do not survive exec, but ignored signals and the mask would.
     for (int sig = 1; sig < NSIG; sig++) {
@@ -887,7 +897,7 @@ static int at_once_child(void *arg) {
     // The descriptor table is the child's own copy (no CLONE_FILES).
     close(start->sync_fds[1]);
     close(start->error_fds[0]);
-    child_main(start->plan, start->sync_fds[0], start->error_fds[1], 0, NULL);
+    child_main(start->plan, start->sync_fds[0], start->error_fds[1], 0, NULL, -1);
 }
 
 /// The child's stack for a run-at-once clone: it only needs a few pages (its deepest
@@ -929,11 +939,16 @@ static long clone_at_once(const struct isorun_spawn_plan *plan, int sync_pipe[2]
 }
 
 pid_t isorun_spawn_start(const struct isorun_spawn_plan *plan, struct isorun_spawn_handle *handle) {
-    int sync_pipe[2], error_pipe[2];
+    int sync_pipe[2], error_pipe[2], listener[2] = { -1, -1 };
     if (pipe2(sync_pipe, O_CLOEXEC) < 0) return -errno;
     if (pipe2(error_pipe, O_CLOEXEC) < 0) {
         int saved = errno;
         close(sync_pipe[0]); close(sync_pipe[1]);
+        return -saved;
+    }
+    if (plan->seccomp_listener && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, listener) < 0) {
+        int saved = errno;
+        close(sync_pipe[0]); close(sync_pipe[1]); close(error_pipe[0]); close(error_pipe[1]);
         return -saved;
     }
     // Block every signal across clone so no handler of the parent's runs in the child.
@@ -944,7 +959,7 @@ pid_t isorun_spawn_start(const struct isorun_spawn_plan *plan, struct isorun_spa
     // clone3 can create the child inside its cgroup (v2), so no migration is needed.
     long pid = -1;
     int born_in_cgroup = 0, ran_at_once = 0;
-    if (plan->run_at_once) {
+    if (plan->run_at_once && !plan->seccomp_listener) {
         pid = clone_at_once(plan, sync_pipe, error_pipe);
         if (pid >= 0) {
             ran_at_once = 1;
@@ -973,16 +988,19 @@ pid_t isorun_spawn_start(const struct isorun_spawn_plan *plan, struct isorun_spa
     if (pid == 0) {
         close(sync_pipe[1]);
         close(error_pipe[0]);
-        child_main(plan, sync_pipe[0], error_pipe[1], 1, away ? &allowed : NULL);
+        if (listener[0] >= 0) close(listener[0]);
+        child_main(plan, sync_pipe[0], error_pipe[1], 1, away ? &allowed : NULL, listener[1]);
     }
     if (pid > 0 && away && !ran_at_once) sched_setaffinity((pid_t)pid, sizeof elsewhere, &elsewhere);
     int saved = errno;
     sigprocmask(SIG_SETMASK, &old, NULL);
     close(sync_pipe[0]);
     close(error_pipe[1]);
+    if (listener[1] >= 0) close(listener[1]);
     if (pid < 0) {
         close(sync_pipe[1]);
         close(error_pipe[0]);
+        if (listener[0] >= 0) close(listener[0]);
         return -saved;
     }
     handle->pid = (pid_t)pid;
@@ -990,12 +1008,57 @@ pid_t isorun_spawn_start(const struct isorun_spawn_plan *plan, struct isorun_spa
     handle->error_fd = error_pipe[0];
     handle->born_in_cgroup = born_in_cgroup;
     handle->ran_at_once = ran_at_once;
+    handle->listener_socket = listener[0];
+    handle->seccomp_notify_fd = -1;
     return (pid_t)pid;
+}
+
+/// A descriptor passed over `socket` (SCM_RIGHTS), or -1 at EOF or on error.
+static int receive_fd(int socket) {
+    char payload[16];
+    char control[CMSG_SPACE(sizeof(int))];
+    struct iovec data = { payload, sizeof payload };
+    struct msghdr message = { 0 };
+    message.msg_iov = &data;
+    message.msg_iovlen = 1;
+    message.msg_control = control;
+    message.msg_controllen = sizeof control;
+    ssize_t n;
+    do { n = recvmsg(socket, &message, MSG_CMSG_CLOEXEC); } while (n < 0 && errno == EINTR);
+    struct cmsghdr *header = n > 0 ? CMSG_FIRSTHDR(&message) : NULL;
+    if (header == NULL || header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) return -1;
+    int fd;
+    memcpy(&fd, CMSG_DATA(header), sizeof fd);
+    return fd;
+}
+
+/// Waits for the child's seccomp listener or its report, whichever comes first: 1 with
+/// the listener in handle->seccomp_notify_fd, 0 when only a report (or EOF) is left.
+static int await_listener(struct isorun_spawn_handle *handle) {
+    while (handle->listener_socket >= 0) {
+        struct pollfd fds[2] = { { handle->listener_socket, POLLIN, 0 }, { handle->error_fd, POLLIN, 0 } };
+        if (poll(fds, 2, -1) < 0) {
+            if (errno == EINTR) continue;
+            return 0;
+        }
+        if (fds[0].revents) {
+            // A child that failed before its filter closes its end without passing anything.
+            int fd = (fds[0].revents & POLLIN) ? receive_fd(handle->listener_socket) : -1;
+            close(handle->listener_socket);
+            handle->listener_socket = -1;
+            if (fd < 0) return 0;
+            handle->seccomp_notify_fd = fd;
+            return 1;
+        }
+        if (fds[1].revents) return 0;
+    }
+    return 0;
 }
 
 /// Reads the child's report: EOF (exec'd or at its gate: 0), the hook barrier (1), or
 /// a failure (-1, `error` filled). Closes the pipes unless the child only paused.
 static int await_child(struct isorun_spawn_handle *handle, struct isorun_child_error *error) {
+    if (await_listener(handle)) return ISORUN_SECCOMP_LISTENER_READY;
     size_t got = 0;
     while (got < sizeof *error) {
         ssize_t n = read(handle->error_fd, (char *)error + got, sizeof *error - got);
@@ -1010,6 +1073,8 @@ static int await_child(struct isorun_spawn_handle *handle, struct isorun_child_e
     close(handle->error_fd);
     close(handle->sync_fd);
     handle->error_fd = handle->sync_fd = -1;
+    if (handle->listener_socket >= 0) close(handle->listener_socket);
+    handle->listener_socket = -1;
     return got > 0 ? -1 : 0;
 }
 
@@ -1020,7 +1085,8 @@ static int send_to_child(struct isorun_spawn_handle *handle, struct isorun_child
     str_append(error->what, 0, sizeof error->what, "release child");
     close(handle->error_fd);
     close(handle->sync_fd);
-    handle->error_fd = handle->sync_fd = -1;
+    if (handle->listener_socket >= 0) close(handle->listener_socket);
+    handle->error_fd = handle->sync_fd = handle->listener_socket = -1;
     return -1;
 }
 
@@ -1051,7 +1117,8 @@ int isorun_spawn_resume(struct isorun_spawn_handle *handle, struct isorun_child_
 void isorun_spawn_abort(struct isorun_spawn_handle *handle) {
     if (handle->sync_fd >= 0) close(handle->sync_fd);
     if (handle->error_fd >= 0) close(handle->error_fd);
-    handle->sync_fd = handle->error_fd = -1;
+    if (handle->listener_socket >= 0) close(handle->listener_socket);
+    handle->sync_fd = handle->error_fd = handle->listener_socket = -1;
     kill(handle->pid, SIGKILL);
     while (waitpid(handle->pid, NULL, 0) < 0 && errno == EINTR) {}
 }

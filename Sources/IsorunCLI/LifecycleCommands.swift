@@ -219,6 +219,8 @@ struct FeaturesCommand: ParsableCommand {
                 var enabled = true
                 var actions = SandboxFeatures.seccompActions
                 var operators = SandboxFeatures.seccompOperators
+                var knownFlags = SandboxFeatures.seccompFlags
+                var supportedFlags = SandboxFeatures.seccompFlags
                 var archs = ["SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32"]
             }
             struct Enabled: Encodable { var enabled: Bool }

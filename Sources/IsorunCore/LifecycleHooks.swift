@@ -38,7 +38,7 @@ public struct ContainerState: Sendable {
         return writer.text
     }
 
-    func write(to writer: inout JSONWriter) {
+    package func write(to writer: inout JSONWriter) {
         writer.object { writer in
             if let annotations { writer.key("annotations"); writer.stringMap(annotations) }
             writer.key("bundle"); writer.string(bundle)

@@ -59,7 +59,13 @@ public struct ContainerExec {
                 pidNamespace = try open("pid")
                 opened.append(pidNamespace!)
             }
-            try SandboxLauncher.applyPrivileges(of: process, seccomp: config.linux?.seccomp, configFile: source, to: &plan)
+            let record = record, annotations = config.annotations
+            // The container's state names the container's process; the exec'd one is the
+            // process state's `pid`.
+            try SandboxLauncher.applyPrivileges(of: process, seccomp: config.linux?.seccomp, configFile: source, state: { _ in
+                ContainerState(id: record.id, status: ContainerStatus.running.rawValue, pid: record.pid,
+                               bundle: record.bundle, annotations: annotations, created: nil)
+            }, to: &plan)
         }
         cgroup?.place(&plan)
         if let pidNamespace {

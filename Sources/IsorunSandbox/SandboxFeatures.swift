@@ -1,5 +1,6 @@
 import CIsorunShim
 import Glibc
+import IsorunSpec
 
 /// What the sandbox understands in config.json, for `isorun features` (features.md):
 /// taken from the same tables the sandbox uses, so the list cannot drift from the code.
@@ -23,8 +24,12 @@ public enum SandboxFeatures {
     }
 
     public static let seccompActions = ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
-                                        "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"]
+                                        "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"]
         .filter { SeccompCompiler.action($0, errno: 1) != nil }
+
+    /// The flags a profile may name (all are applied but TSYNC, which a one-thread child
+    /// does not need).
+    public static let seccompFlags = Seccomp.filterFlags.map(\.name)
 
     public static let seccompOperators = ["SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT",
                                           "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"]

@@ -80,7 +80,8 @@ public struct SandboxLauncher: Launcher {
             plan.domainname = config.domainname
         }
 
-        try Self.applyPrivileges(of: process, seccomp: linux?.seccomp, configFile: configFile, to: &plan)
+        try Self.applyPrivileges(of: process, seccomp: linux?.seccomp, configFile: configFile,
+                                 state: { request.hookState(pid: $0, status: .creating) }, to: &plan)
 
         // Idmapped binds are made here, where the host's user namespace still owns their
         // sources; the child only attaches them in its mount namespace.
@@ -130,12 +131,15 @@ public struct SandboxLauncher: Launcher {
 
 extension SandboxLauncher {
     /// What a process in the container may do: its capability sets, no_new_privs, and the
-    /// config's seccomp filter or the default one. `exec` gives its processes the same.
+    /// config's seccomp filter (with its flags and agent) or the default one. `exec` gives
+    /// its processes the same; `state` is what the agent is told about the container.
     static func applyPrivileges(of process: IsorunSpec.Process, seccomp: Seccomp?, configFile: String,
-                                to plan: inout SpawnPlan) throws(IsorunError) {
+                                state: @escaping (pid_t) -> ContainerState, to plan: inout SpawnPlan) throws(IsorunError) {
         plan.capabilities = try CapabilityPlan.sets(for: process.capabilities, configFile: configFile)
         plan.noNewPrivileges = process.noNewPrivileges ?? false
         plan.seccompFilter = try WorkloadPrivileges.seccompFilter(for: process, seccomp: seccomp, configFile: configFile)
+        plan.seccompFlags = SeccompAgent.flags(of: seccomp)
+        plan.seccompListener = SeccompAgent.listener(for: seccomp, state: state)
     }
 
     /// A sysctl the container may set: one its own namespace scopes (runc's rule). Any

@@ -75,7 +75,8 @@ enum SeccompCompiler {
         case "SCMP_ACT_TRACE": 0x7ff0_0000 | (errno & 0xffff)
         case "SCMP_ACT_LOG": 0x7ffc_0000
         case "SCMP_ACT_ALLOW": 0x7fff_0000
-        default: nil  // SCMP_ACT_NOTIFY needs a listener, which isorun does not provide
+        case "SCMP_ACT_NOTIFY": 0x7fc0_0000
+        default: nil
         }
     }
 

@@ -115,6 +115,26 @@ extension ConfigValidator {
                 report("\(path).args[\(j)].op",
                        "unknown operator \(quoted(argument.op)); expected \(alternatives(Seccomp.validOperators))")
             }
+            // The child passes the listener to isorun with sendmsg once the filter is in place.
+            if rule.action == "SCMP_ACT_NOTIFY", let name = rule.names.first(where: { $0 == "sendmsg" }) {
+                report("\(path).names", "SCMP_ACT_NOTIFY cannot take \(name): isorun hands the agent its listener with it")
+            }
+        }
+        let flagNames = Seccomp.filterFlags.map(\.name)
+        for (i, flag) in (seccomp.flags ?? []).enumerated() where !flagNames.contains(flag) {
+            report("linux.seccomp.flags[\(i)]", "unknown flag \(quoted(flag)); expected \(alternatives(flagNames))")
+        }
+        if seccomp.defaultAction == "SCMP_ACT_NOTIFY" {
+            report("linux.seccomp.defaultAction", "SCMP_ACT_NOTIFY cannot be the default: every system call, the runtime's own included, would wait for the agent")
+        }
+        if seccomp.notifiesAgent && (seccomp.listenerPath ?? "").isEmpty {
+            report("linux.seccomp.listenerPath", "SCMP_ACT_NOTIFY needs the agent's socket here")
+        }
+        if seccomp.listenerMetadata != nil && seccomp.listenerPath == nil {
+            report("linux.seccomp.listenerMetadata", "must not be set without listenerPath")
+        }
+        if (seccomp.flags ?? []).contains("SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV") && !seccomp.notifiesAgent {
+            report("linux.seccomp.flags", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV needs an SCMP_ACT_NOTIFY rule")
         }
     }
 }

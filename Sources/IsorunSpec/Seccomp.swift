@@ -41,6 +41,17 @@ public struct Seccomp: Sendable, Encodable, Equatable {
         "SCMP_ACT_ERRNO", "SCMP_ACT_TRACE", "SCMP_ACT_ALLOW", "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY",
     ]
 
+    /// The seccomp(2) flags a profile may ask for, with their values (linux/seccomp.h).
+    public static let filterFlags: [(name: String, value: UInt32)] = [
+        ("SECCOMP_FILTER_FLAG_TSYNC", 1), ("SECCOMP_FILTER_FLAG_LOG", 2), ("SECCOMP_FILTER_FLAG_SPEC_ALLOW", 4),
+        ("SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", 32),
+    ]
+
+    /// Whether any rule hands system calls to an agent (`SCMP_ACT_NOTIFY`).
+    public var notifiesAgent: Bool {
+        defaultAction == "SCMP_ACT_NOTIFY" || (syscalls ?? []).contains { $0.action == "SCMP_ACT_NOTIFY" }
+    }
+
     /// The argument comparison operators libseccomp understands.
     public static let validOperators: [String] = [
         "SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ",

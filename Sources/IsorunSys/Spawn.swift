@@ -140,6 +140,12 @@ public struct SpawnPlan {
     public var capabilities: CapabilitySets?
     public var noNewPrivileges = false
     public var seccompFilter: CompiledSeccompFilter?
+    /// seccomp(2) flags the filter is loaded with (SECCOMP_FILTER_FLAG_LOG, ...).
+    public var seccompFlags: UInt32 = 0
+    /// For a filter with SCMP_ACT_NOTIFY rules: gets its notification listener (which it
+    /// must not close) and the child's pid as soon as the child has loaded it, while the
+    /// child goes on; returns why the listener could not be handed on, or nil.
+    public var seccompListener: ((_ listener: Int32, _ pid: pid_t) -> String?)?
 
     public var parentDeathSignal: Int32 = SIGKILL
     /// Set by the child itself before anything else (see the shim).
@@ -176,12 +182,13 @@ public struct SpawnPlan {
     /// The caller takes a step of its own between `Spawner.start` and `release` (writes
     /// ID maps, moves the child into a cgroup). Without one, the child runs its plan at
     /// once, cloned vfork-style (see the shim's `run_at_once`), unless the plan itself
-    /// needs the parent mid-way: a start gate, a hook barrier, hooks fed by the release.
+    /// needs the parent mid-way: a start gate, a hook barrier, hooks fed by the release, a
+    /// seccomp listener to hand on.
     public var parentStepsBeforeRelease = true
 
     var runsAtOnce: Bool {
         !parentStepsBeforeRelease && startGateDescriptor == nil && !hookBarrier
-            && createContainerHooks.isEmpty && startContainerHooks.isEmpty
+            && createContainerHooks.isEmpty && startContainerHooks.isEmpty && seccompListener == nil
     }
 
     public init(arguments: [String], environment: [String]) {
@@ -251,13 +258,16 @@ public final class PendingChild {
     private var handle: isorun_spawn_handle
     private let arena: CArena
     private var plan: UnsafeMutablePointer<isorun_spawn_plan>?
+    private let seccompListener: ((Int32, pid_t) -> String?)?
 
-    init(handle: isorun_spawn_handle, arena: CArena, plan: UnsafeMutablePointer<isorun_spawn_plan>) {
+    init(handle: isorun_spawn_handle, arena: CArena, plan: UnsafeMutablePointer<isorun_spawn_plan>,
+         seccompListener: ((Int32, pid_t) -> String?)?) {
         self.pid = handle.pid
         self.bornInCgroup = handle.born_in_cgroup != 0
         self.handle = handle
         self.arena = arena
         self.plan = plan
+        self.seccompListener = seccompListener
     }
 
     /// How far a released child got.
@@ -305,7 +315,26 @@ public final class PendingChild {
         _ = try settle(isorun_spawn_resume(&handle, &report), report)
     }
 
+    /// Hands a seccomp listener on (the child meanwhile goes on) and waits again; a
+    /// listener that could not be handed on ends the child.
     private func settle(_ rc: Int32, _ report: isorun_child_error) throws(ChildSetupError) -> Progress {
+        var rc = rc, report = report
+        while rc == ISORUN_SECCOMP_LISTENER_READY {
+            let listener = handle.seccomp_notify_fd
+            handle.seccomp_notify_fd = -1
+            let failure: String? = seccompListener.map { $0(listener, pid) } ?? "no agent for the seccomp listener"
+            close(listener)
+            if let failure {
+                abort()
+                throw ChildSetupError(step: failure, errno: 0)
+            }
+            report = isorun_child_error()
+            rc = isorun_spawn_await(&handle, &report)
+        }
+        return try finish(rc, report)
+    }
+
+    private func finish(_ rc: Int32, _ report: isorun_child_error) throws(ChildSetupError) -> Progress {
         if rc == 1 { return .atHookBarrier }
         releasePlan()
         guard rc == 0 else {
@@ -363,7 +392,7 @@ public enum Spawner {
             cPlan.deallocate()
             throw SystemError("clone", plan.arguments.first, errno: -pid)
         }
-        return PendingChild(handle: handle, arena: arena, plan: cPlan)
+        return PendingChild(handle: handle, arena: arena, plan: cPlan, seccompListener: plan.seccompListener)
     }
 
     private static func fill(_ c: UnsafeMutablePointer<isorun_spawn_plan>, from plan: SpawnPlan, arena: CArena) {
@@ -431,6 +460,8 @@ public enum Spawner {
             arena.retain(filter)
             c.pointee.seccomp = UnsafePointer(arena.array([filter.program]))
         }
+        c.pointee.seccomp_flags = plan.seccompFlags
+        c.pointee.seccomp_listener = plan.seccompListener == nil ? 0 : 1
         c.pointee.parent_death_signal = plan.parentDeathSignal
         c.pointee.new_session = plan.newSession ? 1 : 0
         c.pointee.terminal_fd = plan.terminalDescriptor ?? -1

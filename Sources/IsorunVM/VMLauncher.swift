@@ -49,6 +49,9 @@ public struct VMLauncher: Launcher {
         let process = try request.process
         let configFile = "\(request.bundle.directory)/config.json"
         let basePlan = try ProcessSettings.basePlan(for: process, configFile: configFile)
+        if request.bundle.config.linux?.seccomp?.notifiesAgent == true {
+            throw IsorunError("\(configFile): linux.seccomp: SCMP_ACT_NOTIFY needs an agent on the host, which the guest cannot reach")
+        }
         // The VM is the boundary, but the bundle still says what its process may do inside
         // it: isorun-init applies these as the sandbox does (the filter compiled here).
         let privileges = try WorkloadPrivileges(process: process, seccomp: request.bundle.config.linux?.seccomp,

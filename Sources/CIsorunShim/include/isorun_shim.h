@@ -154,6 +154,12 @@ struct isorun_spawn_plan {
     int no_new_privs;
     /// A compiled filter (see isorun_seccomp_export), or NULL.
     const struct sock_fprog *seccomp;
+    /// seccomp(2) flags for loading it (SECCOMP_FILTER_FLAG_LOG, ...).
+    unsigned int seccomp_flags;
+    /// The filter has SCMP_ACT_NOTIFY rules: it is loaded with a notification listener,
+    /// whose descriptor the child passes to isorun at once, and isorun to the agent
+    /// (isorun_spawn_await returns ISORUN_SECCOMP_LISTENER_READY). Never run at once.
+    int seccomp_listener;
 
     /// Signal sent to the workload if isorun dies before it (0: none).
     int parent_death_signal;
@@ -249,6 +255,8 @@ struct isorun_spawn_handle {
     int error_fd;  // parent's read end: EOF means execve succeeded
     int born_in_cgroup;  // clone3 placed the child in plan->cgroup_fd's cgroup
     int ran_at_once;     // the plan's run_at_once was honoured: the child is done with it
+    int listener_socket; // parent's end of the socket the child passes its seccomp listener over; -1: none
+    int seccomp_notify_fd; // the listener, once received (ISORUN_SECCOMP_LISTENER_READY); the caller closes it
 };
 
 /// Clones the child, which waits until isorun_spawn_let_go (or, run at once, has exec'd
@@ -258,6 +266,11 @@ pid_t isorun_spawn_start(const struct isorun_spawn_plan *plan, struct isorun_spa
 /// The `err` of a report that is not a failure: the child reached its hook barrier.
 #define ISORUN_AT_HOOK_BARRIER (-1)
 
+/// isorun_spawn_await's answer when the child has loaded a filter with a listener:
+/// handle->seccomp_notify_fd holds it. The child goes on by itself (its notified system
+/// calls wait for the agent); hand the descriptor to the agent and await again.
+#define ISORUN_SECCOMP_LISTENER_READY 2
+
 /// Lets the child run its plan (a child run at once already has): 0, or -1 with `error`
 /// filled when the child is gone. `hook_states` (may be empty) is what the child's hooks
 /// read: when the plan has createContainer or startContainer hooks, two documents, each a
@@ -266,8 +279,9 @@ pid_t isorun_spawn_start(const struct isorun_spawn_plan *plan, struct isorun_spa
 int isorun_spawn_let_go(struct isorun_spawn_handle *handle, struct isorun_child_error *error,
                         const void *hook_states, size_t hook_states_length);
 /// Waits until the child has exec'd or reached its start gate (returns 0), stopped at its
-/// hook barrier (returns 1; continue with isorun_spawn_resume), or failed (returns -1 and
-/// fills `error`; the child has exited and must still be reaped).
+/// hook barrier (returns 1; continue with isorun_spawn_resume), passed its seccomp
+/// listener (returns ISORUN_SECCOMP_LISTENER_READY), or failed (returns -1 and fills
+/// `error`; the child has exited and must still be reaped).
 int isorun_spawn_await(struct isorun_spawn_handle *handle, struct isorun_child_error *error);
 
 /// Lets a child stopped at its hook barrier go on; returns as isorun_spawn_await
