@@ -176,14 +176,33 @@ leftovers() {   # leftovers RUNTIME FULL_ID NAME
 
 status_of() { pm inspect -f '{{.State.Status}}' "$1" 2>/dev/null || true; }
 
+calls_logged() { wc -l <"$T/logs/$1-calls.log" 2>/dev/null || echo 0; }
+
+# clean_after_rm RUNTIME NAME STEP CALLS_BEFORE: a container podman removed itself (--rm) left
+# nothing; its id is the one the wrapper logged a `create` for after line CALLS_BEFORE.
+clean_after_rm() {
+    local rt=$1 name=$2 step=$3 since=$4 id left
+    id=$(tail -n +"$((since + 1))" "$T/logs/$rt-calls.log" 2>/dev/null | grep -oE ' create .* ([0-9a-f]{64})$' \
+            | tail -n 1 | grep -oE '[0-9a-f]{64}$' || true)
+    if [ -n "$id" ]; then
+        echo "$id" >>"$T/ids"
+        left=$(leftovers "$rt" "$id" "$name")
+        if [ -z "$left" ]; then report "$rt" "$step" PASS "nothing left after --rm"
+        else report "$rt" "$step" FAIL "$left"; fi
+    else
+        report "$rt" "$step" FAIL "no create call logged"
+    fi
+}
+
 run_suite() {   # run_suite RUNTIME
     local rt=$1 wrap=$T/bin/$1-wrap sfx; sfx=$(printf '%04x' $RANDOM)
-    local fg=isorun-pm-$rt-fg-$sfx bg=isorun-pm-$rt-bg-$sfx out rc st id left
+    local fg=isorun-pm-$rt-fg-$sfx bg=isorun-pm-$rt-bg-$sfx out rc st id left calls_before
     local R=(--runtime "$wrap")
     echo "== $rt =="
 
     # fg. --rm removes the container, so its id is taken from the wrapper log afterwards.
     rc=0
+    calls_before=$(calls_logged "$rt")
     out=$(pm "${R[@]}" run --rm --name "$fg" --network none "$IMAGE" sh -c 'echo hello; exit 3' \
             </dev/null 2>"$T/logs/$rt-fg.stderr") || rc=$?
     if [ "$rc" -eq 3 ] && [ "$out" = hello ]; then
@@ -192,15 +211,7 @@ run_suite() {   # run_suite RUNTIME
         report "$rt" fg FAIL "stdout='$out' exit=$rc stderr='$(head -c 800 "$T/logs/$rt-fg.stderr")'"
         echo "---- $rt calls ----"; tail -n 12 "$T/logs/$rt-calls.log" 2>/dev/null; echo "----"
     fi
-    id=$(grep -oE ' create .* ([0-9a-f]{64})$' "$T/logs/$rt-calls.log" 2>/dev/null | tail -n 1 | grep -oE '[0-9a-f]{64}$' || true)
-    if [ -n "$id" ]; then
-        echo "$id" >>"$T/ids"
-        left=$(leftovers "$rt" "$id" "$fg")
-        if [ -z "$left" ]; then report "$rt" fg-clean PASS "nothing left after --rm"
-        else report "$rt" fg-clean FAIL "$left"; fi
-    else
-        report "$rt" fg-clean FAIL "no create call logged"
-    fi
+    clean_after_rm "$rt" "$fg" fg-clean "$calls_before"
 
     # vm (isorun only): the same image in a micro-VM (annotation io.isorun.mode=vm). podman's
     # own binds (/etc/hostname, /etc/hosts) and a volume (-v) reach the guest over virtio-9p.
@@ -208,6 +219,7 @@ run_suite() {   # run_suite RUNTIME
         local vm=isorun-pm-vm-$sfx volume="$T/volume-$rt"
         mkdir -p "$volume" && echo from-host >"$volume/in"
         rc=0
+        calls_before=$(calls_logged "$rt")
         out=$(pm "${R[@]}" run --rm --name "$vm" --network none --hostname pm-vm --annotation io.isorun.mode=vm \
                 -v "$volume:/data" "$IMAGE" \
                 sh -c 'uname -r; echo "$(cat /etc/hostname)"; cat /data/in; grep -q localhost /etc/hosts && echo hosts; echo from-vm >/data/out; exit 4' \
@@ -220,15 +232,7 @@ run_suite() {   # run_suite RUNTIME
             report "$rt" vm FAIL "stdout='$(tr '\n' ' ' <<<"$out")' exit=$rc stderr='$(head -c 800 "$T/logs/$rt-vm.stderr")'"
             explain "$rt" "$vm"
         fi
-        id=$(grep -oE ' create .* ([0-9a-f]{64})$' "$T/logs/$rt-calls.log" 2>/dev/null | tail -n 1 | grep -oE '[0-9a-f]{64}$' || true)
-        if [ -n "$id" ]; then
-            echo "$id" >>"$T/ids"
-            left=$(leftovers "$rt" "$id" "$vm")
-            if [ -z "$left" ]; then report "$rt" vm-clean PASS "nothing left after --rm"
-            else report "$rt" vm-clean FAIL "$left"; fi
-        else
-            report "$rt" vm-clean FAIL "no create call logged"
-        fi
+        clean_after_rm "$rt" "$vm" vm-clean "$calls_before"
     fi
 
     # bg
