@@ -601,17 +601,23 @@ static void bring_up_loopback(int error_fd) {
     if (rc < 0) child_fail(error_fd, -rc, "bring up lo", NULL);
 }
 
-/// Loads the filter with the plan's flags. With a listener, the one system call between
-/// the filter and isorun having its descriptor is the sendmsg that passes it (validation
-/// refuses SCMP_ACT_NOTIFY for sendmsg): every later one may wait for the agent.
+/// Loads the filter with the plan's flags. With a listener, the child passes it to isorun
+/// and waits until isorun has handed it to the agent (or ends, when it could not): the
+/// sendmsg and recvfrom of that exchange are the only system calls between the filter and
+/// the agent holding the listener, so validation refuses SCMP_ACT_NOTIFY for them.
 static void load_seccomp(int error_fd, const struct isorun_spawn_plan *plan, int listener_socket) {
     unsigned int flags = plan->seccomp_flags;
     if (listener_socket >= 0) flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
     long listener = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, plan->seccomp);
     if (listener < 0) child_fail(error_fd, errno, "load seccomp filter", NULL);
+    if (listener_socket < 0) return;
     // The listener is close-on-exec; the copy in flight is isorun's.
-    if (listener_socket >= 0 && isorun_send_fd(listener_socket, (int)listener, "seccompFd") < 0)
+    if (isorun_send_fd(listener_socket, (int)listener, "seccompFd") < 0)
         child_fail(error_fd, errno, "pass the seccomp listener to isorun", NULL);
+    char handed = 0;
+    ssize_t n;
+    do { n = recv(listener_socket, &handed, 1, 0); } while (n < 0 && errno == EINTR);
+    if (n != 1) _exit(125);  // isorun is gone, or could not reach the agent and ends this child
 }
 
 static void set_credentials_and_caps(int error_fd, const struct isorun_spawn_plan *plan) {
@@ -1010,6 +1016,7 @@ pid_t isorun_spawn_start(const struct isorun_spawn_plan *plan, struct isorun_spa
     handle->ran_at_once = ran_at_once;
     handle->listener_socket = listener[0];
     handle->seccomp_notify_fd = -1;
+    handle->listener_received = 0;
     return (pid_t)pid;
 }
 
@@ -1033,8 +1040,17 @@ static int receive_fd(int socket) {
 }
 
 /// Waits for the child's seccomp listener or its report, whichever comes first: 1 with
-/// the listener in handle->seccomp_notify_fd, 0 when only a report (or EOF) is left.
+/// the listener in handle->seccomp_notify_fd, 0 when only a report (or EOF) is left. The
+/// await after the listener came means the agent has it: the child may go on.
 static int await_listener(struct isorun_spawn_handle *handle) {
+    if (handle->listener_socket >= 0 && handle->listener_received) {
+        char handed = 1;
+        ssize_t n;
+        do { n = send(handle->listener_socket, &handed, 1, MSG_NOSIGNAL); } while (n < 0 && errno == EINTR);
+        close(handle->listener_socket);
+        handle->listener_socket = -1;
+        return 0;
+    }
     while (handle->listener_socket >= 0) {
         struct pollfd fds[2] = { { handle->listener_socket, POLLIN, 0 }, { handle->error_fd, POLLIN, 0 } };
         if (poll(fds, 2, -1) < 0) {
@@ -1044,10 +1060,13 @@ static int await_listener(struct isorun_spawn_handle *handle) {
         if (fds[0].revents) {
             // A child that failed before its filter closes its end without passing anything.
             int fd = (fds[0].revents & POLLIN) ? receive_fd(handle->listener_socket) : -1;
-            close(handle->listener_socket);
-            handle->listener_socket = -1;
-            if (fd < 0) return 0;
+            if (fd < 0) {
+                close(handle->listener_socket);
+                handle->listener_socket = -1;
+                return 0;
+            }
             handle->seccomp_notify_fd = fd;
+            handle->listener_received = 1;
             return 1;
         }
         if (fds[1].revents) return 0;

@@ -115,8 +115,9 @@ extension ConfigValidator {
                 report("\(path).args[\(j)].op",
                        "unknown operator \(quoted(argument.op)); expected \(alternatives(Seccomp.validOperators))")
             }
-            // The child passes the listener to isorun with sendmsg once the filter is in place.
-            if rule.action == "SCMP_ACT_NOTIFY", let name = rule.names.first(where: { $0 == "sendmsg" }) {
+            // With the filter in place, the child passes the listener to isorun (sendmsg) and
+            // waits until the agent has it (recvfrom): before that, no agent could answer them.
+            if rule.action == "SCMP_ACT_NOTIFY", let name = rule.names.first(where: { $0 == "sendmsg" || $0 == "recvfrom" }) {
                 report("\(path).names", "SCMP_ACT_NOTIFY cannot take \(name): isorun hands the agent its listener with it")
             }
         }

@@ -143,8 +143,9 @@ public struct SpawnPlan {
     /// seccomp(2) flags the filter is loaded with (SECCOMP_FILTER_FLAG_LOG, ...).
     public var seccompFlags: UInt32 = 0
     /// For a filter with SCMP_ACT_NOTIFY rules: gets its notification listener (which it
-    /// must not close) and the child's pid as soon as the child has loaded it, while the
-    /// child goes on; returns why the listener could not be handed on, or nil.
+    /// must not close) and the child's pid as soon as the child has loaded it; the child
+    /// waits until this returns nil, or is ended when it returns why the listener could
+    /// not be handed on.
     public var seccompListener: ((_ listener: Int32, _ pid: pid_t) -> String?)?
 
     public var parentDeathSignal: Int32 = SIGKILL
@@ -315,8 +316,8 @@ public final class PendingChild {
         _ = try settle(isorun_spawn_resume(&handle, &report), report)
     }
 
-    /// Hands a seccomp listener on (the child meanwhile goes on) and waits again; a
-    /// listener that could not be handed on ends the child.
+    /// Hands a seccomp listener on and waits again (which lets the waiting child go on);
+    /// a listener that could not be handed on ends the child.
     private func settle(_ rc: Int32, _ report: isorun_child_error) throws(ChildSetupError) -> Progress {
         var rc = rc, report = report
         while rc == ISORUN_SECCOMP_LISTENER_READY {

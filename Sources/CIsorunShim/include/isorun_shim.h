@@ -257,6 +257,7 @@ struct isorun_spawn_handle {
     int ran_at_once;     // the plan's run_at_once was honoured: the child is done with it
     int listener_socket; // parent's end of the socket the child passes its seccomp listener over; -1: none
     int seccomp_notify_fd; // the listener, once received (ISORUN_SECCOMP_LISTENER_READY); the caller closes it
+    int listener_received; // the child waits until the next isorun_spawn_await says the agent has it
 };
 
 /// Clones the child, which waits until isorun_spawn_let_go (or, run at once, has exec'd
@@ -267,8 +268,8 @@ pid_t isorun_spawn_start(const struct isorun_spawn_plan *plan, struct isorun_spa
 #define ISORUN_AT_HOOK_BARRIER (-1)
 
 /// isorun_spawn_await's answer when the child has loaded a filter with a listener:
-/// handle->seccomp_notify_fd holds it. The child goes on by itself (its notified system
-/// calls wait for the agent); hand the descriptor to the agent and await again.
+/// handle->seccomp_notify_fd holds it. The child waits: hand the descriptor to the agent
+/// and await again, which lets it go on (or abort the child when the agent is not there).
 #define ISORUN_SECCOMP_LISTENER_READY 2
 
 /// Lets the child run its plan (a child run at once already has): 0, or -1 with `error`
