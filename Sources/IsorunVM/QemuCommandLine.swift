@@ -50,15 +50,18 @@ struct QemuCommandLine {
     var bindShare: String? = nil
     var extraArguments: [String] = []
 
-    /// QEMU runs in the directory of its QMP socket and binds it by name: a socket path may
-    /// hold only 107 bytes, and podman's 64-character container ids under a deep runtime
-    /// root made the full path longer (isorun itself connects through the directory).
-    var workingDirectory: String {
-        qmpSocket.lastIndex(of: "/").map { String(qmpSocket[..<$0]) } ?? "."
+    /// A socket path holds at most 107 bytes, and podman's 64-character container ids under
+    /// a deep runtime root made the QMP socket's longer: then QEMU runs in the socket's
+    /// directory and binds it by name (isorun itself connects through the directory). nil:
+    /// QEMU keeps isorun's directory, against which relative `vm.hypervisor.parameters` resolve.
+    var workingDirectory: String? {
+        guard qmpSocket.utf8.count >= 108, let slash = qmpSocket.lastIndex(of: "/") else { return nil }
+        return String(qmpSocket[..<slash])
     }
 
-    var qmpSocketName: String {
-        qmpSocket.lastIndex(of: "/").map { String(qmpSocket[qmpSocket.index(after: $0)...]) } ?? qmpSocket
+    var qmpAddress: String {
+        guard workingDirectory != nil, let slash = qmpSocket.lastIndex(of: "/") else { return qmpSocket }
+        return String(qmpSocket[qmpSocket.index(after: slash)...])
     }
 
     /// Without ACPI, microvm describes its virtio-mmio devices on the kernel command
@@ -121,7 +124,7 @@ struct QemuCommandLine {
             "-kernel", kernel, "-initrd", initramfs,
             "-append", kernelParameters.joined(separator: " "),
             "-serial", "file:\(consoleLog)",
-            "-qmp", "unix:\(qmpSocketName),server=on,wait=off",
+            "-qmp", "unix:\(qmpAddress),server=on,wait=off",
             // Port 0 is reserved for a console; the named ports follow. Fewer ports, fewer
             // virtqueues for the guest to set up.
             "-device", "virtio-serial-device,max_ports=\(hasStdinPort ? 5 : 4)",

@@ -114,7 +114,7 @@ public struct VMLauncher: Launcher {
         let cgroup = try WorkloadCgroup.manager(for: request, resources: nil)
         try WorkloadCgroup.create(cgroup, resources: nil, state: state)
         var plan = SpawnPlan(arguments: commandLine.arguments, environment: HostProcess.environment())
-        plan.workingDirectory = commandLine.workingDirectory
+        if let directory = commandLine.workingDirectory { plan.workingDirectory = directory }
         plan.searchPath = HostProcess.variable("PATH") ?? ProcessSettings.defaultSearchPath
         plan.newSession = true
         if !mounts.hostBinds.isEmpty {

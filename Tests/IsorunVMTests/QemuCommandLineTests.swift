@@ -59,9 +59,11 @@ struct QemuCommandLineTests {
         #expect(!(value(after: "-append", in: arguments) ?? "").contains("tsc_early_khz"))
     }
 
-    /// A socket path holds 107 bytes: QEMU binds its QMP socket by name, from its directory.
-    @Test func theQMPSocketIsBoundByNameFromItsDirectory() {
+    /// A socket path holds 107 bytes: a longer QMP socket is bound by name from its directory.
+    @Test func aLongQMPSocketPathIsBoundByNameFromItsDirectory() {
         var line = commandLine(.tcg)
+        #expect(value(after: "-qmp", in: line.arguments) == "unix:/s/qmp.sock,server=on,wait=off")
+        #expect(line.workingDirectory == nil)
         line.qmpSocket = "/tmp/isorun-podman.WrGGeu/runtime-root/isorun/" + String(repeating: "d", count: 64) + "/qmp.sock"
         #expect(value(after: "-qmp", in: line.arguments) == "unix:qmp.sock,server=on,wait=off")
         #expect(line.workingDirectory == "/tmp/isorun-podman.WrGGeu/runtime-root/isorun/" + String(repeating: "d", count: 64))
