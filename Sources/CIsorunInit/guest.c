@@ -104,7 +104,7 @@ int isorun_guest_memory_file(const void *contents, size_t length) {
 
 static int load_seccomp_filter(const struct isorun_guest_process *p) {
     struct sock_fprog program = { (unsigned short)p->seccomp_instruction_count, (struct sock_filter *)p->seccomp_program };
-    return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program, 0, 0);
+    return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, p->seccomp_flags, &program);
 }
 
 /// Needs CAP_SETPCAP, so it runs while the process is still root with every capability.

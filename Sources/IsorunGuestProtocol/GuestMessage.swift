@@ -5,7 +5,7 @@
 /// host → guest: the process to run (`arg`, `env`, `cwd`, `user`, `hostname`,
 ///               `rlimit`, `sysctl`, `pids`, `root` or `readonly-root`, `tmpfs` and `bind` (in the
 ///               bundle's order), `caps`,
-///               `no-new-privs`, `seccomp`, `hook` and `hook-state` for the
+///               `no-new-privs`, `seccomp` (and `seccomp-flags`), `hook` and `hook-state` for the
 ///               startContainer hooks, `tty`, then `start`), later `signal N`.
 /// guest → host: `ready` when init runs, `exit N` (128+N for signal N) when the
 ///               workload has ended, or `error TEXT` when init could not run it.
@@ -40,6 +40,8 @@ public enum GuestMessage: Equatable, Sendable {
     case noNewPrivileges
     /// A seccomp filter compiled on the host: raw BPF, 8 bytes per instruction.
     case seccompFilter([UInt8])
+    /// seccomp(2) flags the filter is loaded with (SECCOMP_FILTER_FLAG_LOG, ...).
+    case seccompFlags(UInt32)
     /// A startContainer hook (config.md): run in the guest after `start`, before the
     /// process, as the process would be (same user, capabilities, filter). 0: no timeout.
     case startContainerHook(path: String, arguments: [String], environment: [String], timeoutSeconds: Int)
@@ -93,6 +95,7 @@ public enum GuestMessage: Equatable, Sendable {
             "caps \([effective, permitted, inheritable, bounding, ambient].map { String($0, radix: 16) }.joined(separator: " "))\n"
         case .noNewPrivileges: "no-new-privs\n"
         case .seccompFilter(let program): "seccomp \(Hex.encode(program))\n"
+        case .seccompFlags(let flags): "seccomp-flags \(flags)\n"
         case .startContainerHook(let path, let arguments, let environment, let timeout):
             (["hook", String(timeout), Escaping.escape(path), String(arguments.count)]
                 + (arguments + environment).map(Escaping.escape)).joined(separator: " ") + "\n"
@@ -159,6 +162,9 @@ public enum GuestMessage: Equatable, Sendable {
         case "seccomp":
             guard let program = Hex.decode(rest), !program.isEmpty, program.count % 8 == 0 else { return nil }
             self = .seccompFilter(program)
+        case "seccomp-flags":
+            guard let flags = UInt32(rest) else { return nil }
+            self = .seccompFlags(flags)
         case "hook":
             let fields = rest.split(separator: " ", omittingEmptySubsequences: false)
             guard fields.count >= 3, let timeout = Int(fields[0]), timeout >= 0, let count = Int(fields[2]),

@@ -10,11 +10,14 @@ public struct WorkloadPrivileges: Sendable {
     public let noNewPrivileges: Bool
     /// The config's `linux.seccomp`, or the default profile when it has none.
     public let seccompFilter: CompiledSeccompFilter
+    /// The profile's seccomp(2) flags.
+    public let seccompFlags: UInt32
 
     public init(process: IsorunSpec.Process, seccomp: Seccomp?, configFile: String) throws(IsorunError) {
         capabilities = try CapabilityPlan.masks(for: process.capabilities, configFile: configFile)
         noNewPrivileges = process.noNewPrivileges ?? false
         seccompFilter = try Self.seccompFilter(for: process, seccomp: seccomp, configFile: configFile)
+        seccompFlags = SeccompAgent.flags(of: seccomp)
     }
 
     static func seccompFilter(for process: IsorunSpec.Process, seccomp: Seccomp?, configFile: String) throws(IsorunError) -> CompiledSeccompFilter {

@@ -202,6 +202,7 @@ enum GuestProcess {
                                       bounding: caps.bounding, ambient: caps.ambient))
         if privileges.noNewPrivileges { messages.append(.noNewPrivileges) }
         messages.append(.seccompFilter(privileges.seccompFilter.instructions))
+        if privileges.seccompFlags != 0 { messages.append(.seccompFlags(privileges.seccompFlags)) }
         return messages
     }
 }

@@ -92,7 +92,7 @@ enum Supervision {
                                 cap_effective: caps.0, cap_permitted: caps.1, cap_inheritable: caps.2,
                                 cap_bounding: caps.3, cap_ambient: caps.4, no_new_privs: spec.noNewPrivileges ? 1 : 0,
                                 seccomp_program: seccomp.isEmpty ? nil : seccomp.baseAddress,
-                                seccomp_instruction_count: Int32(seccomp.count / 8))
+                                seccomp_instruction_count: Int32(seccomp.count / 8), seccomp_flags: spec.seccompFlags)
                             return isorun_guest_spawn(&process, &step, &error)
                         }
                     }

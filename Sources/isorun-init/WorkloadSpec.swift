@@ -20,6 +20,7 @@ struct WorkloadSpec {
     var capabilities: (UInt64, UInt64, UInt64, UInt64, UInt64)?
     var noNewPrivileges = false
     var seccompProgram: [UInt8] = []
+    var seccompFlags: UInt32 = 0
     var startContainerHooks: [(path: String, arguments: [String], environment: [String], timeoutSeconds: Int)] = []
     var hookState = ""
     var terminal: (rows: UInt16, columns: UInt16)?
@@ -43,6 +44,7 @@ struct WorkloadSpec {
             capabilities = (effective, permitted, inheritable, bounding, ambient)
         case .noNewPrivileges: noNewPrivileges = true
         case .seccompFilter(let program): seccompProgram = program
+        case .seccompFlags(let flags): seccompFlags = flags
         case .startContainerHook(let path, let arguments, let environment, let timeout):
             startContainerHooks.append((path, arguments, environment, timeout))
         case .hookState(let document): hookState = document

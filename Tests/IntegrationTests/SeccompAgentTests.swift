@@ -108,8 +108,11 @@ struct SeccompAgentTests {
         #expect(result.err.contains("SCMP_ACT_NOTIFY needs an agent on the host"), "\(result.err)")
     }
 
-    /// `flags` reach seccomp(2): SECCOMP_FILTER_FLAG_LOG with an SCMP_ACT_LOG rule runs.
-    @Test func filterFlagsAreAccepted() throws {
+    /// `flags` reach seccomp(2), the host's and the guest's: SECCOMP_FILTER_FLAG_LOG with an
+    /// SCMP_ACT_LOG rule loads and runs.
+    @Test(arguments: ["sandbox", "vm"])
+    func filterFlagsAreAccepted(mode: String) throws {
+        if mode == "vm" && !VMSupport.canRun { return }
         let bundle = try IsorunRunner.bundleCopy("hello", args: ["sh", "-c", "echo ok"]) { config in
             var linux = config["linux"] as? [String: Any] ?? [:]
             linux["seccomp"] = ["defaultAction": "SCMP_ACT_ALLOW", "flags": ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_TSYNC"],
@@ -117,7 +120,7 @@ struct SeccompAgentTests {
             config["linux"] = linux
         }
         defer { try? FileManager.default.removeItem(atPath: bundle) }
-        let result = try IsorunRunner.run(["run", "--mode", "sandbox", bundle])
+        let result = try IsorunRunner.run(["run", "--mode", mode, bundle])
         #expect(result.status == 0, "\(result.err)")
         #expect(result.out == "ok\n")
     }

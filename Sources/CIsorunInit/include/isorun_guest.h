@@ -88,6 +88,8 @@ struct isorun_guest_process {
     /// CAP_SYS_ADMIN, so it is loaded first, before capabilities are dropped.
     const void *seccomp_program;
     int seccomp_instruction_count;
+    /// seccomp(2) flags for it (SECCOMP_FILTER_FLAG_LOG, ...), from the profile.
+    unsigned int seccomp_flags;
 };
 
 /// Which step of isorun_guest_spawn failed.
