@@ -86,6 +86,11 @@ int isorun_guest_pipe(int fds[2]) {
     return pipe2(fds, O_CLOEXEC);
 }
 
+int isorun_guest_set_nonblocking(int fd) {
+    int flags = fcntl(fd, F_GETFL);
+    return flags < 0 ? -1 : fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
+
 int isorun_guest_memory_file(const void *contents, size_t length) {
     int fd = memfd_create("isorun", MFD_CLOEXEC);
     if (fd < 0) return -1;

@@ -6,7 +6,8 @@
 ///               `rlimit`, `sysctl`, `pids`, `root` or `readonly-root`, `tmpfs` and `bind` (in the
 ///               bundle's order), `caps`,
 ///               `no-new-privs`, `seccomp` (and `seccomp-flags`), `hook` and `hook-state` for the
-///               startContainer hooks, `tty`, then `start`), later `signal N`.
+///               startContainer hooks, `tty` or `typed-input`, then `start`), later
+///               `signal N`, and `in`/`in-eof` for typed input.
 /// guest → host: `ready` when init runs, `exit N` (128+N for signal N) when the
 ///               workload has ended, or `error TEXT` when init could not run it.
 ///
@@ -51,6 +52,11 @@ public enum GuestMessage: Equatable, Sendable {
     /// its controlling terminal and stdio; the stdin and stdout ports carry its two directions.
     /// Sent again while it runs, a new size (the console was resized).
     case terminal(rows: UInt16, columns: UInt16)
+    /// The process's stdin is typed at the host's terminal (no `process.terminal`): it
+    /// arrives as `input` messages, and `inputEnd` (^D on an empty line) ends it.
+    case typedInput
+    case input([UInt8])
+    case inputEnd
     case start
     case signal(Int32)
     case execArgument(id: Int, String)
@@ -101,6 +107,9 @@ public enum GuestMessage: Equatable, Sendable {
                 + (arguments + environment).map(Escaping.escape)).joined(separator: " ") + "\n"
         case .hookState(let document): "hook-state \(Escaping.escape(document))\n"
         case .terminal(let rows, let columns): "tty \(rows) \(columns)\n"
+        case .typedInput: "typed-input\n"
+        case .input(let bytes): "in \(Hex.encode(bytes))\n"
+        case .inputEnd: "in-eof\n"
         case .start: "start\n"
         case .signal(let number): "signal \(number)\n"
         case .execArgument(let id, let value): "x-arg \(id) \(Escaping.escape(value))\n"
@@ -178,6 +187,11 @@ public enum GuestMessage: Equatable, Sendable {
             guard size.count == 2 else { return nil }
             self = .terminal(rows: size[0], columns: size[1])
         case "start": self = .start
+        case "typed-input": self = .typedInput
+        case "in":
+            guard let bytes = Hex.decode(rest) else { return nil }
+            self = .input(bytes)
+        case "in-eof": self = .inputEnd
         case "ready": self = .ready
         case "signal":
             guard let number = Int32(rest) else { return nil }

@@ -59,3 +59,31 @@ enum GuestTerminalSize {
         return (UInt16(clamping: process.consoleSize?.height ?? 0), UInt16(clamping: process.consoleSize?.width ?? 0))
     }
 }
+
+/// stdin typed at isorun's terminal for a guest process without `process.terminal`. The
+/// terminal is left as it is, so its own echo and line editing work, and each line (or the
+/// end of input, ^D on an empty line) goes to isorun-init over the control channel; there
+/// a pipe is the process's stdin. Neither of QEMU's ways would do: its stdio backend makes
+/// the terminal raw, and a FIFO backend never tells the guest that input has ended.
+final class TypedInput {
+    private var reading = true
+
+    /// isorun's stdin, while it has not ended.
+    var descriptor: Int32? { reading ? 0 : nil }
+
+    /// Passes on what was typed; at the end of input, says so.
+    func pump(to control: ControlChannel) {
+        guard reading else { return }
+        do {
+            if let bytes = StreamCopy.readOnce(0) {
+                try control.send([.input(bytes)])
+            } else {
+                reading = false
+                try control.send([.inputEnd])
+            }
+        } catch {
+            reading = false
+            Log.warning("could not pass typed input to the guest: \(error)")
+        }
+    }
+}

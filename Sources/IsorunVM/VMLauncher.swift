@@ -90,6 +90,7 @@ public struct VMLauncher: Launcher {
         // process.terminal: the guest gives the process a pseudo-terminal; isorun's stdin
         // (a console's replica, or the user's terminal, made raw) feeds it.
         let typing = process.terminal == true ? try TerminalInput(base: "\(state.directory)/stdin", source: 0) : nil
+        let typed = process.terminal != true && HostProcess.isTerminal(0) ? TypedInput() : nil
         let relays = [try OutputRelay(fifo: "\(state.directory)/stdout", target: 1),
                       try OutputRelay(fifo: "\(state.directory)/stderr", target: 2)]
         let mounts = try GuestMounts(bundle: request.bundle, stateDirectory: state.directory)
@@ -124,7 +125,7 @@ public struct VMLauncher: Launcher {
         }
         let pid = try WorkloadCgroup.spawn(plan, into: cgroup, for: request) { pid throws(IsorunError) in try state.recordProcess(pid) }
         Log.debug("vm: QEMU (pid \(pid)) started after \(elapsed())")
-        let workload = VMWorkload(pid: pid, cgroup: cgroup, control: control, relays: relays, typing: typing,
+        let workload = VMWorkload(pid: pid, cgroup: cgroup, control: control, relays: relays, typing: typing, typed: typed,
                                   accelerator: accelerator, consoleLog: commandLine.consoleLog, qmpSocket: commandLine.qmpSocket)
         let hooks = request.bundle.config.hooks
         /// What the guest needs to start the process, `start` last.
@@ -137,6 +138,7 @@ public struct VMLauncher: Launcher {
                 }
                 messages.append(.hookState(request.hookState(pid: pid, status: .created).json(pretty: false)))
             }
+            if typed != nil { messages.append(.typedInput) }
             if let typing {
                 let size = GuestTerminalSize.of(process, host: typing.terminal)
                 messages.append(.terminal(rows: size.rows, columns: size.columns))

@@ -13,6 +13,8 @@ final class VMWorkload: Workload {
     let relays: [OutputRelay]
     /// Keystrokes for the process's terminal (`process.terminal`), or nil.
     let typing: TerminalInput?
+    /// Lines typed at isorun's terminal for a process without one, or nil.
+    let typed: TypedInput?
     let accelerator: Accelerator
     let consoleLog: String
     let qmpSocket: String
@@ -24,12 +26,13 @@ final class VMWorkload: Workload {
     private var pendingExec: VMExecService?
 
     init(pid: pid_t, cgroup: any CgroupManager, control: ControlChannel, relays: [OutputRelay], typing: TerminalInput? = nil,
-         accelerator: Accelerator, consoleLog: String, qmpSocket: String) {
+         typed: TypedInput? = nil, accelerator: Accelerator, consoleLog: String, qmpSocket: String) {
         self.pid = pid
         self.cgroup = cgroup
         self.control = control
         self.relays = relays
         self.typing = typing
+        self.typed = typed
         self.accelerator = accelerator
         self.consoleLog = consoleLog
         self.qmpSocket = qmpSocket
@@ -57,12 +60,16 @@ final class VMWorkload: Workload {
 
     var relayedDescriptors: [Int32] {
         relays.filter(\.isOpen).map(\.descriptor) + (exec.map { $0.descriptors + [control.readableDescriptor] } ?? [])
-            + (typing?.descriptor.map { [$0] } ?? [])
+            + (typing?.descriptor.map { [$0] } ?? []) + (typed?.descriptor.map { [$0] } ?? [])
     }
 
     func relay(from descriptor: Int32) {
         if let typing, descriptor == typing.descriptor {
             typing.pump()
+            return
+        }
+        if let typed, descriptor == typed.descriptor {
+            typed.pump(to: control)
             return
         }
         if let exec {

@@ -56,8 +56,19 @@ enum GuestInit {
             terminal = Supervision.Terminal(master: master, replica: replica, input: portStreams.stdin, output: portStreams.stdout)
             streams = Supervision.Streams(stdin: replica, stdout: replica, stderr: replica)
         }
+        // Typed input: a pipe whose read end is the process's stdin; init writes what the
+        // host's `input` messages carry and closes it at `inputEnd`.
+        var typed: Int32 = -1
+        if spec.typedInput && terminal == nil {
+            var ends: [Int32] = [-1, -1]
+            guard isorun_guest_pipe(&ends) == 0, isorun_guest_set_nonblocking(ends[1]) == 0 else {
+                fail("pipe for typed input: \(errnoText())")
+            }
+            streams.stdin = ends[0]
+            typed = ends[1]
+        }
         Supervision.runStartContainerHooks(spec, streams: streams)
-        let status = Supervision.run(spec, streams: streams, terminal: terminal, control: control, lines: lines)
+        let status = Supervision.run(spec, streams: streams, terminal: terminal, typed: typed, control: control, lines: lines)
         send(.exit(status))
         endMachine()
     }

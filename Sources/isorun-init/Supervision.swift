@@ -19,7 +19,8 @@ enum Supervision {
     }
 
     /// Returns the workload's status in shell form (128+N for signal N).
-    static func run(_ spec: WorkloadSpec, streams: Streams, terminal: Terminal?, control: Int32, lines: LineBuffer) -> Int32 {
+    static func run(_ spec: WorkloadSpec, streams: Streams, terminal: Terminal?, typed: Int32, control: Int32,
+                    lines: LineBuffer) -> Int32 {
         guard !spec.arguments.isEmpty else { GuestInit.fail("no process arguments received") }
         let paths = executableCandidates(spec.arguments[0], searchPath: spec.searchPath)
         let pid: pid_t
@@ -29,7 +30,9 @@ enum Supervision {
         }
         // Only the workload's side may hold the terminal: its end is the master's end of file.
         if let terminal { close(terminal.replica) }
-        return supervise(pid, spec: spec, terminal: terminal, control: control, lines: lines)
+        // Likewise the read end of typed input: the process's end of file is init's close.
+        if typed >= 0 { close(streams.stdin) }
+        return supervise(pid, spec: spec, terminal: terminal, typed: typed, control: control, lines: lines)
     }
 
     /// The startContainer hooks, in order, each as the workload will be (its user,
@@ -122,8 +125,10 @@ enum Supervision {
     ///
     /// A pidfd wakes init the moment the workload exits; orphans (re-parented to PID 1)
     /// are reaped on every wake-up and at least every 100 ms.
-    static func supervise(_ workload: pid_t, spec: WorkloadSpec, terminal: Terminal?, control: Int32, lines: LineBuffer) -> Int32 {
+    static func supervise(_ workload: pid_t, spec: WorkloadSpec, terminal: Terminal?, typed: Int32, control: Int32,
+                          lines: LineBuffer) -> Int32 {
         var lines = lines
+        var typed = typed
         var execs = ExecSessions(base: spec)
         var typing = terminal.map { $0.input }.flatMap { $0 >= 0 ? $0 : nil }
         var showing = terminal?.master
@@ -163,6 +168,18 @@ enum Supervision {
                     guard let message = GuestMessage(line: line) else { continue }
                     switch message {
                     case .signal(let number): kill(workload, number)
+                    // A process that does not read its stdin must not stall init (the pipe
+                    // is non-blocking): what a full pipe would not take is dropped; a
+                    // process that closed its end gets no more.
+                    case .input(let bytes) where typed >= 0:
+                        let written = bytes.withUnsafeBytes { write(typed, $0.baseAddress, $0.count) }
+                        if written < 0 && isorun_guest_errno() != EAGAIN && isorun_guest_errno() != EINTR {
+                            close(typed)
+                            typed = -1
+                        }
+                    case .inputEnd where typed >= 0:
+                        close(typed)
+                        typed = -1
                     case .terminal(let rows, let columns):
                         if let terminal { isorun_guest_set_window_size(terminal.master, rows, columns) }
                     default: execs.handle(message)

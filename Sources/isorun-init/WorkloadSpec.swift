@@ -24,6 +24,8 @@ struct WorkloadSpec {
     var startContainerHooks: [(path: String, arguments: [String], environment: [String], timeoutSeconds: Int)] = []
     var hookState = ""
     var terminal: (rows: UInt16, columns: UInt16)?
+    /// stdin comes as `input` messages (typed at the host's terminal), through a pipe.
+    var typedInput = false
 
     mutating func apply(_ message: GuestMessage) {
         switch message {
@@ -49,6 +51,7 @@ struct WorkloadSpec {
             startContainerHooks.append((path, arguments, environment, timeout))
         case .hookState(let document): hookState = document
         case .terminal(let rows, let columns): terminal = (rows, columns)
+        case .typedInput: typedInput = true
         default: break
         }
     }

@@ -135,14 +135,19 @@ struct VMModeTests {
         #expect(result.status == 3, "\(result.err)")
     }
 
-    /// From a terminal without `process.terminal`, isorun attaches no stdin port and tells
-    /// the guest so: the workload's output and status still pass through.
+    /// From a terminal without `process.terminal`: the terminal stays cooked, what is typed
+    /// reaches the workload's stdin line by line, ^D ends it, and output and status pass
+    /// through.
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script"), "needs script(1) for a terminal"))
     func aProcessWithoutATerminalRunsFromOne() throws {
-        let command = "\"\(IsorunRunner.binary)\" --mode vm \"\(IsorunRunner.bundle("hello"))\" -- sh -c 'echo out; echo err >&2; exit 4'"
-        let result = try IsorunRunner.runProgram("/usr/bin/script", ["-qec", command, "/dev/null"])
-        let lines = result.out.split(whereSeparator: \.isNewline).map(String.init)
+        let command = "\"\(IsorunRunner.binary)\" --mode vm \"\(IsorunRunner.bundle("hello"))\" -- "
+            + "sh -c 'echo out; echo err >&2; read line; echo \"got $line\"; cat; echo done; exit 4'"
+        let typing = "(sleep 1; echo typed; sleep 0.5; echo more; sleep 0.5; printf '\\004'; sleep 1) | script -qec \"$0\" /dev/null"
+        let result = try IsorunRunner.runProgram("/bin/sh", ["-c", typing, command])
+        let lines = result.out.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
         #expect(lines.contains("out") && lines.contains("err"), "\(result.out) \(result.err)")
+        #expect(lines.contains("got typed") && lines.filter { $0 == "more" }.count == 2 && lines.last == "done",
+                "the terminal echoes each line, the guest's cat repeats it, ^D ends it: \(result.out)")
         #expect(result.status == 4, "\(result.err)")
     }
 

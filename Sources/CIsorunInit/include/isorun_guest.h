@@ -49,6 +49,8 @@ int isorun_guest_open_pty(unsigned short rows, unsigned short columns, int *repl
 void isorun_guest_set_window_size(int master, unsigned short rows, unsigned short columns);
 /// pipe2 with O_CLOEXEC (Swift's Glibc module lacks pipe2). 0, or -1 with errno set.
 int isorun_guest_pipe(int fds[2]);
+/// O_NONBLOCK on `fd` (fcntl is variadic, which Swift does not import). 0, or -1 with errno set.
+int isorun_guest_set_nonblocking(int fd);
 /// A close-on-exec memory file holding `length` bytes, read from its start; -1 and errno on failure.
 int isorun_guest_memory_file(const void *contents, size_t length);
 
