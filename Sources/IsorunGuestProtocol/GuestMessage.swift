@@ -34,8 +34,8 @@ public enum GuestMessage: Equatable, Sendable {
     case tmpfs(destination: String, options: String)
     /// A bind mount from the bundle's `mounts`: entry `name` of the host's share (the 9p
     /// tag `GuestPorts.bindShare`), bound at `destination` (a file when `isFile`) and
-    /// remounted with `options` ("ro,nosuid,…"; empty for none).
-    case bind(name: String, destination: String, options: String, isFile: Bool)
+    /// remounted with `flags` (mount(2)'s MS_RDONLY, MS_NOSUID, …; 0 for none).
+    case bind(name: String, destination: String, flags: UInt, isFile: Bool)
     /// The process's capability sets as bit masks (bit N is capability N).
     case capabilities(effective: UInt64, permitted: UInt64, inheritable: UInt64, bounding: UInt64, ambient: UInt64)
     case noNewPrivileges
@@ -95,8 +95,8 @@ public enum GuestMessage: Equatable, Sendable {
             "root \(Escaping.escape(device)) \(Escaping.escape(filesystem)) \(readOnly ? "ro" : "rw")\n"
         case .readOnlyRoot: "readonly-root\n"
         case .tmpfs(let destination, let options): "tmpfs \(Escaping.escape(destination)) \(Escaping.escape(options))\n"
-        case .bind(let name, let destination, let options, let isFile):
-            "bind \(Escaping.escape(name)) \(Escaping.escape(destination)) \(Escaping.escape(options)) \(isFile ? "file" : "dir")\n"
+        case .bind(let name, let destination, let flags, let isFile):
+            "bind \(Escaping.escape(name)) \(Escaping.escape(destination)) \(flags) \(isFile ? "file" : "dir")\n"
         case .capabilities(let effective, let permitted, let inheritable, let bounding, let ambient):
             "caps \([effective, permitted, inheritable, bounding, ambient].map { String($0, radix: 16) }.joined(separator: " "))\n"
         case .noNewPrivileges: "no-new-privs\n"
@@ -160,9 +160,9 @@ public enum GuestMessage: Equatable, Sendable {
             self = .tmpfs(destination: Escaping.unescape(fields[0]), options: Escaping.unescape(fields[1]))
         case "bind":
             let fields = rest.split(separator: " ", omittingEmptySubsequences: false)
-            guard fields.count == 4, fields[3] == "file" || fields[3] == "dir" else { return nil }
+            guard fields.count == 4, let flags = UInt(fields[2]), fields[3] == "file" || fields[3] == "dir" else { return nil }
             self = .bind(name: Escaping.unescape(fields[0]), destination: Escaping.unescape(fields[1]),
-                         options: Escaping.unescape(fields[2]), isFile: fields[3] == "file")
+                         flags: flags, isFile: fields[3] == "file")
         case "caps":
             let masks = rest.split(separator: " ").compactMap { UInt64($0, radix: 16) }
             guard masks.count == 5 else { return nil }

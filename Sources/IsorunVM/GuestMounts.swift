@@ -23,12 +23,10 @@ struct GuestMounts {
     /// The shared directory, when the bundle has bind mounts.
     private(set) var shareDirectory: String?
 
-    /// Mount flags the guest applies to a bind, by the names isorun-init reads.
-    static let guestFlags: [(name: String, flag: UInt)] = [
-        ("ro", UInt(MS_RDONLY)), ("nosuid", UInt(MS_NOSUID)), ("nodev", UInt(MS_NODEV)), ("noexec", UInt(MS_NOEXEC)),
-        ("noatime", UInt(MS_NOATIME)), ("nodiratime", UInt(MS_NODIRATIME)), ("relatime", UInt(MS_RELATIME)),
-        ("strictatime", UInt(MS_STRICTATIME)),
-    ]
+    /// The remount flags of a bind that the guest applies (mount(2)'s own values: the same
+    /// kernel ABI on both sides of the VM).
+    static let guestFlags = UInt(MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME
+                                 | MS_RELATIME | MS_STRICTATIME)
 
     init(bundle: Bundle, stateDirectory: String) throws(IsorunError) {
         let configFile = "\(bundle.directory)/config.json"
@@ -52,8 +50,7 @@ struct GuestMounts {
             let entry = try addEntry(isFile: step.targetIsFile, stateDirectory: stateDirectory)
             hostBinds.append(.init(kind: .bind, source: source, target: "\(shareDirectory!)/\(entry)",
                                    flags: step.flags, remountFlags: step.remountFlags & UInt(MS_RDONLY)))
-            let flags = Self.guestFlags.filter { step.remountFlags & $0.flag != 0 }.map(\.name)
-            messages.append(.bind(name: entry, destination: mount.destination, options: flags.joined(separator: ","),
+            messages.append(.bind(name: entry, destination: mount.destination, flags: step.remountFlags & Self.guestFlags,
                                   isFile: step.targetIsFile))
         }
     }

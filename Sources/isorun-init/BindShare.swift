@@ -29,9 +29,7 @@ struct BindShare {
 
     private var path: String { "/proc/self/fd/\(descriptor)" }
 
-    func bind(_ name: String, at destination: String, options: String, isFile: Bool) {
-        var flags: UInt = 0
-        for option in options.split(separator: ",") { flags |= RootSwitch.mountFlags[String(option)] ?? 0 }
+    func bind(_ name: String, at destination: String, flags: UInt, isFile: Bool) {
         var step: UnsafePointer<CChar>? = nil
         if isorun_guest_bind("\(path)/\(name)", destination, isFile ? 1 : 0, flags, &step) != 0 {
             let what = step.map { String(cString: $0) } ?? "bind"

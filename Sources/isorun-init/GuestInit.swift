@@ -34,8 +34,8 @@ enum GuestInit {
             switch mount {
             case .tmpfs(let destination, let options):
                 if !["/dev", "/dev/shm", "/proc", "/sys"].contains(destination) { RootSwitch.mountTmpfs(on: destination, options: options) }
-            case .bind(let name, let destination, let options, let isFile):
-                share.bind(name, at: destination, options: options, isFile: isFile)
+            case .bind(let name, let destination, let flags, let isFile):
+                share.bind(name, at: destination, flags: flags, isFile: isFile)
             }
         }
         share.detach()

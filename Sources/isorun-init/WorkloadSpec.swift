@@ -40,8 +40,8 @@ struct WorkloadSpec {
         case .rootDisk(let device, let filesystem, let readOnly): rootDisk = (device, filesystem, readOnly)
         case .readOnlyRoot: readOnlyRoot = true
         case .tmpfs(let destination, let options): mounts.append(.tmpfs(destination: destination, options: options))
-        case .bind(let name, let destination, let options, let isFile):
-            mounts.append(.bind(name: name, destination: destination, options: options, isFile: isFile))
+        case .bind(let name, let destination, let flags, let isFile):
+            mounts.append(.bind(name: name, destination: destination, flags: flags, isFile: isFile))
         case .capabilities(let effective, let permitted, let inheritable, let bounding, let ambient):
             capabilities = (effective, permitted, inheritable, bounding, ambient)
         case .noNewPrivileges: noNewPrivileges = true
@@ -66,5 +66,5 @@ struct WorkloadSpec {
 enum GuestMount {
     case tmpfs(destination: String, options: String)
     /// Entry `name` of the host's bind share.
-    case bind(name: String, destination: String, options: String, isFile: Bool)
+    case bind(name: String, destination: String, flags: UInt, isFile: Bool)
 }

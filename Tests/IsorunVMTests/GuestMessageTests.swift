@@ -7,7 +7,7 @@ struct GuestMessageTests {
         .environment("PATH=/bin"), .environment("EMPTY="), .workingDirectory("/srv/my dir"),
         .user(uid: 1000, gid: 1000, groups: [4, 27]), .user(uid: 0, gid: 0, groups: []),
         .hostname("vm1"), .resourceLimit(resource: 7, soft: 1024, hard: 4096), .sysctl(key: "net.ipv4.ip_forward", value: "1 2"), .processLimit(64), .rootDisk(device: "/dev/vda", filesystem: "erofs", readOnly: false), .readOnlyRoot, .tmpfs(destination: "/tmp", options: "nosuid,mode=1777"), .tmpfs(destination: "/run", options: ""),
-        .bind(name: "0", destination: "/srv/my data", options: "ro,nosuid", isFile: false), .bind(name: "1", destination: "/etc/hosts", options: "", isFile: true),
+        .bind(name: "0", destination: "/srv/my data", flags: 0x3, isFile: false), .bind(name: "1", destination: "/etc/hosts", flags: 0, isFile: true),
         .capabilities(effective: 0x2000_0420, permitted: 0x2000_0420, inheritable: 0, bounding: 0x1ff_ffff_ffff, ambient: 1 << 63),
         .noNewPrivileges, .seccompFilter([0x20, 0, 0, 0, 4, 0, 0, 0, 0x06, 0, 0, 0, 0, 0, 0xff, 0x7f]), .seccompFlags(6), .typedInput, .input([0x68, 0x69, 0x0a]), .input([]), .inputEnd,
         .startContainerHook(path: "/bin/sh", arguments: ["sh", "-c", "read s; echo \"$s\" > /x y", ""], environment: ["A=1 2", ""],

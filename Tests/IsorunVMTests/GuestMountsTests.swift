@@ -33,9 +33,9 @@ struct GuestMountsTests {
             """) { bundle, state, root in
             let mounts = try GuestMounts(bundle: bundle, stateDirectory: state)
             #expect(mounts.messages == [
-                .bind(name: "0", destination: "/data", options: "ro,nosuid", isFile: false),
+                .bind(name: "0", destination: "/data", flags: UInt(MS_RDONLY | MS_NOSUID), isFile: false),
                 .tmpfs(destination: "/tmp", options: "mode=1777"),
-                .bind(name: "1", destination: "/etc/hosts", options: "", isFile: true),
+                .bind(name: "1", destination: "/etc/hosts", flags: 0, isFile: true),
             ])
             #expect(mounts.shareDirectory == "\(state)/binds")
             // QEMU's side: the same sources onto the entries, recursion kept, only `ro` enforced there.
