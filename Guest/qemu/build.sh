@@ -106,9 +106,11 @@ ln -s /usr/share/qemu "$stage/share/qemu"
 printf 'qemu %s\n' "$version" > "$stage/source-version"
 # The devices isorun's command line attaches (Sources/IsorunVM/QemuCommandLine.swift).
 have="$("$stage/bin/qemu-system-x86_64" -device help 2>&1)"
-for device in virtio-serial-device virtserialport virtio-balloon-device virtio-blk-device virtio-9p-device; do
+for device in virtio-serial-device virtserialport virtio-balloon-device virtio-blk-device virtio-9p-device virtio-net-device; do
     grep -q "\"$device\"" <<<"$have" || die "the built QEMU lacks $device"
 done
+# A bundle's network interfaces reach the guest through tap descriptors isorun opens.
+"$stage/bin/qemu-system-x86_64" -M microvm -netdev help 2>&1 | grep -qx tap || die "the built QEMU lacks the tap netdev"
 chmod 0755 "$stage"
 mv -T "$stage" "$out"
 

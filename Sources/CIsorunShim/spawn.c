@@ -767,6 +767,8 @@ __attribute__((noreturn)) static void child_main(const struct isorun_spawn_plan 
     // must not reach the workload: they can hold a caller's pipe open, or leak access.
     // Marked rather than closed, so the setup below can still use its own.
     close_inherited_descriptors(plan->preserved_fds);
+    for (int i = 0; i < plan->kept_fd_count; i++)
+        if (fcntl(plan->kept_fds[i], F_SETFD, 0) < 0) child_fail(error_fd, errno, "keep descriptor", NULL);
 
     for (int i = 0; i < plan->join_count; i++)
         if (setns(plan->joins[i].fd, plan->joins[i].nstype) < 0)

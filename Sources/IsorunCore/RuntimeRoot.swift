@@ -144,7 +144,7 @@ public final class RunState {
         self.lock = lock
         self.id = id
         self.mode = mode
-        self.record = RunRecord(id: id, mode: mode.rawValue, cgroupDirectories: [], processes: [], hostMountRoot: nil)
+        self.record = RunRecord(id: id, mode: mode.rawValue, cgroupDirectories: [], processes: [], hostMountRoot: nil, mirrors: [])
     }
 
     /// Where the run keeps its FIFOs and sockets; only for a run created `withDirectory`.
@@ -177,6 +177,13 @@ public final class RunState {
         try save()
     }
 
+    /// Records, before it is made, a redirect between a network namespace's interface and a
+    /// VM's tap, which outlives the VM unless removed (see NetworkMirror).
+    public func recordMirror(interface: String, namespacePath: String) throws(IsorunError) {
+        record.mirrors.append((interface, namespacePath))
+        try save()
+    }
+
     func save() throws(IsorunError) {
         do { try lock.replaceContents(record.serialized) } catch {
             throw IsorunError("runtime state", error)
@@ -201,17 +208,20 @@ struct RunRecord {
     var cgroupDirectories: [String]
     var processes: [(pid: pid_t, startTime: UInt64)]
     var hostMountRoot: String?
+    /// Interfaces of network namespaces that redirect to a VM's tap.
+    var mirrors: [(interface: String, namespacePath: String)]
 
     var serialized: String {
         var lines = ["id=\(id)", "mode=\(mode)"]
         lines += cgroupDirectories.map { "cgroup=\($0)" }
         lines += processes.map { "process=\($0.pid) \($0.startTime)" }
         if let hostMountRoot { lines.append("mounts=\(hostMountRoot)") }
+        lines += mirrors.map { "mirror=\($0.interface) \($0.namespacePath)" }
         return lines.joinedWithoutLookup(separator: "\n") + "\n"
     }
 
     static func load(from path: String) throws(SystemError) -> RunRecord {
-        var record = RunRecord(id: "", mode: "", cgroupDirectories: [], processes: [], hostMountRoot: nil)
+        var record = RunRecord(id: "", mode: "", cgroupDirectories: [], processes: [], hostMountRoot: nil, mirrors: [])
         for line in try Files.readString(path).split(separator: "\n") {
             guard let equals = line.firstIndex(of: "=") else { continue }
             let key = line[..<equals], value = String(line[line.index(after: equals)...])
@@ -220,6 +230,11 @@ struct RunRecord {
             case "mode": record.mode = value
             case "cgroup": record.cgroupDirectories.append(value)
             case "mounts": record.hostMountRoot = value
+            case "mirror":
+                // An interface name has no spaces; the path after it may.
+                if let space = value.firstIndex(of: " ") {
+                    record.mirrors.append((String(value[..<space]), String(value[value.index(after: space)...])))
+                }
             case "process":
                 let parts = value.split(separator: " ")
                 if parts.count == 2, let pid = pid_t(parts[0]), let start = UInt64(parts[1]) {
@@ -237,6 +252,7 @@ struct RunRecord {
             Processes.signal(pid, SIGKILL)
         }
         if let hostMountRoot { MountTable.unmountAll(under: hostMountRoot) }
+        for mirror in mirrors { NetworkMirror.unmirror(interface: mirror.interface, namespacePath: mirror.namespacePath) }
         guard !cgroupDirectories.isEmpty, let layout = try? CgroupLayout.host() else { return }
         let cgroup = Cgroups.restore(directories: cgroupDirectories.filter(Files.isDirectory), layout: layout)
         try? cgroup.killAllAndDestroy()

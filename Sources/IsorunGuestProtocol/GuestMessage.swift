@@ -6,7 +6,8 @@
 ///               `rlimit`, `sysctl`, `pids`, `root` or `readonly-root`, `tmpfs` and `bind` (in the
 ///               bundle's order), `caps`,
 ///               `no-new-privs`, `seccomp` (and `seccomp-flags`), `hook` and `hook-state` for the
-///               startContainer hooks, `tty` or `typed-input`, then `start`), later
+///               startContainer hooks, `tty` or `typed-input`, `net` and `route` for the
+///               container's network interfaces, then `start`), later
 ///               `signal N`, and `in`/`in-eof` for typed input.
 /// guest → host: `ready` when init runs, `exit N` (128+N for signal N) when the
 ///               workload has ended, or `error TEXT` when init could not run it.
@@ -36,6 +37,12 @@ public enum GuestMessage: Equatable, Sendable {
     /// tag `GuestPorts.bindShare`), bound at `destination` (a file when `isFile`) and
     /// remounted with `flags` (mount(2)'s MS_RDONLY, MS_NOSUID, …; 0 for none).
     case bind(name: String, destination: String, flags: UInt, isFile: Bool)
+    /// An interface of the container's network namespace, which the guest has as the
+    /// virtio-net device with this MAC: renamed `name`, given `mtu` and the IPv4 address
+    /// (most significant byte first) with its prefix length, and brought up.
+    case networkInterface(name: String, mac: [UInt8], mtu: Int32, address: UInt32, prefixLength: Int)
+    /// The namespace's default route: through `gateway` on `device`.
+    case defaultRoute(gateway: UInt32, device: String)
     /// The process's capability sets as bit masks (bit N is capability N).
     case capabilities(effective: UInt64, permitted: UInt64, inheritable: UInt64, bounding: UInt64, ambient: UInt64)
     case noNewPrivileges
@@ -97,6 +104,9 @@ public enum GuestMessage: Equatable, Sendable {
         case .tmpfs(let destination, let options): "tmpfs \(Escaping.escape(destination)) \(Escaping.escape(options))\n"
         case .bind(let name, let destination, let flags, let isFile):
             "bind \(Escaping.escape(name)) \(Escaping.escape(destination)) \(flags) \(isFile ? "file" : "dir")\n"
+        case .networkInterface(let name, let mac, let mtu, let address, let prefixLength):
+            "net \(Escaping.escape(name)) \(Hex.encode(mac)) \(mtu) \(DottedQuad.format(address))/\(prefixLength)\n"
+        case .defaultRoute(let gateway, let device): "route \(DottedQuad.format(gateway)) \(Escaping.escape(device))\n"
         case .capabilities(let effective, let permitted, let inheritable, let bounding, let ambient):
             "caps \([effective, permitted, inheritable, bounding, ambient].map { String($0, radix: 16) }.joined(separator: " "))\n"
         case .noNewPrivileges: "no-new-privs\n"
@@ -163,6 +173,18 @@ public enum GuestMessage: Equatable, Sendable {
             guard fields.count == 4, let flags = UInt(fields[2]), fields[3] == "file" || fields[3] == "dir" else { return nil }
             self = .bind(name: Escaping.unescape(fields[0]), destination: Escaping.unescape(fields[1]),
                          flags: flags, isFile: fields[3] == "file")
+        case "net":
+            let fields = rest.split(separator: " ")
+            guard fields.count == 4, let mac = Hex.decode(fields[1]), mac.count == 6, let mtu = Int32(fields[2]) else { return nil }
+            let cidr = fields[3].split(separator: "/")
+            guard cidr.count == 2, let address = DottedQuad.parse(cidr[0]), let prefixLength = Int(cidr[1]),
+                  (0...32).contains(prefixLength) else { return nil }
+            self = .networkInterface(name: Escaping.unescape(fields[0]), mac: mac, mtu: mtu, address: address,
+                                     prefixLength: prefixLength)
+        case "route":
+            let fields = rest.split(separator: " ")
+            guard fields.count == 2, let gateway = DottedQuad.parse(fields[0]) else { return nil }
+            self = .defaultRoute(gateway: gateway, device: Escaping.unescape(fields[1]))
         case "caps":
             let masks = rest.split(separator: " ").compactMap { UInt64($0, radix: 16) }
             guard masks.count == 5 else { return nil }
@@ -295,6 +317,24 @@ public struct LineBuffer {
 }
 
 /// Bytes as lowercase hexadecimal, two digits each (a BPF program in one line).
+/// IPv4 addresses as people write them, so that `--debug` logs of the protocol read plainly.
+enum DottedQuad {
+    static func format(_ address: UInt32) -> String {
+        "\(address >> 24).\(address >> 16 & 0xff).\(address >> 8 & 0xff).\(address & 0xff)"
+    }
+
+    static func parse(_ text: Substring) -> UInt32? {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 4 else { return nil }
+        var address: UInt32 = 0
+        for part in parts {
+            guard !part.isEmpty, part.count <= 3, let byte = UInt8(part) else { return nil }
+            address = address << 8 | UInt32(byte)
+        }
+        return address
+    }
+}
+
 enum Hex {
     static func encode(_ bytes: [UInt8]) -> String {
         let digits = Array("0123456789abcdef".utf8)

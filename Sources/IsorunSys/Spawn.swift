@@ -173,6 +173,8 @@ public struct SpawnPlan {
     public var startGateDescriptor: Int32?
     /// Inherited descriptors 3 ..< 3 + this that the workload keeps (`--preserve-fds`).
     public var preservedDescriptors: Int32 = 0
+    /// isorun's own descriptors the program inherits under the same numbers (a VM's taps).
+    public var keptDescriptors: [Int32] = []
     /// Stop before pivot_root so the parent can run prestart and createRuntime hooks;
     /// `PendingChild.release` then reports `.atHookBarrier`.
     public var hookBarrier = false
@@ -472,6 +474,8 @@ public enum Spawner {
         c.pointee.stderr_fd = plan.stderrDescriptor ?? -1
         c.pointee.start_gate_fd = plan.startGateDescriptor ?? -1
         c.pointee.preserved_fds = plan.preservedDescriptors
+        c.pointee.kept_fds = UnsafePointer(arena.array(plan.keptDescriptors))
+        c.pointee.kept_fd_count = Int32(plan.keptDescriptors.count)
         c.pointee.executable = arena.string(plan.executable)
         c.pointee.stdin_fd = plan.stdinDescriptor ?? -1
         c.pointee.hook_barrier = plan.hookBarrier ? 1 : 0

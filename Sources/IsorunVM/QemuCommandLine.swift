@@ -48,7 +48,22 @@ struct QemuCommandLine {
     /// owners and modes as the host has them, as a container's bind mount does;
     /// `multidevs=remap` keeps inode numbers unique across the mounts in it.
     var bindShare: String? = nil
+    /// A virtio-net device per interface the VM takes over (see GuestNetwork).
+    var networkDevices: [NetworkDevice] = []
     var extraArguments: [String] = []
+
+    /// A tap QEMU inherits as descriptor `descriptor`, and the MAC its device shows.
+    struct NetworkDevice: Equatable {
+        var descriptor: Int32
+        var mac: [UInt8]
+
+        var macText: String {
+            mac.map { byte in
+                let digits = Array("0123456789abcdef")
+                return "\(digits[Int(byte >> 4)])\(digits[Int(byte & 0xf)])"
+            }.joined(separator: ":")
+        }
+    }
 
     /// A socket path holds at most 107 bytes, and podman's 64-character container ids under
     /// a deep runtime root made the QMP socket's longer: then QEMU runs in the socket's
@@ -149,6 +164,12 @@ struct QemuCommandLine {
             arguments += [
                 "-fsdev", "local,id=binds,path=\(bindShare),security_model=passthrough,multidevs=remap",
                 "-device", "virtio-9p-device,fsdev=binds,mount_tag=\(GuestPorts.bindShare)",
+            ]
+        }
+        for (number, device) in networkDevices.enumerated() {
+            arguments += [
+                "-netdev", "tap,id=net\(number),fd=\(device.descriptor)",
+                "-device", "virtio-net-device,netdev=net\(number),mac=\(device.macText)",
             ]
         }
         if let terminalInput {

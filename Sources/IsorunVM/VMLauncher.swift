@@ -97,6 +97,11 @@ public struct VMLauncher: Launcher {
         if mounts.shareDirectory != nil && kernel.isStockFallback {
             throw IsorunError("\(configFile): mounts: bind mounts in VM mode need isorun's own guest kernel (make kernel); Debian's stock cloud kernel \(kernel.path) has no 9p")
         }
+        let network = try GuestNetwork(bundle: request.bundle, state: state)
+        if !network.devices.isEmpty && kernel.isStockFallback {
+            network.undo()
+            throw IsorunError("\(configFile): linux.namespaces: a network namespace with interfaces needs isorun's own guest kernel in VM mode (make kernel); Debian's stock cloud kernel \(kernel.path) has virtio-net only as a module isorun-init does not load")
+        }
         let commandLine = QemuCommandLine(
             executable: hypervisor.path,
             accelerator: accelerator, kernel: kernel.path, initramfs: root.initramfs, stockKernel: kernel.isStockFallback,
@@ -107,26 +112,38 @@ public struct VMLauncher: Launcher {
             consoleLog: "\(state.directory)/console.log", controlPipe: control.base,
             qmpSocket: "\(state.directory)/qmp.sock", stdoutFifo: relays[0].fifo, stderrFifo: relays[1].fifo,
             forwardStdin: !HostProcess.isTerminal(0), terminalInput: typing?.base,
-            bindShare: mounts.shareDirectory, extraArguments: request.bundle.config.vm?.hypervisor?.parameters ?? [])
+            bindShare: mounts.shareDirectory, networkDevices: network.devices,
+            extraArguments: request.bundle.config.vm?.hypervisor?.parameters ?? [])
         Log.debug("vm: accelerator \(accelerator.rawValue), \(resources.vCPUs) vCPU, \(resources.memoryMiB) MiB")
         Log.debug("vm: \(commandLine.arguments.joined(separator: " "))")
 
-        // QEMU gets no resource limits of its own: the bundle's limits size the guest.
-        let cgroup = try WorkloadCgroup.manager(for: request, resources: nil)
-        try WorkloadCgroup.create(cgroup, resources: nil, state: state)
-        var plan = SpawnPlan(arguments: commandLine.arguments, environment: HostProcess.environment())
-        if let directory = commandLine.workingDirectory { plan.workingDirectory = directory }
-        plan.searchPath = HostProcess.variable("PATH") ?? ProcessSettings.defaultSearchPath
-        plan.newSession = true
-        if !mounts.hostBinds.isEmpty {
-            // QEMU's own mount namespace holds the binds it shares (see GuestMounts).
-            plan.cloneFlags |= NamespaceFlags.mount
-            plan.mounts = mounts.hostBinds
+        let cgroup: any CgroupManager
+        let pid: Int32
+        do throws(IsorunError) {
+            // QEMU gets no resource limits of its own: the bundle's limits size the guest.
+            cgroup = try WorkloadCgroup.manager(for: request, resources: nil)
+            try WorkloadCgroup.create(cgroup, resources: nil, state: state)
+            var plan = SpawnPlan(arguments: commandLine.arguments, environment: HostProcess.environment())
+            if let directory = commandLine.workingDirectory { plan.workingDirectory = directory }
+            plan.searchPath = HostProcess.variable("PATH") ?? ProcessSettings.defaultSearchPath
+            plan.newSession = true
+            // QEMU's `-netdev tap,fd=N`: the taps under their numbers.
+            plan.keptDescriptors = network.devices.map(\.descriptor)
+            if !mounts.hostBinds.isEmpty {
+                // QEMU's own mount namespace holds the binds it shares (see GuestMounts).
+                plan.cloneFlags |= NamespaceFlags.mount
+                plan.mounts = mounts.hostBinds
+            }
+            pid = try WorkloadCgroup.spawn(plan, into: cgroup, for: request) { pid throws(IsorunError) in try state.recordProcess(pid) }
+        } catch {
+            network.undo()
+            throw error
         }
-        let pid = try WorkloadCgroup.spawn(plan, into: cgroup, for: request) { pid throws(IsorunError) in try state.recordProcess(pid) }
+        network.closeDescriptors()
         Log.debug("vm: QEMU (pid \(pid)) started after \(elapsed())")
         let workload = VMWorkload(pid: pid, cgroup: cgroup, control: control, relays: relays, typing: typing, typed: typed,
-                                  accelerator: accelerator, consoleLog: commandLine.consoleLog, qmpSocket: commandLine.qmpSocket)
+                                  network: network, accelerator: accelerator, consoleLog: commandLine.consoleLog,
+                                  qmpSocket: commandLine.qmpSocket)
         let hooks = request.bundle.config.hooks
         /// What the guest needs to start the process, `start` last.
         func guestMessages() throws(IsorunError) -> [GuestMessage] {
@@ -151,7 +168,7 @@ public struct VMLauncher: Launcher {
                 messages.append(.readOnlyRoot)
             }
             // The guest mounts proc, sys and dev itself; the bundle's tmpfs and bind mounts follow.
-            return messages + mounts.messages + [.start]
+            return messages + network.messages + mounts.messages + [.start]
         }
         let hostHooks = [hooks?.prestart, hooks?.createRuntime, hooks?.createContainer].contains { !($0 ?? []).isEmpty }
         do throws(IsorunError) {

@@ -15,6 +15,8 @@ final class VMWorkload: Workload {
     let typing: TerminalInput?
     /// Lines typed at isorun's terminal for a process without one, or nil.
     let typed: TypedInput?
+    /// The interfaces taken over from the bundle's network namespace, given back at the end.
+    let network: GuestNetwork?
     let accelerator: Accelerator
     let consoleLog: String
     let qmpSocket: String
@@ -26,13 +28,14 @@ final class VMWorkload: Workload {
     private var pendingExec: VMExecService?
 
     init(pid: pid_t, cgroup: any CgroupManager, control: ControlChannel, relays: [OutputRelay], typing: TerminalInput? = nil,
-         typed: TypedInput? = nil, accelerator: Accelerator, consoleLog: String, qmpSocket: String) {
+         typed: TypedInput? = nil, network: GuestNetwork? = nil, accelerator: Accelerator, consoleLog: String, qmpSocket: String) {
         self.pid = pid
         self.cgroup = cgroup
         self.control = control
         self.relays = relays
         self.typing = typing
         self.typed = typed
+        self.network = network
         self.accelerator = accelerator
         self.consoleLog = consoleLog
         self.qmpSocket = qmpSocket
@@ -178,6 +181,7 @@ final class VMWorkload: Workload {
         // Once the supervisor has reaped QEMU its pid may name another process: only an
         // unreaped child of ours is stopped.
         if Processes.peek(pid) != .notOurs { VMMShutdown.stop(pid, qmpSocket: qmpSocket) }
+        network?.undo()
         do { try cgroup.killAllAndDestroy(afterKilling: Processes.reapAnyExited) } catch { Log.warning("\(error)") }
     }
 

@@ -3,6 +3,20 @@ import CIsorunInit
 enum GuestInit {
     nonisolated(unsafe) static var control: Int32 = -1
 
+    /// The container's interfaces, each the virtio-net device the host gave its MAC.
+    static func configureNetwork(_ spec: WorkloadSpec) {
+        for interface in spec.interfaces {
+            var step: UnsafePointer<CChar>? = nil
+            if isorun_guest_configure_interface(interface.mac, interface.name, interface.mtu, interface.address,
+                                                Int32(interface.prefixLength), &step) != 0 {
+                fail("network interface \(interface.name): \(step.map { String(cString: $0) } ?? "configure"): \(errnoText())")
+            }
+        }
+        if let route = spec.defaultRoute, isorun_guest_default_route(route.gateway, route.device) != 0 {
+            fail("default route via \(DottedQuad.format(route.gateway)) on \(route.device): \(errnoText())")
+        }
+    }
+
     static func run() -> Never {
         mountEssentials()
         loadModules()
@@ -27,6 +41,7 @@ enum GuestInit {
                 spec.apply(message)
             }
         }
+        configureNetwork(spec)
         // The share is mounted in the initramfs, before a disk root (maybe read-only) hides it.
         let share = BindShare(needed: spec.mounts.contains { if case .bind = $0 { true } else { false } })
         if let disk = spec.rootDisk { RootSwitch.mount(disk.device, filesystem: disk.filesystem, readOnly: disk.readOnly) }

@@ -26,6 +26,9 @@ struct WorkloadSpec {
     var terminal: (rows: UInt16, columns: UInt16)?
     /// stdin comes as `input` messages (typed at the host's terminal), through a pipe.
     var typedInput = false
+    /// The container's network interfaces and its default route.
+    var interfaces: [(name: String, mac: [UInt8], mtu: Int32, address: UInt32, prefixLength: Int)] = []
+    var defaultRoute: (gateway: UInt32, device: String)?
 
     mutating func apply(_ message: GuestMessage) {
         switch message {
@@ -52,6 +55,9 @@ struct WorkloadSpec {
         case .hookState(let document): hookState = document
         case .terminal(let rows, let columns): terminal = (rows, columns)
         case .typedInput: typedInput = true
+        case .networkInterface(let name, let mac, let mtu, let address, let prefixLength):
+            interfaces.append((name, mac, mtu, address, prefixLength))
+        case .defaultRoute(let gateway, let device): defaultRoute = (gateway, device)
         default: break
         }
     }

@@ -47,6 +47,20 @@ struct RuntimeRootTests {
         #expect(!Files.exists("\(path)/one"))
     }
 
+    /// What a killed run must have recorded for the next one to undo, read back as written:
+    /// a namespace path may hold spaces, an interface name cannot.
+    @Test func aRecordKeepsItsNetworkMirrors() throws {
+        let path = try Self.temporaryRoot()
+        defer { try? Files.removeTree(path) }
+        let run = try RuntimeRoot(path: path).createRun(id: "vm", mode: .vm, withDirectory: true)
+        defer { run.remove() }
+        try run.recordMirror(interface: "eth0", namespacePath: "/run/netns/cni-1")
+        try run.recordMirror(interface: "net1", namespacePath: "/var/run/my netns/pod 2")
+        let record = try RunRecord.load(from: "\(path)/vm/\(RunState.recordFile)")
+        #expect(record.mirrors.map(\.interface) == ["eth0", "net1"])
+        #expect(record.mirrors.map(\.namespacePath) == ["/run/netns/cni-1", "/var/run/my netns/pod 2"])
+    }
+
     static func temporaryRoot() throws -> String {
         var template = Array("/tmp/isorun-root-XXXXXX".utf8CString)
         return String(cString: try #require(mkdtemp(&template)))

@@ -8,6 +8,9 @@ struct GuestMessageTests {
         .user(uid: 1000, gid: 1000, groups: [4, 27]), .user(uid: 0, gid: 0, groups: []),
         .hostname("vm1"), .resourceLimit(resource: 7, soft: 1024, hard: 4096), .sysctl(key: "net.ipv4.ip_forward", value: "1 2"), .processLimit(64), .rootDisk(device: "/dev/vda", filesystem: "erofs", readOnly: false), .readOnlyRoot, .tmpfs(destination: "/tmp", options: "nosuid,mode=1777"), .tmpfs(destination: "/run", options: ""),
         .bind(name: "0", destination: "/srv/my data", flags: 0x3, isFile: false), .bind(name: "1", destination: "/etc/hosts", flags: 0, isFile: true),
+        .networkInterface(name: "eth0", mac: [0x02, 0x42, 0xac, 0x11, 0x00, 0xff], mtu: 1450, address: 0x0a58_0002, prefixLength: 16),
+        .networkInterface(name: "net 1", mac: [0, 0, 0, 0, 0, 1], mtu: 65535, address: 0xffff_ffff, prefixLength: 32),
+        .defaultRoute(gateway: 0x0a58_0001, device: "eth0"),
         .capabilities(effective: 0x2000_0420, permitted: 0x2000_0420, inheritable: 0, bounding: 0x1ff_ffff_ffff, ambient: 1 << 63),
         .noNewPrivileges, .seccompFilter([0x20, 0, 0, 0, 4, 0, 0, 0, 0x06, 0, 0, 0, 0, 0, 0xff, 0x7f]), .seccompFlags(6), .typedInput, .input([0x68, 0x69, 0x0a]), .input([]), .inputEnd,
         .startContainerHook(path: "/bin/sh", arguments: ["sh", "-c", "read s; echo \"$s\" > /x y", ""], environment: ["A=1 2", ""],
@@ -32,7 +35,10 @@ struct GuestMessageTests {
         for line in ["", "bogus 1", "exit x", "signal", "user 1 2", "rlimit 1 2", "caps 1 2 3 4", "caps 1 2 3 4 x",
                      "seccomp", "seccomp 0011", "seccomp 00112233445566zz", "seccomp 001",
                      "hook", "hook 5 /bin/x", "hook x /bin/x 0", "hook -1 /bin/x 0", "hook 5 /bin/x 2 only-one", "tty 24", "tty 24 x", "tty -1 80", "x-start", "x-start x", "x-start 1 2", "x-in 1 zz", "x-out 1 3 00",
-                     "x-out 1 1", "x-exit 1", "x-tty 1 2", "x-bogus 1", "x-user 1 2"] {
+                     "x-out 1 1", "x-exit 1", "x-tty 1 2", "x-bogus 1", "x-user 1 2",
+                     "net eth0 0242ac1100ff 1500 10.0.0.2", "net eth0 0242ac1100 1500 10.0.0.2/24", "net eth0 0242ac1100ff x 10.0.0.2/24",
+                     "net eth0 0242ac1100ff 1500 10.0.0/24", "net eth0 0242ac1100ff 1500 10.0.0.256/24", "net eth0 0242ac1100ff 1500 10.0.0.2/33",
+                     "route 10.0.0.1", "route 10..0.1 eth0"] {
             #expect(GuestMessage(line: Substring(line)) == nil)
         }
     }

@@ -79,6 +79,21 @@ struct QemuCommandLineTests {
         #expect(arguments.contains("virtio-9p-device,fsdev=binds,mount_tag=\(GuestPorts.bindShare)"))
     }
 
+    /// The interfaces a VM takes over: a virtio-net device per tap, on the descriptor QEMU
+    /// inherits, with the interface's own MAC.
+    @Test func eachTakenOverInterfaceIsAVirtioNetDeviceOnItsTap() {
+        var line = commandLine(.tcg)
+        #expect(!line.arguments.contains("-netdev"))
+        line.networkDevices = [.init(descriptor: 7, mac: [0x02, 0x42, 0xac, 0x11, 0x00, 0x0a]),
+                               .init(descriptor: 9, mac: [0xfe, 0, 0, 0, 0, 1])]
+        let arguments = line.arguments
+        #expect(arguments.filter { $0 == "-netdev" }.count == 2)
+        #expect(arguments.contains("tap,id=net0,fd=7"))
+        #expect(arguments.contains("virtio-net-device,netdev=net0,mac=02:42:ac:11:00:0a"))
+        #expect(arguments.contains("tap,id=net1,fd=9"))
+        #expect(arguments.contains("virtio-net-device,netdev=net1,mac=fe:00:00:00:00:01"))
+    }
+
     @Test func workloadStreamsHaveTheirOwnPorts() {
         let arguments = commandLine(.tcg).arguments
         let ports = arguments.filter { $0.hasPrefix("virtserialport,") }

@@ -38,6 +38,13 @@ void isorun_guest_debug_exit(unsigned char status);
 /// Brings the loopback interface up (the kernel starts it down): services in the
 /// guest listen on 127.0.0.1. Returns 0, or -1 with errno set.
 int isorun_guest_loopback_up(void);
+/// Gives the device whose MAC is `mac` the container interface's name, MTU and IPv4
+/// address (`address` most significant byte first), and brings it up. 0, or -1 with
+/// errno and `*step` naming what failed (network.c).
+int isorun_guest_configure_interface(const unsigned char mac[6], const char *name, int mtu, uint32_t address,
+                                     int prefix_length, const char **step);
+/// Adds the default route through `gateway` (most significant byte first) on `device`.
+int isorun_guest_default_route(uint32_t gateway, const char *device);
 
 /// pidfd_open(2), which glibc 2.36 declares but Swift's Glibc module does not show.
 /// Returns a descriptor that polls readable when `pid` exits, or -1.

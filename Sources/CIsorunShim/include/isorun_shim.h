@@ -193,6 +193,10 @@ struct isorun_spawn_plan {
     /// --preserve-fds: sockets of systemd socket activation, for one), reach the workload
     /// open and without close-on-exec; every other inherited one is closed on exec.
     int preserved_fds;
+    /// isorun's own descriptors that the program keeps under the same numbers (a VM's tap
+    /// devices, which QEMU is told about as `fd=N`); everything else stays close-on-exec.
+    const int *kept_fds;
+    int kept_fd_count;
 
     /// Stop before pivot_root (before exec without a rootfs) and report that to the
     /// parent, which runs the runtime-namespace hooks (prestart, createRuntime) while the
@@ -248,6 +252,32 @@ int isorun_loopback_up(void);
 int isorun_network_namespace_start(struct isorun_network_namespace *ns);
 /// Waits for the thread; the namespace's descriptor (O_CLOEXEC) or -errno.
 int isorun_network_namespace_finish(struct isorun_network_namespace *ns);
+
+/// An interface of a network namespace that a VM takes over (network_mirror.c).
+struct isorun_interface {
+    char name[16];
+    int index;
+    int mtu;
+    unsigned char mac[6];
+    /// The first IPv4 address and its prefix length; network byte order.
+    uint32_t address;
+    int prefix;
+};
+
+/// The Ethernet interfaces of the namespace `netns_fd` that are up and have an IPv4
+/// address (loopback excluded), at most `max` of them, and the default route's gateway
+/// (network byte order; 0: none) and device. The count, or -errno.
+int isorun_netns_interfaces(int netns_fd, struct isorun_interface *out, int max,
+                            uint32_t *gateway, char gateway_device[16]);
+/// In the namespace `netns_fd`: makes a tap device (named by the kernel after "isotap%d"),
+/// gives it `mtu`, brings it up, and joins it to the interface `index` with an ingress
+/// qdisc on each whose filter redirects every frame to the other. Returns the tap's
+/// descriptor (close-on-exec; the tap goes when the last descriptor closes) or -errno,
+/// with `*step` naming what failed.
+int isorun_netns_mirror(int netns_fd, int index, int mtu, const char **step);
+/// Removes the ingress qdisc (and so the redirect) from the interface `name` of the
+/// namespace `netns_fd`; 0, or -errno (-ENODEV, -EINVAL: nothing to remove).
+int isorun_netns_unmirror(int netns_fd, const char *name);
 
 struct isorun_spawn_handle {
     pid_t pid;

@@ -1,0 +1,93 @@
+// The guest's side of the container's network interfaces (see the host's GuestNetwork):
+// the virtio-net device with the interface's MAC takes its name, MTU and address.
+#include "isorun_guest.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <net/route.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/// The name of the interface whose hardware address is `mac`, into `request`; 0 or -1.
+static int find_by_mac(int sock, const unsigned char mac[6], struct ifreq *request) {
+    // Few devices, numbered from 1: asking by index needs no netlink and no allocation.
+    for (int index = 1; index < 256; index++) {
+        memset(request, 0, sizeof *request);
+        request->ifr_ifindex = index;
+        if (ioctl(sock, SIOCGIFNAME, request) < 0) continue;
+        if (ioctl(sock, SIOCGIFHWADDR, request) < 0) continue;
+        if (memcmp(request->ifr_hwaddr.sa_data, mac, 6) == 0) return 0;
+    }
+    errno = ENODEV;
+    return -1;
+}
+
+static void set_address(struct sockaddr *target, uint32_t address) {
+    struct sockaddr_in *in = (struct sockaddr_in *)target;
+    memset(in, 0, sizeof *in);
+    in->sin_family = AF_INET;
+    in->sin_addr.s_addr = htonl(address);
+}
+
+int isorun_guest_configure_interface(const unsigned char mac[6], const char *name, int mtu, uint32_t address,
+                                     int prefix_length, const char **step) {
+    int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (sock < 0) {
+        *step = "socket";
+        return -1;
+    }
+    struct ifreq request;
+    int rc = -1;
+    *step = "find the device with the interface's MAC";
+    if (find_by_mac(sock, mac, &request) < 0) goto done;
+    if (strcmp(request.ifr_name, name) != 0) {
+        // Still down (nothing has brought it up), so it may be renamed.
+        *step = "rename";
+        strncpy(request.ifr_newname, name, IFNAMSIZ - 1);
+        if (ioctl(sock, SIOCSIFNAME, &request) < 0) goto done;
+        memset(&request, 0, sizeof request);
+        strncpy(request.ifr_name, name, IFNAMSIZ - 1);
+    }
+    *step = "set the MTU";
+    request.ifr_mtu = mtu;
+    if (ioctl(sock, SIOCSIFMTU, &request) < 0) goto done;
+    *step = "set the address";
+    set_address(&request.ifr_addr, address);
+    if (ioctl(sock, SIOCSIFADDR, &request) < 0) goto done;
+    *step = "set the netmask";
+    set_address(&request.ifr_netmask, prefix_length == 0 ? 0 : 0xffffffffu << (32 - prefix_length));
+    if (ioctl(sock, SIOCSIFNETMASK, &request) < 0) goto done;
+    *step = "bring it up";
+    if (ioctl(sock, SIOCGIFFLAGS, &request) < 0) goto done;
+    request.ifr_flags |= IFF_UP | IFF_RUNNING;
+    if (ioctl(sock, SIOCSIFFLAGS, &request) < 0) goto done;
+    rc = 0;
+done:;
+    int saved = errno;
+    close(sock);
+    errno = saved;
+    return rc;
+}
+
+int isorun_guest_default_route(uint32_t gateway, const char *device) {
+    int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (sock < 0) return -1;
+    struct rtentry route;
+    memset(&route, 0, sizeof route);
+    set_address(&route.rt_dst, 0);
+    set_address(&route.rt_genmask, 0);
+    set_address(&route.rt_gateway, gateway);
+    route.rt_flags = RTF_UP | RTF_GATEWAY;
+    char name[IFNAMSIZ];
+    strncpy(name, device, IFNAMSIZ - 1);
+    name[IFNAMSIZ - 1] = 0;
+    route.rt_dev = name;
+    int rc = ioctl(sock, SIOCADDRT, &route);
+    int saved = errno;
+    close(sock);
+    errno = saved;
+    return rc;
+}

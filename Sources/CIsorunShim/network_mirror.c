@@ -1,0 +1,308 @@
+// A VM's view of a container network namespace: the interfaces CNI or podman put there,
+// and for each a tap device whose frames are exchanged with it by two tc redirects.
+// The guest's virtio-net device gets the interface's MAC and address, so the peer on
+// the other end of the veth cannot tell a VM from a container. Translation only: which
+// interfaces, and what the guest is told, is decided in Swift (GuestNetwork).
+#include "isorun_shim.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <linux/netlink.h>
+#include <linux/pkt_cls.h>
+#include <linux/pkt_sched.h>
+#include <linux/rtnetlink.h>
+#include <linux/tc_act/tc_mirred.h>
+#include <net/if.h>
+#include <net/if_arp.h>
+#include <net/route.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/// Moves the calling thread into `netns_fd`; `*home` keeps the namespace to return to.
+static int enter_namespace(int netns_fd, int *home) {
+    *home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (*home < 0) return -errno;
+    if (setns(netns_fd, CLONE_NEWNET) < 0) {
+        int saved = errno;
+        close(*home);
+        return -saved;
+    }
+    return 0;
+}
+
+/// Back to where `enter_namespace` came from. A thread left in the container's namespace
+/// would make every later socket of isorun's there: not survivable.
+static void leave_namespace(int home) {
+    if (setns(home, CLONE_NEWNET) < 0) abort();
+    close(home);
+}
+
+static int prefix_length(uint32_t netmask) {
+    uint32_t host = ntohl(netmask);
+    int length = 0;
+    while (length < 32 && (host & (0x80000000u >> length))) length++;
+    return length;
+}
+
+/// The default route from /proc/thread-self/net/route (this thread's namespace).
+static void default_route(uint32_t *gateway, char device[16]) {
+    *gateway = 0;
+    device[0] = 0;
+    FILE *routes = fopen("/proc/thread-self/net/route", "re");
+    if (!routes) return;
+    char line[256];
+    if (!fgets(line, sizeof line, routes)) { fclose(routes); return; }  // the header
+    while (fgets(line, sizeof line, routes)) {
+        char name[16];
+        unsigned destination, via, flags, mask;
+        // Iface Destination Gateway Flags RefCnt Use Metric Mask ...; addresses as the
+        // kernel stores them (network order), printed as a host-order hex word.
+        if (sscanf(line, "%15s %x %x %x %*d %*d %*d %x", name, &destination, &via, &flags, &mask) != 5) continue;
+        if (destination == 0 && mask == 0 && (flags & RTF_UP) && (flags & RTF_GATEWAY)) {
+            *gateway = via;
+            memcpy(device, name, 16);
+            break;
+        }
+    }
+    fclose(routes);
+}
+
+int isorun_netns_interfaces(int netns_fd, struct isorun_interface *out, int max,
+                            uint32_t *gateway, char gateway_device[16]) {
+    int home;
+    int rc = enter_namespace(netns_fd, &home);
+    if (rc < 0) return rc;
+    int count = 0;
+    int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (sock < 0) {
+        rc = -errno;
+        leave_namespace(home);
+        return rc;
+    }
+    struct ifreq requests[64];
+    struct ifconf list = { .ifc_len = sizeof requests, .ifc_req = requests };
+    if (ioctl(sock, SIOCGIFCONF, &list) < 0) {
+        rc = -errno;
+        goto done;
+    }
+    // One entry per IPv4 address; an interface's first address is the one the guest gets.
+    for (size_t i = 0; i < list.ifc_len / sizeof(struct ifreq) && count < max; i++) {
+        struct ifreq request = requests[i];
+        if (strchr(request.ifr_name, ':')) continue;  // an alias label of an interface already listed
+        int seen = 0;
+        for (int j = 0; j < count; j++) seen |= strcmp(out[j].name, request.ifr_name) == 0;
+        if (seen) continue;
+        struct isorun_interface interface;
+        memset(&interface, 0, sizeof interface);
+        memcpy(interface.name, request.ifr_name, sizeof interface.name);
+        interface.name[sizeof interface.name - 1] = 0;
+        interface.address = ((struct sockaddr_in *)&request.ifr_addr)->sin_addr.s_addr;
+        if (ioctl(sock, SIOCGIFFLAGS, &request) < 0) continue;
+        if ((request.ifr_flags & IFF_LOOPBACK) || !(request.ifr_flags & IFF_UP)) continue;
+        if (ioctl(sock, SIOCGIFHWADDR, &request) < 0 || request.ifr_hwaddr.sa_family != ARPHRD_ETHER) continue;
+        memcpy(interface.mac, request.ifr_hwaddr.sa_data, 6);
+        if (ioctl(sock, SIOCGIFNETMASK, &request) < 0) continue;
+        interface.prefix = prefix_length(((struct sockaddr_in *)&request.ifr_netmask)->sin_addr.s_addr);
+        if (ioctl(sock, SIOCGIFMTU, &request) < 0) continue;
+        interface.mtu = request.ifr_mtu;
+        if (ioctl(sock, SIOCGIFINDEX, &request) < 0) continue;
+        interface.index = request.ifr_ifindex;
+        out[count++] = interface;
+    }
+    default_route(gateway, gateway_device);
+    rc = count;
+done:
+    close(sock);
+    leave_namespace(home);
+    return rc;
+}
+
+/// A netlink request under construction: the header, a tcmsg, then attributes.
+struct request {
+    union {
+        struct nlmsghdr header;
+        char bytes[512];
+    };
+};
+
+static struct tcmsg *tc_message(struct request *r, int type, int flags) {
+    memset(r, 0, sizeof *r);
+    r->header.nlmsg_type = (unsigned short)type;
+    r->header.nlmsg_flags = (unsigned short)(NLM_F_REQUEST | NLM_F_ACK | flags);
+    r->header.nlmsg_len = NLMSG_LENGTH(sizeof(struct tcmsg));
+    return NLMSG_DATA(&r->header);
+}
+
+/// Appends an attribute (a nest when `data` is NULL and `length` 0, closed by nest_end).
+static struct rtattr *put(struct request *r, unsigned short type, const void *data, size_t length) {
+    size_t offset = NLMSG_ALIGN(r->header.nlmsg_len);
+    if (offset + RTA_SPACE(length) > sizeof r->bytes) return NULL;
+    struct rtattr *attribute = (struct rtattr *)(r->bytes + offset);
+    attribute->rta_type = type;
+    attribute->rta_len = (unsigned short)RTA_LENGTH(length);
+    if (length) memcpy(RTA_DATA(attribute), data, length);
+    r->header.nlmsg_len = (unsigned)(offset + RTA_SPACE(length));
+    return attribute;
+}
+
+static void nest_end(struct request *r, struct rtattr *nest) {
+    nest->rta_len = (unsigned short)(r->bytes + r->header.nlmsg_len - (char *)nest);
+}
+
+/// Sends `r` and reads the kernel's acknowledgement: 0 or -errno.
+static int transact(int sock, struct request *r) {
+    static unsigned sequence;
+    r->header.nlmsg_seq = ++sequence;
+    if (send(sock, r, r->header.nlmsg_len, 0) < 0) return -errno;
+    char answer[1024];
+    for (;;) {
+        ssize_t n = recv(sock, answer, sizeof answer, 0);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return -errno;
+        }
+        for (struct nlmsghdr *h = (struct nlmsghdr *)answer; NLMSG_OK(h, (unsigned)n); h = NLMSG_NEXT(h, n)) {
+            if (h->nlmsg_seq != r->header.nlmsg_seq) continue;
+            if (h->nlmsg_type == NLMSG_ERROR) return ((struct nlmsgerr *)NLMSG_DATA(h))->error;
+        }
+    }
+}
+
+static int add_ingress_qdisc(int sock, int index) {
+    struct request r;
+    struct tcmsg *tc = tc_message(&r, RTM_NEWQDISC, NLM_F_CREATE | NLM_F_EXCL);
+    tc->tcm_family = AF_UNSPEC;
+    tc->tcm_ifindex = index;
+    tc->tcm_handle = TC_H_MAKE(TC_H_INGRESS, 0);
+    tc->tcm_parent = TC_H_INGRESS;
+    put(&r, TCA_KIND, "ingress", sizeof "ingress");
+    return transact(sock, &r);
+}
+
+/// On `from`'s ingress: a u32 filter that matches every frame, whose one action (mirred)
+/// sends it out of `to` and stops it there.
+static int add_redirect(int sock, int from, int to) {
+    struct request r;
+    struct tcmsg *tc = tc_message(&r, RTM_NEWTFILTER, NLM_F_CREATE | NLM_F_EXCL);
+    tc->tcm_family = AF_UNSPEC;
+    tc->tcm_ifindex = from;
+    tc->tcm_parent = TC_H_MAKE(TC_H_INGRESS, 0);
+    tc->tcm_info = TC_H_MAKE(1u << 16, htons(ETH_P_ALL));
+    put(&r, TCA_KIND, "u32", sizeof "u32");
+    struct rtattr *options = put(&r, TCA_OPTIONS, NULL, 0);
+    // A selector with one key, mask 0 and value 0: every frame.
+    _Alignas(struct tc_u32_sel) unsigned char match[sizeof(struct tc_u32_sel) + sizeof(struct tc_u32_key)];
+    memset(match, 0, sizeof match);
+    struct tc_u32_sel *selector = (struct tc_u32_sel *)match;
+    selector->flags = TC_U32_TERMINAL;
+    selector->nkeys = 1;
+    put(&r, TCA_U32_SEL, match, sizeof match);
+    struct rtattr *actions = put(&r, TCA_U32_ACT, NULL, 0);
+    struct rtattr *first = put(&r, 1, NULL, 0);
+    put(&r, TCA_ACT_KIND, "mirred", sizeof "mirred");
+    struct rtattr *parameters = put(&r, TCA_ACT_OPTIONS, NULL, 0);
+    struct tc_mirred mirred;
+    memset(&mirred, 0, sizeof mirred);
+    mirred.action = TC_ACT_STOLEN;
+    mirred.eaction = TCA_EGRESS_REDIR;
+    mirred.ifindex = (unsigned)to;
+    if (!put(&r, TCA_MIRRED_PARMS, &mirred, sizeof mirred)) return -ENOBUFS;
+    nest_end(&r, parameters);
+    nest_end(&r, first);
+    nest_end(&r, actions);
+    nest_end(&r, options);
+    return transact(sock, &r);
+}
+
+static int delete_ingress_qdisc(int sock, int index) {
+    struct request r;
+    struct tcmsg *tc = tc_message(&r, RTM_DELQDISC, 0);
+    tc->tcm_family = AF_UNSPEC;
+    tc->tcm_ifindex = index;
+    tc->tcm_handle = TC_H_MAKE(TC_H_INGRESS, 0);
+    tc->tcm_parent = TC_H_INGRESS;
+    return transact(sock, &r);
+}
+
+static int route_socket(void) {
+    int sock = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    if (sock < 0) return -errno;
+    struct sockaddr_nl address = { .nl_family = AF_NETLINK };
+    if (bind(sock, (struct sockaddr *)&address, sizeof address) < 0) {
+        int saved = errno;
+        close(sock);
+        return -saved;
+    }
+    return sock;
+}
+
+int isorun_netns_mirror(int netns_fd, int index, int mtu, const char **step) {
+    int home;
+    *step = "enter the network namespace";
+    int rc = enter_namespace(netns_fd, &home);
+    if (rc < 0) return rc;
+    // Opened inside: the tap, the ioctl socket and the netlink socket all belong to the
+    // container's namespace from here on, whichever namespace the thread is in.
+    int tap = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+    int tap_error = errno;
+    int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    int sock_error = errno;
+    int netlink = route_socket();
+    leave_namespace(home);
+    rc = 0;
+    if (tap < 0) { *step = "open /dev/net/tun"; rc = -tap_error; }
+    else if (sock < 0) { *step = "socket"; rc = -sock_error; }
+    else if (netlink < 0) { *step = "netlink socket"; rc = netlink; }
+    if (rc < 0) goto fail;
+
+    struct ifreq request;
+    memset(&request, 0, sizeof request);
+    // Without IFF_VNET_HDR: frames cross whole (the stack segments and checksums what the
+    // redirect hands over), so no offload has to agree between veth, tap and guest.
+    request.ifr_flags = IFF_TAP | IFF_NO_PI;
+    strcpy(request.ifr_name, "isotap%d");
+    if (ioctl(tap, TUNSETIFF, &request) < 0) { *step = "TUNSETIFF"; rc = -errno; goto fail; }
+    request.ifr_mtu = mtu;
+    if (ioctl(sock, SIOCSIFMTU, &request) < 0) { *step = "set the tap's MTU"; rc = -errno; goto fail; }
+    if (ioctl(sock, SIOCGIFFLAGS, &request) < 0) { *step = "read the tap's flags"; rc = -errno; goto fail; }
+    request.ifr_flags |= IFF_UP;
+    if (ioctl(sock, SIOCSIFFLAGS, &request) < 0) { *step = "bring the tap up"; rc = -errno; goto fail; }
+    if (ioctl(sock, SIOCGIFINDEX, &request) < 0) { *step = "the tap's index"; rc = -errno; goto fail; }
+    int tap_index = request.ifr_ifindex;
+    if ((rc = add_ingress_qdisc(netlink, index)) < 0) { *step = "add an ingress qdisc to the interface"; goto fail; }
+    if ((rc = add_redirect(netlink, index, tap_index)) < 0 || (rc = add_ingress_qdisc(netlink, tap_index)) < 0
+        || (rc = add_redirect(netlink, tap_index, index)) < 0) {
+        *step = "redirect between the interface and the tap";
+        delete_ingress_qdisc(netlink, index);
+        goto fail;
+    }
+    close(sock);
+    close(netlink);
+    return tap;
+fail:
+    if (tap >= 0) close(tap);
+    if (sock >= 0) close(sock);
+    if (netlink >= 0) close(netlink);
+    return rc;
+}
+
+int isorun_netns_unmirror(int netns_fd, const char *name) {
+    int home;
+    int rc = enter_namespace(netns_fd, &home);
+    if (rc < 0) return rc;
+    int netlink = route_socket();
+    unsigned index = if_nametoindex(name);
+    int saved = errno;
+    leave_namespace(home);
+    if (netlink < 0) return netlink;
+    rc = index == 0 ? -saved : delete_ingress_qdisc(netlink, (int)index);
+    close(netlink);
+    return rc;
+}

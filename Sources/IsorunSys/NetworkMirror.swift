@@ -1,0 +1,78 @@
+import CIsorunShim
+import Glibc
+
+/// An Ethernet interface of a network namespace, as a VM takes it over.
+public struct NetworkInterface: Equatable, Sendable {
+    public var name: String
+    public var index: Int32
+    public var mtu: Int32
+    public var mac: [UInt8]
+    /// Its first IPv4 address, most significant byte first (10.0.0.2 is 0x0a000002).
+    public var address: UInt32
+    public var prefixLength: Int
+
+    public init(name: String, index: Int32, mtu: Int32, mac: [UInt8], address: UInt32, prefixLength: Int) {
+        self.name = name
+        self.index = index
+        self.mtu = mtu
+        self.mac = mac
+        self.address = address
+        self.prefixLength = prefixLength
+    }
+}
+
+/// A namespace's interfaces and default route (`NetworkMirror.interfaces`).
+public struct NetworkNamespaceLinks: Equatable, Sendable {
+    public var interfaces: [NetworkInterface]
+    /// The default route's gateway (most significant byte first) and device.
+    public var defaultRoute: (gateway: UInt32, device: String)?
+
+    public static func == (a: Self, b: Self) -> Bool {
+        a.interfaces == b.interfaces && a.defaultRoute?.gateway == b.defaultRoute?.gateway
+            && a.defaultRoute?.device == b.defaultRoute?.device
+    }
+}
+
+/// Joins a tap device to an interface of a container's network namespace, so that a VM
+/// on the tap takes the interface's place (see the shim's network_mirror.c).
+public enum NetworkMirror {
+    /// The interfaces of the namespace at `namespace` (a descriptor of it) that are up
+    /// and have an IPv4 address, loopback aside.
+    public static func links(in namespace: Int32) throws(SystemError) -> NetworkNamespaceLinks {
+        var found = [isorun_interface](repeating: isorun_interface(), count: 16)
+        var gateway: UInt32 = 0
+        var device = [CChar](repeating: 0, count: 16)
+        let count = isorun_netns_interfaces(namespace, &found, Int32(found.count), &gateway, &device)
+        guard count >= 0 else { throw SystemError("list the network namespace's interfaces", errno: -count) }
+        let interfaces = found.prefix(Int(count)).map { raw in
+            NetworkInterface(name: withUnsafeBytes(of: raw.name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) },
+                             index: raw.index, mtu: raw.mtu, mac: withUnsafeBytes(of: raw.mac) { Array($0) },
+                             address: UInt32(bigEndian: raw.address), prefixLength: Int(raw.prefix))
+        }
+        let route = gateway == 0 ? nil
+            : (gateway: UInt32(bigEndian: gateway), device: String(decoding: device.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        return NetworkNamespaceLinks(interfaces: interfaces, defaultRoute: route)
+    }
+
+    /// A new tap in the namespace, joined both ways to `interface`; its descriptor
+    /// (close-on-exec). The tap goes when its last descriptor closes; the redirect on the
+    /// interface stays until `unmirror`.
+    public static func mirror(_ interface: NetworkInterface, in namespace: Int32) throws(SystemError) -> Int32 {
+        var step: UnsafePointer<CChar>? = nil
+        let result = isorun_netns_mirror(namespace, interface.index, interface.mtu, &step)
+        guard result >= 0 else {
+            throw SystemError(step.map { String(cString: $0) } ?? "mirror", interface.name, errno: -result)
+        }
+        return result
+    }
+
+    /// Removes the redirect from the interface `name` of the namespace at `path`; true
+    /// when there was one. Quiet about a namespace or interface that is gone.
+    @discardableResult
+    public static func unmirror(interface name: String, namespacePath path: String) -> Bool {
+        let namespace = open(path, O_RDONLY | O_CLOEXEC)
+        guard namespace >= 0 else { return false }
+        defer { close(namespace) }
+        return isorun_netns_unmirror(namespace, name) == 0
+    }
+}

@@ -1,0 +1,78 @@
+import Glibc
+import IsorunCore
+import IsorunGuestProtocol
+import IsorunSpec
+import IsorunSys
+
+/// The network a VM gets when its bundle joins a network namespace that someone else
+/// set up (CNI for containerd and Kubernetes, netavark for podman): the VM takes over
+/// the namespace's interfaces, as Kata Containers does.
+///
+/// For each interface that is up with an IPv4 address: a tap device in that namespace,
+/// joined to the interface by a tc redirect each way (`NetworkMirror`); a virtio-net
+/// device on the tap with the interface's MAC; and in the guest, the interface's name,
+/// MTU and address, plus the namespace's default route. The far end of a veth sees the
+/// same MAC and address it would see from a container, so no CNI plugin has to know.
+///
+/// A bundle that makes a new network namespace gets loopback alone, as a container does
+/// (its namespace has nothing else). IPv4 only, and an interface's first address only.
+final class GuestNetwork {
+    /// The taps, for QEMU's command line (it inherits the descriptors).
+    private(set) var devices: [QemuCommandLine.NetworkDevice] = []
+    /// For isorun-init, before `start`.
+    private(set) var messages: [GuestMessage] = []
+    private let namespacePath: String?
+    /// Interfaces whose redirect is in place, to remove when the VM ends.
+    private var mirrored: [String] = []
+
+    /// Takes over the interfaces of the namespace the bundle joins, recording each in
+    /// the run's state first, so that a later isorun can remove what a killed one left.
+    init(bundle: Bundle, state: RunState) throws(IsorunError) {
+        guard let path = bundle.config.linux?.namespace(.network)?.path else {
+            namespacePath = nil
+            return
+        }
+        namespacePath = path
+        let context = "\(bundle.directory)/config.json: linux.namespaces: network \(path)"
+        let namespace = open(path, O_RDONLY | O_CLOEXEC)
+        guard namespace >= 0 else { throw IsorunError(context, SystemError("open", path)) }
+        defer { close(namespace) }
+        let links: NetworkNamespaceLinks
+        do { links = try NetworkMirror.links(in: namespace) } catch { throw IsorunError(context, error) }
+        do throws(IsorunError) {
+            for interface in links.interfaces {
+                try state.recordMirror(interface: interface.name, namespacePath: path)
+                let tap: Int32
+                do { tap = try NetworkMirror.mirror(interface, in: namespace) } catch {
+                    throw IsorunError("VM network: \(interface.name) of \(path)", error)
+                }
+                mirrored.append(interface.name)
+                devices.append(.init(descriptor: tap, mac: interface.mac))
+                messages.append(.networkInterface(name: interface.name, mac: interface.mac, mtu: interface.mtu,
+                                                  address: interface.address, prefixLength: interface.prefixLength))
+            }
+        } catch {
+            undo()
+            throw error
+        }
+        if let route = links.defaultRoute, mirrored.contains(route.device) {
+            messages.append(.defaultRoute(gateway: route.gateway, device: route.device))
+        }
+        if !mirrored.isEmpty { Log.debug("vm: network: \(mirrored.joined(separator: ", ")) of \(path) mirrored to taps") }
+    }
+
+    /// isorun's copies of the tap descriptors, once QEMU holds its own.
+    func closeDescriptors() {
+        for device in devices where device.descriptor >= 0 { close(device.descriptor) }
+        devices = devices.map { .init(descriptor: -1, mac: $0.mac) }
+    }
+
+    /// Removes the redirects from the namespace's interfaces (each tap goes with the
+    /// last descriptor of it, QEMU's).
+    func undo() {
+        closeDescriptors()
+        guard let namespacePath else { return }
+        for name in mirrored { NetworkMirror.unmirror(interface: name, namespacePath: namespacePath) }
+        mirrored = []
+    }
+}

@@ -1,0 +1,174 @@
+import Foundation
+import Glibc
+import Testing
+
+/// A network namespace set up the way a CNI plugin sets one up: a veth pair, one end
+/// renamed `eth0` inside with an address and a default route, the other on the host.
+struct CNIStyleNamespace {
+    let name: String
+    let hostEnd: String
+    let subnet: Int
+    var hostAddress: String { "10.213.\(subnet).1" }
+    var containerAddress: String { "10.213.\(subnet).2" }
+    var path: String { "/run/netns/\(name)" }
+    static let mtu = 1400
+
+    init() throws {
+        subnet = Int(getpid() % 200) + Int.random(in: 0..<50)
+        name = "isorun-test-\(getpid())-\(subnet)"
+        hostEnd = "irh\(getpid() % 10000)x\(subnet)"
+        let peer = "irc\(getpid() % 10000)x\(subnet)"
+        for command in [
+            ["netns", "add", name],
+            ["link", "add", hostEnd, "mtu", "\(Self.mtu)", "type", "veth", "peer", "name", peer, "mtu", "\(Self.mtu)"],
+            ["link", "set", peer, "netns", name],
+            ["-n", name, "link", "set", peer, "name", "eth0"],
+            ["addr", "add", "\(hostAddress)/24", "dev", hostEnd],
+            ["link", "set", hostEnd, "up"],
+            ["-n", name, "addr", "add", "\(containerAddress)/24", "dev", "eth0"],
+            ["-n", name, "link", "set", "eth0", "up"],
+            ["-n", name, "link", "set", "lo", "up"],
+            ["-n", name, "route", "add", "default", "via", hostAddress],
+        ] {
+            let result = try IsorunRunner.runProgram("/usr/sbin/ip", command)
+            guard result.status == 0 else {
+                remove()
+                throw TestSetupError("ip \(command.joined(separator: " ")): \(result.err)")
+            }
+        }
+    }
+
+    /// The hardware address of its eth0.
+    func mac() throws -> String {
+        let result = try IsorunRunner.runProgram("/usr/sbin/ip", ["netns", "exec", name, "cat", "/sys/class/net/eth0/address"])
+        return result.out.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// What `tc` and `ip` show of the namespace: its qdiscs and links.
+    func shown() throws -> String {
+        try IsorunRunner.runProgram("/usr/sbin/tc", ["-n", name, "qdisc", "show"]).out
+            + IsorunRunner.runProgram("/usr/sbin/ip", ["-n", name, "link", "show"]).out
+    }
+
+    func remove() {
+        _ = try? IsorunRunner.runProgram("/usr/sbin/ip", ["link", "del", hostEnd])
+        _ = try? IsorunRunner.runProgram("/usr/sbin/ip", ["netns", "del", name])
+    }
+}
+
+struct TestSetupError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A one-file HTTP server on the host end of the veth, for the workload to reach (with
+/// busybox's `nc`: Debian's static busybox `wget` crashes in glibc's resolver).
+final class ProbeServer {
+    let process = Process()
+    let port = Int.random(in: 20000..<40000)
+    let directory: String
+    let body = "reached the host \(UUID().uuidString)\n"
+
+    init(address: String) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-probe-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try body.write(toFile: directory + "/probe", atomically: false, encoding: .utf8)
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = ["-m", "http.server", "--bind", address, "--directory", directory, String(port)]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // Listening once a connection succeeds (python starts in well under a second).
+        for _ in 0..<100 {
+            if Self.connects(address: address, port: port) { return }
+            usleep(50_000)
+        }
+        stop()
+        throw TestSetupError("the probe server on \(address):\(port) did not start")
+    }
+
+    static func connects(address: String, port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var target = sockaddr_in()
+        target.sin_family = sa_family_t(AF_INET)
+        target.sin_port = in_port_t(UInt16(port).bigEndian)
+        inet_pton(AF_INET, address, &target.sin_addr)
+        return withUnsafePointer(to: &target) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
+
+    func stop() {
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
+
+/// VM mode in a network namespace someone else prepared (CNI, podman): the guest takes
+/// over its interfaces, so the workload sees and reaches what a container there would.
+extension VMModeTests {
+    @Test func aVMTakesOverTheInterfacesOfTheNamespaceItJoins() throws {
+        let network = try CNIStyleNamespace()
+        defer { network.remove() }
+        let server = try ProbeServer(address: network.hostAddress)
+        defer { server.stop() }
+        let before = try network.shown()
+        let script = """
+            cat /sys/class/net/eth0/address /sys/class/net/eth0/mtu
+            grep -c . /proc/net/route
+            printf 'GET /probe HTTP/1.0\\r\\n\\r\\n' | nc -w 20 \(network.hostAddress) \(server.port) | tail -n 1
+            """
+        let bundle = try IsorunRunner.bundleCopy("hello", args: ["sh", "-c", script]) { config in
+            var linux = config["linux"] as? [String: Any] ?? [:]
+            var namespaces = (linux["namespaces"] as? [[String: Any]] ?? []).filter { $0["type"] as? String != "network" }
+            namespaces.append(["type": "network", "path": network.path])
+            linux["namespaces"] = namespaces
+            config["linux"] = linux
+        }
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+
+        let sandbox = try IsorunRunner.run(["run", "--mode", "sandbox", bundle])
+        #expect(sandbox.status == 0, "\(sandbox.err)")
+        // eth0's own MAC and MTU; the header, the subnet's route and the default route.
+        #expect(sandbox.out == "\(try network.mac())\n\(CNIStyleNamespace.mtu)\n3\n" + server.body, "\(sandbox.out)")
+
+        let id = IsorunRunner.uniqueID("vmnet")
+        let vm = try IsorunRunner.run(["run", "--mode", "vm", "--id", id, bundle])
+        #expect(vm.status == 0, "\(vm.err)")
+        #expect(vm.out == sandbox.out, "the same MAC, MTU, routes and reply in the guest as in the container")
+
+        // The tap went with QEMU and the redirect with the run: the namespace is as before.
+        #expect(try network.shown() == before)
+        #expect(VMSupport.qemuProcesses(mentioning: id).isEmpty)
+    }
+
+    /// A killed isorun leaves the redirect on the namespace's interface; the next run
+    /// removes it, as it removes the rest of a killed run.
+    @Test func theNextRunRemovesTheRedirectOfAKilledOne() throws {
+        let network = try CNIStyleNamespace()
+        defer { network.remove() }
+        let before = try network.shown()
+        let id = IsorunRunner.uniqueID("vmnetkilled")
+        let bundle = try IsorunRunner.bundleCopy("hello", args: ["sh", "-c", "echo up; sleep 60"]) { config in
+            var linux = config["linux"] as? [String: Any] ?? [:]
+            var namespaces = (linux["namespaces"] as? [[String: Any]] ?? []).filter { $0["type"] as? String != "network" }
+            namespaces.append(["type": "network", "path": network.path])
+            linux["namespaces"] = namespaces
+            config["linux"] = linux
+        }
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let started = try IsorunRunner.start(["run", "--mode", "vm", "--id", id, bundle])
+        _ = started.1.fileHandleForReading.availableData
+        let during = try network.shown()
+        #expect(during.contains("ingress"), "a redirect while the VM runs:\n\(during)")
+        #expect(during.contains("isotap"), "a tap while the VM runs:\n\(during)")
+        kill(started.0.processIdentifier, SIGKILL)
+        _ = IsorunRunner.finish(started)
+        #expect(try IsorunRunner.run(mode: "bare", bundle: "hello", ["true"]).status == 0)
+        usleep(200_000)
+        #expect(try network.shown() == before)
+        #expect(VMSupport.qemuProcesses(mentioning: id).isEmpty)
+    }
+}
