@@ -184,6 +184,13 @@ public final class RunState {
         try save()
     }
 
+    /// Takes back a mirror recorded but not made (its interface was taken: undoing it
+    /// after a crash would remove another VM's).
+    public func forgetMirror(interface: String, namespacePath: String) {
+        record.mirrors.removeAll { $0.interface == interface && $0.namespacePath == namespacePath }
+        try? save()
+    }
+
     func save() throws(IsorunError) {
         do { try lock.replaceContents(record.serialized) } catch {
             throw IsorunError("runtime state", error)

@@ -13,6 +13,9 @@
 #   fg        podman run --rm --network none IMAGE sh -c 'echo hello; exit 3'  -> "hello", exit 3
 #   vm        (isorun only) the same in a micro-VM (--annotation io.isorun.mode=vm) with a -v volume
 #             -> guest kernel; podman's /etc/hostname, /etc/hosts and the volume seen in the guest
+#   net       podman run --rm --network isorun-pm-net (a CNI bridge network of this script's own)
+#             -> the container reaches an HTTP server on the host through the bridge's gateway
+#   vm-net    (isorun only) the same in a micro-VM: the guest has the container's eth0
 #   bg-run    podman run -d … sleep 1000 -> "Up" in podman ps; `RUNTIME state` agrees on the pid
 #   bg-kill   podman kill --signal TERM, then podman kill (SIGKILL) if still up -> Exited
 #   bg-delete podman rm
@@ -95,6 +98,7 @@ cleanup() {
     for id in $(cat "$T/ids" 2>/dev/null); do
         find /sys/fs/cgroup/ -depth -mindepth 2 -maxdepth 4 -type d -name "*$id*" -exec rmdir {} \; 2>/dev/null
     done
+    ip link del "$BRIDGE" 2>/dev/null
     pre_existed /sys/fs/cgroup/memory/libpod_parent || {
         rmdir /sys/fs/cgroup/*/libpod_parent/conmon /sys/fs/cgroup/*/libpod_parent 2>/dev/null; }
     pre_existed /var/lib/containers || rm -rf /var/lib/containers
@@ -125,6 +129,22 @@ network_config_dir = "$T/cni"
 cgroup_manager = "cgroupfs"
 events_logger = "file"
 EOF
+
+# A CNI bridge network of our own (no firewall or portmap plugins, which would need
+# iptables), and an HTTP server on the host for containers to reach through its gateway.
+BRIDGE=isorun-pm-br
+NET_GATEWAY=10.215.77.1
+cat >"$T/cni/isorun-pm-net.conflist" <<EOF
+{"cniVersion": "0.4.0", "name": "isorun-pm-net", "plugins": [
+  {"type": "bridge", "bridge": "$BRIDGE", "isGateway": true, "ipMasq": false,
+   "ipam": {"type": "host-local", "dataDir": "$T/ipam", "routes": [{"dst": "0.0.0.0/0"}],
+            "ranges": [[{"subnet": "10.215.77.0/24", "gateway": "$NET_GATEWAY"}]]}}]}
+EOF
+mkdir -p "$T/www" && echo "reached the host $RANDOM" >"$T/www/probe"
+PROBE_PORT=$((20000 + RANDOM % 20000))
+python3 -m http.server --bind 0.0.0.0 --directory "$T/www" "$PROBE_PORT" >/dev/null 2>&1 &
+# busybox's nc: Debian's static busybox wget crashes in glibc's resolver.
+PROBE="printf 'GET /probe HTTP/1.0\\r\\n\\r\\n' | nc -w 20 $NET_GATEWAY $PROBE_PORT | tail -n 1"
 
 make_wrapper() {   # make_wrapper NAME REAL_BINARY
     local name=$1 real=$2
@@ -233,6 +253,35 @@ run_suite() {   # run_suite RUNTIME
             explain "$rt" "$vm"
         fi
         clean_after_rm "$rt" "$vm" vm-clean "$calls_before"
+    fi
+
+    # net: a container on a bridge network reaches the host (CNI made its namespace).
+    rc=0
+    calls_before=$(calls_logged "$rt")
+    out=$(pm "${R[@]}" run --rm --name "$fg-net" --network isorun-pm-net "$IMAGE" sh -c "$PROBE" \
+            </dev/null 2>"$T/logs/$rt-net.stderr") || rc=$?
+    if [ "$rc" -eq 0 ] && [ "$out" = "$(cat "$T/www/probe")" ]; then
+        report "$rt" net PASS "reached the host's server through CNI's bridge"
+    else
+        report "$rt" net FAIL "stdout='$out' exit=$rc stderr='$(head -c 800 "$T/logs/$rt-net.stderr")'"
+        explain "$rt" "$fg-net"
+    fi
+    clean_after_rm "$rt" "$fg-net" net-clean "$calls_before"
+
+    # vm-net (isorun only): the guest takes over the container's eth0 (tap + tc redirects).
+    if [ "$rt" = isorun ]; then
+        rc=0
+        calls_before=$(calls_logged "$rt")
+        out=$(pm "${R[@]}" run --rm --name "$fg-vmnet" --network isorun-pm-net --annotation io.isorun.mode=vm "$IMAGE" \
+                sh -c "uname -r; $PROBE" </dev/null 2>"$T/logs/$rt-vmnet.stderr") || rc=$?
+        if [ "$rc" -eq 0 ] && [ "$(sed -n 1p <<<"$out")" != "$(uname -r)" ] \
+                && [ "$(sed -n 2p <<<"$out")" = "$(cat "$T/www/probe")" ]; then
+            report "$rt" vm-net PASS "guest kernel $(sed -n 1p <<<"$out") reached the host's server through the container's eth0"
+        else
+            report "$rt" vm-net FAIL "stdout='$(tr '\n' ' ' <<<"$out")' exit=$rc stderr='$(head -c 800 "$T/logs/$rt-vmnet.stderr")'"
+            explain "$rt" "$fg-vmnet"
+        fi
+        clean_after_rm "$rt" "$fg-vmnet" vm-net-clean "$calls_before"
     fi
 
     # bg

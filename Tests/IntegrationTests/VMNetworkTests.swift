@@ -100,7 +100,8 @@ final class ProbeServer {
     }
 
     func stop() {
-        if process.isRunning { process.terminate() }
+        // SIGKILL: the test runner's children inherit SIGTERM blocked.
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
         try? FileManager.default.removeItem(atPath: directory)
     }
@@ -145,7 +146,7 @@ extension VMModeTests {
     }
 
     /// A killed isorun leaves the redirect on the namespace's interface; the next run
-    /// removes it, as it removes the rest of a killed run.
+    /// removes it, as it removes the rest of a killed run. A second VM in the namespace is refused.
     @Test func theNextRunRemovesTheRedirectOfAKilledOne() throws {
         let network = try CNIStyleNamespace()
         defer { network.remove() }
@@ -164,6 +165,12 @@ extension VMModeTests {
         let during = try network.shown()
         #expect(during.contains("ingress"), "a redirect while the VM runs:\n\(during)")
         #expect(during.contains("isotap"), "a tap while the VM runs:\n\(during)")
+        // A second VM in the same namespace (a pod's next container) cannot have eth0 too.
+        let second = try IsorunRunner.run(["run", "--mode", "vm", "--id", id + "-2", bundle])
+        #expect(second.status == 125)
+        #expect(second.err.contains("one VM per network namespace"), "\(second.err)")
+        #expect(second.err.filter { $0 == "\n" }.count == 1, "\(second.err)")
+        #expect(try network.shown() == during, "the refused run left the first VM's redirect alone")
         kill(started.0.processIdentifier, SIGKILL)
         _ = IsorunRunner.finish(started)
         #expect(try IsorunRunner.run(mode: "bare", bundle: "hello", ["true"]).status == 0)
