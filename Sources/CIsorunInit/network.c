@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <net/if.h>
 #include <net/route.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -23,6 +24,17 @@ static int find_by_mac(int sock, const unsigned char mac[6], struct ifreq *reque
     }
     errno = ENODEV;
     return -1;
+}
+
+/// Renames the device called `name` out of the way ("moved<index>"): the kernel named it
+/// eth1, say, but the container's eth1 has another MAC. Its own turn names it properly.
+static int move_aside(int sock, const char *name) {
+    struct ifreq request;
+    memset(&request, 0, sizeof request);
+    strncpy(request.ifr_name, name, IFNAMSIZ - 1);
+    if (ioctl(sock, SIOCGIFINDEX, &request) < 0) return -1;
+    snprintf(request.ifr_newname, IFNAMSIZ, "moved%d", request.ifr_ifindex);
+    return ioctl(sock, SIOCSIFNAME, &request);
 }
 
 static void set_address(struct sockaddr *target, uint32_t address) {
@@ -47,7 +59,9 @@ int isorun_guest_configure_interface(const unsigned char mac[6], const char *nam
         // Still down (nothing has brought it up), so it may be renamed.
         *step = "rename";
         strncpy(request.ifr_newname, name, IFNAMSIZ - 1);
-        if (ioctl(sock, SIOCSIFNAME, &request) < 0) goto done;
+        if (ioctl(sock, SIOCSIFNAME, &request) < 0) {
+            if (errno != EEXIST || move_aside(sock, name) < 0 || ioctl(sock, SIOCSIFNAME, &request) < 0) goto done;
+        }
         memset(&request, 0, sizeof request);
         strncpy(request.ifr_name, name, IFNAMSIZ - 1);
     }

@@ -196,7 +196,7 @@ leftovers() {   # leftovers RUNTIME FULL_ID NAME
 
 status_of() { pm inspect -f '{{.State.Status}}' "$1" 2>/dev/null || true; }
 
-calls_logged() { wc -l <"$T/logs/$1-calls.log" 2>/dev/null || echo 0; }
+calls_logged() { if [ -f "$T/logs/$1-calls.log" ]; then wc -l <"$T/logs/$1-calls.log"; else echo 0; fi; }
 
 # clean_after_rm RUNTIME NAME STEP CALLS_BEFORE: a container podman removed itself (--rm) left
 # nothing; its id is the one the wrapper logged a `create` for after line CALLS_BEFORE.
@@ -362,4 +362,4 @@ fi
 
 for rt in $RUNTIMES; do run_suite "$rt"; done
 
-summarize podman "fg fg-clean bg-run bg-kill bg-delete bg-clean" "pause exec"
+summarize podman "fg fg-clean net net-clean bg-run bg-kill bg-delete bg-clean" "pause exec"
