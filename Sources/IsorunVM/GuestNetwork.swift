@@ -24,10 +24,13 @@ final class GuestNetwork {
     private let namespacePath: String?
     /// Interfaces whose redirect is in place, to remove when the VM ends.
     private var mirrored: [String] = []
+    /// Where they are recorded until removed.
+    private let state: RunState
 
     /// Takes over the interfaces of the namespace the bundle joins, recording each in
     /// the run's state first, so that a later isorun can remove what a killed one left.
     init(bundle: Bundle, state: RunState) throws(IsorunError) {
+        self.state = state
         guard let path = bundle.config.linux?.namespace(.network)?.path else {
             namespacePath = nil
             return
@@ -73,11 +76,15 @@ final class GuestNetwork {
     }
 
     /// Removes the redirects from the namespace's interfaces (each tap goes with the
-    /// last descriptor of it, QEMU's).
+    /// last descriptor of it, QEMU's), and their records: a `delete` after this run must
+    /// not remove the redirect of a VM that took the interface over since.
     func undo() {
         closeDescriptors()
         guard let namespacePath else { return }
-        for name in mirrored { NetworkMirror.unmirror(interface: name, namespacePath: namespacePath) }
+        for name in mirrored {
+            NetworkMirror.unmirror(interface: name, namespacePath: namespacePath)
+            state.forgetMirror(interface: name, namespacePath: namespacePath)
+        }
         mirrored = []
     }
 }

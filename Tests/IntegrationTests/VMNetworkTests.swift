@@ -179,3 +179,37 @@ extension VMModeTests {
         #expect(VMSupport.qemuProcesses(mentioning: id).isEmpty)
     }
 }
+
+extension VMLifecycleTests {
+    /// containerd's path: `create` boots the VM with the namespace's interfaces taken over,
+    /// and `delete --force` of the running container (its monitor killed, with no time to
+    /// clean up) gives them back.
+    @Test func deleteForceOfAVMContainerGivesTheInterfacesBack() throws {
+        let network = try CNIStyleNamespace()
+        defer { network.remove() }
+        let before = try network.shown()
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-vmnet-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let bundle = try IsorunRunner.bundleCopy("hello", args: ["sleep", "60"]) { config in
+            config["annotations"] = ["io.isorun.mode": "vm"]
+            var linux = config["linux"] as? [String: Any] ?? [:]
+            var namespaces = (linux["namespaces"] as? [[String: Any]] ?? []).filter { $0["type"] as? String != "network" }
+            namespaces.append(["type": "network", "path": network.path])
+            linux["namespaces"] = namespaces
+            config["linux"] = linux
+        }
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let id = IsorunRunner.uniqueID("vmnetdel")
+        let created = try IsorunRunner.runProgram("/bin/sh", ["-c", "\"$0\" --root \"$1\" create --bundle \"$2\" \"$3\" >/dev/null 2>&1",
+                                                               IsorunRunner.binary, root, bundle, id])
+        #expect(created.status == 0, "\(created.err)")
+        #expect(try IsorunRunner.run(["--root", root, "start", id]).status == 0)
+        let during = try network.shown()
+        #expect(during.contains("ingress") && during.contains("isotap"), "taken over while it runs:\n\(during)")
+        let deleted = try IsorunRunner.run(["--root", root, "delete", "--force", id])
+        #expect(deleted.status == 0, "\(deleted.err)")
+        usleep(200_000)
+        #expect(try network.shown() == before)
+        #expect(VMSupport.qemuProcesses(mentioning: id).isEmpty)
+    }
+}
