@@ -64,6 +64,8 @@ command -v runc >/dev/null || need+=(runc)
 dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
 if [ "$CRI" = 1 ]; then   # a venv for grpcio (Debian's python3 has no ensurepip without it)
     command -v python3 >/dev/null || need+=(python3)
+    # CNI's bridge, host-local and loopback plugins, for the pod whose container is a VM.
+    [ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
     python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
 fi
 install_packages "${need[@]}"
@@ -133,6 +135,7 @@ cleanup() {
     rmdir /sys/fs/cgroup/*/"$NS" 2>/dev/null
     [ "$K8S_CGROUP_EXISTED" = 1 ] || rmdir /sys/fs/cgroup/*/k8s.io 2>/dev/null
     [ "$RUN_CONTAINERD_EXISTED" = 1 ] || rmdir /run/containerd/s /run/containerd/fifo /run/containerd 2>/dev/null
+    [ -n "${CRI_BRIDGE:-}" ] && ip link del "$CRI_BRIDGE" 2>/dev/null
     rm -rf "$T"
     awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN {printf "total time: %.1f s\n", b - a}'
     exit "$rc"
@@ -196,9 +199,24 @@ $([ "$CRI" = 1 ] || echo 'disabled_plugins = ["io.containerd.grpc.v1.cri"]')
   path = "$T/opt"
 EOF
 # The CRI plugin: one runtime handler per runtime, as a node would select isorun for a
-# Kubernetes RuntimeClass (handler: isorun). Host-network pods only, so CNI is pointed at empty
-# private dirs; the sandbox image is a local one (no registry here).
+# Kubernetes RuntimeClass (handler: isorun). The sandbox image is a local one (no registry
+# here). CNI: a bridge network of this script's own (no firewall or portmap plugins, which
+# would want iptables), for the pod whose container runs as a VM and must reach an HTTP
+# server on the host; isorun's handler passes the io.isorun.* annotations through.
+CRI_BRIDGE=isorun-cri-br
+CRI_GATEWAY=10.215.78.1
 if [ "$CRI" = 1 ]; then
+    mkdir -p "$T/cni/bin" "$T/cni/conf" "$T/www"
+    for plugin in bridge host-local loopback; do ln -sf "/usr/lib/cni/$plugin" "$T/cni/bin/$plugin"; done
+    cat >"$T/cni/conf/10-isorun-cri.conflist" <<EOF
+{"cniVersion": "0.4.0", "name": "isorun-cri-net", "plugins": [
+  {"type": "bridge", "bridge": "$CRI_BRIDGE", "isGateway": true, "ipMasq": false,
+   "ipam": {"type": "host-local", "dataDir": "$T/ipam", "routes": [{"dst": "0.0.0.0/0"}],
+            "ranges": [[{"subnet": "10.215.78.0/24", "gateway": "$CRI_GATEWAY"}]]}}]}
+EOF
+    echo "reached the host $RANDOM" >"$T/www/probe"
+    PROBE_PORT=$((20000 + RANDOM % 20000))
+    python3 -m http.server --bind 0.0.0.0 --directory "$T/www" "$PROBE_PORT" >/dev/null 2>&1 &
     cat >>"$T/config.toml" <<EOF
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "$PAUSE_IMAGE"
@@ -220,6 +238,7 @@ EOF
         cat >>"$T/config.toml" <<EOF
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.$rt]
       runtime_type = "io.containerd.runc.v2"
+      $([ "$rt" = isorun ] && echo 'container_annotations = ["io.isorun.*"]')
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.$rt.options]
         BinaryName = "$T/bin/$rt-wrap"
         Root = "$T/runtime-root/$rt"
@@ -456,13 +475,15 @@ cri_suite() {
     fi
     for rt in $RUNTIMES; do
         rc=0
-        out=$(timeout 180 "$T/venv/bin/python" "$HERE/cri/cri_check.py" --socket "$SOCK" \
-                --handler "$rt" --image "$IMAGE" --logdir "$T/pods/$rt" --gen "$T/cri-gen" 2>&1) || rc=$?
+        local vm_probe=()
+        [ "$rt" = isorun ] && vm_probe=(--vm-probe "$CRI_GATEWAY:$PROBE_PORT" --probe-text "$(cat "$T/www/probe")")
+        out=$(timeout 240 "$T/venv/bin/python" "$HERE/cri/cri_check.py" --socket "$SOCK" \
+                --handler "$rt" --image "$IMAGE" --logdir "$T/pods/$rt" --gen "$T/cri-gen" "${vm_probe[@]}" 2>&1) || rc=$?
         grep -v '^IDS' <<<"$out" | sed "s/^/    $rt: /"
         ids=$(sed -n 's/^IDS //p' <<<"$out")
         for id in $ids; do IDS+=("$id"); done
         if [ "$rc" -eq 0 ]; then
-            report "$rt" cri PASS "sandbox + 2 containers with runtime_handler=$rt"
+            report "$rt" cri PASS "sandbox + 2 containers with runtime_handler=$rt$([ "$rt" = isorun ] && echo "; a VM container on CNI's pod network")"
         else
             report "$rt" cri FAIL "cri_check.py exit $rc (steps above)"
             echo "---- $rt calls (wrapper log, last 16 lines) ----"

@@ -48,6 +48,8 @@ need=()
 command -v podman >/dev/null && command -v conmon >/dev/null || need+=(podman)
 command -v runc >/dev/null || need+=(runc)
 dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
+# CNI's bridge and host-local plugins, for the steps on a network of this script's own.
+[ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
 install_packages "${need[@]}"
 
 # ---------------------------------------------------------------------------------------------
@@ -98,7 +100,7 @@ cleanup() {
     for id in $(cat "$T/ids" 2>/dev/null); do
         find /sys/fs/cgroup/ -depth -mindepth 2 -maxdepth 4 -type d -name "*$id*" -exec rmdir {} \; 2>/dev/null
     done
-    ip link del "$BRIDGE" 2>/dev/null
+    [ -n "${BRIDGE:-}" ] && ip link del "$BRIDGE" 2>/dev/null
     pre_existed /sys/fs/cgroup/memory/libpod_parent || {
         rmdir /sys/fs/cgroup/*/libpod_parent/conmon /sys/fs/cgroup/*/libpod_parent 2>/dev/null; }
     pre_existed /var/lib/containers || rm -rf /var/lib/containers

@@ -7,7 +7,11 @@ Runs a pod sandbox with `runtime_handler=NAME` (what a Kubernetes RuntimeClass w
 `handler: NAME` asks for; host network, so no CNI is needed), then in it
   c-exit:  sh -c 'echo hello-cri; exit 3'  -> EXITED, exit code 3, "hello-cri" in its CRI log
   c-sleep: sleep 1000                      -> RUNNING, then StopContainer(timeout=1) -> EXITED
-and removes both containers and the sandbox. Prints one PASS/FAIL line per step and, last,
+and removes both containers and the sandbox. With --vm-probe ADDRESS:PORT (isorun), a second
+pod on the pod network (CNI's bridge), with
+  c-vmnet: a micro-VM (annotation io.isorun.mode=vm) that fetches /probe from ADDRESS:PORT
+           -> EXITED 0, a guest kernel and the probe's text in its CRI log
+Prints one PASS/FAIL line per step and, last,
 `IDS <sandbox> <container>...` for the caller's leftover checks. Exit status 0 when every step
 passed. The gRPC stubs are generated from cri_v1_subset.proto (beside this file) into --gen.
 """
@@ -93,13 +97,14 @@ class Checker:
                 except Exception as e:
                     self.report(False, step, f"{rpc}: {getattr(e, 'details', lambda: e)()}")
 
-    def create(self, sid, sandbox_config, name, command):
+    def create(self, sid, sandbox_config, name, command, annotations=None):
         pb = self.pb
         cid = self.call("CreateContainer", pb.CreateContainerRequest(
             pod_sandbox_id=sid, sandbox_config=sandbox_config,
             config=pb.ContainerConfig(metadata=pb.ContainerMetadata(name=name),
                                       image=pb.ImageSpec(image=self.args.image),
-                                      command=command, log_path=f"{name}.log"))).container_id
+                                      command=command, annotations=annotations or {},
+                                      log_path=f"{name}.log"))).container_id
         self.ids.append(cid)
         self.call("StartContainer", pb.StartContainerRequest(container_id=cid))
         return cid
@@ -119,6 +124,46 @@ class Checker:
             self.call("RemoveContainer", pb.RemoveContainerRequest(container_id=cid))
         except Exception as e:
             self.report(False, "c-exit", f"{getattr(e, 'details', lambda: e)()}")
+
+    def vm_network_pod(self):
+        """A pod on CNI's network whose container is a VM: the guest takes over the pod's eth0."""
+        pb, a = self.pb, self.args
+        address, port = a.vm_probe.rsplit(":", 1)
+        logdir = a.logdir + "-vmnet"
+        os.makedirs(logdir, exist_ok=True)
+        config = pb.PodSandboxConfig(
+            metadata=pb.PodSandboxMetadata(name=f"isorun-cri-vmnet-{a.handler}", uid=str(uuid.uuid4()),
+                                           namespace="isorun-conformance", attempt=0),
+            log_directory=logdir, labels={"io.isorun.test": "cri-vmnet"},
+            linux=pb.LinuxPodSandboxConfig(security_context=pb.LinuxSandboxSecurityContext(
+                namespace_options=pb.NamespaceOption(network=pb.POD))))
+        try:
+            sid = self.call("RunPodSandbox", pb.RunPodSandboxRequest(config=config, runtime_handler=a.handler)).pod_sandbox_id
+        except Exception as e:
+            self.report(False, "vmnet-pod", f"RunPodSandbox: {getattr(e, 'details', lambda: e)()}")
+            return
+        self.ids.append(sid)
+        try:
+            probe = f"uname -r; printf 'GET /probe HTTP/1.0\\r\\n\\r\\n' | nc -w 20 {address} {port} | tail -n 1"
+            cid = self.create(sid, config, "c-vmnet", ["sh", "-c", probe], {"io.isorun.mode": "vm"})
+            st = self.wait_state(cid, pb.CONTAINER_EXITED, 60)
+            log = os.path.join(logdir, "c-vmnet.log")
+            lines = [l.split(" ", 3)[3] for l in (open(log).read() if os.path.exists(log) else "").splitlines()
+                     if l.split(" ", 3)[1:2] == ["stdout"]]
+            ok = (st.state == pb.CONTAINER_EXITED and st.exit_code == 0 and len(lines) == 2
+                  and lines[0] != os.uname().release and lines[1] == a.probe_text)
+            self.report(ok, "c-vmnet", f"state={pb.ContainerState.Name(st.state)} exit={st.exit_code} stdout={lines!r}"
+                        + (f" reason={st.reason} message={st.message}" if st.message else ""))
+            self.call("RemoveContainer", pb.RemoveContainerRequest(container_id=cid))
+        except Exception as e:
+            self.report(False, "c-vmnet", f"{getattr(e, 'details', lambda: e)()}")
+        finally:
+            for rpc, req in (("StopPodSandbox", pb.StopPodSandboxRequest(pod_sandbox_id=sid)),
+                             ("RemovePodSandbox", pb.RemovePodSandboxRequest(pod_sandbox_id=sid))):
+                try:
+                    self.call(rpc, req)
+                except Exception as e:
+                    self.report(False, "vmnet-pod-rm", f"{rpc}: {getattr(e, 'details', lambda: e)()}")
 
     def sleep_container(self, sid, sandbox_config):
         pb = self.pb
@@ -143,6 +188,8 @@ def main():
     p.add_argument("--logdir", required=True)
     p.add_argument("--gen", required=True)
     p.add_argument("--timeout", type=float, default=60)
+    p.add_argument("--vm-probe", help="ADDRESS:PORT of an HTTP server with /probe, for the VM pod")
+    p.add_argument("--probe-text", help="what /probe holds")
     a = p.parse_args()
     pb, pbg = load_stubs(a.gen)
     import grpc
@@ -151,6 +198,8 @@ def main():
         c = Checker(pbg.RuntimeServiceStub(channel), pb, a)
         try:
             c.run()
+            if a.vm_probe:
+                c.vm_network_pod()
         except Exception as e:
             c.report(False, "cri", f"{getattr(e, 'details', lambda: e)()}")
         print("IDS " + " ".join(c.ids))
