@@ -86,6 +86,8 @@ K8S_CGROUP_EXISTED=0; [ -d /sys/fs/cgroup/memory/k8s.io ] && K8S_CGROUP_EXISTED=
 # containerd 1.6 puts shim sockets in /run/containerd/s whatever its state dir is; that
 # directory is removed at the end unless it was there before (ctr's FIFOs go to $T/fifo).
 RUN_CONTAINERD_EXISTED=0; [ -e /run/containerd ] && RUN_CONTAINERD_EXISTED=1
+# CNI caches each attachment's result under /var/lib/cni (and removes it on DEL, but not the directories).
+VAR_LIB_CNI_EXISTED=0; [ -e /var/lib/cni ] && VAR_LIB_CNI_EXISTED=1
 
 ctr_() { timeout "$STEP_TIMEOUT" ctr --address "$SOCK" --namespace "$NS" "$@"; }
 
@@ -136,6 +138,7 @@ cleanup() {
     [ "$K8S_CGROUP_EXISTED" = 1 ] || rmdir /sys/fs/cgroup/*/k8s.io 2>/dev/null
     [ "$RUN_CONTAINERD_EXISTED" = 1 ] || rmdir /run/containerd/s /run/containerd/fifo /run/containerd 2>/dev/null
     [ -n "${CRI_BRIDGE:-}" ] && ip link del "$CRI_BRIDGE" 2>/dev/null
+    [ "$VAR_LIB_CNI_EXISTED" = 1 ] || rm -rf /var/lib/cni
     rm -rf "$T"
     awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN {printf "total time: %.1f s\n", b - a}'
     exit "$rc"

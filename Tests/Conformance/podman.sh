@@ -61,7 +61,7 @@ IDS=()       # container names this run created
 # its blob-info cache (podman load writes /var/lib/containers/cache whatever --root says) and
 # the cgroupfs parent of its containers.
 PRE_EXISTING=()
-for p in /var/lib/containers /sys/fs/cgroup/memory/libpod_parent; do
+for p in /var/lib/containers /sys/fs/cgroup/memory/libpod_parent /var/lib/cni; do
     [ -e "$p" ] && PRE_EXISTING+=("$p")
 done
 pre_existed() { local p; for p in "${PRE_EXISTING[@]}"; do [ "$p" = "$1" ] && return 0; done; return 1; }
@@ -101,6 +101,7 @@ cleanup() {
         find /sys/fs/cgroup/ -depth -mindepth 2 -maxdepth 4 -type d -name "*$id*" -exec rmdir {} \; 2>/dev/null
     done
     [ -n "${BRIDGE:-}" ] && ip link del "$BRIDGE" 2>/dev/null
+    pre_existed /var/lib/cni || rm -rf /var/lib/cni   # CNI's result cache
     pre_existed /sys/fs/cgroup/memory/libpod_parent || {
         rmdir /sys/fs/cgroup/*/libpod_parent/conmon /sys/fs/cgroup/*/libpod_parent 2>/dev/null; }
     pre_existed /var/lib/containers || rm -rf /var/lib/containers
