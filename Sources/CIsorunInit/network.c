@@ -86,20 +86,22 @@ done:;
     return rc;
 }
 
-int isorun_guest_default_route(uint32_t gateway, const char *device) {
+int isorun_guest_add_route(uint32_t destination, int prefix_length, uint32_t gateway, const char *device) {
     int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (sock < 0) return -1;
     struct rtentry route;
     memset(&route, 0, sizeof route);
-    set_address(&route.rt_dst, 0);
-    set_address(&route.rt_genmask, 0);
+    uint32_t mask = prefix_length == 0 ? 0 : 0xffffffffu << (32 - prefix_length);
+    set_address(&route.rt_dst, destination & mask);
+    set_address(&route.rt_genmask, mask);
     set_address(&route.rt_gateway, gateway);
-    route.rt_flags = RTF_UP | RTF_GATEWAY;
+    route.rt_flags = RTF_UP | (gateway ? RTF_GATEWAY : 0) | (prefix_length == 32 ? RTF_HOST : 0);
     char name[IFNAMSIZ];
     strncpy(name, device, IFNAMSIZ - 1);
     name[IFNAMSIZ - 1] = 0;
     route.rt_dev = name;
     int rc = ioctl(sock, SIOCADDRT, &route);
+    if (rc < 0 && errno == EEXIST) rc = 0;
     int saved = errno;
     close(sock);
     errno = saved;

@@ -51,31 +51,33 @@ static int prefix_length(uint32_t netmask) {
     return length;
 }
 
-/// The default route from /proc/thread-self/net/route (this thread's namespace).
-static void default_route(uint32_t *gateway, char device[16]) {
-    *gateway = 0;
-    device[0] = 0;
+/// The routes of /proc/thread-self/net/route (this thread's namespace) that are up.
+static int read_routes(struct isorun_route *out, int max) {
     FILE *routes = fopen("/proc/thread-self/net/route", "re");
-    if (!routes) return;
+    if (!routes) return 0;
+    int count = 0;
     char line[256];
-    if (!fgets(line, sizeof line, routes)) { fclose(routes); return; }  // the header
-    while (fgets(line, sizeof line, routes)) {
-        char name[16];
+    if (!fgets(line, sizeof line, routes)) { fclose(routes); return 0; }  // the header
+    while (count < max && fgets(line, sizeof line, routes)) {
+        struct isorun_route route;
+        memset(&route, 0, sizeof route);
         unsigned destination, via, flags, mask;
         // Iface Destination Gateway Flags RefCnt Use Metric Mask ...; addresses as the
         // kernel stores them (network order), printed as a host-order hex word.
-        if (sscanf(line, "%15s %x %x %x %*d %*d %*d %x", name, &destination, &via, &flags, &mask) != 5) continue;
-        if (destination == 0 && mask == 0 && (flags & RTF_UP) && (flags & RTF_GATEWAY)) {
-            *gateway = via;
-            memcpy(device, name, 16);
-            break;
-        }
+        if (sscanf(line, "%15s %x %x %x %*d %*d %*d %x", route.device, &destination, &via, &flags, &mask) != 5) continue;
+        if (!(flags & RTF_UP)) continue;
+        route.destination = destination;
+        route.prefix = prefix_length(mask);
+        route.gateway = (flags & RTF_GATEWAY) ? via : 0;
+        out[count++] = route;
     }
     fclose(routes);
+    return count;
 }
 
 int isorun_netns_interfaces(int netns_fd, struct isorun_interface *out, int max,
-                            uint32_t *gateway, char gateway_device[16]) {
+                            struct isorun_route *routes, int max_routes, int *route_count) {
+    *route_count = 0;
     int home;
     int rc = enter_namespace(netns_fd, &home);
     if (rc < 0) return rc;
@@ -116,7 +118,7 @@ int isorun_netns_interfaces(int netns_fd, struct isorun_interface *out, int max,
         interface.index = request.ifr_ifindex;
         out[count++] = interface;
     }
-    default_route(gateway, gateway_device);
+    *route_count = read_routes(routes, max_routes);
     rc = count;
 done:
     close(sock);

@@ -41,8 +41,9 @@ public enum GuestMessage: Equatable, Sendable {
     /// virtio-net device with this MAC: renamed `name`, given `mtu` and the IPv4 address
     /// (most significant byte first) with its prefix length, and brought up.
     case networkInterface(name: String, mac: [UInt8], mtu: Int32, address: UInt32, prefixLength: Int)
-    /// The namespace's default route: through `gateway` on `device`.
-    case defaultRoute(gateway: UInt32, device: String)
+    /// A route of the namespace: to `destination`/`prefixLength` on `device`, through
+    /// `gateway` (0: the destination is on the link).
+    case route(destination: UInt32, prefixLength: Int, gateway: UInt32, device: String)
     /// The process's capability sets as bit masks (bit N is capability N).
     case capabilities(effective: UInt64, permitted: UInt64, inheritable: UInt64, bounding: UInt64, ambient: UInt64)
     case noNewPrivileges
@@ -106,7 +107,8 @@ public enum GuestMessage: Equatable, Sendable {
             "bind \(Escaping.escape(name)) \(Escaping.escape(destination)) \(flags) \(isFile ? "file" : "dir")\n"
         case .networkInterface(let name, let mac, let mtu, let address, let prefixLength):
             "net \(Escaping.escape(name)) \(Hex.encode(mac)) \(mtu) \(DottedQuad.format(address))/\(prefixLength)\n"
-        case .defaultRoute(let gateway, let device): "route \(DottedQuad.format(gateway)) \(Escaping.escape(device))\n"
+        case .route(let destination, let prefixLength, let gateway, let device):
+            "route \(DottedQuad.format(destination))/\(prefixLength) \(DottedQuad.format(gateway)) \(Escaping.escape(device))\n"
         case .capabilities(let effective, let permitted, let inheritable, let bounding, let ambient):
             "caps \([effective, permitted, inheritable, bounding, ambient].map { String($0, radix: 16) }.joined(separator: " "))\n"
         case .noNewPrivileges: "no-new-privs\n"
@@ -183,8 +185,11 @@ public enum GuestMessage: Equatable, Sendable {
                                      prefixLength: prefixLength)
         case "route":
             let fields = rest.split(separator: " ")
-            guard fields.count == 2, let gateway = DottedQuad.parse(fields[0]) else { return nil }
-            self = .defaultRoute(gateway: gateway, device: Escaping.unescape(fields[1]))
+            guard fields.count == 3, let gateway = DottedQuad.parse(fields[1]) else { return nil }
+            let cidr = fields[0].split(separator: "/")
+            guard cidr.count == 2, let destination = DottedQuad.parse(cidr[0]), let prefixLength = Int(cidr[1]),
+                  (0...32).contains(prefixLength) else { return nil }
+            self = .route(destination: destination, prefixLength: prefixLength, gateway: gateway, device: Escaping.unescape(fields[2]))
         case "caps":
             let masks = rest.split(separator: " ").compactMap { UInt64($0, radix: 16) }
             guard masks.count == 5 else { return nil }

@@ -21,16 +21,27 @@ public struct NetworkInterface: Equatable, Sendable {
     }
 }
 
-/// A namespace's interfaces and default route (`NetworkMirror.interfaces`).
+/// An IPv4 route of a namespace's main table.
+public struct NetworkRoute: Equatable, Sendable {
+    /// Most significant byte first, as the addresses of `NetworkInterface`.
+    public var destination: UInt32
+    public var prefixLength: Int
+    /// 0 for a route to the link itself (no gateway).
+    public var gateway: UInt32
+    public var device: String
+
+    public init(destination: UInt32, prefixLength: Int, gateway: UInt32, device: String) {
+        self.destination = destination
+        self.prefixLength = prefixLength
+        self.gateway = gateway
+        self.device = device
+    }
+}
+
+/// A namespace's interfaces and routes (`NetworkMirror.links`).
 public struct NetworkNamespaceLinks: Equatable, Sendable {
     public var interfaces: [NetworkInterface]
-    /// The default route's gateway (most significant byte first) and device.
-    public var defaultRoute: (gateway: UInt32, device: String)?
-
-    public static func == (a: Self, b: Self) -> Bool {
-        a.interfaces == b.interfaces && a.defaultRoute?.gateway == b.defaultRoute?.gateway
-            && a.defaultRoute?.device == b.defaultRoute?.device
-    }
+    public var routes: [NetworkRoute]
 }
 
 /// Joins a tap device to an interface of a container's network namespace, so that a VM
@@ -40,18 +51,21 @@ public enum NetworkMirror {
     /// and have an IPv4 address, loopback aside.
     public static func links(in namespace: Int32) throws(SystemError) -> NetworkNamespaceLinks {
         var found = [isorun_interface](repeating: isorun_interface(), count: 16)
-        var gateway: UInt32 = 0
-        var device = [CChar](repeating: 0, count: 16)
-        let count = isorun_netns_interfaces(namespace, &found, Int32(found.count), &gateway, &device)
+        var rawRoutes = [isorun_route](repeating: isorun_route(), count: 64)
+        var routeCount: Int32 = 0
+        let count = isorun_netns_interfaces(namespace, &found, Int32(found.count), &rawRoutes, Int32(rawRoutes.count), &routeCount)
         guard count >= 0 else { throw SystemError("list the network namespace's interfaces", errno: -count) }
         let interfaces = found.prefix(Int(count)).map { raw in
             NetworkInterface(name: withUnsafeBytes(of: raw.name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) },
                              index: raw.index, mtu: raw.mtu, mac: withUnsafeBytes(of: raw.mac) { Array($0) },
                              address: UInt32(bigEndian: raw.address), prefixLength: Int(raw.prefix))
         }
-        let route = gateway == 0 ? nil
-            : (gateway: UInt32(bigEndian: gateway), device: String(decoding: device.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
-        return NetworkNamespaceLinks(interfaces: interfaces, defaultRoute: route)
+        let routes = rawRoutes.prefix(Int(routeCount)).map { raw in
+            NetworkRoute(destination: UInt32(bigEndian: raw.destination), prefixLength: Int(raw.prefix),
+                         gateway: UInt32(bigEndian: raw.gateway),
+                         device: withUnsafeBytes(of: raw.device) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) })
+        }
+        return NetworkNamespaceLinks(interfaces: interfaces, routes: routes)
     }
 
     /// A new tap in the namespace, joined both ways to `interface`; its descriptor

@@ -63,10 +63,25 @@ final class GuestNetwork {
             undo()
             throw error
         }
-        if let route = links.defaultRoute, mirrored.contains(route.device) {
-            messages.append(.defaultRoute(gateway: route.gateway, device: route.device))
-        }
+        messages += Self.routeMessages(links.routes, interfaces: links.interfaces.filter { mirrored.contains($0.name) })
         if !mirrored.isEmpty { Log.debug("vm: network: \(mirrored.joined(separator: ", ")) of \(path) mirrored to taps") }
+    }
+
+    /// The routes of the taken-over interfaces the guest must add itself: all but each
+    /// address's own subnet (the kernel adds that), routes to the link first, so that a
+    /// gateway outside every subnet (Calico's 169.254.1.1 beside a /32 address) is reachable
+    /// before the routes through it.
+    static func routeMessages(_ routes: [NetworkRoute], interfaces: [NetworkInterface]) -> [GuestMessage] {
+        let kept = routes.filter { route in
+            guard let interface = interfaces.first(where: { $0.name == route.device }) else { return false }
+            let mask: UInt32 = interface.prefixLength == 0 ? 0 : ~0 << (32 - interface.prefixLength)
+            let isOwnSubnet = route.gateway == 0 && route.prefixLength == interface.prefixLength
+                && route.destination == interface.address & mask
+            return !isOwnSubnet
+        }
+        return (kept.filter { $0.gateway == 0 } + kept.filter { $0.gateway != 0 }).map {
+            .route(destination: $0.destination, prefixLength: $0.prefixLength, gateway: $0.gateway, device: $0.device)
+        }
     }
 
     /// isorun's copies of the tap descriptors, once QEMU holds its own.

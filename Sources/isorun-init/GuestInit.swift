@@ -12,8 +12,9 @@ enum GuestInit {
                 fail("network interface \(interface.name): \(step.map { String(cString: $0) } ?? "configure"): \(errnoText())")
             }
         }
-        if let route = spec.defaultRoute, isorun_guest_default_route(route.gateway, route.device) != 0 {
-            fail("default route via \(DottedQuad.format(route.gateway)) on \(route.device): \(errnoText())")
+        for route in spec.routes
+        where isorun_guest_add_route(route.destination, Int32(route.prefixLength), route.gateway, route.device) != 0 {
+            fail("route to \(DottedQuad.format(route.destination))/\(route.prefixLength) via \(DottedQuad.format(route.gateway)) on \(route.device): \(errnoText())")
         }
     }
 

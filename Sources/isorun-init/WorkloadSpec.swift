@@ -26,9 +26,9 @@ struct WorkloadSpec {
     var terminal: (rows: UInt16, columns: UInt16)?
     /// stdin comes as `input` messages (typed at the host's terminal), through a pipe.
     var typedInput = false
-    /// The container's network interfaces and its default route.
+    /// The container's network interfaces and routes (link routes before those through a gateway).
     var interfaces: [(name: String, mac: [UInt8], mtu: Int32, address: UInt32, prefixLength: Int)] = []
-    var defaultRoute: (gateway: UInt32, device: String)?
+    var routes: [(destination: UInt32, prefixLength: Int, gateway: UInt32, device: String)] = []
 
     mutating func apply(_ message: GuestMessage) {
         switch message {
@@ -57,7 +57,8 @@ struct WorkloadSpec {
         case .typedInput: typedInput = true
         case .networkInterface(let name, let mac, let mtu, let address, let prefixLength):
             interfaces.append((name, mac, mtu, address, prefixLength))
-        case .defaultRoute(let gateway, let device): defaultRoute = (gateway, device)
+        case .route(let destination, let prefixLength, let gateway, let device):
+            routes.append((destination, prefixLength, gateway, device))
         default: break
         }
     }

@@ -4,6 +4,8 @@ import Testing
 
 /// A network namespace set up the way a CNI plugin sets one up: a veth pair, one end
 /// renamed `eth0` inside with an address and a default route, the other on the host.
+/// Bridge style (the bridge plugin, podman): a /24 with the gateway in it. Point-to-point
+/// (Calico): a /32, and the gateway reachable through a route to the link.
 struct CNIStyleNamespace {
     let name: String
     let hostEnd: String
@@ -13,7 +15,7 @@ struct CNIStyleNamespace {
     var path: String { "/run/netns/\(name)" }
     static let mtu = 1400
 
-    init() throws {
+    init(pointToPoint: Bool = false) throws {
         subnet = Int(getpid() % 200) + Int.random(in: 0..<50)
         name = "isorun-test-\(getpid())-\(subnet)"
         hostEnd = "irh\(getpid() % 10000)x\(subnet)"
@@ -25,9 +27,10 @@ struct CNIStyleNamespace {
             ["-n", name, "link", "set", peer, "name", "eth0"],
             ["addr", "add", "\(hostAddress)/24", "dev", hostEnd],
             ["link", "set", hostEnd, "up"],
-            ["-n", name, "addr", "add", "\(containerAddress)/24", "dev", "eth0"],
+            ["-n", name, "addr", "add", "\(containerAddress)/\(pointToPoint ? 32 : 24)", "dev", "eth0"],
             ["-n", name, "link", "set", "eth0", "up"],
             ["-n", name, "link", "set", "lo", "up"],
+        ] + (pointToPoint ? [["-n", name, "route", "add", hostAddress, "dev", "eth0", "scope", "link"]] : []) + [
             ["-n", name, "route", "add", "default", "via", hostAddress],
         ] {
             let result = try IsorunRunner.runProgram("/usr/sbin/ip", command)
@@ -110,8 +113,9 @@ final class ProbeServer {
 /// VM mode in a network namespace someone else prepared (CNI, podman): the guest takes
 /// over its interfaces, so the workload sees and reaches what a container there would.
 extension VMModeTests {
-    @Test func aVMTakesOverTheInterfacesOfTheNamespaceItJoins() throws {
-        let network = try CNIStyleNamespace()
+    @Test(arguments: [false, true])
+    func aVMTakesOverTheInterfacesOfTheNamespaceItJoins(pointToPoint: Bool) throws {
+        let network = try CNIStyleNamespace(pointToPoint: pointToPoint)
         defer { network.remove() }
         let server = try ProbeServer(address: network.hostAddress)
         defer { server.stop() }
@@ -132,7 +136,7 @@ extension VMModeTests {
 
         let sandbox = try IsorunRunner.run(["run", "--mode", "sandbox", bundle])
         #expect(sandbox.status == 0, "\(sandbox.err)")
-        // eth0's own MAC and MTU; the header, the subnet's route and the default route.
+        // eth0's own MAC and MTU; the header, the subnet's route (or the gateway's) and the default route.
         #expect(sandbox.out == "\(try network.mac())\n\(CNIStyleNamespace.mtu)\n3\n" + server.body, "\(sandbox.out)")
 
         let id = IsorunRunner.uniqueID("vmnet")

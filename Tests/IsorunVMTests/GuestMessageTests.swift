@@ -10,7 +10,8 @@ struct GuestMessageTests {
         .bind(name: "0", destination: "/srv/my data", flags: 0x3, isFile: false), .bind(name: "1", destination: "/etc/hosts", flags: 0, isFile: true),
         .networkInterface(name: "eth0", mac: [0x02, 0x42, 0xac, 0x11, 0x00, 0xff], mtu: 1450, address: 0x0a58_0002, prefixLength: 16),
         .networkInterface(name: "net 1", mac: [0, 0, 0, 0, 0, 1], mtu: 65535, address: 0xffff_ffff, prefixLength: 32),
-        .defaultRoute(gateway: 0x0a58_0001, device: "eth0"),
+        .route(destination: 0, prefixLength: 0, gateway: 0x0a58_0001, device: "eth0"),
+        .route(destination: 0xa9fe_0101, prefixLength: 32, gateway: 0, device: "eth 0"),
         .capabilities(effective: 0x2000_0420, permitted: 0x2000_0420, inheritable: 0, bounding: 0x1ff_ffff_ffff, ambient: 1 << 63),
         .noNewPrivileges, .seccompFilter([0x20, 0, 0, 0, 4, 0, 0, 0, 0x06, 0, 0, 0, 0, 0, 0xff, 0x7f]), .seccompFlags(6), .typedInput, .input([0x68, 0x69, 0x0a]), .input([]), .inputEnd,
         .startContainerHook(path: "/bin/sh", arguments: ["sh", "-c", "read s; echo \"$s\" > /x y", ""], environment: ["A=1 2", ""],
@@ -38,7 +39,8 @@ struct GuestMessageTests {
                      "x-out 1 1", "x-exit 1", "x-tty 1 2", "x-bogus 1", "x-user 1 2",
                      "net eth0 0242ac1100ff 1500 10.0.0.2", "net eth0 0242ac1100 1500 10.0.0.2/24", "net eth0 0242ac1100ff x 10.0.0.2/24",
                      "net eth0 0242ac1100ff 1500 10.0.0/24", "net eth0 0242ac1100ff 1500 10.0.0.256/24", "net eth0 0242ac1100ff 1500 10.0.0.2/33",
-                     "route 10.0.0.1", "route 10..0.1 eth0"] {
+                     "route 10.0.0.1", "route 10..0.1 eth0", "route 0.0.0.0/0 10.0.0.1", "route 0.0.0.0 10.0.0.1 eth0",
+                     "route 0.0.0.0/33 10.0.0.1 eth0", "route 0.0.0.0/0 10.0.0 eth0"] {
             #expect(GuestMessage(line: Substring(line)) == nil)
         }
     }

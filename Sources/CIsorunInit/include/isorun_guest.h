@@ -43,8 +43,10 @@ int isorun_guest_loopback_up(void);
 /// errno and `*step` naming what failed (network.c).
 int isorun_guest_configure_interface(const unsigned char mac[6], const char *name, int mtu, uint32_t address,
                                      int prefix_length, const char **step);
-/// Adds the default route through `gateway` (most significant byte first) on `device`.
-int isorun_guest_default_route(uint32_t gateway, const char *device);
+/// Adds the route to `destination`/`prefix_length` on `device`, through `gateway` (0: on
+/// the link); addresses most significant byte first. One the kernel has already (an
+/// address's own subnet) is not an error.
+int isorun_guest_add_route(uint32_t destination, int prefix_length, uint32_t gateway, const char *device);
 
 /// pidfd_open(2), which glibc 2.36 declares but Swift's Glibc module does not show.
 /// Returns a descriptor that polls readable when `pid` exits, or -1.

@@ -264,11 +264,21 @@ struct isorun_interface {
     int prefix;
 };
 
+/// An IPv4 route of the main table; addresses in network byte order, gateway 0 for a
+/// route to the link itself.
+struct isorun_route {
+    uint32_t destination;
+    int prefix;
+    uint32_t gateway;
+    char device[16];
+};
+
 /// The Ethernet interfaces of the namespace `netns_fd` that are up and have an IPv4
-/// address (loopback excluded), at most `max` of them, and the default route's gateway
-/// (network byte order; 0: none) and device. The count, or -errno.
+/// address (loopback excluded), at most `max` of them, and its IPv4 routes as the kernel
+/// lists them (at most `max_routes`, their number in `*route_count`). The interfaces'
+/// count, or -errno.
 int isorun_netns_interfaces(int netns_fd, struct isorun_interface *out, int max,
-                            uint32_t *gateway, char gateway_device[16]);
+                            struct isorun_route *routes, int max_routes, int *route_count);
 /// In the namespace `netns_fd`: makes a tap device (named by the kernel after "isotap%d"),
 /// gives it `mtu`, brings it up, and joins it to the interface `index` with an ingress
 /// qdisc on each whose filter redirects every frame to the other. Returns the tap's
