@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <net/if.h>
 #include <net/route.h>
 #include <stdio.h>
@@ -74,6 +75,16 @@ int isorun_guest_configure_interface(const unsigned char mac[6], const char *nam
     *step = "set the netmask";
     set_address(&request.ifr_netmask, prefix_length == 0 ? 0 : 0xffffffffu << (32 - prefix_length));
     if (ioctl(sock, SIOCSIFNETMASK, &request) < 0) goto done;
+    // The host's namespace holds these addresses already: no duplicate address detection
+    // (~1 s of tentative addresses) for the link-local address that comes up with the link
+    // or the global ones added after it. Absent without IPv6: nothing to do.
+    char dad[96];
+    snprintf(dad, sizeof dad, "/proc/sys/net/ipv6/conf/%s/accept_dad", name);
+    int dad_fd = open(dad, O_WRONLY | O_CLOEXEC);
+    if (dad_fd >= 0) {
+        (void)!write(dad_fd, "0", 1);
+        close(dad_fd);
+    }
     *step = "bring it up";
     if (ioctl(sock, SIOCGIFFLAGS, &request) < 0) goto done;
     request.ifr_flags |= IFF_UP | IFF_RUNNING;
@@ -101,6 +112,63 @@ int isorun_guest_add_route(uint32_t destination, int prefix_length, uint32_t gat
     name[IFNAMSIZ - 1] = 0;
     route.rt_dev = name;
     int rc = ioctl(sock, SIOCADDRT, &route);
+    if (rc < 0 && errno == EEXIST) rc = 0;
+    int saved = errno;
+    close(sock);
+    errno = saved;
+    return rc;
+}
+
+/// The kernel's in6_ifreq and in6_rtmsg (linux/ipv6.h, linux/ipv6_route.h), which do not
+/// mix with libc's netinet headers.
+struct ipv6_interface_request {
+    unsigned char address[16];
+    uint32_t prefix_length;
+    int index;
+};
+struct ipv6_route_request {
+    unsigned char destination[16];
+    unsigned char source[16];
+    unsigned char gateway[16];
+    uint32_t type;
+    uint16_t destination_length;
+    uint16_t source_length;
+    uint32_t metric;
+    unsigned long info;
+    uint32_t flags;
+    int index;
+};
+
+int isorun_guest_add_address6(const char *device, const unsigned char address[16], int prefix_length) {
+    int sock = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (sock < 0) return -1;
+    struct ipv6_interface_request request;
+    memset(&request, 0, sizeof request);
+    memcpy(request.address, address, 16);
+    request.prefix_length = (uint32_t)prefix_length;
+    request.index = (int)if_nametoindex(device);
+    int rc = request.index == 0 ? -1 : ioctl(sock, SIOCSIFADDR, &request);
+    int saved = errno;
+    close(sock);
+    errno = saved;
+    return rc;
+}
+
+int isorun_guest_add_route6(const unsigned char destination[16], int prefix_length, const unsigned char gateway[16],
+                            const char *device) {
+    int sock = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (sock < 0) return -1;
+    struct ipv6_route_request route;
+    memset(&route, 0, sizeof route);
+    memcpy(route.destination, destination, 16);
+    memcpy(route.gateway, gateway, 16);
+    route.destination_length = (uint16_t)prefix_length;
+    route.metric = 1024;  // the kernel's default for routes a user adds
+    int through_gateway = 0;
+    for (int i = 0; i < 16; i++) through_gateway |= gateway[i];
+    route.flags = RTF_UP | (through_gateway ? RTF_GATEWAY : 0);
+    route.index = (int)if_nametoindex(device);
+    int rc = route.index == 0 ? -1 : ioctl(sock, SIOCADDRT, &route);
     if (rc < 0 && errno == EEXIST) rc = 0;
     int saved = errno;
     close(sock);

@@ -75,6 +75,65 @@ static int read_routes(struct isorun_route *out, int max) {
     return count;
 }
 
+/// 32 hex digits into 16 bytes; 0 on success.
+static int parse_hex16(const char *text, unsigned char out[16]) {
+    for (int i = 0; i < 16; i++) {
+        unsigned byte;
+        if (sscanf(text + 2 * i, "%2x", &byte) != 1) return -1;
+        out[i] = (unsigned char)byte;
+    }
+    return 0;
+}
+
+static int is_link_local_or_multicast(const unsigned char address[16]) {
+    return address[0] == 0xff || (address[0] == 0xfe && (address[1] & 0xc0) == 0x80);
+}
+
+int isorun_netns_ipv6(int netns_fd, struct isorun_ipv6_entry *addresses, int max, int *address_count,
+                      struct isorun_ipv6_entry *routes, int *route_count) {
+    *address_count = 0;
+    *route_count = 0;
+    int home;
+    int rc = enter_namespace(netns_fd, &home);
+    if (rc < 0) return rc;
+    // Without IPv6 in the namespace's kernel these files are absent: nothing to carry.
+    FILE *list = fopen("/proc/thread-self/net/if_inet6", "re");
+    char line[512];
+    while (list && *address_count < max && fgets(line, sizeof line, list)) {
+        // address index prefix scope flags name; scope 0 is global, 0x20 the link's.
+        char hex[33], name[17];
+        unsigned index, prefix, scope, flags;
+        if (sscanf(line, "%32s %x %x %x %x %16s", hex, &index, &prefix, &scope, &flags, name) != 6) continue;
+        if (scope != 0 && scope != 0x20) continue;
+        struct isorun_ipv6_entry *entry = &addresses[*address_count];
+        memset(entry, 0, sizeof *entry);
+        if (parse_hex16(hex, entry->address) < 0) continue;
+        entry->prefix = (int)prefix;
+        memcpy(entry->device, name, sizeof entry->device - 1);
+        (*address_count)++;
+    }
+    if (list) fclose(list);
+    FILE *table = fopen("/proc/thread-self/net/ipv6_route", "re");
+    while (table && *route_count < max && fgets(line, sizeof line, table)) {
+        // destination prefix source source-prefix next-hop metric refcount use flags device
+        char destination[33], source[33], via[33], name[17];
+        unsigned prefix, source_prefix, metric, references, use, flags;
+        if (sscanf(line, "%32s %x %32s %x %32s %x %x %x %x %16s", destination, &prefix, source, &source_prefix, via,
+                   &metric, &references, &use, &flags, name) != 10) continue;
+        if (!(flags & RTF_UP) || (flags & 0x80000000u /* RTF_LOCAL */) || strcmp(name, "lo") == 0) continue;
+        struct isorun_ipv6_entry *entry = &routes[*route_count];
+        memset(entry, 0, sizeof *entry);
+        if (parse_hex16(destination, entry->address) < 0 || parse_hex16(via, entry->gateway) < 0) continue;
+        if (prefix > 0 && is_link_local_or_multicast(entry->address)) continue;
+        entry->prefix = (int)prefix;
+        memcpy(entry->device, name, sizeof entry->device - 1);
+        (*route_count)++;
+    }
+    if (table) fclose(table);
+    leave_namespace(home);
+    return 0;
+}
+
 int isorun_netns_interfaces(int netns_fd, struct isorun_interface *out, int max,
                             struct isorun_route *routes, int max_routes, int *route_count) {
     *route_count = 0;

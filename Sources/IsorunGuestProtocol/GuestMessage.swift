@@ -44,6 +44,11 @@ public enum GuestMessage: Equatable, Sendable {
     /// A route of the namespace: to `destination`/`prefixLength` on `device`, through
     /// `gateway` (0: the destination is on the link).
     case route(destination: UInt32, prefixLength: Int, gateway: UInt32, device: String)
+    /// A global IPv6 address of the interface `device` (already configured by `net`).
+    case networkAddress6(device: String, address: [UInt8], prefixLength: Int)
+    /// An IPv6 route: to `prefixLength` bits of `destination` on `device`, through
+    /// `gateway` (all zeros: on the link).
+    case route6(destination: [UInt8], prefixLength: Int, gateway: [UInt8], device: String)
     /// The process's capability sets as bit masks (bit N is capability N).
     case capabilities(effective: UInt64, permitted: UInt64, inheritable: UInt64, bounding: UInt64, ambient: UInt64)
     case noNewPrivileges
@@ -109,6 +114,10 @@ public enum GuestMessage: Equatable, Sendable {
             "net \(Escaping.escape(name)) \(Hex.encode(mac)) \(mtu) \(DottedQuad.format(address))/\(prefixLength)\n"
         case .route(let destination, let prefixLength, let gateway, let device):
             "route \(DottedQuad.format(destination))/\(prefixLength) \(DottedQuad.format(gateway)) \(Escaping.escape(device))\n"
+        case .networkAddress6(let device, let address, let prefixLength):
+            "net6 \(Escaping.escape(device)) \(Hex.encode(address))/\(prefixLength)\n"
+        case .route6(let destination, let prefixLength, let gateway, let device):
+            "route6 \(Hex.encode(destination))/\(prefixLength) \(Hex.encode(gateway)) \(Escaping.escape(device))\n"
         case .capabilities(let effective, let permitted, let inheritable, let bounding, let ambient):
             "caps \([effective, permitted, inheritable, bounding, ambient].map { String($0, radix: 16) }.joined(separator: " "))\n"
         case .noNewPrivileges: "no-new-privs\n"
@@ -140,6 +149,14 @@ public enum GuestMessage: Equatable, Sendable {
         case .exit(let status): "exit \(status)\n"
         case .error(let text): "error \(Escaping.escape(text))\n"
         }
+    }
+
+    /// "<32 hex digits>/<0-128>".
+    static func ipv6Prefix(_ text: Substring) -> ([UInt8], Int)? {
+        let parts = text.split(separator: "/")
+        guard parts.count == 2, let address = Hex.decode(parts[0]), address.count == 16,
+              let prefixLength = Int(parts[1]), (0...128).contains(prefixLength) else { return nil }
+        return (address, prefixLength)
     }
 
     /// Parses one line (without its newline); nil for anything unknown or malformed.
@@ -190,6 +207,15 @@ public enum GuestMessage: Equatable, Sendable {
             guard cidr.count == 2, let destination = DottedQuad.parse(cidr[0]), let prefixLength = Int(cidr[1]),
                   (0...32).contains(prefixLength) else { return nil }
             self = .route(destination: destination, prefixLength: prefixLength, gateway: gateway, device: Escaping.unescape(fields[2]))
+        case "net6":
+            let fields = rest.split(separator: " ")
+            guard fields.count == 2, let (address, prefixLength) = Self.ipv6Prefix(fields[1]) else { return nil }
+            self = .networkAddress6(device: Escaping.unescape(fields[0]), address: address, prefixLength: prefixLength)
+        case "route6":
+            let fields = rest.split(separator: " ")
+            guard fields.count == 3, let (destination, prefixLength) = Self.ipv6Prefix(fields[0]),
+                  let gateway = Hex.decode(fields[1]), gateway.count == 16 else { return nil }
+            self = .route6(destination: destination, prefixLength: prefixLength, gateway: gateway, device: Escaping.unescape(fields[2]))
         case "caps":
             let masks = rest.split(separator: " ").compactMap { UInt64($0, radix: 16) }
             guard masks.count == 5 else { return nil }

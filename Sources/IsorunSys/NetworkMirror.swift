@@ -38,10 +38,30 @@ public struct NetworkRoute: Equatable, Sendable {
     }
 }
 
+/// A global IPv6 address (`prefixLength` its subnet) or an IPv6 route (to `prefixLength`
+/// bits of `address`, through `gateway`, all zeros for the link itself) on `device`.
+public struct IPv6Entry: Equatable, Sendable {
+    public var address: [UInt8]
+    public var prefixLength: Int
+    public var gateway: [UInt8]
+    public var device: String
+
+    public init(address: [UInt8], prefixLength: Int, gateway: [UInt8] = Array(repeating: 0, count: 16), device: String) {
+        self.address = address
+        self.prefixLength = prefixLength
+        self.gateway = gateway
+        self.device = device
+    }
+
+    public var isThroughGateway: Bool { gateway.contains { $0 != 0 } }
+}
+
 /// A namespace's interfaces and routes (`NetworkMirror.links`).
 public struct NetworkNamespaceLinks: Equatable, Sendable {
     public var interfaces: [NetworkInterface]
     public var routes: [NetworkRoute]
+    public var ipv6Addresses: [IPv6Entry] = []
+    public var ipv6Routes: [IPv6Entry] = []
 }
 
 /// Joins a tap device to an interface of a container's network namespace, so that a VM
@@ -65,7 +85,19 @@ public enum NetworkMirror {
                          gateway: UInt32(bigEndian: raw.gateway),
                          device: withUnsafeBytes(of: raw.device) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) })
         }
-        return NetworkNamespaceLinks(interfaces: interfaces, routes: routes)
+        var addresses6 = [isorun_ipv6_entry](repeating: isorun_ipv6_entry(), count: 32)
+        var routes6 = [isorun_ipv6_entry](repeating: isorun_ipv6_entry(), count: 32)
+        var addressCount: Int32 = 0, route6Count: Int32 = 0
+        let ipv6 = isorun_netns_ipv6(namespace, &addresses6, Int32(addresses6.count), &addressCount, &routes6, &route6Count)
+        guard ipv6 == 0 else { throw SystemError("list the network namespace's IPv6 addresses", errno: -ipv6) }
+        func entry(_ raw: isorun_ipv6_entry) -> IPv6Entry {
+            IPv6Entry(address: withUnsafeBytes(of: raw.address) { Array($0) }, prefixLength: Int(raw.prefix),
+                      gateway: withUnsafeBytes(of: raw.gateway) { Array($0) },
+                      device: withUnsafeBytes(of: raw.device) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) })
+        }
+        return NetworkNamespaceLinks(interfaces: interfaces, routes: routes,
+                                     ipv6Addresses: addresses6.prefix(Int(addressCount)).map(entry),
+                                     ipv6Routes: routes6.prefix(Int(route6Count)).map(entry))
     }
 
     /// A new tap in the namespace, joined both ways to `interface`; its descriptor

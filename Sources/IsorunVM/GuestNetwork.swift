@@ -64,6 +64,7 @@ final class GuestNetwork {
             throw error
         }
         messages += Self.routeMessages(links.routes, interfaces: links.interfaces.filter { mirrored.contains($0.name) })
+        messages += Self.ipv6Messages(addresses: links.ipv6Addresses, routes: links.ipv6Routes, devices: mirrored)
         if !mirrored.isEmpty { Log.debug("vm: network: \(mirrored.joined(separator: ", ")) of \(path) mirrored to taps") }
     }
 
@@ -81,6 +82,32 @@ final class GuestNetwork {
         }
         return (kept.filter { $0.gateway == 0 } + kept.filter { $0.gateway != 0 }).map {
             .route(destination: $0.destination, prefixLength: $0.prefixLength, gateway: $0.gateway, device: $0.device)
+        }
+    }
+
+    /// The taken-over interfaces' IPv6 addresses, then their routes, to the link first.
+    /// Link-local addresses are copied too: the guest would derive the same from the same
+    /// MAC, but only once its link watch reports the carrier, up to a second into the
+    /// workload. Each address's own prefix route is the guest kernel's to add.
+    static func ipv6Messages(addresses: [IPv6Entry], routes: [IPv6Entry], devices: [String]) -> [GuestMessage] {
+        let ours = { (entry: IPv6Entry) in devices.contains(entry.device) }
+        let ownPrefixes = addresses.filter(ours).map { IPv6Entry(address: Self.masked($0.address, $0.prefixLength),
+                                                                  prefixLength: $0.prefixLength, device: $0.device) }
+        let kept = routes.filter(ours).filter { route in
+            route.isThroughGateway || !ownPrefixes.contains { $0.device == route.device && $0.prefixLength == route.prefixLength
+                                                              && $0.address == Self.masked(route.address, route.prefixLength) }
+        }
+        return addresses.filter(ours).map { .networkAddress6(device: $0.device, address: $0.address, prefixLength: $0.prefixLength) }
+            + (kept.filter { !$0.isThroughGateway } + kept.filter(\.isThroughGateway)).map {
+                .route6(destination: $0.address, prefixLength: $0.prefixLength, gateway: $0.gateway, device: $0.device)
+            }
+    }
+
+    /// `address` with all but its first `prefixLength` bits cleared.
+    static func masked(_ address: [UInt8], _ prefixLength: Int) -> [UInt8] {
+        address.enumerated().map { index, byte in
+            let bits = min(max(prefixLength - index * 8, 0), 8)
+            return bits == 8 ? byte : byte & ~(0xff >> bits)
         }
     }
 

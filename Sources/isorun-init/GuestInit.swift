@@ -16,6 +16,13 @@ enum GuestInit {
         where isorun_guest_add_route(route.destination, Int32(route.prefixLength), route.gateway, route.device) != 0 {
             fail("route to \(DottedQuad.format(route.destination))/\(route.prefixLength) via \(DottedQuad.format(route.gateway)) on \(route.device): \(errnoText())")
         }
+        for entry in spec.addresses6 where isorun_guest_add_address6(entry.device, entry.address, Int32(entry.prefixLength)) != 0 {
+            fail("IPv6 address \(Hex.encode(entry.address))/\(entry.prefixLength) on \(entry.device): \(errnoText())")
+        }
+        for route in spec.routes6
+        where isorun_guest_add_route6(route.destination, Int32(route.prefixLength), route.gateway, route.device) != 0 {
+            fail("IPv6 route to \(Hex.encode(route.destination))/\(route.prefixLength) on \(route.device): \(errnoText())")
+        }
     }
 
     static func run() -> Never {

@@ -29,6 +29,8 @@ struct WorkloadSpec {
     /// The container's network interfaces and routes (link routes before those through a gateway).
     var interfaces: [(name: String, mac: [UInt8], mtu: Int32, address: UInt32, prefixLength: Int)] = []
     var routes: [(destination: UInt32, prefixLength: Int, gateway: UInt32, device: String)] = []
+    var addresses6: [(device: String, address: [UInt8], prefixLength: Int)] = []
+    var routes6: [(destination: [UInt8], prefixLength: Int, gateway: [UInt8], device: String)] = []
 
     mutating func apply(_ message: GuestMessage) {
         switch message {
@@ -59,6 +61,9 @@ struct WorkloadSpec {
             interfaces.append((name, mac, mtu, address, prefixLength))
         case .route(let destination, let prefixLength, let gateway, let device):
             routes.append((destination, prefixLength, gateway, device))
+        case .networkAddress6(let device, let address, let prefixLength): addresses6.append((device, address, prefixLength))
+        case .route6(let destination, let prefixLength, let gateway, let device):
+            routes6.append((destination, prefixLength, gateway, device))
         default: break
         }
     }

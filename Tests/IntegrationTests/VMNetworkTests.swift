@@ -5,13 +5,16 @@ import Testing
 /// A network namespace set up the way a CNI plugin sets one up: a veth pair, one end
 /// renamed `eth0` inside with an address and a default route, the other on the host.
 /// Bridge style (the bridge plugin, podman): a /24 with the gateway in it. Point-to-point
-/// (Calico): a /32, and the gateway reachable through a route to the link.
+/// (Calico): a /32, and the gateway reachable through a route to the link. The bridge
+/// style is dual-stack: a /64 of IPv6 beside the IPv4 /24, without duplicate address
+/// detection (which would hold the addresses back for a second).
 struct CNIStyleNamespace {
     let name: String
     let hostEnd: String
     let subnet: Int
     var hostAddress: String { "10.213.\(subnet).1" }
     var containerAddress: String { "10.213.\(subnet).2" }
+    var hostAddress6: String { "fd00:213:\(subnet)::1" }
     var path: String { "/run/netns/\(name)" }
     static let mtu = 1400
 
@@ -32,7 +35,11 @@ struct CNIStyleNamespace {
             ["-n", name, "link", "set", "lo", "up"],
         ] + (pointToPoint ? [["-n", name, "route", "add", hostAddress, "dev", "eth0", "scope", "link"]] : []) + [
             ["-n", name, "route", "add", "default", "via", hostAddress],
-        ] {
+        ] + (pointToPoint ? [] : [
+            ["addr", "add", "\(hostAddress6)/64", "dev", hostEnd, "nodad"],
+            ["-n", name, "addr", "add", "fd00:213:\(subnet)::2/64", "dev", "eth0", "nodad"],
+            ["-n", name, "-6", "route", "add", "default", "via", hostAddress6],
+        ]) {
             let result = try IsorunRunner.runProgram("/usr/sbin/ip", command)
             guard result.status == 0 else {
                 remove()
@@ -72,7 +79,8 @@ final class ProbeServer {
     let directory: String
     let body = "reached the host \(UUID().uuidString)\n"
 
-    init(address: String) throws {
+    /// Listening on `address` (`::` for both families), checked through `reachable`.
+    init(address: String, reachable: String? = nil) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-probe-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try body.write(toFile: directory + "/probe", atomically: false, encoding: .utf8)
@@ -83,7 +91,7 @@ final class ProbeServer {
         try process.run()
         // Listening once a connection succeeds (python starts in well under a second).
         for _ in 0..<100 {
-            if Self.connects(address: address, port: port) { return }
+            if Self.connects(address: reachable ?? address, port: port) { return }
             usleep(50_000)
         }
         stop()
@@ -117,14 +125,24 @@ extension VMModeTests {
     func aVMTakesOverTheInterfacesOfTheNamespaceItJoins(pointToPoint: Bool) throws {
         let network = try CNIStyleNamespace(pointToPoint: pointToPoint)
         defer { network.remove() }
-        let server = try ProbeServer(address: network.hostAddress)
+        let server = try ProbeServer(address: "::", reachable: network.hostAddress)
         defer { server.stop() }
         let before = try network.shown()
-        let script = """
+        var script = """
             cat /sys/class/net/eth0/address /sys/class/net/eth0/mtu
             grep -c . /proc/net/route
             printf 'GET /probe HTTP/1.0\\r\\n\\r\\n' | nc -w 20 \(network.hostAddress) \(server.port) | tail -n 1
             """
+        if !pointToPoint {
+            // Over IPv6 as well; the same addresses, the link-local one included (the
+            // guest derives it from the same MAC), and the same IPv6 routes.
+            script += """
+
+                cut -c1-32 /proc/net/if_inet6 | sort
+                grep -v -e ' lo$' -e '^ff' -e '^fe80' /proc/net/ipv6_route | cut -c1-35 | sort
+                printf 'GET /probe HTTP/1.0\\r\\n\\r\\n' | nc -w 20 \(network.hostAddress6) \(server.port) | tail -n 1
+                """
+        }
         let bundle = try IsorunRunner.bundleCopy("hello", args: ["sh", "-c", script]) { config in
             var linux = config["linux"] as? [String: Any] ?? [:]
             var namespaces = (linux["namespaces"] as? [[String: Any]] ?? []).filter { $0["type"] as? String != "network" }
@@ -137,7 +155,8 @@ extension VMModeTests {
         let sandbox = try IsorunRunner.run(["run", "--mode", "sandbox", bundle])
         #expect(sandbox.status == 0, "\(sandbox.err)")
         // eth0's own MAC and MTU; the header, the subnet's route (or the gateway's) and the default route.
-        #expect(sandbox.out == "\(try network.mac())\n\(CNIStyleNamespace.mtu)\n3\n" + server.body, "\(sandbox.out)")
+        #expect(sandbox.out.hasPrefix("\(try network.mac())\n\(CNIStyleNamespace.mtu)\n3\n" + server.body), "\(sandbox.out)")
+        #expect(sandbox.out.components(separatedBy: server.body).count == (pointToPoint ? 2 : 3), "over IPv6 too: \(sandbox.out)")
 
         let id = IsorunRunner.uniqueID("vmnet")
         let vm = try IsorunRunner.run(["run", "--mode", "vm", "--id", id, bundle])

@@ -12,6 +12,8 @@ struct GuestMessageTests {
         .networkInterface(name: "net 1", mac: [0, 0, 0, 0, 0, 1], mtu: 65535, address: 0xffff_ffff, prefixLength: 32),
         .route(destination: 0, prefixLength: 0, gateway: 0x0a58_0001, device: "eth0"),
         .route(destination: 0xa9fe_0101, prefixLength: 32, gateway: 0, device: "eth 0"),
+        .networkAddress6(device: "eth0", address: Array(0..<16), prefixLength: 64),
+        .route6(destination: [UInt8](repeating: 0, count: 16), prefixLength: 0, gateway: [0xfe, 0x80] + [UInt8](repeating: 0, count: 13) + [1], device: "eth0"),
         .capabilities(effective: 0x2000_0420, permitted: 0x2000_0420, inheritable: 0, bounding: 0x1ff_ffff_ffff, ambient: 1 << 63),
         .noNewPrivileges, .seccompFilter([0x20, 0, 0, 0, 4, 0, 0, 0, 0x06, 0, 0, 0, 0, 0, 0xff, 0x7f]), .seccompFlags(6), .typedInput, .input([0x68, 0x69, 0x0a]), .input([]), .inputEnd,
         .startContainerHook(path: "/bin/sh", arguments: ["sh", "-c", "read s; echo \"$s\" > /x y", ""], environment: ["A=1 2", ""],
@@ -40,7 +42,9 @@ struct GuestMessageTests {
                      "net eth0 0242ac1100ff 1500 10.0.0.2", "net eth0 0242ac1100 1500 10.0.0.2/24", "net eth0 0242ac1100ff x 10.0.0.2/24",
                      "net eth0 0242ac1100ff 1500 10.0.0/24", "net eth0 0242ac1100ff 1500 10.0.0.256/24", "net eth0 0242ac1100ff 1500 10.0.0.2/33",
                      "route 10.0.0.1", "route 10..0.1 eth0", "route 0.0.0.0/0 10.0.0.1", "route 0.0.0.0 10.0.0.1 eth0",
-                     "route 0.0.0.0/33 10.0.0.1 eth0", "route 0.0.0.0/0 10.0.0 eth0"] {
+                     "route 0.0.0.0/33 10.0.0.1 eth0", "route 0.0.0.0/0 10.0.0 eth0",
+                     "net6 eth0 000102030405060708090a0b0c0d0e0f", "net6 eth0 0001/64", "net6 eth0 000102030405060708090a0b0c0d0e0f/129",
+                     "route6 00000000000000000000000000000000/0 fe80 eth0", "route6 00000000000000000000000000000000/0 fe800000000000000000000000000001"] {
             #expect(GuestMessage(line: Substring(line)) == nil)
         }
     }

@@ -28,4 +28,35 @@ struct GuestNetworkTests {
             .route(destination: 0, prefixLength: 0, gateway: 0xa9fe_0101, device: "eth0"),
         ])
     }
+
+    /// Dual stack: every address, the link-local one too (the guest's own would come up to a
+    /// second late), and the routes other than each address's own prefix, link routes first.
+    @Test func ipv6AddressesAndRoutesOfTheTakenOverInterfacesOnly() {
+        func address(_ text: String) -> [UInt8] {
+            var bytes = [UInt8](repeating: 0, count: 16)
+            for (index, group) in text.split(separator: ":", omittingEmptySubsequences: false).enumerated() where !group.isEmpty {
+                let value = UInt16(group, radix: 16)!
+                bytes[index * 2] = UInt8(value >> 8)
+                bytes[index * 2 + 1] = UInt8(value & 0xff)
+            }
+            return bytes
+        }
+        let zero = [UInt8](repeating: 0, count: 16)
+        let global = IPv6Entry(address: address("fd00:1:0:0:0:0:0:2"), prefixLength: 64, device: "eth0")
+        let linkLocal = IPv6Entry(address: address("fe80:0:0:0:50fa:dcff:fec7:78a"), prefixLength: 64, device: "eth0")
+        let other = IPv6Entry(address: address("fd00:9:0:0:0:0:0:2"), prefixLength: 64, device: "net9")
+        let routes = [
+            IPv6Entry(address: zero, prefixLength: 0, gateway: address("fe80:0:0:0:0:0:0:1"), device: "eth0"),
+            IPv6Entry(address: address("fd00:1:0:0:0:0:0:0"), prefixLength: 64, device: "eth0"),
+            IPv6Entry(address: address("fd00:2:0:0:0:0:0:0"), prefixLength: 48, device: "eth0"),
+            IPv6Entry(address: address("fd00:9:0:0:0:0:0:0"), prefixLength: 64, device: "net9"),
+        ]
+        #expect(GuestNetwork.ipv6Messages(addresses: [global, linkLocal, other], routes: routes, devices: ["eth0"]) == [
+            .networkAddress6(device: "eth0", address: global.address, prefixLength: 64),
+            .networkAddress6(device: "eth0", address: linkLocal.address, prefixLength: 64),
+            .route6(destination: address("fd00:2:0:0:0:0:0:0"), prefixLength: 48, gateway: zero, device: "eth0"),
+            .route6(destination: zero, prefixLength: 0, gateway: address("fe80:0:0:0:0:0:0:1"), device: "eth0"),
+        ])
+        #expect(GuestNetwork.masked(address("fd00:1:ffff:ffff:1:2:3:4"), 52) == address("fd00:1:ffff:f000:0:0:0:0"))
+    }
 }

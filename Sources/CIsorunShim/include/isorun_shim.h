@@ -273,6 +273,20 @@ struct isorun_route {
     char device[16];
 };
 
+/// A global or link-local IPv6 address of an interface, or an IPv6 route (`prefix` bits of
+/// `address`, through `gateway`, all zero for a route to the link), on `device`.
+struct isorun_ipv6_entry {
+    unsigned char address[16];
+    int prefix;
+    unsigned char gateway[16];
+    char device[16];
+};
+
+/// The namespace's global and link-local IPv6 addresses and its IPv6 routes through a gateway or to a
+/// prefix, neither link-local nor multicast nor local (at most `max` of each). 0, or -errno.
+int isorun_netns_ipv6(int netns_fd, struct isorun_ipv6_entry *addresses, int max, int *address_count,
+                      struct isorun_ipv6_entry *routes, int *route_count);
+
 /// The Ethernet interfaces of the namespace `netns_fd` that are up and have an IPv4
 /// address (loopback excluded), at most `max` of them, and its IPv4 routes as the kernel
 /// lists them (at most `max_routes`, their number in `*route_count`). The interfaces'
