@@ -111,6 +111,9 @@ final class GuestNetwork {
         }
     }
 
+    /// Whether the guest needs its IPv6 stack (see QemuCommandLine.guestIPv6).
+    var needsIPv6: Bool { messages.contains { if case .networkAddress6 = $0 { true } else { false } } }
+
     /// isorun's copies of the tap descriptors, once QEMU holds its own.
     func closeDescriptors() {
         for device in devices where device.descriptor >= 0 { close(device.descriptor) }

@@ -112,7 +112,7 @@ public struct VMLauncher: Launcher {
             consoleLog: "\(state.directory)/console.log", controlPipe: control.base,
             qmpSocket: "\(state.directory)/qmp.sock", stdoutFifo: relays[0].fifo, stderrFifo: relays[1].fifo,
             forwardStdin: !HostProcess.isTerminal(0), terminalInput: typing?.base,
-            bindShare: mounts.shareDirectory, networkDevices: network.devices,
+            bindShare: mounts.shareDirectory, networkDevices: network.devices, guestIPv6: network.needsIPv6,
             extraArguments: request.bundle.config.vm?.hypervisor?.parameters ?? [])
         Log.debug("vm: accelerator \(accelerator.rawValue), \(resources.vCPUs) vCPU, \(resources.memoryMiB) MiB")
         Log.debug("vm: \(commandLine.arguments.joined(separator: " "))")

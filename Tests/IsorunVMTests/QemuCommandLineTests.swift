@@ -94,6 +94,18 @@ struct QemuCommandLineTests {
         #expect(arguments.contains("virtio-net-device,netdev=net1,mac=fe:00:00:00:00:01"))
     }
 
+    /// IPv6 costs a boot ~20-25 ms under TCG: only a guest with IPv6 addresses starts it,
+    /// and the bundle's own parameters, last, may turn it back on.
+    @Test func theGuestStartsIPv6OnlyWhenItHasIPv6Addresses() {
+        var line = commandLine(.tcg)
+        #expect(line.kernelParameters.contains("ipv6.disable=1"))
+        line.guestIPv6 = true
+        #expect(!line.kernelParameters.contains("ipv6.disable=1"))
+        line.guestIPv6 = false
+        line.extraKernelParameters = ["ipv6.disable=0"]
+        #expect(line.kernelParameters.last == "ipv6.disable=0")
+    }
+
     @Test func workloadStreamsHaveTheirOwnPorts() {
         let arguments = commandLine(.tcg).arguments
         let ports = arguments.filter { $0.hasPrefix("virtserialport,") }
