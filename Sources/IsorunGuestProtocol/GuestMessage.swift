@@ -6,8 +6,8 @@
 ///               `rlimit`, `sysctl`, `pids`, `root` or `readonly-root`, `tmpfs` and `bind` (in the
 ///               bundle's order), `caps`,
 ///               `no-new-privs`, `seccomp` (and `seccomp-flags`), `hook` and `hook-state` for the
-///               startContainer hooks, `tty` or `typed-input`, `net` and `route` for the
-///               container's network interfaces, then `start`), later
+///               startContainer hooks, `tty` or `typed-input`, `net`, `route`, `net6` and
+///               `route6` for the container's network interfaces, then `start`), later
 ///               `signal N`, and `in`/`in-eof` for typed input.
 /// guest → host: `ready` when init runs, `exit N` (128+N for signal N) when the
 ///               workload has ended, or `error TEXT` when init could not run it.
