@@ -1,0 +1,2 @@
+#!/bin/sh
+exec /var/cache/isorun/qemu/current/bin/qemu-system-x86_64 -M microvm,acpi=off -accel tcg -cpu max,-erms,-fsrm -m 128 -smp 1 -nodefaults -no-user-config -display none -no-reboot -serial none -kernel /var/cache/isorun/kernel/a8ef87a014b427278ef1a3d35235ca327206de3f2deca565a77fce0f08aec5b9/vmlinux -initrd /var/cache/isorun/initramfs/2644f4b380243d41.cpio -append "console=ttyS0 quiet panic=-1 reboot=t tsc early khz=2596128 noapictimer noreplace-smp rdinit=/bin/busybox -- reboot -f"
