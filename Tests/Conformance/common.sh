@@ -83,3 +83,23 @@ summarize() {   # summarize TOOL "STEP..." "EXTRA..." [FUNCTION that prints more
     echo "$tool conformance: FAIL ($FAILS failed steps)"
     exit 1
 }
+
+# A CNI network of the script's own: a bridge with a /24 and its gateway, addresses from
+# host-local kept under DATA_DIR, no firewall or portmap plugins (they would want iptables).
+write_bridge_network() {   # write_bridge_network FILE NAME BRIDGE SUBNET_PREFIX DATA_DIR (SUBNET_PREFIX: 10.215.77)
+    cat >"$1" <<EOF
+{"cniVersion": "0.4.0", "name": "$2", "plugins": [
+  {"type": "bridge", "bridge": "$3", "isGateway": true, "ipMasq": false,
+   "ipam": {"type": "host-local", "dataDir": "$5", "routes": [{"dst": "0.0.0.0/0"}],
+            "ranges": [[{"subnet": "$4.0/24", "gateway": "$4.1"}]]}}]}
+EOF
+}
+
+# An HTTP server on every host address serving DIR/probe (a line naming this run), for
+# containers to reach; prints its port. The script's cleanup kills it (its argv holds DIR).
+start_probe_server() {   # start_probe_server DIR
+    local port=$((20000 + RANDOM % 20000))
+    mkdir -p "$1" && echo "reached the host $RANDOM" >"$1/probe"
+    python3 -m http.server --bind 0.0.0.0 --directory "$1" "$port" >/dev/null 2>&1 &
+    echo "$port"
+}

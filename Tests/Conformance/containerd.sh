@@ -209,17 +209,10 @@ EOF
 CRI_BRIDGE=isorun-cri-br
 CRI_GATEWAY=10.215.78.1
 if [ "$CRI" = 1 ]; then
-    mkdir -p "$T/cni/bin" "$T/cni/conf" "$T/www"
+    mkdir -p "$T/cni/bin" "$T/cni/conf"
     for plugin in bridge host-local loopback; do ln -sf "/usr/lib/cni/$plugin" "$T/cni/bin/$plugin"; done
-    cat >"$T/cni/conf/10-isorun-cri.conflist" <<EOF
-{"cniVersion": "0.4.0", "name": "isorun-cri-net", "plugins": [
-  {"type": "bridge", "bridge": "$CRI_BRIDGE", "isGateway": true, "ipMasq": false,
-   "ipam": {"type": "host-local", "dataDir": "$T/ipam", "routes": [{"dst": "0.0.0.0/0"}],
-            "ranges": [[{"subnet": "10.215.78.0/24", "gateway": "$CRI_GATEWAY"}]]}}]}
-EOF
-    echo "reached the host $RANDOM" >"$T/www/probe"
-    PROBE_PORT=$((20000 + RANDOM % 20000))
-    python3 -m http.server --bind 0.0.0.0 --directory "$T/www" "$PROBE_PORT" >/dev/null 2>&1 &
+    write_bridge_network "$T/cni/conf/10-isorun-cri.conflist" isorun-cri-net "$CRI_BRIDGE" 10.215.78 "$T/ipam"
+    PROBE_PORT=$(start_probe_server "$T/www")
     cat >>"$T/config.toml" <<EOF
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "$PAUSE_IMAGE"

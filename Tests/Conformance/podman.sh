@@ -133,19 +133,12 @@ cgroup_manager = "cgroupfs"
 events_logger = "file"
 EOF
 
-# A CNI bridge network of our own (no firewall or portmap plugins, which would need
-# iptables), and an HTTP server on the host for containers to reach through its gateway.
+# A CNI bridge network of our own, and an HTTP server on the host for containers to reach
+# through its gateway.
 BRIDGE=isorun-pm-br
 NET_GATEWAY=10.215.77.1
-cat >"$T/cni/isorun-pm-net.conflist" <<EOF
-{"cniVersion": "0.4.0", "name": "isorun-pm-net", "plugins": [
-  {"type": "bridge", "bridge": "$BRIDGE", "isGateway": true, "ipMasq": false,
-   "ipam": {"type": "host-local", "dataDir": "$T/ipam", "routes": [{"dst": "0.0.0.0/0"}],
-            "ranges": [[{"subnet": "10.215.77.0/24", "gateway": "$NET_GATEWAY"}]]}}]}
-EOF
-mkdir -p "$T/www" && echo "reached the host $RANDOM" >"$T/www/probe"
-PROBE_PORT=$((20000 + RANDOM % 20000))
-python3 -m http.server --bind 0.0.0.0 --directory "$T/www" "$PROBE_PORT" >/dev/null 2>&1 &
+write_bridge_network "$T/cni/isorun-pm-net.conflist" isorun-pm-net "$BRIDGE" 10.215.77 "$T/ipam"
+PROBE_PORT=$(start_probe_server "$T/www")
 # busybox's nc: Debian's static busybox wget crashes in glibc's resolver.
 PROBE="printf 'GET /probe HTTP/1.0\\r\\n\\r\\n' | nc -w 20 $NET_GATEWAY $PROBE_PORT | tail -n 1"
 

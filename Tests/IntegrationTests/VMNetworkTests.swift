@@ -48,6 +48,18 @@ struct CNIStyleNamespace {
         }
     }
 
+    /// A copy of hello.bundle running `args` in this namespace.
+    func bundle(args: [String], _ edit: (inout [String: Any]) -> Void = { _ in }) throws -> String {
+        try IsorunRunner.bundleCopy("hello", args: args) { config in
+            var linux = config["linux"] as? [String: Any] ?? [:]
+            var namespaces = (linux["namespaces"] as? [[String: Any]] ?? []).filter { $0["type"] as? String != "network" }
+            namespaces.append(["type": "network", "path": path])
+            linux["namespaces"] = namespaces
+            config["linux"] = linux
+            edit(&config)
+        }
+    }
+
     /// The hardware address of its eth0.
     func mac() throws -> String {
         let result = try IsorunRunner.runProgram("/usr/sbin/ip", ["netns", "exec", name, "cat", "/sys/class/net/eth0/address"])
@@ -143,13 +155,7 @@ extension VMModeTests {
                 printf 'GET /probe HTTP/1.0\\r\\n\\r\\n' | nc -w 20 \(network.hostAddress6) \(server.port) | tail -n 1
                 """
         }
-        let bundle = try IsorunRunner.bundleCopy("hello", args: ["sh", "-c", script]) { config in
-            var linux = config["linux"] as? [String: Any] ?? [:]
-            var namespaces = (linux["namespaces"] as? [[String: Any]] ?? []).filter { $0["type"] as? String != "network" }
-            namespaces.append(["type": "network", "path": network.path])
-            linux["namespaces"] = namespaces
-            config["linux"] = linux
-        }
+        let bundle = try network.bundle(args: ["sh", "-c", script])
         defer { try? FileManager.default.removeItem(atPath: bundle) }
 
         let sandbox = try IsorunRunner.run(["run", "--mode", "sandbox", bundle])
@@ -175,13 +181,7 @@ extension VMModeTests {
         defer { network.remove() }
         let before = try network.shown()
         let id = IsorunRunner.uniqueID("vmnetkilled")
-        let bundle = try IsorunRunner.bundleCopy("hello", args: ["sh", "-c", "echo up; sleep 60"]) { config in
-            var linux = config["linux"] as? [String: Any] ?? [:]
-            var namespaces = (linux["namespaces"] as? [[String: Any]] ?? []).filter { $0["type"] as? String != "network" }
-            namespaces.append(["type": "network", "path": network.path])
-            linux["namespaces"] = namespaces
-            config["linux"] = linux
-        }
+        let bundle = try network.bundle(args: ["sh", "-c", "echo up; sleep 60"])
         defer { try? FileManager.default.removeItem(atPath: bundle) }
         let started = try IsorunRunner.start(["run", "--mode", "vm", "--id", id, bundle])
         _ = started.1.fileHandleForReading.availableData
@@ -213,14 +213,7 @@ extension VMLifecycleTests {
         let before = try network.shown()
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-vmnet-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let bundle = try IsorunRunner.bundleCopy("hello", args: ["sleep", "60"]) { config in
-            config["annotations"] = ["io.isorun.mode": "vm"]
-            var linux = config["linux"] as? [String: Any] ?? [:]
-            var namespaces = (linux["namespaces"] as? [[String: Any]] ?? []).filter { $0["type"] as? String != "network" }
-            namespaces.append(["type": "network", "path": network.path])
-            linux["namespaces"] = namespaces
-            config["linux"] = linux
-        }
+        let bundle = try network.bundle(args: ["sleep", "60"]) { $0["annotations"] = ["io.isorun.mode": "vm"] }
         defer { try? FileManager.default.removeItem(atPath: bundle) }
         let id = IsorunRunner.uniqueID("vmnetdel")
         let created = try IsorunRunner.runProgram("/bin/sh", ["-c", "\"$0\" --root \"$1\" create --bundle \"$2\" \"$3\" >/dev/null 2>&1",
