@@ -5,17 +5,18 @@ import IsorunSpec
 import IsorunSys
 
 /// The network a VM gets when its bundle joins a network namespace that someone else
-/// set up (CNI for containerd and Kubernetes, netavark for podman): the VM takes over
-/// the namespace's interfaces, as Kata Containers does.
+/// set up (CNI for containerd and Kubernetes, CNI or netavark for podman): the VM takes
+/// over the namespace's interfaces, as Kata Containers does.
 ///
 /// For each interface that is up with an IPv4 address: a tap device in that namespace,
 /// joined to the interface by a tc redirect each way (`NetworkMirror`); a virtio-net
 /// device on the tap with the interface's MAC; and in the guest, the interface's name,
-/// MTU and address, plus the namespace's default route. The far end of a veth sees the
-/// same MAC and address it would see from a container, so no CNI plugin has to know.
+/// MTU, first IPv4 address and IPv6 addresses, and the namespace's routes on it. The far
+/// end of a veth sees the same MAC and addresses it would see from a container, so no
+/// CNI plugin has to know.
 ///
 /// A bundle that makes a new network namespace gets loopback alone, as a container does
-/// (its namespace has nothing else). IPv4 only, and an interface's first address only.
+/// (its namespace has nothing else). An interface with IPv6 addresses alone is not taken over.
 final class GuestNetwork {
     /// The taps, for QEMU's command line (it inherits the descriptors).
     private(set) var devices: [QemuCommandLine.NetworkDevice] = []
