@@ -60,12 +60,12 @@ public struct VMLauncher: Launcher {
         let kernel = try GuestArtifacts.kernel(explicit: options.kernel, bundle: request.bundle,
                                                cacheDirectory: cache.directory)
         if kernel.isStockFallback {
-            AcceleratorNotice.tell("using Debian's stock kernel \(kernel.path): isorun's own could not be built (make kernel); boots are slower")
+            VMNotice.tell("using Debian's stock kernel \(kernel.path): isorun's own could not be built (make kernel); boots are slower")
         }
         let hypervisor = GuestArtifacts.hypervisor(configured: request.bundle.config.vm?.hypervisor?.path,
                                                    cacheDirectory: cache.directory)
         if hypervisor.isSystemFallback {
-            AcceleratorNotice.tell("using the system's \(hypervisor.path): isorun's own QEMU is not built (make qemu); each VM holds ~30 MiB more")
+            VMNotice.tell("using the system's \(hypervisor.path): isorun's own QEMU is not built (make qemu); each VM holds ~30 MiB more")
         }
         let guestInit = GuestInitFiles(binary: try GuestArtifacts.initBinary(), modules: kernel.modules)
         let root: GuestImageCache.GuestRoot
@@ -80,7 +80,7 @@ public struct VMLauncher: Launcher {
 
         Log.debug("vm: guest images ready after \(elapsed())")
         let (accelerator, reason) = probe.resolve(options.accelerator)
-        if let reason { AcceleratorNotice.tell(reason) }
+        if let reason { VMNotice.tell(reason) }
         // The initramfs occupies guest RAM; a disk image is read on demand.
         let resources = GuestResources(resources: request.bundle.config.linux?.resources,
                                        initramfsBytes: (try? Files.identity(of: root.initramfs).size) ?? 0,
@@ -98,6 +98,10 @@ public struct VMLauncher: Launcher {
             throw IsorunError("\(configFile): mounts: bind mounts in VM mode need isorun's own guest kernel (make kernel); Debian's stock cloud kernel \(kernel.path) has no 9p")
         }
         let network = try GuestNetwork(bundle: request.bundle, state: state)
+        if request.bundle.config.linux?.namespace(.network) == nil {
+            // A container without a network namespace shares the host's network; a guest cannot.
+            VMNotice.tell("\(configFile): no network namespace: in VM mode the guest has loopback only (the host's network stays the host's)")
+        }
         if !network.devices.isEmpty && kernel.isStockFallback {
             network.undo()
             throw IsorunError("\(configFile): linux.namespaces: a network namespace with interfaces needs isorun's own guest kernel in VM mode (make kernel); Debian's stock cloud kernel \(kernel.path) has virtio-net only as a module isorun-init does not load")
@@ -227,9 +231,9 @@ enum GuestProcess {
 }
 
 /// Says once per run, on a terminal, what a user would not assume (emulation instead
-/// of KVM, a stock kernel instead of isorun's); scripts and tests see it only with
-/// --debug, so the workload's stderr stays its own.
-enum AcceleratorNotice {
+/// of KVM, a stock kernel instead of isorun's, a guest without the host's network);
+/// scripts and tests see it only with --debug, so the workload's stderr stays its own.
+enum VMNotice {
     static func tell(_ reason: String) {
         if HostProcess.isTerminal(2) { Log.notice("\(reason)") } else { Log.debug("\(reason)") }
     }
