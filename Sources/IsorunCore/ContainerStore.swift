@@ -293,7 +293,7 @@ public struct ContainerStore: Sendable {
         if let hostMountRoot = record.hostMountRoot { MountTable.unmountAll(under: hostMountRoot) }
         // A VM's monitor killed by `delete --force` had no time to give back the interfaces
         // its VM took over (see GuestNetwork); its run record still lists them.
-        if let run = try? RunRecord.load(from: "\(directory(of: record.id))/\(RunState.recordFile)") {
+        if record.mode == Mode.vm.rawValue, let run = try? RunRecord.load(from: "\(directory(of: record.id))/\(RunState.recordFile)") {
             for mirror in run.mirrors { NetworkMirror.unmirror(interface: mirror.interface, namespacePath: mirror.namespacePath) }
         }
         do { try Files.removeTree(directory(of: record.id)) } catch { throw IsorunError("delete \(record.id)", error) }
