@@ -69,12 +69,14 @@ int isorun_guest_configure_interface(const unsigned char mac[6], const char *nam
     *step = "set the MTU";
     request.ifr_mtu = mtu;
     if (ioctl(sock, SIOCSIFMTU, &request) < 0) goto done;
-    *step = "set the address";
-    set_address(&request.ifr_addr, address);
-    if (ioctl(sock, SIOCSIFADDR, &request) < 0) goto done;
-    *step = "set the netmask";
-    set_address(&request.ifr_netmask, prefix_length == 0 ? 0 : 0xffffffffu << (32 - prefix_length));
-    if (ioctl(sock, SIOCSIFNETMASK, &request) < 0) goto done;
+    if (address != 0) {  // 0: an IPv6-only interface
+        *step = "set the address";
+        set_address(&request.ifr_addr, address);
+        if (ioctl(sock, SIOCSIFADDR, &request) < 0) goto done;
+        *step = "set the netmask";
+        set_address(&request.ifr_netmask, prefix_length == 0 ? 0 : 0xffffffffu << (32 - prefix_length));
+        if (ioctl(sock, SIOCSIFNETMASK, &request) < 0) goto done;
+    }
     // The host's namespace holds these addresses already: no duplicate address detection
     // (~1 s of tentative addresses) for the link-local address that comes up with the link
     // or the global ones added after it. Absent without IPv6: nothing to do.

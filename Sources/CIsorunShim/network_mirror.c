@@ -142,47 +142,41 @@ int isorun_netns_interfaces(int netns_fd, struct isorun_interface *out, int max,
     if (rc < 0) return rc;
     int count = 0;
     int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (sock < 0) {
+    // A netlink dump, made in this thread's (the container's) namespace.
+    struct if_nameindex *names = sock < 0 ? NULL : if_nameindex();
+    if (!names) {
         rc = -errno;
+        if (sock >= 0) close(sock);
         leave_namespace(home);
         return rc;
     }
-    struct ifreq requests[64];
-    struct ifconf list = { .ifc_len = sizeof requests, .ifc_req = requests };
-    if (ioctl(sock, SIOCGIFCONF, &list) < 0) {
-        rc = -errno;
-        goto done;
-    }
-    // One entry per IPv4 address; an interface's first address is the one the guest gets.
-    for (size_t i = 0; i < list.ifc_len / sizeof(struct ifreq) && count < max; i++) {
-        struct ifreq request = requests[i];
-        if (strchr(request.ifr_name, ':')) continue;  // an alias label of an interface already listed
-        int seen = 0;
-        for (int j = 0; j < count; j++) seen |= strcmp(out[j].name, request.ifr_name) == 0;
-        if (seen) continue;
+    for (struct if_nameindex *name = names; name->if_index != 0 && count < max; name++) {
         struct isorun_interface interface;
         memset(&interface, 0, sizeof interface);
-        memcpy(interface.name, request.ifr_name, sizeof interface.name);
-        interface.name[sizeof interface.name - 1] = 0;
-        interface.address = ((struct sockaddr_in *)&request.ifr_addr)->sin_addr.s_addr;
+        strncpy(interface.name, name->if_name, sizeof interface.name - 1);
+        interface.index = (int)name->if_index;
+        struct ifreq request;
+        memset(&request, 0, sizeof request);
+        memcpy(request.ifr_name, interface.name, sizeof interface.name);
         if (ioctl(sock, SIOCGIFFLAGS, &request) < 0) continue;
         if ((request.ifr_flags & IFF_LOOPBACK) || !(request.ifr_flags & IFF_UP)) continue;
         if (ioctl(sock, SIOCGIFHWADDR, &request) < 0 || request.ifr_hwaddr.sa_family != ARPHRD_ETHER) continue;
         memcpy(interface.mac, request.ifr_hwaddr.sa_data, 6);
-        if (ioctl(sock, SIOCGIFNETMASK, &request) < 0) continue;
-        interface.prefix = prefix_length(((struct sockaddr_in *)&request.ifr_netmask)->sin_addr.s_addr);
         if (ioctl(sock, SIOCGIFMTU, &request) < 0) continue;
         interface.mtu = request.ifr_mtu;
-        if (ioctl(sock, SIOCGIFINDEX, &request) < 0) continue;
-        interface.index = request.ifr_ifindex;
+        // The primary IPv4 address, if any (an IPv6-only interface has none: EADDRNOTAVAIL).
+        if (ioctl(sock, SIOCGIFADDR, &request) == 0) {
+            interface.address = ((struct sockaddr_in *)&request.ifr_addr)->sin_addr.s_addr;
+            if (ioctl(sock, SIOCGIFNETMASK, &request) < 0) continue;
+            interface.prefix = prefix_length(((struct sockaddr_in *)&request.ifr_netmask)->sin_addr.s_addr);
+        }
         out[count++] = interface;
     }
+    if_freenameindex(names);
     *route_count = read_routes(routes, max_routes);
-    rc = count;
-done:
     close(sock);
     leave_namespace(home);
-    return rc;
+    return count;
 }
 
 /// A netlink request under construction: the header, a tcmsg, then attributes.

@@ -39,7 +39,7 @@ public enum GuestMessage: Equatable, Sendable {
     case bind(name: String, destination: String, flags: UInt, isFile: Bool)
     /// An interface of the container's network namespace, which the guest has as the
     /// virtio-net device with this MAC: renamed `name`, given `mtu` and the IPv4 address
-    /// (most significant byte first) with its prefix length, and brought up.
+    /// (most significant byte first; 0: none) with its prefix length, and brought up.
     case networkInterface(name: String, mac: [UInt8], mtu: Int32, address: UInt32, prefixLength: Int)
     /// A route of the namespace: to `destination`/`prefixLength` on `device`, through
     /// `gateway` (0: the destination is on the link).

@@ -7,7 +7,7 @@ public struct NetworkInterface: Equatable, Sendable {
     public var index: Int32
     public var mtu: Int32
     public var mac: [UInt8]
-    /// Its first IPv4 address, most significant byte first (10.0.0.2 is 0x0a000002).
+    /// Its primary IPv4 address, most significant byte first (10.0.0.2 is 0x0a000002); 0: none.
     public var address: UInt32
     public var prefixLength: Int
 
@@ -67,8 +67,8 @@ public struct NetworkNamespaceLinks: Equatable, Sendable {
 /// Joins a tap device to an interface of a container's network namespace, so that a VM
 /// on the tap takes the interface's place (see the shim's network_mirror.c).
 public enum NetworkMirror {
-    /// The interfaces of the namespace at `namespace` (a descriptor of it) that are up
-    /// and have an IPv4 address, loopback aside.
+    /// The Ethernet interfaces of the namespace at `namespace` (a descriptor of it) that
+    /// are up, loopback aside, and its IPv4 and IPv6 addresses and routes.
     public static func links(in namespace: Int32) throws(SystemError) -> NetworkNamespaceLinks {
         var found = [isorun_interface](repeating: isorun_interface(), count: 16)
         var rawRoutes = [isorun_route](repeating: isorun_route(), count: 64)

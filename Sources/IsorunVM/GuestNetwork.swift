@@ -8,15 +8,15 @@ import IsorunSys
 /// set up (CNI for containerd and Kubernetes, CNI or netavark for podman): the VM takes
 /// over the namespace's interfaces, as Kata Containers does.
 ///
-/// For each interface that is up with an IPv4 address: a tap device in that namespace,
+/// For each interface that is up with an IPv4 or a global IPv6 address: a tap device in that namespace,
 /// joined to the interface by a tc redirect each way (`NetworkMirror`); a virtio-net
 /// device on the tap with the interface's MAC; and in the guest, the interface's name,
-/// MTU, first IPv4 address and IPv6 addresses, and the namespace's routes on it. The far
+/// MTU, primary IPv4 address and IPv6 addresses, and the namespace's routes on it. The far
 /// end of a veth sees the same MAC and addresses it would see from a container, so no
 /// CNI plugin has to know.
 ///
 /// A bundle that makes a new network namespace gets loopback alone, as a container does
-/// (its namespace has nothing else). An interface with IPv6 addresses alone is not taken over.
+/// (its namespace has nothing else).
 final class GuestNetwork {
     /// The taps, for QEMU's command line (it inherits the descriptors).
     private(set) var devices: [QemuCommandLine.NetworkDevice] = []
@@ -44,7 +44,10 @@ final class GuestNetwork {
         let links: NetworkNamespaceLinks
         do { links = try NetworkMirror.links(in: namespace) } catch { throw IsorunError(context, error) }
         do throws(IsorunError) {
-            for interface in links.interfaces {
+            // An interface with an address to carry: IPv4, or IPv6 beyond the link-local one.
+            for interface in links.interfaces where interface.address != 0 || links.ipv6Addresses.contains(where: {
+                $0.device == interface.name && !($0.address[0] == 0xfe && $0.address[1] & 0xc0 == 0x80)
+            }) {
                 try state.recordMirror(interface: interface.name, namespacePath: path)
                 let tap: Int32
                 do { tap = try NetworkMirror.mirror(interface, in: namespace) } catch let error where error.errno == EEXIST {

@@ -7,7 +7,7 @@ import Testing
 /// Bridge style (the bridge plugin, podman): a /24 with the gateway in it. Point-to-point
 /// (Calico): a /32, and the gateway reachable through a route to the link. The bridge
 /// style is dual-stack: a /64 of IPv6 beside the IPv4 /24, without duplicate address
-/// detection (which would hold the addresses back for a second).
+/// detection (which would hold the addresses back for a second). IPv6-only: the /64 alone.
 struct CNIStyleNamespace {
     let name: String
     let hostEnd: String
@@ -18,7 +18,10 @@ struct CNIStyleNamespace {
     var path: String { "/run/netns/\(name)" }
     static let mtu = 1400
 
-    init(pointToPoint: Bool = false) throws {
+    enum Style: CaseIterable { case dualStack, pointToPoint, ipv6Only }
+
+    init(_ style: Style = .dualStack) throws {
+        let pointToPoint = style == .pointToPoint
         subnet = Int(getpid() % 200) + Int.random(in: 0..<50)
         name = "isorun-test-\(getpid())-\(subnet)"
         hostEnd = "irh\(getpid() % 10000)x\(subnet)"
@@ -30,12 +33,13 @@ struct CNIStyleNamespace {
             ["-n", name, "link", "set", peer, "name", "eth0"],
             ["addr", "add", "\(hostAddress)/24", "dev", hostEnd],
             ["link", "set", hostEnd, "up"],
-            ["-n", name, "addr", "add", "\(containerAddress)/\(pointToPoint ? 32 : 24)", "dev", "eth0"],
             ["-n", name, "link", "set", "eth0", "up"],
             ["-n", name, "link", "set", "lo", "up"],
-        ] + (pointToPoint ? [["-n", name, "route", "add", hostAddress, "dev", "eth0", "scope", "link"]] : []) + [
+        ] + (style == .ipv6Only ? [] : [
+            ["-n", name, "addr", "add", "\(containerAddress)/\(pointToPoint ? 32 : 24)", "dev", "eth0"],
+        ]) + (pointToPoint ? [["-n", name, "route", "add", hostAddress, "dev", "eth0", "scope", "link"]] : []) + (style == .ipv6Only ? [] : [
             ["-n", name, "route", "add", "default", "via", hostAddress],
-        ] + (pointToPoint ? [] : [
+        ]) + (pointToPoint ? [] : [
             ["addr", "add", "\(hostAddress6)/64", "dev", hostEnd, "nodad"],
             ["-n", name, "addr", "add", "fd00:213:\(subnet)::2/64", "dev", "eth0", "nodad"],
             ["-n", name, "-6", "route", "add", "default", "via", hostAddress6],
@@ -133,19 +137,22 @@ final class ProbeServer {
 /// VM mode in a network namespace someone else prepared (CNI, podman): the guest takes
 /// over its interfaces, so the workload sees and reaches what a container there would.
 extension VMModeTests {
-    @Test(arguments: [false, true])
-    func aVMTakesOverTheInterfacesOfTheNamespaceItJoins(pointToPoint: Bool) throws {
-        let network = try CNIStyleNamespace(pointToPoint: pointToPoint)
+    @Test(arguments: CNIStyleNamespace.Style.allCases)
+    func aVMTakesOverTheInterfacesOfTheNamespaceItJoins(style: CNIStyleNamespace.Style) throws {
+        let network = try CNIStyleNamespace(style)
         defer { network.remove() }
         let server = try ProbeServer(address: "::", reachable: network.hostAddress)
         defer { server.stop() }
         let before = try network.shown()
-        var script = """
-            cat /sys/class/net/eth0/address /sys/class/net/eth0/mtu
-            grep -c . /proc/net/route
-            printf 'GET /probe HTTP/1.0\\r\\n\\r\\n' | nc -w 20 \(network.hostAddress) \(server.port) | tail -n 1
-            """
-        if !pointToPoint {
+        var script = "cat /sys/class/net/eth0/address /sys/class/net/eth0/mtu"
+        if style != .ipv6Only {
+            script += """
+
+                grep -c . /proc/net/route
+                printf 'GET /probe HTTP/1.0\\r\\n\\r\\n' | nc -w 20 \(network.hostAddress) \(server.port) | tail -n 1
+                """
+        }
+        if style != .pointToPoint {
             // Over IPv6 as well; the same addresses, the link-local one included (the
             // guest derives it from the same MAC), and the same IPv6 routes.
             script += """
@@ -161,8 +168,9 @@ extension VMModeTests {
         let sandbox = try IsorunRunner.run(["run", "--mode", "sandbox", bundle])
         #expect(sandbox.status == 0, "\(sandbox.err)")
         // eth0's own MAC and MTU; the header, the subnet's route (or the gateway's) and the default route.
-        #expect(sandbox.out.hasPrefix("\(try network.mac())\n\(CNIStyleNamespace.mtu)\n3\n" + server.body), "\(sandbox.out)")
-        #expect(sandbox.out.components(separatedBy: server.body).count == (pointToPoint ? 2 : 3), "over IPv6 too: \(sandbox.out)")
+        let ipv4 = style == .ipv6Only ? "" : "3\n" + server.body
+        #expect(sandbox.out.hasPrefix("\(try network.mac())\n\(CNIStyleNamespace.mtu)\n" + ipv4), "\(sandbox.out)")
+        #expect(sandbox.out.components(separatedBy: server.body).count == (style == .dualStack ? 3 : 2), "every reply: \(sandbox.out)")
 
         let id = IsorunRunner.uniqueID("vmnet")
         let vm = try IsorunRunner.run(["run", "--mode", "vm", "--id", id, bundle])

@@ -259,7 +259,7 @@ struct isorun_interface {
     int index;
     int mtu;
     unsigned char mac[6];
-    /// The first IPv4 address and its prefix length; network byte order.
+    /// The primary IPv4 address and its prefix length; network byte order; 0: none.
     uint32_t address;
     int prefix;
 };
@@ -287,8 +287,8 @@ struct isorun_ipv6_entry {
 int isorun_netns_ipv6(int netns_fd, struct isorun_ipv6_entry *addresses, int max, int *address_count,
                       struct isorun_ipv6_entry *routes, int *route_count);
 
-/// The Ethernet interfaces of the namespace `netns_fd` that are up and have an IPv4
-/// address (loopback excluded), at most `max` of them, and its IPv4 routes as the kernel
+/// The Ethernet interfaces of the namespace `netns_fd` that are up (loopback excluded),
+/// at most `max` of them, with their IPv4 address if any, and its IPv4 routes as the kernel
 /// lists them (at most `max_routes`, their number in `*route_count`). The interfaces'
 /// count, or -errno.
 int isorun_netns_interfaces(int netns_fd, struct isorun_interface *out, int max,
