@@ -113,10 +113,10 @@ public struct VolumeScenario {
     }
 
     /// Durations of the eight phases (four per place), or why the run failed.
-    func measure(_ command: [String]) -> Result<[UInt64], VolumeFailure> {
+    func measure(_ command: [String]) -> Result<[UInt64], RunFailure> {
         let started: (pid: pid_t, output: Int32)
         do { started = try DensityScenario.start(command, stderrToStdout: true) } catch {
-            return .failure(VolumeFailure("could not start: \(error)"))
+            return .failure(RunFailure("could not start: \(error)"))
         }
         defer { StreamCopy.close(started.output) }
         var lines = LineTimes()
@@ -131,7 +131,7 @@ public struct VolumeScenario {
         let status = (try? Processes.wait(started.pid))?.shellStatus ?? -1
         let expected = Array(repeating: Self.phases, count: 2).flatMap { $0 } + ["done"]
         guard status == 0, lines.texts == expected else {
-            return .failure(VolumeFailure("exit \(status): \(lines.texts.last ?? "no output")"))
+            return .failure(RunFailure("exit \(status): \(lines.texts.last ?? "no output")"))
         }
         return .success(zip(lines.times, lines.times.dropFirst()).map { $1 - $0 })
     }
@@ -145,7 +145,9 @@ public struct VolumeScenario {
     }
 }
 
-struct VolumeFailure: Error {
+/// Why a scenario's run (or its setup) failed, as the report shows it.
+struct RunFailure: Error, CustomStringConvertible {
+    var description: String { reason }
     let reason: String
     init(_ reason: String) { self.reason = reason }
 }

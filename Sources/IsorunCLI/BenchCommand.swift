@@ -10,7 +10,8 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Measure the modes against each other and against bwrap, runc and QEMU.",
         subcommands: [BenchStartupCommand.self, BenchBlastCommand.self, BenchDepsCommand.self, BenchDensityCommand.self,
-                      BenchOvercommitCommand.self, BenchVolumeCommand.self, BenchAllCommand.self]
+                      BenchOvercommitCommand.self, BenchVolumeCommand.self, BenchNetworkCommand.self,
+                      BenchAllCommand.self]
     )
 }
 
@@ -214,7 +215,7 @@ struct BenchOvercommitCommand: ParsableCommand {
 struct BenchAllCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "all",
-        abstract: "Every scenario: startup, blast, deps, density, overcommit and volume."
+        abstract: "Every scenario: startup, blast, deps, density, overcommit, volume and network."
     )
 
     @OptionGroup var options: BenchOptions
@@ -226,6 +227,48 @@ struct BenchAllCommand: ParsableCommand {
         try BenchDensityCommand.measure(options, instances: nil)
         try BenchOvercommitCommand.measure(options)
         try BenchVolumeCommand.measure(options, mebibytes: nil, rounds: nil, files: nil)
+        try BenchNetworkCommand.measure(options, mebibytes: nil, rounds: nil, requests: nil)
+    }
+}
+
+struct BenchNetworkCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "network",
+        abstract: "A server on the host reached from each mode over a veth pair (the VM through its taken-over eth0): throughput and short requests."
+    )
+
+    @OptionGroup var options: BenchOptions
+
+    @Option(name: .long, help: "Size of the file fetched, MiB (default 64, --quick 4).")
+    var mebibytes: Int?
+
+    @Option(name: .long, help: "How often it is fetched (default 3, --quick 1).")
+    var rounds: Int?
+
+    @Option(name: .long, help: "Short requests, one connection each (default 100, --quick 10).")
+    var requests: Int?
+
+    func validate() throws {
+        if let mebibytes, mebibytes < 1 { throw ValidationError("--mebibytes must be at least 1, got \(mebibytes)") }
+        if let rounds, rounds < 1 { throw ValidationError("--rounds must be at least 1, got \(rounds)") }
+        if let requests, requests < 1 { throw ValidationError("--requests must be at least 1, got \(requests)") }
+    }
+
+    func run() throws {
+        try Self.measure(options, mebibytes: mebibytes, rounds: rounds, requests: requests)
+    }
+
+    static func measure(_ options: BenchOptions, mebibytes: Int?, rounds: Int?, requests: Int?) throws(IsorunError) {
+        let scenario = NetworkScenario(options: .init(
+            bundle: options.bundle, isorun: try BenchOptions.isorunPath(), mebibytes: mebibytes ?? (options.quick ? 4 : 64),
+            rounds: rounds ?? (options.quick ? 1 : 3), requests: requests ?? (options.quick ? 10 : 100),
+            runs: options.runs ?? (options.quick ? 1 : 3)))
+        do {
+            let report = try scenario.run(environment: Environment.current(workspace: "/tmp"))
+            try options.publish(report)
+        } catch {
+            throw IsorunError("bench network: \(error)")
+        }
     }
 }
 

@@ -210,6 +210,32 @@ struct BenchTests {
         #expect(!mountTable.split(separator: "\n").contains { $0.contains("/isorun-bench-") && $0.contains("/volume") })
     }
 
+    /// A server on the host end of a veth pair, reached from every mode (the VM through the
+    /// eth0 it takes over); the namespace and the veth go again.
+    @Test func networkQuickReachesTheHostFromEveryMode() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-network-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let result = try IsorunRunner.run(["bench", "network", "--quick", "--bundle", IsorunRunner.bundle("hello"),
+                                           "--report", directory])
+        #expect(result.status == 0, "\(result.err)")
+        let data = try Data(contentsOf: URL(fileURLWithPath: directory + "/network.json"))
+        let report = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let rows = try #require(report["rows"] as? [[String: Any]])
+        let modes = VMSupport.unavailableReason == nil ? ["bare", "sandbox", "vm"] : ["bare", "sandbox"]
+        for mode in modes {
+            let row = rows.first { $0["mode"] as? String == mode }
+            #expect(row != nil && row?["failure"] == nil, "\(mode): \(String(describing: row))")
+            #expect((row?["phaseNanoseconds"] as? [Any])?.count == 2, "\(mode)")
+        }
+        for file in ["network.svg", "network-requests.svg", "network.md"] {
+            #expect(FileManager.default.fileExists(atPath: directory + "/" + file), "\(file)")
+        }
+        let namespaces = (try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? []
+        #expect(!namespaces.contains { $0.hasPrefix("isorun-bench-") }, "\(namespaces)")
+        let links = try String(contentsOfFile: "/proc/net/dev", encoding: .utf8)
+        #expect(!links.contains("irbench"), "the veth went with the namespace")
+    }
+
     @Test func badRunCountIsAOneLineError() throws {
         let result = try IsorunRunner.run(["bench", "startup", "--runs", "0"])
         #expect(result.status == 125)
