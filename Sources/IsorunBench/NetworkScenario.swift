@@ -117,25 +117,7 @@ public struct NetworkScenario {
 
     /// Durations of the two phases, or why the run failed.
     func measure(_ command: [String]) -> Result<[UInt64], RunFailure> {
-        let started: (pid: pid_t, output: Int32)
-        do { started = try DensityScenario.start(command, stderrToStdout: true) } catch {
-            return .failure(RunFailure("could not start: \(error)"))
-        }
-        defer { StreamCopy.close(started.output) }
-        var lines = LineTimes()
-        let deadline = MonotonicClock.nanoseconds() + 600_000_000_000
-        while let remaining = MonotonicClock.millisecondsLeft(until: deadline) {
-            _ = try? Polling.waitReadable([started.output], timeoutMilliseconds: remaining)
-            let (bytes, atEnd) = Polling.drainReportingEnd(started.output)
-            lines.add(bytes, at: MonotonicClock.nanoseconds())
-            if atEnd { break }
-        }
-        if MonotonicClock.millisecondsLeft(until: deadline) == nil { Processes.signal(started.pid, SIGKILL) }
-        let status = (try? Processes.wait(started.pid))?.shellStatus ?? -1
-        guard status == 0, lines.texts == Self.phases + ["done"] else {
-            return .failure(RunFailure("exit \(status): \(lines.texts.last ?? "no output")"))
-        }
-        return .success(zip(lines.times, lines.times.dropFirst()).map { $1 - $0 })
+        MarkedPhases.measure(command, markers: Self.phases + ["done"])
     }
 }
 

@@ -114,26 +114,7 @@ public struct VolumeScenario {
 
     /// Durations of the eight phases (four per place), or why the run failed.
     func measure(_ command: [String]) -> Result<[UInt64], RunFailure> {
-        let started: (pid: pid_t, output: Int32)
-        do { started = try DensityScenario.start(command, stderrToStdout: true) } catch {
-            return .failure(RunFailure("could not start: \(error)"))
-        }
-        defer { StreamCopy.close(started.output) }
-        var lines = LineTimes()
-        let deadline = MonotonicClock.nanoseconds() + 600_000_000_000
-        while let remaining = MonotonicClock.millisecondsLeft(until: deadline) {
-            _ = try? Polling.waitReadable([started.output], timeoutMilliseconds: remaining)
-            let (bytes, atEnd) = Polling.drainReportingEnd(started.output)
-            lines.add(bytes, at: MonotonicClock.nanoseconds())
-            if atEnd { break }
-        }
-        if MonotonicClock.millisecondsLeft(until: deadline) == nil { Processes.signal(started.pid, SIGKILL) }
-        let status = (try? Processes.wait(started.pid))?.shellStatus ?? -1
-        let expected = Array(repeating: Self.phases, count: 2).flatMap { $0 } + ["done"]
-        guard status == 0, lines.texts == expected else {
-            return .failure(RunFailure("exit \(status): \(lines.texts.last ?? "no output")"))
-        }
-        return .success(zip(lines.times, lines.times.dropFirst()).map { $1 - $0 })
+        MarkedPhases.measure(command, markers: Array(repeating: Self.phases, count: 2).flatMap { $0 } + ["done"])
     }
 
     /// Per phase of one place (0: volume, 1: own /tmp), the median over the runs.
@@ -141,29 +122,6 @@ public struct VolumeScenario {
         (0..<phases.count).map { phase in
             let values = samples.map { $0[place * phases.count + phase] }.sorted()
             return values.isEmpty ? 0 : values[values.count / 2]
-        }
-    }
-}
-
-/// Why a scenario's run (or its setup) failed, as the report shows it.
-struct RunFailure: Error, CustomStringConvertible {
-    var description: String { reason }
-    let reason: String
-    init(_ reason: String) { self.reason = reason }
-}
-
-/// The lines a workload printed, each with when it arrived.
-struct LineTimes {
-    private(set) var texts: [String] = []
-    private(set) var times: [UInt64] = []
-    private var pending: [UInt8] = []
-
-    mutating func add(_ bytes: [UInt8], at time: UInt64) {
-        pending += bytes
-        while let newline = pending.firstIndex(of: 0x0a) {
-            texts.append(String(decoding: pending[..<newline], as: UTF8.self))
-            times.append(time)
-            pending.removeSubrange(...newline)
         }
     }
 }
