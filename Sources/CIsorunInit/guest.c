@@ -5,6 +5,7 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/io.h>
@@ -136,10 +137,14 @@ static int set_capabilities(const struct isorun_guest_process *p) {
     return 0;
 }
 
+/// Set once init has a time namespace waiting for its children: the kernel refuses
+/// CLONE_VM children then (EINVAL), so they are forked instead of vforked.
+static int time_namespace_pending;
+
 pid_t isorun_guest_spawn(const struct isorun_guest_process *p, int *step, int *err) {
     int report[2];
     if (pipe2(report, O_CLOEXEC) != 0) { *step = ISORUN_GUEST_STEP_EXEC; *err = errno; return -1; }
-    pid_t pid = vfork();
+    pid_t pid = time_namespace_pending ? fork() : vfork();
     if (pid == 0) {
         int null_fd = open("/dev/null", O_RDWR);
         dup2(p->stdin_fd >= 0 ? p->stdin_fd : null_fd, 0);
@@ -229,4 +234,23 @@ int isorun_guest_bind(const char *source, const char *target, int target_is_file
         return -1;
     }
     return 0;
+}
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+
+int isorun_guest_unshare_time(const char *offsets) {
+    if (unshare(CLONE_NEWTIME) < 0) return -1;
+    time_namespace_pending = 1;
+    size_t length = strlen(offsets);
+    if (length == 0) return 0;
+    // The offsets can be set only until the first process enters the namespace: now.
+    int fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t written = write(fd, offsets, length);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return written == (ssize_t)length ? 0 : -1;
 }

@@ -150,6 +150,9 @@ int isorun_guest_add_address6(const char *device, const unsigned char address[16
     request.prefix_length = (uint32_t)prefix_length;
     request.index = (int)if_nametoindex(device);
     int rc = request.index == 0 ? -1 : ioctl(sock, SIOCSIFADDR, &request);
+    // The link-local address may be there already: the kernel derives the same one from
+    // the same MAC once the link watch reports the carrier, which sometimes comes first.
+    if (rc < 0 && errno == EEXIST) rc = 0;
     int saved = errno;
     close(sock);
     errno = saved;

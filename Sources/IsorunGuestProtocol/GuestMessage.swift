@@ -7,7 +7,7 @@
 ///               bundle's order), `caps`,
 ///               `no-new-privs`, `seccomp` (and `seccomp-flags`), `hook` and `hook-state` for the
 ///               startContainer hooks, `tty` or `typed-input`, `net`, `route`, `net6` and
-///               `route6` for the container's network interfaces, then `start`), later
+///               `route6` for the container's network interfaces, `time-ns`, then `start`), later
 ///               `signal N`, and `in`/`in-eof` for typed input.
 /// guest → host: `ready` when init runs, `exit N` (128+N for signal N) when the
 ///               workload has ended, or `error TEXT` when init could not run it.
@@ -49,6 +49,9 @@ public enum GuestMessage: Equatable, Sendable {
     /// An IPv6 route: to `prefixLength` bits of `destination` on `device`, through
     /// `gateway` (all zeros: on the link).
     case route6(destination: [UInt8], prefixLength: Int, gateway: [UInt8], device: String)
+    /// A time namespace for the process (and later `exec`s), with these lines for
+    /// /proc/self/timens_offsets ("monotonic S NS\n…"; empty: no offsets).
+    case timeNamespace(offsets: String)
     /// The process's capability sets as bit masks (bit N is capability N).
     case capabilities(effective: UInt64, permitted: UInt64, inheritable: UInt64, bounding: UInt64, ambient: UInt64)
     case noNewPrivileges
@@ -118,6 +121,7 @@ public enum GuestMessage: Equatable, Sendable {
             "net6 \(Escaping.escape(device)) \(Hex.encode(address))/\(prefixLength)\n"
         case .route6(let destination, let prefixLength, let gateway, let device):
             "route6 \(Hex.encode(destination))/\(prefixLength) \(Hex.encode(gateway)) \(Escaping.escape(device))\n"
+        case .timeNamespace(let offsets): "time-ns \(Escaping.escape(offsets))\n"
         case .capabilities(let effective, let permitted, let inheritable, let bounding, let ambient):
             "caps \([effective, permitted, inheritable, bounding, ambient].map { String($0, radix: 16) }.joined(separator: " "))\n"
         case .noNewPrivileges: "no-new-privs\n"
@@ -207,6 +211,7 @@ public enum GuestMessage: Equatable, Sendable {
             guard cidr.count == 2, let destination = DottedQuad.parse(cidr[0]), let prefixLength = Int(cidr[1]),
                   (0...32).contains(prefixLength) else { return nil }
             self = .route(destination: destination, prefixLength: prefixLength, gateway: gateway, device: Escaping.unescape(fields[2]))
+        case "time-ns": self = .timeNamespace(offsets: Escaping.unescape(rest))
         case "net6":
             let fields = rest.split(separator: " ")
             guard fields.count == 2, let (address, prefixLength) = Self.ipv6Prefix(fields[1]) else { return nil }

@@ -62,15 +62,6 @@ struct NamespacePlan {
         }
     }
 
-    /// `linux.timeOffsets` as /proc/self/timens_offsets takes them: one "<clock id> <secs>
-    /// <nanosecs>" line per clock. Validation has made sure of the clock names.
-    static func timeOffsetLines(_ offsets: [String: TimeOffset]?) -> String? {
-        guard let offsets, !offsets.isEmpty else { return nil }
-        return TimeOffset.clocks.compactMap { clock, id in
-            offsets[clock].map { "\(id) \($0.secs ?? 0) \($0.nanosecs ?? 0)\n" }
-        }.joined()
-    }
-
     func closeDescriptors() {
         for join in joins { close(join.fd) }
         if let pidNamespaceToJoin { close(pidNamespaceToJoin) }

@@ -34,7 +34,7 @@ public struct SandboxLauncher: Launcher {
         plan.cloneFlags = namespaces.cloneFlags
         plan.unshareCgroupNamespace = namespaces.unshareCgroup
         plan.unshareTimeNamespace = namespaces.unshareTime
-        plan.timeOffsets = NamespacePlan.timeOffsetLines(linux?.timeOffsets)
+        plan.timeOffsets = TimeOffset.timensLines(linux?.timeOffsets)
         plan.personality = ProcessSettings.personality(linux)
         plan.joins = namespaces.joins
         plan.bringUpLoopback = namespaces.createsNetworkNamespace

@@ -154,6 +154,15 @@ public struct TimeOffset: Sendable, Encodable, Equatable {
         self.secs = secs
         self.nanosecs = nanosecs
     }
+
+    /// `offsets` as /proc/PID/timens_offsets takes them, a line per clock ("1 S NS\n");
+    /// nil when there are none. The sandbox's shim and the VM's init write the same.
+    public static func timensLines(_ offsets: [String: TimeOffset]?) -> String? {
+        guard let offsets, !offsets.isEmpty else { return nil }
+        return clocks.compactMap { clock, id in
+            offsets[clock].map { "\(id) \($0.secs ?? 0) \($0.nanosecs ?? 0)\n" }
+        }.joined()
+    }
 }
 
 // MARK: Reading from JSON

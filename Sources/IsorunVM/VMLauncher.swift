@@ -217,6 +217,9 @@ enum GuestProcess {
         for (key, value) in (bundle.config.linux?.sysctl ?? [:]).sorted(by: { $0.key < $1.key }) {
             messages.append(.sysctl(key: key, value: value))
         }
+        if bundle.config.hasNamespace(.time) {
+            messages.append(.timeNamespace(offsets: TimeOffset.timensLines(bundle.config.linux?.timeOffsets) ?? ""))
+        }
         if let pids = bundle.config.linux?.resources?.pids?.limit, pids > 0 {
             messages.append(.processLimit(pids))
         }

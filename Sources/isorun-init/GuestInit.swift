@@ -90,6 +90,9 @@ enum GuestInit {
             streams.stdin = ends[0]
             typed = ends[1]
         }
+        if let offsets = spec.timeOffsets, isorun_guest_unshare_time(offsets) != 0 {
+            fail("time namespace (linux.timeOffsets): \(errnoText())")
+        }
         Supervision.runStartContainerHooks(spec, streams: streams)
         let status = Supervision.run(spec, streams: streams, terminal: terminal, typed: typed, control: control, lines: lines)
         send(.exit(status))

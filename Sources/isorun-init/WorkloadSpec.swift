@@ -31,6 +31,8 @@ struct WorkloadSpec {
     var routes: [(destination: UInt32, prefixLength: Int, gateway: UInt32, device: String)] = []
     var addresses6: [(device: String, address: [UInt8], prefixLength: Int)] = []
     var routes6: [(destination: [UInt8], prefixLength: Int, gateway: [UInt8], device: String)] = []
+    /// Offsets for a time namespace ("" for none), or nil without one.
+    var timeOffsets: String?
 
     mutating func apply(_ message: GuestMessage) {
         switch message {
@@ -64,6 +66,7 @@ struct WorkloadSpec {
         case .networkAddress6(let device, let address, let prefixLength): addresses6.append((device, address, prefixLength))
         case .route6(let destination, let prefixLength, let gateway, let device):
             routes6.append((destination, prefixLength, gateway, device))
+        case .timeNamespace(let offsets): timeOffsets = offsets
         default: break
         }
     }

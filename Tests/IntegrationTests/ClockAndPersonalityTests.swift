@@ -86,3 +86,20 @@ struct ClockAndPersonalityTests {
         #expect(host.out == "x86_64\n", "the host itself is 64-bit")
     }
 }
+
+extension VMModeTests {
+    /// The guest's clocks start at its own boot; a time namespace shifts what the process
+    /// reads by the same offsets as in the sandbox.
+    @Test func aTimeNamespaceShiftsTheGuestsClocksToo() throws {
+        let bundle = try ClockAndPersonalityTests.timeBundle(args: ["sh", "-c", "cat /proc/uptime; cat /proc/self/timens_offsets"])
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let result = try IsorunRunner.run(["run", "--mode", "vm", "--id", IsorunRunner.uniqueID("vmtime"), bundle])
+        #expect(result.status == 0, "\(result.err)")
+        let lines = result.out.split(separator: "\n").map { $0.split(separator: " ").joined(separator: " ") }
+        try #require(lines.count == 3, "\(result.out)")
+        let uptime = try #require(ClockAndPersonalityTests.uptime(lines[0]), "\(result.out)")
+        // A week ahead of a guest that booted moments ago.
+        #expect(uptime >= ClockAndPersonalityTests.week && uptime < ClockAndPersonalityTests.week + 60, "\(uptime)")
+        #expect(lines[1] == "monotonic 259200 5" && lines[2] == "boottime 604800 0", "\(result.out)")
+    }
+}

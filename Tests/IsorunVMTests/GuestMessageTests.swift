@@ -13,6 +13,7 @@ struct GuestMessageTests {
         .route(destination: 0, prefixLength: 0, gateway: 0x0a58_0001, device: "eth0"),
         .route(destination: 0xa9fe_0101, prefixLength: 32, gateway: 0, device: "eth 0"),
         .networkAddress6(device: "eth0", address: Array(0..<16), prefixLength: 64),
+        .timeNamespace(offsets: "1 259200 5\n7 604800 0\n"), .timeNamespace(offsets: ""),
         .route6(destination: [UInt8](repeating: 0, count: 16), prefixLength: 0, gateway: [0xfe, 0x80] + [UInt8](repeating: 0, count: 13) + [1], device: "eth0"),
         .capabilities(effective: 0x2000_0420, permitted: 0x2000_0420, inheritable: 0, bounding: 0x1ff_ffff_ffff, ambient: 1 << 63),
         .noNewPrivileges, .seccompFilter([0x20, 0, 0, 0, 4, 0, 0, 0, 0x06, 0, 0, 0, 0, 0, 0xff, 0x7f]), .seccompFlags(6), .typedInput, .input([0x68, 0x69, 0x0a]), .input([]), .inputEnd,

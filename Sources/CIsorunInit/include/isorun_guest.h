@@ -47,8 +47,12 @@ int isorun_guest_configure_interface(const unsigned char mac[6], const char *nam
 /// the link); addresses most significant byte first. One the kernel has already (an
 /// address's own subnet) is not an error.
 int isorun_guest_add_route(uint32_t destination, int prefix_length, uint32_t gateway, const char *device);
+/// Gives init a new time namespace for its children (the workload, hooks, `exec`s) with
+/// `offsets` written to /proc/self/timens_offsets first ("" for none). 0, or -1 with errno.
+int isorun_guest_unshare_time(const char *offsets);
 /// Adds an IPv6 address to `device`, without duplicate address detection (the namespace
-/// the host took it from has it already). 0, or -1 with errno.
+/// the host took it from has it already); one the device has already is no error. 0, or
+/// -1 with errno.
 int isorun_guest_add_address6(const char *device, const unsigned char address[16], int prefix_length);
 /// Adds an IPv6 route through `gateway` (all zeros: on the link); an existing one is no error.
 int isorun_guest_add_route6(const unsigned char destination[16], int prefix_length, const unsigned char gateway[16],
