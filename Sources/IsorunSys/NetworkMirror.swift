@@ -38,8 +38,8 @@ public struct NetworkRoute: Equatable, Sendable {
     }
 }
 
-/// A global IPv6 address (`prefixLength` its subnet) or an IPv6 route (to `prefixLength`
-/// bits of `address`, through `gateway`, all zeros for the link itself) on `device`.
+/// An IPv6 address, global or link-local (`prefixLength` its subnet), or an IPv6 route (to
+/// `prefixLength` bits of `address`, through `gateway`, all zeros for the link itself) on `device`.
 public struct IPv6Entry: Equatable, Sendable {
     public var address: [UInt8]
     public var prefixLength: Int
