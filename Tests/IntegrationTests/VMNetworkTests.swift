@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Synchronization
 import Testing
 
 /// A network namespace set up the way a CNI plugin sets one up: a veth pair, one end
@@ -20,9 +21,13 @@ struct CNIStyleNamespace {
 
     enum Style: CaseIterable { case dualStack, pointToPoint, ipv6Only }
 
+    /// Namespaces made so far by this test process: suites run side by side, and two
+    /// namespaces with one subnet would share the host's routes.
+    private static let made = Atomic<Int>(0)
+
     init(_ style: Style = .dualStack) throws {
         let pointToPoint = style == .pointToPoint
-        subnet = Int(getpid() % 200) + Int.random(in: 0..<50)
+        subnet = Int(getpid() % 40) * 6 + Self.made.add(1, ordering: .relaxed).oldValue % 6
         name = "isorun-test-\(getpid())-\(subnet)"
         hostEnd = "irh\(getpid() % 10000)x\(subnet)"
         let peer = "irc\(getpid() % 10000)x\(subnet)"
