@@ -99,9 +99,20 @@ done:;
     return rc;
 }
 
-int isorun_guest_add_route(uint32_t destination, int prefix_length, uint32_t gateway, const char *device) {
-    int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+/// One ioctl that adds something (an address, a route) on a socket of `family` made for
+/// it; what is there already counts as added. 0, or -1 with errno.
+static int add_by_ioctl(int family, unsigned long request, void *argument) {
+    int sock = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (sock < 0) return -1;
+    int rc = ioctl(sock, request, argument);
+    if (rc < 0 && errno == EEXIST) rc = 0;
+    int saved = errno;
+    close(sock);
+    errno = saved;
+    return rc;
+}
+
+int isorun_guest_add_route(uint32_t destination, int prefix_length, uint32_t gateway, const char *device) {
     struct rtentry route;
     memset(&route, 0, sizeof route);
     uint32_t mask = prefix_length == 0 ? 0 : 0xffffffffu << (32 - prefix_length);
@@ -113,12 +124,7 @@ int isorun_guest_add_route(uint32_t destination, int prefix_length, uint32_t gat
     strncpy(name, device, IFNAMSIZ - 1);
     name[IFNAMSIZ - 1] = 0;
     route.rt_dev = name;
-    int rc = ioctl(sock, SIOCADDRT, &route);
-    if (rc < 0 && errno == EEXIST) rc = 0;
-    int saved = errno;
-    close(sock);
-    errno = saved;
-    return rc;
+    return add_by_ioctl(AF_INET, SIOCADDRT, &route);
 }
 
 /// The kernel's in6_ifreq and in6_rtmsg (linux/ipv6.h, linux/ipv6_route.h), which do not
@@ -142,27 +148,19 @@ struct ipv6_route_request {
 };
 
 int isorun_guest_add_address6(const char *device, const unsigned char address[16], int prefix_length) {
-    int sock = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (sock < 0) return -1;
     struct ipv6_interface_request request;
     memset(&request, 0, sizeof request);
     memcpy(request.address, address, 16);
     request.prefix_length = (uint32_t)prefix_length;
     request.index = (int)if_nametoindex(device);
-    int rc = request.index == 0 ? -1 : ioctl(sock, SIOCSIFADDR, &request);
+    if (request.index == 0) return -1;
     // The link-local address may be there already: the kernel derives the same one from
     // the same MAC once the link watch reports the carrier, which sometimes comes first.
-    if (rc < 0 && errno == EEXIST) rc = 0;
-    int saved = errno;
-    close(sock);
-    errno = saved;
-    return rc;
+    return add_by_ioctl(AF_INET6, SIOCSIFADDR, &request);
 }
 
 int isorun_guest_add_route6(const unsigned char destination[16], int prefix_length, const unsigned char gateway[16],
                             const char *device) {
-    int sock = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (sock < 0) return -1;
     struct ipv6_route_request route;
     memset(&route, 0, sizeof route);
     memcpy(route.destination, destination, 16);
@@ -173,10 +171,6 @@ int isorun_guest_add_route6(const unsigned char destination[16], int prefix_leng
     for (int i = 0; i < 16; i++) through_gateway |= gateway[i];
     route.flags = RTF_UP | (through_gateway ? RTF_GATEWAY : 0);
     route.index = (int)if_nametoindex(device);
-    int rc = route.index == 0 ? -1 : ioctl(sock, SIOCADDRT, &route);
-    if (rc < 0 && errno == EEXIST) rc = 0;
-    int saved = errno;
-    close(sock);
-    errno = saved;
-    return rc;
+    if (route.index == 0) return -1;
+    return add_by_ioctl(AF_INET6, SIOCADDRT, &route);
 }

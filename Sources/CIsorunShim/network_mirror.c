@@ -230,14 +230,16 @@ static int transact(int sock, struct request *r) {
     }
 }
 
-static int add_ingress_qdisc(int sock, int index) {
+/// Adds (RTM_NEWQDISC, failing if there is one) or deletes (RTM_DELQDISC) the interface's
+/// ingress qdisc, and with it its filters.
+static int ingress_qdisc(int sock, int index, int type) {
     struct request r;
-    struct tcmsg *tc = tc_message(&r, RTM_NEWQDISC, NLM_F_CREATE | NLM_F_EXCL);
+    struct tcmsg *tc = tc_message(&r, type, type == RTM_NEWQDISC ? NLM_F_CREATE | NLM_F_EXCL : 0);
     tc->tcm_family = AF_UNSPEC;
     tc->tcm_ifindex = index;
     tc->tcm_handle = TC_H_MAKE(TC_H_INGRESS, 0);
     tc->tcm_parent = TC_H_INGRESS;
-    put(&r, TCA_KIND, "ingress", sizeof "ingress");
+    if (type == RTM_NEWQDISC) put(&r, TCA_KIND, "ingress", sizeof "ingress");
     return transact(sock, &r);
 }
 
@@ -273,16 +275,6 @@ static int add_redirect(int sock, int from, int to) {
     nest_end(&r, first);
     nest_end(&r, actions);
     nest_end(&r, options);
-    return transact(sock, &r);
-}
-
-static int delete_ingress_qdisc(int sock, int index) {
-    struct request r;
-    struct tcmsg *tc = tc_message(&r, RTM_DELQDISC, 0);
-    tc->tcm_family = AF_UNSPEC;
-    tc->tcm_ifindex = index;
-    tc->tcm_handle = TC_H_MAKE(TC_H_INGRESS, 0);
-    tc->tcm_parent = TC_H_INGRESS;
     return transact(sock, &r);
 }
 
@@ -331,11 +323,11 @@ int isorun_netns_mirror(int netns_fd, int index, int mtu, const char **step) {
     if (ioctl(sock, SIOCSIFFLAGS, &request) < 0) { *step = "bring the tap up"; rc = -errno; goto fail; }
     if (ioctl(sock, SIOCGIFINDEX, &request) < 0) { *step = "the tap's index"; rc = -errno; goto fail; }
     int tap_index = request.ifr_ifindex;
-    if ((rc = add_ingress_qdisc(netlink, index)) < 0) { *step = "add an ingress qdisc to the interface"; goto fail; }
-    if ((rc = add_redirect(netlink, index, tap_index)) < 0 || (rc = add_ingress_qdisc(netlink, tap_index)) < 0
+    if ((rc = ingress_qdisc(netlink, index, RTM_NEWQDISC)) < 0) { *step = "add an ingress qdisc to the interface"; goto fail; }
+    if ((rc = add_redirect(netlink, index, tap_index)) < 0 || (rc = ingress_qdisc(netlink, tap_index, RTM_NEWQDISC)) < 0
         || (rc = add_redirect(netlink, tap_index, index)) < 0) {
         *step = "redirect between the interface and the tap";
-        delete_ingress_qdisc(netlink, index);
+        ingress_qdisc(netlink, index, RTM_DELQDISC);
         goto fail;
     }
     close(sock);
@@ -357,7 +349,7 @@ int isorun_netns_unmirror(int netns_fd, const char *name) {
     int saved = errno;
     leave_namespace(home);
     if (netlink < 0) return netlink;
-    rc = index == 0 ? -saved : delete_ingress_qdisc(netlink, (int)index);
+    rc = index == 0 ? -saved : ingress_qdisc(netlink, (int)index, RTM_DELQDISC);
     close(netlink);
     return rc;
 }

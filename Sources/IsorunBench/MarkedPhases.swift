@@ -27,6 +27,14 @@ enum MarkedPhases {
         }
         return .success(zip(lines.times, lines.times.dropFirst()).map { $1 - $0 })
     }
+
+    /// Per phase in `phases` (indices into each run's durations), the median over the runs.
+    static func medians(_ samples: [[UInt64]], phases: Range<Int>) -> [UInt64] {
+        phases.map { phase in
+            let values = samples.map { $0[phase] }.sorted()
+            return values.isEmpty ? 0 : values[values.count / 2]
+        }
+    }
 }
 
 /// Why a scenario's run (or its setup) failed, as the report shows it.

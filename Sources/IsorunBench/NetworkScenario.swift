@@ -85,11 +85,9 @@ public struct NetworkScenario {
                 }
                 if failure != nil { break }
             }
-            let medians = failure == nil ? (0..<Self.phases.count).map { phase in
-                samples.map { $0[phase] }.sorted()[samples.count / 2]
-            } : []
             rows.append(NetworkRow(mode: mode, mebibytes: options.mebibytes * options.rounds, requests: options.requests,
-                                   phaseNanoseconds: medians, failure: failure))
+                                   phaseNanoseconds: failure == nil ? MarkedPhases.medians(samples, phases: 0..<Self.phases.count) : [],
+                                   failure: failure))
         }
         return NetworkReport(environment: environment, rows: rows)
     }

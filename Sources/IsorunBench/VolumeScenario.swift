@@ -119,10 +119,7 @@ public struct VolumeScenario {
 
     /// Per phase of one place (0: volume, 1: own /tmp), the median over the runs.
     static func medians(_ samples: [[UInt64]], place: Int) -> [UInt64] {
-        (0..<phases.count).map { phase in
-            let values = samples.map { $0[place * phases.count + phase] }.sorted()
-            return values.isEmpty ? 0 : values[values.count / 2]
-        }
+        MarkedPhases.medians(samples, phases: place * phases.count ..< (place + 1) * phases.count)
     }
 }
 

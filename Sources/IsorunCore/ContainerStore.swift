@@ -293,8 +293,8 @@ public struct ContainerStore: Sendable {
         if let hostMountRoot = record.hostMountRoot { MountTable.unmountAll(under: hostMountRoot) }
         // A VM's monitor killed by `delete --force` had no time to give back the interfaces
         // its VM took over (see GuestNetwork); its run record still lists them.
-        if record.mode == Mode.vm.rawValue, let run = try? RunRecord.load(from: "\(directory(of: record.id))/\(RunState.recordFile)") {
-            for mirror in run.mirrors { NetworkMirror.unmirror(interface: mirror.interface, namespacePath: mirror.namespacePath) }
+        if record.mode == Mode.vm.rawValue {
+            (try? RunRecord.load(from: "\(directory(of: record.id))/\(RunState.recordFile)"))?.releaseMirrors()
         }
         do { try Files.removeTree(directory(of: record.id)) } catch { throw IsorunError("delete \(record.id)", error) }
         LifecycleHooks.runWarningOnFailure(record.hooks?.poststop, phase: "poststop",

@@ -253,13 +253,18 @@ struct RunRecord {
         return record
     }
 
+    /// Removes the redirects of the interfaces a VM took over that its run did not give back.
+    func releaseMirrors() {
+        for mirror in mirrors { NetworkMirror.unmirror(interface: mirror.interface, namespacePath: mirror.namespacePath) }
+    }
+
     /// Kills recorded processes (only if the pid still names the same process) and cgroups.
     func cleanUp() {
         for (pid, start) in processes where Processes.startTime(of: pid) == start {
             Processes.signal(pid, SIGKILL)
         }
         if let hostMountRoot { MountTable.unmountAll(under: hostMountRoot) }
-        for mirror in mirrors { NetworkMirror.unmirror(interface: mirror.interface, namespacePath: mirror.namespacePath) }
+        releaseMirrors()
         guard !cgroupDirectories.isEmpty, let layout = try? CgroupLayout.host() else { return }
         let cgroup = Cgroups.restore(directories: cgroupDirectories.filter(Files.isDirectory), layout: layout)
         try? cgroup.killAllAndDestroy()

@@ -50,13 +50,11 @@ final class GuestNetwork {
             }) {
                 try state.recordMirror(interface: interface.name, namespacePath: path)
                 let tap: Int32
-                do { tap = try NetworkMirror.mirror(interface, in: namespace) } catch let error where error.errno == EEXIST {
+                do { tap = try NetworkMirror.mirror(interface, in: namespace) } catch {
                     state.forgetMirror(interface: interface.name, namespacePath: path)
+                    guard error.errno == EEXIST else { throw IsorunError("VM network: \(interface.name) of \(path)", error) }
                     // One VM per namespace: a second (a pod's next container) finds the qdisc taken.
                     throw IsorunError("VM network: \(interface.name) of \(path) already has an ingress qdisc (another VM took it over, or a tc setup of its own): one VM per network namespace")
-                } catch {
-                    state.forgetMirror(interface: interface.name, namespacePath: path)
-                    throw IsorunError("VM network: \(interface.name) of \(path)", error)
                 }
                 mirrored.append(interface.name)
                 devices.append(.init(descriptor: tap, mac: interface.mac))
