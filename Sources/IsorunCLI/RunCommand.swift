@@ -59,15 +59,22 @@ struct RunCommand: ParsableCommand {
                                  rootLayout: vmRoot), setup: setupOptions.setup)
     }
 
+    /// runc's `run [-b BUNDLE] [-d] [--pid-file F] ID` takes its bundle from the current
+    /// directory by default, so an argument that is neither a path nor a bundle is an id.
+    static func namesContainer(_ argument: String) -> Bool {
+        !argument.contains("/") && !Files.exists("\(argument)/config.json")
+    }
+
     func run() throws {
-        // runc's `run [-b BUNDLE] [-d] [--pid-file F] ID`: the bundle defaults to the
-        // current directory, so an argument that is not a bundle (nor a path) is an id.
-        let runcForm = runcBundle != nil || detach || pidFile != nil
-            || (!bundle.contains("/") && !Files.exists("\(bundle)/config.json"))
+        let runcForm = runcBundle != nil || detach || pidFile != nil || Self.namesContainer(bundle)
         guard runcForm else { throw ExitCode(try options.execute()) }
         if pidFile != nil && !detach { throw IsorunError("--pid-file: only with --detach (a foreground run is waited for)") }
         let directory = runcBundle ?? "."
         let id = bundle
+        if runcBundle == nil && !Files.exists("config.json") {
+            // Most likely a mistyped bundle name rather than runc's `run ID`: name it.
+            throw IsorunError("\(bundle): no such bundle (no \(bundle)/config.json), and the current directory has no config.json for runc's `run ID`")
+        }
         if detach {
             let store = global.containers()
             try CreateCommand.perform(store: store, bundle: directory, pidFile: pidFile, consoleSocket: nil, id: id,

@@ -99,7 +99,8 @@ enum FastRunParser {
             bundle = argument
             index += 1
         }
-        guard let bundle else { return nil }
+        // runc's `run ID` (bundle in the current directory) is RunCommand's to handle.
+        guard let bundle, !RunCommand.namesContainer(bundle) else { return nil }
         options.bundle = bundle
         return options
     }

@@ -24,6 +24,14 @@ struct BadInputTests {
         expectOneLineFailure(result, mentioning: ["/nonexistent/bundle"])
     }
 
+    /// A bare word is runc's `run ID` when the current directory is a bundle; otherwise it
+    /// is most likely a mistyped bundle, and the error names it (the tests run in the
+    /// package directory, which has no config.json).
+    @Test func missingBundleGivenByName() throws {
+        let result = try IsorunRunner.run(["--mode", "sandbox", "no-such.bundle"])
+        expectOneLineFailure(result, mentioning: ["no-such.bundle", "no such bundle"])
+    }
+
     @Test func malformedJSON() throws {
         let bundle = try makeBundle(config: "{ \"ociVersion\": \"1.2.0\", \"process\": { ")
         defer { try? FileManager.default.removeItem(atPath: bundle) }

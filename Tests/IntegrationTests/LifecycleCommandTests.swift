@@ -315,6 +315,12 @@ struct LifecycleCommandTests {
         let foreground = try isorun(["run", "-b", bundle, IsorunRunner.uniqueID("rf")])
         #expect(foreground.status == 9, "\(foreground.err)")
         #expect(foreground.out == "foreground\n")
+        // The usual runc session: `cd bundle && runc run ID`, no flags at all. The bare id
+        // must not be taken for a bundle path (the fast command-line scanner once did).
+        let fromBundle = try IsorunRunner.runProgram("/bin/sh", [
+            "-c", "cd \"$1\" && exec \"$0\" run \"$2\"", IsorunRunner.binary, bundle, IsorunRunner.uniqueID("rc")])
+        #expect(fromBundle.status == 9, "\(fromBundle.err)")
+        #expect(fromBundle.out == "foreground\n")
 
         let sleeper = try IsorunRunner.bundleCopy("hello", args: ["sleep", "30"])
         defer { try? FileManager.default.removeItem(atPath: sleeper) }

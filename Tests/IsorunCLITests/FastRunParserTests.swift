@@ -4,16 +4,17 @@ import Testing
 
 /// The hand-written fast path must agree with ArgumentParser wherever it answers.
 struct FastRunParserTests {
+    /// Bundles are paths here: a bare word that is not a bundle directory is runc's `run ID`.
     static let accepted: [[String]] = [
-        ["b"],
-        ["run", "b"],
-        ["--mode", "bare", "b"],
-        ["--mode=vm", "b"],
-        ["run", "--mode", "sandbox", "--id", "web1", "--root", "/tmp/r", "b"],
-        ["--debug", "b", "--", "sh", "-c", "echo --mode x"],
-        ["b", "--mode", "bare"],
-        ["b", "--", "--help"],
-        ["--id=x", "b", "--"],
+        ["/b"],
+        ["run", "./b"],
+        ["--mode", "bare", "/b"],
+        ["--mode=vm", "/b"],
+        ["run", "--mode", "sandbox", "--id", "web1", "--root", "/tmp/r", "/b"],
+        ["--debug", "/b", "--", "sh", "-c", "echo --mode x"],
+        ["/b", "--mode", "bare"],
+        ["/b", "--", "--help"],
+        ["--id=x", "/b", "--"],
     ]
 
     @Test(arguments: accepted)
@@ -26,7 +27,8 @@ struct FastRunParserTests {
 
     static let declined: [[String]] = [
         [], ["--help"], ["-h"], ["run", "--help"], ["--version"], ["--mode", "teleport", "b"],
-        ["b", "c"], ["--mode"], ["--unknown", "b"], ["--", "x"], ["--id", "--debug", "b"],
+        ["/b", "c"], ["--mode"], ["--unknown", "/b"], ["--", "x"], ["--id", "--debug", "/b"],
+        ["run", "container-id-not-a-bundle"], ["container-id-not-a-bundle", "--", "sh"],
     ]
 
     @Test(arguments: declined)
