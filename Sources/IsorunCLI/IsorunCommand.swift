@@ -35,7 +35,7 @@ public struct IsorunCommand: ParsableCommand {
     public static func runAndExit(_ arguments: [String] = commandLineArguments()) -> Never {
         guard let (globals, arguments) = LeadingGlobals.split(arguments) else { fail("a global flag is missing its value") }
         LeadingGlobals.current = globals
-        if globals == LeadingGlobals(), let options = FastRunParser.parse(arguments) {
+        if !globals.systemdCgroup, let options = FastRunParser.parse(arguments, globals: globals) {
             do { Glibc.exit(try options.execute()) } catch { fail(error.message) }
         }
         if let lifecycle = FastLifecycleParser.parse(arguments, globals: globals) {

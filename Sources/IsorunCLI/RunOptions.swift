@@ -63,12 +63,16 @@ enum FastRunParser {
     static let subcommandNames: [String] = ["bench", "help", "create", "start", "state", "kill", "delete", "list", "features",
                                                        "ps", "pause", "resume", "spec", "exec", "update", "events", "vm-monitor", "vm-exec"]
 
-    static func parse(_ arguments: [String]) -> RunOptions? {
+    /// `globals` are the runc-style flags taken off the front (`isorun --root R run …`):
+    /// they are the defaults the command's own flags override, as in `GlobalOptions`.
+    static func parse(_ arguments: [String], globals: LeadingGlobals = LeadingGlobals()) -> RunOptions? {
         var index = 0
         if arguments.first == "run" { index = 1 }
         // Other subcommands belong to ArgumentParser.
         if let first = arguments.first, subcommandNames.contains(first) { return nil }
         var options = RunOptions(bundle: "")
+        if let root = globals.root { options.root = root }
+        options.debug = globals.debug
         var bundle: String?
         while index < arguments.count {
             let argument = arguments[index]

@@ -25,6 +25,16 @@ struct FastRunParserTests {
         #expect(fast == command.options)
     }
 
+    /// `isorun --root R --debug run BUNDLE`: the leading flags are defaults that the
+    /// command's own flags override.
+    @Test func takesLeadingGlobalsAsDefaults() throws {
+        let globals = LeadingGlobals(root: "/tmp/lead", debug: true)
+        let fast = try #require(FastRunParser.parse(["run", "--mode", "bare", "/b"], globals: globals))
+        #expect(fast == RunOptions(mode: .bare, root: "/tmp/lead", debug: true, bundle: "/b"))
+        let overridden = try #require(FastRunParser.parse(["run", "--root", "/tmp/own", "/b"], globals: globals))
+        #expect(overridden.root == "/tmp/own")
+    }
+
     static let declined: [[String]] = [
         [], ["--help"], ["-h"], ["run", "--help"], ["--version"], ["--mode", "teleport", "b"],
         ["/b", "c"], ["--mode"], ["--unknown", "/b"], ["--", "x"], ["--id", "--debug", "/b"],
