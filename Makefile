@@ -1,6 +1,6 @@
 # isorun: `make demo` and `make test` work on a fresh Debian 12 machine, as root.
 SHELL := /bin/bash
-APT_PACKAGES := libseccomp-dev libcap-dev busybox-static runc bubblewrap hyperfine python3 python3-pip iproute2
+APT_PACKAGES := libseccomp-dev libcap-dev busybox-static runc bubblewrap hyperfine python3 python3-pip iproute2 musl-tools
 # VM mode: QEMU alone (without the GUI and firmware packages it recommends), mkfs.erofs for
 # large rootfs images, cpio for the VM benchmark's stock-boot reference.
 VM_PACKAGES := qemu-system-x86 erofs-utils e2fsprogs cpio
@@ -21,6 +21,14 @@ deps:
 
 build: deps
 	swift build
+	@$(MAKE) --no-print-directory .build/debug/isorun-oci
+
+## isorun-oci, the binary containerd runs (Sources/isorun-oci/main.c): C linked statically
+## against musl, whose start-up reads no CPU features (glibc's runs 43 cpuid instructions,
+## trapped on a virtualized host), so `start` and `delete` cost ~0.2 ms of process instead of ~0.9.
+.build/%/isorun-oci: Sources/isorun-oci/main.c
+	@mkdir -p $(@D)
+	musl-gcc -static -O2 -Wall -Wextra -Werror -o $@ $<
 
 ## Release build, fully static and not position-independent: no dynamic loader and no
 ## relocations to apply at start (CPU per command 3.7 -> 1.5 ms; containerd starts isorun
@@ -46,6 +54,7 @@ release: deps
 	@[ ! scripts/release/hot-functions.order -nt $(RELEASE) ] || rm -f $(RELEASE)
 	swift build -c release --static-swift-stdlib -Xswiftc -static-executable $(FAST_METADATA) $(HOT_TEXT) --product isorun
 	swift build -c release --product isorun-init
+	@$(MAKE) --no-print-directory .build/release/isorun-oci
 	@python3 scripts/release/cache-in-huge-folios.py $(RELEASE)
 
 bundles: deps

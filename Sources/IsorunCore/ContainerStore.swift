@@ -77,6 +77,22 @@ extension ContainerRecord {
     }
 }
 
+extension ContainerRecord {
+    /// What `isorun-oci` needs for `start` (release the process) and `delete` (kill a
+    /// created process, remove the cgroup and the state): the process and the cgroup
+    /// directories, one per line, then `end`, so a reader can tell a whole plan. Nil
+    /// when either command must do more: run poststart or poststop hooks, unmount a
+    /// container's host mounts, stop a VM.
+    var lifecyclePlan: String? {
+        let plainMode = mode == Mode.sandbox.rawValue || mode == Mode.bare.rawValue
+        let hooksAfterCreate = !(hooks?.poststart ?? []).isEmpty || !(hooks?.poststop ?? []).isEmpty
+        guard plainMode, !hooksAfterCreate, hostMountRoot == nil, cgroupDirectories.count <= 16,
+              cgroupDirectories.allSatisfy({ $0.hasPrefix("/") && !$0.contains("\n") }) else { return nil }
+        let lines = ["pid=\(pid) \(pidStartTime)"] + cgroupDirectories.map { "cgroup=\($0)" } + ["end"]
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
+
 extension ContainerState {
     /// The state of a container made by `create`.
     public init(record: ContainerRecord, status: ContainerStatus) {
@@ -124,6 +140,22 @@ public struct ContainerStore: Sendable {
         do { try Files.writeAtomically(path, record.json) } catch {
             throw IsorunError("write \(path): \(error)")
         }
+        try savePlan(for: record)
+    }
+
+    /// The file `isorun-oci` (Sources/isorun-oci, the binary containerd runs) reads to
+    /// carry out `start` and `delete` without starting this Swift binary, which costs
+    /// ~0.9 ms a process. Written whenever the record is; absent when the container's
+    /// start or delete must do more than the plan says, so that isorun does them.
+    static let planFile = "lifecycle-plan"
+
+    private func savePlan(for record: ContainerRecord) throws(IsorunError) {
+        let path = "\(directory(of: record.id))/\(Self.planFile)"
+        guard let plan = record.lifecyclePlan else {
+            unlink(path)
+            return
+        }
+        do { try Files.writeAtomically(path, plan) } catch { throw IsorunError("write \(path): \(error)") }
     }
 
     /// Created until `start` opens the gate, running until the process exits, then stopped.

@@ -15,3 +15,31 @@ struct ContainerStateTests {
         #expect(ContainerState.json([stopped, stopped]) == "[" + stopped.json(pretty: false) + "," + stopped.json(pretty: false) + "]")
     }
 }
+
+/// The plan isorun-oci carries out for `start` and `delete` (Sources/isorun-oci/main.c reads it).
+struct LifecyclePlanTests {
+    func record(mode: String = "sandbox", hooks: Hooks? = nil) -> ContainerRecord {
+        ContainerRecord(id: "c", bundle: "/b", mode: mode, pid: 42, pidStartTime: 7, created: "2026-12-03T00:00:00Z",
+                        annotations: ["pid": "1"], cgroupDirectories: ["/sys/fs/cgroup/pids/isorun/c", "/sys/fs/cgroup/cpu/isorun/c"],
+                        hooks: hooks)
+    }
+
+    @Test func namesTheProcessAndTheCgroupsAndEndsSoAReaderKnowsItIsWhole() {
+        #expect(record().lifecyclePlan == "pid=42 7\ncgroup=/sys/fs/cgroup/pids/isorun/c\ncgroup=/sys/fs/cgroup/cpu/isorun/c\nend\n")
+        #expect(record(mode: "bare").lifecyclePlan != nil)
+        // Hooks that run at create are done by then.
+        #expect(record(hooks: Hooks(createRuntime: [Hook(path: "/bin/true")])).lifecyclePlan != nil)
+    }
+
+    @Test func isAbsentWhenStartOrDeleteMustDoMore() {
+        #expect(record(mode: "vm").lifecyclePlan == nil)
+        #expect(record(hooks: Hooks(poststart: [Hook(path: "/bin/true")])).lifecyclePlan == nil)
+        #expect(record(hooks: Hooks(poststop: [Hook(path: "/bin/true")])).lifecyclePlan == nil)
+        var mounted = record()
+        mounted.hostMountRoot = "/run/isorun/c/mounts"
+        #expect(mounted.lifecyclePlan == nil)
+        var odd = record()
+        odd.cgroupDirectories.append("relative/path")
+        #expect(odd.lifecyclePlan == nil)
+    }
+}
