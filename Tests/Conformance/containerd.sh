@@ -153,6 +153,13 @@ mkdir -p "$T/bin" "$T/logs" "$T/opt" "$T/cni/bin" "$T/cni/conf" "$T/fifo"
 cp "$ISORUN_SRC" "$T/bin/isorun"
 # VM mode finds its guest init beside the binary.
 if [ -x "$(dirname "$ISORUN_SRC")/isorun-init" ]; then cp "$(dirname "$ISORUN_SRC")/isorun-init" "$T/bin/isorun-init"; fi
+# What containerd and podman are configured with: isorun-oci when it was built (it does
+# start and delete itself and hands the rest to the isorun beside it), else isorun.
+ENTRY="$T/bin/isorun"
+if [ -x "$(dirname "$ISORUN_SRC")/isorun-oci" ]; then
+    cp "$(dirname "$ISORUN_SRC")/isorun-oci" "$T/bin/isorun-oci"
+    ENTRY="$T/bin/isorun-oci"
+fi
 
 # Wrappers given to the shim as BinaryName: log argv/cwd/exit, run the real runtime.
 make_wrapper() {   # make_wrapper NAME REAL_BINARY
@@ -177,7 +184,7 @@ EOF
     chmod +x "$T/bin/$name-wrap"
 }
 make_wrapper runc "$(command -v runc)"
-make_wrapper isorun "$T/bin/isorun"
+make_wrapper isorun "$ENTRY"
 
 # ---------------------------------------------------------------------------------------------
 # 3. A private containerd: config version 2, everything under $T, CRI off (it would want CNI

@@ -419,6 +419,12 @@ if [[ " ${RUNTIMES[*]} " == *" isorun "* ]]; then
   [[ -x $ISORUN_SRC ]] || die "no isorun binary at $ISORUN_SRC"
   cp "$ISORUN_SRC" "$OUT_DIR/bin/isorun.tmp" && mv -f "$OUT_DIR/bin/isorun.tmp" "$OUT_DIR/bin/isorun"
   RT_BIN[isorun]="$OUT_DIR/bin/isorun"; RT_STATE[isorun]=/run/isorun
+  # The binary containerd is configured with, when it was built: isorun-oci does start and
+  # delete itself and hands every other command to the isorun copied beside it.
+  if [[ -x $(dirname "$ISORUN_SRC")/isorun-oci ]]; then
+    cp "$(dirname "$ISORUN_SRC")/isorun-oci" "$OUT_DIR/bin/isorun-oci.tmp" && mv -f "$OUT_DIR/bin/isorun-oci.tmp" "$OUT_DIR/bin/isorun-oci"
+    RT_BIN[isorun]="$OUT_DIR/bin/isorun-oci"
+  fi
 fi
 if [[ " ${RUNTIMES[*]} " == *" runc "* ]]; then
   RUNC_SRC=${RUNC_SRC:-$(command -v runc || true)}
