@@ -1,17 +1,18 @@
 /*
  * isorun-oci: the binary containerd, podman and Kubernetes run as their OCI runtime.
  *
- * containerd runs its runtime three times per container (create, start, delete). A
- * process of the Swift binary costs ~0.9 ms here before it does any work: glibc's
- * start-up reads the CPU's features with 43 cpuid instructions, which a virtualized host
- * traps (~5 us each), and the Swift runtime starts. This program is linked statically
- * against musl and costs ~0.2 ms. It carries out `start` and `delete` of an ordinary
- * container from the plan `isorun create` wrote for them (`lifecycle-plan`, see
- * ContainerStore.swift) and hands every other command line, unchanged, to the `isorun`
- * binary beside it.
+ * containerd runs its runtime three times per container (create, start, delete) and
+ * once more for each signal. A process of the Swift binary costs ~0.9 ms here before it
+ * does any work: glibc's start-up reads the CPU's features with 43 cpuid instructions,
+ * which a virtualized host traps (~5 us each), and the Swift runtime starts. This
+ * program is linked statically against musl and costs ~0.2 ms. It carries out `start`,
+ * `delete` and `kill ID [NUMBER]` of an ordinary container from the plan `isorun create`
+ * wrote for them (`lifecycle-plan`, see ContainerStore.swift) and hands every other
+ * command line, unchanged, to the `isorun` binary beside it.
  *
  * It decides nothing: anything that is not exactly the plan's case (no plan, a flag it
- * does not know, a running container, a cgroup still in use, --debug) goes to isorun,
+ * does not know, a signal by name, a stopped container, a running one without --force, a
+ * paused one, a cgroup still in use, --debug) goes to isorun,
  * which does the whole command and words any error. Only a failure after the point of no
  * return (the container released, or its record removed) is reported here, in isorun's
  * words and log format.
@@ -248,6 +249,18 @@ static int start(const struct globals *g, const char *directory, const char *id)
     return 0;
 }
 
+/* ContainerStore.kill without --all, of a container that has not stopped, for a signal
+ * given by number (as containerd's shim and podman give it; isorun reads names). */
+static int signal_container(const char *directory, const char *signal_text) {
+    char *end;
+    long number = strtol(signal_text, &end, 10);
+    if (*signal_text < '0' || *signal_text > '9' || *end || number < 1 || number > 64) hand_over();
+    struct plan plan;
+    if (!load_plan(directory, &plan) || !still_running(&plan)) hand_over();
+    if (kill(plan.pid, (int)number) != 0) hand_over();
+    return 0;
+}
+
 /* ContainerStore.delete of a created or stopped container whose plan allows it. */
 static int delete(const struct globals *g, const char *directory, const char *id, int force) {
     struct plan plan;
@@ -325,12 +338,18 @@ int main(int argc, char **argv) {
         force = 1;
         index++;
     }
-    /* Exactly one valid id and nothing else; isorun says what is wrong with anything else. */
-    if (index + 1 != argc || !valid_id(argv[index])) hand_over();
+    /* One valid id (for kill, and perhaps a signal) and nothing else; isorun says what is
+     * wrong with anything else. */
+    const char *signal_text = "15";
+    int operands = argc - index;
+    if (strcmp(command, "kill") == 0 && operands == 2) signal_text = argv[index + 1];
+    else if (operands != 1) hand_over();
+    if (!valid_id(argv[index])) hand_over();
     const char *id = argv[index];
     char directory[PATH_MAX];
     if ((size_t)snprintf(directory, sizeof directory, "%s/%s", g.root, id) >= sizeof directory - 32) hand_over();
     if (strcmp(command, "start") == 0) return start(&g, directory, id);
     if (strcmp(command, "delete") == 0) return delete(&g, directory, id, force);
+    if (strcmp(command, "kill") == 0) return signal_container(directory, signal_text);
     hand_over();
 }

@@ -2,8 +2,9 @@ import Foundation
 import Glibc
 import Testing
 
-/// `isorun-oci` (Sources/isorun-oci), the binary containerd runs: `start` and `delete` of a
-/// plain container done from the plan `create` wrote, everything else handed to isorun.
+/// `isorun-oci` (Sources/isorun-oci), the binary containerd runs: `start`, `delete` and
+/// `kill` of a plain container done from the plan `create` wrote, everything else handed
+/// to isorun.
 /// A copy of it alone in a directory cannot hand anything over, so a command that works
 /// through that copy was done by the fast path itself.
 @Suite(.serialized)
@@ -111,6 +112,27 @@ struct OCIFrontTests {
         #expect(try run(lone, ["delete", "--force", running]).status == 0)
         #expect(IsorunRunner.cgroupDirectories(for: running).isEmpty)
         #expect(!FileManager.default.fileExists(atPath: "\(root)/\(running)"))
+    }
+
+    @Test func killSendsASignalGivenByNumber() throws {
+        guard Self.canRun else { return }
+        let bundle = try IsorunRunner.bundleCopy("hello", args: ["sleep", "300"])
+        let output = root + "-kill"
+        defer { cleanUp(bundle, output) }
+        let lone = try loneFront()
+        let id = IsorunRunner.uniqueID("oci-k")
+        try #require(try create(id, bundle: bundle, output: output).status == 0)
+        #expect(try run(lone, ["start", id]).status == 0)
+        #expect(try waitForStatus(id, "running"))
+        // By name it is isorun's to read: the lone copy cannot hand it over.
+        #expect(try run(lone, ["kill", id, "KILL"]).status == 125)
+        #expect(try status(id) == "running")
+        #expect(try run(lone, ["kill", id, "9"]).status == 0)
+        #expect(try waitForStatus(id, "stopped"))
+        let late = try run(Self.front, ["kill", id, "9"])
+        #expect(late.status == 125)
+        #expect(late.err == "isorun: container not running\n")
+        #expect(try run(lone, ["delete", id]).status == 0)
     }
 
     @Test func whatThePlanDoesNotCoverGoesToIsorun() throws {
