@@ -78,10 +78,10 @@ extension ContainerRecord {
 }
 
 extension ContainerRecord {
-    /// What `isorun-oci` needs for `start` (release the process) and `delete` (kill a
-    /// created process, remove the cgroup and the state): the process and the cgroup
+    /// What `isorun-oci` needs for `start` (release the process), `kill` (signal it) and
+    /// `delete` (kill it, remove the cgroup and the state): the process and the cgroup
     /// directories, one per line, then `end`, so a reader can tell a whole plan. Nil
-    /// when either command must do more: run poststart or poststop hooks, unmount a
+    /// when these commands must do more: run poststart or poststop hooks, unmount a
     /// container's host mounts, stop a VM.
     var lifecyclePlan: String? {
         let plainMode = mode == Mode.sandbox.rawValue || mode == Mode.bare.rawValue
@@ -144,8 +144,8 @@ public struct ContainerStore: Sendable {
     }
 
     /// The file `isorun-oci` (Sources/isorun-oci, the binary containerd runs) reads to
-    /// carry out `start` and `delete` without starting this Swift binary, which costs
-    /// ~0.9 ms a process. Written whenever the record is; absent when the container's
+    /// carry out `start`, `delete` and `kill` without starting this Swift binary, which
+    /// costs ~0.9 ms a process. Written whenever the record is; absent when the container's
     /// start or delete must do more than the plan says, so that isorun does them.
     static let planFile = "lifecycle-plan"
 
