@@ -11,11 +11,11 @@
  * command line, unchanged, to the `isorun` binary beside it.
  *
  * It decides nothing: anything that is not exactly the plan's case (no plan, a flag it
- * does not know, a signal by name, a stopped container, a running one without --force, a
- * paused one, a cgroup still in use, --debug) goes to isorun,
- * which does the whole command and words any error. Only a failure after the point of no
- * return (the container released, or its record removed) is reported here, in isorun's
- * words and log format.
+ * does not know, a signal by name, a container already stopped for start or kill, a
+ * running one deleted without --force, a paused one, a cgroup still in use, --debug) goes
+ * to isorun, which does the whole command and words any error. Only a failure after the
+ * point of no return (the container released, or its record removed) is reported here,
+ * in isorun's words and log format.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -261,7 +261,8 @@ static int signal_container(const char *directory, const char *signal_text) {
     return 0;
 }
 
-/* ContainerStore.delete of a created or stopped container whose plan allows it. */
+/* ContainerStore.delete of a created or stopped container, or with --force a running
+ * one, whose plan allows it. */
 static int delete(const struct globals *g, const char *directory, const char *id, int force) {
     struct plan plan;
     if (!load_plan(directory, &plan)) hand_over();
