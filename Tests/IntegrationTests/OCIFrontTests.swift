@@ -55,6 +55,18 @@ struct OCIFrontTests {
         return false
     }
 
+    /// A copy of hello.bundle whose process sleeps, and where its output goes; the caller
+    /// hands both to `cleanUp`.
+    func sleepingBundle(output name: String) throws -> (bundle: String, output: String) {
+        (try IsorunRunner.bundleCopy("hello", args: ["sleep", "300"]), "\(root)-\(name)")
+    }
+
+    /// Nothing of the container left: no cgroup directory, no state.
+    func expectGone(_ id: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(IsorunRunner.cgroupDirectories(for: id).isEmpty, sourceLocation: sourceLocation)
+        #expect(!FileManager.default.fileExists(atPath: "\(root)/\(id)"), sourceLocation: sourceLocation)
+    }
+
     /// Whatever a failed expectation left: the containers (through isorun), then the files.
     func cleanUp(_ paths: String...) {
         for id in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [] {
@@ -86,14 +98,12 @@ struct OCIFrontTests {
 
         let deleted = try run(lone, ["delete", id])
         #expect(deleted.status == 0, "\(deleted.err)")
-        #expect(IsorunRunner.cgroupDirectories(for: id).isEmpty)
-        #expect(!FileManager.default.fileExists(atPath: "\(root)/\(id)"))
+        expectGone(id)
     }
 
     @Test func deleteKillsACreatedContainerAndWithForceARunningOne() throws {
         guard Self.canRun else { return }
-        let bundle = try IsorunRunner.bundleCopy("hello", args: ["sleep", "300"])
-        let output = root + "-sleep"
+        let (bundle, output) = try sleepingBundle(output: "sleep")
         defer { cleanUp(bundle, output) }
         let lone = try loneFront()
         let created = IsorunRunner.uniqueID("oci-c"), running = IsorunRunner.uniqueID("oci-r")
@@ -102,7 +112,7 @@ struct OCIFrontTests {
             .split(separator: "\n")[0].dropFirst(4).split(separator: " ")[0]))
         #expect(try run(lone, ["delete", created]).status == 0)
         #expect(kill(createdPid, 0) != 0 || (try? String(contentsOfFile: "/proc/\(createdPid)/stat", encoding: .utf8))?.contains(") Z ") == true)
-        #expect(IsorunRunner.cgroupDirectories(for: created).isEmpty)
+        expectGone(created)
 
         #expect(try run(lone, ["start", running]).status == 0)
         #expect(try waitForStatus(running, "running"))
@@ -114,14 +124,12 @@ struct OCIFrontTests {
         let updated = try run(Self.front, ["update", "--cpuset-cpus", "0", running])
         #expect(updated.status == 0, "\(updated.err)")
         #expect(try run(lone, ["delete", "--force", running]).status == 0)
-        #expect(IsorunRunner.cgroupDirectories(for: running).isEmpty)
-        #expect(!FileManager.default.fileExists(atPath: "\(root)/\(running)"))
+        expectGone(running)
     }
 
     @Test func killSendsASignalGivenByNumber() throws {
         guard Self.canRun else { return }
-        let bundle = try IsorunRunner.bundleCopy("hello", args: ["sleep", "300"])
-        let output = root + "-kill"
+        let (bundle, output) = try sleepingBundle(output: "kill")
         defer { cleanUp(bundle, output) }
         let lone = try loneFront()
         let id = IsorunRunner.uniqueID("oci-k")
@@ -162,7 +170,7 @@ struct OCIFrontTests {
         #expect(try run(Self.front, ["pause", paused]).status == 0)
         #expect(try status(paused) == "paused")
         #expect(try run(Self.front, ["delete", "--force", paused]).status == 0)
-        #expect(IsorunRunner.cgroupDirectories(for: paused).isEmpty)
+        expectGone(paused)
 
         // Other commands and flags pass through unchanged.
         #expect(try run(Self.front, ["state", "no-such-container"]).err == "isorun: container 'no-such-container' does not exist under \(root)\n")
