@@ -72,8 +72,7 @@ public struct StartupScenario {
         }
         var runtimes = [("isorun", cycle([options.isorun, "--root", "\(workspace)/isorun-root"]))]
         // The binary containerd is configured with (Sources/isorun-oci), when it was built.
-        let front = options.isorun.split(separator: "/", omittingEmptySubsequences: false).dropLast()
-            .joined(separator: "/") + "/isorun-oci"
+        let front = Files.sibling("isorun-oci", of: options.isorun)
         if access(front, X_OK) == 0 {
             runtimes.insert(("isorun-oci", cycle([front, "--root", "\(workspace)/isorun-oci-root"])), at: 0)
         }

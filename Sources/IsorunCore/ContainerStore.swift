@@ -86,6 +86,7 @@ extension ContainerRecord {
     var lifecyclePlan: String? {
         let plainMode = mode == Mode.sandbox.rawValue || mode == Mode.bare.rawValue
         let hooksAfterCreate = !(hooks?.poststart ?? []).isEmpty || !(hooks?.poststop ?? []).isEmpty
+        // isorun-oci reads up to 16 directories (MAX_CGROUPS) and one path per line.
         guard plainMode, !hooksAfterCreate, hostMountRoot == nil, cgroupDirectories.count <= 16,
               cgroupDirectories.allSatisfy({ $0.hasPrefix("/") && !$0.contains("\n") }) else { return nil }
         let lines = ["pid=\(pid) \(pidStartTime)"] + cgroupDirectories.map { "cgroup=\($0)" } + ["end"]

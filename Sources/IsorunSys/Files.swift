@@ -13,6 +13,12 @@ public enum Files {
         access(path, F_OK) == 0
     }
 
+    /// `name` in the directory that holds `path`: a program installed beside another
+    /// (isorun-init and isorun-oci beside isorun).
+    public static func sibling(_ name: String, of path: String) -> String {
+        path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/") + "/" + name
+    }
+
     public static func isDirectory(_ path: String) -> Bool {
         var info = stat()
         return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR

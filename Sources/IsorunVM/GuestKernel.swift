@@ -51,12 +51,10 @@ enum GuestArtifacts {
     }
 
     /// isorun-init: `$ISORUN_INIT`, else next to the isorun executable (SwiftPM builds
-    /// both products into one directory, and `make install` copies both).
+    /// both products into one directory).
     static func initBinary() throws(IsorunError) -> String {
         if let value = HostProcess.variable("ISORUN_INIT") { return try requireFile(value, what: "ISORUN_INIT") }
-        let executable = (try? FileTree.linkTarget("/proc/self/exe")) ?? ""
-        let directory = executable.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-        let candidate = "\(directory)/isorun-init"
+        let candidate = Files.sibling("isorun-init", of: (try? FileTree.linkTarget("/proc/self/exe")) ?? "")
         guard Files.exists(candidate) else {
             throw IsorunError("guest init \(candidate) not found: build it with `swift build --product isorun-init` or set ISORUN_INIT")
         }
