@@ -33,8 +33,58 @@ struct ExecCommand: ParsableCommand {
     @Argument(parsing: .captureForPassthrough, help: "The command and its arguments.") var arguments: [String] = []
 
     func run() throws {
+        if let status = try request.perform(store: global.containers()) { throw ExitCode(status) }
+    }
+
+    var request: ExecRequest {
+        ExecRequest(id: id, arguments: arguments, processFile: process, detach: detach, pidFile: pidFile,
+                    consoleSocket: consoleSocket, tty: tty, env: env, cwd: cwd, user: user, preserveFds: preserveFds,
+                    cap: cap, additionalGids: additionalGids, noNewPrivs: noNewPrivs)
+    }
+
+    /// runc's `exec --cap`: each capability joins the bounding, effective and permitted sets.
+    /// A process that is not root also gets it in its inheritable and ambient sets, or execve
+    /// would drop it from the effective set. The names are checked with the rest of the sets.
+    static func adding(_ names: [String], to sets: Capabilities?, uid: UInt32) -> Capabilities {
+        var sets = sets ?? Capabilities()
+        func add(_ name: String, to set: inout [String]?) {
+            if set?.contains(name) != true { set = (set ?? []) + [name] }
+        }
+        for name in names {
+            add(name, to: &sets.bounding)
+            add(name, to: &sets.effective)
+            add(name, to: &sets.permitted)
+            if uid != 0 {
+                add(name, to: &sets.inheritable)
+                add(name, to: &sets.ambient)
+            }
+        }
+        return sets
+    }
+}
+
+/// What one `exec` asks for, however its command line was read (ArgumentParser's
+/// `ExecCommand`, or `FastExecParser` for the forms containerd and people use most).
+struct ExecRequest: Equatable {
+    var id: String
+    var arguments: [String] = []
+    /// `--process`: a process document that replaces ARGS and the flags below.
+    var processFile: String?
+    var detach = false
+    var pidFile: String?
+    var consoleSocket: String?
+    var tty = false
+    var env: [String] = []
+    var cwd: String?
+    var user: String?
+    var preserveFds: Int32 = 0
+    var cap: [String] = []
+    var additionalGids: [UInt32] = []
+    var noNewPrivs = false
+
+    /// Starts the process: its exit status when waited for, nil when detached.
+    func perform(store: ContainerStore) throws(IsorunError) -> Int32? {
         try ProcessSetup.checkPreserved(preserveFds, mode: .sandbox)
-        let store = global.containers()
         let record = try store.load(id)
         let status = store.status(of: record)
         guard status == .created || status == .running else {
@@ -54,7 +104,7 @@ struct ExecCommand: ParsableCommand {
                 let status = try withExtendedLifetime(terminal) { () throws(IsorunError) in
                     try VMExecClient.run(process, containerDirectory: store.directory(of: id), terminal: terminal?.replica)
                 }
-                throw ExitCode(status)
+                return status
             }
             // containerd waits for the pid it is given: a relay of isorun's own stands for
             // the process in the guest, ends with its status, and its end ends the process.
@@ -67,7 +117,7 @@ struct ExecCommand: ParsableCommand {
                     throw IsorunError("--pid-file", error)
                 }
             }
-            return
+            return nil
         }
         var exec = ContainerExec(record: record, config: config, process: process)
         exec.detach = detach
@@ -81,15 +131,15 @@ struct ExecCommand: ParsableCommand {
                 throw IsorunError("--pid-file", error)
             }
         }
-        guard !detach else { return }
+        guard !detach else { return nil }
         let termination = try Supervisor(root: store.root).attach(to: ExecWorkload(pid: pid))
-        throw ExitCode(termination.shellStatus)
+        return termination.shellStatus
     }
 
     /// The process to run: the --process document, or the container's own process with
     /// ARGS and the flags applied (runc's rules).
     private func execProcess(config: RuntimeConfig) throws(IsorunError) -> (IsorunSpec.Process, String) {
-        if let path = process {
+        if let path = processFile {
             let bytes: [UInt8]
             do { bytes = try Files.read(path) } catch { throw IsorunError("--process", error) }
             do {
@@ -127,27 +177,7 @@ struct ExecCommand: ParsableCommand {
             process.user = user
         }
         if noNewPrivs { process.noNewPrivileges = true }
-        if !cap.isEmpty { process.capabilities = Self.adding(cap, to: process.capabilities, uid: process.user?.uid ?? 0) }
+        if !cap.isEmpty { process.capabilities = ExecCommand.adding(cap, to: process.capabilities, uid: process.user?.uid ?? 0) }
         return (process, "exec --tty")
-    }
-
-    /// runc's `exec --cap`: each capability joins the bounding, effective and permitted sets.
-    /// A process that is not root also gets it in its inheritable and ambient sets, or execve
-    /// would drop it from the effective set. The names are checked with the rest of the sets.
-    static func adding(_ names: [String], to sets: Capabilities?, uid: UInt32) -> Capabilities {
-        var sets = sets ?? Capabilities()
-        func add(_ name: String, to set: inout [String]?) {
-            if set?.contains(name) != true { set = (set ?? []) + [name] }
-        }
-        for name in names {
-            add(name, to: &sets.bounding)
-            add(name, to: &sets.effective)
-            add(name, to: &sets.permitted)
-            if uid != 0 {
-                add(name, to: &sets.inheritable)
-                add(name, to: &sets.ambient)
-            }
-        }
-        return sets
     }
 }

@@ -42,6 +42,9 @@ public struct IsorunCommand: ParsableCommand {
             do { try lifecycle() } catch { fail(error.message) }
             Glibc.exit(0)
         }
+        if let (exec, store) = FastExecParser.parse(arguments, globals: globals) {
+            do { Glibc.exit(try exec.perform(store: store) ?? 0) } catch { fail(error.message) }
+        }
         do {
             var command = try parseAsRoot(arguments)
             try command.run()

@@ -69,3 +69,40 @@ struct FastRunParserTests {
         #expect(FastLifecycleParser.parse(arguments, globals: LeadingGlobals()) == nil)
     }
 }
+
+/// `exec` read by hand must mean what ArgumentParser's ExecCommand reads, or be left to it.
+@Suite struct FastExecParserTests {
+    @Test(arguments: [
+        ["exec", "id1", "sh", "-c", "echo --tty"],
+        ["exec", "--process", "/p.json", "--detach", "--pid-file", "/pid", "id1"],
+        ["exec", "-p", "/p.json", "-d", "--console-socket", "/s", "-t", "id1"],
+        ["exec", "-e", "A=1", "--env=B=2", "--cwd", "/tmp", "--cwd", "/", "-u", "1:2", "id1", "true"],
+        ["exec", "-c", "CAP_KILL", "--cap", "CAP_CHOWN", "-g", "5", "--additional-gids", "6", "--no-new-privs", "id1", "id"],
+        ["exec", "--preserve-fds", "2", "--root", "/r", "--debug", "id1", "--", "x"],
+        ["exec", "id1", "-t", "sh"],
+        ["exec", "id1"],
+    ])
+    func agreesWithArgumentParser(_ arguments: [String]) throws {
+        let (fast, store) = try #require(FastExecParser.parse(arguments, globals: LeadingGlobals()))
+        let command = try #require(try IsorunCommand.parseAsRoot(arguments) as? ExecCommand)
+        #expect(fast == command.request)
+        #expect(store.root.path == command.global.root)
+    }
+
+    @Test func takesLeadingGlobalsAsDefaults() throws {
+        let globals = LeadingGlobals(root: "/tmp/lead", debug: false)
+        let (_, store) = try #require(FastExecParser.parse(["exec", "id1", "true"], globals: globals))
+        #expect(store.root.path == "/tmp/lead")
+        let (_, own) = try #require(FastExecParser.parse(["exec", "--root", "/tmp/own", "id1", "true"], globals: globals))
+        #expect(own.root.path == "/tmp/own")
+    }
+
+    @Test(arguments: [
+        ["exec"], ["exec", "--help"], ["exec", "-it", "id1", "sh"], ["exec", "--tty=yes", "id1"], ["exec", "--unknown", "id1"],
+        ["exec", "--preserve-fds", "x", "id1", "true"], ["exec", "-g", "-1", "id1", "true"], ["exec", "--cwd"],
+        ["exec", "--", "id1", "true"], ["exec", "--process", "--detach", "id1"], ["start", "id1"],
+    ])
+    func leavesEverythingElseToArgumentParser(_ arguments: [String]) {
+        #expect(FastExecParser.parse(arguments, globals: LeadingGlobals()) == nil)
+    }
+}
