@@ -17,7 +17,7 @@ public struct CgroupV1Manager: CgroupManager {
     init(directories: [String]) {
         // /sys/fs/cgroup/<controller>/...: the controller is the 4th component.
         let split = directories.map { $0.split(separator: "/") }
-        root = split.first.map { "/" + $0.prefix(3).joined(separator: "/") } ?? "/sys/fs/cgroup"
+        root = split.first.map { "/" + $0.prefix(3).map(String.init).joinedWithoutLookup(separator: "/") } ?? "/sys/fs/cgroup"
         controllerDirectories = zip(split, directories).map { parts, directory in
             (parts.count > 3 ? String(parts[3]) : "", directory)
         }
@@ -281,7 +281,8 @@ public struct CgroupV1Manager: CgroupManager {
         guard let directory = directories.first else { return nil }
         let parts = directory.split(separator: "/")
         guard parts.count > 4 else { return nil }
-        return ("/" + parts[0..<3].joined(separator: "/"), parts[4...].joined(separator: "/"))
+        return ("/" + parts[0..<3].map(String.init).joinedWithoutLookup(separator: "/"),
+                parts[4...].map(String.init).joinedWithoutLookup(separator: "/"))
     }
 
     public func limits() -> CgroupLimits {
