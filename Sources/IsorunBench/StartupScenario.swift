@@ -47,6 +47,7 @@ public struct StartupScenario {
         series += try stopTimes(bundle: bundle, workspace: workspace.path, progress: progress)
         series += provisioning(bundle: bundle, workspace: workspace.path, progress: progress)
         series += try lifecycle(bundle: bundle, workspace: workspace.path, progress: progress)
+        series += try execTimes(bundle: bundle, workspace: workspace.path, progress: progress)
         var report = BenchReport(scenario: "startup", environment: environment, series: series)
         report.groupNotes = [
             Self.stopGroup: "An idle instance (a shell that exits on SIGTERM) is started and waited for; timed from "
@@ -58,11 +59,52 @@ public struct StartupScenario {
                 + "whose process is /bin/true, the three commands timed one by one and added up (the cycle youki's "
                 + "published table measures), isorun and runc interleaved on the same bundle. isorun-oci is the binary "
                 + "containerd runs: it does `start` and `delete` itself and hands `create` to isorun.",
+            Self.execGroup: "What an exec probe costs (Kubernetes runs one per container every few seconds): "
+                + "`exec ID /bin/true` into a running container whose process sleeps, waited for, isorun and runc "
+                + "interleaved. isorun-oci hands `exec` to isorun, so isorun stands for both.",
         ]
         return report
     }
 
-    static let stopGroup = "stop", provisionGroup = "provision", lifecycleGroup = "lifecycle"
+    static let stopGroup = "stop", provisionGroup = "provision", lifecycleGroup = "lifecycle", execGroup = "exec"
+
+    /// `exec ID /bin/true` into one running container per runtime, round by round.
+    func execTimes(bundle: Bundle, workspace: String, progress: Progress) throws -> [Series] {
+        let container = try Self.runcBundle(from: bundle, arguments: ["sleep", "3600"], in: workspace)
+        let id = "bench-exec-\(HostProcess.id)"
+        var runtimes = [("isorun", [options.isorun, "--root", "\(workspace)/isorun-exec-root"])]
+        if Self.onPath("runc") { runtimes.append(("runc", ["runc", "--root", "\(workspace)/runc-exec-root"])) }
+        var samples: [String: [UInt64]] = [:]
+        var failures: [String: String] = [:]
+        for (name, runtime) in runtimes {
+            do {
+                _ = try CommandTimer.time(runtime + ["create", "--bundle", container, id])
+                _ = try CommandTimer.time(runtime + ["start", id])
+            } catch {
+                failures[name] = "\(error)"
+            }
+        }
+        // Deleted whatever happened, created or not.
+        defer { for (_, runtime) in runtimes { _ = try? CommandTimer.time(runtime + ["delete", "--force", id]) } }
+        for round in 0..<options.runs {
+            for (name, runtime) in runtimes where failures[name] == nil {
+                progress.show("exec: \(name) \(round + 1)/\(options.runs)")
+                do { samples[name, default: []].append(try CommandTimer.time(runtime + ["exec", id, "/bin/true"])) } catch {
+                    failures[name] = "\(error)"
+                }
+            }
+        }
+        var series = runtimes.map { name, runtime in
+            Series(name: "\(name) exec", command: runtime + ["exec", "ID", "/bin/true"],
+                   samplesNanoseconds: failures[name] == nil ? samples[name] ?? [] : [], skipped: failures[name],
+                   group: Self.execGroup)
+        }
+        if !Self.onPath("runc") {
+            series.append(Series(name: "runc exec", command: [], samplesNanoseconds: [], skipped: "runc is not installed",
+                                 group: Self.execGroup))
+        }
+        return series
+    }
 
     /// create + start + delete, isorun beside runc, round by round.
     func lifecycle(bundle: Bundle, workspace: String, progress: Progress) throws -> [Series] {

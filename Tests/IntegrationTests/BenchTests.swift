@@ -16,7 +16,8 @@ struct BenchTests {
                                            "--json", json, "--report", directory + "/report"])
         #expect(result.status == 0, "\(result.err)")
         #expect(result.out.contains("| isorun sandbox |"))
-        for file in ["startup.md", "startup.svg", "startup-stop.svg", "startup-provision.svg", "startup-lifecycle.svg", "startup.json"] {
+        for file in ["startup.md", "startup.svg", "startup-stop.svg", "startup-provision.svg", "startup-lifecycle.svg", "startup-exec.svg",
+                     "startup.json"] {
             #expect(FileManager.default.fileExists(atPath: directory + "/report/" + file), "\(file)")
         }
         let report = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any])
@@ -29,6 +30,16 @@ struct BenchTests {
             let entry = try #require(lifecycle[name], "\(name)")
             #expect((entry["samplesNanoseconds"] as? [Any])?.count == 5, "\(name): \(entry["skipped"] ?? "")")
         }
+        let execs = group("exec")
+        for name in ["isorun exec", "runc exec"] {
+            let entry = try #require(execs[name], "\(name)")
+            #expect((entry["samplesNanoseconds"] as? [Any])?.count == 5, "\(name): \(entry["skipped"] ?? "")")
+        }
+        // The containers exec'd into (their process `sleep 3600`) are gone with the scenario.
+        let sleepers = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).filter {
+            (try? String(contentsOfFile: "/proc/\($0)/cmdline", encoding: .utf8)) == "sleep\u{0}3600\u{0}"
+        }
+        #expect(sleepers.isEmpty, "\(sleepers)")
         for name in ["/bin/true", "isorun bare", "isorun sandbox"] {
             let entry = try #require(byName[name], "\(name)")
             #expect(entry["skipped"] == nil, "\(name): \(entry["skipped"] ?? "")")
