@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <time.h>
@@ -67,6 +68,13 @@ static _Noreturn void hand_over(void) {
         char *slash = strrchr(self, '/');
         if (slash) {
             strcpy(slash + 1, "isorun");
+            /* A copy of this program installed as `isorun` would exec itself forever. */
+            struct stat mine, target;
+            if (stat("/proc/self/exe", &mine) == 0 && stat(self, &target) == 0 && mine.st_dev == target.st_dev
+                && mine.st_ino == target.st_ino) {
+                fprintf(stderr, "isorun: %s is isorun-oci itself, not the isorun binary it hands commands to\n", self);
+                exit(125);
+            }
             execv(self, original_argv);
         }
     }

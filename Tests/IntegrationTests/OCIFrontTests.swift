@@ -176,4 +176,18 @@ struct OCIFrontTests {
         #expect(try run(Self.front, ["state", "no-such-container"]).err == "isorun: container 'no-such-container' does not exist under \(root)\n")
         #expect(try IsorunRunner.runProgram(Self.front, ["--version"]).status == 0)
     }
+
+    /// A copy of the front installed as `isorun` (the conformance scripts once got one) is
+    /// a one-line error, not a program that execs itself forever.
+    @Test func aFrontStandingInForIsorunIsAnError() throws {
+        guard Self.canRun else { return }
+        let front = try loneFront()
+        let directory = URL(fileURLWithPath: front).deletingLastPathComponent().path
+        defer { cleanUp(directory) }
+        try FileManager.default.copyItem(atPath: front, toPath: directory + "/isorun")
+        // Under timeout(1): were the loop back, this test would end (124) instead of hanging.
+        let result = try IsorunRunner.runProgram("/usr/bin/timeout", ["10", front, "--version"])
+        #expect(result.status == 125)
+        #expect(result.err == "isorun: \(directory)/isorun is isorun-oci itself, not the isorun binary it hands commands to\n")
+    }
 }
