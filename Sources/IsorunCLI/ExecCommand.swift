@@ -122,7 +122,9 @@ struct ExecRequest: Equatable {
         var exec = ContainerExec(record: record, config: config, process: process)
         exec.detach = detach
         exec.preservedDescriptors = preserveFds
-        let terminal = try PseudoTerminal.forProcess(process, source: source, consoleSocket: consoleSocket)
+        // From the container's own devpts, as runc's is: its /dev/pts then names it.
+        let root = record.mode == Mode.sandbox.rawValue ? "/proc/\(record.pid)/root" : nil
+        let terminal = try PseudoTerminal.forProcess(process, source: source, consoleSocket: consoleSocket, root: root)
         exec.terminal = terminal.map { ($0.replica, $0.replicaPath) }
         let pid = try withExtendedLifetime(terminal) { () throws(IsorunError) in try exec.start(in: store.cgroup(of: record)) }
         if let pidFile {

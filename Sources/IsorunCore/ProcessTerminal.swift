@@ -7,8 +7,10 @@ extension PseudoTerminal {
     ///
     /// `relayed`: the replica only carries bytes to a terminal elsewhere (a VM's), so it is
     /// raw from the start, before anyone can type into it.
+    /// `root`: a container's /proc/<pid>/root, whose devpts the pair then comes from (the
+    /// host's when the container has no /dev/ptmx).
     public static func forProcess(_ process: IsorunSpec.Process?, source: String, consoleSocket: String?,
-                                  relayed: Bool = false) throws(IsorunError) -> PseudoTerminal? {
+                                  relayed: Bool = false, root: String? = nil) throws(IsorunError) -> PseudoTerminal? {
         guard process?.terminal == true else {
             if consoleSocket != nil {
                 throw IsorunError("--console-socket: \(source) does not ask for a terminal (process.terminal is not true)")
@@ -20,7 +22,11 @@ extension PseudoTerminal {
         }
         let size = process?.consoleSize
         do {
-            let terminal = try PseudoTerminal(rows: UInt16(clamping: size?.height ?? 0), columns: UInt16(clamping: size?.width ?? 0))
+            let rows = UInt16(clamping: size?.height ?? 0), columns = UInt16(clamping: size?.width ?? 0)
+            let terminal: PseudoTerminal
+            do { terminal = try PseudoTerminal(rows: rows, columns: columns, root: root) } catch where root != nil && error.isNoSuchFile {
+                terminal = try PseudoTerminal(rows: rows, columns: columns)
+            }
             if relayed { RawTerminalMode.makeRaw(terminal.replica) }
             try terminal.sendMaster(to: consoleSocket)
             return terminal

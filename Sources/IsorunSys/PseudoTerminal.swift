@@ -8,15 +8,20 @@ import Glibc
 public final class PseudoTerminal {
     public private(set) var master: Int32
     public private(set) var replica: Int32
-    /// /dev/pts/N on the host's devpts.
+    /// /dev/pts/N on the devpts the pair comes from.
     public let replicaPath: String
 
-    /// Opens a pair; rows and columns of 0 leave the size to the console's owner.
-    public init(rows: UInt16, columns: UInt16) throws(SystemError) {
+    /// Opens a pair; rows and columns of 0 leave the size to the console's owner. With
+    /// `root` (a container's /proc/<pid>/root), from the devpts the container sees as
+    /// /dev/pts, so that its programs can name their terminal (ttyname) as under runc.
+    public init(rows: UInt16, columns: UInt16, root: String? = nil) throws(SystemError) {
         var replica: Int32 = -1
         var path = [CChar](repeating: 0, count: 64)
-        let master = isorun_open_pty(rows, columns, &replica, &path, path.count)
-        guard master >= 0 else { throw SystemError("open pseudo-terminal", "/dev/ptmx", errno: -master) }
+        let master = isorun_open_pty(root, rows, columns, &replica, &path, path.count)
+        guard master >= 0 else {
+            let found = root.map { -master == ENXIO ? "\($0)/dev/ptmx (not a pseudo-terminal multiplexer)" : "\($0)/dev/ptmx" }
+            throw SystemError("open pseudo-terminal", found ?? "/dev/ptmx", errno: -master)
+        }
         self.master = master
         self.replica = replica
         self.replicaPath = path.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }

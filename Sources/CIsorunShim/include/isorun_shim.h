@@ -367,8 +367,11 @@ int isorun_become_subreaper(void);
 long isorun_filesystem_magic(const char *path);
 
 /// Opens a new pseudo-terminal pair (master from /dev/ptmx, unlocked) with the given
-/// size (0: leave it); fills the replica's path. Returns the master or -errno.
-int isorun_open_pty(unsigned short rows, unsigned short columns, int *replica, char *replica_path, size_t path_size);
+/// size (0: leave it); fills the replica's path. With `root`, the multiplexer is the
+/// one at dev/ptmx beneath that directory (a container's own devpts, seen through
+/// /proc/<pid>/root), or -ENXIO when that is not a multiplexer. Returns the master or -errno.
+int isorun_open_pty(const char *root, unsigned short rows, unsigned short columns, int *replica, char *replica_path,
+                    size_t path_size);
 /// A terminal's window size (TIOCGWINSZ); 0 or -errno.
 int isorun_window_size(int fd, unsigned short *rows, unsigned short *columns);
 
