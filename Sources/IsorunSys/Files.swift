@@ -14,9 +14,12 @@ public enum Files {
     }
 
     /// `name` in the directory that holds `path`: a program installed beside another
-    /// (isorun-init and isorun-oci beside isorun).
+    /// (isorun-init and isorun-oci beside isorun). Cut at the last slash rather than
+    /// split and joined: `joined` would scan every protocol conformance in the binary on
+    /// first use (see joinedWithoutLookup).
     public static func sibling(_ name: String, of path: String) -> String {
-        path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/") + "/" + name
+        guard let slash = path.lastIndex(of: "/") else { return "/" + name }
+        return path[..<slash] + "/" + name
     }
 
     public static func isDirectory(_ path: String) -> Bool {
