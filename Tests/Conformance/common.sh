@@ -1,5 +1,5 @@
-# Shared by containerd.sh and podman.sh (sourced, not run): the argument check, package
-# installation, process lookup and the PASS/FAIL bookkeeping.
+# Shared by containerd.sh and podman.sh (sourced, not run): the argument check, the copy of
+# the binaries under test, package installation, process lookup and the PASS/FAIL bookkeeping.
 
 # Checks the caller is root and $1 an executable; sets ISORUN_SRC (absolute) and HERE.
 check_arguments() {   # check_arguments SCRIPT "$@"
@@ -9,6 +9,23 @@ check_arguments() {   # check_arguments SCRIPT "$@"
     ISORUN_SRC=$(readlink -f "$1")
     HERE=$(cd "$(dirname "$script")" && pwd)
     [ -x "$ISORUN_SRC" ] || { echo "$script: $1 is not an executable" >&2; exit 2; }
+}
+
+# Copies the binaries under test into BIN_DIR, so that a rebuild during the run cannot swap
+# them: isorun, isorun-init beside it (VM mode finds its guest init there) and isorun-oci
+# when it was built. Sets ENTRY to what containerd and podman are configured with:
+# isorun-oci (it does start and delete itself and hands the rest to the isorun beside it),
+# else isorun.
+copy_runtime_binaries() {   # copy_runtime_binaries BIN_DIR
+    local bin=$1 built
+    built=$(dirname "$ISORUN_SRC")
+    cp "$ISORUN_SRC" "$bin/isorun"
+    if [ -x "$built/isorun-init" ]; then cp "$built/isorun-init" "$bin/isorun-init"; fi
+    ENTRY="$bin/isorun"
+    if [ -x "$built/isorun-oci" ]; then
+        cp "$built/isorun-oci" "$bin/isorun-oci"
+        ENTRY="$bin/isorun-oci"
+    fi
 }
 
 # Installs the named Debian packages (no recommends). On a machine with systemd their

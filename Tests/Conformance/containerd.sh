@@ -149,17 +149,7 @@ trap 'exit 143' TERM
 
 mkdir -p "$T/bin" "$T/logs" "$T/opt" "$T/cni/bin" "$T/cni/conf" "$T/fifo"
 
-# The binary under test is copied so that a rebuild during the run cannot swap it.
-cp "$ISORUN_SRC" "$T/bin/isorun"
-# VM mode finds its guest init beside the binary.
-if [ -x "$(dirname "$ISORUN_SRC")/isorun-init" ]; then cp "$(dirname "$ISORUN_SRC")/isorun-init" "$T/bin/isorun-init"; fi
-# What containerd and podman are configured with: isorun-oci when it was built (it does
-# start and delete itself and hands the rest to the isorun beside it), else isorun.
-ENTRY="$T/bin/isorun"
-if [ -x "$(dirname "$ISORUN_SRC")/isorun-oci" ]; then
-    cp "$(dirname "$ISORUN_SRC")/isorun-oci" "$T/bin/isorun-oci"
-    ENTRY="$T/bin/isorun-oci"
-fi
+copy_runtime_binaries "$T/bin"
 
 # Wrappers given to the shim as BinaryName: log argv/cwd/exit, run the real runtime.
 make_wrapper() {   # make_wrapper NAME REAL_BINARY

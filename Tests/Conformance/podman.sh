@@ -114,16 +114,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 mkdir -p "$T/bin" "$T/logs" "$T/tmp" "$T/cni" "$T/runtime-root"
-cp "$ISORUN_SRC" "$T/bin/isorun"     # a rebuild during the run cannot swap it
-# VM mode finds its guest init beside the binary.
-if [ -x "$(dirname "$ISORUN_SRC")/isorun-init" ]; then cp "$(dirname "$ISORUN_SRC")/isorun-init" "$T/bin/isorun-init"; fi
-# What containerd and podman are configured with: isorun-oci when it was built (it does
-# start and delete itself and hands the rest to the isorun beside it), else isorun.
-ENTRY="$T/bin/isorun"
-if [ -x "$(dirname "$ISORUN_SRC")/isorun-oci" ]; then
-    cp "$(dirname "$ISORUN_SRC")/isorun-oci" "$T/bin/isorun-oci"
-    ENTRY="$T/bin/isorun-oci"
-fi
+copy_runtime_binaries "$T/bin"
 
 # containers.conf: cgroupfs and file events (no systemd or journald here), a private CNI config
 # dir. default_ulimits: as root podman asks for RLIMIT_NOFILE and RLIMIT_NPROC far above the
