@@ -41,26 +41,6 @@ struct ExecCommand: ParsableCommand {
                     consoleSocket: consoleSocket, tty: tty, env: env, cwd: cwd, user: user, preserveFds: preserveFds,
                     cap: cap, additionalGids: additionalGids, noNewPrivs: noNewPrivs)
     }
-
-    /// runc's `exec --cap`: each capability joins the bounding, effective and permitted sets.
-    /// A process that is not root also gets it in its inheritable and ambient sets, or execve
-    /// would drop it from the effective set. The names are checked with the rest of the sets.
-    static func adding(_ names: [String], to sets: Capabilities?, uid: UInt32) -> Capabilities {
-        var sets = sets ?? Capabilities()
-        func add(_ name: String, to set: inout [String]?) {
-            if set?.contains(name) != true { set = (set ?? []) + [name] }
-        }
-        for name in names {
-            add(name, to: &sets.bounding)
-            add(name, to: &sets.effective)
-            add(name, to: &sets.permitted)
-            if uid != 0 {
-                add(name, to: &sets.inheritable)
-                add(name, to: &sets.ambient)
-            }
-        }
-        return sets
-    }
 }
 
 /// What one `exec` asks for, however its command line was read (ArgumentParser's
@@ -179,7 +159,27 @@ struct ExecRequest: Equatable {
             process.user = user
         }
         if noNewPrivs { process.noNewPrivileges = true }
-        if !cap.isEmpty { process.capabilities = ExecCommand.adding(cap, to: process.capabilities, uid: process.user?.uid ?? 0) }
+        if !cap.isEmpty { process.capabilities = Self.adding(cap, to: process.capabilities, uid: process.user?.uid ?? 0) }
         return (process, "exec --tty")
+    }
+
+    /// runc's `exec --cap`: each capability joins the bounding, effective and permitted sets.
+    /// A process that is not root also gets it in its inheritable and ambient sets, or execve
+    /// would drop it from the effective set. The names are checked with the rest of the sets.
+    private static func adding(_ names: [String], to sets: Capabilities?, uid: UInt32) -> Capabilities {
+        var sets = sets ?? Capabilities()
+        func add(_ name: String, to set: inout [String]?) {
+            if set?.contains(name) != true { set = (set ?? []) + [name] }
+        }
+        for name in names {
+            add(name, to: &sets.bounding)
+            add(name, to: &sets.effective)
+            add(name, to: &sets.permitted)
+            if uid != 0 {
+                add(name, to: &sets.inheritable)
+                add(name, to: &sets.ambient)
+            }
+        }
+        return sets
     }
 }
