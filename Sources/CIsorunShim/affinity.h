@@ -1,4 +1,4 @@
-// Where a helper (the network namespace's thread, a waiting container child) should run
+// Where a helper (the network namespace's process, a waiting container child) should run
 // so that it does not take turns with the thread that started it: private to the shim.
 #ifndef ISORUN_AFFINITY_H
 #define ISORUN_AFFINITY_H

@@ -6,6 +6,7 @@
 // local buffers: no malloc, no stdio, no locks, no writes to anything but its stack.
 #include "isorun_shim.h"
 #include "affinity.h"
+#include "fd_passing.h"
 #include "move_root.h"
 
 #include <errno.h>
@@ -1022,23 +1023,12 @@ pid_t isorun_spawn_start(const struct isorun_spawn_plan *plan, struct isorun_spa
     return (pid_t)pid;
 }
 
-/// A descriptor passed over `socket` (SCM_RIGHTS), or -1 at EOF or on error.
-static int receive_fd(int socket) {
+
+/// The child's seccomp listener, or -1 at EOF or on error.
+static int receive_listener(int socket) {
     char payload[16];
-    char control[CMSG_SPACE(sizeof(int))];
-    struct iovec data = { payload, sizeof payload };
-    struct msghdr message = { 0 };
-    message.msg_iov = &data;
-    message.msg_iovlen = 1;
-    message.msg_control = control;
-    message.msg_controllen = sizeof control;
-    ssize_t n;
-    do { n = recvmsg(socket, &message, MSG_CMSG_CLOEXEC); } while (n < 0 && errno == EINTR);
-    struct cmsghdr *header = n > 0 ? CMSG_FIRSTHDR(&message) : NULL;
-    if (header == NULL || header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) return -1;
-    int fd;
-    memcpy(&fd, CMSG_DATA(header), sizeof fd);
-    return fd;
+    ssize_t length;
+    return isorun_receive_fd(socket, payload, sizeof payload, &length);
 }
 
 /// Waits for the child's seccomp listener or its report, whichever comes first: 1 with
@@ -1061,7 +1051,7 @@ static int await_listener(struct isorun_spawn_handle *handle) {
         }
         if (fds[0].revents) {
             // A child that failed before its filter closes its end without passing anything.
-            int fd = (fds[0].revents & POLLIN) ? receive_fd(handle->listener_socket) : -1;
+            int fd = (fds[0].revents & POLLIN) ? receive_listener(handle->listener_socket) : -1;
             if (fd < 0) {
                 close(handle->listener_socket);
                 handle->listener_socket = -1;

@@ -1,7 +1,7 @@
 import IsorunCore
 import IsorunSys
 
-/// The sandbox's network namespace, begun on a side thread before the bundle is read.
+/// The sandbox's network namespace, begun by a helper process before the bundle is read.
 ///
 /// A new network namespace is most of what `clone` costs a container here (0.5–0.7 ms
 /// of the kernel's time, against ~0.1 ms for the mount, pid, ipc, uts and cgroup

@@ -114,7 +114,7 @@ public struct SandboxLauncher: Launcher {
         } else {
             plan.oomScoreAdjustment = process.oomScoreAdj.map(Int32.init)
         }
-        // Claimed last: the namespace takes its thread longer to make (~1 ms here) than
+        // Claimed last: the namespace takes its helper longer to make (~1 ms here) than
         // reading the bundle takes, and everything above can run while it finishes.
         let network = NetworkNamespaceHeadStart.claim(for: namespaces)
         defer { network?.close() }

@@ -1,7 +1,7 @@
 import CIsorunShim
 import Glibc
 
-/// A new network namespace, with its loopback up, being made on a thread of its own.
+/// A new network namespace, with its loopback up, being made by a helper process.
 ///
 /// Creating a network namespace is the costliest part of starting a container here
 /// (~0.6 ms of kernel work, most of `clone`); begun early, it runs on another CPU while
@@ -11,7 +11,7 @@ public final class PreparedNetworkNamespace {
     private let preparation: UnsafeMutablePointer<isorun_network_namespace>
     private var outcome: Result<Int32, SystemError>?
 
-    /// Starts the thread; nil when no thread can be started.
+    /// Starts the helper; nil when no process can be started.
     public init?() {
         preparation = .allocate(capacity: 1)
         preparation.initialize(to: isorun_network_namespace())
@@ -21,7 +21,13 @@ public final class PreparedNetworkNamespace {
         }
     }
 
-    /// The namespace's descriptor, once the thread has made it (waits for it).
+    /// The helper process until `close()` has reaped it (for tests: nothing is left behind).
+    public var helper: pid_t? {
+        let pid = preparation.pointee.pid
+        return pid > 0 ? pid : nil
+    }
+
+    /// The namespace's descriptor, once the helper has made it (waits for it).
     public func descriptor() throws(SystemError) -> Int32 {
         if outcome == nil {
             let result = isorun_network_namespace_finish(preparation)
@@ -30,10 +36,11 @@ public final class PreparedNetworkNamespace {
         return try outcome!.get()
     }
 
-    /// Waits for the thread and closes the descriptor, which frees the namespace unless
-    /// a process has joined it.
+    /// Waits for the helper, reaps it and closes the descriptor, which frees the namespace
+    /// unless a process has joined it.
     public func close() {
         if let fd = try? descriptor() { _ = Glibc.close(fd) }
+        isorun_network_namespace_release(preparation)
         outcome = .failure(SystemError("prepare network namespace", errno: EBADF))
     }
 

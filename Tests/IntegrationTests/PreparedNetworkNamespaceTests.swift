@@ -2,7 +2,7 @@ import Glibc
 import IsorunSys
 import Testing
 
-/// The network namespace made on a side thread, against the kernel.
+/// The network namespace made by a helper process, against the kernel.
 @Suite(.enabled(if: getuid() == 0, "creating a network namespace needs root"))
 struct PreparedNetworkNamespaceTests {
     func namespaceLink(_ path: String) -> String {
@@ -14,15 +14,19 @@ struct PreparedNetworkNamespaceTests {
     @Test func isANewNetworkNamespaceAndTheCallerStaysInItsOwn() throws {
         let own = namespaceLink("/proc/self/ns/net")
         let prepared = try #require(PreparedNetworkNamespace())
+        let helper = try #require(prepared.helper)
         let fd = try prepared.descriptor()
         let made = namespaceLink("/proc/self/fd/\(fd)")
         #expect(made.hasPrefix("net:["), "\(made)")
         #expect(made != own)
-        // unshare() moved only the side thread: this thread and the process are where they were.
+        // unshare() moved only the helper: this thread and the process are where they were.
         #expect(namespaceLink("/proc/self/ns/net") == own)
         #expect(namespaceLink("/proc/thread-self/ns/net") == own)
+        #expect(helper != getpid())
         #expect(try prepared.descriptor() == fd, "asking again gives the same descriptor")
         prepared.close()
         #expect(fcntl(fd, F_GETFD) == -1 && errno == EBADF, "close() gave up the descriptor")
+        #expect(prepared.helper == nil)
+        #expect(kill(helper, 0) == -1 && errno == ESRCH, "close() reaped the helper: not even a zombie is left")
     }
 }

@@ -7,7 +7,6 @@
 #ifndef ISORUN_SHIM_H
 #define ISORUN_SHIM_H
 
-#include <pthread.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <linux/filter.h>
@@ -239,19 +238,25 @@ struct isorun_child_error {
     char what[480];
 };
 
-/// A network namespace being made on a side thread (network_namespace.c).
+/// A network namespace being made by a helper process (network_namespace.c).
 struct isorun_network_namespace {
-    pthread_t thread;
-    /// The namespace's descriptor once the thread has ended, or -errno.
+    /// The helper, until released; 0 when there is none.
+    pid_t pid;
+    /// isorun's end of the socket the helper reports on, until the report is read.
+    int socket;
+    /// The namespace's descriptor once reported, or -errno.
     int result;
 };
 
 /// Brings up `lo` in the caller's network namespace; 0 or -errno.
 int isorun_loopback_up(void);
-/// Starts the thread: unshare(CLONE_NEWNET), `lo` up, open /proc/thread-self/ns/net. 0 or -errno.
+/// Starts the helper: unshare(CLONE_NEWNET), `lo` up, its namespace's descriptor sent back.
+/// 0 or -errno.
 int isorun_network_namespace_start(struct isorun_network_namespace *ns);
-/// Waits for the thread; the namespace's descriptor (O_CLOEXEC) or -errno.
+/// Waits for the helper's report; the namespace's descriptor (O_CLOEXEC) or -errno.
 int isorun_network_namespace_finish(struct isorun_network_namespace *ns);
+/// Reaps the helper (it exits once it has reported). Call after finish.
+void isorun_network_namespace_release(struct isorun_network_namespace *ns);
 
 /// An interface of a network namespace that a VM takes over (network_mirror.c).
 struct isorun_interface {
