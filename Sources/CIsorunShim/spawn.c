@@ -1023,7 +1023,6 @@ pid_t isorun_spawn_start(const struct isorun_spawn_plan *plan, struct isorun_spa
     return (pid_t)pid;
 }
 
-
 /// The child's seccomp listener, or -1 at EOF or on error.
 static int receive_listener(int socket) {
     char payload[16];
