@@ -105,7 +105,7 @@ struct CgroupManagerTests {
         try manager.create()
         defer { try? manager.destroy() }
         var plan = SpawnPlan(arguments: ["/bin/true"], environment: [])
-        plan.cgroupDirectory = try #require(manager.directoryForNewProcesses)
+        plan.cgroupDirectory = manager.directoryForNewProcesses
         let child = try Spawner.start(plan)
         #expect(child.bornInCgroup)
         // Before it is released, the child already sits in the cgroup.
@@ -146,7 +146,7 @@ struct CgroupManagerTests {
         defer { close(pipeEnds[0]) }
         let script = "for d in null zero kmsg; do if (: <>/dev/$d) 2>/dev/null; then echo $d:open; else echo $d:denied; fi; done"
         var plan = SpawnPlan(arguments: ["/bin/sh", "-c", script], environment: ["PATH=/usr/bin:/bin"])
-        plan.cgroupDirectory = try #require(manager.directoryForNewProcesses)
+        plan.cgroupDirectory = manager.directoryForNewProcesses
         plan.nullStdio = true
         plan.stdoutDescriptor = pipeEnds[1]
         let child = try Spawner.start(plan)
