@@ -48,9 +48,7 @@ public enum MountPlan {
         case "p": UInt32(S_IFIFO)
         default: UInt32(S_IFCHR)
         }
-        let major = UInt64(device.major ?? 0), minor = UInt64(device.minor ?? 0)
-        // dev_t as glibc's makedev() packs it.
-        let number = ((major & 0xffff_f000) << 32) | ((major & 0xfff) << 8) | ((minor & 0xffff_ff00) << 12) | (minor & 0xff)
+        let number = UInt64(DeviceNumber.make(major: UInt64(device.major ?? 0), minor: UInt64(device.minor ?? 0)))
         var step = SpawnPlan.MountStep(kind: .device, source: Files.exists(device.path) ? device.path : nil, target: device.path)
         step.device = .init(mode: typeBits | (device.fileMode ?? 0o666) & 0o7777, number: number,
                             uid: device.uid ?? 0, gid: device.gid ?? 0)

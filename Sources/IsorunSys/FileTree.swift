@@ -55,17 +55,8 @@ public enum FileTree {
             relativePath: relative, kind: kind, mode: info.st_mode, uid: info.st_uid, gid: info.st_gid,
             size: Int(info.st_size), modificationSeconds: info.st_mtim.tv_sec,
             modificationNanoseconds: info.st_mtim.tv_nsec,
-            deviceMajor: deviceMajor(info.st_rdev), deviceMinor: deviceMinor(info.st_rdev),
+            deviceMajor: DeviceNumber.major(info.st_rdev), deviceMinor: DeviceNumber.minor(info.st_rdev),
             inode: UInt64(info.st_ino), linkCount: Int(info.st_nlink))
-    }
-
-    // glibc's major()/minor() are macros Swift cannot see; this is their encoding.
-    static func deviceMajor(_ device: dev_t) -> UInt32 {
-        UInt32((device >> 8) & 0xfff) | UInt32((device >> 32) & 0xffff_f000)
-    }
-
-    static func deviceMinor(_ device: dev_t) -> UInt32 {
-        UInt32(device & 0xff) | UInt32((device >> 12) & 0xffff_ff00)
     }
 
     /// The target of a symbolic link.

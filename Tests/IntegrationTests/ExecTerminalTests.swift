@@ -50,14 +50,11 @@ struct ExecTerminalTests {
         try FileManager.default.createSymbolicLink(atPath: root + "/dev/ptmx", withDestinationPath: "/dev/null")
         #expect(open() == ENOENT)
         // A device that is not the multiplexer (/dev/zero's numbers) is refused unopened.
-        #expect(mknod(root + "/dev/zero", S_IFCHR | 0o666, Self.device(1, 5)) == 0)
+        #expect(mknod(root + "/dev/zero", S_IFCHR | 0o666, DeviceNumber.make(major: 1, minor: 5)) == 0)
         try FileManager.default.removeItem(atPath: root + "/dev/ptmx")
         try FileManager.default.createSymbolicLink(atPath: root + "/dev/ptmx", withDestinationPath: "zero")
         #expect(open() == ENXIO, "opened, then refused by the terminal ioctls (ENOTTY), or refused unopened (ENXIO)")
         // A multiplexer with its devpts beside it (the host's, here): a pair.
         #expect(open(beneath: "/") == 0)
     }
-
-    /// glibc's makedev (a C macro Swift cannot call) for majors below 4096 and minors below 256.
-    static func device(_ major: UInt64, _ minor: UInt64) -> dev_t { dev_t((major << 8) | minor) }
 }
