@@ -6,10 +6,11 @@ import IsorunSys
 /// holding a record of what it created in a file the supervisor keeps locked for its
 /// lifetime. A run whose lock is free was killed; the next run removes what it left.
 ///
-/// The entry `<root>/<id>` is the record itself for a run that keeps nothing else there
-/// (bare and sandbox `run`), or a directory holding the record as `state` beside the
-/// run's FIFOs and sockets (VM runs, containers from `create`). Either way the name is
-/// taken atomically, so an id is unique across both.
+/// The entry `<root>/<id>` is the record itself for a run without a directory (bare and
+/// sandbox runs and containers), or a directory holding the record as `state` beside the
+/// run's FIFOs and sockets (VM runs and containers). Either way the name is taken
+/// atomically, so an id is unique across both. A run without a directory may keep files
+/// beside its record as `<id>+<name>` (see `RunState.companion`); only a container does.
 public struct RuntimeRoot: Sendable {
     public let path: String
 
@@ -73,7 +74,8 @@ public struct RuntimeRoot: Sendable {
     /// Cheap when there is nothing to do (one readdir), so every run calls it.
     public func sweepLeftovers() {
         guard let entries = try? Files.list(path) else { return }
-        for entry in entries { _ = reclaimIfAbandoned("\(path)/\(entry)") }
+        // Not an id: a file beside a container's record, which goes with the record.
+        for entry in entries where Self.isValidID(entry) { _ = reclaimIfAbandoned("\(path)/\(entry)") }
     }
 
     /// Cleans up the run at `entry` if no live supervisor holds its lock; true if it is gone.
@@ -82,8 +84,11 @@ public struct RuntimeRoot: Sendable {
         var info = stat()
         guard lstat(entry, &info) == 0 else { return errno == ENOENT }
         let isDirectory = (info.st_mode & S_IFMT) == S_IFDIR
+        // Not a record: the FIFO a VM `create` waits on (`.<id>.ready`).
+        guard isDirectory || (info.st_mode & S_IFMT) == S_IFREG else { return false }
         // A container from `isorun create` outlives its creator on purpose; `delete` removes it.
-        if isDirectory && Files.exists("\(entry)/\(ContainerStore.recordFile)") { return false }
+        let containerRecord = isDirectory ? "\(entry)/\(ContainerStore.recordFile)" : RunState.companion(ContainerStore.recordFile, of: entry)
+        if Files.exists(containerRecord) { return false }
         let lockPath = isDirectory ? "\(entry)/\(RunState.recordFile)" : entry
         let lock: RuntimeLock
         switch Result(catching: { () throws(SystemError) in try RuntimeLock.tryAcquire(lockPath, create: false) }) {
@@ -107,6 +112,8 @@ public struct RuntimeRoot: Sendable {
             Log.info("cleaning up after killed run \(record.id) (\(record.mode))")
             record.cleanUp()
         }
+        // A `create` killed before it wrote the container's record may have left its gate.
+        if !isDirectory { for file in ContainerStore.files { try? Files.remove(RunState.companion(file, of: entry)) } }
         let removed = isDirectory ? (try? Files.removeTree(entry)) != nil : unlink(entry) == 0
         withExtendedLifetime(lock) {}
         return removed
@@ -129,6 +136,10 @@ public struct RuntimeRoot: Sendable {
 public final class RunState {
     /// The record's name inside a run's directory.
     static let recordFile = "state"
+
+    /// A file a run without a directory keeps beside its record `entry`. '+' is not
+    /// allowed in an id, so the name is no other run's entry.
+    static func companion(_ name: String, of entry: String) -> String { "\(entry)+\(name)" }
 
     /// `<root>/<id>`: the run's directory, or its record when it has none.
     let path: String

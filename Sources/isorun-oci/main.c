@@ -18,7 +18,6 @@
  * in isorun's words and log format.
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -34,10 +33,12 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Names shared with the Swift side (ContainerStore, RuntimeRoot, CgroupFiles). */
-#define RECORD_FILE "container.json"
-#define PLAN_FILE "lifecycle-plan"
-#define GATE_FILE "exec.fifo"
+/* Names shared with the Swift side (ContainerStore, RuntimeRoot, CgroupFiles). A container
+ * with a plan has no directory: its files sit beside its run's record `<root>/<id>`, as
+ * `<root>/<id>+<file>`. */
+#define RECORD_FILE "+container.json"
+#define PLAN_FILE "+lifecycle-plan"
+#define GATE_FILE "+exec.fifo"
 #define MADE_MARK "trusted.isorun.made"
 #define MAX_CGROUPS 16
 
@@ -154,9 +155,9 @@ static ssize_t read_small_file(const char *path, char *buffer, size_t size) {
 }
 
 /* The plan, or 0 when there is none or it is not whole (it ends with "end"). */
-static int load_plan(const char *directory, struct plan *plan) {
+static int load_plan(const char *entry, struct plan *plan) {
     char path[PATH_MAX], text[MAX_CGROUPS * PATH_MAX / 4];
-    snprintf(path, sizeof path, "%s/" PLAN_FILE, directory);
+    snprintf(path, sizeof path, "%s" PLAN_FILE, entry);
     ssize_t length = read_small_file(path, text, sizeof text);
     if (length <= 0 || (size_t)length == sizeof text - 1) return 0;
     memset(plan, 0, sizeof *plan);
@@ -241,11 +242,11 @@ static int remove_cgroup(const char *directory) {
 }
 
 /* ContainerStore.start, for a container whose plan allows it. */
-static int start(const struct globals *g, const char *directory, const char *id) {
+static int start(const struct globals *g, const char *entry, const char *id) {
     struct plan plan;
-    if (!load_plan(directory, &plan) || !still_running(&plan)) hand_over();
+    if (!load_plan(entry, &plan) || !still_running(&plan)) hand_over();
     char gate[PATH_MAX];
-    snprintf(gate, sizeof gate, "%s/" GATE_FILE, directory);
+    snprintf(gate, sizeof gate, "%s" GATE_FILE, entry);
     int fd = open(gate, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) hand_over();
     ssize_t written;
@@ -259,23 +260,23 @@ static int start(const struct globals *g, const char *directory, const char *id)
 
 /* ContainerStore.kill without --all, of a container that has not stopped, for a signal
  * given by number (as containerd's shim and podman give it; isorun reads names). */
-static int signal_container(const char *directory, const char *signal_text) {
+static int signal_container(const char *entry, const char *signal_text) {
     char *end;
     long number = strtol(signal_text, &end, 10);
     if (*signal_text < '0' || *signal_text > '9' || *end || number < 1 || number > 64) hand_over();
     struct plan plan;
-    if (!load_plan(directory, &plan) || !still_running(&plan)) hand_over();
+    if (!load_plan(entry, &plan) || !still_running(&plan)) hand_over();
     if (kill(plan.pid, (int)number) != 0) hand_over();
     return 0;
 }
 
 /* ContainerStore.delete of a created or stopped container, or with --force a running
  * one, whose plan allows it. */
-static int delete(const struct globals *g, const char *directory, const char *id, int force) {
+static int delete(const struct globals *g, const char *entry, const char *id, int force) {
     struct plan plan;
-    if (!load_plan(directory, &plan)) hand_over();
+    if (!load_plan(entry, &plan)) hand_over();
     char gate[PATH_MAX];
-    snprintf(gate, sizeof gate, "%s/" GATE_FILE, directory);
+    snprintf(gate, sizeof gate, "%s" GATE_FILE, entry);
     if (still_running(&plan)) {
         /* A created one goes with or without --force, a running one only with it, and a
          * paused one is isorun's (it thaws the cgroup first). */
@@ -287,26 +288,16 @@ static int delete(const struct globals *g, const char *directory, const char *id
     for (int index = 0; index < plan.cgroup_count; index++) {
         if (!remove_cgroup(plan.cgroups[index])) hand_over();
     }
-    DIR *entries = opendir(directory);
-    if (!entries) hand_over();
-    for (struct dirent *entry; (entry = readdir(entries));) {
-        const char *name = entry->d_name;
-        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || strcmp(name, RECORD_FILE) == 0 ||
-            strcmp(name, PLAN_FILE) == 0)
-            continue;
-        if (unlinkat(dirfd(entries), name, 0) != 0 && errno != ENOENT) {
-            closedir(entries);
-            hand_over(); /* a directory, say: isorun removes the whole tree */
-        }
+    /* The gate and the plan, then the record: once the record is gone the container is
+     * (ContainerStore.files). The run's record goes last. */
+    static const char *const files[] = {GATE_FILE, PLAN_FILE, RECORD_FILE, ""};
+    for (size_t index = 0; index < sizeof files / sizeof *files; index++) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s%s", entry, files[index]);
+        if (unlink(path) == 0 || errno == ENOENT) continue;
+        if (index < 3) hand_over();
+        fail(g, "delete %s: unlink %s: %s", id, path, strerror(errno));
     }
-    closedir(entries);
-    /* The plan, then the record: once the record is gone the container is. */
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/" PLAN_FILE, directory);
-    if (unlink(path) != 0 && errno != ENOENT) hand_over();
-    snprintf(path, sizeof path, "%s/" RECORD_FILE, directory);
-    if (unlink(path) != 0) hand_over();
-    if (rmdir(directory) != 0) fail(g, "delete %s: rmdir %s: %s", id, directory, strerror(errno));
     return 0;
 }
 
@@ -355,10 +346,10 @@ int main(int argc, char **argv) {
     else if (operands != 1) hand_over();
     if (!valid_id(argv[index])) hand_over();
     const char *id = argv[index];
-    char directory[PATH_MAX];
-    if ((size_t)snprintf(directory, sizeof directory, "%s/%s", g.root, id) >= sizeof directory - 32) hand_over();
-    if (strcmp(command, "start") == 0) return start(&g, directory, id);
-    if (strcmp(command, "delete") == 0) return delete(&g, directory, id, force);
-    if (strcmp(command, "kill") == 0) return signal_container(directory, signal_text);
+    char entry[PATH_MAX];
+    if ((size_t)snprintf(entry, sizeof entry, "%s/%s", g.root, id) >= sizeof entry - 32) hand_over();
+    if (strcmp(command, "start") == 0) return start(&g, entry, id);
+    if (strcmp(command, "delete") == 0) return delete(&g, entry, id, force);
+    if (strcmp(command, "kill") == 0) return signal_container(entry, signal_text);
     hand_over();
 }

@@ -73,7 +73,8 @@ struct LifecycleCommandTests {
         let deleted = try isorun(["delete", id])
         #expect(deleted.status == 0, "\(deleted.err)")
         #expect(IsorunRunner.cgroupDirectories(for: id).isEmpty)
-        #expect(!FileManager.default.fileExists(atPath: "\(root)/\(id)"))
+        let left = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).filter { $0 == id || $0.hasPrefix(id + "+") }
+        #expect(left.isEmpty, "the run's record and the container's files beside it: \(left)")
         let gone = try isorun(["state", id])
         #expect(gone.status != 0)
         #expect(gone.err.contains("does not exist"), "\(gone.err)")

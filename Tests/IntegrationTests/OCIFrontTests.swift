@@ -64,7 +64,9 @@ struct OCIFrontTests {
     /// Nothing of the container left: no cgroup directory, no state.
     func expectGone(_ id: String, sourceLocation: SourceLocation = #_sourceLocation) {
         #expect(IsorunRunner.cgroupDirectories(for: id).isEmpty, sourceLocation: sourceLocation)
-        #expect(!FileManager.default.fileExists(atPath: "\(root)/\(id)"), sourceLocation: sourceLocation)
+        // The run's record and the files beside it (`<id>+exec.fifo` and the like).
+        let left = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).filter { $0 == id || $0.hasPrefix(id + "+") }
+        #expect(left.isEmpty, "\(left)", sourceLocation: sourceLocation)
     }
 
     /// Whatever a failed expectation left: the containers (through isorun), then the files.
@@ -84,7 +86,7 @@ struct OCIFrontTests {
         let id = IsorunRunner.uniqueID("oci")
         let created = try create(id, bundle: bundle, output: output)
         try #require(created.status == 0, "\(created.err)")
-        let plan = try String(contentsOfFile: "\(root)/\(id)/lifecycle-plan", encoding: .utf8)
+        let plan = try String(contentsOfFile: "\(root)/\(id)+lifecycle-plan", encoding: .utf8)
         #expect(plan.hasPrefix("pid=") && plan.hasSuffix("end\n"), "\(plan)")
         #expect(try String(contentsOfFile: output, encoding: .utf8).isEmpty)
 
@@ -108,7 +110,7 @@ struct OCIFrontTests {
         let lone = try loneFront()
         let created = IsorunRunner.uniqueID("oci-c"), running = IsorunRunner.uniqueID("oci-r")
         for id in [created, running] { try #require(try create(id, bundle: bundle, output: output).status == 0) }
-        let createdPid = try #require(Int32(try String(contentsOfFile: "\(root)/\(created)/lifecycle-plan", encoding: .utf8)
+        let createdPid = try #require(Int32(try String(contentsOfFile: "\(root)/\(created)+lifecycle-plan", encoding: .utf8)
             .split(separator: "\n")[0].dropFirst(4).split(separator: " ")[0]))
         #expect(try run(lone, ["delete", created]).status == 0)
         #expect(kill(createdPid, 0) != 0 || (try? String(contentsOfFile: "/proc/\(createdPid)/stat", encoding: .utf8))?.contains(") Z ") == true)
@@ -156,7 +158,7 @@ struct OCIFrontTests {
         defer { cleanUp(bundle, log, output) }
         let hooked = IsorunRunner.uniqueID("oci-h")
         try #require(try create(hooked, bundle: bundle, output: output).status == 0)
-        #expect(!FileManager.default.fileExists(atPath: "\(root)/\(hooked)/lifecycle-plan"))
+        #expect(!FileManager.default.fileExists(atPath: "\(root)/\(hooked)+lifecycle-plan"))
         #expect(try run(Self.front, ["start", hooked]).status == 0)
         #expect(try run(Self.front, ["--log", log + ".json", "--log-format", "json", "delete", "--force", hooked]).status == 0)
         #expect(try HookTests.entries(log).map(\.name) == ["poststart", "poststop"])

@@ -55,7 +55,7 @@ import Testing
                                          workload: .none)
         defer { _ = try? IsorunRunner.run(["--root", root, "delete", "--force", id]) }
         #expect(created.status == 0, "\(created.err)")
-        let record = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(root)/\(id)/container.json")))
+        let record = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(root)/\(id)+container.json")))
         let pid = try #require((record as? [String: Any])?["pid"] as? Int)
         let three = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/3")
         let four = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/4")

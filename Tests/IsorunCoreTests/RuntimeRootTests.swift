@@ -61,6 +61,31 @@ struct RuntimeRootTests {
         #expect(record.mirrors.map(\.namespacePath) == ["/run/netns/cni-1", "/var/run/my netns/pod 2"])
     }
 
+    /// A container without a directory is its run's record plus files named `<id>+<file>`.
+    /// The sweep leaves a created container alone after its creator has gone, skips the
+    /// files beside a record and a VM `create`'s FIFO, and takes a killed `create`'s gate
+    /// with its record.
+    @Test func theSweepKnowsAContainersFilesBesideItsRecord() throws {
+        let path = try Self.temporaryRoot()
+        defer { try? Files.removeTree(path) }
+        let root = RuntimeRoot(path: path)
+        let store = ContainerStore(root: root)
+        var made: RunState? = try root.createRun(id: "made", mode: .sandbox, withDirectory: false)
+        try Files.write(store.path(of: ContainerStore.recordFile, id: "made", mode: "sandbox"), "{}", create: true)
+        var killed: RunState? = try root.createRun(id: "killed", mode: .sandbox, withDirectory: false)
+        let gate = store.path(of: ContainerStore.gateFile, id: "killed", mode: "sandbox")
+        #expect(gate == "\(path)/killed+exec.fifo")
+        #expect(mkfifo(gate, 0o600) == 0)
+        #expect(mkfifo("\(path)/.vm.ready", 0o600) == 0)
+        withExtendedLifetime((made, killed)) {}
+        // Both locks released, nothing removed: `create` has returned, or was killed.
+        made = nil
+        killed = nil
+
+        root.sweepLeftovers()
+        #expect(try Files.list(path).sorted() == [".vm.ready", "made", "made+container.json"])
+    }
+
     static func temporaryRoot() throws -> String {
         var template = Array("/tmp/isorun-root-XXXXXX".utf8CString)
         return String(cString: try #require(mkdtemp(&template)))
