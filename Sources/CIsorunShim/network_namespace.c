@@ -64,9 +64,19 @@ int isorun_network_namespace_start(struct isorun_network_namespace *ns) {
     // wakes no SIGCHLD handler, and only isorun_network_namespace_release reaps it.
     sigset_t all, old;
     sigfillset(&all);
+    // The helper runs on another CPU than isorun's where there is one. The scheduler
+    // tends to put a new task on its creator's CPU; then either the helper waits in the
+    // queue until isorun blocks (isorun started by vfork, as hyperfine, Go and Python
+    // start it) or it preempts isorun, which waits out its ~0.6 ms unshare (started by a
+    // shell's fork): 0.5-0.8 ms lost in a third to two thirds of sandbox starts. So isorun
+    // moves it out of the queue, and the helper moves itself if it ran first (0.49 ms off
+    // the median of 300 interleaved shell-started runs; no change when vfork-started).
+    cpu_set_t allowed, elsewhere;
+    int away = isorun_cpus_elsewhere(&allowed, &elsewhere);
     sigprocmask(SIG_SETMASK, &all, &old);
     long pid = syscall(SYS_clone, 0L, NULL, NULL, NULL, NULL);
     if (pid == 0) {
+        if (away) sched_setaffinity(0, sizeof elsewhere, &elsewhere);
         close(pair[0]);
         helper_main(pair[1]);
     }
@@ -77,12 +87,7 @@ int isorun_network_namespace_start(struct isorun_network_namespace *ns) {
         close(pair[0]);
         return -saved;
     }
-    // Left to itself the scheduler often queues a new task on its creator's CPU (when the
-    // other is busy for a moment, e.g. with the previous container's teardown), and then
-    // the helper runs only once isorun waits for it: measured here (with a thread) in a
-    // third of sandbox starts, 0.5-0.8 ms each.
-    cpu_set_t allowed, elsewhere;
-    if (isorun_cpus_elsewhere(&allowed, &elsewhere)) sched_setaffinity((pid_t)pid, sizeof elsewhere, &elsewhere);
+    if (away) sched_setaffinity((pid_t)pid, sizeof elsewhere, &elsewhere);
     ns->pid = (pid_t)pid;
     ns->socket = pair[0];
     return 0;
