@@ -93,7 +93,7 @@ struct VMMonitorCommand: ParsableCommand {
             request.systemdCgroupPath = LeadingGlobals.current.systemdCgroup
             let id = id
             request.holdUntilStart = { state throws(IsorunError) in
-                let gate = try store.makeGate(for: id, mode: Mode.vm.rawValue)
+                let gate = try store.makeGate(for: id, inDirectory: true)
                 // Setup hooks have run by now (VMLauncher); poststart and poststop follow
                 // from the Supervisor, after start and at the VM's end.
                 let record = ContainerRecord(id: id, bundle: loaded.directory, mode: Mode.vm.rawValue, pid: HostProcess.id,

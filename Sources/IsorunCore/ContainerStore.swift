@@ -22,6 +22,10 @@ public struct ContainerRecord: Sendable, Equatable {
     public var hooks: Hooks?
     /// A container without a mount namespace: its mounts under this path on the host.
     public var hostMountRoot: String?
+    /// Whether the container's files are in a directory `<root>/<id>/` (a VM container's,
+    /// or any container made before 2026-12-03's layout) rather than beside the run's
+    /// record (see `ContainerStore`). Not written: where the record was found says it.
+    public var hasStateDirectory: Bool
 
     public init(id: String, bundle: String, mode: String, pid: Int32, pidStartTime: UInt64, created: String,
                 annotations: [String: String]?, cgroupDirectories: [String], hooks: Hooks?) {
@@ -34,6 +38,7 @@ public struct ContainerRecord: Sendable, Equatable {
         self.annotations = annotations
         self.cgroupDirectories = cgroupDirectories
         self.hooks = hooks
+        self.hasStateDirectory = ContainerStore.hasDirectory(mode)
     }
 }
 
@@ -143,36 +148,44 @@ public struct ContainerStore: Sendable {
         self.root = root
     }
 
-    /// Whether a container of this mode keeps its files in a directory of its own.
+    /// Whether a new container of this mode keeps its files in a directory of its own.
     static func hasDirectory(_ mode: String) -> Bool { mode == Mode.vm.rawValue }
 
     /// `<root>/<id>`: the run's record, or a VM container's directory.
     public func directory(of id: String) -> String { "\(root.path)/\(id)" }
 
-    /// Where a container of `mode` keeps `file`.
-    func path(of file: String, id: String, mode: String) -> String {
-        Self.hasDirectory(mode) ? "\(root.path)/\(id)/\(file)" : RunState.companion(file, of: "\(root.path)/\(id)")
+    /// Where a container keeps `file`: in its directory, or beside its run's record.
+    func path(of file: String, id: String, inDirectory: Bool) -> String {
+        inDirectory ? "\(root.path)/\(id)/\(file)" : RunState.companion(file, of: "\(root.path)/\(id)")
     }
 
-    public func gate(of record: ContainerRecord) -> String { path(of: Self.gateFile, id: record.id, mode: record.mode) }
+    public func gate(of record: ContainerRecord) -> String {
+        path(of: Self.gateFile, id: record.id, inDirectory: record.hasStateDirectory)
+    }
 
     public func load(_ id: String) throws(IsorunError) -> ContainerRecord {
         guard RuntimeRoot.isValidID(id) else { throw IsorunError("invalid container id '\(id)'") }
         // Most containers have no directory; a VM container's record is the second guess.
-        var path = path(of: Self.recordFile, id: id, mode: Mode.sandbox.rawValue)
+        var inDirectory = false
+        var path = path(of: Self.recordFile, id: id, inDirectory: false)
         var text = try? Files.read(path)
         if text == nil {
-            path = self.path(of: Self.recordFile, id: id, mode: Mode.vm.rawValue)
+            inDirectory = true
+            path = self.path(of: Self.recordFile, id: id, inDirectory: true)
             text = try? Files.read(path)
         }
         guard let text else { throw IsorunError("container '\(id)' does not exist under \(root.path)") }
-        do { return try readSpecDocument(text, file: path, ContainerRecord.init(json:)) } catch {
+        do {
+            var record = try readSpecDocument(text, file: path, ContainerRecord.init(json:))
+            record.hasStateDirectory = inDirectory
+            return record
+        } catch {
             throw IsorunError("\(path): unreadable container state: \(error.jsonPath.map { "\($0): " } ?? "")\(error.message)")
         }
     }
 
     public func save(_ record: ContainerRecord) throws(IsorunError) {
-        let path = path(of: Self.recordFile, id: record.id, mode: record.mode)
+        let path = path(of: Self.recordFile, id: record.id, inDirectory: record.hasStateDirectory)
         do { try Files.writeAtomically(path, record.json) } catch {
             throw IsorunError("write \(path): \(error)")
         }
@@ -180,7 +193,7 @@ public struct ContainerStore: Sendable {
     }
 
     private func savePlan(for record: ContainerRecord) throws(IsorunError) {
-        let path = path(of: Self.planFile, id: record.id, mode: record.mode)
+        let path = path(of: Self.planFile, id: record.id, inDirectory: record.hasStateDirectory)
         guard let plan = record.lifecyclePlan else {
             try? Files.remove(path)
             return
@@ -189,9 +202,9 @@ public struct ContainerStore: Sendable {
     }
 
     /// Removes a container's files and then its run's state, in that order.
-    private func removeState(id: String, mode: String) throws(SystemError) {
-        if Self.hasDirectory(mode) { return try Files.removeTree(directory(of: id)) }
-        for file in Self.files { try Files.remove(path(of: file, id: id, mode: mode)) }
+    private func removeState(id: String, inDirectory: Bool) throws(SystemError) {
+        if inDirectory { return try Files.removeTree(directory(of: id)) }
+        for file in Self.files { try Files.remove(path(of: file, id: id, inDirectory: false)) }
         try Files.remove(directory(of: id))
     }
 
@@ -258,11 +271,11 @@ public struct ContainerStore: Sendable {
     public func create(_ request: RunRequest, with launcher: any Launcher,
                        consoleSocket: String? = nil) throws(IsorunError) -> ContainerRecord {
         root.sweepLeftovers()
-        let mode = launcher.mode.rawValue
-        let state = try root.createRun(id: request.id, mode: launcher.mode, withDirectory: Self.hasDirectory(mode))
+        let inDirectory = Self.hasDirectory(launcher.mode.rawValue)
+        let state = try root.createRun(id: request.id, mode: launcher.mode, withDirectory: inDirectory)
         var created = false
-        defer { if !created { try? removeState(id: request.id, mode: mode) } }
-        let gate = try makeGate(for: request.id, mode: mode)
+        defer { if !created { try? removeState(id: request.id, inDirectory: inDirectory) } }
+        let gate = try makeGate(for: request.id, inDirectory: inDirectory)
         defer { StreamCopy.close(gate) }
         var request = request
         request.startGateDescriptor = gate
@@ -306,8 +319,8 @@ public struct ContainerStore: Sendable {
     }
 
     /// The start gate of a container being created, open read-write (see `start`).
-    public func makeGate(for id: String, mode: String) throws(IsorunError) -> Int32 {
-        do { return try StreamCopy.makeFifoReadWrite(path(of: Self.gateFile, id: id, mode: mode)) } catch {
+    public func makeGate(for id: String, inDirectory: Bool) throws(IsorunError) -> Int32 {
+        do { return try StreamCopy.makeFifoReadWrite(path(of: Self.gateFile, id: id, inDirectory: inDirectory)) } catch {
             throw IsorunError("create start gate", error)
         }
     }
@@ -368,7 +381,7 @@ public struct ContainerStore: Sendable {
         if record.mode == Mode.vm.rawValue {
             (try? RunRecord.load(from: "\(directory(of: record.id))/\(RunState.recordFile)"))?.releaseMirrors()
         }
-        do { try removeState(id: record.id, mode: record.mode) } catch { throw IsorunError("delete \(record.id)", error) }
+        do { try removeState(id: record.id, inDirectory: record.hasStateDirectory) } catch { throw IsorunError("delete \(record.id)", error) }
         LifecycleHooks.runWarningOnFailure(record.hooks?.poststop, phase: "poststop",
                                            state: ContainerState(record: record, status: .stopped))
     }

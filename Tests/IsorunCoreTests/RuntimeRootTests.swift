@@ -71,9 +71,9 @@ struct RuntimeRootTests {
         let root = RuntimeRoot(path: path)
         let store = ContainerStore(root: root)
         var made: RunState? = try root.createRun(id: "made", mode: .sandbox, withDirectory: false)
-        try Files.write(store.path(of: ContainerStore.recordFile, id: "made", mode: "sandbox"), "{}", create: true)
+        try Files.write(store.path(of: ContainerStore.recordFile, id: "made", inDirectory: false), "{}", create: true)
         var killed: RunState? = try root.createRun(id: "killed", mode: .sandbox, withDirectory: false)
-        let gate = store.path(of: ContainerStore.gateFile, id: "killed", mode: "sandbox")
+        let gate = store.path(of: ContainerStore.gateFile, id: "killed", inDirectory: false)
         #expect(gate == "\(path)/killed+exec.fifo")
         #expect(mkfifo(gate, 0o600) == 0)
         #expect(mkfifo("\(path)/.vm.ready", 0o600) == 0)
@@ -89,5 +89,34 @@ struct RuntimeRootTests {
     static func temporaryRoot() throws -> String {
         var template = Array("/tmp/isorun-root-XXXXXX".utf8CString)
         return String(cString: try #require(mkdtemp(&template)))
+    }
+}
+
+/// Containers made before their files moved beside the run's record (2026-12-03) keep a
+/// directory `<root>/<id>/`: an isorun upgraded under a running containerd still finds,
+/// starts and deletes them.
+struct ContainerLayoutTests {
+    @Test func aContainerInADirectoryIsStillFoundAndDeleted() throws {
+        let path = try RuntimeRootTests.temporaryRoot()
+        defer { try? Files.removeTree(path) }
+        let store = ContainerStore(root: RuntimeRoot(path: path))
+        // A process that has ended: the recorded start time names no live process.
+        let old = ContainerRecord(id: "old", bundle: "/b", mode: "sandbox", pid: getpid(), pidStartTime: 1,
+                                  created: ContainerRecord.now(), annotations: nil, cgroupDirectories: [], hooks: nil)
+        #expect(mkdir("\(path)/old", 0o700) == 0)
+        try Files.write("\(path)/old/\(ContainerStore.recordFile)", old.json, create: true)
+        try Files.write("\(path)/old/\(RunState.recordFile)", "id=old\nmode=sandbox\n", create: true)
+        #expect(mkfifo("\(path)/old/\(ContainerStore.gateFile)", 0o600) == 0)
+
+        let loaded = try store.load("old")
+        #expect(loaded.hasStateDirectory)
+        #expect(store.gate(of: loaded) == "\(path)/old/exec.fifo")
+        #expect(store.list().map(\.id) == ["old"])
+        try store.delete(loaded, force: true)
+        #expect(try Files.list(path).isEmpty)
+
+        // A new sandbox container's record has no directory.
+        #expect(!ContainerRecord(id: "new", bundle: "/b", mode: "sandbox", pid: 1, pidStartTime: 1, created: "",
+                                 annotations: nil, cgroupDirectories: [], hooks: nil).hasStateDirectory)
     }
 }
