@@ -50,6 +50,8 @@ public struct BenchReport: Codable, Sendable, Equatable {
     public var memory: [MemoryRow]?
     /// What each extra group of series measures, printed above its table.
     public var groupNotes: [String: String]?
+    /// How the scenario prepared its runs, printed under the host line.
+    public var method: String?
 
     public init(scenario: String, environment: Environment, series: [Series]) {
         self.scenario = scenario
@@ -67,6 +69,7 @@ public struct BenchReport: Codable, Sendable, Equatable {
             "Host: Linux \(environment.kernel), \(environment.cpus) CPUs, cgroups \(environment.cgroups), "
                 + "VM accelerator \(environment.accelerator).", "",
         ]
+        if let method { lines += [method, ""] }
         lines += Self.table(series.filter { $0.group == nil }, reference: reference)
         lines += ["", "![\(scenario)](\(scenario).svg)"]
         for group in groups {
