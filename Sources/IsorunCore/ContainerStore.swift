@@ -157,7 +157,13 @@ public struct ContainerStore: Sendable {
 
     /// Where a container keeps `file`: in its directory, or beside its run's record.
     func path(of file: String, id: String, inDirectory: Bool) -> String {
-        inDirectory ? "\(root.path)/\(id)/\(file)" : RunState.companion(file, of: "\(root.path)/\(id)")
+        Self.file(file, of: directory(of: id), inDirectory: inDirectory)
+    }
+
+    /// `file` of the container whose run's entry is `entry` (`<root>/<id>`): inside the
+    /// entry when it is a directory, beside it otherwise.
+    static func file(_ file: String, of entry: String, inDirectory: Bool) -> String {
+        inDirectory ? "\(entry)/\(file)" : RunState.companion(file, of: entry)
     }
 
     public func gate(of record: ContainerRecord) -> String {
@@ -204,9 +210,10 @@ public struct ContainerStore: Sendable {
 
     /// Removes a container's files and then its run's state, in that order.
     private func removeState(id: String, inDirectory: Bool) throws(SystemError) {
-        if inDirectory { return try Files.removeTree(directory(of: id)) }
-        for file in Self.files { try Files.remove(path(of: file, id: id, inDirectory: false)) }
-        try Files.remove(directory(of: id))
+        let entry = directory(of: id)
+        if inDirectory { return try Files.removeTree(entry) }
+        for file in Self.files { try Files.remove(Self.file(file, of: entry, inDirectory: false)) }
+        try Files.remove(entry)
     }
 
     /// Created until `start` opens the gate, running until the process exits, then stopped.

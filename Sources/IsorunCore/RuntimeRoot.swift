@@ -87,8 +87,7 @@ public struct RuntimeRoot: Sendable {
         // Not a record: the FIFO a VM `create` waits on (`.<id>.ready`).
         guard isDirectory || (info.st_mode & S_IFMT) == S_IFREG else { return false }
         // A container from `isorun create` outlives its creator on purpose; `delete` removes it.
-        let containerRecord = isDirectory ? "\(entry)/\(ContainerStore.recordFile)" : RunState.companion(ContainerStore.recordFile, of: entry)
-        if Files.exists(containerRecord) { return false }
+        if Files.exists(ContainerStore.file(ContainerStore.recordFile, of: entry, inDirectory: isDirectory)) { return false }
         let lockPath = isDirectory ? "\(entry)/\(RunState.recordFile)" : entry
         let lock: RuntimeLock
         switch Result(catching: { () throws(SystemError) in try RuntimeLock.tryAcquire(lockPath, create: false) }) {
@@ -113,7 +112,7 @@ public struct RuntimeRoot: Sendable {
             record.cleanUp()
         }
         // A `create` killed before it wrote the container's record may have left its gate.
-        if !isDirectory { for file in ContainerStore.files { try? Files.remove(RunState.companion(file, of: entry)) } }
+        if !isDirectory { for file in ContainerStore.files { try? Files.remove(ContainerStore.file(file, of: entry, inDirectory: false)) } }
         let removed = isDirectory ? (try? Files.removeTree(entry)) != nil : unlink(entry) == 0
         withExtendedLifetime(lock) {}
         return removed
