@@ -1,3 +1,4 @@
+import Glibc
 import IsorunCore
 import IsorunSys
 
@@ -5,9 +6,10 @@ import IsorunSys
 ///
 /// A new network namespace is most of what `clone` costs a container here (0.5–0.7 ms
 /// of the kernel's time, against ~0.1 ms for the mount, pid, ipc, uts and cgroup
-/// namespaces together). The commands that start a sandbox call `begin()` before reading the bundle; by the
-/// time the plan is made the namespace exists, `lo` is up, and the child joins it with
-/// setns instead of creating one. It is the same namespace clone would have made: new,
+/// namespaces together). The commands that start a sandbox call `begin()` before reading the bundle
+/// (and the shim has usually started the helper already, guessing from argv before the Swift
+/// runtime starts); by the time the plan is made the namespace exists, `lo` is up, and the
+/// child joins it with setns instead of creating one. It is the same namespace clone would have made: new,
 /// empty, owned by isorun's own user namespace.
 ///
 /// Used only where that is so: a config that creates or joins a user namespace needs its
@@ -16,10 +18,17 @@ import IsorunSys
 public enum NetworkNamespaceHeadStart {
     nonisolated(unsafe) private static var pending: PreparedNetworkNamespace?
 
-    /// Starts making a network namespace; harmless if nothing claims it.
+    /// Starts making a network namespace; harmless if nothing claims it: a command that
+    /// fails before its launch claims the namespace gives it up (and reaps the helper) at exit.
     public static func begin() {
-        if pending == nil { pending = PreparedNetworkNamespace() }
+        guard pending == nil else { return }
+        pending = PreparedNetworkNamespace()
+        if pending != nil, !discardsAtExit {
+            discardsAtExit = true
+            atexit { NetworkNamespaceHeadStart.discard() }
+        }
     }
+    nonisolated(unsafe) private static var discardsAtExit = false
 
     /// Gives up a prepared namespace nothing will claim (a bundle that runs as a VM).
     public static func discard() {

@@ -11,10 +11,12 @@ public final class PreparedNetworkNamespace {
     private let preparation: UnsafeMutablePointer<isorun_network_namespace>
     private var outcome: Result<Int32, SystemError>?
 
-    /// Starts the helper; nil when no process can be started.
+    /// Takes over the helper the shim started for this command line before the Swift
+    /// runtime (early_network_namespace.c), or starts one; nil when no process can be started.
     public init?() {
         preparation = .allocate(capacity: 1)
         preparation.initialize(to: isorun_network_namespace())
+        if isorun_early_network_namespace_take(preparation) == 0 { return }
         guard isorun_network_namespace_start(preparation) == 0 else {
             preparation.deallocate()
             return nil

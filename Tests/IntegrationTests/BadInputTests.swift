@@ -32,6 +32,20 @@ struct BadInputTests {
         expectOneLineFailure(result, mentioning: ["no-such.bundle", "no such bundle"])
     }
 
+    /// A sandbox start begins its network namespace's helper early: before the Swift runtime
+    /// (guessing from argv) or before reading the bundle. A command that fails first kills or
+    /// reaps it, and leaves no process to whoever adopts orphans (a subreaper here).
+    @Test(arguments: [["--mode", "sandbox", "--no-such-flag", "BUNDLE"], ["--mode", "sandbox", "/nonexistent/bundle"],
+                      ["create", "--bundle", "/nonexistent/bundle", "no-such-container"], ["--mode", "sandbox", "BUNDLE", "--", "/bin/true"]])
+    func aSandboxStartLeavesNoHelperBehind(_ arguments: [String]) throws {
+        let subreaper = "\(IsorunRunner.repository)/Tests/Helpers/subreaper.py"
+        let command = [IsorunRunner.binary] + arguments.map { $0 == "BUNDLE" ? IsorunRunner.bundle("hello") : $0 }
+        let result = IsorunRunner.finish(try IsorunRunner.start(command, program: subreaper))
+        let report = result.out.split(separator: "\n").last.map(String.init) ?? ""
+        #expect(report.hasSuffix("orphans 0"), "\(report); \(result.err)")
+        #expect(report.hasPrefix(arguments.last == "/bin/true" ? "status 0 " : "status 125 "), "\(report); \(result.err)")
+    }
+
     @Test func malformedJSON() throws {
         let bundle = try makeBundle(config: "{ \"ociVersion\": \"1.2.0\", \"process\": { ")
         defer { try? FileManager.default.removeItem(atPath: bundle) }

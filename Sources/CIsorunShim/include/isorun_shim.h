@@ -257,6 +257,12 @@ int isorun_network_namespace_start(struct isorun_network_namespace *ns);
 int isorun_network_namespace_finish(struct isorun_network_namespace *ns);
 /// Reaps the helper (it exits once it has reported). Call after finish.
 void isorun_network_namespace_release(struct isorun_network_namespace *ns);
+/// Whether this command line will ask for a network namespace's head start: a guess from
+/// argv (early_network_namespace.c), exported for its unit test.
+int isorun_network_namespace_expected(int argc, char *const argv[]);
+/// Moves the helper a constructor started for this process into `ns`: 0, or -1 when
+/// there is none (the guess said no, the start failed, or it was taken already).
+int isorun_early_network_namespace_take(struct isorun_network_namespace *ns);
 
 /// An interface of a network namespace that a VM takes over (network_mirror.c).
 struct isorun_interface {
