@@ -1,19 +1,17 @@
 // The network namespace's helper (network_namespace.c) started from a constructor, before
 // the Swift runtime, for the command lines that will ask for it.
 //
-// Started from Swift, the helper came ~0.4 ms after glibc's start (the Swift runtime's
-// start and the parsing of the arguments come first), and the container's clone then
-// waited for the namespace (~0.2 ms, median). Started here, the namespace is ready
-// sooner, and the pages isorun's start-up writes are no longer shared with the helper,
-// so they cost no copy-on-write faults. Three interleaved A/Bs of 300 sandbox runs:
-// medians 5.46 -> 5.25, 5.90 -> 5.70 and 5.63 -> 5.44 ms.
+// Started from Swift, the helper came 0.2-0.3 ms later: the Swift runtime's start and the
+// parsing of the arguments come first. Started here, it shares none of the pages that
+// start-up writes, so they cost isorun no copy-on-write faults (143 -> 128 page faults per
+// sandbox run), and its namespace is ready further ahead of the container's clone.
+// Interleaved A/Bs of 300 sandbox runs: medians 4.99 -> 4.88 and 4.76 -> 4.51 ms.
 //
 // This file guesses from argv; it decides nothing. NetworkNamespaceHeadStart.begin()
 // takes the helper over where Swift would have started one, and claim() still decides
-// whether the container uses the namespace. A helper that nothing took (a wrong guess, or
-// a command that failed first) is killed and reaped at exit. The guess errs towards
-// "no": a command it does not know as a sandbox start loses only the head start's head
-// start, since Swift then starts the helper itself.
+// whether the container uses the namespace. A wrong "yes" costs a helper that is killed
+// and reaped at exit; a wrong "no" only means that Swift starts the helper itself, later,
+// as it did before.
 #include "isorun_shim.h"
 
 #include <errno.h>
