@@ -52,6 +52,11 @@ int isorun_network_namespace_expected(int argc, char *const argv[]) {
     const char *name = strrchr(argv[0], '/');
     name = name ? name + 1 : argv[0];
     if (!equal(name, "isorun") && !equal(name, "isorun-oci")) return 0;
+    // The helper's socket takes the lowest free descriptor, which may be one the caller
+    // meant to pass on and forgot to open: `--preserve-fds` would then find it open and
+    // hand it to the workload. Such a start gets its helper from Swift, after the check.
+    for (int i = 1; i < argc && !equal(argv[i], "--"); i++)
+        if (strncmp(argv[i], "--preserve-fds", 14) == 0) return 0;
     int index = 1;
     while (index < argc) {
         const char *argument = argv[index];

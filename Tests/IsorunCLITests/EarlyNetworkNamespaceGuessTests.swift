@@ -53,6 +53,14 @@ struct EarlyNetworkNamespaceGuessTests {
         #expect(!Self.guess([command, "x"]))
     }
 
+    /// A caller that passes descriptors gets its helper from Swift, after `--preserve-fds`
+    /// has checked them: the helper's socket would take the lowest free number.
+    @Test func notWhenDescriptorsArePassedOn() {
+        #expect(!Self.guess(["create", "--preserve-fds", "1", "--bundle", "/b", "c1"]))
+        #expect(!Self.guess(["run", "--preserve-fds=2", "/b"]))
+        #expect(Self.guess(["/b", "--", "sh", "--preserve-fds", "1"]), "the workload's arguments are its own")
+    }
+
     /// The runtime under another name (isorun-oci execs it with its own argv[0]) counts;
     /// other programs linking the shim, such as this test runner, never start a helper.
     @Test func onlyIsorunItselfGuesses() {
