@@ -74,7 +74,9 @@ public struct StartupScenario {
 
     /// Every program this scenario times gets its page cache in 2 MiB folios, as
     /// Benchmarks/startup/run.sh does before hyperfine (see `PageCache`): isorun, isorun-oci,
-    /// runc, bwrap and both `true`s. One that cannot be read is timed as its cache is.
+    /// runc, bwrap and both `true`s. One that cannot be read is timed as its cache is. The
+    /// pages of isorun that this process has mapped stay as they were (`make release` primed
+    /// them from outside).
     func primePageCache(bundle: Bundle, progress: Progress) {
         let programs = [options.isorun, Files.sibling("isorun-oci", of: options.isorun), "/bin/true",
                         "\(bundle.rootfsPath)/bin/true"] + ["runc", "bwrap"].compactMap(Self.pathOf)

@@ -9,6 +9,9 @@ import Glibc
 /// and a cached file drifts back to them under memory pressure. `make release` does this for
 /// isorun (scripts/release/cache-in-huge-folios.py); a benchmark does it for every program
 /// it times, so that none of them is timed with whatever its cache happened to hold.
+/// The script is not a leftover twin: a process cannot do this for a file it maps itself
+/// (the kernel drops no page that is mapped), and isorun's own binary is such a file for
+/// isorun. So `make release` and Benchmarks/startup/run.sh prime isorun from outside.
 public enum PageCache {
     /// MADV_POPULATE_READ (Linux 5.14), which Debian 12's headers lack.
     private static let populateRead: Int32 = 22
