@@ -23,12 +23,11 @@ public enum NetworkNamespaceHeadStart {
     public static func begin() {
         guard pending == nil else { return }
         pending = PreparedNetworkNamespace()
-        if pending != nil, !discardsAtExit {
-            discardsAtExit = true
-            atexit { NetworkNamespaceHeadStart.discard() }
-        }
+        _ = discardedAtExit
     }
-    nonisolated(unsafe) private static var discardsAtExit = false
+
+    /// The exit handler, registered by the first `begin()`.
+    private static let discardedAtExit: Void = { _ = atexit { NetworkNamespaceHeadStart.discard() } }()
 
     /// Gives up a prepared namespace nothing will claim (a bundle that runs as a VM).
     public static func discard() {

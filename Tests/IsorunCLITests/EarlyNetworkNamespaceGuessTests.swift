@@ -53,6 +53,14 @@ struct EarlyNetworkNamespaceGuessTests {
         #expect(!Self.guess([command, "x"]))
     }
 
+    /// The C list of runc's leading flags must skip every one `LeadingGlobals` takes off.
+    @Test(arguments: LeadingGlobals.valueFlags.map { [$0, "value"] } + LeadingGlobals.valueFlags.map { ["\($0)=value"] }
+                     + LeadingGlobals.plainFlags.map { [$0] })
+    func skipsEveryLeadingGlobal(_ global: [String]) {
+        #expect(Self.guess(global + ["create", "--bundle", "/b", "c1"]))
+        #expect(!Self.guess(global + ["state", "c1"]))
+    }
+
     /// A caller that passes descriptors gets its helper from Swift, after `--preserve-fds`
     /// has checked them: the helper's socket would take the lowest free number.
     @Test func notWhenDescriptorsArePassedOn() {
