@@ -100,6 +100,12 @@ public struct RuntimeRoot: Sendable {
             guard isDirectory, RuntimeRoot.isOlderThan(entry, seconds: 5) else { return false }
             return (try? Files.removeTree(entry)) != nil
         }
+        // Looked at again under the lock: a `create` that wrote its container's record and
+        // exited between the first look and the lock has made a container, not a leftover.
+        if Files.exists(ContainerStore.file(ContainerStore.recordFile, of: entry, inDirectory: isDirectory)) {
+            withExtendedLifetime(lock) {}
+            return false
+        }
         // A run being created: its creator made the entry but has not locked and written
         // its record yet. Deleting it now would pull it from under that run; only an old
         // empty record is a leftover.

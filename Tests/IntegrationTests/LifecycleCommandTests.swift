@@ -443,6 +443,71 @@ struct LifecycleCommandTests {
         #expect(try isorun(["delete", id]).status == 0)   // created, never started: no --force needed
     }
 
+    /// containerd and Kubernetes start many containers at once, and a retried request can
+    /// race its first attempt. Eight `create`s of one ID at the same moment: exactly one
+    /// wins, every other one fails with the spec's error, and the loser leaves nothing.
+    @Test func racingCreatesOfOneIdLetExactlyOneWin() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let id = IsorunRunner.uniqueID("lc-race")
+        defer { for i in 0..<8 { try? FileManager.default.removeItem(atPath: "\(root)-race.\(i)") } }
+        let statuses = try concurrently(8, """
+            "$ISORUN" --root "$ROOT" create --bundle "$BUNDLE" "$ID" >/dev/null 2>"$ROOT-race.$1" || \
+              { echo "$?: $(cat "$ROOT-race.$1")"; exit 0; }
+            echo 0
+            """, id: id)
+        #expect(statuses.filter { $0 == "0" }.count == 1, "\(statuses)")
+        let losers = statuses.filter { $0 != "0" }
+        #expect(losers.count == 7 && losers.allSatisfy { $0.hasPrefix("125: ") && $0.contains("already in use") }, "\(losers)")
+        #expect(try state(id)["status"] as? String == "created")
+        #expect(try isorun(["delete", "--force", id]).status == 0)
+        #expect(IsorunRunner.cgroupDirectories(for: id).isEmpty)
+        let left = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
+        #expect(left.isEmpty, "\(left)")
+    }
+
+    /// Eight containers with IDs of their own taken through create, start, stopped and
+    /// delete side by side: every command succeeds and nothing of any of them is left.
+    @Test func sideBySideLifecyclesOnDifferentIdsAllSucceed() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let prefix = IsorunRunner.uniqueID("lc-many")
+        defer { for i in 0..<8 { try? FileManager.default.removeItem(atPath: "\(root)-copy.\(i)") } }
+        let statuses = try concurrently(8, """
+            id="$ID-$1"
+            "$ISORUN" --root "$ROOT" create --bundle "$BUNDLE" "$id" >/dev/null 2>"$ROOT-copy.$1" || \
+              { echo "create $?: $(cat "$ROOT-copy.$1")"; exit 0; }
+            rm -f "$ROOT-copy.$1"
+            err=$("$ISORUN" --root "$ROOT" start "$id" 2>&1) || { echo "start $?: $err"; exit 0; }
+            n=0
+            until "$ISORUN" --root "$ROOT" state "$id" | grep -q '"status": "stopped"'; do
+              n=$((n + 1)); [ $n -lt 250 ] || { echo "never stopped"; exit 0; }; sleep 0.02
+            done
+            err=$("$ISORUN" --root "$ROOT" delete "$id" 2>&1) || { echo "delete $?: $err"; exit 0; }
+            echo 0
+            """, id: prefix)
+        #expect(statuses == Array(repeating: "0", count: 8), "\(statuses)")
+        for i in 0..<8 { #expect(IsorunRunner.cgroupDirectories(for: "\(prefix)-\(i)").isEmpty) }
+        let left = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
+        #expect(left.isEmpty, "\(left)")
+    }
+
+    /// Runs `script` (sh, with $1 the copy's number, ISORUN, ROOT, BUNDLE and ID set) `count`
+    /// times at once and returns each copy's last line, in copy order. The copies are
+    /// started before any is waited for.
+    func concurrently(_ count: Int, _ script: String, id: String) throws -> [String] {
+        var environment = ProcessInfo.processInfo.environment
+        environment["ISORUN"] = IsorunRunner.binary
+        environment["ROOT"] = root
+        environment["BUNDLE"] = IsorunRunner.bundle("hello")
+        environment["ID"] = id
+        let copies = try (0..<count).map {
+            try IsorunRunner.start(["-c", script, "copy", String($0)], environment: environment, program: "/bin/sh")
+        }
+        return copies.map { copy in
+            let result = IsorunRunner.finish(copy)
+            return String(result.out.split(separator: "\n").last ?? "exit \(result.status): \(result.err)")
+        }
+    }
+
     @Test func failuresGoToTheJSONLogContainerdReads() throws {
         defer { try? FileManager.default.removeItem(atPath: root) }
         let log = root + ".log"
