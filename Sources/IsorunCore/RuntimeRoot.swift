@@ -87,7 +87,8 @@ public struct RuntimeRoot: Sendable {
         // Not a record: the FIFO a VM `create` waits on (`.<id>.ready`).
         guard isDirectory || (info.st_mode & S_IFMT) == S_IFREG else { return false }
         // A container from `isorun create` outlives its creator on purpose; `delete` removes it.
-        if Files.exists(ContainerStore.file(ContainerStore.recordFile, of: entry, inDirectory: isDirectory)) { return false }
+        let containerRecord = ContainerStore.file(ContainerStore.recordFile, of: entry, inDirectory: isDirectory)
+        if Files.exists(containerRecord) { return false }
         let lockPath = isDirectory ? "\(entry)/\(RunState.recordFile)" : entry
         let lock: RuntimeLock
         switch Result(catching: { () throws(SystemError) in try RuntimeLock.tryAcquire(lockPath, create: false) }) {
@@ -102,7 +103,7 @@ public struct RuntimeRoot: Sendable {
         }
         // Looked at again under the lock: a `create` that wrote its container's record and
         // exited between the first look and the lock has made a container, not a leftover.
-        if Files.exists(ContainerStore.file(ContainerStore.recordFile, of: entry, inDirectory: isDirectory)) {
+        if Files.exists(containerRecord) {
             withExtendedLifetime(lock) {}
             return false
         }

@@ -449,10 +449,9 @@ struct LifecycleCommandTests {
     @Test func racingCreatesOfOneIdLetExactlyOneWin() throws {
         defer { try? FileManager.default.removeItem(atPath: root) }
         let id = IsorunRunner.uniqueID("lc-race")
-        defer { for i in 0..<8 { try? FileManager.default.removeItem(atPath: "\(root)-race.\(i)") } }
         let statuses = try concurrently(8, """
-            "$ISORUN" --root "$ROOT" create --bundle "$BUNDLE" "$ID" >/dev/null 2>"$ROOT-race.$1" || \
-              { echo "$?: $(cat "$ROOT-race.$1")"; exit 0; }
+            "$ISORUN" --root "$ROOT" create --bundle "$BUNDLE" "$ID" >/dev/null 2>"$ROOT-copy.$1" || \
+              { echo "$?: $(cat "$ROOT-copy.$1")"; exit 0; }
             echo 0
             """, id: id)
         #expect(statuses.filter { $0 == "0" }.count == 1, "\(statuses)")
@@ -470,12 +469,10 @@ struct LifecycleCommandTests {
     @Test func sideBySideLifecyclesOnDifferentIdsAllSucceed() throws {
         defer { try? FileManager.default.removeItem(atPath: root) }
         let prefix = IsorunRunner.uniqueID("lc-many")
-        defer { for i in 0..<8 { try? FileManager.default.removeItem(atPath: "\(root)-copy.\(i)") } }
         let statuses = try concurrently(8, """
             id="$ID-$1"
             "$ISORUN" --root "$ROOT" create --bundle "$BUNDLE" "$id" >/dev/null 2>"$ROOT-copy.$1" || \
               { echo "create $?: $(cat "$ROOT-copy.$1")"; exit 0; }
-            rm -f "$ROOT-copy.$1"
             err=$("$ISORUN" --root "$ROOT" start "$id" 2>&1) || { echo "start $?: $err"; exit 0; }
             n=0
             until "$ISORUN" --root "$ROOT" state "$id" | grep -q '"status": "stopped"'; do
@@ -492,13 +489,15 @@ struct LifecycleCommandTests {
 
     /// Runs `script` (sh, with $1 the copy's number, ISORUN, ROOT, BUNDLE and ID set) `count`
     /// times at once and returns each copy's last line, in copy order. The copies are
-    /// started before any is waited for.
+    /// started before any is waited for. A copy may keep what a command wrote to stderr in
+    /// `$ROOT-copy.$1` (beside the root: a container holds it open); those files go at the end.
     func concurrently(_ count: Int, _ script: String, id: String) throws -> [String] {
         var environment = ProcessInfo.processInfo.environment
         environment["ISORUN"] = IsorunRunner.binary
         environment["ROOT"] = root
         environment["BUNDLE"] = IsorunRunner.bundle("hello")
         environment["ID"] = id
+        defer { for number in 0..<count { try? FileManager.default.removeItem(atPath: "\(root)-copy.\(number)") } }
         let copies = try (0..<count).map {
             try IsorunRunner.start(["-c", script, "copy", String($0)], environment: environment, program: "/bin/sh")
         }
