@@ -29,7 +29,8 @@
 # --runtime-flag, so --runtime-flag root=… would leak state into the default root).
 #
 # Environment: KEEP_LOGS=DIR, RUNTIMES="runc isorun", STEP_TIMEOUT=60, STRICT_EXTRAS=1 (as in
-# containerd.sh). Exit status: 0 all isorun and runc steps passed, 1 a step failed, 2 setup.
+# containerd.sh), ISORUN_CACHE (passed on to isorun). Exit status: 0 all isorun and runc steps
+# passed, 1 a step failed, 2 setup.
 set -euo pipefail
 
 # shellcheck source=common.sh
@@ -141,12 +142,16 @@ PROBE_PORT=$(start_probe_server "$T/www")
 PROBE="printf 'GET /probe HTTP/1.0\\r\\n\\r\\n' | nc -w 20 $NET_GATEWAY $PROBE_PORT | tail -n 1"
 
 make_wrapper() {   # make_wrapper NAME REAL_BINARY
-    local name=$1 real=$2
+    local name=$1 real=$2 cache=
     mkdir -p "$T/runtime-root/$name"
+    # podman and conmon start the runtime with an environment of their own: a cache
+    # directory this script was given (the VM steps' guest kernel) would not reach isorun.
+    if [ -n "${ISORUN_CACHE:-}" ]; then cache="export ISORUN_CACHE=$(printf %q "$ISORUN_CACHE")"; fi
     cat >"$T/bin/$name-wrap" <<EOF
 #!/bin/bash
 # Logs each call podman/conmon makes, then runs $real with the same argv (plus a private --root).
 log=$T/logs/$name-calls.log
+$cache
 root=(--root "$T/runtime-root/$name")
 for a in "\$@"; do case \$a in --root|--root=*) root=() ;; esac; done
 { printf '%s pid=%s parent=%s cwd=%s argv: %s' "\$(date +%T.%N)" \$\$ \
