@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <linux/ioprio.h>
 #include <linux/keyctl.h>
 #include <linux/openat2.h>
 #include <linux/sched.h>
@@ -716,6 +717,42 @@ static void close_inherited_descriptors(int preserved) {
     close(dir);
 }
 
+/// sched_setaffinity(2) to the listed CPUs; nothing for an empty list.
+static void set_cpus(int error_fd, const int *cpus, int count, const char *what) {
+    if (count <= 0) return;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int i = 0; i < count; i++)
+        if (cpus[i] >= 0 && cpus[i] < CPU_SETSIZE) CPU_SET(cpus[i], &set);
+    if (sched_setaffinity(0, sizeof set, &set) < 0) child_fail(error_fd, errno, what, NULL);
+}
+
+/// struct sched_attr as sched_setattr(2) reads it, up to the utilization clamps (the
+/// kernel refuses the UTIL_CLAMP flags with a shorter one): glibc 2.36 has neither the
+/// structure nor a wrapper.
+struct sched_attributes {
+    uint32_t size;
+    uint32_t policy;
+    uint64_t flags;
+    int32_t nice;
+    uint32_t priority;
+    uint64_t runtime;
+    uint64_t deadline;
+    uint64_t period;
+    uint32_t util_min;
+    uint32_t util_max;
+};
+
+static void set_scheduler(int error_fd, const struct isorun_spawn_plan *plan) {
+    // The spec names the clamp flags but gives no values: the full range, 0 to 1024.
+    struct sched_attributes attributes = {
+        sizeof attributes, plan->sched_policy, plan->sched_flags, plan->sched_nice, plan->sched_priority,
+        plan->sched_runtime, plan->sched_deadline, plan->sched_period, 0, 1024,
+    };
+    if (syscall(SYS_sched_setattr, 0, &attributes, 0U) < 0)
+        child_fail(error_fd, errno, "process.scheduler: sched_setattr", NULL);
+}
+
 /// Everything the child does, in order. Never returns.
 __attribute__((noreturn)) static void child_main(const struct isorun_spawn_plan *plan, int sync_fd, int error_fd,
                                                  int wait_for_release, const cpu_set_t *widen_affinity_to,
@@ -732,11 +769,20 @@ __attribute__((noreturn)) static void child_main(const struct isorun_spawn_plan 
     }
     if (widen_affinity_to && sched_setaffinity(0, sizeof *widen_affinity_to, widen_affinity_to) < 0)
         child_fail(error_fd, errno, "restore CPU affinity", NULL);
+    // With initial CPUs but no final ones, the process goes back to the CPUs it would have
+    // had (the kernel narrows them to the container's cpuset, as it does any affinity).
+    cpu_set_t usual;
+    int restore_usual = plan->initial_cpu_count > 0 && plan->final_cpu_count <= 0 &&
+                        sched_getaffinity(0, sizeof usual, &usual) == 0;
+    set_cpus(error_fd, plan->initial_cpus, plan->initial_cpu_count, "process.execCPUAffinity.initial: sched_setaffinity");
     // Into the cgroups first: before the child can fork, allocate or join a cgroup namespace.
     for (int i = 0; i < plan->cgroup_task_count; i++) {
         if (write(plan->cgroup_task_fds[i], "0", 1) != 1) child_fail(error_fd, errno, "join cgroup", plan->cgroup_task_paths[i]);
         close(plan->cgroup_task_fds[i]);
     }
+    set_cpus(error_fd, plan->final_cpus, plan->final_cpu_count, "process.execCPUAffinity.final: sched_setaffinity");
+    if (restore_usual && sched_setaffinity(0, sizeof usual, &usual) < 0)
+        child_fail(error_fd, errno, "process.execCPUAffinity: restore CPU affinity", NULL);
     if (plan->set_oom_score_adj) {
         char score[16];
         int_append(score, 0, sizeof score, plan->oom_score_adj);
@@ -812,6 +858,9 @@ __attribute__((noreturn)) static void child_main(const struct isorun_spawn_plan 
     if (plan->set_umask) umask(plan->umask);
     if (plan->personality >= 0 && personality((unsigned long)plan->personality) < 0)
         child_fail(error_fd, errno, "personality", NULL);
+    if (plan->io_priority >= 0 && syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, plan->io_priority) < 0)
+        child_fail(error_fd, errno, "process.ioPriority: ioprio_set", NULL);
+    if (plan->set_scheduler) set_scheduler(error_fd, plan);
 
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which the
     // credential change may take away; with it, load as late as possible so the

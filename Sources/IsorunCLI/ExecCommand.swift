@@ -102,6 +102,7 @@ struct ExecRequest: Equatable {
         var exec = ContainerExec(record: record, config: config, process: process)
         exec.detach = detach
         exec.preservedDescriptors = preserveFds
+        exec.processFile = processFile
         // From the container's own devpts, as runc's is: its /dev/pts then names it.
         let root = record.mode == Mode.sandbox.rawValue ? "/proc/\(record.pid)/root" : nil
         let terminal = try PseudoTerminal.forProcess(process, source: source, consoleSocket: consoleSocket, root: root)

@@ -3,7 +3,7 @@ import IsorunSpec
 import IsorunSys
 
 /// The parts of OCI `process` every mode applies the same way: argv, env, PATH
-/// lookup, cwd, user, umask and rlimits.
+/// lookup, cwd, user, umask, rlimits, scheduler and I/O priority.
 public enum ProcessSettings {
     public static let defaultSearchPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -18,7 +18,39 @@ public enum ProcessSettings {
             plan.umask = user.umask.map { mode_t($0) }
         }
         plan.resourceLimits = try resourceLimits(process.rlimits ?? [], configFile: configFile)
+        plan.scheduler = try scheduler(process.scheduler, configFile: configFile)
+        if let priority = process.ioPriority {
+            try rejectProblems(priority.problems, in: "process.ioPriority", configFile: configFile)
+            plan.ioPriority = priority.kernelValue
+        }
         return plan
+    }
+
+    /// `process.scheduler` as sched_setattr(2) takes it. Checked here as well as in
+    /// validation, because `exec --process` documents reach the launchers unvalidated.
+    static func scheduler(_ scheduler: Scheduler?, configFile: String) throws(IsorunError) -> SpawnPlan.SchedulerAttributes? {
+        guard let scheduler else { return nil }
+        try rejectProblems(scheduler.problems, in: "process.scheduler", configFile: configFile)
+        guard let policy = scheduler.policyNumber, let flags = scheduler.flagMask else { return nil }
+        return SpawnPlan.SchedulerAttributes(
+            policy: policy, flags: flags, nice: scheduler.nice ?? 0, priority: UInt32(scheduler.priority ?? 0),
+            runtime: scheduler.runtime ?? 0, deadline: scheduler.deadline ?? 0, period: scheduler.period ?? 0)
+    }
+
+    /// `process.execCPUAffinity` for a process `exec` starts, as CPU numbers. Without final
+    /// CPUs the process returns to its usual ones after the initial phase (see the shim).
+    public static func execCPUs(_ affinity: ExecCPUAffinity?, configFile: String) throws(IsorunError) -> (initial: [Int32], final: [Int32]) {
+        guard let affinity else { return ([], []) }
+        try rejectProblems(affinity.problems, in: "process.execCPUAffinity", configFile: configFile)
+        func cpus(_ list: String?) -> [Int32] { (list.flatMap(ExecCPUAffinity.cpus) ?? []).map(Int32.init) }
+        return (cpus(affinity.initial), cpus(affinity.final))
+    }
+
+    private static func rejectProblems(_ problems: [(field: String, message: String)], in object: String,
+                                       configFile: String) throws(IsorunError) {
+        if let first = problems.first {
+            throw IsorunError("\(configFile): \(object).\(first.field): \(first.message)")
+        }
     }
 
     /// `linux.personality` as personality(2) takes it: a process attribute like its limits, so

@@ -20,6 +20,9 @@ public struct ContainerExec {
     public var detach = false
     /// `--preserve-fds`: inherited descriptors after stderr the process keeps.
     public var preservedDescriptors: Int32 = 0
+    /// `--process`: the document `process` came from, named in errors about its fields;
+    /// nil when it is config.json's process with the command line's changes.
+    public var processFile: String?
 
     /// Joined in this order: the user namespace first, which owns the others (setns(2)).
     static let namespaces: [(file: String, flag: Int32)] = [
@@ -39,8 +42,9 @@ public struct ContainerExec {
     /// Starts the process; returns its pid once it has exec'd.
     public func start(in cgroup: (any CgroupManager)?) throws(IsorunError) -> pid_t {
         let source = "\(record.bundle)/config.json"
-        var plan = try ProcessSettings.basePlan(for: process, configFile: source)
+        var plan = try ProcessSettings.basePlan(for: process, configFile: processFile ?? source)
         plan.workingDirectory = process.cwd
+        (plan.initialCPUs, plan.finalCPUs) = try ProcessSettings.execCPUs(process.execCPUAffinity, configFile: processFile ?? source)
         plan.parentDeathSignal = detach ? 0 : SIGKILL
         plan.terminalDescriptor = terminal?.descriptor
         plan.preservedDescriptors = preservedDescriptors

@@ -29,6 +29,12 @@ public struct Process: Sendable, Encodable, Equatable {
     public var oomScoreAdj: Int?
     /// SELinux label for the process.
     public var selinuxLabel: String?
+    /// Scheduling policy and parameters (sched_setattr).
+    public var scheduler: Scheduler?
+    /// I/O scheduling class and level (ioprio_set); children inherit it.
+    public var ioPriority: IOPriority?
+    /// CPUs for a process started by `exec`; not applied to the container's own process.
+    public var execCPUAffinity: ExecCPUAffinity?
 
     /// Builds a process in code.
     public init(
@@ -44,7 +50,10 @@ public struct Process: Sendable, Encodable, Equatable {
         noNewPrivileges: Bool? = nil,
         apparmorProfile: String? = nil,
         oomScoreAdj: Int? = nil,
-        selinuxLabel: String? = nil
+        selinuxLabel: String? = nil,
+        scheduler: Scheduler? = nil,
+        ioPriority: IOPriority? = nil,
+        execCPUAffinity: ExecCPUAffinity? = nil
     ) {
         self.terminal = terminal
         self.consoleSize = consoleSize
@@ -59,6 +68,9 @@ public struct Process: Sendable, Encodable, Equatable {
         self.apparmorProfile = apparmorProfile
         self.oomScoreAdj = oomScoreAdj
         self.selinuxLabel = selinuxLabel
+        self.scheduler = scheduler
+        self.ioPriority = ioPriority
+        self.execCPUAffinity = execCPUAffinity
     }
 
     /// The user to run as, with the spec's implied default (root) filled in,
@@ -169,7 +181,10 @@ extension Process {
             noNewPrivileges: try o.optional("noNewPrivileges", JSONRead.bool),
             apparmorProfile: try o.optional("apparmorProfile", JSONRead.string),
             oomScoreAdj: try o.optional("oomScoreAdj", JSONRead.integer(Int.self)),
-            selinuxLabel: try o.optional("selinuxLabel", JSONRead.string)
+            selinuxLabel: try o.optional("selinuxLabel", JSONRead.string),
+            scheduler: try o.optional("scheduler", Scheduler.init(json:)),
+            ioPriority: try o.optional("ioPriority", IOPriority.init(json:)),
+            execCPUAffinity: try o.optional("execCPUAffinity", ExecCPUAffinity.init(json:))
         )
     }
 }

@@ -104,6 +104,13 @@ struct ConfigValidator {
         if let score = process.oomScoreAdj, !(-1000...1000).contains(score) {
             report("process.oomScoreAdj", "must be between -1000 and 1000, got \(score)")
         }
+        let scheduling: [(String, [(field: String, message: String)])] = [
+            ("scheduler", process.scheduler?.problems ?? []), ("ioPriority", process.ioPriority?.problems ?? []),
+            ("execCPUAffinity", process.execCPUAffinity?.problems ?? []),
+        ]
+        for (object, problems) in scheduling {
+            for problem in problems { report("process.\(object).\(problem.field)", problem.message) }
+        }
     }
 
     private mutating func check(_ hooks: Hooks) {

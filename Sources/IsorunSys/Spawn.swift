@@ -77,6 +77,27 @@ public struct SpawnPlan {
         }
     }
 
+    /// sched_setattr(2)'s fields, as numbers.
+    public struct SchedulerAttributes: Sendable, Equatable {
+        public var policy: UInt32
+        public var flags: UInt64
+        public var nice: Int32
+        public var priority: UInt32
+        public var runtime: UInt64
+        public var deadline: UInt64
+        public var period: UInt64
+        public init(policy: UInt32, flags: UInt64 = 0, nice: Int32 = 0, priority: UInt32 = 0,
+                    runtime: UInt64 = 0, deadline: UInt64 = 0, period: UInt64 = 0) {
+            self.policy = policy
+            self.flags = flags
+            self.nice = nice
+            self.priority = priority
+            self.runtime = runtime
+            self.deadline = deadline
+            self.period = period
+        }
+    }
+
     /// An OCI hook the child runs itself (createContainer, startContainer).
     public struct Hook: Sendable, Equatable {
         public var path: String
@@ -151,6 +172,13 @@ public struct SpawnPlan {
     public var parentDeathSignal: Int32 = SIGKILL
     /// Set by the child itself before anything else (see the shim).
     public var oomScoreAdjustment: Int32?
+    /// sched_setattr(2) for the child, before its capabilities change.
+    public var scheduler: SchedulerAttributes?
+    /// ioprio_set(2) value for the child (class << 13 | level).
+    public var ioPriority: Int32?
+    /// CPUs the child runs on until it has joined its cgroups, and from then on.
+    public var initialCPUs: [Int32] = []
+    public var finalCPUs: [Int32] = []
     /// Detach from isorun's session and terminal (setsid) before exec.
     public var newSession = false
     /// A pseudo-terminal replica to make the controlling terminal and stdio (in a new session).
@@ -482,6 +510,21 @@ public enum Spawner {
         c.pointee.run_at_once = plan.runsAtOnce ? 1 : 0
         c.pointee.set_oom_score_adj = plan.oomScoreAdjustment == nil ? 0 : 1
         c.pointee.oom_score_adj = plan.oomScoreAdjustment ?? 0
+        if let scheduler = plan.scheduler {
+            c.pointee.set_scheduler = 1
+            c.pointee.sched_policy = scheduler.policy
+            c.pointee.sched_flags = scheduler.flags
+            c.pointee.sched_nice = scheduler.nice
+            c.pointee.sched_priority = scheduler.priority
+            c.pointee.sched_runtime = scheduler.runtime
+            c.pointee.sched_deadline = scheduler.deadline
+            c.pointee.sched_period = scheduler.period
+        }
+        c.pointee.io_priority = plan.ioPriority ?? -1
+        c.pointee.initial_cpus = UnsafePointer(arena.array(plan.initialCPUs))
+        c.pointee.initial_cpu_count = Int32(plan.initialCPUs.count)
+        c.pointee.final_cpus = UnsafePointer(arena.array(plan.finalCPUs))
+        c.pointee.final_cpu_count = Int32(plan.finalCPUs.count)
         c.pointee.create_container_hooks = UnsafePointer(arena.array(plan.createContainerHooks.map { arena.hook($0) }))
         c.pointee.create_container_hook_count = Int32(plan.createContainerHooks.count)
         c.pointee.start_container_hooks = UnsafePointer(arena.array(plan.startContainerHooks.map { arena.hook($0) }))

@@ -167,6 +167,29 @@ struct isorun_spawn_plan {
     /// writes that one).
     int set_oom_score_adj;
     int oom_score_adj;
+    /// `process.scheduler`, given to sched_setattr(2) once the child's setup is done and
+    /// before its capabilities change (a real-time policy or a lower nice needs
+    /// CAP_SYS_NICE). set_scheduler 0: leave the inherited one.
+    int set_scheduler;
+    uint32_t sched_policy;
+    uint64_t sched_flags;
+    int32_t sched_nice;
+    uint32_t sched_priority;
+    uint64_t sched_runtime;
+    uint64_t sched_deadline;
+    uint64_t sched_period;
+    /// `process.ioPriority` as ioprio_set(2) takes it, set for the child itself at the same
+    /// point: every process of the container descends from it and inherits it. -1: leave it.
+    int io_priority;
+    /// `process.execCPUAffinity`, as CPU numbers: the child runs on `initial_cpus` from its
+    /// release until it has joined its cgroups (the cgroup_task_fds below; a child created
+    /// in its cgroup has joined at birth), and on `final_cpus` from then on. Counts of 0:
+    /// no change at that point, except that with initial CPUs and no final ones the child
+    /// goes back to the affinity it had before the initial ones.
+    const int *initial_cpus;
+    int initial_cpu_count;
+    const int *final_cpus;
+    int final_cpu_count;
     /// Start a new session (setsid), so that the terminal's Ctrl-C reaches only isorun,
     /// which decides what to forward (a VMM must not die of it).
     int new_session;
