@@ -137,6 +137,32 @@ static int set_capabilities(const struct isorun_guest_process *p) {
     return 0;
 }
 
+/// sched_setattr(2), which musl and glibc leave unwrapped; its attribute block as the
+/// kernel reads it, up to the utilization clamps (full range: the spec gives no values).
+static int set_scheduler(const struct isorun_guest_process *p) {
+    struct { uint32_t size, policy; uint64_t flags; int32_t nice; uint32_t priority;
+             uint64_t runtime, deadline, period; uint32_t util_min, util_max; } attributes = {
+        sizeof attributes, p->sched_policy, p->sched_flags, p->sched_nice, p->sched_priority,
+        p->sched_runtime, p->sched_deadline, p->sched_period, 0, 1024,
+    };
+    return (int)syscall(SYS_sched_setattr, 0, &attributes, 0U);
+}
+
+static int write_oom_score(int score) {
+    char text[16];
+    int length = 0, value = score < 0 ? -score : score;
+    char digits[12];
+    int count = 0;
+    do { digits[count++] = (char)('0' + value % 10); value /= 10; } while (value > 0);
+    if (score < 0) text[length++] = '-';
+    while (count > 0) text[length++] = digits[--count];
+    int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    int ok = write(fd, text, (size_t)length) == length;
+    close(fd);
+    return ok ? 0 : -1;
+}
+
 /// Set once init has a time namespace waiting for its children: the kernel refuses
 /// CLONE_VM children then (EINVAL), so they are forked instead of vforked.
 static int time_namespace_pending;
@@ -154,6 +180,10 @@ pid_t isorun_guest_spawn(const struct isorun_guest_process *p, int *step, int *e
         // With a terminal as stdin (process.terminal), it becomes the controlling one.
         if (isatty(0)) ioctl(0, TIOCSCTTY, 0);
         for (int i = 0; i < p->rlimit_count; i++) setrlimit(p->rlimit_resources[i], &p->rlimits[i]);
+        if (p->set_oom_score_adj && write_oom_score(p->oom_score_adj) != 0) spawn_fail(report[1], ISORUN_GUEST_STEP_OOM_SCORE);
+        if (p->io_priority >= 0 && syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, p->io_priority) != 0)
+            spawn_fail(report[1], ISORUN_GUEST_STEP_IO_PRIORITY);
+        if (p->set_scheduler && set_scheduler(p) != 0) spawn_fail(report[1], ISORUN_GUEST_STEP_SCHEDULER);
         // The same order as the sandbox's C shim (spawn.c), so a bundle behaves the same.
         if (p->seccomp_program && !p->no_new_privs && load_seccomp_filter(p) != 0)
             spawn_fail(report[1], ISORUN_GUEST_STEP_SECCOMP);

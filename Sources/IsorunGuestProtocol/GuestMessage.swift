@@ -3,7 +3,7 @@
 /// arguments and environment values may hold any byte, newlines included.
 ///
 /// host → guest: the process to run (`arg`, `env`, `cwd`, `user`, `hostname`,
-///               `rlimit`, `sysctl`, `pids`, `root` or `readonly-root`, `tmpfs` and `bind` (in the
+///               `rlimit`, `sched`, `ioprio`, `oom-score-adj`, `sysctl`, `pids`, `root` or `readonly-root`, `tmpfs` and `bind` (in the
 ///               bundle's order), `caps`,
 ///               `no-new-privs`, `seccomp` (and `seccomp-flags`), `hook` and `hook-state` for the
 ///               startContainer hooks, `tty` or `typed-input`, `net`, `route`, `net6` and
@@ -23,6 +23,12 @@ public enum GuestMessage: Equatable, Sendable {
     case user(uid: UInt32, gid: UInt32, groups: [UInt32])
     case hostname(String)
     case resourceLimit(resource: Int32, soft: UInt64, hard: UInt64)
+    /// `process.scheduler` as sched_setattr(2) takes it.
+    case scheduler(policy: UInt32, flags: UInt64, nice: Int32, priority: UInt32, runtime: UInt64, deadline: UInt64, period: UInt64)
+    /// `process.ioPriority` as ioprio_set(2) takes it.
+    case ioPriority(Int32)
+    /// `process.oomScoreAdj`, for the guest's OOM killer.
+    case oomScoreAdjustment(Int32)
     /// A kernel parameter for the whole guest, e.g. `kernel.threads-max`.
     case sysctl(key: String, value: String)
     /// How many processes the workload may have at once (its pids limit).
@@ -105,6 +111,10 @@ public enum GuestMessage: Equatable, Sendable {
         case .user(let uid, let gid, let groups): "user \(uid) \(gid) \(groups.map(String.init).joined(separator: ","))\n"
         case .hostname(let value): "hostname \(Escaping.escape(value))\n"
         case .resourceLimit(let resource, let soft, let hard): "rlimit \(resource) \(soft) \(hard)\n"
+        case .scheduler(let policy, let flags, let nice, let priority, let runtime, let deadline, let period):
+            "sched \(policy) \(flags) \(nice) \(priority) \(runtime) \(deadline) \(period)\n"
+        case .ioPriority(let value): "ioprio \(value)\n"
+        case .oomScoreAdjustment(let score): "oom-score-adj \(score)\n"
         case .sysctl(let key, let value): "sysctl \(Escaping.escape(key)) \(Escaping.escape(value))\n"
         case .processLimit(let limit): "pids \(limit)\n"
         case .rootDisk(let device, let filesystem, let readOnly):
@@ -267,6 +277,19 @@ public enum GuestMessage: Equatable, Sendable {
             guard fields.count == 3, let resource = Int32(fields[0]), let soft = UInt64(fields[1]),
                   let hard = UInt64(fields[2]) else { return nil }
             self = .resourceLimit(resource: resource, soft: soft, hard: hard)
+        case "sched":
+            let fields = rest.split(separator: " ", omittingEmptySubsequences: false)
+            guard fields.count == 7, let policy = UInt32(fields[0]), let flags = UInt64(fields[1]), let nice = Int32(fields[2]),
+                  let priority = UInt32(fields[3]), let runtime = UInt64(fields[4]), let deadline = UInt64(fields[5]),
+                  let period = UInt64(fields[6]) else { return nil }
+            self = .scheduler(policy: policy, flags: flags, nice: nice, priority: priority, runtime: runtime,
+                              deadline: deadline, period: period)
+        case "ioprio":
+            guard let value = Int32(rest) else { return nil }
+            self = .ioPriority(value)
+        case "oom-score-adj":
+            guard let score = Int32(rest) else { return nil }
+            self = .oomScoreAdjustment(score)
         default:
             guard verb.hasPrefix("x-"), let message = Self.exec(verb.dropFirst(2), rest) else { return nil }
             self = message

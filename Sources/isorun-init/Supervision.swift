@@ -80,6 +80,7 @@ enum Supervision {
         let limits = spec.limits.map { rlimit(rlim_cur: rlim_t($0.soft), rlim_max: rlim_t($0.hard)) }
         var step: Int32 = 0, error: Int32 = 0
         let caps = spec.capabilities ?? (0, 0, 0, 0, 0)
+        let scheduler = spec.scheduler ?? (0, 0, 0, 0, 0, 0, 0)
         let pid = spec.workingDirectory.withCString { cwd in
             groups.withUnsafeBufferPointer { groups in
                 resources.withUnsafeBufferPointer { resources in
@@ -95,7 +96,12 @@ enum Supervision {
                                 cap_effective: caps.0, cap_permitted: caps.1, cap_inheritable: caps.2,
                                 cap_bounding: caps.3, cap_ambient: caps.4, no_new_privs: spec.noNewPrivileges ? 1 : 0,
                                 seccomp_program: seccomp.isEmpty ? nil : seccomp.baseAddress,
-                                seccomp_instruction_count: Int32(seccomp.count / 8), seccomp_flags: spec.seccompFlags)
+                                seccomp_instruction_count: Int32(seccomp.count / 8), seccomp_flags: spec.seccompFlags,
+                                set_scheduler: spec.scheduler == nil ? 0 : 1, sched_policy: scheduler.0, sched_flags: scheduler.1,
+                                sched_nice: scheduler.2, sched_priority: scheduler.3, sched_runtime: scheduler.4,
+                                sched_deadline: scheduler.5, sched_period: scheduler.6, io_priority: spec.ioPriority ?? -1,
+                                set_oom_score_adj: spec.oomScoreAdjustment == nil ? 0 : 1,
+                                oom_score_adj: spec.oomScoreAdjustment ?? 0)
                             return isorun_guest_spawn(&process, &step, &error)
                         }
                     }
@@ -111,6 +117,9 @@ enum Supervision {
         case ISORUN_GUEST_STEP_CAPABILITIES.rawValue: "\(what)set capabilities: \(reason)"
         case ISORUN_GUEST_STEP_NO_NEW_PRIVS.rawValue: "\(what)set no_new_privs: \(reason)"
         case ISORUN_GUEST_STEP_SECCOMP.rawValue: "\(what)load seccomp filter: \(reason)"
+        case ISORUN_GUEST_STEP_SCHEDULER.rawValue: "\(what)process.scheduler: sched_setattr: \(reason)"
+        case ISORUN_GUEST_STEP_IO_PRIORITY.rawValue: "\(what)process.ioPriority: ioprio_set: \(reason)"
+        case ISORUN_GUEST_STEP_OOM_SCORE.rawValue: "\(what)process.oomScoreAdj: write /proc/self/oom_score_adj: \(reason)"
         default: (hook.map { "\($0): exec: " } ?? "exec \(arguments[0]): ") + reason
         }
         return .failure(SpawnFailure(text: text))

@@ -10,6 +10,10 @@ struct WorkloadSpec {
     var groups: [UInt32] = []
     var hostname: String?
     var limits: [(resource: Int32, soft: UInt64, hard: UInt64)] = []
+    /// sched_setattr(2)'s policy, flags, nice, priority, runtime, deadline and period.
+    var scheduler: (UInt32, UInt64, Int32, UInt32, UInt64, UInt64, UInt64)?
+    var ioPriority: Int32?
+    var oomScoreAdjustment: Int32?
     var sysctls: [(key: String, value: String)] = []
     var processLimit: Int64?
     var rootDisk: (device: String, filesystem: String, readOnly: Bool)?
@@ -42,6 +46,10 @@ struct WorkloadSpec {
         case .user(let uid, let gid, let groups): (self.uid, self.gid, self.groups) = (uid, gid, groups)
         case .hostname(let value): hostname = value
         case .resourceLimit(let resource, let soft, let hard): limits.append((resource, soft, hard))
+        case .scheduler(let policy, let flags, let nice, let priority, let runtime, let deadline, let period):
+            scheduler = (policy, flags, nice, priority, runtime, deadline, period)
+        case .ioPriority(let value): ioPriority = value
+        case .oomScoreAdjustment(let score): oomScoreAdjustment = score
         case .sysctl(let key, let value): sysctls.append((key, value))
         case .processLimit(let limit): processLimit = limit
         case .rootDisk(let device, let filesystem, let readOnly): rootDisk = (device, filesystem, readOnly)

@@ -122,3 +122,30 @@ struct SchedulingTests {
         #expect(malformed.err.contains("process-") && malformed.err.contains("execCPUAffinity.initial: '1-0'"), "\(malformed.err)")
     }
 }
+
+extension VMModeTests {
+    /// isorun-init gives the guest's process the same scheduler, I/O priority and OOM score,
+    /// at the same point of its start as the sandbox's shim; a refusal is the same 125.
+    @Test func theSchedulerIOPriorityAndOOMScoreReachTheGuestsProcess() throws {
+        let script = "\(SchedulingTests.schedulingFields) /proc/$$/stat; \(SchedulingTests.schedulingFields) /proc/self/stat; ionice; cat /proc/self/oom_score_adj"
+        let bundle = try SchedulingTests.bundle(script) { process in
+            process["scheduler"] = ["policy": "SCHED_RR", "priority": 10, "flags": ["SCHED_FLAG_RESET_ON_FORK"]]
+            process["ioPriority"] = ["class": "IOPRIO_CLASS_RT", "priority": 3]
+            process["oomScoreAdj"] = 123
+        }
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let result = try IsorunRunner.run(["run", "--mode", "vm", "--id", IsorunRunner.uniqueID("vmsched"), bundle])
+        #expect(result.status == 0, "\(result.err)")
+        #expect(result.out == "0 10 2\n0 0 0\nrealtime: prio 3\n123\n")
+
+        let refused = try SchedulingTests.bundle("echo started") { process in
+            process["scheduler"] = ["policy": "SCHED_DEADLINE", "runtime": 1_000_000, "deadline": 10_000_000_000,
+                                    "period": 10_000_000_000]
+        }
+        defer { try? FileManager.default.removeItem(atPath: refused) }
+        let failed = try IsorunRunner.run(["run", "--mode", "vm", "--id", IsorunRunner.uniqueID("vmsched"), refused])
+        #expect(failed.status == 125)
+        #expect(failed.out.isEmpty)
+        #expect(failed.err.contains("process.scheduler: sched_setattr"), "\(failed.err)")
+    }
+}

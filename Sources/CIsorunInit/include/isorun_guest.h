@@ -111,12 +111,24 @@ struct isorun_guest_process {
     int seccomp_instruction_count;
     /// seccomp(2) flags for it (SECCOMP_FILTER_FLAG_LOG, ...), from the profile.
     unsigned int seccomp_flags;
+    /// `process.scheduler` for sched_setattr(2) when set_scheduler; set, like the I/O
+    /// priority (-1: none) and the OOM score, after the limits and before the privileges go.
+    int set_scheduler;
+    uint32_t sched_policy;
+    uint64_t sched_flags;
+    int32_t sched_nice;
+    uint32_t sched_priority;
+    uint64_t sched_runtime, sched_deadline, sched_period;
+    int io_priority;
+    int set_oom_score_adj;
+    int oom_score_adj;
 };
 
 /// Which step of isorun_guest_spawn failed.
 enum isorun_guest_step {
     ISORUN_GUEST_STEP_CREDENTIALS = 1, ISORUN_GUEST_STEP_CHDIR = 2, ISORUN_GUEST_STEP_EXEC = 3,
     ISORUN_GUEST_STEP_CAPABILITIES = 4, ISORUN_GUEST_STEP_NO_NEW_PRIVS = 5, ISORUN_GUEST_STEP_SECCOMP = 6,
+    ISORUN_GUEST_STEP_SCHEDULER = 7, ISORUN_GUEST_STEP_IO_PRIORITY = 8, ISORUN_GUEST_STEP_OOM_SCORE = 9,
 };
 
 /// Starts the workload with vfork: no page tables are copied, which under TCG is
