@@ -30,7 +30,9 @@ public struct CgroupV1Manager: CgroupManager {
     static func controllers(for resources: Resources?, root: String) -> [String] {
         var wanted = ["pids", "memory"]
         if let cpu = resources?.cpu {
-            if cpu.shares != nil || cpu.quota != nil || cpu.period != nil { wanted.append("cpu") }
+            if cpu.shares != nil || cpu.quota != nil || cpu.period != nil || cpu.realtimeRuntime != nil || cpu.realtimePeriod != nil {
+                wanted.append("cpu")
+            }
             if cpu.cpus != nil || cpu.mems != nil { wanted.append("cpuset") }
         }
         if resources?.devices?.isEmpty == false { wanted.append("devices") }
@@ -163,6 +165,8 @@ public struct CgroupV1Manager: CgroupManager {
                 if let shares = cpu.shares { try CgroupFiles.write(directory, "cpu.shares", String(shares)) }
                 if let period = cpu.period { try CgroupFiles.write(directory, "cpu.cfs_period_us", String(period)) }
                 if let quota = cpu.quota { try CgroupFiles.write(directory, "cpu.cfs_quota_us", String(quota)) }
+                try RealtimeBudget.apply(runtime: cpu.realtimeRuntime, period: cpu.realtimePeriod, directory: directory,
+                                         hierarchy: "\(root)/cpu")
             }
             if let directory = directory(of: "cpuset") {
                 if let cpus = cpu.cpus { try CgroupFiles.write(directory, "cpuset.cpus", cpus) }

@@ -94,6 +94,10 @@ public struct CgroupV2Manager: CgroupManager {
             try CgroupFiles.write(directory, "pids.max", pids.limit > 0 ? String(pids.limit) : "max")
         }
         if let cpu = resources.cpu {
+            if (cpu.realtimeRuntime ?? 0) != 0 || (cpu.realtimePeriod ?? 0) != 0 {
+                throw CgroupError("linux.resources.cpu.realtimeRuntime: cgroup v2 has no real-time budgets per group; "
+                    + "leave realtimeRuntime and realtimePeriod out (real-time tasks are limited by kernel.sched_rt_runtime_us)")
+            }
             if let shares = cpu.shares {
                 // The conversion runc and crun use: shares 2..262144 onto weight 1..10000.
                 let weight = 1 + ((max(2, min(shares, 262_144)) - 2) * 9999) / 262_142

@@ -72,6 +72,51 @@ struct SchedulingTests {
         #expect(IsorunRunner.cgroupDirectories(for: id).isEmpty)
     }
 
+    static let realtimeGroups = FileManager.default.fileExists(atPath: "/sys/fs/cgroup/cpu/cpu.rt_runtime_us")
+
+    /// cgroup v1 with real-time group scheduling: a container with a cpu cgroup of its own
+    /// runs a real-time policy only with a budget (`realtimeRuntime`), for which isorun
+    /// raises the shared `isorun` cgroup above it; without one the kernel refuses.
+    @Test(.enabled(if: realtimeGroups, "needs cgroup v1 with real-time group scheduling (cpu.rt_runtime_us)"))
+    func aRealTimePolicyInAContainersOwnCpuCgroupNeedsABudget() throws {
+        func bundle(budget: Bool) throws -> String {
+            try IsorunRunner.bundleCopy("hello", args: ["sh", "-c", "\(Self.schedulingFields) /proc/self/stat; cat /sys/fs/cgroup/cpu/cpu.rt_runtime_us"]) { config in
+                var process = config["process"] as? [String: Any] ?? [:]
+                process["scheduler"] = ["policy": "SCHED_FIFO", "priority": 5]
+                config["process"] = process
+                var linux = config["linux"] as? [String: Any] ?? [:]
+                var resources = linux["resources"] as? [String: Any] ?? [:]
+                resources["cpu"] = budget ? ["shares": 512, "realtimeRuntime": 20_000, "realtimePeriod": 500_000] : ["shares": 512]
+                linux["resources"] = resources
+                config["linux"] = linux
+            }
+        }
+        let withBudget = try bundle(budget: true)
+        defer { try? FileManager.default.removeItem(atPath: withBudget) }
+        // From none, as on a fresh host, so that the raise is what is tested (refused, and
+        // harmless, while some other container holds a budget under it).
+        try? "0".write(toFile: "/sys/fs/cgroup/cpu/isorun/cpu.rt_runtime_us", atomically: false, encoding: .utf8)
+        // Twice in a row: the first container's cgroup still counts against the shared one
+        // for a moment after it is removed.
+        for mode in ["sandbox", "bare"] {
+            let id = IsorunRunner.uniqueID("rt")
+            let result = try IsorunRunner.run(["run", "--mode", mode, "--id", id, withBudget])
+            #expect(result.status == 0, "\(mode): \(result.err)")
+            let lines = result.out.split(separator: "\n")
+            #expect(lines.first == "0 5 1", "\(mode): \(result.out)")
+            if mode == "sandbox" { #expect(lines.last == "20000", "the container's own cgroup: \(result.out)") }
+            #expect(IsorunRunner.cgroupDirectories(for: id).isEmpty)
+        }
+        let shared = try String(contentsOfFile: "/sys/fs/cgroup/cpu/isorun/cpu.rt_runtime_us", encoding: .utf8)
+        #expect((Int(shared.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) >= 40_000, "4% of every second: \(shared)")
+
+        let without = try bundle(budget: false)
+        defer { try? FileManager.default.removeItem(atPath: without) }
+        let refused = try IsorunRunner.run(["run", without])
+        #expect(refused.status == 125)
+        #expect(refused.err.contains("process.scheduler: sched_setattr") && refused.err.contains("EPERM"), "\(refused.err)")
+    }
+
     /// The CPUs isorun's own process may use, as the kernel lists them.
     static func allowedCPUs() throws -> String {
         let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
