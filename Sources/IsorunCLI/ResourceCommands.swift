@@ -19,6 +19,8 @@ struct UpdateCommand: ParsableCommand {
     @Option(name: .customLong("cpu-shares"), help: "Relative CPU weight.") var cpuShares: UInt64?
     @Option(name: .customLong("cpu-quota"), help: "CPU time per period, microseconds.") var cpuQuota: Int64?
     @Option(name: .customLong("cpu-period"), help: "CPU period, microseconds.") var cpuPeriod: UInt64?
+    @Option(name: .customLong("cpu-rt-period"), help: "Real-time period, microseconds (cgroup v1).") var cpuRtPeriod: UInt64?
+    @Option(name: .customLong("cpu-rt-runtime"), help: "Real-time runtime per period, microseconds (cgroup v1).") var cpuRtRuntime: Int64?
     @Option(name: .customLong("cpuset-cpus"), help: "CPUs to run on, e.g. 0-1.") var cpusetCpus: String?
     @Option(name: .customLong("cpuset-mems"), help: "Memory nodes to use.") var cpusetMems: String?
     @Option(name: .customLong("pids-limit"), help: "Maximum number of processes.") var pidsLimit: Int64?
@@ -48,11 +50,14 @@ struct UpdateCommand: ParsableCommand {
             if let memoryReservation { memoryLimits.reservation = try Self.bytes(memoryReservation, option: "--memory-reservation") }
             result.memory = memoryLimits
         }
-        if cpuShares != nil || cpuQuota != nil || cpuPeriod != nil || cpusetCpus != nil || cpusetMems != nil {
+        if cpuShares != nil || cpuQuota != nil || cpuPeriod != nil || cpuRtPeriod != nil || cpuRtRuntime != nil
+            || cpusetCpus != nil || cpusetMems != nil {
             var cpu = result.cpu ?? CPUResources()
             cpu.shares = cpuShares ?? cpu.shares
             cpu.quota = cpuQuota ?? cpu.quota
             cpu.period = cpuPeriod ?? cpu.period
+            cpu.realtimePeriod = cpuRtPeriod ?? cpu.realtimePeriod
+            cpu.realtimeRuntime = cpuRtRuntime ?? cpu.realtimeRuntime
             cpu.cpus = cpusetCpus ?? cpu.cpus
             cpu.mems = cpusetMems ?? cpu.mems
             result.cpu = cpu

@@ -55,6 +55,9 @@ enum RealtimeBudget {
         }
         let current = budget(of: directory)
         let wanted = Budget(runtime: runtime ?? current.runtime, period: period.map(Int64.init) ?? current.period)
+        if wanted.runtime > wanted.period {
+            throw CgroupError("linux.resources.cpu.realtimeRuntime: \(wanted.runtime) µs is more than the period, \(wanted.period) µs")
+        }
         if wanted.runtime > 0 {
             var chain: [String] = []
             var path = directory
