@@ -30,7 +30,8 @@ public struct CgroupV1Manager: CgroupManager {
     static func controllers(for resources: Resources?, root: String) -> [String] {
         var wanted = ["pids", "memory"]
         if let cpu = resources?.cpu {
-            if cpu.shares != nil || cpu.quota != nil || cpu.period != nil || cpu.realtimeRuntime != nil || cpu.realtimePeriod != nil {
+            if cpu.shares != nil || cpu.quota != nil || cpu.period != nil || cpu.burst != nil || cpu.idle != nil
+                || cpu.realtimeRuntime != nil || cpu.realtimePeriod != nil {
                 wanted.append("cpu")
             }
             if cpu.cpus != nil || cpu.mems != nil { wanted.append("cpuset") }
@@ -165,6 +166,8 @@ public struct CgroupV1Manager: CgroupManager {
                 if let shares = cpu.shares { try CgroupFiles.write(directory, "cpu.shares", String(shares)) }
                 if let period = cpu.period { try CgroupFiles.write(directory, "cpu.cfs_period_us", String(period)) }
                 if let quota = cpu.quota { try CgroupFiles.write(directory, "cpu.cfs_quota_us", String(quota)) }
+                if let burst = cpu.burst { try write(directory, "cpu.cfs_burst_us", String(burst), for: "cpu.burst") }
+                if let idle = cpu.idle { try write(directory, "cpu.idle", String(idle), for: "cpu.idle") }
                 try RealtimeBudget.apply(runtime: cpu.realtimeRuntime, period: cpu.realtimePeriod, directory: directory,
                                          hierarchy: "\(root)/cpu")
             }

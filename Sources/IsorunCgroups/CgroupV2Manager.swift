@@ -107,6 +107,8 @@ public struct CgroupV2Manager: CgroupManager {
                 let quota = cpu.quota.map { $0 > 0 ? String($0) : "max" } ?? "max"
                 try CgroupFiles.write(directory, "cpu.max", "\(quota) \(cpu.period ?? 100_000)")
             }
+            if let burst = cpu.burst { try CgroupFiles.write(directory, "cpu.max.burst", String(burst)) }
+            if let idle = cpu.idle { try CgroupFiles.write(directory, "cpu.idle", String(idle)) }
             if let cpus = cpu.cpus { try CgroupFiles.write(directory, "cpuset.cpus", cpus) }
             if let mems = cpu.mems { try CgroupFiles.write(directory, "cpuset.mems", mems) }
         }

@@ -96,6 +96,14 @@ extension ConfigValidator {
                 report("linux.resources.memory.swappiness", "must be between 0 and 100, got \(swappiness)")
             }
         }
+        if let cpu = resources.cpu {
+            if let burst = cpu.burst, let quota = cpu.quota, quota > 0, burst > UInt64(quota) {
+                report("linux.resources.cpu.burst", "must not be larger than the quota (\(quota) µs), got \(burst)")
+            }
+            if let idle = cpu.idle, idle != 0 && idle != 1 {
+                report("linux.resources.cpu.idle", "must be 0 or 1, got \(idle)")
+            }
+        }
     }
 
     private mutating func check(_ seccomp: Seccomp) {

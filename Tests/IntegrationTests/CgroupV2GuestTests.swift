@@ -12,7 +12,7 @@ extension VMModeTests {
         echo "controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
         /isorun --mode sandbox /inner -- sh -c '
             echo "inner cgroup: $(cat /proc/self/cgroup)"
-            for file in memory.max memory.swap.max pids.max cpu.weight; do echo "$file: $(cat /sys/fs/cgroup/$file)"; done'
+            for file in memory.max memory.swap.max pids.max cpu.weight cpu.max cpu.max.burst; do echo "$file: $(cat /sys/fs/cgroup/$file)"; done'
         echo "limits status: $?"
         /isorun --mode sandbox /inner -- sh -c 'x=a; while :; do x=$x$x; done'
         echo "hog status: $?"
@@ -80,6 +80,7 @@ extension VMModeTests {
         #expect(seen["memory.swap.max"] == "0", "limit + swap of 32 MiB leaves no swap: \(report)")
         #expect(seen["pids.max"] == "32", "\(report)")
         #expect(seen["cpu.weight"] == "20", "cpu.shares 512 as a weight: \(report)")
+        #expect(seen["cpu.max"] == "50000 100000" && seen["cpu.max.burst"] == "20000", "\(report)")
         #expect(seen["limits status"] == "0", "\(report)")
         #expect(seen["hog status"] == "137", "OOM-killed at the memory limit: \(report)")
         #expect(seen["pids.current"] == "32", "\(report)")
@@ -117,7 +118,7 @@ extension VMModeTests {
             with: Data(contentsOf: URL(fileURLWithPath: hello + "/config.json"))) as? [String: Any])
         var limited = base
         var linux = base["linux"] as? [String: Any] ?? [:]
-        linux["resources"] = ["memory": ["limit": 32 << 20, "swap": 32 << 20], "pids": ["limit": 32], "cpu": ["shares": 512]]
+        linux["resources"] = ["memory": ["limit": 32 << 20, "swap": 32 << 20], "pids": ["limit": 32], "cpu": ["shares": 512, "quota": 50_000, "period": 100_000, "burst": 20_000]]
         limited["linux"] = linux
         try write(limited, to: rootfs + "/inner/config.json")
         var sleeping = limited
