@@ -170,6 +170,12 @@ enum CgroupFiles {
         return Int64(trimmed)
     }
 
+    /// `memory.checkBeforeUpdate`: a limit below the current usage is refused by name.
+    static func refuseBelowUsage(_ limit: Int64, usage file: String) throws(CgroupError) {
+        guard limit >= 0, let usage = readInt(file), limit < usage else { return }
+        throw CgroupError("linux.resources.memory.limit: \(limit) bytes is below the \(usage) the container uses now (checkBeforeUpdate)")
+    }
+
     static func readUnsigned(_ path: String) -> UInt64? {
         readInt(path).flatMap { $0 >= 0 ? UInt64($0) : nil }
     }

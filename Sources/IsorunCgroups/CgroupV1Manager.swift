@@ -41,6 +41,7 @@ public struct CgroupV1Manager: CgroupManager {
         if resources?.hugepageLimits?.isEmpty == false { wanted.append("hugetlb") }
         if resources?.network?.classID != nil { wanted.append("net_cls") }
         if resources?.network?.priorities?.isEmpty == false { wanted.append("net_prio") }
+        if resources?.rdma?.isEmpty == false { wanted.append("rdma") }
         return wanted.filter { Files.isDirectory("\(root)/\($0)") }
     }
 
@@ -139,7 +140,18 @@ public struct CgroupV1Manager: CgroupManager {
             try write(try required("hugetlb", for: "hugepageLimits"), "hugetlb.\(limit.pageSize).limit_in_bytes",
                       String(limit.limit), for: "hugepageLimits")
         }
+        if let rdma = resources.rdma, !rdma.isEmpty {
+            let directory = try required("rdma", for: "rdma")
+            for (device, limit) in rdma.sorted(by: { $0.key < $1.key }) {
+                do { try Files.write(directory + "/rdma.max", limit.line(for: device)) } catch {
+                    throw CgroupError("linux.resources.rdma.\(device): \(error)")
+                }
+            }
+        }
         if let memory = resources.memory, let directory = directory(of: "memory") {
+            if memory.checkBeforeUpdate == true, let limit = memory.limit {
+                try CgroupFiles.refuseBelowUsage(limit, usage: directory + "/memory.usage_in_bytes")
+            }
             if let limit = memory.limit { try CgroupFiles.write(directory, "memory.limit_in_bytes", String(limit)) }
             if let swap = memory.swap {
                 let file = "memory.memsw.limit_in_bytes"

@@ -78,7 +78,18 @@ public struct CgroupV2Manager: CgroupManager {
                 throw CgroupError("linux.resources.devices: \(error)")
             }
         }
+        if let rdma = resources.rdma, !rdma.isEmpty {
+            try enable("rdma", for: "rdma")
+            for (device, limit) in rdma.sorted(by: { $0.key < $1.key }) {
+                do { try Files.write(directory + "/rdma.max", limit.line(for: device)) } catch {
+                    throw CgroupError("linux.resources.rdma.\(device): \(error)")
+                }
+            }
+        }
         if let memory = resources.memory {
+            if memory.checkBeforeUpdate == true, let limit = memory.limit {
+                try CgroupFiles.refuseBelowUsage(limit, usage: directory + "/memory.current")
+            }
             if let limit = memory.limit { try CgroupFiles.write(directory, "memory.max", limit < 0 ? "max" : String(limit)) }
             if let swap = memory.swap {
                 // OCI's swap is memory+swap; v2's memory.swap.max is swap alone.
@@ -115,6 +126,20 @@ public struct CgroupV2Manager: CgroupManager {
         for (key, value) in resources.unified ?? [:] {
             guard !key.contains("/") else { throw CgroupError("linux.resources.unified: invalid key \(key)") }
             try CgroupFiles.write(directory, key, value)
+        }
+    }
+
+    /// A controller `create` does not enable for every container (rdma), enabled on the way
+    /// down to this cgroup; `field` names what asked for it.
+    private func enable(_ controller: String, for field: String) throws(CgroupError) {
+        let available = ((try? Files.readString("\(mountPoint)/cgroup.controllers")) ?? "").split(whereSeparator: \.isWhitespace)
+        guard available.contains(Substring(controller)) else {
+            throw CgroupError("linux.resources.\(field): this host has no \(controller) controller")
+        }
+        var current = mountPoint
+        for component in directory.dropFirst(mountPoint.count).split(separator: "/") {
+            try CgroupFiles.write(current, "cgroup.subtree_control", "+\(controller)")
+            current += "/" + component
         }
     }
 

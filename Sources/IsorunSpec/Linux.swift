@@ -28,6 +28,8 @@ public struct Linux: Sendable, Encodable, Equatable {
     public var personality: Personality?
     /// Clock offsets of a new time namespace, keyed by clock (`monotonic`, `boottime`).
     public var timeOffsets: [String: TimeOffset]?
+    /// Intel RDT (resctrl) class of service; read so that it can be refused (validation).
+    public var intelRdt: IntelRdt?
 
     /// Builds a Linux section in code.
     public init(
@@ -127,6 +129,33 @@ public struct Device: Sendable, Encodable, Equatable {
     }
 }
 
+/// `linux.intelRdt`: a resctrl class of service for the container's processes.
+public struct IntelRdt: Sendable, Encodable, Equatable {
+    public var closID: String?
+    public var l3CacheSchema: String?
+    public var memBwSchema: String?
+    public var schemata: String?
+    public var enableCMT: Bool?
+    public var enableMBM: Bool?
+
+    public init(closID: String? = nil, l3CacheSchema: String? = nil, memBwSchema: String? = nil, schemata: String? = nil,
+                enableCMT: Bool? = nil, enableMBM: Bool? = nil) {
+        self.closID = closID
+        self.l3CacheSchema = l3CacheSchema
+        self.memBwSchema = memBwSchema
+        self.schemata = schemata
+        self.enableCMT = enableCMT
+        self.enableMBM = enableMBM
+    }
+
+    package init(json node: JSONNode) throws(JSONFieldError) {
+        let o = try node.object()
+        self.init(closID: try o.optional("closID", JSONRead.string), l3CacheSchema: try o.optional("l3CacheSchema", JSONRead.string),
+                  memBwSchema: try o.optional("memBwSchema", JSONRead.string), schemata: try o.optional("schemata", JSONRead.string),
+                  enableCMT: try o.optional("enableCMT", JSONRead.bool), enableMBM: try o.optional("enableMBM", JSONRead.bool))
+    }
+}
+
 /// Execution domain set with `personality(2)`.
 public struct Personality: Sendable, Encodable, Equatable {
     /// `LINUX` or `LINUX32`.
@@ -186,6 +215,7 @@ extension Linux {
             personality: try o.optional("personality", Personality.init(json:)),
             timeOffsets: try o.optional("timeOffsets", JSONRead.objectMap(TimeOffset.init(json:)))
         )
+        intelRdt = try o.optional("intelRdt", IntelRdt.init(json:))
     }
 }
 

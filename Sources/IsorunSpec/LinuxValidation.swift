@@ -58,6 +58,11 @@ extension ConfigValidator {
         if let flag = linux.personality?.flags?.first {
             report("linux.personality.flags", "unknown flag \(quoted(flag)); the runtime spec defines none")
         }
+        if linux.intelRdt != nil {
+            // The spec allows no container without it: a runtime that cannot give the class
+            // of service must fail (and this one has no resctrl support, nor does this host).
+            report("linux.intelRdt", "isorun does not implement Intel RDT (resctrl classes of service); remove intelRdt or use a runtime that does")
+        }
         if let offsets = linux.timeOffsets {
             check(offsets, newTimeNamespace: namespaces.contains { $0.type == .time && ($0.path ?? "").isEmpty })
         }
@@ -95,6 +100,10 @@ extension ConfigValidator {
             if let swappiness = memory.swappiness, swappiness > 100 {
                 report("linux.resources.memory.swappiness", "must be between 0 and 100, got \(swappiness)")
             }
+        }
+        for (device, limit) in (resources.rdma ?? [:]).sorted(by: { $0.key < $1.key })
+            where limit.hcaHandles == nil && limit.hcaObjects == nil {
+            report("linux.resources.rdma.\(device)", "give hcaHandles, hcaObjects or both")
         }
         if let cpu = resources.cpu {
             if let burst = cpu.burst, let quota = cpu.quota, quota > 0, burst > UInt64(quota) {

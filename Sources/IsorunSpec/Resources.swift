@@ -1,4 +1,4 @@
-/// Cgroup limits for the container. `rdma` is not modelled (ignored on decode).
+/// Cgroup limits for the container.
 public struct Resources: Sendable, Encodable, Equatable {
     /// Device access rules, applied in order.
     public var devices: [DeviceCgroupRule]?
@@ -16,6 +16,8 @@ public struct Resources: Sendable, Encodable, Equatable {
     public var hugepageLimits: [HugepageLimit]?
     /// Network class id and interface priorities (cgroup v1 net_cls, net_prio).
     public var network: NetworkResources?
+    /// RDMA limits per device name (the rdma controller's `rdma.max`).
+    public var rdma: [String: RdmaLimit]?
 
     /// Builds resources in code.
     public init(
@@ -72,6 +74,9 @@ public struct MemoryResources: Sendable, Encodable, Equatable {
     public var swappiness: UInt64?
     /// Disable the OOM killer (cgroup v1 only).
     public var disableOOMKiller: Bool?
+    /// On `update`, refuse a limit below what the container uses now (which cgroup v1's
+    /// kernel refuses anyway, and v2's would answer with the OOM killer).
+    public var checkBeforeUpdate: Bool?
 
     /// Builds memory limits in code.
     public init(
@@ -81,8 +86,10 @@ public struct MemoryResources: Sendable, Encodable, Equatable {
         kernel: Int64? = nil,
         kernelTCP: Int64? = nil,
         swappiness: UInt64? = nil,
-        disableOOMKiller: Bool? = nil
+        disableOOMKiller: Bool? = nil,
+        checkBeforeUpdate: Bool? = nil
     ) {
+        self.checkBeforeUpdate = checkBeforeUpdate
         self.limit = limit
         self.reservation = reservation
         self.swap = swap
@@ -177,6 +184,24 @@ public struct HugepageLimit: Sendable, Encodable, Equatable {
     public var limit: UInt64
 }
 
+/// The most verbs handles and objects a container may hold on one RDMA device.
+public struct RdmaLimit: Sendable, Encodable, Equatable {
+    public var hcaHandles: UInt32?
+    public var hcaObjects: UInt32?
+    public init(hcaHandles: UInt32? = nil, hcaObjects: UInt32? = nil) {
+        self.hcaHandles = hcaHandles
+        self.hcaObjects = hcaObjects
+    }
+
+    /// The line rdma.max takes for `device` (v1 and v2 alike).
+    public func line(for device: String) -> String {
+        var line = device
+        if let hcaHandles { line += " hca_handle=\(hcaHandles)" }
+        if let hcaObjects { line += " hca_object=\(hcaObjects)" }
+        return line
+    }
+}
+
 /// net_cls class id and net_prio interface priorities.
 public struct NetworkResources: Sendable, Encodable, Equatable {
     public struct InterfacePriority: Sendable, Encodable, Equatable {
@@ -203,6 +228,15 @@ extension Resources {
         blockIO = try o.optional("blockIO", BlockIOResources.init(json:))
         hugepageLimits = try o.optional("hugepageLimits", JSONRead.objects(HugepageLimit.init(json:)))
         network = try o.optional("network", NetworkResources.init(json:))
+        rdma = try o.optional("rdma", JSONRead.objectMap(RdmaLimit.init(json:)))
+    }
+}
+
+extension RdmaLimit {
+    package init(json node: JSONNode) throws(JSONFieldError) {
+        let o = try node.object()
+        self.init(hcaHandles: try o.optional("hcaHandles", JSONRead.integer(UInt32.self)),
+                  hcaObjects: try o.optional("hcaObjects", JSONRead.integer(UInt32.self)))
     }
 }
 
@@ -229,7 +263,8 @@ extension MemoryResources {
             kernel: try o.optional("kernel", JSONRead.integer(Int64.self)),
             kernelTCP: try o.optional("kernelTCP", JSONRead.integer(Int64.self)),
             swappiness: try o.optional("swappiness", JSONRead.integer(UInt64.self)),
-            disableOOMKiller: try o.optional("disableOOMKiller", JSONRead.bool)
+            disableOOMKiller: try o.optional("disableOOMKiller", JSONRead.bool),
+            checkBeforeUpdate: try o.optional("checkBeforeUpdate", JSONRead.bool)
         )
     }
 }

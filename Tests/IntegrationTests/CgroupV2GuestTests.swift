@@ -35,6 +35,9 @@ extension VMModeTests {
         echo '{"memory":{"limit":67108864}}' >/tmp/resources.json
         /isorun update --resources /tmp/resources.json v2c
         echo "updated memory.max: $(cat /sys/fs/cgroup/isorun/v2c/memory.max)"
+        echo '{"memory":{"limit":4096,"checkBeforeUpdate":true}}' >/tmp/too-small.json
+        /isorun update --resources /tmp/too-small.json v2c 2>/tmp/check.err
+        echo "checked update: $? $(grep -c 'below the' /tmp/check.err) $(cat /sys/fs/cgroup/isorun/v2c/memory.max)"
         echo "stats: $(/isorun events --stats v2c | grep -o '"limit":[0-9]*' | tr '\n' ' ')"
         # A nested cgroupsPath (tenant/a/nested): the parents isorun makes go with it.
         /isorun --mode sandbox /inner-nested -- sleep 2 &
@@ -90,6 +93,7 @@ extension VMModeTests {
         #expect(seen["paused"] == "\"paused\" frozen 1", "\(report)")
         #expect(seen["resumed"] == "\"running\" frozen 0", "\(report)")
         #expect(seen["updated memory.max"] == "67108864", "\(report)")
+        #expect(seen["checked update"] == "125 1 67108864", "checkBeforeUpdate refuses 4 KiB: \(report)")
         #expect(seen["stats"]?.contains("\"limit\":67108864") == true && seen["stats"]?.contains("\"limit\":32") == true, "\(report)")
         #expect(seen["nested cgroup"] == "/sys/fs/cgroup/isorun/tenant/a/nested" && seen["nested status"] == "0", "\(report)")
         #expect(seen["nested parents left"] == "0", "\(report)")

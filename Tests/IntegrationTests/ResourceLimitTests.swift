@@ -70,3 +70,54 @@ extension ResourceLimitTests {
         #expect(refused.err.contains("linux.resources.cpu.burst: must not be larger than the quota"), "\(refused.err)")
     }
 }
+
+extension ResourceLimitTests {
+    /// A resource the host cannot give is a 125 naming it, with nothing left behind: rdma
+    /// (this host has no rdma hierarchy, and no RDMA device named `isorun-none` anywhere)
+    /// and intelRdt (not implemented; the spec wants an error rather than a container
+    /// without it).
+    @Test(arguments: [("rdma", "linux.resources.rdma"), ("intelRdt", "linux.intelRdt")])
+    func aResourceThatCannotBeGivenIsRefusedByName(field: String, path: String) throws {
+        let bundle = try IsorunRunner.bundleCopy("hello", args: ["echo", "started"]) { config in
+            var linux = config["linux"] as? [String: Any] ?? [:]
+            if field == "rdma" {
+                var resources = linux["resources"] as? [String: Any] ?? [:]
+                resources["rdma"] = ["isorun-none": ["hcaHandles": 1]]
+                linux["resources"] = resources
+            } else {
+                linux["intelRdt"] = ["closID": "isorun-test", "schemata": "L3:0=f"]
+            }
+            config["linux"] = linux
+        }
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let id = IsorunRunner.uniqueID(field)
+        let result = try IsorunRunner.run(["run", "--id", id, bundle])
+        #expect(result.status == 125)
+        #expect(result.out.isEmpty)
+        #expect(result.err.contains(path), "\(result.err)")
+        #expect(IsorunRunner.cgroupDirectories(for: id).isEmpty)
+    }
+
+    /// `update` with memory.checkBeforeUpdate refuses a limit below what the container uses
+    /// now, by name, and leaves the old limit.
+    @Test func checkBeforeUpdateRefusesALimitBelowTheCurrentUsage() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-check-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let bundle = try IsorunRunner.bundleCopy("hello", args: ["sleep", "30"]) { _ in }
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let id = IsorunRunner.uniqueID("check")
+        let created = try IsorunRunner.runProgram("/bin/sh", [
+            "-c", "exec \"$0\" --root \"$1\" create --bundle \"$2\" \"$3\" </dev/null >/dev/null 2>&1",
+            IsorunRunner.binary, root, bundle, id])
+        try #require(created.status == 0)
+        defer { _ = try? IsorunRunner.run(["--root", root, "delete", "--force", id]) }
+        try #require(try IsorunRunner.run(["--root", root, "start", id]).status == 0)
+        let limits = root + "/limits.json"
+        try #"{"memory": {"limit": 4096, "checkBeforeUpdate": true}}"#.write(toFile: limits, atomically: true, encoding: .utf8)
+        let refused = try IsorunRunner.run(["--root", root, "update", "--resources", limits, id])
+        #expect(refused.status == 125)
+        #expect(refused.err.contains("linux.resources.memory.limit: 4096 bytes is below the"), "\(refused.err)")
+        let stats = try IsorunRunner.run(["--root", root, "events", "--stats", id])
+        #expect(stats.out.contains("\"limit\":134217728"), "the old limit stays: \(stats.out)")
+    }
+}
