@@ -95,6 +95,9 @@ public struct CgroupV1Manager: CgroupManager {
     }
 
     public func apply(_ resources: Resources) throws(CgroupError) {
+        if let key = resources.unified?.keys.sorted().first {
+            throw CgroupError("linux.resources.unified: \(key) is a cgroup v2 file, and this host's controllers are on cgroup v1")
+        }
         if let rules = resources.devices, !rules.isEmpty {
             let directory = try required("devices", for: "devices")
             for rule in rules + DeviceRules.alwaysAllowed {
@@ -169,6 +172,11 @@ public struct CgroupV1Manager: CgroupManager {
             // memory.kernel: Linux 6.1 and later accept the write and do nothing; not written.
             if let swappiness = memory.swappiness { try CgroupFiles.write(directory, "memory.swappiness", String(swappiness)) }
             if memory.disableOOMKiller == true { try CgroupFiles.write(directory, "memory.oom_control", "1") }
+            if let hierarchical = memory.useHierarchy {
+                do { try Files.write(directory + "/memory.use_hierarchy", hierarchical ? "1" : "0") } catch {
+                    throw CgroupError("linux.resources.memory.useHierarchy: \(error)\(hierarchical ? "" : " (this kernel is always hierarchical)")")
+                }
+            }
         }
         if let pids = resources.pids, let directory = directory(of: "pids") {
             try CgroupFiles.write(directory, "pids.max", pids.limit > 0 ? String(pids.limit) : "max")

@@ -97,6 +97,9 @@ public struct CgroupV2Manager: CgroupManager {
                 try CgroupFiles.write(directory, "memory.swap.max", value)
             }
             if let reservation = memory.reservation { try CgroupFiles.write(directory, "memory.low", String(reservation)) }
+            if memory.useHierarchy == false {
+                throw CgroupError("linux.resources.memory.useHierarchy: cgroup v2 is always hierarchical")
+            }
             if memory.disableOOMKiller == true {
                 throw CgroupError("linux.resources.memory.disableOOMKiller: cgroup v2 cannot disable the OOM killer")
             }

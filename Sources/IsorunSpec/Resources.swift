@@ -74,6 +74,9 @@ public struct MemoryResources: Sendable, Encodable, Equatable {
     public var swappiness: UInt64?
     /// Disable the OOM killer (cgroup v1 only).
     public var disableOOMKiller: Bool?
+    /// Hierarchical accounting (cgroup v1 `memory.use_hierarchy`); kernels since 5.x and
+    /// cgroup v2 are always hierarchical and refuse false.
+    public var useHierarchy: Bool?
     /// On `update`, refuse a limit below what the container uses now (which cgroup v1's
     /// kernel refuses anyway, and v2's would answer with the OOM killer).
     public var checkBeforeUpdate: Bool?
@@ -87,8 +90,10 @@ public struct MemoryResources: Sendable, Encodable, Equatable {
         kernelTCP: Int64? = nil,
         swappiness: UInt64? = nil,
         disableOOMKiller: Bool? = nil,
+        useHierarchy: Bool? = nil,
         checkBeforeUpdate: Bool? = nil
     ) {
+        self.useHierarchy = useHierarchy
         self.checkBeforeUpdate = checkBeforeUpdate
         self.limit = limit
         self.reservation = reservation
@@ -264,6 +269,7 @@ extension MemoryResources {
             kernelTCP: try o.optional("kernelTCP", JSONRead.integer(Int64.self)),
             swappiness: try o.optional("swappiness", JSONRead.integer(UInt64.self)),
             disableOOMKiller: try o.optional("disableOOMKiller", JSONRead.bool),
+            useHierarchy: try o.optional("useHierarchy", JSONRead.bool),
             checkBeforeUpdate: try o.optional("checkBeforeUpdate", JSONRead.bool)
         )
     }

@@ -72,21 +72,28 @@ extension ResourceLimitTests {
 }
 
 extension ResourceLimitTests {
+    static let controllersOnV1 = FileManager.default.fileExists(atPath: "/sys/fs/cgroup/memory/memory.limit_in_bytes")
+
     /// A resource the host cannot give is a 125 naming it, with nothing left behind: rdma
     /// (this host has no rdma hierarchy, and no RDMA device named `isorun-none` anywhere)
     /// and intelRdt (not implemented; the spec wants an error rather than a container
     /// without it).
-    @Test(arguments: [("rdma", "linux.resources.rdma"), ("intelRdt", "linux.intelRdt")])
+    /// So is memory.useHierarchy false (every kernel since 5.x, and cgroup v2, account
+    /// hierarchically), and `unified` on a host whose controllers are on v1 (as runc does).
+    @Test(arguments: [("rdma", "linux.resources.rdma"), ("intelRdt", "linux.intelRdt"),
+                      ("useHierarchy", "linux.resources.memory.useHierarchy")]
+          + (Self.controllersOnV1 ? [("unified", "linux.resources.unified")] : []))
     func aResourceThatCannotBeGivenIsRefusedByName(field: String, path: String) throws {
         let bundle = try IsorunRunner.bundleCopy("hello", args: ["echo", "started"]) { config in
             var linux = config["linux"] as? [String: Any] ?? [:]
-            if field == "rdma" {
-                var resources = linux["resources"] as? [String: Any] ?? [:]
-                resources["rdma"] = ["isorun-none": ["hcaHandles": 1]]
-                linux["resources"] = resources
-            } else {
-                linux["intelRdt"] = ["closID": "isorun-test", "schemata": "L3:0=f"]
+            var resources = linux["resources"] as? [String: Any] ?? [:]
+            switch field {
+            case "rdma": resources["rdma"] = ["isorun-none": ["hcaHandles": 1]]
+            case "useHierarchy": resources["memory"] = ["limit": 64 << 20, "useHierarchy": false]
+            case "unified": resources["unified"] = ["memory.high": "64M"]
+            default: linux["intelRdt"] = ["closID": "isorun-test", "schemata": "L3:0=f"]
             }
+            linux["resources"] = resources
             config["linux"] = linux
         }
         defer { try? FileManager.default.removeItem(atPath: bundle) }
