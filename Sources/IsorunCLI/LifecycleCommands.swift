@@ -231,6 +231,7 @@ struct FeaturesCommand: ParsableCommand {
             var seccomp = Seccomp()
             var apparmor = Enabled(enabled: false)
             var selinux = Enabled(enabled: false)
+            var intelRdt = Enabled(enabled: false)
             var mountExtensions = MountExtensions()
         }
         var ociVersionMin = "1.0.0"

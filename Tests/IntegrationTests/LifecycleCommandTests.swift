@@ -530,5 +530,6 @@ struct LifecycleCommandTests {
         #expect((features["mountOptions"] as? [String]).map { Set(["rbind", "idmap", "ridmap"]).isSubset(of: $0) } == true)
         let idmap = (linux["mountExtensions"] as? [String: Any])?["idmap"] as? [String: Any]
         #expect(idmap?["enabled"] as? Bool == true)
+        #expect((linux["intelRdt"] as? [String: Any])?["enabled"] as? Bool == false, "refused, so not offered")
     }
 }
