@@ -194,7 +194,9 @@ extension Scheduler {
 extension IOPriority {
     package init(json node: JSONNode) throws(JSONFieldError) {
         let o = try node.object()
-        self.init(ioClass: try o.required("class", JSONRead.string), priority: try o.required("priority", JSONRead.integer(Int32.self)))
+        // The spec calls `priority` required, but runc and crun read a missing one as 0, and
+        // {"class": "IOPRIO_CLASS_IDLE"} alone (where the level means nothing) is common.
+        self.init(ioClass: try o.required("class", JSONRead.string), priority: try o.optional("priority", JSONRead.integer(Int32.self)) ?? 0)
     }
 }
 

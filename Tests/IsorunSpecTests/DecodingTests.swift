@@ -21,6 +21,7 @@ struct DecodingTests {
         #expect(process.capabilities?.ambient == nil)
         #expect(process.rlimits == [Rlimit(type: "RLIMIT_NOFILE", soft: 1024, hard: 1024)])
         #expect(process.oomScoreAdj == -500)
+        #expect(process.ioPriority == IOPriority(ioClass: "IOPRIO_CLASS_IDLE", priority: 0), "a missing level reads as 0")
 
         #expect(config.root == Root(path: "rootfs", readonly: true))
         #expect(config.mounts?.count == 6)
