@@ -56,10 +56,7 @@ struct ClockAndPersonalityTests {
         let bundle = try Self.timeBundle(args: ["sleep", "30"])
         defer { try? FileManager.default.removeItem(atPath: bundle) }
         let id = IsorunRunner.uniqueID("time")
-        let created = try IsorunRunner.runProgram("/bin/sh", [
-            "-c", "exec \"$0\" --root \"$1\" create --bundle \"$2\" \"$3\" </dev/null >/dev/null 2>&1",
-            IsorunRunner.binary, root, bundle, id])
-        try #require(created.status == 0)
+        try #require(try IsorunRunner.create(bundle: bundle, root: root, id: id) == 0)
         defer { _ = try? IsorunRunner.run(["--root", root, "delete", "--force", id]) }
         for phase in ["created", "running"] {
             if phase == "running" { try #require(try IsorunRunner.run(["--root", root, "start", id]).status == 0) }

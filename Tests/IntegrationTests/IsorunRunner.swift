@@ -107,6 +107,13 @@ enum IsorunRunner {
         return try run(arguments, stdin: stdin)
     }
 
+    /// `isorun --root ROOT create --bundle BUNDLE ID` with stdio on /dev/null, as containerd
+    /// calls it (its process must not hold the test's pipes open); its exit status.
+    static func create(bundle: String, root: String, id: String) throws -> Int32 {
+        try runProgram("/bin/sh", ["-c", "exec \"$0\" --root \"$1\" create --bundle \"$2\" \"$3\" </dev/null >/dev/null 2>&1",
+                                   binary, root, bundle, id]).status
+    }
+
     /// Every directory isorun could have left for `id` in any cgroup hierarchy.
     static func cgroupDirectories(for id: String) -> [String] {
         let root = "/sys/fs/cgroup"

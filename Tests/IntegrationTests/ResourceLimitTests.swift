@@ -113,10 +113,7 @@ extension ResourceLimitTests {
         let bundle = try IsorunRunner.bundleCopy("hello", args: ["sleep", "30"]) { _ in }
         defer { try? FileManager.default.removeItem(atPath: bundle) }
         let id = IsorunRunner.uniqueID("check")
-        let created = try IsorunRunner.runProgram("/bin/sh", [
-            "-c", "exec \"$0\" --root \"$1\" create --bundle \"$2\" \"$3\" </dev/null >/dev/null 2>&1",
-            IsorunRunner.binary, root, bundle, id])
-        try #require(created.status == 0)
+        try #require(try IsorunRunner.create(bundle: bundle, root: root, id: id) == 0)
         defer { _ = try? IsorunRunner.run(["--root", root, "delete", "--force", id]) }
         try #require(try IsorunRunner.run(["--root", root, "start", id]).status == 0)
         let limits = root + "/limits.json"

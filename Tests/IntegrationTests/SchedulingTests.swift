@@ -134,10 +134,7 @@ struct SchedulingTests {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-affinity-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: root) }
         let id = IsorunRunner.uniqueID("affinity")
-        let created = try IsorunRunner.runProgram("/bin/sh", [
-            "-c", "exec \"$0\" --root \"$1\" create --bundle \"$2\" \"$3\" </dev/null >/dev/null 2>&1",
-            IsorunRunner.binary, root, bundle, id])
-        try #require(created.status == 0)
+        try #require(try IsorunRunner.create(bundle: bundle, root: root, id: id) == 0)
         defer { _ = try? IsorunRunner.run(["--root", root, "delete", "--force", id]) }
         try #require(try IsorunRunner.run(["--root", root, "start", id]).status == 0)
 
