@@ -213,9 +213,10 @@ enum GuestProcess {
         if let user = plan.user { messages.append(.user(uid: user.uid, gid: user.gid, groups: user.groups)) }
         if let hostname { messages.append(.hostname(hostname)) }
         messages += plan.resourceLimits.map { .resourceLimit(resource: $0.resource, soft: $0.soft, hard: $0.hard) }
-        if let s = plan.scheduler {
-            messages.append(.scheduler(policy: s.policy, flags: s.flags, nice: s.nice, priority: s.priority, runtime: s.runtime,
-                                       deadline: s.deadline, period: s.period))
+        if let scheduler = plan.scheduler {
+            messages.append(.scheduler(policy: scheduler.policy, flags: scheduler.flags, nice: scheduler.nice,
+                                       priority: scheduler.priority, runtime: scheduler.runtime, deadline: scheduler.deadline,
+                                       period: scheduler.period))
         }
         if let priority = plan.ioPriority { messages.append(.ioPriority(priority)) }
         if let score = bundle.config.process?.oomScoreAdj { messages.append(.oomScoreAdjustment(Int32(score))) }
