@@ -180,6 +180,7 @@ pid_t isorun_guest_spawn(const struct isorun_guest_process *p, int *step, int *e
         // With a terminal as stdin (process.terminal), it becomes the controlling one.
         if (isatty(0)) ioctl(0, TIOCSCTTY, 0);
         for (int i = 0; i < p->rlimit_count; i++) setrlimit(p->rlimit_resources[i], &p->rlimits[i]);
+        if (p->umask >= 0) umask((mode_t)p->umask);
         if (p->set_oom_score_adj && write_oom_score(p->oom_score_adj) != 0) spawn_fail(report[1], ISORUN_GUEST_STEP_OOM_SCORE);
         if (p->io_priority >= 0 && syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, p->io_priority) != 0)
             spawn_fail(report[1], ISORUN_GUEST_STEP_IO_PRIORITY);

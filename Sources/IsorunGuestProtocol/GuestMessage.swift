@@ -3,7 +3,7 @@
 /// arguments and environment values may hold any byte, newlines included.
 ///
 /// host → guest: the process to run (`arg`, `env`, `cwd`, `user`, `hostname`,
-///               `rlimit`, `sched`, `ioprio`, `oom-score-adj`, `sysctl`, `pids`, `root` or `readonly-root`, `tmpfs` and `bind` (in the
+///               `umask`, `rlimit`, `sched`, `ioprio`, `oom-score-adj`, `sysctl`, `pids`, `root` or `readonly-root`, `tmpfs` and `bind` (in the
 ///               bundle's order), `caps`,
 ///               `no-new-privs`, `seccomp` (and `seccomp-flags`), `hook` and `hook-state` for the
 ///               startContainer hooks, `tty` or `typed-input`, `net`, `route`, `net6` and
@@ -23,6 +23,8 @@ public enum GuestMessage: Equatable, Sendable {
     case user(uid: UInt32, gid: UInt32, groups: [UInt32])
     case hostname(String)
     case resourceLimit(resource: Int32, soft: UInt64, hard: UInt64)
+    /// `process.user.umask`.
+    case umask(UInt32)
     /// `process.scheduler` as sched_setattr(2) takes it.
     case scheduler(policy: UInt32, flags: UInt64, nice: Int32, priority: UInt32, runtime: UInt64, deadline: UInt64, period: UInt64)
     /// `process.ioPriority` as ioprio_set(2) takes it.
@@ -114,6 +116,7 @@ public enum GuestMessage: Equatable, Sendable {
         case .scheduler(let policy, let flags, let nice, let priority, let runtime, let deadline, let period):
             "sched \(policy) \(flags) \(nice) \(priority) \(runtime) \(deadline) \(period)\n"
         case .ioPriority(let value): "ioprio \(value)\n"
+        case .umask(let mask): "umask \(mask)\n"
         case .oomScoreAdjustment(let score): "oom-score-adj \(score)\n"
         case .sysctl(let key, let value): "sysctl \(Escaping.escape(key)) \(Escaping.escape(value))\n"
         case .processLimit(let limit): "pids \(limit)\n"
@@ -284,6 +287,9 @@ public enum GuestMessage: Equatable, Sendable {
                   let period = UInt64(fields[6]) else { return nil }
             self = .scheduler(policy: policy, flags: flags, nice: nice, priority: priority, runtime: runtime,
                               deadline: deadline, period: period)
+        case "umask":
+            guard let mask = UInt32(rest), mask <= 0o777 else { return nil }
+            self = .umask(mask)
         case "ioprio":
             guard let value = Int32(rest) else { return nil }
             self = .ioPriority(value)

@@ -211,6 +211,7 @@ enum GuestProcess {
         var messages = plan.arguments.map(GuestMessage.argument) + plan.environment.map(GuestMessage.environment)
         messages.append(.workingDirectory(plan.workingDirectory ?? "/"))
         if let user = plan.user { messages.append(.user(uid: user.uid, gid: user.gid, groups: user.groups)) }
+        if let mask = plan.umask { messages.append(.umask(UInt32(mask))) }
         if let hostname { messages.append(.hostname(hostname)) }
         messages += plan.resourceLimits.map { .resourceLimit(resource: $0.resource, soft: $0.soft, hard: $0.hard) }
         if let scheduler = plan.scheduler {

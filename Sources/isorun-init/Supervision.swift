@@ -101,7 +101,7 @@ enum Supervision {
                                 sched_nice: scheduler.2, sched_priority: scheduler.3, sched_runtime: scheduler.4,
                                 sched_deadline: scheduler.5, sched_period: scheduler.6, io_priority: spec.ioPriority ?? -1,
                                 set_oom_score_adj: spec.oomScoreAdjustment == nil ? 0 : 1,
-                                oom_score_adj: spec.oomScoreAdjustment ?? 0)
+                                oom_score_adj: spec.oomScoreAdjustment ?? 0, umask: spec.umask.map { Int32($0) } ?? -1)
                             return isorun_guest_spawn(&process, &step, &error)
                         }
                     }

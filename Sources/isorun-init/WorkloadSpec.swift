@@ -13,6 +13,7 @@ struct WorkloadSpec {
     /// sched_setattr(2)'s policy, flags, nice, priority, runtime, deadline and period.
     var scheduler: (UInt32, UInt64, Int32, UInt32, UInt64, UInt64, UInt64)?
     var ioPriority: Int32?
+    var umask: UInt32?
     var oomScoreAdjustment: Int32?
     var sysctls: [(key: String, value: String)] = []
     var processLimit: Int64?
@@ -49,6 +50,7 @@ struct WorkloadSpec {
         case .scheduler(let policy, let flags, let nice, let priority, let runtime, let deadline, let period):
             scheduler = (policy, flags, nice, priority, runtime, deadline, period)
         case .ioPriority(let value): ioPriority = value
+        case .umask(let mask): umask = mask
         case .oomScoreAdjustment(let score): oomScoreAdjustment = score
         case .sysctl(let key, let value): sysctls.append((key, value))
         case .processLimit(let limit): processLimit = limit

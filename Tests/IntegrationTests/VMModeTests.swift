@@ -109,6 +109,22 @@ struct VMModeTests {
         #expect(blocked.err.contains("Operation not permitted"), "\(blocked.err)")
     }
 
+    /// `process.user.umask` holds in the guest as in the other modes.
+    @Test func theUsersUmaskHoldsInEveryMode() throws {
+        let bundle = try IsorunRunner.bundleCopy("hello", args: ["sh", "-c", "umask"]) { config in
+            var process = config["process"] as? [String: Any] ?? [:]
+            var user = process["user"] as? [String: Any] ?? ["uid": 0, "gid": 0]
+            user["umask"] = 0o027
+            process["user"] = user
+            config["process"] = process
+        }
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        for mode in ["vm", "sandbox", "bare"] {
+            let result = try IsorunRunner.run(["run", "--mode", mode, "--id", IsorunRunner.uniqueID("umask"), bundle])
+            #expect(result.status == 0 && result.out == "0027\n", "\(mode): \(result.out)\(result.err)")
+        }
+    }
+
     @Test func loopbackNetworkingWorksInTheGuest() throws {
         let result = try IsorunRunner.run(mode: "vm", bundle: "hello",
                                           ["sh", "-c", "nc -l -p 7000 -e echo pong & sleep 0.3; nc 127.0.0.1 7000 </dev/null"])

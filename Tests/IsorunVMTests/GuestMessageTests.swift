@@ -8,7 +8,7 @@ struct GuestMessageTests {
         .user(uid: 1000, gid: 1000, groups: [4, 27]), .user(uid: 0, gid: 0, groups: []),
         .hostname("vm1"), .resourceLimit(resource: 7, soft: 1024, hard: 4096),
         .scheduler(policy: 6, flags: 1, nice: -3, priority: 0, runtime: 1_000_000, deadline: 2_000_000, period: 0),
-        .ioPriority(24580), .oomScoreAdjustment(-999), .sysctl(key: "net.ipv4.ip_forward", value: "1 2"), .processLimit(64), .rootDisk(device: "/dev/vda", filesystem: "erofs", readOnly: false), .readOnlyRoot, .tmpfs(destination: "/tmp", options: "nosuid,mode=1777"), .tmpfs(destination: "/run", options: ""),
+        .ioPriority(24580), .oomScoreAdjustment(-999), .umask(0o027), .sysctl(key: "net.ipv4.ip_forward", value: "1 2"), .processLimit(64), .rootDisk(device: "/dev/vda", filesystem: "erofs", readOnly: false), .readOnlyRoot, .tmpfs(destination: "/tmp", options: "nosuid,mode=1777"), .tmpfs(destination: "/run", options: ""),
         .bind(name: "0", destination: "/srv/my data", flags: 0x3, isFile: false), .bind(name: "1", destination: "/etc/hosts", flags: 0, isFile: true),
         .networkInterface(name: "eth0", mac: [0x02, 0x42, 0xac, 0x11, 0x00, 0xff], mtu: 1450, address: 0x0a58_0002, prefixLength: 16),
         .networkInterface(name: "net 1", mac: [0, 0, 0, 0, 0, 1], mtu: 65535, address: 0xffff_ffff, prefixLength: 32),

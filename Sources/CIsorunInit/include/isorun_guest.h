@@ -122,6 +122,8 @@ struct isorun_guest_process {
     int io_priority;
     int set_oom_score_adj;
     int oom_score_adj;
+    /// `process.user.umask`; -1: inherited (init's).
+    int umask;
 };
 
 /// Which step of isorun_guest_spawn failed.
