@@ -2,7 +2,7 @@
 /// VM's control port. One message per line; values are percent-escaped so that
 /// arguments and environment values may hold any byte, newlines included.
 ///
-/// host → guest: the process to run (`arg`, `env`, `cwd`, `user`, `hostname`,
+/// host → guest: the process to run (`arg`, `env`, `cwd`, `user`, `hostname`, `domainname`,
 ///               `umask`, `rlimit`, `sched`, `ioprio`, `oom-score-adj`, `sysctl`, `pids`, `root` or `readonly-root`, `tmpfs` and `bind` (in the
 ///               bundle's order), `caps`,
 ///               `no-new-privs`, `seccomp` (and `seccomp-flags`), `hook` and `hook-state` for the
@@ -22,6 +22,7 @@ public enum GuestMessage: Equatable, Sendable {
     case workingDirectory(String)
     case user(uid: UInt32, gid: UInt32, groups: [UInt32])
     case hostname(String)
+    case domainname(String)
     case resourceLimit(resource: Int32, soft: UInt64, hard: UInt64)
     /// `process.user.umask`.
     case umask(UInt32)
@@ -112,6 +113,7 @@ public enum GuestMessage: Equatable, Sendable {
         case .workingDirectory(let value): "cwd \(Escaping.escape(value))\n"
         case .user(let uid, let gid, let groups): "user \(uid) \(gid) \(groups.map(String.init).joined(separator: ","))\n"
         case .hostname(let value): "hostname \(Escaping.escape(value))\n"
+        case .domainname(let value): "domainname \(Escaping.escape(value))\n"
         case .resourceLimit(let resource, let soft, let hard): "rlimit \(resource) \(soft) \(hard)\n"
         case .scheduler(let policy, let flags, let nice, let priority, let runtime, let deadline, let period):
             "sched \(policy) \(flags) \(nice) \(priority) \(runtime) \(deadline) \(period)\n"
@@ -186,6 +188,7 @@ public enum GuestMessage: Equatable, Sendable {
         case "env": self = .environment(Escaping.unescape(rest))
         case "cwd": self = .workingDirectory(Escaping.unescape(rest))
         case "hostname": self = .hostname(Escaping.unescape(rest))
+        case "domainname": self = .domainname(Escaping.unescape(rest))
         case "error": self = .error(Escaping.unescape(rest))
         case "sysctl":
             let fields = rest.split(separator: " ", maxSplits: 1)

@@ -213,6 +213,7 @@ enum GuestProcess {
         if let user = plan.user { messages.append(.user(uid: user.uid, gid: user.gid, groups: user.groups)) }
         if let mask = plan.umask { messages.append(.umask(UInt32(mask))) }
         if let hostname { messages.append(.hostname(hostname)) }
+        if let domainname = bundle.config.domainname { messages.append(.domainname(domainname)) }
         messages += plan.resourceLimits.map { .resourceLimit(resource: $0.resource, soft: $0.soft, hard: $0.hard) }
         if let scheduler = plan.scheduler {
             messages.append(.scheduler(policy: scheduler.policy, flags: scheduler.flags, nice: scheduler.nice,

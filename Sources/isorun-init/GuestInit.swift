@@ -64,6 +64,7 @@ enum GuestInit {
         share.detach()
         if spec.readOnlyRoot { RootSwitch.remountReadOnly() }
         if let hostname = spec.hostname { _ = sethostname(hostname, hostname.utf8.count) }
+        if let domainname = spec.domainname { _ = setdomainname(domainname, domainname.utf8.count) }
         for (key, value) in spec.sysctls { writeSysctl(key, value) }
         if let limit = spec.processLimit { limitThreads(to: limit) }
         let portStreams = Supervision.Streams(

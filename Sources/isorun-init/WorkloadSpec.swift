@@ -9,6 +9,7 @@ struct WorkloadSpec {
     var gid: UInt32 = 0
     var groups: [UInt32] = []
     var hostname: String?
+    var domainname: String?
     var limits: [(resource: Int32, soft: UInt64, hard: UInt64)] = []
     /// sched_setattr(2)'s policy, flags, nice, priority, runtime, deadline and period.
     var scheduler: (UInt32, UInt64, Int32, UInt32, UInt64, UInt64, UInt64)?
@@ -46,6 +47,7 @@ struct WorkloadSpec {
         case .workingDirectory(let value): workingDirectory = value
         case .user(let uid, let gid, let groups): (self.uid, self.gid, self.groups) = (uid, gid, groups)
         case .hostname(let value): hostname = value
+        case .domainname(let value): domainname = value
         case .resourceLimit(let resource, let soft, let hard): limits.append((resource, soft, hard))
         case .scheduler(let policy, let flags, let nice, let priority, let runtime, let deadline, let period):
             scheduler = (policy, flags, nice, priority, runtime, deadline, period)

@@ -109,19 +109,22 @@ struct VMModeTests {
         #expect(blocked.err.contains("Operation not permitted"), "\(blocked.err)")
     }
 
-    /// `process.user.umask` holds in the guest as in the other modes.
-    @Test func theUsersUmaskHoldsInEveryMode() throws {
-        let bundle = try IsorunRunner.bundleCopy("hello", args: ["sh", "-c", "umask"]) { config in
+    /// `process.user.umask` and `domainname` hold in the guest as in the sandbox (bare mode
+    /// has the umask too, and the host's domain name: it has no uts namespace).
+    @Test func theUsersUmaskAndTheDomainNameHoldInTheGuest() throws {
+        let bundle = try IsorunRunner.bundleCopy("hello", args: ["sh", "-c", "umask; cat /proc/sys/kernel/domainname"]) { config in
             var process = config["process"] as? [String: Any] ?? [:]
             var user = process["user"] as? [String: Any] ?? ["uid": 0, "gid": 0]
             user["umask"] = 0o027
             process["user"] = user
             config["process"] = process
+            config["domainname"] = "isorun.test"
         }
         defer { try? FileManager.default.removeItem(atPath: bundle) }
-        for mode in ["vm", "sandbox", "bare"] {
+        let host = try String(contentsOfFile: "/proc/sys/kernel/domainname", encoding: .utf8)
+        for (mode, domain) in [("vm", "isorun.test\n"), ("sandbox", "isorun.test\n"), ("bare", host)] {
             let result = try IsorunRunner.run(["run", "--mode", mode, "--id", IsorunRunner.uniqueID("umask"), bundle])
-            #expect(result.status == 0 && result.out == "0027\n", "\(mode): \(result.out)\(result.err)")
+            #expect(result.status == 0 && result.out == "0027\n" + domain, "\(mode): \(result.out)\(result.err)")
         }
     }
 

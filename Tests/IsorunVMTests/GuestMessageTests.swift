@@ -6,7 +6,7 @@ struct GuestMessageTests {
         .argument("sh"), .argument("-c"), .argument("printf 'a\nb%%' \r end"),
         .environment("PATH=/bin"), .environment("EMPTY="), .workingDirectory("/srv/my dir"),
         .user(uid: 1000, gid: 1000, groups: [4, 27]), .user(uid: 0, gid: 0, groups: []),
-        .hostname("vm1"), .resourceLimit(resource: 7, soft: 1024, hard: 4096),
+        .hostname("vm1"), .domainname("example.test"), .resourceLimit(resource: 7, soft: 1024, hard: 4096),
         .scheduler(policy: 6, flags: 1, nice: -3, priority: 0, runtime: 1_000_000, deadline: 2_000_000, period: 0),
         .ioPriority(24580), .oomScoreAdjustment(-999), .umask(0o027), .sysctl(key: "net.ipv4.ip_forward", value: "1 2"), .processLimit(64), .rootDisk(device: "/dev/vda", filesystem: "erofs", readOnly: false), .readOnlyRoot, .tmpfs(destination: "/tmp", options: "nosuid,mode=1777"), .tmpfs(destination: "/run", options: ""),
         .bind(name: "0", destination: "/srv/my data", flags: 0x3, isFile: false), .bind(name: "1", destination: "/etc/hosts", flags: 0, isFile: true),
