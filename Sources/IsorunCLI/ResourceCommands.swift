@@ -19,6 +19,9 @@ struct UpdateCommand: ParsableCommand {
     @Option(name: .customLong("cpu-shares"), help: "Relative CPU weight.") var cpuShares: UInt64?
     @Option(name: .customLong("cpu-quota"), help: "CPU time per period, microseconds.") var cpuQuota: Int64?
     @Option(name: .customLong("cpu-period"), help: "CPU period, microseconds.") var cpuPeriod: UInt64?
+    @Option(name: .customLong("cpu-burst"), help: "Extra CPU time a period may borrow, microseconds.") var cpuBurst: UInt64?
+    @Option(name: .customLong("cpu-idle"), help: "1: the container's CPU weight is the idle class's (0 undoes it).") var cpuIdle: Int64?
+    @Option(name: .customLong("blkio-weight"), help: "Relative block I/O weight, 10 to 1000.") var blkioWeight: UInt16?
     @Option(name: .customLong("cpu-rt-period"), help: "Real-time period, microseconds (cgroup v1).") var cpuRtPeriod: UInt64?
     @Option(name: .customLong("cpu-rt-runtime"), help: "Real-time runtime per period, microseconds (cgroup v1).") var cpuRtRuntime: Int64?
     @Option(name: .customLong("cpuset-cpus"), help: "CPUs to run on, e.g. 0-1.") var cpusetCpus: String?
@@ -50,12 +53,14 @@ struct UpdateCommand: ParsableCommand {
             if let memoryReservation { memoryLimits.reservation = try Self.bytes(memoryReservation, option: "--memory-reservation") }
             result.memory = memoryLimits
         }
-        if cpuShares != nil || cpuQuota != nil || cpuPeriod != nil || cpuRtPeriod != nil || cpuRtRuntime != nil
-            || cpusetCpus != nil || cpusetMems != nil {
+        if cpuShares != nil || cpuQuota != nil || cpuPeriod != nil || cpuBurst != nil || cpuIdle != nil || cpuRtPeriod != nil
+            || cpuRtRuntime != nil || cpusetCpus != nil || cpusetMems != nil {
             var cpu = result.cpu ?? CPUResources()
             cpu.shares = cpuShares ?? cpu.shares
             cpu.quota = cpuQuota ?? cpu.quota
             cpu.period = cpuPeriod ?? cpu.period
+            cpu.burst = cpuBurst ?? cpu.burst
+            cpu.idle = cpuIdle ?? cpu.idle
             cpu.realtimePeriod = cpuRtPeriod ?? cpu.realtimePeriod
             cpu.realtimeRuntime = cpuRtRuntime ?? cpu.realtimeRuntime
             cpu.cpus = cpusetCpus ?? cpu.cpus
@@ -63,6 +68,11 @@ struct UpdateCommand: ParsableCommand {
             result.cpu = cpu
         }
         if let pidsLimit { result.pids = PidsResources(limit: pidsLimit) }
+        if let blkioWeight {
+            var blockIO = result.blockIO ?? BlockIOResources(weight: nil)
+            blockIO.weight = blkioWeight
+            result.blockIO = blockIO
+        }
         guard result != Resources() else { throw IsorunError("update: nothing to change; give --resources or a limit flag") }
         return result
     }

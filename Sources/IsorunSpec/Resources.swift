@@ -183,6 +183,15 @@ public struct BlockIOResources: Sendable, Encodable, Equatable {
     public var throttleWriteIOPSDevice: [ThrottleDevice]?
 }
 
+extension BlockIOResources {
+    /// Builds block I/O settings in code (`update --blkio-weight`). In an extension, so the
+    /// memberwise initializer the decoder uses stays.
+    public init(weight: UInt16?) {
+        self.init(weight: weight, leafWeight: nil, weightDevice: nil, throttleReadBpsDevice: nil,
+                  throttleWriteBpsDevice: nil, throttleReadIOPSDevice: nil, throttleWriteIOPSDevice: nil)
+    }
+}
+
 /// A limit on one huge page size, e.g. `2MB`.
 public struct HugepageLimit: Sendable, Encodable, Equatable {
     public var pageSize: String

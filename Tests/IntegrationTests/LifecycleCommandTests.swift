@@ -260,6 +260,13 @@ struct LifecycleCommandTests {
         let cpu = try #require(cgroups.first { $0.contains("/cpu/") || $0.hasPrefix("/sys/fs/cgroup/isorun") })
         let quota = try String(contentsOfFile: cpu + (cpu.contains("/cpu/") ? "/cpu.cfs_quota_us" : "/cpu.max"), encoding: .utf8)
         #expect(quota.hasPrefix("20000"), "\(quota)")
+        // runc's other cpu flags: burst and idle (and, on v1, a real-time budget).
+        let more = try isorun(["update", "--cpu-burst", "5000", "--cpu-idle", "1"]
+                              + (cpu.contains("/cpu/") ? ["--cpu-rt-period", "500000", "--cpu-rt-runtime", "5000"] : []) + [id])
+        #expect(more.status == 0, "\(more.err)")
+        let files = cpu.contains("/cpu/") ? ["cpu.cfs_burst_us", "cpu.idle", "cpu.rt_runtime_us"] : ["cpu.max.burst", "cpu.idle"]
+        let values = try files.map { try String(contentsOfFile: cpu + "/" + $0, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) }
+        #expect(values == Array(["5000", "1", "5000"].prefix(files.count)), "\(files): \(values)")
 
         let bad = try IsorunRunner.runProgram("/bin/sh", ["-c", "echo '{\"pids\":{\"limit\":\"many\"}}' | \"$0\" --root \"$1\" update -r - \"$2\"", IsorunRunner.binary, root, id])
         #expect(bad.status == 125)
