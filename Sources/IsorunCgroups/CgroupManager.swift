@@ -176,6 +176,15 @@ enum CgroupFiles {
         throw CgroupError("linux.resources.memory.limit: \(limit) bytes is below the \(usage) the container uses now (checkBeforeUpdate)")
     }
 
+    /// `linux.resources.rdma`: one `rdma.max` line per device (v1 and v2 read the same lines).
+    static func writeRdmaLimits(_ rdma: [String: RdmaLimit], in directory: String) throws(CgroupError) {
+        for (device, limit) in rdma.sorted(by: { $0.key < $1.key }) {
+            do { try Files.write(directory + "/rdma.max", limit.line(for: device)) } catch {
+                throw CgroupError("linux.resources.rdma.\(device): \(error)")
+            }
+        }
+    }
+
     static func readUnsigned(_ path: String) -> UInt64? {
         readInt(path).flatMap { $0 >= 0 ? UInt64($0) : nil }
     }

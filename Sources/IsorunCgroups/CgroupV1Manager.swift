@@ -144,12 +144,7 @@ public struct CgroupV1Manager: CgroupManager {
                       String(limit.limit), for: "hugepageLimits")
         }
         if let rdma = resources.rdma, !rdma.isEmpty {
-            let directory = try required("rdma", for: "rdma")
-            for (device, limit) in rdma.sorted(by: { $0.key < $1.key }) {
-                do { try Files.write(directory + "/rdma.max", limit.line(for: device)) } catch {
-                    throw CgroupError("linux.resources.rdma.\(device): \(error)")
-                }
-            }
+            try CgroupFiles.writeRdmaLimits(rdma, in: try required("rdma", for: "rdma"))
         }
         if let memory = resources.memory, let directory = directory(of: "memory") {
             if memory.checkBeforeUpdate == true, let limit = memory.limit {

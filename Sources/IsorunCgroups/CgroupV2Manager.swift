@@ -24,21 +24,17 @@ public struct CgroupV2Manager: CgroupManager {
         // isorun's own intermediate directories hold no processes). The ancestors made here are
         // marked for removal with the last cgroup under them (`CgroupFiles.madeMark`), so a
         // concurrent delete may remove one between two steps: then the walk starts again.
-        let relative = directory.dropFirst(mountPoint.count).split(separator: "/")
-        let available = Set(((try? Files.readString("\(mountPoint)/cgroup.controllers")) ?? "").split(whereSeparator: \.isWhitespace).map(String.init))
-        let wanted = ["cpu", "cpuset", "memory", "pids"].filter(available.contains)
+        let wanted = ["cpu", "cpuset", "memory", "pids"].filter(availableControllers.contains)
         var attempts = 0
         walk: while true {
             attempts += 1
-            var current = mountPoint
-            for component in relative {
+            for (parent, child) in stepsDown {
                 if !wanted.isEmpty {
-                    _ = try? CgroupFiles.write(current, "cgroup.subtree_control", wanted.map { "+\($0)" }.joined(separator: " "))
+                    _ = try? CgroupFiles.write(parent, "cgroup.subtree_control", wanted.map { "+\($0)" }.joined(separator: " "))
                 }
-                current += "/" + component
                 do {
-                    if try Files.makeDirectoryIfAbsent(current), current != directory {
-                        CgroupFiles.markMade(current, hierarchy: mountPoint)
+                    if try Files.makeDirectoryIfAbsent(child), child != directory {
+                        CgroupFiles.markMade(child, hierarchy: mountPoint)
                     }
                 } catch {
                     if error.isNoSuchFile && attempts < 4 { continue walk }
@@ -80,11 +76,7 @@ public struct CgroupV2Manager: CgroupManager {
         }
         if let rdma = resources.rdma, !rdma.isEmpty {
             try enable("rdma", for: "rdma")
-            for (device, limit) in rdma.sorted(by: { $0.key < $1.key }) {
-                do { try Files.write(directory + "/rdma.max", limit.line(for: device)) } catch {
-                    throw CgroupError("linux.resources.rdma.\(device): \(error)")
-                }
-            }
+            try CgroupFiles.writeRdmaLimits(rdma, in: directory)
         }
         if let memory = resources.memory {
             if memory.checkBeforeUpdate == true, let limit = memory.limit {
@@ -135,15 +127,27 @@ public struct CgroupV2Manager: CgroupManager {
     /// A controller `create` does not enable for every container (rdma), enabled on the way
     /// down to this cgroup; `field` names what asked for it.
     private func enable(_ controller: String, for field: String) throws(CgroupError) {
-        let available = ((try? Files.readString("\(mountPoint)/cgroup.controllers")) ?? "").split(whereSeparator: \.isWhitespace)
-        guard available.contains(Substring(controller)) else {
+        guard availableControllers.contains(controller) else {
             throw CgroupError("linux.resources.\(field): this host has no \(controller) controller")
         }
+        for (parent, _) in stepsDown { try CgroupFiles.write(parent, "cgroup.subtree_control", "+\(controller)") }
+    }
+
+    /// The controllers the unified tree offers (its root's cgroup.controllers).
+    private var availableControllers: Set<String> {
+        Set(((try? Files.readString("\(mountPoint)/cgroup.controllers")) ?? "").split(whereSeparator: \.isWhitespace).map(String.init))
+    }
+
+    /// Each directory from the mount point down to this cgroup, with the one below it: the
+    /// parent delegates controllers to the child.
+    private var stepsDown: [(parent: String, child: String)] {
+        var steps: [(parent: String, child: String)] = []
         var current = mountPoint
         for component in directory.dropFirst(mountPoint.count).split(separator: "/") {
-            try CgroupFiles.write(current, "cgroup.subtree_control", "+\(controller)")
+            steps.append((current, current + "/" + component))
             current += "/" + component
         }
+        return steps
     }
 
     public var directoryForNewProcesses: String? { directory }
