@@ -148,17 +148,11 @@ static int set_scheduler(const struct isorun_guest_process *p) {
     return (int)syscall(SYS_sched_setattr, 0, &attributes, 0U);
 }
 
-static int write_oom_score(int score) {
-    char text[16];
-    int length = 0, value = score < 0 ? -score : score;
-    char digits[12];
-    int count = 0;
-    do { digits[count++] = (char)('0' + value % 10); value /= 10; } while (value > 0);
-    if (score < 0) text[length++] = '-';
-    while (count > 0) text[length++] = digits[--count];
+static int write_oom_score(const char *score) {
     int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
     if (fd < 0) return -1;
-    int ok = write(fd, text, (size_t)length) == length;
+    size_t length = strlen(score);
+    int ok = write(fd, score, length) == (ssize_t)length;
     close(fd);
     return ok ? 0 : -1;
 }
@@ -181,7 +175,7 @@ pid_t isorun_guest_spawn(const struct isorun_guest_process *p, int *step, int *e
         if (isatty(0)) ioctl(0, TIOCSCTTY, 0);
         for (int i = 0; i < p->rlimit_count; i++) setrlimit(p->rlimit_resources[i], &p->rlimits[i]);
         if (p->umask >= 0) umask((mode_t)p->umask);
-        if (p->set_oom_score_adj && write_oom_score(p->oom_score_adj) != 0) spawn_fail(report[1], ISORUN_GUEST_STEP_OOM_SCORE);
+        if (p->oom_score_adj && write_oom_score(p->oom_score_adj) != 0) spawn_fail(report[1], ISORUN_GUEST_STEP_OOM_SCORE);
         if (p->io_priority >= 0 && syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, p->io_priority) != 0)
             spawn_fail(report[1], ISORUN_GUEST_STEP_IO_PRIORITY);
         if (p->set_scheduler && set_scheduler(p) != 0) spawn_fail(report[1], ISORUN_GUEST_STEP_SCHEDULER);

@@ -81,6 +81,7 @@ enum Supervision {
         var step: Int32 = 0, error: Int32 = 0
         let caps = spec.capabilities ?? (0, 0, 0, 0, 0)
         let scheduler = spec.scheduler ?? (0, 0, 0, 0, 0, 0, 0)
+        let oomScore = CStrings(spec.oomScoreAdjustment.map { [String($0)] } ?? [])
         let pid = spec.workingDirectory.withCString { cwd in
             groups.withUnsafeBufferPointer { groups in
                 resources.withUnsafeBufferPointer { resources in
@@ -100,8 +101,7 @@ enum Supervision {
                                 set_scheduler: spec.scheduler == nil ? 0 : 1, sched_policy: scheduler.0, sched_flags: scheduler.1,
                                 sched_nice: scheduler.2, sched_priority: scheduler.3, sched_runtime: scheduler.4,
                                 sched_deadline: scheduler.5, sched_period: scheduler.6, io_priority: spec.ioPriority ?? -1,
-                                set_oom_score_adj: spec.oomScoreAdjustment == nil ? 0 : 1,
-                                oom_score_adj: spec.oomScoreAdjustment ?? 0, umask: spec.umask.map { Int32($0) } ?? -1)
+                                oom_score_adj: oomScore.pointers[0], umask: spec.umask.map { Int32($0) } ?? -1)
                             return isorun_guest_spawn(&process, &step, &error)
                         }
                     }

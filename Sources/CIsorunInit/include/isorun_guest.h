@@ -112,7 +112,8 @@ struct isorun_guest_process {
     /// seccomp(2) flags for it (SECCOMP_FILTER_FLAG_LOG, ...), from the profile.
     unsigned int seccomp_flags;
     /// `process.scheduler` for sched_setattr(2) when set_scheduler; set, like the I/O
-    /// priority (-1: none) and the OOM score, after the limits and before the privileges go.
+    /// priority (-1: none) and the OOM score (as the text to write; NULL: none), after the
+    /// limits and before the privileges go.
     int set_scheduler;
     uint32_t sched_policy;
     uint64_t sched_flags;
@@ -120,8 +121,7 @@ struct isorun_guest_process {
     uint32_t sched_priority;
     uint64_t sched_runtime, sched_deadline, sched_period;
     int io_priority;
-    int set_oom_score_adj;
-    int oom_score_adj;
+    const char *oom_score_adj;
     /// `process.user.umask`; -1: inherited (init's).
     int umask;
 };
