@@ -107,6 +107,15 @@ enum IsorunRunner {
         return try run(arguments, stdin: stdin)
     }
 
+    /// Edits the object at `path` in a config being copied (see `bundleCopy`), making the
+    /// objects on the way when the config has none: `edit(&config, at: ["linux", "resources"])`.
+    static func edit(_ object: inout [String: Any], at path: ArraySlice<String>, _ body: (inout [String: Any]) -> Void) {
+        guard let key = path.first else { return body(&object) }
+        var inner = object[key] as? [String: Any] ?? [:]
+        edit(&inner, at: path.dropFirst(), body)
+        object[key] = inner
+    }
+
     /// `isorun --root ROOT create --bundle BUNDLE ID` with stdio on /dev/null, as containerd
     /// calls it (its process must not hold the test's pipes open); its exit status.
     static func create(bundle: String, root: String, id: String) throws -> Int32 {

@@ -47,11 +47,7 @@ extension ResourceLimitTests {
     @Test func cpuBurstAndIdleReachTheContainersCgroup() throws {
         func bundle(_ cpu: [String: Any], _ script: String) throws -> String {
             try IsorunRunner.bundleCopy("hello", args: ["sh", "-c", script]) { config in
-                var linux = config["linux"] as? [String: Any] ?? [:]
-                var resources = linux["resources"] as? [String: Any] ?? [:]
-                resources["cpu"] = cpu
-                linux["resources"] = resources
-                config["linux"] = linux
+                IsorunRunner.edit(&config, at: ["linux", "resources"]) { $0["cpu"] = cpu }
             }
         }
         let v1 = FileManager.default.fileExists(atPath: "/sys/fs/cgroup/cpu/cpu.cfs_quota_us")
@@ -85,16 +81,17 @@ extension ResourceLimitTests {
           + (Self.controllersOnV1 ? [("unified", "linux.resources.unified")] : []))
     func aResourceThatCannotBeGivenIsRefusedByName(field: String, path: String) throws {
         let bundle = try IsorunRunner.bundleCopy("hello", args: ["echo", "started"]) { config in
-            var linux = config["linux"] as? [String: Any] ?? [:]
-            var resources = linux["resources"] as? [String: Any] ?? [:]
-            switch field {
-            case "rdma": resources["rdma"] = ["isorun-none": ["hcaHandles": 1]]
-            case "useHierarchy": resources["memory"] = ["limit": 64 << 20, "useHierarchy": false]
-            case "unified": resources["unified"] = ["memory.high": "64M"]
-            default: linux["intelRdt"] = ["closID": "isorun-test", "schemata": "L3:0=f"]
+            IsorunRunner.edit(&config, at: ["linux"]) { linux in
+                IsorunRunner.edit(&linux, at: ["resources"]) { resources in
+                    switch field {
+                    case "rdma": resources["rdma"] = ["isorun-none": ["hcaHandles": 1]]
+                    case "useHierarchy": resources["memory"] = ["limit": 64 << 20, "useHierarchy": false]
+                    case "unified": resources["unified"] = ["memory.high": "64M"]
+                    default: break
+                    }
+                }
+                if field == "intelRdt" { linux["intelRdt"] = ["closID": "isorun-test", "schemata": "L3:0=f"] }
             }
-            linux["resources"] = resources
-            config["linux"] = linux
         }
         defer { try? FileManager.default.removeItem(atPath: bundle) }
         let id = IsorunRunner.uniqueID(field)

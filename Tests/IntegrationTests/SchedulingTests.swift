@@ -8,17 +8,11 @@ struct SchedulingTests {
     /// `sh -c script` in hello with `edit` applied to its config.
     static func bundle(_ script: String, _ edit: @escaping (inout [String: Any]) -> Void) throws -> String {
         try IsorunRunner.bundleCopy("hello", args: ["sh", "-c", script]) { config in
-            var process = config["process"] as? [String: Any] ?? [:]
-            edit(&process)
-            config["process"] = process
+            IsorunRunner.edit(&config, at: ["process"], edit)
             // On cgroup v1 with real-time group scheduling (this host), a cpu cgroup of the
             // container's own starts with no real-time runtime, and the kernel refuses a
             // real-time policy in it: keep the workload out of the cpu hierarchy.
-            var linux = config["linux"] as? [String: Any] ?? [:]
-            var resources = linux["resources"] as? [String: Any] ?? [:]
-            resources["cpu"] = nil
-            linux["resources"] = resources
-            config["linux"] = linux
+            IsorunRunner.edit(&config, at: ["linux", "resources"]) { $0["cpu"] = nil }
         }
     }
 
@@ -81,14 +75,10 @@ struct SchedulingTests {
     func aRealTimePolicyInAContainersOwnCpuCgroupNeedsABudget() throws {
         func bundle(budget: Bool) throws -> String {
             try IsorunRunner.bundleCopy("hello", args: ["sh", "-c", "\(Self.schedulingFields) /proc/self/stat; cat /sys/fs/cgroup/cpu/cpu.rt_runtime_us"]) { config in
-                var process = config["process"] as? [String: Any] ?? [:]
-                process["scheduler"] = ["policy": "SCHED_FIFO", "priority": 5]
-                config["process"] = process
-                var linux = config["linux"] as? [String: Any] ?? [:]
-                var resources = linux["resources"] as? [String: Any] ?? [:]
-                resources["cpu"] = budget ? ["shares": 512, "realtimeRuntime": 20_000, "realtimePeriod": 500_000] : ["shares": 512]
-                linux["resources"] = resources
-                config["linux"] = linux
+                IsorunRunner.edit(&config, at: ["process"]) { $0["scheduler"] = ["policy": "SCHED_FIFO", "priority": 5] }
+                IsorunRunner.edit(&config, at: ["linux", "resources"]) { resources in
+                    resources["cpu"] = budget ? ["shares": 512, "realtimeRuntime": 20_000, "realtimePeriod": 500_000] : ["shares": 512]
+                }
             }
         }
         let withBudget = try bundle(budget: true)
