@@ -52,18 +52,8 @@ extension VMModeTests {
         echo "state left: $(ls /run/isorun | wc -l)"
         """#
 
-    /// The static release binary the guest runs, or nil (the skip printed).
-    static func staticIsorun(for test: String) -> String? {
-        let release = IsorunRunner.repository + "/.build/release/isorun"
-        guard FileManager.default.isExecutableFile(atPath: release) else {
-            print("SKIP \(test): no static release binary at \(release) (make release; make test builds it)")
-            return nil
-        }
-        return release
-    }
-
     @Test func aPureCgroupV2HostGetsTheSameLimitsAndLifecycle() throws {
-        guard let release = Self.staticIsorun(for: "pure cgroup v2 test"),
+        guard let release = IsorunRunner.staticRelease(for: "pure cgroup v2 test"),
               let environment = try VMSupport.stockKernelEnvironment(for: "pure cgroup v2 test") else { return }
         let bundle = try Self.guestSandboxBundle(isorun: release, script: Self.pureV2Script)
         defer { try? FileManager.default.removeItem(atPath: bundle) }

@@ -13,6 +13,17 @@ enum IsorunRunner {
 
     static func bundle(_ name: String) -> String { "\(repository)/Bundles/\(name).bundle" }
 
+    /// The static release binary (what containerd, podman, the benchmarks and a guest run),
+    /// or nil with the skip printed.
+    static func staticRelease(for test: String) -> String? {
+        let release = repository + "/.build/release/isorun"
+        guard FileManager.default.isExecutableFile(atPath: release) else {
+            print("SKIP \(test): no static release binary at \(release) (make release; make test builds it)")
+            return nil
+        }
+        return release
+    }
+
     /// Why the integration tests cannot run here, or nil when they can.
     static let unavailableReason: String? = {
         if getuid() != 0 { return "integration tests need root (namespaces, cgroups, pivot_root)" }

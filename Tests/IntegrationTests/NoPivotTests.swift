@@ -20,7 +20,7 @@ extension VMModeTests {
     /// Inside a guest whose root is its initramfs, pivot_root fails (EINVAL) and
     /// `--no-pivot` is how a sandbox starts there.
     @Test func anInitramfsRootTakesASandboxWithNoPivot() throws {
-        guard let release = Self.staticIsorun(for: "initramfs --no-pivot test"),
+        guard let release = IsorunRunner.staticRelease(for: "initramfs --no-pivot test"),
               let environment = try VMSupport.stockKernelEnvironment(for: "initramfs --no-pivot test") else { return }
         let script = #"""
             mount -t cgroup2 cgroup2 /sys/fs/cgroup || { echo "mount: failed"; exit 90; }
