@@ -858,6 +858,11 @@ __attribute__((noreturn)) static void child_main(const struct isorun_spawn_plan 
     if (plan->set_umask) umask(plan->umask);
     if (plan->personality >= 0 && personality((unsigned long)plan->personality) < 0)
         child_fail(error_fd, errno, "personality", NULL);
+    // The kernel reads one bit fewer than maxnode says (set_mempolicy(2)).
+    if (plan->set_memory_policy &&
+        syscall(SYS_set_mempolicy, plan->memory_policy_mode, plan->memory_policy_nodes,
+                plan->memory_policy_nodes ? plan->memory_policy_node_bits + 1 : 0) < 0)
+        child_fail(error_fd, errno, "linux.memoryPolicy: set_mempolicy", NULL);
     if (plan->io_priority >= 0 && syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, plan->io_priority) < 0)
         child_fail(error_fd, errno, "process.ioPriority: ioprio_set", NULL);
     if (plan->set_scheduler) set_scheduler(error_fd, plan);

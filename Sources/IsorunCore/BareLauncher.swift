@@ -4,7 +4,7 @@ import IsorunSpec
 import IsorunSys
 
 /// Bare mode: the workload runs as a plain host process, the way software runs on
-/// bare metal. It gets the bundle's env, cwd, rlimits, personality and user, and a cgroup so that
+/// bare metal. It gets the bundle's env, cwd, rlimits, personality, memory policy and user, and a cgroup so that
 /// isorun can account for it, limit it when `linux.resources` asks, and kill what it
 /// leaves behind. No namespaces, no rootfs, no seccomp: showing what that lacks is the point.
 public struct BareLauncher: Launcher {
@@ -18,6 +18,7 @@ public struct BareLauncher: Launcher {
         var plan = try ProcessSettings.basePlan(for: try request.process, configFile: configFile)
         request.applyLifecycle(to: &plan)
         plan.personality = ProcessSettings.personality(request.bundle.config.linux)
+        plan.memoryPolicy = ProcessSettings.memoryPolicy(request.bundle.config.linux)
         let resources = request.bundle.config.linux?.resources
         let cgroup = try WorkloadCgroup.manager(for: request, resources: resources)
         try WorkloadCgroup.create(cgroup, resources: resources, state: state)

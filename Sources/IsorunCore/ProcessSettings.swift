@@ -59,6 +59,14 @@ public enum ProcessSettings {
         linux?.personality.map { $0.domain == "LINUX32" ? PersonalityDomain.linux32 : PersonalityDomain.linux }
     }
 
+    /// `linux.memoryPolicy` as set_mempolicy(2) takes it. Like the personality it is a process
+    /// attribute, inherited by every child, so bare mode and `exec` set it too. Nil for none,
+    /// or for a policy validation has already refused.
+    public static func memoryPolicy(_ linux: Linux?) -> SpawnPlan.MemoryPolicyAttributes? {
+        guard let policy = linux?.memoryPolicy, let mode = policy.kernelMode, let nodes = policy.nodeNumbers else { return nil }
+        return SpawnPlan.MemoryPolicyAttributes(mode: mode, nodes: nodes)
+    }
+
     /// RLIMIT_* names as the kernel numbers them on Linux (asm-generic/resource.h).
     /// Ordered pairs rather than a dictionary, for the reason `MountOptions` gives.
     static let rlimitNumbers: KeyValuePairs<String, Int32> = [

@@ -45,6 +45,8 @@ public struct ContainerExec {
         var plan = try ProcessSettings.basePlan(for: process, configFile: processFile ?? source)
         plan.workingDirectory = process.cwd
         (plan.initialCPUs, plan.finalCPUs) = try ProcessSettings.execCPUs(process.execCPUAffinity, configFile: processFile ?? source)
+        // The container's policy, which every process in it has inherited from its first.
+        plan.memoryPolicy = ProcessSettings.memoryPolicy(config.linux)
         plan.parentDeathSignal = detach ? 0 : SIGKILL
         plan.terminalDescriptor = terminal?.descriptor
         plan.preservedDescriptors = preservedDescriptors

@@ -36,6 +36,7 @@ public struct SandboxLauncher: Launcher {
         plan.unshareTimeNamespace = namespaces.unshareTime
         plan.timeOffsets = TimeOffset.timensLines(linux?.timeOffsets)
         plan.personality = ProcessSettings.personality(linux)
+        plan.memoryPolicy = ProcessSettings.memoryPolicy(linux)
         plan.joins = namespaces.joins
         plan.bringUpLoopback = namespaces.createsNetworkNamespace
 

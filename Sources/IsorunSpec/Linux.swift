@@ -30,6 +30,8 @@ public struct Linux: Sendable, Encodable, Equatable {
     public var timeOffsets: [String: TimeOffset]?
     /// Intel RDT (resctrl) class of service; read so that it can be refused (validation).
     public var intelRdt: IntelRdt?
+    /// NUMA memory policy of the container's process (runtime-spec 1.3).
+    public var memoryPolicy: MemoryPolicy?
 
     /// Builds a Linux section in code.
     public init(
@@ -216,6 +218,7 @@ extension Linux {
             timeOffsets: try o.optional("timeOffsets", JSONRead.objectMap(TimeOffset.init(json:)))
         )
         intelRdt = try o.optional("intelRdt", IntelRdt.init(json:))
+        memoryPolicy = try o.optional("memoryPolicy", MemoryPolicy.init(json:))
     }
 }
 

@@ -63,6 +63,9 @@ extension ConfigValidator {
             // of service must fail (and this one has no resctrl support, nor does this host).
             report("linux.intelRdt", "isorun does not implement Intel RDT (resctrl classes of service); remove intelRdt or use a runtime that does")
         }
+        for problem in linux.memoryPolicy?.problems ?? [] {
+            report("linux.memoryPolicy.\(problem.field)", problem.message)
+        }
         if let offsets = linux.timeOffsets {
             check(offsets, newTimeNamespace: namespaces.contains { $0.type == .time && ($0.path ?? "").isEmpty })
         }

@@ -149,18 +149,7 @@ public struct ExecCPUAffinity: Sendable, Encodable, Equatable {
     /// The CPU numbers of a list such as `0-3,7`, ascending and without repeats; nil when
     /// the text is not such a list or names a CPU at or beyond `cpuLimit`. Empty text is
     /// an empty list.
-    public static func cpus(_ list: String) -> [Int]? {
-        if list.isEmpty { return [] }
-        var chosen = Set<Int>()
-        for item in list.split(separator: ",", omittingEmptySubsequences: false) {
-            let bounds = item.split(separator: "-", omittingEmptySubsequences: false)
-            guard (1...2).contains(bounds.count), bounds.allSatisfy({ !$0.isEmpty && $0.allSatisfy { "0"..."9" ~= $0 } }),
-                  let low = Int(bounds[0]), let high = bounds.count == 2 ? Int(bounds[1]) : low,
-                  low <= high, high < cpuLimit else { return nil }
-            chosen.formUnion(low...high)
-        }
-        return chosen.sorted()
-    }
+    public static func cpus(_ list: String) -> [Int]? { NumberList.parse(list, below: cpuLimit) }
 
     public var problems: [(field: String, message: String)] {
         var found: [(field: String, message: String)] = []

@@ -77,6 +77,19 @@ public struct SpawnPlan {
         }
     }
 
+    /// set_mempolicy(2)'s arguments: the mode with its flags, and the nodes as a bit mask of
+    /// 64-bit words (empty: no nodes).
+    public struct MemoryPolicyAttributes: Sendable, Equatable {
+        public var mode: Int32
+        public var nodeMask: [UInt64]
+        public init(mode: Int32, nodes: [Int]) {
+            self.mode = mode
+            var mask = [UInt64](repeating: 0, count: nodes.isEmpty ? 0 : nodes.max()! / 64 + 1)
+            for node in nodes { mask[node / 64] |= 1 << UInt64(node % 64) }
+            self.nodeMask = mask
+        }
+    }
+
     /// sched_setattr(2)'s fields, as numbers.
     public struct SchedulerAttributes: Sendable, Equatable {
         public var policy: UInt32
@@ -176,6 +189,8 @@ public struct SpawnPlan {
     public var scheduler: SchedulerAttributes?
     /// ioprio_set(2) value for the child (class << 13 | level).
     public var ioPriority: Int32?
+    /// set_mempolicy(2) for the child, before its seccomp filter.
+    public var memoryPolicy: MemoryPolicyAttributes?
     /// CPUs the child runs on until it has joined its cgroups, and from then on.
     public var initialCPUs: [Int32] = []
     public var finalCPUs: [Int32] = []
@@ -521,6 +536,12 @@ public enum Spawner {
             c.pointee.sched_period = scheduler.period
         }
         c.pointee.io_priority = plan.ioPriority ?? -1
+        if let policy = plan.memoryPolicy {
+            c.pointee.set_memory_policy = 1
+            c.pointee.memory_policy_mode = policy.mode
+            c.pointee.memory_policy_nodes = UnsafePointer(arena.array(policy.nodeMask.map { UInt($0) }))
+            c.pointee.memory_policy_node_bits = UInt(policy.nodeMask.count * 64)
+        }
         c.pointee.initial_cpus = UnsafePointer(arena.array(plan.initialCPUs))
         c.pointee.initial_cpu_count = Int32(plan.initialCPUs.count)
         c.pointee.final_cpus = UnsafePointer(arena.array(plan.finalCPUs))

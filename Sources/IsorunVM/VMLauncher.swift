@@ -131,6 +131,8 @@ public struct VMLauncher: Launcher {
             if let directory = commandLine.workingDirectory { plan.workingDirectory = directory }
             plan.searchPath = HostProcess.variable("PATH") ?? ProcessSettings.defaultSearchPath
             plan.newSession = true
+            // The guest's RAM is QEMU's memory: the host's NUMA nodes are the ones that count.
+            plan.memoryPolicy = ProcessSettings.memoryPolicy(request.bundle.config.linux)
             // QEMU's `-netdev tap,fd=N`: the taps under their numbers.
             plan.keptDescriptors = network.devices.map(\.descriptor)
             if !mounts.hostBinds.isEmpty {

@@ -181,6 +181,14 @@ struct isorun_spawn_plan {
     /// `process.ioPriority` as ioprio_set(2) takes it, set for the child itself at the same
     /// point: every process of the container descends from it and inherits it. -1: leave it.
     int io_priority;
+    /// `linux.memoryPolicy` as set_mempolicy(2) takes it, set for the child itself at the
+    /// same point, before a seccomp filter that would refuse the call: the mode with its
+    /// flags, and a node mask of memory_policy_node_bits bits (NULL: no nodes).
+    /// set_memory_policy 0: leave the inherited policy.
+    int set_memory_policy;
+    int memory_policy_mode;
+    const unsigned long *memory_policy_nodes;
+    unsigned long memory_policy_node_bits;
     /// `process.execCPUAffinity`, as CPU numbers: the child runs on `initial_cpus` from its
     /// release until it has joined its cgroups (the cgroup_task_fds below; a child created
     /// in its cgroup has joined at birth), and on `final_cpus` from then on. Counts of 0:
