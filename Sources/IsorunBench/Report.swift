@@ -52,6 +52,8 @@ public struct BenchReport: Codable, Sendable, Equatable {
     public var groupNotes: [String: String]?
     /// How the scenario prepared its runs, printed under the host line.
     public var method: String?
+    /// `startup` only: its speed targets, judged round by round (see `SpeedTargets`).
+    public var targets: [TargetCheck]?
 
     public init(scenario: String, environment: Environment, series: [Series]) {
         self.scenario = scenario
@@ -72,6 +74,7 @@ public struct BenchReport: Codable, Sendable, Equatable {
         if let method { lines += [method, ""] }
         lines += Self.table(series.filter { $0.group == nil }, reference: reference)
         lines += ["", "![\(scenario)](\(scenario).svg)"]
+        if let targets, !targets.isEmpty { lines += [""] + SpeedTargets.markdown(targets) }
         for group in groups {
             let members = series.filter { $0.group == group }
             let groupReference = members.contains { $0.name == reference } ? reference : members.first?.name

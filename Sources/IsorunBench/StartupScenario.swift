@@ -50,6 +50,7 @@ public struct StartupScenario {
         series += try lifecycle(bundle: bundle, workspace: workspace.path, progress: progress)
         series += try execTimes(bundle: bundle, workspace: workspace.path, progress: progress)
         var report = BenchReport(scenario: "startup", environment: environment, series: series)
+        report.targets = SpeedTargets.check(series)
         report.method = "Before timing, each timed program (isorun, isorun-oci, runc, bwrap, `/bin/true` and the bundle's "
             + "`true`) is read back into the page cache in 2 MiB folios, as `make release` does for isorun; then one "
             + "untimed run of each, and the timed runs round by round."
