@@ -219,20 +219,18 @@ static void put_parent(struct parent_cache *cache, int fd) {
 /// The single component `name` beneath `parent` (resolved in the root already), made as
 /// a directory or an empty file when missing; -1 when it is a symlink or cannot be opened,
 /// and the caller walks the whole path instead.
+///
+/// Made first, then opened: most targets are missing (everything inside the fresh tmpfs
+/// of /dev and of /sys/fs/cgroup), and making one that exists is only an EEXIST, which
+/// the kernel reports before a read-only file system's EROFS. Neither mkdirat nor mknodat
+/// follows a symlink, and the open after it still refuses one.
 static int open_beneath(int parent, const char *name, int as_file) {
     struct open_how how;
     memset(&how, 0, sizeof how);
     how.flags = (uint64_t)(O_PATH | O_CLOEXEC | (as_file ? 0 : O_DIRECTORY));
     how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-    int fd = (int)syscall(SYS_openat2, parent, name, &how, sizeof how);
-    if (fd >= 0 || errno != ENOENT) return fd;
-    if (as_file) {
-        int created = openat(parent, name, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
-        if (created < 0 && errno != EEXIST) return -1;
-        if (created >= 0) close(created);
-    } else if (mkdirat(parent, name, 0755) < 0 && errno != EEXIST) {
-        return -1;
-    }
+    int made = as_file ? mknodat(parent, name, S_IFREG | 0644, 0) : mkdirat(parent, name, 0755);
+    if (made < 0 && errno != EEXIST) return -1;
     return (int)syscall(SYS_openat2, parent, name, &how, sizeof how);
 }
 
