@@ -256,11 +256,10 @@ static int mount_target_fd(int root_fd, const char *path, int as_file, struct pa
     const char *name;
     int parent = parent_in_root(root_fd, path, &name, buf, NULL);
     if (parent < 0) return -1;
-    int fd = openat(parent, name, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0 && errno != EEXIST && errno != EISDIR && errno != ELOOP) {
+    // As in open_beneath: EEXIST for anything already there, a symlink included.
+    if (mknodat(parent, name, S_IFREG | 0644, 0) < 0 && errno != EEXIST) {
         int saved = errno; close(parent); errno = saved; return -1;
     }
-    if (fd >= 0) close(fd);
     close(parent);
     return open_in_root(root_fd, path, O_PATH);
 }

@@ -109,7 +109,7 @@ enum SpeedTargets {
         ]
         for check in checks {
             let value = { (x: Double) in check.unit == "×" ? "\(format(x, decimals: 2))×" : "\(x < 0 ? "" : "+")\(format(x, decimals: 2)) ms" }
-            let verdict = check.verdict == .met ? "met" : check.verdict == .missed ? "**not met**" : "within the noise"
+            let verdict = check.verdict == .missed ? "**\(check.verdict.rawValue)**" : check.verdict.rawValue
             lines.append("| \(check.target) | \(value(check.median)) | \(value(check.low)) … \(value(check.high)) | "
                          + "\(check.rounds) | \(verdict) |")
         }

@@ -77,15 +77,16 @@ public struct SpawnPlan {
         }
     }
 
-    /// set_mempolicy(2)'s arguments: the mode with its flags, and the nodes as a bit mask of
-    /// 64-bit words (empty: no nodes).
+    /// set_mempolicy(2)'s arguments: the mode with its flags, and the nodes as the bit mask
+    /// of C `unsigned long`s the call reads (empty: no nodes).
     public struct MemoryPolicyAttributes: Sendable, Equatable {
         public var mode: Int32
-        public var nodeMask: [UInt64]
+        public var nodeMask: [UInt]
         public init(mode: Int32, nodes: [Int]) {
             self.mode = mode
-            var mask = [UInt64](repeating: 0, count: nodes.isEmpty ? 0 : nodes.max()! / 64 + 1)
-            for node in nodes { mask[node / 64] |= 1 << UInt64(node % 64) }
+            let bits = UInt.bitWidth
+            var mask = [UInt](repeating: 0, count: nodes.isEmpty ? 0 : nodes.max()! / bits + 1)
+            for node in nodes { mask[node / bits] |= 1 << UInt(node % bits) }
             self.nodeMask = mask
         }
     }
@@ -539,8 +540,8 @@ public enum Spawner {
         if let policy = plan.memoryPolicy {
             c.pointee.set_memory_policy = 1
             c.pointee.memory_policy_mode = policy.mode
-            c.pointee.memory_policy_nodes = UnsafePointer(arena.array(policy.nodeMask.map { UInt($0) }))
-            c.pointee.memory_policy_node_bits = UInt(policy.nodeMask.count * 64)
+            c.pointee.memory_policy_nodes = UnsafePointer(arena.array(policy.nodeMask))
+            c.pointee.memory_policy_node_bits = UInt(policy.nodeMask.count * UInt.bitWidth)
         }
         c.pointee.initial_cpus = UnsafePointer(arena.array(plan.initialCPUs))
         c.pointee.initial_cpu_count = Int32(plan.initialCPUs.count)

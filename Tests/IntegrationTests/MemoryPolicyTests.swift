@@ -12,10 +12,9 @@ struct MemoryPolicyTests {
     /// The policy field of a process's first mapping.
     static let policyOfFirstMapping = "head -1 /proc/self/numa_maps | cut -d' ' -f2"
 
-    static func bundle(_ script: String, policy: [String: Any], vm: Bool = false) throws -> String {
+    static func bundle(_ script: String, policy: [String: Any]) throws -> String {
         try IsorunRunner.bundleCopy("hello", args: ["sh", "-c", script]) { config in
             IsorunRunner.edit(&config, at: ["linux"]) { $0["memoryPolicy"] = policy }
-            if vm { config["annotations"] = ["io.isorun.mode": "vm"] }
         }
     }
 
