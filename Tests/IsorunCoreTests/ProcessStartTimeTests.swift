@@ -15,11 +15,12 @@ struct ProcessStartTimeTests {
 
     /// A `sleep 30` child whose command name has spaces and a ")" of its own, as a
     /// container's process may have (the name is its executable's file name).
+    /// Each call has a directory of its own: the tests run in parallel, and one call's
+    /// `rmdir` must not remove a directory another call is about to use.
     static func spawnSleeper(named name: String) throws -> pid_t {
-        let directory = "/tmp/isorun-start-time-\(getpid())"
-        try Files.makeDirectories(directory)
+        var template = Array("/tmp/isorun-start-time-XXXXXX".utf8CString)
+        let directory = String(cString: try #require(mkdtemp(&template)))
         let executable = "\(directory)/\(name)"
-        unlink(executable)
         #expect(symlink("/bin/sleep", executable) == 0)
         defer { unlink(executable); rmdir(directory) }
         var pid: pid_t = 0
