@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 int isorun_seccomp_export(scmp_filter_ctx ctx, struct sock_fprog *prog) {
@@ -23,4 +24,15 @@ int isorun_seccomp_export(scmp_filter_ctx ctx, struct sock_fprog *prog) {
     prog->len = (unsigned short)(st.st_size / sizeof(struct sock_filter));
     prog->filter = buffer;
     return 0;
+}
+
+int isorun_kernel_runs_x32(void) {
+#if defined(__x86_64__)
+    // x32's getpid: the x86_64 number with bit 30 set. A kernel without the ABI says
+    // ENOSYS; a seccomp filter isorun itself runs under may say EPERM, and then the
+    // calls are no use to a container either.
+    return syscall(0x40000000L | SYS_getpid) >= 0;
+#else
+    return 0;
+#endif
 }

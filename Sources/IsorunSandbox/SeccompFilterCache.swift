@@ -30,16 +30,21 @@ enum SeccompFilterCache {
     }
 
     /// The filter for the profile `make` returns, which `description` names completely
-    /// (for this binary); `make` runs only when the cache has no entry.
+    /// (for this binary, with `unlistedArchitectureErrno`); `make` runs only when the
+    /// cache has no entry.
     static func filter(describedAs description: String, configFile: String,
                        directory: String = "\(CacheLocation.directory)/seccomp",
+                       unlistedArchitectureErrno: UInt32? = nil,
                        _ make: () -> Seccomp) throws(IsorunError) -> CompiledSeccompFilter {
-        guard let inputs = inputs(describing: description) else { return try SeccompCompiler.compile(make(), configFile: configFile) }
+        func compile() throws(IsorunError) -> CompiledSeccompFilter {
+            try SeccompCompiler.compile(make(), configFile: configFile, unlistedArchitectureErrno: unlistedArchitectureErrno)
+        }
+        guard let inputs = inputs(describing: description) else { return try compile() }
         var key = CacheKey()
         key.add(inputs)
         let path = "\(directory)/\(key.hex).bpf"
         if let cached = load(path, inputs: inputs) { return cached }
-        let compiled = try SeccompCompiler.compile(make(), configFile: configFile)
+        let compiled = try compile()
         store(compiled, inputs: inputs, at: path, directory: directory)
         return compiled
     }

@@ -24,8 +24,10 @@ public struct WorkloadPrivileges: Sendable {
         if let seccomp { return try SeccompFilterCache.filter(for: seccomp, configFile: configFile) }
         // Named by what varies rather than written out in full: the profile is fixed in this binary.
         let lifted = DefaultSeccompProfile.liftingCapabilities(process.capabilities)
-        return try SeccompFilterCache.filter(describedAs: "default profile, lifted by [\(lifted.joinedWithoutLookup(separator: ","))]",
-                                             configFile: configFile) {
+        let architectures = DefaultSeccompProfile.architectures.joinedWithoutLookup(separator: ",")
+        return try SeccompFilterCache.filter(describedAs: "default profile for [\(architectures)], lifted by [\(lifted.joinedWithoutLookup(separator: ","))]",
+                                             configFile: configFile,
+                                             unlistedArchitectureErrno: DefaultSeccompProfile.unlistedArchitectureErrno) {
             DefaultSeccompProfile.profile(capabilities: process.capabilities)
         }
     }

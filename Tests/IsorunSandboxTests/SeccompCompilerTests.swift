@@ -1,5 +1,7 @@
+import CIsorunShim
 import Glibc
 import IsorunSpec
+import IsorunSys
 import Testing
 @testable import IsorunSandbox
 
@@ -18,6 +20,35 @@ struct SeccompCompilerTests {
         #expect(strictNames.contains("unshare") && strictNames.contains("mount") && strictNames.contains("clone"))
         #expect(!adminNames.contains("unshare") && !adminNames.contains("mount") && !adminNames.contains("clone"))
         #expect(adminNames.contains("keyctl"))
+    }
+
+    /// The values a filter returns: BPF_RET|BPF_K instructions carry them in `k`.
+    static func returnedActions(_ filter: CompiledSeccompFilter) -> Set<UInt32> {
+        Set((0..<filter.instructionCount).compactMap { index in
+            let program = filter.program.filter![index]
+            return program.code == 0x06 ? program.k : nil
+        })
+    }
+
+    /// libseccomp kills a thread whose call comes from an architecture the filter does not
+    /// list (x32 here, unless listed); the default profile answers ENOSYS instead.
+    @Test func anUnlistedArchitectureGetsTheGivenErrnoInsteadOfAKill() throws {
+        let profile = DefaultSeccompProfile.profile(capabilities: nil, architectures: ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"])
+        let killing = try SeccompCompiler.compile(profile, configFile: "test")
+        let answering = try SeccompCompiler.compile(profile, configFile: "test", unlistedArchitectureErrno: UInt32(ENOSYS))
+        #expect(Self.returnedActions(killing).contains(0))
+        #expect(!Self.returnedActions(answering).contains(0))
+        #expect(Self.returnedActions(answering).contains(0x0005_0000 | UInt32(ENOSYS)))
+    }
+
+    /// x32's rules are most of what a third architecture adds; where the kernel has no
+    /// x32 they are left out.
+    @Test func x32IsListedOnlyWhereTheKernelRunsIt() throws {
+        let withX32 = DefaultSeccompProfile.profile(capabilities: nil, architectures: ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"])
+        let without = DefaultSeccompProfile.profile(capabilities: nil, architectures: ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"])
+        #expect(try SeccompCompiler.compile(without, configFile: "test").instructionCount
+                < SeccompCompiler.compile(withX32, configFile: "test").instructionCount)
+        #expect(DefaultSeccompProfile.architectures.contains("SCMP_ARCH_X32") == (isorun_kernel_runs_x32() != 0))
     }
 
     @Test func unknownActionNamesTheField() {

@@ -398,6 +398,9 @@ void isorun_signal_pipe_uninstall(const int *signals, int count);
 /// Exports the filter in `ctx` as BPF; the caller frees `prog->filter` with free().
 int isorun_seccomp_export(scmp_filter_ctx ctx, struct sock_fprog *prog);
 
+/// 1 if this kernel runs x32 system calls (x86_64 built with CONFIG_X86_X32_ABI), else 0.
+int isorun_kernel_runs_x32(void);
+
 /// pidfd_open(2) and pidfd_send_signal(2), which glibc 2.36 wraps only in newer headers.
 int isorun_pidfd_open(pid_t pid);
 int isorun_pidfd_send_signal(int pidfd, int sig);
