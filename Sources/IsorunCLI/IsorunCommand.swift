@@ -2,6 +2,7 @@ import ArgumentParser
 import Glibc
 import IsorunCore
 import IsorunSpec
+import IsorunSys
 
 /// The `isorun` command: `isorun [run] [--mode M] BUNDLE` is the main use.
 public struct IsorunCommand: ParsableCommand {
@@ -33,6 +34,7 @@ public struct IsorunCommand: ParsableCommand {
     /// Parses and runs; isorun's own failures end as one line on stderr and status 125,
     /// the workload's status passes through unchanged.
     public static func runAndExit(_ arguments: [String] = commandLineArguments()) -> Never {
+        HostProcess.restoreEnvironmentAfterRuntimeStart()
         guard let (globals, arguments) = LeadingGlobals.split(arguments) else { fail("a global flag is missing its value") }
         LeadingGlobals.current = globals
         if !globals.systemdCgroup, let options = FastRunParser.parse(arguments, globals: globals) {

@@ -1,3 +1,4 @@
+import CIsorunShim
 import Glibc
 
 /// poll(2) over a few descriptors, retried on EINTR.
@@ -125,6 +126,10 @@ extension StreamCopy {
 
 /// Facts about isorun's own process and host that callers above IsorunSys need.
 public enum HostProcess {
+    /// Takes back what the shim set in the environment for the Swift runtime's start
+    /// (runtime_settings.c); called before anything reads or passes on the environment.
+    public static func restoreEnvironmentAfterRuntimeStart() { isorun_runtime_settings_restore() }
+
     /// isorun's environment, as "NAME=value" strings.
     public static func environment() -> [String] {
         var result: [String] = []

@@ -398,6 +398,14 @@ void isorun_signal_pipe_uninstall(const int *signals, int count);
 /// Exports the filter in `ctx` as BPF; the caller frees `prog->filter` with free().
 int isorun_seccomp_export(scmp_filter_ctx ctx, struct sock_fprog *prog);
 
+/// The SWIFT_BACKTRACE value the Swift runtime is started with (see runtime_settings.c):
+/// backtracing off, with a helper path so that the runtime does not search for one, for a
+/// statically linked isorun whose caller set none; otherwise NULL (nothing is set).
+const char *isorun_runtime_backtrace_setting(int statically_linked, const char *callers_setting);
+
+/// Takes back the SWIFT_BACKTRACE set for the runtime's start, if one was.
+void isorun_runtime_settings_restore(void);
+
 /// 1 if this kernel runs x32 system calls (x86_64 built with CONFIG_X86_X32_ABI), else 0.
 int isorun_kernel_runs_x32(void);
 
