@@ -294,9 +294,18 @@ static void make_device(int error_fd, int root_fd, const struct isorun_mount_op 
     const char *name;
     int parent = parent_in_root(root_fd, op->target, &name, buf, cache);
     if (parent < 0) child_fail(error_fd, errno, "create parent of device", op->target);
-    unlinkat(parent, name, 0);
-    if (mknodat(parent, name, op->device_mode, (dev_t)op->device_number) < 0) {
-        if (errno != EPERM || op->source == NULL) child_fail(error_fd, errno, "mknod", op->target);
+    // Whatever is in the way goes (an entry of the rootfs's own /dev): on a fresh /dev
+    // nothing is, and the unlink would be a wasted call.
+    int made = mknodat(parent, name, op->device_mode, (dev_t)op->device_number);
+    if (made < 0 && errno == EEXIST) {
+        unlinkat(parent, name, 0);
+        made = mknodat(parent, name, op->device_mode, (dev_t)op->device_number);
+    }
+    if (made < 0) {
+        // Refused (in a user namespace), or a read-only /dev that has the entry already:
+        // the host's node bound over it serves the same.
+        if (op->source == NULL || (errno != EPERM && errno != EROFS && errno != EEXIST))
+            child_fail(error_fd, errno, "mknod", op->target);
         put_parent(cache, parent);
         struct isorun_mount_op bind = *op;
         bind.kind = ISORUN_MOUNT_BIND;

@@ -59,8 +59,9 @@ public struct SandboxLauncher: Launcher {
         case .legacy where namespaces.createsUserNamespace: .bindings(cgroup.directories)
         default: namespaces.unshareCgroup ? .namespaced(layout) : .bindings(cgroup.directories)
         }
+        let inUserNamespace = namespaces.createsUserNamespace || namespaces.joins.contains { $0.type == NamespaceFlags.user }
         plan.mounts = try MountPlan.steps(for: config, bundleDirectory: request.bundle.directory,
-                                          configFile: configFile, cgroupView: cgroupView)
+                                          configFile: configFile, cgroupView: cgroupView, inUserNamespace: inUserNamespace)
         if let terminal = request.terminal {
             // The spec's /dev/console: the process's terminal, as runc and crun provide it.
             plan.mounts.append(.init(kind: .bind, source: terminal.path, target: "/dev/console", targetIsFile: true))
