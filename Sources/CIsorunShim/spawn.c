@@ -294,16 +294,22 @@ static void make_device(int error_fd, int root_fd, const struct isorun_mount_op 
     const char *name;
     int parent = parent_in_root(root_fd, op->target, &name, buf, cache);
     if (parent < 0) child_fail(error_fd, errno, "create parent of device", op->target);
-    // Whatever is in the way goes (an entry of the rootfs's own /dev): on a fresh /dev
-    // nothing is, and the unlink would be a wasted call.
+    unsigned int type = op->device_mode & S_IFMT;
+    struct stat existing = { 0 };
+    int kept = 0;
     int made = mknodat(parent, name, op->device_mode, (dev_t)op->device_number);
     if (made < 0 && errno == EEXIST) {
-        unlinkat(parent, name, 0);
-        made = mknodat(parent, name, op->device_mode, (dev_t)op->device_number);
+        // A file already there (in a rootfs's own /dev, not a fresh tmpfs) is never
+        // removed: it is the bundle's. The requested device already there is kept.
+        kept = fstatat(parent, name, &existing, AT_SYMLINK_NOFOLLOW) == 0 && (existing.st_mode & S_IFMT) == type
+            && (type == S_IFIFO || existing.st_rdev == (dev_t)op->device_number);
+        if (!kept && op->device_existing_must_match)
+            child_fail(error_fd, EEXIST, "a different file is at the device's path", op->target);
+        errno = EEXIST;
     }
-    if (made < 0) {
-        // Refused (in a user namespace), or a read-only /dev that has the entry already:
-        // the host's node bound over it serves the same.
+    if (made < 0 && !kept) {
+        // Refused (in a user namespace), a read-only /dev, or a default device's path taken
+        // by something else: the host's node bound over it serves the same.
         if (op->source == NULL || (errno != EPERM && errno != EROFS && errno != EEXIST))
             child_fail(error_fd, errno, "mknod", op->target);
         put_parent(cache, parent);
@@ -313,9 +319,13 @@ static void make_device(int error_fd, int root_fd, const struct isorun_mount_op 
         do_mount_op(error_fd, root_fd, &bind, cache);
         return;
     }
-    // mknod applied the umask; the spec's mode is exact.
-    if (fchmodat(parent, name, op->device_mode & 07777, 0) < 0) child_fail(error_fd, errno, "chmod device", op->target);
-    if (fchownat(parent, name, op->device_uid, op->device_gid, AT_SYMLINK_NOFOLLOW) < 0)
+    // mknod applied the umask; the spec's mode is exact. A kept node is changed only
+    // where it differs (it may sit on a read-only /dev).
+    if ((!kept || (existing.st_mode & 07777) != (op->device_mode & 07777))
+        && fchmodat(parent, name, op->device_mode & 07777, 0) < 0)
+        child_fail(error_fd, errno, "chmod device", op->target);
+    if ((!kept || existing.st_uid != op->device_uid || existing.st_gid != op->device_gid)
+        && fchownat(parent, name, op->device_uid, op->device_gid, AT_SYMLINK_NOFOLLOW) < 0)
         child_fail(error_fd, errno, "chown device", op->target);
     put_parent(cache, parent);
 }

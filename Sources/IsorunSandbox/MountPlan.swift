@@ -47,7 +47,7 @@ public enum MountPlan {
             // The host's node stays the fallback should mknod be refused after all.
             var step = SpawnPlan.MountStep(kind: .device, source: onHost ? device.path : nil, target: device.path)
             step.device = .init(mode: UInt32(S_IFCHR) | 0o666, number: UInt64(DeviceNumber.make(major: device.major, minor: device.minor)),
-                                uid: 0, gid: 0)
+                                uid: 0, gid: 0, existingMustMatch: false)
             steps.append(step)
         }
         steps += configured.map(deviceStep)
@@ -67,7 +67,7 @@ public enum MountPlan {
         let number = UInt64(DeviceNumber.make(major: UInt64(device.major ?? 0), minor: UInt64(device.minor ?? 0)))
         var step = SpawnPlan.MountStep(kind: .device, source: Files.exists(device.path) ? device.path : nil, target: device.path)
         step.device = .init(mode: typeBits | (device.fileMode ?? 0o666) & 0o7777, number: number,
-                            uid: device.uid ?? 0, gid: device.gid ?? 0)
+                            uid: device.uid ?? 0, gid: device.gid ?? 0, existingMustMatch: true)
         return step
     }
 

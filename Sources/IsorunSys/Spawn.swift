@@ -44,11 +44,15 @@ public struct SpawnPlan {
             public var number: UInt64
             public var uid: UInt32
             public var gid: UInt32
-            public init(mode: UInt32, number: UInt64, uid: UInt32, gid: UInt32) {
+            /// A different file already at the path is an error (the spec's rule for
+            /// `linux.devices`); otherwise the host's node is bound over it.
+            public var existingMustMatch: Bool
+            public init(mode: UInt32, number: UInt64, uid: UInt32, gid: UInt32, existingMustMatch: Bool) {
                 self.mode = mode
                 self.number = number
                 self.uid = uid
                 self.gid = gid
+                self.existingMustMatch = existingMustMatch
             }
         }
 
@@ -466,7 +470,9 @@ public enum Spawner {
                             data: arena.string(step.data), remount_flags: step.remountFlags,
                             target_is_file: step.targetIsFile ? 1 : 0, device_mode: step.device?.mode ?? 0,
                             device_number: step.device?.number ?? 0, device_uid: step.device?.uid ?? 0,
-                            device_gid: step.device?.gid ?? 0, source_fd: step.sourceDescriptor)
+                            device_gid: step.device?.gid ?? 0,
+                            device_existing_must_match: step.device?.existingMustMatch == true ? 1 : 0,
+                            source_fd: step.sourceDescriptor)
         }))
         c.pointee.mount_count = Int32(plan.mounts.count)
         c.pointee.sysctl_paths = arena.constStringArray(plan.sysctls.map(\.path))

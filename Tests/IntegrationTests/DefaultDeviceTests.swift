@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Testing
 
 /// The spec's default devices (config-linux.md, "Default Devices"): made with mknod
@@ -47,5 +48,54 @@ struct DefaultDeviceTests {
             #expect(lines.count > index && lines[index] == "\(name) character special file \(number) 666 65534:65534 mount", "\(result.out)")
         }
         #expect(lines.last?.split(separator: " ") == ["00", "00"])
+    }
+}
+
+/// `linux.devices` entries at paths the rootfs already uses (config-linux.md: a file at
+/// `path` that does not match the requested device MUST be an error). The rootfs's own
+/// file is never removed: the bundle is the user's.
+@Suite(.enabled(if: IsorunRunner.canRun, "needs root, a built isorun and built bundles"))
+struct ConfiguredDevicePathTests {
+    /// A bundle on a private copy of hello's rootfs with a regular file at /opt/plain and
+    /// /dev/null's node at /opt/null, and `device` as its only `linux.devices` entry.
+    static func bundle(device: [String: Any], script: String) throws -> String {
+        let bundle = try IsorunRunner.bundleCopy("hello", args: ["sh", "-c", script]) { config in
+            IsorunRunner.edit(&config, at: ["linux"]) { $0["devices"] = [device] }
+        }
+        let rootfs = bundle + "/rootfs"
+        let copied = try IsorunRunner.runProgram("/bin/cp", ["-a", IsorunRunner.bundle("hello") + "/rootfs", rootfs])
+        try #require(copied.status == 0, "\(copied.err)")
+        try FileManager.default.createDirectory(atPath: rootfs + "/opt", withIntermediateDirectories: true)
+        try Data("keep me\n".utf8).write(to: URL(fileURLWithPath: rootfs + "/opt/plain"))
+        // dev_t 1:3 as glibc packs small numbers ((major << 8) | minor); makedev is a C macro.
+        try #require(mknod(rootfs + "/opt/null", S_IFCHR | 0o666, 0x103) == 0)
+        try #require(chmod(rootfs + "/opt/null", 0o666) == 0)
+        let config = URL(fileURLWithPath: bundle + "/config.json")
+        var object = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: config)) as? [String: Any])
+        object["root"] = ["path": rootfs, "readonly": true]
+        try JSONSerialization.data(withJSONObject: object).write(to: config)
+        return bundle
+    }
+
+    @Test func aDifferentFileAtTheDevicesPathIsAnErrorAndStays() throws {
+        let bundle = try Self.bundle(device: ["path": "/opt/plain", "type": "c", "major": 1, "minor": 3, "fileMode": 0o666],
+                                     script: "echo started")
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let result = try IsorunRunner.run(["run", "--id", IsorunRunner.uniqueID("devpath"), bundle])
+        #expect(result.status == 125)
+        #expect(result.out.isEmpty)
+        #expect(result.err.hasSuffix("\n") && result.err.dropLast().split(separator: "\n").count == 1, "\(result.err)")
+        #expect(result.err.contains("/opt/plain"), "\(result.err)")
+        #expect(try String(contentsOfFile: bundle + "/rootfs/opt/plain", encoding: .utf8) == "keep me\n")
+    }
+
+    @Test func theRequestedDeviceAlreadyThereIsKept() throws {
+        let bundle = try Self.bundle(device: ["path": "/opt/null", "type": "c", "major": 1, "minor": 3, "fileMode": 0o666,
+                                              "uid": 0, "gid": 0],
+                                     script: "echo data > /opt/null && stat -c '%F %t:%T' /opt/null")
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let result = try IsorunRunner.run(["run", "--id", IsorunRunner.uniqueID("devkept"), bundle])
+        #expect(result.status == 0, "\(result.err)")
+        #expect(result.out == "character special file 1:3\n")
     }
 }

@@ -52,6 +52,9 @@ struct isorun_mount_op {
     unsigned long long device_number;
     unsigned int device_uid;
     unsigned int device_gid;
+    /// For devices: a different file already at the path is an error (a `linux.devices`
+    /// entry); otherwise the host's node (`source`) is bound over it (a default device).
+    int device_existing_must_match;
     /// For binds: a detached mount the parent prepared (an idmapped one) to attach instead
     /// of binding `source`; -1 for none.
     int source_fd;
