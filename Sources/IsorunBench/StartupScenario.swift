@@ -56,7 +56,10 @@ public struct StartupScenario {
         try Files.makeDirectory(directory, mode: 0o755)
         for name in ["isorun", "isorun-oci", "isorun-init"] {
             let original = Files.sibling(name, of: isorun)
-            if name == "isorun" || Files.exists(original) { try Files.copy(original, to: "\(directory)/\(name)", mode: 0o755) }
+            guard name == "isorun" || Files.exists(original) else { continue }
+            let copy = try OutputFile(creating: "\(directory)/\(name)", mode: 0o755)
+            try copy.append(contentsOf: original)
+            try copy.close()
         }
         return "\(directory)/isorun"
     }

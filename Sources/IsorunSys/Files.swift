@@ -43,32 +43,6 @@ public enum Files {
         }
     }
 
-    /// Copies the regular file `source` to a new file `destination` with `mode`, a MiB at a time.
-    public static func copy(_ source: String, to destination: String, mode: mode_t) throws(SystemError) {
-        let input = retryingOnInterrupt { open(source, O_RDONLY | O_CLOEXEC) }
-        guard input >= 0 else { throw SystemError("open", source) }
-        defer { close(input) }
-        let output = retryingOnInterrupt { open(destination, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode) }
-        guard output >= 0 else { throw SystemError("create", destination) }
-        defer { close(output) }
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { buffer in
-                retryingOnInterrupt { Glibc.read(input, buffer.baseAddress, buffer.count) }
-            }
-            if count < 0 { throw SystemError("read", source) }
-            if count == 0 { return }
-            var offset = 0
-            while offset < count {
-                let written = chunk.withUnsafeBytes { buffer in
-                    retryingOnInterrupt { Glibc.write(output, buffer.baseAddress! + offset, count - offset) }
-                }
-                if written <= 0 { throw SystemError("write", destination) }
-                offset += written
-            }
-        }
-    }
-
     /// The working directory, as getcwd(3) reports it ("/" if it cannot).
     public static func currentDirectory() -> String {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)

@@ -56,13 +56,11 @@ struct DefaultDeviceTests {
 /// file is never removed: the bundle is the user's.
 @Suite(.enabled(if: IsorunRunner.canRun, "needs root, a built isorun and built bundles"))
 struct ConfiguredDevicePathTests {
-    /// A bundle on a private copy of hello's rootfs with a regular file at /opt/plain and
-    /// /dev/null's node at /opt/null, and `device` as its only `linux.devices` entry.
-    static func bundle(device: [String: Any], script: String) throws -> String {
-        let bundle = try IsorunRunner.bundleCopy("hello", args: ["sh", "-c", script]) { config in
-            IsorunRunner.edit(&config, at: ["linux"]) { $0["devices"] = [device] }
-        }
-        let rootfs = bundle + "/rootfs"
+    /// A bundle, and the private copy of hello's rootfs it runs on, with a regular file at
+    /// /opt/plain and /dev/null's node at /opt/null, and `device` as its only `linux.devices`
+    /// entry. The caller removes both.
+    static func bundle(device: [String: Any], script: String) throws -> (bundle: String, rootfs: String) {
+        let rootfs = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-rootfs-\(UUID().uuidString)").path
         let copied = try IsorunRunner.runProgram("/bin/cp", ["-a", IsorunRunner.bundle("hello") + "/rootfs", rootfs])
         try #require(copied.status == 0, "\(copied.err)")
         try FileManager.default.createDirectory(atPath: rootfs + "/opt", withIntermediateDirectories: true)
@@ -70,30 +68,30 @@ struct ConfiguredDevicePathTests {
         // dev_t 1:3 as glibc packs small numbers ((major << 8) | minor); makedev is a C macro.
         try #require(mknod(rootfs + "/opt/null", S_IFCHR | 0o666, 0x103) == 0)
         try #require(chmod(rootfs + "/opt/null", 0o666) == 0)
-        let config = URL(fileURLWithPath: bundle + "/config.json")
-        var object = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: config)) as? [String: Any])
-        object["root"] = ["path": rootfs, "readonly": true]
-        try JSONSerialization.data(withJSONObject: object).write(to: config)
-        return bundle
+        let bundle = try IsorunRunner.bundleCopy("hello", args: ["sh", "-c", script]) { config in
+            IsorunRunner.edit(&config, at: ["linux"]) { $0["devices"] = [device] }
+            config["root"] = ["path": rootfs, "readonly": true]
+        }
+        return (bundle, rootfs)
     }
 
     @Test func aDifferentFileAtTheDevicesPathIsAnErrorAndStays() throws {
-        let bundle = try Self.bundle(device: ["path": "/opt/plain", "type": "c", "major": 1, "minor": 3, "fileMode": 0o666],
-                                     script: "echo started")
-        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let (bundle, rootfs) = try Self.bundle(device: ["path": "/opt/plain", "type": "c", "major": 1, "minor": 3, "fileMode": 0o666],
+                                               script: "echo started")
+        defer { try? FileManager.default.removeItem(atPath: bundle); try? FileManager.default.removeItem(atPath: rootfs) }
         let result = try IsorunRunner.run(["run", "--id", IsorunRunner.uniqueID("devpath"), bundle])
         #expect(result.status == 125)
         #expect(result.out.isEmpty)
         #expect(result.err.hasSuffix("\n") && result.err.dropLast().split(separator: "\n").count == 1, "\(result.err)")
         #expect(result.err.contains("/opt/plain"), "\(result.err)")
-        #expect(try String(contentsOfFile: bundle + "/rootfs/opt/plain", encoding: .utf8) == "keep me\n")
+        #expect(try String(contentsOfFile: rootfs + "/opt/plain", encoding: .utf8) == "keep me\n")
     }
 
     @Test func theRequestedDeviceAlreadyThereIsKept() throws {
-        let bundle = try Self.bundle(device: ["path": "/opt/null", "type": "c", "major": 1, "minor": 3, "fileMode": 0o666,
-                                              "uid": 0, "gid": 0],
-                                     script: "echo data > /opt/null && stat -c '%F %t:%T' /opt/null")
-        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let (bundle, rootfs) = try Self.bundle(device: ["path": "/opt/null", "type": "c", "major": 1, "minor": 3, "fileMode": 0o666,
+                                                        "uid": 0, "gid": 0],
+                                               script: "echo data > /opt/null && stat -c '%F %t:%T' /opt/null")
+        defer { try? FileManager.default.removeItem(atPath: bundle); try? FileManager.default.removeItem(atPath: rootfs) }
         let result = try IsorunRunner.run(["run", "--id", IsorunRunner.uniqueID("devkept"), bundle])
         #expect(result.status == 0, "\(result.err)")
         #expect(result.out == "character special file 1:3\n")
