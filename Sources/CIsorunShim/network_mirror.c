@@ -4,6 +4,7 @@
 // the other end of the veth cannot tell a VM from a container. Translation only: which
 // interfaces, and what the guest is told, is decided in Swift (GuestNetwork).
 #include "isorun_shim.h"
+#include "netlink_request.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -24,25 +25,6 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-/// Moves the calling thread into `netns_fd`; `*home` keeps the namespace to return to.
-static int enter_namespace(int netns_fd, int *home) {
-    *home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-    if (*home < 0) return -errno;
-    if (setns(netns_fd, CLONE_NEWNET) < 0) {
-        int saved = errno;
-        close(*home);
-        return -saved;
-    }
-    return 0;
-}
-
-/// Back to where `enter_namespace` came from. A thread left in the container's namespace
-/// would make every later socket of isorun's there: not survivable.
-static void leave_namespace(int home) {
-    if (setns(home, CLONE_NEWNET) < 0) abort();
-    close(home);
-}
 
 static int prefix_length(uint32_t netmask) {
     uint32_t host = ntohl(netmask);
@@ -94,7 +76,7 @@ int isorun_netns_ipv6(int netns_fd, struct isorun_ipv6_entry *addresses, int max
     *address_count = 0;
     *route_count = 0;
     int home;
-    int rc = enter_namespace(netns_fd, &home);
+    int rc = netlink_enter_namespace(netns_fd, &home);
     if (rc < 0) return rc;
     // Without IPv6 in the namespace's kernel these files are absent: nothing to carry.
     FILE *list = fopen("/proc/thread-self/net/if_inet6", "re");
@@ -130,7 +112,7 @@ int isorun_netns_ipv6(int netns_fd, struct isorun_ipv6_entry *addresses, int max
         (*route_count)++;
     }
     if (table) fclose(table);
-    leave_namespace(home);
+    netlink_leave_namespace(home);
     return 0;
 }
 
@@ -138,7 +120,7 @@ int isorun_netns_interfaces(int netns_fd, struct isorun_interface *out, int max,
                             struct isorun_route *routes, int max_routes, int *route_count) {
     *route_count = 0;
     int home;
-    int rc = enter_namespace(netns_fd, &home);
+    int rc = netlink_enter_namespace(netns_fd, &home);
     if (rc < 0) return rc;
     int count = 0;
     int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -147,7 +129,7 @@ int isorun_netns_interfaces(int netns_fd, struct isorun_interface *out, int max,
     if (!names) {
         rc = -errno;
         if (sock >= 0) close(sock);
-        leave_namespace(home);
+        netlink_leave_namespace(home);
         return rc;
     }
     for (struct if_nameindex *name = names; name->if_index != 0 && count < max; name++) {
@@ -175,125 +157,66 @@ int isorun_netns_interfaces(int netns_fd, struct isorun_interface *out, int max,
     if_freenameindex(names);
     *route_count = read_routes(routes, max_routes);
     close(sock);
-    leave_namespace(home);
+    netlink_leave_namespace(home);
     return count;
 }
 
-/// A netlink request under construction: the header, a tcmsg, then attributes.
-struct request {
-    union {
-        struct nlmsghdr header;
-        char bytes[512];
-    };
-};
-
-static struct tcmsg *tc_message(struct request *r, int type, int flags) {
-    memset(r, 0, sizeof *r);
-    r->header.nlmsg_type = (unsigned short)type;
-    r->header.nlmsg_flags = (unsigned short)(NLM_F_REQUEST | NLM_F_ACK | flags);
-    r->header.nlmsg_len = NLMSG_LENGTH(sizeof(struct tcmsg));
-    return NLMSG_DATA(&r->header);
-}
-
-/// Appends an attribute (a nest when `data` is NULL and `length` 0, closed by nest_end).
-static struct rtattr *put(struct request *r, unsigned short type, const void *data, size_t length) {
-    size_t offset = NLMSG_ALIGN(r->header.nlmsg_len);
-    if (offset + RTA_SPACE(length) > sizeof r->bytes) return NULL;
-    struct rtattr *attribute = (struct rtattr *)(r->bytes + offset);
-    attribute->rta_type = type;
-    attribute->rta_len = (unsigned short)RTA_LENGTH(length);
-    if (length) memcpy(RTA_DATA(attribute), data, length);
-    r->header.nlmsg_len = (unsigned)(offset + RTA_SPACE(length));
-    return attribute;
-}
-
-static void nest_end(struct request *r, struct rtattr *nest) {
-    nest->rta_len = (unsigned short)(r->bytes + r->header.nlmsg_len - (char *)nest);
-}
-
-/// Sends `r` and reads the kernel's acknowledgement: 0 or -errno.
-static int transact(int sock, struct request *r) {
-    static unsigned sequence;
-    r->header.nlmsg_seq = ++sequence;
-    if (send(sock, r, r->header.nlmsg_len, 0) < 0) return -errno;
-    char answer[1024];
-    for (;;) {
-        ssize_t n = recv(sock, answer, sizeof answer, 0);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return -errno;
-        }
-        for (struct nlmsghdr *h = (struct nlmsghdr *)answer; NLMSG_OK(h, (unsigned)n); h = NLMSG_NEXT(h, n)) {
-            if (h->nlmsg_seq != r->header.nlmsg_seq) continue;
-            if (h->nlmsg_type == NLMSG_ERROR) return ((struct nlmsgerr *)NLMSG_DATA(h))->error;
-        }
-    }
+static struct tcmsg *tc_message(struct netlink_request *r, int type, int flags) {
+    return netlink_begin(r, type, flags, sizeof(struct tcmsg));
 }
 
 /// Adds (RTM_NEWQDISC, failing if there is one) or deletes (RTM_DELQDISC) the interface's
 /// ingress qdisc, and with it its filters.
 static int ingress_qdisc(int sock, int index, int type) {
-    struct request r;
+    struct netlink_request r;
     struct tcmsg *tc = tc_message(&r, type, type == RTM_NEWQDISC ? NLM_F_CREATE | NLM_F_EXCL : 0);
     tc->tcm_family = AF_UNSPEC;
     tc->tcm_ifindex = index;
     tc->tcm_handle = TC_H_MAKE(TC_H_INGRESS, 0);
     tc->tcm_parent = TC_H_INGRESS;
-    if (type == RTM_NEWQDISC) put(&r, TCA_KIND, "ingress", sizeof "ingress");
-    return transact(sock, &r);
+    if (type == RTM_NEWQDISC) netlink_put(&r, TCA_KIND, "ingress", sizeof "ingress");
+    return netlink_transact(sock, &r);
 }
 
 /// On `from`'s ingress: a u32 filter that matches every frame, whose one action (mirred)
 /// sends it out of `to` and stops it there.
 static int add_redirect(int sock, int from, int to) {
-    struct request r;
+    struct netlink_request r;
     struct tcmsg *tc = tc_message(&r, RTM_NEWTFILTER, NLM_F_CREATE | NLM_F_EXCL);
     tc->tcm_family = AF_UNSPEC;
     tc->tcm_ifindex = from;
     tc->tcm_parent = TC_H_MAKE(TC_H_INGRESS, 0);
     tc->tcm_info = TC_H_MAKE(1u << 16, htons(ETH_P_ALL));
-    put(&r, TCA_KIND, "u32", sizeof "u32");
-    struct rtattr *options = put(&r, TCA_OPTIONS, NULL, 0);
+    netlink_put(&r, TCA_KIND, "u32", sizeof "u32");
+    struct rtattr *options = netlink_put(&r, TCA_OPTIONS, NULL, 0);
     // A selector with one key, mask 0 and value 0: every frame.
     _Alignas(struct tc_u32_sel) unsigned char match[sizeof(struct tc_u32_sel) + sizeof(struct tc_u32_key)];
     memset(match, 0, sizeof match);
     struct tc_u32_sel *selector = (struct tc_u32_sel *)match;
     selector->flags = TC_U32_TERMINAL;
     selector->nkeys = 1;
-    put(&r, TCA_U32_SEL, match, sizeof match);
-    struct rtattr *actions = put(&r, TCA_U32_ACT, NULL, 0);
-    struct rtattr *first = put(&r, 1, NULL, 0);
-    put(&r, TCA_ACT_KIND, "mirred", sizeof "mirred");
-    struct rtattr *parameters = put(&r, TCA_ACT_OPTIONS, NULL, 0);
+    netlink_put(&r, TCA_U32_SEL, match, sizeof match);
+    struct rtattr *actions = netlink_put(&r, TCA_U32_ACT, NULL, 0);
+    struct rtattr *first = netlink_put(&r, 1, NULL, 0);
+    netlink_put(&r, TCA_ACT_KIND, "mirred", sizeof "mirred");
+    struct rtattr *parameters = netlink_put(&r, TCA_ACT_OPTIONS, NULL, 0);
     struct tc_mirred mirred;
     memset(&mirred, 0, sizeof mirred);
     mirred.action = TC_ACT_STOLEN;
     mirred.eaction = TCA_EGRESS_REDIR;
     mirred.ifindex = (unsigned)to;
-    if (!put(&r, TCA_MIRRED_PARMS, &mirred, sizeof mirred)) return -ENOBUFS;
-    nest_end(&r, parameters);
-    nest_end(&r, first);
-    nest_end(&r, actions);
-    nest_end(&r, options);
-    return transact(sock, &r);
-}
-
-static int route_socket(void) {
-    int sock = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-    if (sock < 0) return -errno;
-    struct sockaddr_nl address = { .nl_family = AF_NETLINK };
-    if (bind(sock, (struct sockaddr *)&address, sizeof address) < 0) {
-        int saved = errno;
-        close(sock);
-        return -saved;
-    }
-    return sock;
+    if (!netlink_put(&r, TCA_MIRRED_PARMS, &mirred, sizeof mirred)) return -ENOBUFS;
+    netlink_nest_end(&r, parameters);
+    netlink_nest_end(&r, first);
+    netlink_nest_end(&r, actions);
+    netlink_nest_end(&r, options);
+    return netlink_transact(sock, &r);
 }
 
 int isorun_netns_mirror(int netns_fd, int index, int mtu, const char **step) {
     int home;
     *step = "enter the network namespace";
-    int rc = enter_namespace(netns_fd, &home);
+    int rc = netlink_enter_namespace(netns_fd, &home);
     if (rc < 0) return rc;
     // Opened inside: the tap, the ioctl socket and the netlink socket all belong to the
     // container's namespace from here on, whichever namespace the thread is in.
@@ -301,8 +224,8 @@ int isorun_netns_mirror(int netns_fd, int index, int mtu, const char **step) {
     int tap_error = errno;
     int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     int sock_error = errno;
-    int netlink = route_socket();
-    leave_namespace(home);
+    int netlink = netlink_route_socket();
+    netlink_leave_namespace(home);
     rc = 0;
     if (tap < 0) { *step = "open /dev/net/tun"; rc = -tap_error; }
     else if (sock < 0) { *step = "socket"; rc = -sock_error; }
@@ -342,12 +265,12 @@ fail:
 
 int isorun_netns_unmirror(int netns_fd, const char *name) {
     int home;
-    int rc = enter_namespace(netns_fd, &home);
+    int rc = netlink_enter_namespace(netns_fd, &home);
     if (rc < 0) return rc;
-    int netlink = route_socket();
+    int netlink = netlink_route_socket();
     unsigned index = if_nametoindex(name);
     int saved = errno;
-    leave_namespace(home);
+    netlink_leave_namespace(home);
     if (netlink < 0) return netlink;
     rc = index == 0 ? -saved : ingress_qdisc(netlink, (int)index, RTM_DELQDISC);
     close(netlink);

@@ -15,6 +15,9 @@ public struct BareLauncher: Launcher {
     public func launch(_ request: RunRequest, state: RunState) throws(IsorunError) -> any Workload {
         let configFile = "\(request.bundle.directory)/config.json"
         Log.debug("bare mode ignores the bundle's rootfs (\(request.bundle.rootfsPath)); the workload sees the host filesystem")
+        if let devices = request.bundle.config.linux?.netDevices, !devices.isEmpty {
+            Log.debug("bare mode ignores linux.netDevices: the workload shares the host's network, devices included")
+        }
         var plan = try ProcessSettings.basePlan(for: try request.process, configFile: configFile)
         request.applyLifecycle(to: &plan)
         plan.personality = ProcessSettings.personality(request.bundle.config.linux)

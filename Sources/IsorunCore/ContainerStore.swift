@@ -22,6 +22,9 @@ public struct ContainerRecord: Sendable, Equatable {
     public var hooks: Hooks?
     /// A container without a mount namespace: its mounts under this path on the host.
     public var hostMountRoot: String?
+    /// A container holding host network devices: its pinned network namespace, and the
+    /// devices in the run's record (see NetworkDeviceLoan).
+    public var networkNamespacePin: String?
     /// Whether the container's files are in a directory `<root>/<id>/` (a VM container's,
     /// or any container made before 2026-12-03's layout) rather than beside the run's
     /// record (see `ContainerStore`). Not written: where the record was found says it.
@@ -59,6 +62,7 @@ extension ContainerRecord {
             hooks: try o.optional("hooks", Hooks.init(json:))
         )
         hostMountRoot = try o.optional("hostMountRoot", JSONRead.string)
+        networkNamespacePin = try o.optional("networkNamespacePin", JSONRead.string)
     }
 }
 
@@ -77,6 +81,7 @@ extension ContainerRecord {
             writer.key("cgroupDirectories"); writer.strings(cgroupDirectories)
             if let hooks { writer.key("hooks"); hooks.write(to: &writer) }
             if let hostMountRoot { writer.key("hostMountRoot"); writer.string(hostMountRoot) }
+            if let networkNamespacePin { writer.key("networkNamespacePin"); writer.string(networkNamespacePin) }
         }
         return writer.text
     }
@@ -87,12 +92,12 @@ extension ContainerRecord {
     /// `delete` (kill it, remove the cgroup and the state): the process and the cgroup
     /// directories, one per line, then `end`, so a reader can tell a whole plan. Nil
     /// when these commands must do more: run poststart or poststop hooks, unmount a
-    /// container's host mounts, stop a VM.
+    /// container's host mounts, give back network devices, stop a VM.
     var lifecyclePlan: String? {
         let plainMode = mode == Mode.sandbox.rawValue || mode == Mode.bare.rawValue
         let hooksAfterCreate = !(hooks?.poststart ?? []).isEmpty || !(hooks?.poststop ?? []).isEmpty
         // isorun-oci reads up to 16 directories (MAX_CGROUPS) and one path per line.
-        guard plainMode, !hooksAfterCreate, hostMountRoot == nil, cgroupDirectories.count <= 16,
+        guard plainMode, !hooksAfterCreate, hostMountRoot == nil, networkNamespacePin == nil, cgroupDirectories.count <= 16,
               cgroupDirectories.allSatisfy({ $0.hasPrefix("/") && !$0.utf8.contains(UInt8(ascii: "\n")) }) else { return nil }
         // Appended one by one: `joined` would cost a scan of every protocol conformance in
         // the binary on the first create (see joinedWithoutLookup).
@@ -322,6 +327,7 @@ public struct ContainerStore: Sendable {
                                      created: ContainerRecord.now(), annotations: request.bundle.config.annotations,
                                      cgroupDirectories: state.cgroupDirectories, hooks: request.bundle.config.hooks)
         record.hostMountRoot = state.hostMountRoot
+        record.networkNamespacePin = state.networkNamespacePin
         try save(record)
         return record
     }
@@ -384,6 +390,11 @@ public struct ContainerStore: Sendable {
             usleep(2_000)
         }
         if let hostMountRoot = record.hostMountRoot { MountTable.unmountAll(under: hostMountRoot) }
+        // Host network devices go back while their namespace is still pinned.
+        if record.networkNamespacePin != nil {
+            let runRecord = record.hasStateDirectory ? "\(directory(of: record.id))/\(RunState.recordFile)" : directory(of: record.id)
+            (try? RunRecord.load(from: runRecord))?.networkDeviceLoan?.giveBack()
+        }
         // A VM's monitor killed by `delete --force` had no time to give back the interfaces
         // its VM took over (see GuestNetwork); its run record still lists them.
         if record.mode == Mode.vm.rawValue {

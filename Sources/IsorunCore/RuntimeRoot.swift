@@ -208,6 +208,34 @@ public final class RunState {
         try? save()
     }
 
+    /// A file of this run's beside its record (`<entry>+<name>`), or in its directory.
+    public func companionPath(_ name: String) -> String {
+        hasDirectory ? "\(path)/\(name)" : Self.companion(name, of: path)
+    }
+
+    /// Records, before it is made, the bind mount that keeps a container's network
+    /// namespace alive while it holds lent devices (see NetworkDeviceLoan).
+    public func recordNetworkNamespacePin(_ pinPath: String) throws(IsorunError) {
+        record.networkNamespacePin = pinPath
+        try save()
+    }
+
+    /// Takes back the pin and the devices once everything lent is back.
+    public func forgetNetworkNamespacePin() {
+        record.networkNamespacePin = nil
+        record.lentDevices = []
+        try? save()
+    }
+
+    /// The pinned namespace, if this run lends devices.
+    public var networkNamespacePin: String? { record.networkNamespacePin }
+
+    /// Records a device before it moves into the container.
+    public func recordLent(_ device: LentNetworkDevice) throws(IsorunError) {
+        record.lentDevices.append(device)
+        try save()
+    }
+
     func save() throws(IsorunError) {
         do { try lock.replaceContents(record.serialized) } catch {
             throw IsorunError("runtime state", error)
@@ -234,6 +262,9 @@ struct RunRecord {
     var hostMountRoot: String?
     /// Interfaces of network namespaces that redirect to a VM's tap.
     var mirrors: [(interface: String, namespacePath: String)]
+    /// The bind mount that keeps a container's network namespace while it has lent devices.
+    var networkNamespacePin: String? = nil
+    var lentDevices: [LentNetworkDevice] = []
 
     var serialized: String {
         var lines = ["id=\(id)", "mode=\(mode)"]
@@ -241,6 +272,8 @@ struct RunRecord {
         lines += processes.map { "process=\($0.pid) \($0.startTime)" }
         if let hostMountRoot { lines.append("mounts=\(hostMountRoot)") }
         lines += mirrors.map { "mirror=\($0.interface) \($0.namespacePath)" }
+        if let networkNamespacePin { lines.append("netns=\(networkNamespacePin)") }
+        lines += lentDevices.map { "netdev=\($0.recordValue)" }
         return lines.joinedWithoutLookup(separator: "\n") + "\n"
     }
 
@@ -254,6 +287,8 @@ struct RunRecord {
             case "mode": record.mode = value
             case "cgroup": record.cgroupDirectories.append(value)
             case "mounts": record.hostMountRoot = value
+            case "netns": record.networkNamespacePin = value
+            case "netdev": if let device = LentNetworkDevice(recordValue: value) { record.lentDevices.append(device) }
             case "mirror":
                 // An interface name has no spaces; the path after it may.
                 if let space = value.firstIndex(of: " ") {
@@ -275,13 +310,20 @@ struct RunRecord {
         for mirror in mirrors { NetworkMirror.unmirror(interface: mirror.interface, namespacePath: mirror.namespacePath) }
     }
 
-    /// Kills recorded processes (only if the pid still names the same process) and cgroups.
+    /// The devices a container holds and their pinned namespace, when it lends any.
+    var networkDeviceLoan: NetworkDeviceLoan? {
+        networkNamespacePin.map { NetworkDeviceLoan(pinPath: $0, devices: lentDevices) }
+    }
+
+    /// Kills recorded processes (only if the pid still names the same process) and cgroups,
+    /// and gives lent network devices back.
     func cleanUp() {
         for (pid, start) in processes where Processes.startTime(of: pid) == start {
             Processes.signal(pid, SIGKILL)
         }
         if let hostMountRoot { MountTable.unmountAll(under: hostMountRoot) }
         releaseMirrors()
+        networkDeviceLoan?.giveBack()
         guard !cgroupDirectories.isEmpty, let layout = try? CgroupLayout.host() else { return }
         let cgroup = Cgroups.restore(directories: cgroupDirectories.filter(Files.isDirectory), layout: layout)
         try? cgroup.killAllAndDestroy()

@@ -125,10 +125,39 @@ public struct SandboxLauncher: Launcher {
             plan.joins.append((descriptor, NamespaceFlags.network))
             plan.bringUpLoopback = false  // done where it was made
         }
-        let pid = try WorkloadCgroup.spawn(plan, into: cgroup, for: request, prepare: prepare)
+        // linux.netDevices go into the namespace before the process runs: at once where the
+        // namespace exists already (made ahead, or joined), else once clone has made it.
+        let loan = LoanBox()
+        if let requested = linux?.netDevices, !requested.isEmpty {
+            let ready = plan.joins.first { $0.type == NamespaceFlags.network }?.fd
+            if let ready {
+                loan.value = try NetworkDeviceLoan.lend(requested, to: ready, state: state, configFile: configFile)
+            } else {
+                let userPart = prepare
+                prepare = { pid throws(IsorunError) in
+                    try userPart?(pid)
+                    let namespace = open("/proc/\(pid)/ns/net", O_RDONLY | O_CLOEXEC)
+                    guard namespace >= 0 else {
+                        throw IsorunError("\(configFile): linux.netDevices", SystemError("open", "/proc/\(pid)/ns/net"))
+                    }
+                    defer { close(namespace) }
+                    loan.value = try NetworkDeviceLoan.lend(requested, to: namespace, state: state, configFile: configFile)
+                }
+            }
+        }
+        let pid: pid_t
+        do { pid = try WorkloadCgroup.spawn(plan, into: cgroup, for: request, prepare: prepare) } catch {
+            loan.value?.giveBack()
+            throw error
+        }
         return SandboxWorkload(pid: pid, cgroup: cgroup, isNamespaceInit: namespaces.createsPidNamespace,
-                               hostMountRoot: state.hostMountRoot)
+                               hostMountRoot: state.hostMountRoot, networkDevices: loan.value)
     }
+}
+
+/// The loan a launch makes, set from inside the spawn's `prepare` when that is where it happens.
+private final class LoanBox {
+    var value: NetworkDeviceLoan?
 }
 
 extension SandboxLauncher {
@@ -180,13 +209,17 @@ final class SandboxWorkload: Workload {
     let cgroup: any CgroupManager
     let isNamespaceInit: Bool
     let hostMountRoot: String?
+    /// Host network devices in the container's namespace, which go back after it ends.
+    let networkDevices: NetworkDeviceLoan?
     private var cleaned = false
 
-    init(pid: pid_t, cgroup: any CgroupManager, isNamespaceInit: Bool, hostMountRoot: String?) {
+    init(pid: pid_t, cgroup: any CgroupManager, isNamespaceInit: Bool, hostMountRoot: String?,
+         networkDevices: NetworkDeviceLoan? = nil) {
         self.pid = pid
         self.cgroup = cgroup
         self.isNamespaceInit = isNamespaceInit
         self.hostMountRoot = hostMountRoot
+        self.networkDevices = networkDevices
     }
 
     func cleanUp() {
@@ -196,6 +229,7 @@ final class SandboxWorkload: Workload {
         // joined from outside it or shares no PID namespace with it.
         do { try cgroup.killAllAndDestroy() } catch { Log.warning("\(error)") }
         if let hostMountRoot { MountTable.unmountAll(under: hostMountRoot) }
+        networkDevices?.giveBack()
     }
 }
 

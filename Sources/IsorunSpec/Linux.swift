@@ -32,6 +32,9 @@ public struct Linux: Sendable, Encodable, Equatable {
     public var intelRdt: IntelRdt?
     /// NUMA memory policy of the container's process (runtime-spec 1.3).
     public var memoryPolicy: MemoryPolicy?
+    /// Host network devices to move into the container's network namespace, keyed by
+    /// their host name (runtime-spec 1.3).
+    public var netDevices: [String: NetDevice]?
 
     /// Builds a Linux section in code.
     public init(
@@ -219,6 +222,7 @@ extension Linux {
         )
         intelRdt = try o.optional("intelRdt", IntelRdt.init(json:))
         memoryPolicy = try o.optional("memoryPolicy", MemoryPolicy.init(json:))
+        netDevices = try o.optional("netDevices", JSONRead.objectMap(NetDevice.init(json:)))
     }
 }
 

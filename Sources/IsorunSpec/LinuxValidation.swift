@@ -66,6 +66,9 @@ extension ConfigValidator {
         for problem in linux.memoryPolicy?.problems ?? [] {
             report("linux.memoryPolicy.\(problem.field)", problem.message)
         }
+        if let netDevices = linux.netDevices {
+            check(netDevices: netDevices, config: config)
+        }
         if let offsets = linux.timeOffsets {
             check(offsets, newTimeNamespace: namespaces.contains { $0.type == .time && ($0.path ?? "").isEmpty })
         }

@@ -52,6 +52,9 @@ public struct VMLauncher: Launcher {
         if request.bundle.config.linux?.seccomp?.notifiesAgent == true {
             throw IsorunError("\(configFile): linux.seccomp: SCMP_ACT_NOTIFY needs an agent on the host, which the guest cannot reach")
         }
+        if let devices = request.bundle.config.linux?.netDevices, !devices.isEmpty {
+            throw IsorunError("\(configFile): linux.netDevices: vm mode does not move host network devices into the guest yet; run this bundle in sandbox mode")
+        }
         // The VM is the boundary, but the bundle still says what its process may do inside
         // it: isorun-init applies these as the sandbox does (the filter compiled here).
         let privileges = try WorkloadPrivileges(process: process, seccomp: request.bundle.config.linux?.seccomp,

@@ -348,6 +348,31 @@ int isorun_netns_mirror(int netns_fd, int index, int mtu, const char **step);
 /// namespace `netns_fd`; 0, or -errno (-ENODEV, -EINVAL: nothing to remove).
 int isorun_netns_unmirror(int netns_fd, const char *name);
 
+/// A permanent address of a network device, read before the device changes namespace
+/// (the kernel drops a device's addresses when it moves it) and added again after.
+struct isorun_netdev_address {
+    int family;   // AF_INET or AF_INET6
+    int prefix;
+    int scope;
+    /// The device's own address, and on a point-to-point link its peer's (`has_peer`).
+    unsigned char local[16];
+    unsigned char peer[16];
+    int has_peer;
+};
+
+/// The permanent addresses of the device `name` in the namespace `netns_fd` (-1: the
+/// calling thread's), IPv6 link-local ones left out: at most `max`. Their count, or -errno
+/// (-ENODEV: no such device) (network_devices.c).
+int isorun_netdev_addresses(int netns_fd, const char *name, struct isorun_netdev_address *out, int max);
+/// Sets the device `name` of the namespace `from_netns_fd` (-1: the calling thread's)
+/// down and moves it into the namespace `to_netns_fd` as `new_name`, in one request.
+/// 0, or -errno with `*step` naming what failed.
+int isorun_netdev_move(int from_netns_fd, const char *name, int to_netns_fd, const char *new_name, const char **step);
+/// In the namespace `netns_fd` (-1: the calling thread's): adds `addresses` to the device
+/// `name` (replacing equal ones) and, with `up`, sets it up. 0, or -errno with `*step`.
+int isorun_netdev_configure(int netns_fd, const char *name, const struct isorun_netdev_address *addresses, int count,
+                            int up, const char **step);
+
 struct isorun_spawn_handle {
     pid_t pid;
     int sync_fd;   // parent's write end: one byte releases the child
