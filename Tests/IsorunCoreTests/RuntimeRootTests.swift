@@ -120,3 +120,38 @@ struct ContainerLayoutTests {
                                  annotations: nil, cgroupDirectories: [], hooks: nil).hasStateDirectory)
     }
 }
+
+struct LentNetworkDeviceRecordTests {
+    /// What a run records of a lent device is what the sweep after a crash reads back.
+    @Test func aLentDeviceSurvivesTheRunRecord() throws {
+        let device = LentNetworkDevice(hostName: "veth-a", containerName: "eth9", addresses: [
+            NetworkDeviceAddress(family: AF_INET, prefixLength: 24, scope: 0, local: [10, 1, 2, 3]),
+            NetworkDeviceAddress(family: AF_INET, prefixLength: 32, scope: 0, local: [10, 1, 2, 4], peer: [10, 1, 2, 5]),
+            NetworkDeviceAddress(family: AF_INET6, prefixLength: 64, scope: 0, local: [0xfd] + Array(repeating: 0, count: 14) + [1]),
+        ])
+        var record = RunRecord(id: "x", mode: "sandbox", cgroupDirectories: [], processes: [], hostMountRoot: nil, mirrors: [])
+        record.networkNamespacePin = "/run/isorun/x+netns"
+        record.lentDevices = [device, LentNetworkDevice(hostName: "eth1", containerName: "eth1", addresses: [])]
+        let path = try Self.temporaryFile()
+        defer { unlink(path) }
+        try Files.write(path, record.serialized, create: true)
+        let loaded = try RunRecord.load(from: path)
+        #expect(loaded.networkNamespacePin == "/run/isorun/x+netns")
+        #expect(loaded.lentDevices == record.lentDevices)
+        #expect(loaded.networkDeviceLoan?.devices.count == 2)
+    }
+
+    @Test func aDamagedAddressIsNotReadAsOne() {
+        #expect(NetworkDeviceAddress(recordToken: "2,24,0,0a01020") == nil)
+        #expect(NetworkDeviceAddress(recordToken: "2,24,0,0a010203,zz") == nil)
+        #expect(NetworkDeviceAddress(recordToken: "2,24,0,0a010203")?.local == [10, 1, 2, 3])
+    }
+
+    static func temporaryFile() throws -> String {
+        var template = Array("/tmp/isorun-record-XXXXXX".utf8CString)
+        let fd = mkstemp(&template)
+        try #require(fd >= 0)
+        close(fd)
+        return String(cString: template)
+    }
+}

@@ -53,6 +53,14 @@ struct DecodingTests {
         #expect(try RuntimeConfig.decode([UInt8](encoded), file: "re-encoded.json") == config)
     }
 
+    @Test func netDevicesAreAMapOfHostNamesToContainerNames() throws {
+        let config = try decode(#"{"ociVersion": "1.3.0", "linux": {"netDevices": {"eth0": {"name": "net0"}, "eth1": {}}}}"#)
+        #expect(config.linux?.netDevices == ["eth0": NetDevice(name: "net0"), "eth1": NetDevice()])
+        #expect(config.linux?.netDevices?["eth1"]?.containerName(hostName: "eth1") == "eth1")
+        let error = try #require(specError { _ = try decode(#"{"ociVersion": "1.3.0", "linux": {"netDevices": {"eth0": {"name": 7}}}}"#) })
+        #expect(error.jsonPath == "linux.netDevices.eth0.name")
+    }
+
     @Test func clockOffsetsAreReadPerClock() throws {
         let config = try decode(#"{"ociVersion": "1.2.0", "linux": {"namespaces": [{"type": "time"}], "timeOffsets": {"monotonic": {"secs": -3, "nanosecs": 5}, "boottime": {"secs": 604800}}}}"#)
         #expect(config.linux?.timeOffsets == ["monotonic": TimeOffset(secs: -3, nanosecs: 5), "boottime": TimeOffset(secs: 604800)])

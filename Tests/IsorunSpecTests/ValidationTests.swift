@@ -142,6 +142,29 @@ struct ValidationTests {
         #expect(config.validationErrors(file: "config.json").isEmpty)
     }
 
+    @Test func netDevicesNeedANetworkNamespaceValidNamesAndOneNameEach() throws {
+        var config = minimalConfig()
+        var linux = Linux(namespaces: [Namespace(type: .pid)])
+        linux.netDevices = ["eth0": NetDevice(name: "net0")]
+        config.linux = linux
+        let shared = try onlyProblem(config)
+        #expect(shared.jsonPath == "linux.netDevices")
+        #expect(shared.message.contains("own network namespace"))
+
+        linux.namespaces = [Namespace(type: .network, path: "/run/netns/a")]
+        linux.netDevices = ["eth0": NetDevice(name: "net0"), "eth1": NetDevice(name: "net0"), "bad/name": NetDevice(),
+                            "eth2": NetDevice(name: "sixteen-bytes-xx"), "eth3": NetDevice(name: "")]
+        config.linux = linux
+        let problems = config.validationErrors(file: "config.json")
+        #expect(problems.map(\.jsonPath) == ["linux.netDevices", "linux.netDevices.eth1.name", "linux.netDevices.eth2.name"])
+        #expect(problems[1].message.contains("also the container's name for 'eth0'"), "\(problems)")
+
+        // An empty name keeps the host's; a joined namespace is the container's own too.
+        linux.netDevices = ["eth0": NetDevice(name: ""), "eth1": NetDevice(name: "eth0x")]
+        config.linux = linux
+        #expect(config.validationErrors(file: "config.json").isEmpty)
+    }
+
     @Test func personalityFlagsAreNotDefinedYet() throws {
         var config = minimalConfig()
         config.linux = Linux(personality: Personality(domain: "LINUX32", flags: ["ADDR_NO_RANDOMIZE"]))

@@ -1,0 +1,220 @@
+import Foundation
+import Glibc
+import Testing
+
+/// A veth pair on the host, one end (`lent`) with an IPv4 and an IPv6 address: the
+/// device a config lends to a container. A veth dies with the namespace it is in, so a
+/// runtime that let the container's namespace go before giving it back loses it.
+struct HostVethPair {
+    let lent: String
+    let peer: String
+    let address4 = "10.214.\(getpid() % 200).1/24"
+    let address6 = "fd00:214:\(getpid() % 200)::1/64"
+
+    init() throws {
+        let tag = "\(getpid() % 10000)x\(UInt16.random(in: 0...UInt16.max) % 1000)"
+        lent = "ird\(tag)"
+        peer = "irp\(tag)"
+        for command in [
+            ["link", "add", lent, "type", "veth", "peer", "name", peer],
+            ["addr", "add", address4, "dev", lent],
+            ["addr", "add", address6, "dev", lent, "nodad"],
+            ["link", "set", lent, "up"],
+        ] {
+            let result = try IsorunRunner.runProgram("/usr/sbin/ip", command)
+            guard result.status == 0 else {
+                remove()
+                throw TestSetupError("ip \(command.joined(separator: " ")): \(result.err)")
+            }
+        }
+    }
+
+    /// `ip -o addr show dev NAME` and the link's flags on the host; nil when the host has no such device.
+    func onHost(_ name: String? = nil) throws -> (addresses: String, up: Bool)? {
+        let device = name ?? lent
+        // Read before the addresses: a device leaving the host while this looks is gone.
+        guard let flags = try? String(contentsOfFile: "/sys/class/net/\(device)/flags", encoding: .utf8) else { return nil }
+        let addresses = try IsorunRunner.runProgram("/usr/sbin/ip", ["-o", "addr", "show", "dev", device]).out
+        let up = (Int(flags.trimmingCharacters(in: .whitespacesAndNewlines).dropFirst(2), radix: 16) ?? 0) & 1 == 1
+        return (addresses, up)
+    }
+
+    func remove() {
+        _ = try? IsorunRunner.runProgram("/usr/sbin/ip", ["link", "del", lent])
+    }
+
+    /// A copy of hello.bundle running `args`, with its own network namespace and `devices`
+    /// as linux.netDevices.
+    func bundle(args: [String], devices: [String: Any]) throws -> String {
+        try IsorunRunner.bundleCopy("hello", args: args) { config in
+            IsorunRunner.edit(&config, at: ["linux"]) { linux in
+                var namespaces = (linux["namespaces"] as? [[String: Any]] ?? []).filter { $0["type"] as? String != "network" }
+                namespaces.append(["type": "network"])
+                linux["namespaces"] = namespaces
+                linux["netDevices"] = devices
+            }
+        }
+    }
+}
+
+/// linux.netDevices: the device is in the container under its new name, with its
+/// addresses, up; afterwards it is on the host again under its own name, down, with its
+/// addresses; on every way out (a failed launch, delete, a killed isorun).
+@Suite(.serialized) struct NetworkDeviceTests {
+    static let available: Bool = {
+        guard IsorunRunner.canRun else { return false }
+        guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip") else {
+            print("SKIP NetworkDeviceTests: no /usr/sbin/ip (iproute2) to make a veth pair")
+            return false
+        }
+        return true
+    }()
+
+    /// Inside: the device's addresses and flags, as the container's own `ip` shows them.
+    static let inside = "ip -o addr show dev eth9; cat /sys/class/net/eth9/flags; ls /sys/class/net"
+
+    @Test func theDeviceIsInTheContainerRenamedAddressedAndUpThenBackOnTheHost() throws {
+        guard Self.available else { return }
+        let veth = try HostVethPair()
+        defer { veth.remove() }
+        let bundle = try veth.bundle(args: ["sh", "-c", Self.inside], devices: [veth.lent: ["name": "eth9"]])
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let root = try Self.privateRoot()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let result = try IsorunRunner.run(["--root", root, "run", "--mode", "sandbox", "--id", IsorunRunner.uniqueID("netdev"), bundle])
+        #expect(result.status == 0, "\(result.err)")
+        #expect(result.out.contains("inet \(veth.address4)"), "\(result.out)")
+        #expect(result.out.contains("inet6 \(veth.address6)"), "\(result.out)")
+        let flags = result.out.split(separator: "\n").first { $0.hasPrefix("0x") }.flatMap { Int($0.dropFirst(2), radix: 16) }
+        #expect(flags.map { $0 & 1 == 1 } == true, "eth9 is not up inside: \(result.out)")
+        #expect(!result.out.contains(veth.lent), "the host's name is visible inside: \(result.out)")
+
+        let home = try #require(try veth.onHost(), "the device did not come back to the host")
+        #expect(home.addresses.contains(veth.address4) && home.addresses.contains(veth.address6), "\(home.addresses)")
+        #expect(!home.up, "a device given back must be down")
+        #expect(try veth.onHost("eth9") == nil)
+        #expect(try Self.leftovers(in: root).isEmpty)
+    }
+
+    @Test func withoutANameTheDeviceKeepsItsHostName() throws {
+        guard Self.available else { return }
+        let veth = try HostVethPair()
+        defer { veth.remove() }
+        let bundle = try veth.bundle(args: ["cat", "/sys/class/net/\(veth.lent)/operstate"], devices: [veth.lent: [String: Any]()])
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let root = try Self.privateRoot()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let result = try IsorunRunner.run(["--root", root, "run", "--mode", "sandbox", "--id", IsorunRunner.uniqueID("netdev"), bundle])
+        #expect(result.status == 0, "\(result.err)")
+        #expect(try veth.onHost() != nil)
+    }
+
+    @Test func aNameTakenInTheContainerIsAnErrorAndTheDeviceStaysOnTheHost() throws {
+        guard Self.available else { return }
+        let veth = try HostVethPair()
+        defer { veth.remove() }
+        let bundle = try veth.bundle(args: ["true"], devices: [veth.lent: ["name": "lo"]])
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let root = try Self.privateRoot()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let result = try IsorunRunner.run(["--root", root, "run", "--mode", "sandbox", bundle])
+        #expect(result.status == 125)
+        #expect(result.err.contains("linux.netDevices.\(veth.lent)") && result.err.contains("named lo"), "\(result.err)")
+        let home = try #require(try veth.onHost(), "the device was lost")
+        #expect(home.addresses.contains(veth.address4), "\(home.addresses)")
+        #expect(try Self.leftovers(in: root).isEmpty)
+    }
+
+    @Test func aMissingDeviceIsAnErrorThatNamesItAndGivesBackTheOthers() throws {
+        guard Self.available else { return }
+        let veth = try HostVethPair()
+        defer { veth.remove() }
+        // Sorted by host name, the veth ("ird…") moves before "zz-missing" fails.
+        let bundle = try veth.bundle(args: ["true"], devices: [veth.lent: ["name": "eth9"], "zz-missing": [String: Any]()])
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let root = try Self.privateRoot()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let result = try IsorunRunner.run(["--root", root, "run", "--mode", "sandbox", bundle])
+        #expect(result.status == 125)
+        #expect(result.err.contains("linux.netDevices.zz-missing: no network device of that name on the host"), "\(result.err)")
+        let home = try #require(try veth.onHost(), "the device moved first was not given back")
+        #expect(home.addresses.contains(veth.address4), "\(home.addresses)")
+        #expect(try Self.leftovers(in: root).isEmpty)
+    }
+
+    @Test func createHoldsTheDeviceAndDeleteGivesItBack() throws {
+        guard Self.available else { return }
+        let veth = try HostVethPair()
+        defer { veth.remove() }
+        let bundle = try veth.bundle(args: ["sleep", "30"], devices: [veth.lent: ["name": "eth9"]])
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let root = try Self.privateRoot()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let id = IsorunRunner.uniqueID("netdev")
+        #expect(try IsorunRunner.create(bundle: bundle, root: root, id: id) == 0)
+        #expect(try veth.onHost() == nil, "create left the device on the host")
+        // The container's process is killed first: its namespace must outlive it.
+        let state = try IsorunRunner.run(["--root", root, "state", id])
+        if let pid = (try JSONSerialization.jsonObject(with: state.stdout) as? [String: Any])?["pid"] as? Int {
+            kill(pid_t(pid), SIGKILL)
+        }
+        usleep(100_000)
+        let deleted = try IsorunRunner.run(["--root", root, "delete", "--force", id])
+        #expect(deleted.status == 0, "\(deleted.err)")
+        let home = try #require(try veth.onHost(), "delete did not give the device back")
+        #expect(home.addresses.contains(veth.address4), "\(home.addresses)")
+        #expect(try Self.leftovers(in: root).isEmpty)
+    }
+
+    @Test func aKilledIsorunsDevicesComeBackWithTheNextRun() throws {
+        guard Self.available else { return }
+        let veth = try HostVethPair()
+        defer { veth.remove() }
+        let bundle = try veth.bundle(args: ["sleep", "30"], devices: [veth.lent: ["name": "eth9"]])
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let root = try Self.privateRoot()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let started = try IsorunRunner.start(["--root", root, "run", "--mode", "sandbox", bundle])
+        var moved = false
+        for _ in 0..<200 where !moved {
+            usleep(10_000)
+            moved = (try? veth.onHost()) == nil
+        }
+        kill(started.0.processIdentifier, SIGKILL)
+        _ = IsorunRunner.finish(started)
+        #expect(moved, "the device never left the host")
+        // The container died with its supervisor; the pinned namespace still holds the veth.
+        let next = try IsorunRunner.run(["--root", root, "run", "--mode", "sandbox", IsorunRunner.bundle("hello"), "--", "true"])
+        #expect(next.status == 0, "\(next.err)")
+        let home = try #require(try veth.onHost(), "the sweep did not give the device back")
+        #expect(home.addresses.contains(veth.address4), "\(home.addresses)")
+        #expect(try Self.leftovers(in: root).isEmpty)
+    }
+
+    @Test func vmModeRefusesToMoveDevices() throws {
+        guard Self.available else { return }
+        let bundle = try IsorunRunner.bundleCopy("hello", args: ["true"]) { config in
+            IsorunRunner.edit(&config, at: ["linux"]) { $0["netDevices"] = ["eth0": ["name": "eth9"]] }
+        }
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let result = try IsorunRunner.run(["run", "--mode", "vm", bundle])
+        #expect(result.status == 125)
+        #expect(result.err.contains("linux.netDevices: vm mode does not move host network devices"), "\(result.err)")
+        #expect(FileManager.default.fileExists(atPath: "/sys/class/net/eth0"))
+    }
+
+    /// A runtime root of the test's own, so that its entries are the test's.
+    static func privateRoot() throws -> String {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-root-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        return root
+    }
+
+    /// What isorun left under `root`: state entries and mounts (the namespace's pin).
+    static func leftovers(in root: String) throws -> [String] {
+        let entries = try FileManager.default.contentsOfDirectory(atPath: root)
+        let mounts = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
+            .split(separator: "\n").filter { $0.contains(root) }.map(String.init)
+        return entries + mounts
+    }
+}
