@@ -233,6 +233,8 @@ struct FeaturesCommand: ParsableCommand {
             var selinux = Enabled(enabled: false)
             var intelRdt = Enabled(enabled: false)
             var mountExtensions = MountExtensions()
+            /// runtime-spec 1.3's `linux.netDevices`, in sandbox mode.
+            var netDevices = Enabled(enabled: true)
         }
         var ociVersionMin = "1.0.0"
         var ociVersionMax = "1.2.0"
