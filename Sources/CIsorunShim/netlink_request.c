@@ -32,11 +32,15 @@ void netlink_nest_end(struct netlink_request *r, struct rtattr *nest) {
     nest->rta_len = (unsigned short)(r->bytes + r->header.nlmsg_len - (char *)nest);
 }
 
-int netlink_transact(int sock, struct netlink_request *r) {
+int netlink_exchange(int sock, struct netlink_request *r, void (*on_message)(const struct nlmsghdr *, void *),
+                     void *context) {
     static unsigned sequence;
     r->header.nlmsg_seq = ++sequence;
     if (send(sock, r, r->header.nlmsg_len, 0) < 0) return -errno;
-    char answer[1024];
+    // A dump ends with NLMSG_DONE, anything else with its NLMSG_ERROR (0: the ack), or
+    // for a GET without NLM_F_ACK with its one answer.
+    int one_answer = !(r->header.nlmsg_flags & (NLM_F_ACK | NLM_F_DUMP));
+    char answer[8192];
     for (;;) {
         ssize_t n = recv(sock, answer, sizeof answer, 0);
         if (n < 0) {
@@ -46,9 +50,14 @@ int netlink_transact(int sock, struct netlink_request *r) {
         for (struct nlmsghdr *h = (struct nlmsghdr *)answer; NLMSG_OK(h, (unsigned)n); h = NLMSG_NEXT(h, n)) {
             if (h->nlmsg_seq != r->header.nlmsg_seq) continue;
             if (h->nlmsg_type == NLMSG_ERROR) return ((struct nlmsgerr *)NLMSG_DATA(h))->error;
+            if (h->nlmsg_type == NLMSG_DONE) return 0;
+            if (on_message) on_message(h, context);
+            if (one_answer) return 0;
         }
     }
 }
+
+int netlink_transact(int sock, struct netlink_request *r) { return netlink_exchange(sock, r, NULL, NULL); }
 
 int netlink_route_socket(void) {
     int sock = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);

@@ -21,6 +21,11 @@ void *netlink_begin(struct netlink_request *r, int type, int flags, size_t famil
 /// netlink_nest_end); NULL when it does not fit.
 struct rtattr *netlink_put(struct netlink_request *r, unsigned short type, const void *data, size_t length);
 void netlink_nest_end(struct netlink_request *r, struct rtattr *nest);
+/// Sends `r` and reads the kernel's answers up to the end of the exchange (its
+/// acknowledgement, the end of a dump, or a GET's one answer), handing each data message
+/// to `on_message` (may be NULL). 0, or -errno from the kernel or the socket.
+int netlink_exchange(int sock, struct netlink_request *r, void (*on_message)(const struct nlmsghdr *, void *),
+                     void *context);
 /// Sends `r` and reads the kernel's acknowledgement: 0 or -errno.
 int netlink_transact(int sock, struct netlink_request *r);
 /// A bound NETLINK_ROUTE socket of the calling thread's network namespace, or -errno.

@@ -24,6 +24,10 @@ static int socket_in(int netns_fd) {
     return sock;
 }
 
+static void keep_index(const struct nlmsghdr *h, void *index) {
+    if (h->nlmsg_type == RTM_NEWLINK) *(int *)index = ((const struct ifinfomsg *)NLMSG_DATA(h))->ifi_index;
+}
+
 /// The index of `name` in the namespace `sock` belongs to, or -errno (-ENODEV: none).
 static int index_of(int sock, const char *name) {
     struct netlink_request r;
@@ -31,25 +35,9 @@ static int index_of(int sock, const char *name) {
     r.header.nlmsg_flags &= (unsigned short)~NLM_F_ACK;
     link->ifi_family = AF_UNSPEC;
     netlink_put(&r, IFLA_IFNAME, name, strlen(name) + 1);
-    static unsigned sequence = 1u << 30;
-    r.header.nlmsg_seq = ++sequence;
-    if (send(sock, &r, r.header.nlmsg_len, 0) < 0) return -errno;
-    char answer[4096];
-    for (;;) {
-        ssize_t n = recv(sock, answer, sizeof answer, 0);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return -errno;
-        }
-        for (struct nlmsghdr *h = (struct nlmsghdr *)answer; NLMSG_OK(h, (unsigned)n); h = NLMSG_NEXT(h, n)) {
-            if (h->nlmsg_seq != r.header.nlmsg_seq) continue;
-            if (h->nlmsg_type == NLMSG_ERROR) {
-                int error = ((struct nlmsgerr *)NLMSG_DATA(h))->error;
-                return error < 0 ? error : -ENODEV;
-            }
-            if (h->nlmsg_type == RTM_NEWLINK) return ((struct ifinfomsg *)NLMSG_DATA(h))->ifi_index;
-        }
-    }
+    int index = -ENODEV;
+    int rc = netlink_exchange(sock, &r, keep_index, &index);
+    return rc < 0 ? rc : index;
 }
 
 /// Sets or clears IFF_UP on the interface `index`.
@@ -93,6 +81,18 @@ static int take_address(const struct nlmsghdr *h, int index, struct isorun_netde
     return 1;
 }
 
+struct address_list {
+    int index;
+    struct isorun_netdev_address *out;
+    int max, count;
+};
+
+static void keep_address(const struct nlmsghdr *h, void *context) {
+    struct address_list *list = context;
+    if (h->nlmsg_type == RTM_NEWADDR && list->count < list->max && take_address(h, list->index, &list->out[list->count]))
+        list->count++;
+}
+
 int isorun_netdev_addresses(int netns_fd, const char *name, struct isorun_netdev_address *out, int max) {
     int sock = socket_in(netns_fd);
     if (sock < 0) return sock;
@@ -104,29 +104,10 @@ int isorun_netdev_addresses(int netns_fd, const char *name, struct isorun_netdev
     struct netlink_request r;
     struct ifaddrmsg *request = netlink_begin(&r, RTM_GETADDR, NLM_F_DUMP, sizeof *request);
     request->ifa_family = AF_UNSPEC;
-    r.header.nlmsg_seq = 1;
-    int count = 0, rc = 0;
-    if (send(sock, &r, r.header.nlmsg_len, 0) < 0) rc = -errno;
-    char answer[8192];
-    for (int done = rc < 0; !done;) {
-        ssize_t n = recv(sock, answer, sizeof answer, 0);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            rc = -errno;
-            break;
-        }
-        for (struct nlmsghdr *h = (struct nlmsghdr *)answer; NLMSG_OK(h, (unsigned)n); h = NLMSG_NEXT(h, n)) {
-            if (h->nlmsg_type == NLMSG_DONE) { done = 1; break; }
-            if (h->nlmsg_type == NLMSG_ERROR) {
-                rc = ((struct nlmsgerr *)NLMSG_DATA(h))->error;
-                done = 1;
-                break;
-            }
-            if (h->nlmsg_type == RTM_NEWADDR && count < max && take_address(h, index, &out[count])) count++;
-        }
-    }
+    struct address_list list = { index, out, max, 0 };
+    int rc = netlink_exchange(sock, &r, keep_address, &list);
     close(sock);
-    return rc < 0 ? rc : count;
+    return rc < 0 ? rc : list.count;
 }
 
 int isorun_netdev_move(int from_netns_fd, const char *name, int to_netns_fd, const char *new_name, const char **step) {

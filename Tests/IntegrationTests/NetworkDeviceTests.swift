@@ -73,122 +73,112 @@ struct HostVethPair {
     /// Inside: the device's addresses and flags, as the container's own `ip` shows them.
     static let inside = "ip -o addr show dev eth9; cat /sys/class/net/eth9/flags; ls /sys/class/net"
 
-    @Test func theDeviceIsInTheContainerRenamedAddressedAndUpThenBackOnTheHost() throws {
-        guard Self.available else { return }
+    /// Runs `test` with a fresh veth pair, a bundle lending it as `devices(lent)` and running
+    /// `args`, and a runtime root of its own; removes all three after, and checks that isorun
+    /// left nothing under the root.
+    static func withLentDevice(args: [String], devices: (String) -> [String: Any],
+                               _ test: (_ veth: HostVethPair, _ bundle: String, _ root: String) throws -> Void) throws {
         let veth = try HostVethPair()
         defer { veth.remove() }
-        let bundle = try veth.bundle(args: ["sh", "-c", Self.inside], devices: [veth.lent: ["name": "eth9"]])
+        let bundle = try veth.bundle(args: args, devices: devices(veth.lent))
         defer { try? FileManager.default.removeItem(atPath: bundle) }
-        let root = try Self.privateRoot()
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-root-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let result = try IsorunRunner.run(["--root", root, "run", "--mode", "sandbox", "--id", IsorunRunner.uniqueID("netdev"), bundle])
-        #expect(result.status == 0, "\(result.err)")
-        #expect(result.out.contains("inet \(veth.address4)"), "\(result.out)")
-        #expect(result.out.contains("inet6 \(veth.address6)"), "\(result.out)")
-        let flags = result.out.split(separator: "\n").first { $0.hasPrefix("0x") }.flatMap { Int($0.dropFirst(2), radix: 16) }
-        #expect(flags.map { $0 & 1 == 1 } == true, "eth9 is not up inside: \(result.out)")
-        #expect(!result.out.contains(veth.lent), "the host's name is visible inside: \(result.out)")
+        try test(veth, bundle, root)
+        let mounts = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8).split(separator: "\n").filter { $0.contains(root) }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root).isEmpty && mounts.isEmpty, "left behind: \(mounts)")
+    }
 
-        let home = try #require(try veth.onHost(), "the device did not come back to the host")
-        #expect(home.addresses.contains(veth.address4) && home.addresses.contains(veth.address6), "\(home.addresses)")
-        #expect(!home.up, "a device given back must be down")
-        #expect(try veth.onHost("eth9") == nil)
-        #expect(try Self.leftovers(in: root).isEmpty)
+    /// The device is on the host with its IPv4 address.
+    static func expectHome(_ veth: HostVethPair, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let home = try #require(try veth.onHost(), "\(what): the device is not on the host", sourceLocation: sourceLocation)
+        #expect(home.addresses.contains(veth.address4), "\(what): \(home.addresses)", sourceLocation: sourceLocation)
+    }
+
+    @Test func theDeviceIsInTheContainerRenamedAddressedAndUpThenBackOnTheHost() throws {
+        guard Self.available else { return }
+        try Self.withLentDevice(args: ["sh", "-c", Self.inside], devices: { [$0: ["name": "eth9"]] }) { veth, bundle, root in
+            let result = try IsorunRunner.run(["--root", root, "run", "--mode", "sandbox", bundle])
+            #expect(result.status == 0, "\(result.err)")
+            #expect(result.out.contains("inet \(veth.address4)"), "\(result.out)")
+            #expect(result.out.contains("inet6 \(veth.address6)"), "\(result.out)")
+            let flags = result.out.split(separator: "\n").first { $0.hasPrefix("0x") }.flatMap { Int($0.dropFirst(2), radix: 16) }
+            #expect(flags.map { $0 & 1 == 1 } == true, "eth9 is not up inside: \(result.out)")
+            #expect(!result.out.contains(veth.lent), "the host's name is visible inside: \(result.out)")
+
+            let home = try #require(try veth.onHost(), "the device did not come back to the host")
+            #expect(home.addresses.contains(veth.address4) && home.addresses.contains(veth.address6), "\(home.addresses)")
+            #expect(!home.up, "a device given back must be down")
+            #expect(try veth.onHost("eth9") == nil)
+        }
     }
 
     @Test func withoutANameTheDeviceKeepsItsHostName() throws {
         guard Self.available else { return }
-        let veth = try HostVethPair()
-        defer { veth.remove() }
-        let bundle = try veth.bundle(args: ["cat", "/sys/class/net/\(veth.lent)/operstate"], devices: [veth.lent: [String: Any]()])
-        defer { try? FileManager.default.removeItem(atPath: bundle) }
-        let root = try Self.privateRoot()
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        let result = try IsorunRunner.run(["--root", root, "run", "--mode", "sandbox", "--id", IsorunRunner.uniqueID("netdev"), bundle])
-        #expect(result.status == 0, "\(result.err)")
-        #expect(try veth.onHost() != nil)
+        try Self.withLentDevice(args: ["sh", "-c", "cat /sys/class/net/ird*/operstate"], devices: { [$0: [String: Any]()] }) { veth, bundle, root in
+            let result = try IsorunRunner.run(["--root", root, "run", "--mode", "sandbox", bundle])
+            #expect(result.status == 0, "\(result.err)")
+            try Self.expectHome(veth, "after the run")
+        }
     }
 
     @Test func aNameTakenInTheContainerIsAnErrorAndTheDeviceStaysOnTheHost() throws {
         guard Self.available else { return }
-        let veth = try HostVethPair()
-        defer { veth.remove() }
-        let bundle = try veth.bundle(args: ["true"], devices: [veth.lent: ["name": "lo"]])
-        defer { try? FileManager.default.removeItem(atPath: bundle) }
-        let root = try Self.privateRoot()
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        let result = try IsorunRunner.run(["--root", root, "run", "--mode", "sandbox", bundle])
-        #expect(result.status == 125)
-        #expect(result.err.contains("linux.netDevices.\(veth.lent)") && result.err.contains("named lo"), "\(result.err)")
-        let home = try #require(try veth.onHost(), "the device was lost")
-        #expect(home.addresses.contains(veth.address4), "\(home.addresses)")
-        #expect(try Self.leftovers(in: root).isEmpty)
+        try Self.withLentDevice(args: ["true"], devices: { [$0: ["name": "lo"]] }) { veth, bundle, root in
+            let result = try IsorunRunner.run(["--root", root, "run", "--mode", "sandbox", bundle])
+            #expect(result.status == 125)
+            #expect(result.err.contains("linux.netDevices.\(veth.lent)") && result.err.contains("named lo"), "\(result.err)")
+            try Self.expectHome(veth, "after the refusal")
+        }
     }
 
     @Test func aMissingDeviceIsAnErrorThatNamesItAndGivesBackTheOthers() throws {
         guard Self.available else { return }
-        let veth = try HostVethPair()
-        defer { veth.remove() }
         // Sorted by host name, the veth ("ird…") moves before "zz-missing" fails.
-        let bundle = try veth.bundle(args: ["true"], devices: [veth.lent: ["name": "eth9"], "zz-missing": [String: Any]()])
-        defer { try? FileManager.default.removeItem(atPath: bundle) }
-        let root = try Self.privateRoot()
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        let result = try IsorunRunner.run(["--root", root, "run", "--mode", "sandbox", bundle])
-        #expect(result.status == 125)
-        #expect(result.err.contains("linux.netDevices.zz-missing: no network device of that name on the host"), "\(result.err)")
-        let home = try #require(try veth.onHost(), "the device moved first was not given back")
-        #expect(home.addresses.contains(veth.address4), "\(home.addresses)")
-        #expect(try Self.leftovers(in: root).isEmpty)
+        try Self.withLentDevice(args: ["true"], devices: { [$0: ["name": "eth9"], "zz-missing": [String: Any]()] }) { veth, bundle, root in
+            let result = try IsorunRunner.run(["--root", root, "run", "--mode", "sandbox", bundle])
+            #expect(result.status == 125)
+            #expect(result.err.contains("linux.netDevices.zz-missing: no network device of that name on the host"), "\(result.err)")
+            try Self.expectHome(veth, "the device moved first")
+        }
     }
 
     @Test func createHoldsTheDeviceAndDeleteGivesItBack() throws {
         guard Self.available else { return }
-        let veth = try HostVethPair()
-        defer { veth.remove() }
-        let bundle = try veth.bundle(args: ["sleep", "30"], devices: [veth.lent: ["name": "eth9"]])
-        defer { try? FileManager.default.removeItem(atPath: bundle) }
-        let root = try Self.privateRoot()
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        let id = IsorunRunner.uniqueID("netdev")
-        #expect(try IsorunRunner.create(bundle: bundle, root: root, id: id) == 0)
-        #expect(try veth.onHost() == nil, "create left the device on the host")
-        // The container's process is killed first: its namespace must outlive it.
-        let state = try IsorunRunner.run(["--root", root, "state", id])
-        if let pid = (try JSONSerialization.jsonObject(with: state.stdout) as? [String: Any])?["pid"] as? Int {
-            kill(pid_t(pid), SIGKILL)
+        try Self.withLentDevice(args: ["sleep", "30"], devices: { [$0: ["name": "eth9"]] }) { veth, bundle, root in
+            let id = IsorunRunner.uniqueID("netdev")
+            #expect(try IsorunRunner.create(bundle: bundle, root: root, id: id) == 0)
+            #expect(try veth.onHost() == nil, "create left the device on the host")
+            // The container's process is killed first: its namespace must outlive it.
+            let state = try IsorunRunner.run(["--root", root, "state", id])
+            if let pid = (try JSONSerialization.jsonObject(with: state.stdout) as? [String: Any])?["pid"] as? Int {
+                kill(pid_t(pid), SIGKILL)
+            }
+            usleep(100_000)
+            let deleted = try IsorunRunner.run(["--root", root, "delete", "--force", id])
+            #expect(deleted.status == 0, "\(deleted.err)")
+            try Self.expectHome(veth, "after delete")
         }
-        usleep(100_000)
-        let deleted = try IsorunRunner.run(["--root", root, "delete", "--force", id])
-        #expect(deleted.status == 0, "\(deleted.err)")
-        let home = try #require(try veth.onHost(), "delete did not give the device back")
-        #expect(home.addresses.contains(veth.address4), "\(home.addresses)")
-        #expect(try Self.leftovers(in: root).isEmpty)
     }
 
     @Test func aKilledIsorunsDevicesComeBackWithTheNextRun() throws {
         guard Self.available else { return }
-        let veth = try HostVethPair()
-        defer { veth.remove() }
-        let bundle = try veth.bundle(args: ["sleep", "30"], devices: [veth.lent: ["name": "eth9"]])
-        defer { try? FileManager.default.removeItem(atPath: bundle) }
-        let root = try Self.privateRoot()
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        let started = try IsorunRunner.start(["--root", root, "run", "--mode", "sandbox", bundle])
-        var moved = false
-        for _ in 0..<200 where !moved {
-            usleep(10_000)
-            moved = (try? veth.onHost()) == nil
+        try Self.withLentDevice(args: ["sleep", "30"], devices: { [$0: ["name": "eth9"]] }) { veth, bundle, root in
+            let started = try IsorunRunner.start(["--root", root, "run", "--mode", "sandbox", bundle])
+            var moved = false
+            for _ in 0..<200 where !moved {
+                usleep(10_000)
+                moved = (try? veth.onHost()) == nil
+            }
+            kill(started.0.processIdentifier, SIGKILL)
+            _ = IsorunRunner.finish(started)
+            #expect(moved, "the device never left the host")
+            // The container died with its supervisor; the pinned namespace still holds the veth.
+            let next = try IsorunRunner.run(["--root", root, "run", "--mode", "sandbox", IsorunRunner.bundle("hello"), "--", "true"])
+            #expect(next.status == 0, "\(next.err)")
+            try Self.expectHome(veth, "after the sweep")
         }
-        kill(started.0.processIdentifier, SIGKILL)
-        _ = IsorunRunner.finish(started)
-        #expect(moved, "the device never left the host")
-        // The container died with its supervisor; the pinned namespace still holds the veth.
-        let next = try IsorunRunner.run(["--root", root, "run", "--mode", "sandbox", IsorunRunner.bundle("hello"), "--", "true"])
-        #expect(next.status == 0, "\(next.err)")
-        let home = try #require(try veth.onHost(), "the sweep did not give the device back")
-        #expect(home.addresses.contains(veth.address4), "\(home.addresses)")
-        #expect(try Self.leftovers(in: root).isEmpty)
     }
 
     @Test func vmModeRefusesToMoveDevices() throws {
@@ -201,20 +191,5 @@ struct HostVethPair {
         #expect(result.status == 125)
         #expect(result.err.contains("linux.netDevices: vm mode does not move host network devices"), "\(result.err)")
         #expect(FileManager.default.fileExists(atPath: "/sys/class/net/eth0"))
-    }
-
-    /// A runtime root of the test's own, so that its entries are the test's.
-    static func privateRoot() throws -> String {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-root-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        return root
-    }
-
-    /// What isorun left under `root`: state entries and mounts (the namespace's pin).
-    static func leftovers(in root: String) throws -> [String] {
-        let entries = try FileManager.default.contentsOfDirectory(atPath: root)
-        let mounts = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
-            .split(separator: "\n").filter { $0.contains(root) }.map(String.init)
-        return entries + mounts
     }
 }
