@@ -44,14 +44,26 @@ struct HostVethPair {
     }
 
     /// A copy of hello.bundle running `args`, with its own network namespace and `devices`
-    /// as linux.netDevices.
-    func bundle(args: [String], devices: [String: Any]) throws -> String {
+    /// as linux.netDevices; with `userNamespace`, in a user namespace too (root mapped to
+    /// 100000), whose network namespace only `clone` can make.
+    func bundle(args: [String], devices: [String: Any], userNamespace: Bool = false) throws -> String {
         try IsorunRunner.bundleCopy("hello", args: args) { config in
             IsorunRunner.edit(&config, at: ["linux"]) { linux in
-                var namespaces = (linux["namespaces"] as? [[String: Any]] ?? []).filter { $0["type"] as? String != "network" }
+                var namespaces = (linux["namespaces"] as? [[String: Any]] ?? []).filter {
+                    !["network", "user"].contains($0["type"] as? String)
+                }
                 namespaces.append(["type": "network"])
+                if userNamespace {
+                    namespaces.append(["type": "user"])
+                    linux["uidMappings"] = [["containerID": 0, "hostID": 100000, "size": 65536]]
+                    linux["gidMappings"] = [["containerID": 0, "hostID": 100000, "size": 65536]]
+                }
                 linux["namespaces"] = namespaces
                 linux["netDevices"] = devices
+            }
+            if userNamespace {
+                // cgroup v1 cannot be mounted in a user namespace; the test needs none.
+                config["mounts"] = (config["mounts"] as? [[String: Any]] ?? []).filter { $0["type"] as? String != "cgroup" }
             }
         }
     }
@@ -76,11 +88,11 @@ struct HostVethPair {
     /// Runs `test` with a fresh veth pair, a bundle lending it as `devices(lent)` and running
     /// `args`, and a runtime root of its own; removes all three after, and checks that isorun
     /// left nothing under the root.
-    static func withLentDevice(args: [String], devices: (String) -> [String: Any],
+    static func withLentDevice(args: [String], devices: (String) -> [String: Any], userNamespace: Bool = false,
                                _ test: (_ veth: HostVethPair, _ bundle: String, _ root: String) throws -> Void) throws {
         let veth = try HostVethPair()
         defer { veth.remove() }
-        let bundle = try veth.bundle(args: args, devices: devices(veth.lent))
+        let bundle = try veth.bundle(args: args, devices: devices(veth.lent), userNamespace: userNamespace)
         defer { try? FileManager.default.removeItem(atPath: bundle) }
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-root-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
@@ -111,6 +123,17 @@ struct HostVethPair {
             #expect(home.addresses.contains(veth.address4) && home.addresses.contains(veth.address6), "\(home.addresses)")
             #expect(!home.up, "a device given back must be down")
             #expect(try veth.onHost("eth9") == nil)
+        }
+    }
+
+    @Test func inAUserNamespaceTheDeviceMovesOnceCloneHasMadeTheNetworkNamespace() throws {
+        guard Self.available else { return }
+        try Self.withLentDevice(args: ["ip", "-o", "addr", "show", "dev", "eth9"], devices: { [$0: ["name": "eth9"]] },
+                                userNamespace: true) { veth, bundle, root in
+            let result = try IsorunRunner.run(["--root", root, "run", "--mode", "sandbox", bundle])
+            #expect(result.status == 0, "\(result.err)")
+            #expect(result.out.contains("inet \(veth.address4)"), "\(result.out)")
+            try Self.expectHome(veth, "after the run")
         }
     }
 
