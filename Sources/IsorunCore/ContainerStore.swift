@@ -390,15 +390,14 @@ public struct ContainerStore: Sendable {
             usleep(2_000)
         }
         if let hostMountRoot = record.hostMountRoot { MountTable.unmountAll(under: hostMountRoot) }
-        // Host network devices go back while their namespace is still pinned.
-        if record.networkNamespacePin != nil {
-            let runRecord = record.hasStateDirectory ? "\(directory(of: record.id))/\(RunState.recordFile)" : directory(of: record.id)
-            (try? RunRecord.load(from: runRecord))?.networkDeviceLoan?.giveBack()
-        }
         // A VM's monitor killed by `delete --force` had no time to give back the interfaces
-        // its VM took over (see GuestNetwork); its run record still lists them.
-        if record.mode == Mode.vm.rawValue {
-            (try? RunRecord.load(from: "\(directory(of: record.id))/\(RunState.recordFile)"))?.releaseMirrors()
+        // its VM took over (see GuestNetwork); its run record still lists them. Host network
+        // devices then go back, while their namespace is still pinned.
+        if record.mode == Mode.vm.rawValue || record.networkNamespacePin != nil {
+            let runRecord = record.hasStateDirectory ? "\(directory(of: record.id))/\(RunState.recordFile)" : directory(of: record.id)
+            let run = try? RunRecord.load(from: runRecord)
+            run?.releaseMirrors()
+            run?.networkDeviceLoan?.giveBack()
         }
         do { try removeState(id: record.id, inDirectory: record.hasStateDirectory) } catch { throw IsorunError("delete \(record.id)", error) }
         LifecycleHooks.runWarningOnFailure(record.hooks?.poststop, phase: "poststop",

@@ -83,6 +83,15 @@ public struct NetworkDeviceLoan: Sendable {
         return loan
     }
 
+    /// `lend` into the namespace at `path` (a network namespace the config joins).
+    public static func lend(_ requested: [String: NetDevice], toNamespaceAt path: String, state: RunState,
+                            configFile: String) throws(IsorunError) -> NetworkDeviceLoan {
+        let namespace = open(path, O_RDONLY | O_CLOEXEC)
+        guard namespace >= 0 else { throw IsorunError("\(configFile): linux.namespaces: network", SystemError("open", path)) }
+        defer { close(namespace) }
+        return try lend(requested, to: namespace, state: state, configFile: configFile)
+    }
+
     /// What went wrong with a device, in the words of the config.
     static func explain(_ error: SystemError, containerName: String) -> String {
         switch (error.call, error.errno) {

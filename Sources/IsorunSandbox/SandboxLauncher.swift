@@ -136,12 +136,8 @@ public struct SandboxLauncher: Launcher {
                 let userPart = prepare
                 prepare = { pid throws(IsorunError) in
                     try userPart?(pid)
-                    let namespace = open("/proc/\(pid)/ns/net", O_RDONLY | O_CLOEXEC)
-                    guard namespace >= 0 else {
-                        throw IsorunError("\(configFile): linux.netDevices", SystemError("open", "/proc/\(pid)/ns/net"))
-                    }
-                    defer { close(namespace) }
-                    loan.value = try NetworkDeviceLoan.lend(requested, to: namespace, state: state, configFile: configFile)
+                    loan.value = try NetworkDeviceLoan.lend(requested, toNamespaceAt: "/proc/\(pid)/ns/net", state: state,
+                                                            configFile: configFile)
                 }
             }
         }

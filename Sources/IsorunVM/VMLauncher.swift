@@ -52,9 +52,6 @@ public struct VMLauncher: Launcher {
         if request.bundle.config.linux?.seccomp?.notifiesAgent == true {
             throw IsorunError("\(configFile): linux.seccomp: SCMP_ACT_NOTIFY needs an agent on the host, which the guest cannot reach")
         }
-        if let devices = request.bundle.config.linux?.netDevices, !devices.isEmpty {
-            throw IsorunError("\(configFile): linux.netDevices: vm mode does not move host network devices into the guest yet; run this bundle in sandbox mode")
-        }
         // The VM is the boundary, but the bundle still says what its process may do inside
         // it: isorun-init applies these as the sandbox does (the filter compiled here).
         let privileges = try WorkloadPrivileges(process: process, seccomp: request.bundle.config.linux?.seccomp,
@@ -100,13 +97,19 @@ public struct VMLauncher: Launcher {
         if mounts.shareDirectory != nil && kernel.isStockFallback {
             throw IsorunError("\(configFile): mounts: bind mounts in VM mode need isorun's own guest kernel (make kernel); Debian's stock cloud kernel \(kernel.path) has no 9p")
         }
-        let network = try GuestNetwork(bundle: request.bundle, state: state)
+        let lent = try Self.lendNetworkDevices(of: request.bundle, state: state)
+        let network: GuestNetwork
+        do { network = try GuestNetwork(bundle: request.bundle, state: state) } catch {
+            lent?.giveBack()
+            throw error
+        }
         if request.bundle.config.linux?.namespace(.network) == nil {
             // A container without a network namespace shares the host's network; a guest cannot.
             VMNotice.tell("\(configFile): no network namespace: in VM mode the guest has loopback only (the host's network stays the host's)")
         }
         if !network.devices.isEmpty && kernel.isStockFallback {
             network.undo()
+            lent?.giveBack()
             throw IsorunError("\(configFile): linux.namespaces: a network namespace with interfaces needs isorun's own guest kernel in VM mode (make kernel); Debian's stock cloud kernel \(kernel.path) has virtio-net only as a module isorun-init does not load")
         }
         let commandLine = QemuCommandLine(
@@ -146,12 +149,13 @@ public struct VMLauncher: Launcher {
             pid = try WorkloadCgroup.spawn(plan, into: cgroup, for: request) { pid throws(IsorunError) in try state.recordProcess(pid) }
         } catch {
             network.undo()
+            lent?.giveBack()
             throw error
         }
         network.closeDescriptors()
         Log.debug("vm: QEMU (pid \(pid)) started after \(elapsed())")
         let workload = VMWorkload(pid: pid, cgroup: cgroup, control: control, relays: relays, typing: typing, typed: typed,
-                                  network: network, accelerator: accelerator, consoleLog: commandLine.consoleLog,
+                                  network: network, networkDevices: lent, accelerator: accelerator, consoleLog: commandLine.consoleLog,
                                   qmpSocket: commandLine.qmpSocket)
         let hooks = request.bundle.config.hooks
         /// What the guest needs to start the process, `start` last.
@@ -206,6 +210,20 @@ public struct VMLauncher: Launcher {
             throw error
         }
         return workload
+    }
+}
+
+extension VMLauncher {
+    /// linux.netDevices in a VM: the devices go into the network namespace the VM joins,
+    /// whose interfaces the guest then takes over (GuestNetwork) as it does a CNI plugin's.
+    /// A VM with a new namespace of its own has loopback alone, so there they are refused.
+    static func lendNetworkDevices(of bundle: Bundle, state: RunState) throws(IsorunError) -> NetworkDeviceLoan? {
+        guard let devices = bundle.config.linux?.netDevices, !devices.isEmpty else { return nil }
+        let configFile = "\(bundle.directory)/config.json"
+        guard let path = bundle.config.linux?.namespace(.network)?.path else {
+            throw IsorunError("\(configFile): linux.netDevices: in vm mode a device goes into the network namespace the VM joins; give linux.namespaces' network entry a path (a new namespace leaves the guest loopback alone)")
+        }
+        return try NetworkDeviceLoan.lend(devices, toNamespaceAt: path, state: state, configFile: configFile)
     }
 }
 

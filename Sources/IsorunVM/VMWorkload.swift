@@ -17,6 +17,8 @@ final class VMWorkload: Workload {
     let typed: TypedInput?
     /// The interfaces taken over from the bundle's network namespace, given back at the end.
     let network: GuestNetwork?
+    /// Host devices lent to that namespace (linux.netDevices), which go back after the VM.
+    let networkDevices: NetworkDeviceLoan?
     let accelerator: Accelerator
     let consoleLog: String
     let qmpSocket: String
@@ -28,7 +30,8 @@ final class VMWorkload: Workload {
     private var pendingExec: VMExecService?
 
     init(pid: pid_t, cgroup: any CgroupManager, control: ControlChannel, relays: [OutputRelay], typing: TerminalInput? = nil,
-         typed: TypedInput? = nil, network: GuestNetwork? = nil, accelerator: Accelerator, consoleLog: String, qmpSocket: String) {
+         typed: TypedInput? = nil, network: GuestNetwork? = nil, networkDevices: NetworkDeviceLoan? = nil,
+         accelerator: Accelerator, consoleLog: String, qmpSocket: String) {
         self.pid = pid
         self.cgroup = cgroup
         self.control = control
@@ -36,6 +39,7 @@ final class VMWorkload: Workload {
         self.typing = typing
         self.typed = typed
         self.network = network
+        self.networkDevices = networkDevices
         self.accelerator = accelerator
         self.consoleLog = consoleLog
         self.qmpSocket = qmpSocket
@@ -182,6 +186,7 @@ final class VMWorkload: Workload {
         // unreaped child of ours is stopped.
         if Processes.peek(pid) != .notOurs { VMMShutdown.stop(pid, qmpSocket: qmpSocket) }
         network?.undo()
+        networkDevices?.giveBack()
         do { try cgroup.killAllAndDestroy(afterKilling: Processes.reapAnyExited) } catch { Log.warning("\(error)") }
     }
 

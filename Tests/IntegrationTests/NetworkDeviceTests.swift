@@ -204,7 +204,7 @@ struct HostVethPair {
         }
     }
 
-    @Test func vmModeRefusesToMoveDevices() throws {
+    @Test func vmModeRefusesDevicesForANewNetworkNamespace() throws {
         guard Self.available else { return }
         let bundle = try IsorunRunner.bundleCopy("hello", args: ["true"]) { config in
             IsorunRunner.edit(&config, at: ["linux"]) { $0["netDevices"] = ["eth0": ["name": "eth9"]] }
@@ -212,7 +212,39 @@ struct HostVethPair {
         defer { try? FileManager.default.removeItem(atPath: bundle) }
         let result = try IsorunRunner.run(["run", "--mode", "vm", bundle])
         #expect(result.status == 125)
-        #expect(result.err.contains("linux.netDevices: vm mode does not move host network devices"), "\(result.err)")
+        #expect(result.err.contains("linux.netDevices: in vm mode a device goes into the network namespace the VM joins"), "\(result.err)")
         #expect(FileManager.default.fileExists(atPath: "/sys/class/net/eth0"))
+    }
+}
+
+/// linux.netDevices in VM mode: the device goes into the namespace the VM joins, and the
+/// guest takes it over as it takes over a CNI plugin's interface (its MAC and address).
+extension VMModeTests {
+    @Test func aVMTakesOverADeviceLentToTheNamespaceItJoins() throws {
+        guard NetworkDeviceTests.available else { return }
+        let namespace = "isorun-test-nd-\(getpid())"
+        #expect(try IsorunRunner.runProgram("/usr/sbin/ip", ["netns", "add", namespace]).status == 0)
+        defer { _ = try? IsorunRunner.runProgram("/usr/sbin/ip", ["netns", "del", namespace]) }
+        let veth = try HostVethPair()
+        defer { veth.remove() }
+        let mac = try String(contentsOfFile: "/sys/class/net/\(veth.lent)/address", encoding: .utf8)
+        let bundle = try IsorunRunner.bundleCopy("hello", args: ["sh", "-c", "cat /sys/class/net/eth0/address; ip -o -4 addr show dev eth0"]) { config in
+            IsorunRunner.edit(&config, at: ["linux"]) { linux in
+                var namespaces = (linux["namespaces"] as? [[String: Any]] ?? []).filter { $0["type"] as? String != "network" }
+                namespaces.append(["type": "network", "path": "/run/netns/\(namespace)"])
+                linux["namespaces"] = namespaces
+                linux["netDevices"] = [veth.lent: ["name": "eth0"]]
+            }
+        }
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let id = IsorunRunner.uniqueID("vmnetdev")
+        let vm = try IsorunRunner.run(["run", "--mode", "vm", "--id", id, bundle])
+        #expect(vm.status == 0, "\(vm.err)")
+        #expect(vm.out.hasPrefix(mac), "the guest's eth0 has the lent device's MAC: \(vm.out)")
+        #expect(vm.out.contains("inet \(veth.address4)"), "\(vm.out)")
+        try NetworkDeviceTests.expectHome(veth, "after the VM")
+        #expect(!FileManager.default.fileExists(atPath: "/run/isorun/\(id)"))
+        #expect(try IsorunRunner.runProgram("/usr/sbin/ip", ["-n", namespace, "-o", "link"]).out.split(separator: "\n").count == 1,
+                "only lo is left in the joined namespace")
     }
 }
