@@ -127,27 +127,28 @@ public struct SandboxLauncher: Launcher {
         }
         // linux.netDevices go into the namespace before the process runs: at once where the
         // namespace exists already (made ahead, or joined), else once clone has made it.
-        let loan = LoanBox()
+        var loan: LoanBox?
         if let requested = linux?.netDevices, !requested.isEmpty {
-            let ready = plan.joins.first { $0.type == NamespaceFlags.network }?.fd
-            if let ready {
-                loan.value = try NetworkDeviceLoan.lend(requested, to: ready, state: state, configFile: configFile)
+            let box = LoanBox()
+            loan = box
+            if let ready = plan.joins.first(where: { $0.type == NamespaceFlags.network })?.fd {
+                box.value = try NetworkDeviceLoan.lend(requested, to: ready, state: state, configFile: configFile)
             } else {
                 let userPart = prepare
                 prepare = { pid throws(IsorunError) in
                     try userPart?(pid)
-                    loan.value = try NetworkDeviceLoan.lend(requested, toNamespaceAt: "/proc/\(pid)/ns/net", state: state,
-                                                            configFile: configFile)
+                    box.value = try NetworkDeviceLoan.lend(requested, toNamespaceAt: "/proc/\(pid)/ns/net", state: state,
+                                                           configFile: configFile)
                 }
             }
         }
         let pid: pid_t
         do { pid = try WorkloadCgroup.spawn(plan, into: cgroup, for: request, prepare: prepare) } catch {
-            loan.value?.giveBack()
+            loan?.value?.giveBack()
             throw error
         }
         return SandboxWorkload(pid: pid, cgroup: cgroup, isNamespaceInit: namespaces.createsPidNamespace,
-                               hostMountRoot: state.hostMountRoot, networkDevices: loan.value)
+                               hostMountRoot: state.hostMountRoot, networkDevices: loan?.value)
     }
 }
 
