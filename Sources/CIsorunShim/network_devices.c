@@ -123,6 +123,8 @@ int isorun_netdev_move(int from_netns_fd, const char *name, int to_netns_fd, con
         *step = "check the name in the target network namespace";
         return taken >= 0 ? -EEXIST : taken;
     }
+    // Only a device the move itself left there can be found under `name` afterwards.
+    int name_free_in_target = strcmp(name, new_name) == 0 || index_of(target, name) == -ENODEV;
     *step = "open a netlink socket in the device's network namespace";
     int sock = socket_in(from_netns_fd);
     if (sock < 0) {
@@ -147,16 +149,17 @@ int isorun_netdev_move(int from_netns_fd, const char *name, int to_netns_fd, con
             netlink_put(&r, IFLA_IFNAME, new_name, strlen(new_name) + 1);
             *step = "move the device to the other network namespace";
             rc = netlink_transact(sock, &r);
-            int stranded = rc < 0 ? index_of(target, name) : -1;
-            if (stranded >= 0) {
+            int stranded = rc < 0 && name_free_in_target ? index_of(target, name) : -1;
+            int home = stranded < 0 ? -1 : from_netns_fd >= 0 ? from_netns_fd : open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+            if (home >= 0) {
                 // Moved but not renamed: back where it came from, under its own name.
-                uint32_t home = (uint32_t)(from_netns_fd >= 0 ? from_netns_fd : open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+                uint32_t back = (uint32_t)home;
                 link = netlink_begin(&r, RTM_NEWLINK, 0, sizeof *link);
                 link->ifi_family = AF_UNSPEC;
                 link->ifi_index = stranded;
-                netlink_put(&r, IFLA_NET_NS_FD, &home, sizeof home);
+                netlink_put(&r, IFLA_NET_NS_FD, &back, sizeof back);
                 netlink_transact(target, &r);
-                if (from_netns_fd < 0) close((int)home);
+                if (from_netns_fd < 0) close(home);
             }
         }
     }

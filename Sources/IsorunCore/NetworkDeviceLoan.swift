@@ -73,7 +73,11 @@ public struct NetworkDeviceLoan: Sendable {
             let addresses: [NetworkDeviceAddress]
             do { addresses = try NetworkDevices.addresses(of: hostName, in: nil) } catch { throw fail(error) }
             let lent = LentNetworkDevice(hostName: hostName, containerName: containerName, addresses: addresses)
-            try state.recordLent(lent)
+            do { try state.recordLent(lent) } catch {
+                loan.giveBack()
+                state.forgetNetworkNamespacePin()
+                throw error
+            }
             do { try NetworkDevices.move(hostName, from: nil, to: namespace, as: containerName) } catch { throw fail(error) }
             loan.devices.append(lent)
             do { try NetworkDevices.configure(containerName, in: namespace, addresses: addresses, up: true) } catch {
