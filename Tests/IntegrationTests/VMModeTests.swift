@@ -401,7 +401,7 @@ extension VMLifecycleTests {
 
         let result = try isorun(["exec", "--env", "GREETING=hi there", id, "sh", "-c",
                                  "echo \"$GREETING from $(uname -r)\"; echo to-stderr >&2; tr '\\000' '\\n' </proc/1/cmdline | head -1; exit 3"])
-        #expect(result.status == 3, "\(result.err)")
+        #expect(result.status == 3, "\(result.err)\(Self.monitorsLastWords(output: output, root: root, id: id))")
         let lines = result.out.split(separator: "\n").map(String.init)
         var host = utsname()
         uname(&host)
@@ -574,5 +574,15 @@ struct VMHookTests {
         #expect(result.out.isEmpty)
         #expect(VMSupport.qemuProcesses(mentioning: id).isEmpty)
         #expect(IsorunRunner.cgroupDirectories(for: id).isEmpty)
+    }
+}
+
+extension VMLifecycleTests {
+    /// What a VM container's monitor and guest said last, for a failure's message: the
+    /// monitor's stderr and the end of the guest's console (a VM that ended early says why there).
+    static func monitorsLastWords(output: String, root: String, id: String) -> String {
+        let stderr = (try? String(contentsOfFile: output + ".err", encoding: .utf8)) ?? ""
+        let console = (try? String(contentsOfFile: "\(root)/\(id)/console.log", encoding: .utf8)) ?? ""
+        return "\nmonitor's stderr: \(stderr)\nconsole: \(console.split(separator: "\n").suffix(15).joined(separator: "\n"))"
     }
 }
