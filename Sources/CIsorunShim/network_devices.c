@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -38,6 +39,36 @@ static int index_of(int sock, const char *name) {
     int index = -ENODEV;
     int rc = netlink_exchange(sock, &r, keep_index, &index);
     return rc < 0 ? rc : index;
+}
+
+static void keep_name(const struct nlmsghdr *h, void *name) {
+    if (h->nlmsg_type != RTM_NEWLINK) return;
+    const struct ifinfomsg *link = NLMSG_DATA(h);
+    int length = (int)IFLA_PAYLOAD(h);
+    for (const struct rtattr *a = IFLA_RTA(link); RTA_OK(a, length); a = RTA_NEXT(a, length))
+        if (a->rta_type == IFLA_IFNAME) snprintf(name, IF_NAMESIZE, "%s", (const char *)RTA_DATA(a));
+}
+
+int isorun_netdev_index(int netns_fd, const char *name) {
+    int sock = socket_in(netns_fd);
+    if (sock < 0) return sock;
+    int index = index_of(sock, name);
+    close(sock);
+    return index;
+}
+
+int isorun_netdev_name(int netns_fd, int index, char name[16]) {
+    int sock = socket_in(netns_fd);
+    if (sock < 0) return sock;
+    struct netlink_request r;
+    struct ifinfomsg *link = netlink_begin(&r, RTM_GETLINK, 0, sizeof *link);
+    r.header.nlmsg_flags &= (unsigned short)~NLM_F_ACK;
+    link->ifi_family = AF_UNSPEC;
+    link->ifi_index = index;
+    name[0] = 0;
+    int rc = netlink_exchange(sock, &r, keep_name, name);
+    close(sock);
+    return rc < 0 ? rc : name[0] ? 0 : -ENODEV;
 }
 
 /// Sets or clears IFF_UP on the interface `index`.

@@ -7,29 +7,33 @@ import IsorunSys
 public struct LentNetworkDevice: Equatable, Sendable {
     public var hostName: String
     public var containerName: String
+    /// Its index in the container's namespace once moved (0 until then): found by it, a
+    /// device the container renamed still goes home.
+    public var index: Int32
     /// Its permanent addresses on the host, which the move drops and the return restores.
     public var addresses: [NetworkDeviceAddress]
 
-    public init(hostName: String, containerName: String, addresses: [NetworkDeviceAddress]) {
+    public init(hostName: String, containerName: String, index: Int32 = 0, addresses: [NetworkDeviceAddress]) {
         self.hostName = hostName
         self.containerName = containerName
+        self.index = index
         self.addresses = addresses
     }
 
-    /// `<host name> <container name> <address>...` (device names have no spaces).
+    /// `<host name> <container name> <index> <address>...` (device names have no spaces).
     var recordValue: String {
-        ([hostName, containerName] + addresses.map(\.recordToken)).joinedWithoutLookup(separator: " ")
+        ([hostName, containerName, String(index)] + addresses.map(\.recordToken)).joinedWithoutLookup(separator: " ")
     }
 
     init?(recordValue value: String) {
         let words = value.split(separator: " ")
-        guard words.count >= 2 else { return nil }
+        guard words.count >= 3, let index = Int32(words[2]) else { return nil }
         var addresses: [NetworkDeviceAddress] = []
-        for word in words.dropFirst(2) {
+        for word in words.dropFirst(3) {
             guard let address = NetworkDeviceAddress(recordToken: word) else { return nil }
             addresses.append(address)
         }
-        self.init(hostName: String(words[0]), containerName: String(words[1]), addresses: addresses)
+        self.init(hostName: String(words[0]), containerName: String(words[1]), index: index, addresses: addresses)
     }
 }
 
@@ -73,13 +77,21 @@ public struct NetworkDeviceLoan: Sendable {
             let addresses: [NetworkDeviceAddress]
             do { addresses = try NetworkDevices.addresses(of: hostName, in: nil) } catch { throw fail(error) }
             let lent = LentNetworkDevice(hostName: hostName, containerName: containerName, addresses: addresses)
-            do { try state.recordLent(lent) } catch {
+            do { try state.recordLent(loan.devices + [lent]) } catch {
                 loan.giveBack()
                 state.forgetNetworkNamespacePin()
                 throw error
             }
             do { try NetworkDevices.move(hostName, from: nil, to: namespace, as: containerName) } catch { throw fail(error) }
             loan.devices.append(lent)
+            do { loan.devices[loan.devices.count - 1].index = try NetworkDevices.index(of: containerName, in: namespace) } catch {
+                throw fail(error)
+            }
+            do { try state.recordLent(loan.devices) } catch {
+                loan.giveBack()
+                state.forgetNetworkNamespacePin()
+                throw error
+            }
             do { try NetworkDevices.configure(containerName, in: namespace, addresses: addresses, up: true) } catch {
                 throw fail(error)
             }
@@ -109,21 +121,24 @@ public struct NetworkDeviceLoan: Sendable {
     /// Brings every device home: down, out of the container's namespace under its host
     /// name, with its host addresses again, left down (a device that comes back up could
     /// clash with addresses the host gave out meanwhile). Then lets the namespace go.
-    /// A device that is no longer in the namespace (the container renamed or deleted it)
-    /// is reported and skipped.
+    /// A device is found by its index, so one the container renamed comes back too; one it
+    /// deleted (or moved away) is reported and skipped.
     public func giveBack() {
         let namespace = open(pinPath, O_RDONLY | O_CLOEXEC)
         if namespace >= 0 {
             for device in devices.reversed() {
                 do throws(SystemError) {
+                    // Its name now: the container may have renamed it.
+                    let current = device.index > 0 ? (try? NetworkDevices.name(of: device.index, in: namespace)) ?? device.containerName
+                        : device.containerName
                     var name = device.hostName
                     do {
-                        try NetworkDevices.move(device.containerName, from: namespace, to: Self.hostNamespace, as: name)
+                        try NetworkDevices.move(current, from: namespace, to: Self.hostNamespace, as: name)
                     } catch where error.errno == EEXIST {
                         // The host has another device by that name now: home under the
                         // container's name rather than lost with the namespace.
-                        name = device.containerName
-                        try NetworkDevices.move(device.containerName, from: namespace, to: Self.hostNamespace, as: name)
+                        name = current
+                        try NetworkDevices.move(current, from: namespace, to: Self.hostNamespace, as: name)
                         Log.warning("network device \(device.hostName) came back as \(name): the host has another \(device.hostName) now")
                     }
                     try NetworkDevices.configure(name, in: nil, addresses: device.addresses, up: false)

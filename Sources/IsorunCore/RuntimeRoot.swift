@@ -230,9 +230,9 @@ public final class RunState {
     /// The pinned namespace, if this run lends devices.
     public var networkNamespacePin: String? { record.networkNamespacePin }
 
-    /// Records a device before it moves into the container.
-    public func recordLent(_ device: LentNetworkDevice) throws(IsorunError) {
-        record.lentDevices.append(device)
+    /// Records the devices lent so far, the next one before it moves into the container.
+    public func recordLent(_ devices: [LentNetworkDevice]) throws(IsorunError) {
+        record.lentDevices = devices
         try save()
     }
 

@@ -85,6 +85,21 @@ public enum NetworkDevices {
         return raw.prefix(Int(count)).map(NetworkDeviceAddress.init)
     }
 
+    /// The index of the device `name` (which survives renames inside its namespace).
+    public static func index(of name: String, in namespace: Int32?) throws(SystemError) -> Int32 {
+        let index = isorun_netdev_index(namespace ?? -1, name)
+        guard index >= 0 else { throw SystemError("find network device", name, errno: -index) }
+        return index
+    }
+
+    /// The current name of the device `index`.
+    public static func name(of index: Int32, in namespace: Int32?) throws(SystemError) -> String {
+        var raw = [CChar](repeating: 0, count: 16)
+        let result = isorun_netdev_name(namespace ?? -1, index, &raw)
+        guard result == 0 else { throw SystemError("find network device", "\(index)", errno: -result) }
+        return String(decoding: raw.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     /// Sets the device `name` down and moves it from `source` into `target` as `newName`.
     public static func move(_ name: String, from source: Int32?, to target: Int32, as newName: String) throws(SystemError) {
         var step: UnsafePointer<CChar>? = nil

@@ -46,8 +46,11 @@ struct HostVethPair {
     /// A copy of hello.bundle running `args`, with its own network namespace and `devices`
     /// as linux.netDevices; with `userNamespace`, in a user namespace too (root mapped to
     /// 100000), whose network namespace only `clone` can make.
-    func bundle(args: [String], devices: [String: Any], userNamespace: Bool = false) throws -> String {
+    func bundle(args: [String], devices: [String: Any], userNamespace: Bool = false, capabilities: [String] = []) throws -> String {
         try IsorunRunner.bundleCopy("hello", args: args) { config in
+            IsorunRunner.edit(&config, at: ["process", "capabilities"]) { sets in
+                for set in ["bounding", "effective", "permitted"] { sets[set] = (sets[set] as? [String] ?? []) + capabilities }
+            }
             IsorunRunner.edit(&config, at: ["linux"]) { linux in
                 var namespaces = (linux["namespaces"] as? [[String: Any]] ?? []).filter {
                     !["network", "user"].contains($0["type"] as? String)
@@ -89,10 +92,12 @@ struct HostVethPair {
     /// `args`, and a runtime root of its own; removes all three after, and checks that isorun
     /// left nothing under the root.
     static func withLentDevice(args: [String], devices: (String) -> [String: Any], userNamespace: Bool = false,
+                               capabilities: [String] = [],
                                _ test: (_ veth: HostVethPair, _ bundle: String, _ root: String) throws -> Void) throws {
         let veth = try HostVethPair()
         defer { veth.remove() }
-        let bundle = try veth.bundle(args: args, devices: devices(veth.lent), userNamespace: userNamespace)
+        let bundle = try veth.bundle(args: args, devices: devices(veth.lent), userNamespace: userNamespace,
+                                     capabilities: capabilities)
         defer { try? FileManager.default.removeItem(atPath: bundle) }
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-root-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
@@ -134,6 +139,18 @@ struct HostVethPair {
             #expect(result.status == 0, "\(result.err)")
             #expect(result.out.contains("inet \(veth.address4)"), "\(result.out)")
             try Self.expectHome(veth, "after the run")
+        }
+    }
+
+    @Test func aDeviceTheContainerRenamedStillComesHome() throws {
+        guard Self.available else { return }
+        let script = "ip link set dev eth9 down && ip link set dev eth9 name renamed0 && ls /sys/class/net"
+        try Self.withLentDevice(args: ["sh", "-c", script], devices: { [$0: ["name": "eth9"]] },
+                                capabilities: ["CAP_NET_ADMIN"]) { veth, bundle, root in
+            let result = try IsorunRunner.run(["--root", root, "run", "--mode", "sandbox", bundle])
+            #expect(result.status == 0, "\(result.err)")
+            #expect(result.out.contains("renamed0"), "the rename did not happen: \(result.out)")
+            try Self.expectHome(veth, "after the container renamed it")
         }
     }
 

@@ -124,7 +124,7 @@ struct ContainerLayoutTests {
 struct LentNetworkDeviceRecordTests {
     /// What a run records of a lent device is what the sweep after a crash reads back.
     @Test func aLentDeviceSurvivesTheRunRecord() throws {
-        let device = LentNetworkDevice(hostName: "veth-a", containerName: "eth9", addresses: [
+        let device = LentNetworkDevice(hostName: "veth-a", containerName: "eth9", index: 7, addresses: [
             NetworkDeviceAddress(family: AF_INET, prefixLength: 24, scope: 0, local: [10, 1, 2, 3]),
             NetworkDeviceAddress(family: AF_INET, prefixLength: 32, scope: 0, local: [10, 1, 2, 4], peer: [10, 1, 2, 5]),
             NetworkDeviceAddress(family: AF_INET6, prefixLength: 64, scope: 0, local: [0xfd] + Array(repeating: 0, count: 14) + [1]),

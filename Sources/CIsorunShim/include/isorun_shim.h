@@ -364,6 +364,12 @@ struct isorun_netdev_address {
 /// calling thread's), IPv6 link-local ones left out: at most `max`. Their count, or -errno
 /// (-ENODEV: no such device) (network_devices.c).
 int isorun_netdev_addresses(int netns_fd, const char *name, struct isorun_netdev_address *out, int max);
+/// The index of the device `name` in the namespace `netns_fd` (-1: the calling thread's),
+/// or -errno (-ENODEV: none).
+int isorun_netdev_index(int netns_fd, const char *name);
+/// The current name of the device `index` in the namespace `netns_fd` into `name`: 0, or
+/// -errno (-ENODEV: none).
+int isorun_netdev_name(int netns_fd, int index, char name[16]);
 /// Sets the device `name` of the namespace `from_netns_fd` (-1: the calling thread's)
 /// down and moves it into the namespace `to_netns_fd` as `new_name`, in one request.
 /// 0, or -errno with `*step` naming what failed.
