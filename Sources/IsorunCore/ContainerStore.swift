@@ -287,7 +287,12 @@ public struct ContainerStore: Sendable {
         let inDirectory = Self.hasDirectory(launcher.mode.rawValue)
         let state = try root.createRun(id: request.id, mode: launcher.mode, withDirectory: inDirectory)
         var created = false
-        defer { if !created { try? removeState(id: request.id, inDirectory: inDirectory) } }
+        defer {
+            if !created {
+                state.undoRecorded()
+                try? removeState(id: request.id, inDirectory: inDirectory)
+            }
+        }
         let gate = try makeGate(for: request.id, inDirectory: inDirectory)
         defer { StreamCopy.close(gate) }
         var request = request

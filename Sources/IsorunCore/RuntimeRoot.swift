@@ -242,6 +242,12 @@ public final class RunState {
         }
     }
 
+    /// Undoes whatever the record still lists: the safety net of a launch that failed
+    /// half-way, in case the launcher's own cleanup missed something (cheap when it did not).
+    public func undoRecorded() {
+        record.cleanUp()
+    }
+
     /// Removes the run's state (after the launcher cleaned up what it recorded).
     public func remove() {
         guard hasDirectory else {

@@ -25,7 +25,10 @@ public struct Supervisor {
         root.sweepLeftovers()
         let state = try root.createRun(id: request.id, mode: launcher.mode, withDirectory: launcher.needsStateDirectory)
         var launched = false
-        defer { if !launched || !keepingState { state.remove() } }
+        defer {
+            if !launched { state.undoRecorded() }
+            if !launched || !keepingState { state.remove() }
+        }
 
         let signalPipe = try ForwardedSignals.install()
         defer { ForwardedSignals.uninstall(signalPipe) }

@@ -132,7 +132,10 @@ public struct SandboxLauncher: Launcher {
             let box = LoanBox()
             loan = box
             if let ready = plan.joins.first(where: { $0.type == NamespaceFlags.network })?.fd {
-                box.value = try NetworkDeviceLoan.lend(requested, to: ready, state: state, configFile: configFile)
+                do { box.value = try NetworkDeviceLoan.lend(requested, to: ready, state: state, configFile: configFile) } catch {
+                    try? cgroup.destroy()
+                    throw error
+                }
             } else {
                 let userPart = prepare
                 prepare = { pid throws(IsorunError) in

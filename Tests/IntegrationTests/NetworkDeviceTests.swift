@@ -88,12 +88,23 @@ struct HostVethPair {
     /// Inside: the device's addresses and flags, as the container's own `ip` shows them.
     static let inside = "ip -o addr show dev eth9; cat /sys/class/net/eth9/flags; ls /sys/class/net"
 
+    /// A test's runtime root and container id, both its own.
+    struct Scene {
+        let root: String
+        let id = IsorunRunner.uniqueID("netdev")
+
+        /// `isorun --root ROOT run --mode sandbox --id ID BUNDLE`.
+        func run(_ bundle: String) throws -> IsorunRunner.Result {
+            try IsorunRunner.run(["--root", root, "run", "--mode", "sandbox", "--id", id, bundle])
+        }
+    }
+
     /// Runs `test` with a fresh veth pair, a bundle lending it as `devices(lent)` and running
     /// `args`, and a runtime root of its own; removes all three after, and checks that isorun
-    /// left nothing under the root.
+    /// left nothing: no state or mount under the root, no cgroup of the test's id.
     static func withLentDevice(args: [String], devices: (String) -> [String: Any], userNamespace: Bool = false,
                                capabilities: [String] = [],
-                               _ test: (_ veth: HostVethPair, _ bundle: String, _ root: String) throws -> Void) throws {
+                               _ test: (_ veth: HostVethPair, _ bundle: String, _ scene: Scene) throws -> Void) throws {
         let veth = try HostVethPair()
         defer { veth.remove() }
         let bundle = try veth.bundle(args: args, devices: devices(veth.lent), userNamespace: userNamespace,
@@ -102,9 +113,11 @@ struct HostVethPair {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-root-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: root) }
-        try test(veth, bundle, root)
+        let scene = Scene(root: root)
+        try test(veth, bundle, scene)
         let mounts = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8).split(separator: "\n").filter { $0.contains(root) }
         #expect(try FileManager.default.contentsOfDirectory(atPath: root).isEmpty && mounts.isEmpty, "left behind: \(mounts)")
+        #expect(IsorunRunner.cgroupDirectories(for: scene.id).isEmpty, "cgroups left behind")
     }
 
     /// The device is on the host with its IPv4 address.
@@ -115,8 +128,8 @@ struct HostVethPair {
 
     @Test func theDeviceIsInTheContainerRenamedAddressedAndUpThenBackOnTheHost() throws {
         guard Self.available else { return }
-        try Self.withLentDevice(args: ["sh", "-c", Self.inside], devices: { [$0: ["name": "eth9"]] }) { veth, bundle, root in
-            let result = try IsorunRunner.run(["--root", root, "run", "--mode", "sandbox", bundle])
+        try Self.withLentDevice(args: ["sh", "-c", Self.inside], devices: { [$0: ["name": "eth9"]] }) { veth, bundle, scene in
+            let result = try scene.run(bundle)
             #expect(result.status == 0, "\(result.err)")
             #expect(result.out.contains("inet \(veth.address4)"), "\(result.out)")
             #expect(result.out.contains("inet6 \(veth.address6)"), "\(result.out)")
@@ -134,8 +147,8 @@ struct HostVethPair {
     @Test func inAUserNamespaceTheDeviceMovesOnceCloneHasMadeTheNetworkNamespace() throws {
         guard Self.available else { return }
         try Self.withLentDevice(args: ["ip", "-o", "addr", "show", "dev", "eth9"], devices: { [$0: ["name": "eth9"]] },
-                                userNamespace: true) { veth, bundle, root in
-            let result = try IsorunRunner.run(["--root", root, "run", "--mode", "sandbox", bundle])
+                                userNamespace: true) { veth, bundle, scene in
+            let result = try scene.run(bundle)
             #expect(result.status == 0, "\(result.err)")
             #expect(result.out.contains("inet \(veth.address4)"), "\(result.out)")
             try Self.expectHome(veth, "after the run")
@@ -146,8 +159,8 @@ struct HostVethPair {
         guard Self.available else { return }
         let script = "ip link set dev eth9 down && ip link set dev eth9 name renamed0 && ls /sys/class/net"
         try Self.withLentDevice(args: ["sh", "-c", script], devices: { [$0: ["name": "eth9"]] },
-                                capabilities: ["CAP_NET_ADMIN"]) { veth, bundle, root in
-            let result = try IsorunRunner.run(["--root", root, "run", "--mode", "sandbox", bundle])
+                                capabilities: ["CAP_NET_ADMIN"]) { veth, bundle, scene in
+            let result = try scene.run(bundle)
             #expect(result.status == 0, "\(result.err)")
             #expect(result.out.contains("renamed0"), "the rename did not happen: \(result.out)")
             try Self.expectHome(veth, "after the container renamed it")
@@ -156,8 +169,8 @@ struct HostVethPair {
 
     @Test func withoutANameTheDeviceKeepsItsHostName() throws {
         guard Self.available else { return }
-        try Self.withLentDevice(args: ["sh", "-c", "cat /sys/class/net/ird*/operstate"], devices: { [$0: [String: Any]()] }) { veth, bundle, root in
-            let result = try IsorunRunner.run(["--root", root, "run", "--mode", "sandbox", bundle])
+        try Self.withLentDevice(args: ["sh", "-c", "cat /sys/class/net/ird*/operstate"], devices: { [$0: [String: Any]()] }) { veth, bundle, scene in
+            let result = try scene.run(bundle)
             #expect(result.status == 0, "\(result.err)")
             try Self.expectHome(veth, "after the run")
         }
@@ -165,8 +178,8 @@ struct HostVethPair {
 
     @Test func aNameTakenInTheContainerIsAnErrorAndTheDeviceStaysOnTheHost() throws {
         guard Self.available else { return }
-        try Self.withLentDevice(args: ["true"], devices: { [$0: ["name": "lo"]] }) { veth, bundle, root in
-            let result = try IsorunRunner.run(["--root", root, "run", "--mode", "sandbox", bundle])
+        try Self.withLentDevice(args: ["true"], devices: { [$0: ["name": "lo"]] }) { veth, bundle, scene in
+            let result = try scene.run(bundle)
             #expect(result.status == 125)
             #expect(result.err.contains("linux.netDevices.\(veth.lent)") && result.err.contains("named lo"), "\(result.err)")
             try Self.expectHome(veth, "after the refusal")
@@ -176,8 +189,8 @@ struct HostVethPair {
     @Test func aMissingDeviceIsAnErrorThatNamesItAndGivesBackTheOthers() throws {
         guard Self.available else { return }
         // Sorted by host name, the veth ("ird…") moves before "zz-missing" fails.
-        try Self.withLentDevice(args: ["true"], devices: { [$0: ["name": "eth9"], "zz-missing": [String: Any]()] }) { veth, bundle, root in
-            let result = try IsorunRunner.run(["--root", root, "run", "--mode", "sandbox", bundle])
+        try Self.withLentDevice(args: ["true"], devices: { [$0: ["name": "eth9"], "zz-missing": [String: Any]()] }) { veth, bundle, scene in
+            let result = try scene.run(bundle)
             #expect(result.status == 125)
             #expect(result.err.contains("linux.netDevices.zz-missing: no network device of that name on the host"), "\(result.err)")
             try Self.expectHome(veth, "the device moved first")
@@ -186,8 +199,8 @@ struct HostVethPair {
 
     @Test func createHoldsTheDeviceAndDeleteGivesItBack() throws {
         guard Self.available else { return }
-        try Self.withLentDevice(args: ["sleep", "30"], devices: { [$0: ["name": "eth9"]] }) { veth, bundle, root in
-            let id = IsorunRunner.uniqueID("netdev")
+        try Self.withLentDevice(args: ["sleep", "30"], devices: { [$0: ["name": "eth9"]] }) { veth, bundle, scene in
+            let (root, id) = (scene.root, scene.id)
             #expect(try IsorunRunner.create(bundle: bundle, root: root, id: id) == 0)
             #expect(try veth.onHost() == nil, "create left the device on the host")
             // The container's process is killed first: its namespace must outlive it.
@@ -204,8 +217,8 @@ struct HostVethPair {
 
     @Test func aKilledIsorunsDevicesComeBackWithTheNextRun() throws {
         guard Self.available else { return }
-        try Self.withLentDevice(args: ["sleep", "30"], devices: { [$0: ["name": "eth9"]] }) { veth, bundle, root in
-            let started = try IsorunRunner.start(["--root", root, "run", "--mode", "sandbox", bundle])
+        try Self.withLentDevice(args: ["sleep", "30"], devices: { [$0: ["name": "eth9"]] }) { veth, bundle, scene in
+            let started = try IsorunRunner.start(["--root", scene.root, "run", "--mode", "sandbox", "--id", scene.id, bundle])
             var moved = false
             for _ in 0..<200 where !moved {
                 usleep(10_000)
@@ -215,7 +228,7 @@ struct HostVethPair {
             _ = IsorunRunner.finish(started)
             #expect(moved, "the device never left the host")
             // The container died with its supervisor; the pinned namespace still holds the veth.
-            let next = try IsorunRunner.run(["--root", root, "run", "--mode", "sandbox", IsorunRunner.bundle("hello"), "--", "true"])
+            let next = try IsorunRunner.run(["--root", scene.root, "run", "--mode", "sandbox", IsorunRunner.bundle("hello"), "--", "true"])
             #expect(next.status == 0, "\(next.err)")
             try Self.expectHome(veth, "after the sweep")
         }
