@@ -147,8 +147,9 @@ public struct NetworkDeviceLoan: Sendable {
                 }
             }
             close(namespace)
-        } else if !devices.isEmpty {
-            Log.warning("network devices \(devices.map(\.hostName)) not given back: their namespace at \(pinPath) is gone")
+        } else if errno != ENOENT, !devices.isEmpty {
+            // No pin at all is a loan already given back (a failed launch's cleanup runs twice).
+            Log.warning("network devices \(devices.map(\.hostName)) not given back: their namespace at \(pinPath) cannot be opened")
         }
         NetworkDevices.unpin(pinPath)
     }
