@@ -49,14 +49,6 @@ static void keep_name(const struct nlmsghdr *h, void *name) {
         if (a->rta_type == IFLA_IFNAME) snprintf(name, IF_NAMESIZE, "%s", (const char *)RTA_DATA(a));
 }
 
-int isorun_netdev_index(int netns_fd, const char *name) {
-    int sock = socket_in(netns_fd);
-    if (sock < 0) return sock;
-    int index = index_of(sock, name);
-    close(sock);
-    return index;
-}
-
 int isorun_netdev_name(int netns_fd, int index, char name[16]) {
     int sock = socket_in(netns_fd);
     if (sock < 0) return sock;
@@ -228,5 +220,5 @@ int isorun_netdev_configure(int netns_fd, const char *name, const struct isorun_
         rc = set_up(sock, index, 1);
     }
     close(sock);
-    return rc < 0 ? rc : 0;
+    return rc < 0 ? rc : index;
 }

@@ -399,8 +399,7 @@ public struct ContainerStore: Sendable {
         // its VM took over (see GuestNetwork); its run record still lists them. Host network
         // devices then go back, while their namespace is still pinned.
         if record.mode == Mode.vm.rawValue || record.networkNamespacePin != nil {
-            let runRecord = record.hasStateDirectory ? "\(directory(of: record.id))/\(RunState.recordFile)" : directory(of: record.id)
-            let run = try? RunRecord.load(from: runRecord)
+            let run = try? RunRecord.load(from: RunState.recordPath(of: directory(of: record.id), inDirectory: record.hasStateDirectory))
             run?.releaseMirrors()
             run?.networkDeviceLoan?.giveBack()
         }

@@ -69,31 +69,31 @@ public struct NetworkDeviceLoan: Sendable {
         var loan = NetworkDeviceLoan(pinPath: pinPath, devices: [])
         for (hostName, device) in requested.sorted(by: { $0.key < $1.key }) {
             let containerName = device.containerName(hostName: hostName)
-            func fail(_ error: SystemError) -> IsorunError {
+            /// Everything moved so far goes back, and the record forgets the loan.
+            func undo() {
                 loan.giveBack()
                 state.forgetNetworkNamespacePin()
+            }
+            func fail(_ error: SystemError) -> IsorunError {
+                undo()
                 return IsorunError("\(configFile): linux.netDevices.\(hostName): \(Self.explain(error, containerName: containerName))")
             }
             let addresses: [NetworkDeviceAddress]
             do { addresses = try NetworkDevices.addresses(of: hostName, in: nil) } catch { throw fail(error) }
-            let lent = LentNetworkDevice(hostName: hostName, containerName: containerName, addresses: addresses)
+            var lent = LentNetworkDevice(hostName: hostName, containerName: containerName, addresses: addresses)
             do { try state.recordLent(loan.devices + [lent]) } catch {
-                loan.giveBack()
-                state.forgetNetworkNamespacePin()
+                undo()
                 throw error
             }
             do { try NetworkDevices.move(hostName, from: nil, to: namespace, as: containerName) } catch { throw fail(error) }
             loan.devices.append(lent)
-            do { loan.devices[loan.devices.count - 1].index = try NetworkDevices.index(of: containerName, in: namespace) } catch {
+            do { lent.index = try NetworkDevices.configure(containerName, in: namespace, addresses: addresses, up: true) } catch {
                 throw fail(error)
             }
+            loan.devices[loan.devices.count - 1] = lent
             do { try state.recordLent(loan.devices) } catch {
-                loan.giveBack()
-                state.forgetNetworkNamespacePin()
+                undo()
                 throw error
-            }
-            do { try NetworkDevices.configure(containerName, in: namespace, addresses: addresses, up: true) } catch {
-                throw fail(error)
             }
         }
         return loan

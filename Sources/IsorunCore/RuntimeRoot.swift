@@ -43,7 +43,7 @@ public struct RuntimeRoot: Sendable {
             // This run made the entry, so the only other holder can be a concurrent
             // run's sweep looking at the still empty record; it lets go at once (see
             // reclaimIfAbandoned). Up to 100 ms.
-            let record = withDirectory ? "\(entry)/\(RunState.recordFile)" : entry
+            let record = RunState.recordPath(of: entry, inDirectory: withDirectory)
             var acquired = try RuntimeLock.tryAcquire(record, create: true)
             for _ in 0..<200 where acquired == nil {
                 usleep(500)
@@ -89,7 +89,7 @@ public struct RuntimeRoot: Sendable {
         // A container from `isorun create` outlives its creator on purpose; `delete` removes it.
         let containerRecord = ContainerStore.file(ContainerStore.recordFile, of: entry, inDirectory: isDirectory)
         if Files.exists(containerRecord) { return false }
-        let lockPath = isDirectory ? "\(entry)/\(RunState.recordFile)" : entry
+        let lockPath = RunState.recordPath(of: entry, inDirectory: isDirectory)
         let lock: RuntimeLock
         switch Result(catching: { () throws(SystemError) in try RuntimeLock.tryAcquire(lockPath, create: false) }) {
         case .success(let acquired?):
@@ -146,6 +146,11 @@ public final class RunState {
     /// A file a run without a directory keeps beside its record `entry`. '+' is not
     /// allowed in an id, so the name is no other run's entry.
     static func companion(_ name: String, of entry: String) -> String { "\(entry)+\(name)" }
+
+    /// The locked record of the run at `entry`: the entry itself, or `state` in it.
+    static func recordPath(of entry: String, inDirectory: Bool) -> String {
+        inDirectory ? "\(entry)/\(recordFile)" : entry
+    }
 
     /// `<root>/<id>`: the run's directory, or its record when it has none.
     let path: String

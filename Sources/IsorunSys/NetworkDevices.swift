@@ -85,13 +85,6 @@ public enum NetworkDevices {
         return raw.prefix(Int(count)).map(NetworkDeviceAddress.init)
     }
 
-    /// The index of the device `name` (which survives renames inside its namespace).
-    public static func index(of name: String, in namespace: Int32?) throws(SystemError) -> Int32 {
-        let index = isorun_netdev_index(namespace ?? -1, name)
-        guard index >= 0 else { throw SystemError("find network device", name, errno: -index) }
-        return index
-    }
-
     /// The current name of the device `index`.
     public static func name(of index: Int32, in namespace: Int32?) throws(SystemError) -> String {
         var raw = [CChar](repeating: 0, count: 16)
@@ -107,13 +100,16 @@ public enum NetworkDevices {
         guard result >= 0 else { throw SystemError(step.map { String(cString: $0) } ?? "move", name, errno: -result) }
     }
 
-    /// Gives the device `name` `addresses` and, with `up`, sets it up.
+    /// Gives the device `name` `addresses` and, with `up`, sets it up. Returns its index,
+    /// which survives renames inside its namespace.
+    @discardableResult
     public static func configure(_ name: String, in namespace: Int32?, addresses: [NetworkDeviceAddress],
-                                 up: Bool) throws(SystemError) {
+                                 up: Bool) throws(SystemError) -> Int32 {
         let raw = addresses.map(\.raw)
         var step: UnsafePointer<CChar>? = nil
         let result = isorun_netdev_configure(namespace ?? -1, name, raw, Int32(raw.count), up ? 1 : 0, &step)
         guard result >= 0 else { throw SystemError(step.map { String(cString: $0) } ?? "configure", name, errno: -result) }
+        return result
     }
 
     /// Keeps the network namespace `namespace` alive after its last process is gone, by

@@ -364,9 +364,6 @@ struct isorun_netdev_address {
 /// calling thread's), IPv6 link-local ones left out: at most `max`. Their count, or -errno
 /// (-ENODEV: no such device) (network_devices.c).
 int isorun_netdev_addresses(int netns_fd, const char *name, struct isorun_netdev_address *out, int max);
-/// The index of the device `name` in the namespace `netns_fd` (-1: the calling thread's),
-/// or -errno (-ENODEV: none).
-int isorun_netdev_index(int netns_fd, const char *name);
 /// The current name of the device `index` in the namespace `netns_fd` into `name`: 0, or
 /// -errno (-ENODEV: none).
 int isorun_netdev_name(int netns_fd, int index, char name[16]);
@@ -375,7 +372,8 @@ int isorun_netdev_name(int netns_fd, int index, char name[16]);
 /// 0, or -errno with `*step` naming what failed.
 int isorun_netdev_move(int from_netns_fd, const char *name, int to_netns_fd, const char *new_name, const char **step);
 /// In the namespace `netns_fd` (-1: the calling thread's): adds `addresses` to the device
-/// `name` (replacing equal ones) and, with `up`, sets it up. 0, or -errno with `*step`.
+/// `name` (replacing equal ones) and, with `up`, sets it up. The device's index (which
+/// survives renames inside its namespace), or -errno with `*step`.
 int isorun_netdev_configure(int netns_fd, const char *name, const struct isorun_netdev_address *addresses, int count,
                             int up, const char **step);
 
