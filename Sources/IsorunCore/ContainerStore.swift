@@ -357,8 +357,25 @@ public struct ContainerStore: Sendable {
         } catch {
             throw IsorunError("start \(record.id)", error)
         }
-        LifecycleHooks.runWarningOnFailure(record.hooks?.poststart, phase: "poststart",
-                                           state: ContainerState(record: record, status: .running))
+        do {
+            try LifecycleHooks.run(record.hooks?.poststart, phase: "poststart", state: ContainerState(record: record, status: .running))
+        } catch {
+            // runtime-spec 1.3 (as runc): the container is stopped; `delete` destroys it
+            // and runs the poststop hooks.
+            Processes.signal(record.pid, SIGKILL)
+            for pid in cgroup(of: record)?.processes() ?? [] { Processes.signal(pid, SIGKILL) }
+            waitUntilEnded(record)
+            throw IsorunError("\(error.message); container '\(record.id)' was stopped")
+        }
+    }
+
+    /// Waits (up to a second) until the container's process has exited. It is not our
+    /// child: whoever adopted it reaps it.
+    private func waitUntilEnded(_ record: ContainerRecord) {
+        for _ in 0..<500 {
+            guard Processes.runningStartTime(of: record.pid) == record.pidStartTime else { return }
+            usleep(2_000)
+        }
     }
 
     /// Sends `signal` to the container's process, or with `all` to every process in its cgroup.
@@ -389,11 +406,7 @@ public struct ContainerStore: Sendable {
             if cgroup.isFrozen { try? cgroup.setFrozen(false) }
             do { try cgroup.killAllAndDestroy() } catch { throw IsorunError(error) }
         }
-        // The process is not our child: whoever adopted it reaps it. Wait until it has exited.
-        for _ in 0..<500 {
-            guard Processes.runningStartTime(of: record.pid) == record.pidStartTime else { break }
-            usleep(2_000)
-        }
+        waitUntilEnded(record)
         if let hostMountRoot = record.hostMountRoot { MountTable.unmountAll(under: hostMountRoot) }
         // A VM's monitor killed by `delete --force` had no time to give back the interfaces
         // its VM took over (see GuestNetwork); its run record still lists them. Host network

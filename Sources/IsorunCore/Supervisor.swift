@@ -41,8 +41,14 @@ public struct Supervisor {
             LifecycleHooks.runWarningOnFailure(hooks?.poststop, phase: "poststop",
                                                state: request.hookState(pid: nil, status: .stopped))
         }
-        LifecycleHooks.runWarningOnFailure(hooks?.poststart, phase: "poststart",
-                                           state: request.hookState(pid: workload.pid, status: .running))
+        do {
+            try LifecycleHooks.run(hooks?.poststart, phase: "poststart", state: request.hookState(pid: workload.pid, status: .running))
+        } catch {
+            // runtime-spec 1.3 (as runc): a failed poststart hook is an error that stops the
+            // container; the deferred cleanup then destroys it and runs the poststop hooks.
+            workload.deliver(signal: SIGKILL)
+            throw IsorunError("\(error.message); the container was stopped")
+        }
         return try wait(for: workload, signalPipe: signalPipe)
     }
 

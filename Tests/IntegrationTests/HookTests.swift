@@ -69,6 +69,28 @@ struct HookTests {
         #expect(IsorunRunner.cgroupDirectories(for: id).isEmpty)
     }
 
+    /// runtime-spec 1.3: a failed poststart hook is an error that stops the container; the
+    /// lifecycle goes on at its destruction, so the poststop hooks still run.
+    @Test(arguments: ["bare", "sandbox"])
+    func aFailingPoststartHookStopsTheContainer(mode: String) throws {
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-hooks-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        let bundle = try IsorunRunner.bundleCopy("hello", args: ["sleep", "60"]) { config in
+            config["hooks"] = ["poststart": [["path": "/bin/false"], Self.logging("poststart", to: log)],
+                               "poststop": [Self.logging("poststop", to: log)]]
+            config["linux"] = (config["linux"] as? [String: Any] ?? [:]).merging(["resources": ["pids": ["limit": 64]]]) { $1 }
+        }
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let id = IsorunRunner.uniqueID("postfail")
+        let started = Date()
+        let result = try IsorunRunner.run(["run", "--mode", mode, "--id", id, bundle])
+        #expect(result.status == 125)
+        #expect(result.err == "isorun: poststart hook /bin/false: exited with status 1; the container was stopped\n")
+        #expect(Date().timeIntervalSince(started) < 30, "the workload was killed, not waited for")
+        #expect(try Self.entries(log).map(\.name) == ["poststop"], "no poststart hook after the failed one")
+        #expect(IsorunRunner.cgroupDirectories(for: id).isEmpty)
+    }
+
     @Test func aHookPastItsTimeoutIsKilledAndFailsTheRun() throws {
         let bundle = try IsorunRunner.bundleCopy("hello", args: ["true"]) { config in
             config["hooks"] = ["createContainer": [["path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1]]]

@@ -103,6 +103,30 @@ struct LifecycleCommandTests {
         #expect(try HookTests.entries(log).last?.state["status"] as? String == "stopped")
     }
 
+    /// runtime-spec 1.3: `start` fails when a poststart hook does, with the container
+    /// stopped; `delete` then destroys it and runs the poststop hooks.
+    @Test func aFailingPoststartHookFailsStartAndStopsTheContainer() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let log = root + "-hooks"
+        let output = root + "-hooked"
+        defer { [log, output, output + ".pid"].forEach { try? FileManager.default.removeItem(atPath: $0) } }
+        let bundle = try IsorunRunner.bundleCopy("hello", args: ["sleep", "60"]) { config in
+            config["hooks"] = ["poststart": [["path": "/bin/sh", "args": ["sh", "-c", "exit 3"]]],
+                               "poststop": [HookTests.logging("poststop", to: log)]]
+        }
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let id = IsorunRunner.uniqueID("lcpostf")
+        try #require(try create(id, bundle: bundle, output: output).status == 0)
+        let started = try isorun(["start", id])
+        #expect(started.status == 125)
+        #expect(started.err == "isorun: poststart hook /bin/sh: exited with status 3; container '\(id)' was stopped\n")
+        let state = try isorun(["state", id])
+        #expect(state.out.contains("\"status\": \"stopped\""), "\(state.out)")
+        #expect(try isorun(["delete", id]).status == 0)
+        #expect(try HookTests.entries(log).map(\.name) == ["poststop"])
+        #expect(IsorunRunner.cgroupDirectories(for: id).isEmpty)
+    }
+
     /// containerd's `ctr run -t`: the terminal's master arrives over --console-socket and
     /// the process sees a real terminal of the configured size as its stdio and /dev/console.
     @Test func terminalMasterGoesToTheConsoleSocket() throws {
