@@ -7,12 +7,57 @@ public struct VM: Sendable, Encodable, Equatable {
     public var kernel: VMKernel?
     /// A disk image holding the root filesystem.
     public var image: VMImage?
+    /// The machine's size and passed-through hardware (runtime-spec 1.3).
+    public var hwConfig: VMHardware?
 
     /// Builds a VM section in code.
-    public init(hypervisor: VMHypervisor? = nil, kernel: VMKernel? = nil, image: VMImage? = nil) {
+    public init(hypervisor: VMHypervisor? = nil, kernel: VMKernel? = nil, image: VMImage? = nil, hwConfig: VMHardware? = nil) {
         self.hypervisor = hypervisor
         self.kernel = kernel
         self.image = image
+        self.hwConfig = hwConfig
+    }
+}
+
+/// `vm.hwConfig` (runtime-spec 1.3): how big the VM is, and host hardware handed to it.
+/// The pass-through fields (`dtdevs`, `iomems`, `irqs`) come from Xen's domain config.
+public struct VMHardware: Sendable, Encodable, Equatable {
+    /// A device-tree blob describing the VM's hardware.
+    public var deviceTree: String?
+    /// Number of virtual CPUs.
+    public var vcpus: UInt32?
+    /// The VM's memory in bytes.
+    public var memory: UInt64?
+    /// Host device-tree nodes passed through.
+    public var dtdevs: [String]?
+    /// Host I/O memory ranges mapped into the VM.
+    public var iomems: [VMIOMemory]?
+    /// Host interrupt lines passed through.
+    public var irqs: [UInt32]?
+
+    /// Builds a hardware entry in code.
+    public init(deviceTree: String? = nil, vcpus: UInt32? = nil, memory: UInt64? = nil, dtdevs: [String]? = nil,
+                iomems: [VMIOMemory]? = nil, irqs: [UInt32]? = nil) {
+        self.deviceTree = deviceTree
+        self.vcpus = vcpus
+        self.memory = memory
+        self.dtdevs = dtdevs
+        self.iomems = iomems
+        self.irqs = irqs
+    }
+}
+
+/// One `vm.hwConfig.iomems` entry: `nrMFNs` host pages from `firstMFN`, at guest frame
+/// `firstGFN` (the same number when absent).
+public struct VMIOMemory: Sendable, Encodable, Equatable {
+    public var firstGFN: UInt64?
+    public var firstMFN: UInt64
+    public var nrMFNs: UInt64
+
+    public init(firstGFN: UInt64? = nil, firstMFN: UInt64, nrMFNs: UInt64) {
+        self.firstGFN = firstGFN
+        self.firstMFN = firstMFN
+        self.nrMFNs = nrMFNs
     }
 }
 
@@ -72,7 +117,35 @@ extension VM {
         self.init(
             hypervisor: try o.optional("hypervisor", VMHypervisor.init(json:)),
             kernel: try o.optional("kernel", VMKernel.init(json:)),
-            image: try o.optional("image", VMImage.init(json:))
+            image: try o.optional("image", VMImage.init(json:)),
+            hwConfig: try o.optional("hwConfig", VMHardware.init(json:))
+        )
+    }
+}
+
+extension VMHardware {
+    package init(json node: JSONNode) throws(JSONFieldError) {
+        let o = try node.object()
+        self.init(
+            deviceTree: try o.optional("deviceTree", JSONRead.string),
+            vcpus: try o.optional("vcpus", JSONRead.integer(UInt32.self)),
+            memory: try o.optional("memory", JSONRead.integer(UInt64.self)),
+            dtdevs: try o.optional("dtdevs", JSONRead.strings),
+            iomems: try o.optional("iomems", JSONRead.objects(VMIOMemory.init(json:))),
+            irqs: try o.optional("irqs") { n throws(JSONFieldError) in
+                try n.array(of: "non-negative integers") { e throws(JSONFieldError) in try e.integer(UInt32.self) }
+            }
+        )
+    }
+}
+
+extension VMIOMemory {
+    package init(json node: JSONNode) throws(JSONFieldError) {
+        let o = try node.object()
+        self.init(
+            firstGFN: try o.optional("firstGFN", JSONRead.integer(UInt64.self)),
+            firstMFN: try o.required("firstMFN", JSONRead.integer(UInt64.self)),
+            nrMFNs: try o.required("nrMFNs", JSONRead.integer(UInt64.self))
         )
     }
 }

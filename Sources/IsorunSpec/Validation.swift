@@ -63,6 +63,10 @@ struct ConfigValidator {
         if let image = config.vm?.image, !VMImage.validFormats.contains(image.format) {
             report("vm.image.format", "unknown image format \(quoted(image.format)); expected \(alternatives(VMImage.validFormats))")
         }
+        if let hardware = config.vm?.hwConfig {
+            if hardware.vcpus == 0 { report("vm.hwConfig.vcpus", "a VM needs at least one vCPU") }
+            if hardware.memory == 0 { report("vm.hwConfig.memory", "a VM needs memory: give its size in bytes") }
+        }
     }
 
     private mutating func check(_ process: Process) {

@@ -82,9 +82,10 @@ public struct VMLauncher: Launcher {
         let (accelerator, reason) = probe.resolve(options.accelerator)
         if let reason { VMNotice.tell(reason) }
         // The initramfs occupies guest RAM; a disk image is read on demand.
-        let resources = GuestResources(resources: request.bundle.config.linux?.resources,
-                                       initramfsBytes: (try? Files.identity(of: root.initramfs).size) ?? 0,
-                                       hostCPUs: HostProcess.onlineCPUs)
+        let resources = try GuestResources(resources: request.bundle.config.linux?.resources,
+                                           hardware: request.bundle.config.vm?.hwConfig,
+                                           initramfsBytes: (try? Files.identity(of: root.initramfs).size) ?? 0,
+                                           hostCPUs: HostProcess.onlineCPUs, configFile: configFile)
 
         let control = try ControlChannel(base: "\(state.directory)/control")
         // process.terminal: the guest gives the process a pseudo-terminal; isorun's stdin

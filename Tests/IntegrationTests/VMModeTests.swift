@@ -575,6 +575,59 @@ struct VMHookTests {
         #expect(VMSupport.qemuProcesses(mentioning: id).isEmpty)
         #expect(IsorunRunner.cgroupDirectories(for: id).isEmpty)
     }
+
+    /// runtime-spec 1.3: a failed poststart hook stops the VM, and poststop still runs.
+    @Test func aFailingPoststartHookStopsTheVM() throws {
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-hooks-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        let bundle = try IsorunRunner.bundleCopy("hello", args: ["sleep", "60"]) { config in
+            config["hooks"] = ["poststart": [["path": "/bin/false"]], "poststop": [HookTests.logging("poststop", to: log)]]
+        }
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let id = IsorunRunner.uniqueID("vmpostfail")
+        let started = Date()
+        let result = try IsorunRunner.run(["run", "--mode", "vm", "--id", id, bundle])
+        #expect(result.status == 125)
+        #expect(result.err.hasSuffix("isorun: poststart hook /bin/false: exited with status 1; the container was stopped\n"), "\(result.err)")
+        #expect(Date().timeIntervalSince(started) < 40, "the VM was stopped, not waited for")
+        #expect(try HookTests.entries(log).map(\.name) == ["poststop"])
+        #expect(VMSupport.qemuProcesses(mentioning: id).isEmpty)
+        #expect(IsorunRunner.cgroupDirectories(for: id).isEmpty)
+    }
+}
+
+extension VMModeTests {
+    /// runtime-spec 1.3's `vm.hwConfig` sizes the machine, over what `linux.resources` would
+    /// make of it; what QEMU's microvm cannot do is a one-line 125 before anything starts.
+    @Test func hwConfigSizesTheMachineAndRefusesXenPassThrough() throws {
+        let script = "nproc; grep MemTotal /proc/meminfo"
+        let bundle = try IsorunRunner.bundleCopy("hello", args: ["sh", "-c", script]) { config in
+            config["vm"] = ["hwConfig": ["vcpus": 2, "memory": 200 << 20]]
+            var linux = config["linux"] as? [String: Any] ?? [:]
+            linux["resources"] = ["memory": ["limit": 64 << 20], "cpu": ["quota": 100_000, "period": 100_000]]
+            config["linux"] = linux
+        }
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let sized = try IsorunRunner.run(["run", "--mode", "vm", bundle])
+        #expect(sized.status == 0, "\(sized.err)")
+        let lines = sized.out.split(separator: "\n")
+        #expect(lines.first == "2", "\(sized.out)")
+        // The guest kernel keeps some of the 200 MiB for itself; 64 MiB + margin would be ~100.
+        let totalKiB = lines.last.flatMap { Int($0.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") } ?? 0
+        #expect((170_000...204_800).contains(totalKiB), "\(sized.out)")
+
+        for (hardware, field) in [(["irqs": [11]], "irqs"), (["memory": 1 << 20], "memory"), (["deviceTree": "/vm.dtb"], "deviceTree")] as [([String: Any], String)] {
+            let refused = try IsorunRunner.bundleCopy("hello", args: ["true"]) { config in config["vm"] = ["hwConfig": hardware] }
+            defer { try? FileManager.default.removeItem(atPath: refused) }
+            let id = IsorunRunner.uniqueID("vmhw")
+            let result = try IsorunRunner.run(["run", "--mode", "vm", "--id", id, refused])
+            #expect(result.status == 125)
+            #expect(result.err.hasPrefix("isorun: \(refused)/config.json: vm.hwConfig.\(field): ") && result.err.split(separator: "\n").count == 1,
+                    "\(result.err)")
+            #expect(VMSupport.qemuProcesses(mentioning: id).isEmpty)
+            #expect(IsorunRunner.cgroupDirectories(for: id).isEmpty)
+        }
+    }
 }
 
 extension VMLifecycleTests {

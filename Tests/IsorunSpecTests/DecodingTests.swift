@@ -43,6 +43,7 @@ struct DecodingTests {
         #expect(linux.personality?.domain == "LINUX")
         #expect(config.vm?.image?.format == "raw")
         #expect(config.vm?.hypervisor == nil)
+        #expect(config.vm?.hwConfig == VMHardware(vcpus: 2, memory: 268_435_456))
 
         #expect(config.validationErrors(file: "config.json").isEmpty)
     }
@@ -59,6 +60,22 @@ struct DecodingTests {
         #expect(config.linux?.netDevices?["eth1"]?.containerName(hostName: "eth1") == "eth1")
         let error = try #require(specError { _ = try decode(#"{"ociVersion": "1.3.0", "linux": {"netDevices": {"eth0": {"name": 7}}}}"#) })
         #expect(error.jsonPath == "linux.netDevices.eth0.name")
+    }
+
+    @Test func vmHardwareIsReadWithItsPassThroughFields() throws {
+        let config = try decode(#"""
+        {"ociVersion": "1.3.0", "vm": {"kernel": {"path": "/k"}, "hwConfig": {"deviceTree": "/vm.dtb", "vcpus": 2,
+         "memory": 4194304, "dtdevs": ["/soc/dev1"], "iomems": [{"firstMFN": 12288, "nrMFNs": 1},
+         {"firstGFN": 12544, "firstMFN": 33024, "nrMFNs": 2}], "irqs": [11, 22]}}}
+        """#)
+        #expect(config.vm?.hwConfig == VMHardware(deviceTree: "/vm.dtb", vcpus: 2, memory: 4_194_304, dtdevs: ["/soc/dev1"],
+                                                   iomems: [VMIOMemory(firstMFN: 12288, nrMFNs: 1),
+                                                            VMIOMemory(firstGFN: 12544, firstMFN: 33024, nrMFNs: 2)],
+                                                   irqs: [11, 22]))
+        let negative = try #require(specError { _ = try decode(#"{"ociVersion": "1.3.0", "vm": {"hwConfig": {"irqs": [-1]}}}"#) })
+        #expect(negative.jsonPath == "vm.hwConfig.irqs[0]")
+        let incomplete = try #require(specError { _ = try decode(#"{"ociVersion": "1.3.0", "vm": {"hwConfig": {"iomems": [{"firstMFN": 1}]}}}"#) })
+        #expect(incomplete.jsonPath == "vm.hwConfig.iomems[0]")
     }
 
     @Test func clockOffsetsAreReadPerClock() throws {

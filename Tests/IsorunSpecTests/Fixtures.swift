@@ -85,7 +85,8 @@ let fullConfigJSON = #"""
   },
   "vm": {
     "kernel": { "path": "/var/lib/isorun/vmlinuz", "parameters": ["console=hvc0"], "initrd": "/var/lib/isorun/initrd" },
-    "image": { "path": "/var/lib/isorun/root.img", "format": "raw" }
+    "image": { "path": "/var/lib/isorun/root.img", "format": "raw" },
+    "hwConfig": { "vcpus": 2, "memory": 268435456 }
   }
 }
 """#

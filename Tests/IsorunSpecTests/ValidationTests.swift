@@ -165,6 +165,15 @@ struct ValidationTests {
         #expect(config.validationErrors(file: "config.json").isEmpty)
     }
 
+    @Test func aVMNeedsAVCPUAndMemory() throws {
+        var config = minimalConfig()
+        config.vm = VM(hwConfig: VMHardware(vcpus: 0, memory: 0))
+        let problems = config.validationErrors(file: "config.json")
+        #expect(problems.map(\.jsonPath) == ["vm.hwConfig.vcpus", "vm.hwConfig.memory"])
+        config.vm = VM(hwConfig: VMHardware(vcpus: 1, memory: 1 << 20))
+        #expect(config.validationErrors(file: "config.json").isEmpty)
+    }
+
     @Test func personalityFlagsAreNotDefinedYet() throws {
         var config = minimalConfig()
         config.linux = Linux(personality: Personality(domain: "LINUX32", flags: ["ADDR_NO_RANDOMIZE"]))
