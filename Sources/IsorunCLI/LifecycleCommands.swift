@@ -235,9 +235,16 @@ struct FeaturesCommand: ParsableCommand {
             var mountExtensions = MountExtensions()
             /// runtime-spec 1.3's `linux.netDevices`, in sandbox mode.
             var netDevices = Enabled(enabled: true)
+            /// runtime-spec 1.3's `linux.memoryPolicy`: what isorun recognises, whether or
+            /// not this host's kernel has it.
+            struct MemoryPolicyFeatures: Encodable {
+                var modes = MemoryPolicy.modes.map(\.key)
+                var flags = MemoryPolicy.flagBits.map(\.key)
+            }
+            var memoryPolicy = MemoryPolicyFeatures()
         }
         var ociVersionMin = "1.0.0"
-        var ociVersionMax = "1.2.0"
+        var ociVersionMax = "1.3.0"
         var hooks = ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"]
         var mountOptions = SandboxFeatures.mountOptions
         var linux = Linux()
@@ -313,7 +320,7 @@ struct SpecCommand: ParsableCommand {
 
     static let defaultConfig = """
     {
-      "ociVersion": "1.2.0",
+      "ociVersion": "1.3.0",
       "process": {
         "terminal": false,
         "user": { "uid": 0, "gid": 0 },

@@ -5,7 +5,7 @@ import IsorunSys
 /// The state document of runtime.md: what `isorun state` prints and what every hook
 /// reads on its stdin.
 public struct ContainerState: Sendable {
-    public var ociVersion = "1.2.0"
+    public var ociVersion = "1.3.0"
     public var id: String
     public var status: String
     public var pid: Int32?

@@ -6,7 +6,7 @@
 /// see `JSONFields.swift`). Keys that isorun does not model (for example `windows`,
 /// `solaris`) are ignored when reading rather than rejected, as the spec asks of runtimes.
 public struct RuntimeConfig: Sendable, Encodable, Equatable {
-    /// The spec version the bundle was written for, e.g. `1.2.0`. Only major version 1 is accepted.
+    /// The spec version the bundle was written for, e.g. `1.3.0`. Only major version 1 is accepted.
     public var ociVersion: String
     /// The program to run. Optional in the spec (for `create` without `start`), but required by every isorun mode.
     public var process: Process?
@@ -29,7 +29,7 @@ public struct RuntimeConfig: Sendable, Encodable, Equatable {
 
     /// Builds a configuration in code, e.g. for tests or generated bundles.
     public init(
-        ociVersion: String = "1.2.0",
+        ociVersion: String = "1.3.0",
         process: Process? = nil,
         root: Root? = nil,
         hostname: String? = nil,

@@ -45,7 +45,7 @@ struct HookTests {
         for entry in entries {
             #expect(entry.state["id"] as? String == id)
             #expect(entry.state["bundle"] as? String == bundle)
-            #expect(entry.state["ociVersion"] as? String == "1.2.0")
+            #expect(entry.state["ociVersion"] as? String == "1.3.0")
         }
         let pids = Set(entries.dropLast().compactMap { $0.state["pid"] as? Int })
         #expect(pids.count == 1, "one container process from creation to start: \(pids)")

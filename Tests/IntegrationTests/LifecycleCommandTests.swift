@@ -47,7 +47,7 @@ struct LifecycleCommandTests {
         #expect(created.status == 0, "\(created.err)")
         let before = try state(id)
         #expect(before["status"] as? String == "created")
-        #expect(before["ociVersion"] as? String == "1.2.0")
+        #expect(before["ociVersion"] as? String == "1.3.0")
         #expect(before["bundle"] as? String == IsorunRunner.bundle("hello"))
         let pid = try #require(before["pid"] as? Int)
         #expect(try String(contentsOfFile: output + ".pid", encoding: .utf8) == "\(pid)")
@@ -554,7 +554,7 @@ struct LifecycleCommandTests {
         let result = try IsorunRunner.run(["features"])
         #expect(result.status == 0)
         let features = try #require(try JSONSerialization.jsonObject(with: result.stdout) as? [String: Any])
-        #expect(features["ociVersionMax"] as? String == "1.2.0")
+        #expect(features["ociVersionMax"] as? String == "1.3.0")
         let linux = try #require(features["linux"] as? [String: Any])
         #expect((linux["namespaces"] as? [String]).map { Set(["user", "time"]).isSubset(of: $0) } == true)
         #expect((linux["capabilities"] as? [String])?.contains("CAP_SYS_ADMIN") == true)
@@ -562,5 +562,9 @@ struct LifecycleCommandTests {
         let idmap = (linux["mountExtensions"] as? [String: Any])?["idmap"] as? [String: Any]
         #expect(idmap?["enabled"] as? Bool == true)
         #expect((linux["intelRdt"] as? [String: Any])?["enabled"] as? Bool == false, "refused, so not offered")
+        #expect((linux["netDevices"] as? [String: Any])?["enabled"] as? Bool == true)
+        let memoryPolicy = linux["memoryPolicy"] as? [String: [String]]
+        #expect(memoryPolicy.map { Set(["MPOL_BIND", "MPOL_WEIGHTED_INTERLEAVE"]).isSubset(of: $0["modes"] ?? []) } == true, "\(linux)")
+        #expect(memoryPolicy?["flags"]?.contains("MPOL_F_STATIC_NODES") == true, "\(linux)")
     }
 }
