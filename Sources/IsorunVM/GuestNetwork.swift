@@ -16,7 +16,8 @@ import IsorunSys
 /// CNI plugin has to know.
 ///
 /// A bundle that makes a new network namespace gets loopback alone, as a container does
-/// (its namespace has nothing else).
+/// (its namespace has nothing else), unless it lends host devices (`linux.netDevices`):
+/// those go into a namespace made for them, which is then taken over the same way.
 final class GuestNetwork {
     /// The taps, for QEMU's command line (it inherits the descriptors).
     private(set) var devices: [QemuCommandLine.NetworkDevice] = []
@@ -28,16 +29,18 @@ final class GuestNetwork {
     /// Where they are recorded until removed.
     private let state: RunState
 
-    /// Takes over the interfaces of the namespace the bundle joins, recording each in
-    /// the run's state first, so that a later isorun can remove what a killed one left.
-    init(bundle: Bundle, state: RunState) throws(IsorunError) {
+    /// Takes over the interfaces of the namespace at `namespacePath` (the one the bundle
+    /// joins, or the one its lent devices went into), recording each in the run's state
+    /// first, so that a later isorun can remove what a killed one left.
+    init(bundle: Bundle, namespacePath: String?, state: RunState) throws(IsorunError) {
         self.state = state
-        guard let path = bundle.config.linux?.namespace(.network)?.path else {
-            namespacePath = nil
+        guard let path = namespacePath else {
+            self.namespacePath = nil
             return
         }
-        namespacePath = path
-        let context = "\(bundle.directory)/config.json: linux.namespaces: network \(path)"
+        self.namespacePath = path
+        let joined = bundle.config.linux?.namespace(.network)?.path == path
+        let context = "\(bundle.directory)/config.json: " + (joined ? "linux.namespaces: network \(path)" : "linux.netDevices: their network namespace \(path)")
         let namespace = open(path, O_RDONLY | O_CLOEXEC)
         guard namespace >= 0 else { throw IsorunError(context, SystemError("open", path)) }
         defer { close(namespace) }

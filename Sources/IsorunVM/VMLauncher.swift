@@ -100,7 +100,10 @@ public struct VMLauncher: Launcher {
         }
         let lent = try Self.lendNetworkDevices(of: request.bundle, state: state)
         let network: GuestNetwork
-        do { network = try GuestNetwork(bundle: request.bundle, state: state) } catch {
+        // The namespace the guest's interfaces come from: the one the config joins, or the
+        // one made for the devices it lends.
+        let networkNamespace = request.bundle.config.linux?.namespace(.network)?.path ?? lent?.pinPath
+        do { network = try GuestNetwork(bundle: request.bundle, namespacePath: networkNamespace, state: state) } catch {
             lent?.giveBack()
             throw error
         }
@@ -216,15 +219,23 @@ public struct VMLauncher: Launcher {
 
 extension VMLauncher {
     /// linux.netDevices in a VM: the devices go into the network namespace the VM joins,
-    /// whose interfaces the guest then takes over (GuestNetwork) as it does a CNI plugin's.
-    /// A VM with a new namespace of its own has loopback alone, so there they are refused.
+    /// or for a new one (which would leave the guest loopback alone) into a namespace made
+    /// for them, pinned beside the run's record by the loan. The guest then takes over the
+    /// namespace's interfaces (GuestNetwork) as it does a CNI plugin's.
     static func lendNetworkDevices(of bundle: Bundle, state: RunState) throws(IsorunError) -> NetworkDeviceLoan? {
         guard let devices = bundle.config.linux?.netDevices, !devices.isEmpty else { return nil }
         let configFile = "\(bundle.directory)/config.json"
-        guard let path = bundle.config.linux?.namespace(.network)?.path else {
-            throw IsorunError("\(configFile): linux.netDevices: in vm mode a device goes into the network namespace the VM joins; give linux.namespaces' network entry a path (a new namespace leaves the guest loopback alone)")
+        if let path = bundle.config.linux?.namespace(.network)?.path {
+            return try NetworkDeviceLoan.lend(devices, toNamespaceAt: path, state: state, configFile: configFile)
         }
-        return try NetworkDeviceLoan.lend(devices, toNamespaceAt: path, state: state, configFile: configFile)
+        guard let made = PreparedNetworkNamespace() else {
+            throw IsorunError("\(configFile): linux.netDevices: no process could be started to make a network namespace for them")
+        }
+        // The loan's pin holds the namespace from here on.
+        defer { made.close() }
+        let namespace: Int32
+        do { namespace = try made.descriptor() } catch { throw IsorunError("\(configFile): linux.netDevices", error) }
+        return try NetworkDeviceLoan.lend(devices, to: namespace, state: state, configFile: configFile)
     }
 }
 

@@ -93,9 +93,9 @@ struct HostVethPair {
         let root: String
         let id = IsorunRunner.uniqueID("netdev")
 
-        /// `isorun --root ROOT run --mode sandbox --id ID BUNDLE`.
-        func run(_ bundle: String) throws -> IsorunRunner.Result {
-            try IsorunRunner.run(["--root", root, "run", "--mode", "sandbox", "--id", id, bundle])
+        /// `isorun --root ROOT run --mode MODE --id ID BUNDLE`.
+        func run(_ bundle: String, mode: String = "sandbox") throws -> IsorunRunner.Result {
+            try IsorunRunner.run(["--root", root, "run", "--mode", mode, "--id", id, bundle])
         }
     }
 
@@ -233,23 +233,61 @@ struct HostVethPair {
             try Self.expectHome(veth, "after the sweep")
         }
     }
-
-    @Test func vmModeRefusesDevicesForANewNetworkNamespace() throws {
-        guard Self.available else { return }
-        let bundle = try IsorunRunner.bundleCopy("hello", args: ["true"]) { config in
-            IsorunRunner.edit(&config, at: ["linux"]) { $0["netDevices"] = ["eth0": ["name": "eth9"]] }
-        }
-        defer { try? FileManager.default.removeItem(atPath: bundle) }
-        let result = try IsorunRunner.run(["run", "--mode", "vm", bundle])
-        #expect(result.status == 125)
-        #expect(result.err.contains("linux.netDevices: in vm mode a device goes into the network namespace the VM joins"), "\(result.err)")
-        #expect(FileManager.default.fileExists(atPath: "/sys/class/net/eth0"))
-    }
 }
 
-/// linux.netDevices in VM mode: the device goes into the namespace the VM joins, and the
-/// guest takes it over as it takes over a CNI plugin's interface (its MAC and address).
+/// linux.netDevices in VM mode: the device goes into the namespace the VM joins, or into
+/// one made for it, and the guest takes it over as it takes over a CNI plugin's interface
+/// (its MAC and address).
 extension VMModeTests {
+    /// A new network namespace: the guest's eth9 is the lent veth (its MAC, its address,
+    /// and traffic to the peer on the host), and afterwards the veth is home.
+    @Test func aVMTakesOverADeviceLentToANewNetworkNamespace() throws {
+        guard NetworkDeviceTests.available else { return }
+        let peer = "10.214.\(getpid() % 200).2"
+        let script = "cat /sys/class/net/eth9/address; ip -o -4 addr show dev eth9; ping -c1 -W5 \(peer) >/dev/null && echo reached-peer"
+        try NetworkDeviceTests.withLentDevice(args: ["sh", "-c", script], devices: { [$0: ["name": "eth9"]] },
+                                              capabilities: ["CAP_NET_RAW"]) { veth, bundle, scene in
+            for command in [["addr", "add", peer + "/24", "dev", veth.peer], ["link", "set", veth.peer, "up"]] {
+                #expect(try IsorunRunner.runProgram("/usr/sbin/ip", command).status == 0)
+            }
+            let mac = try String(contentsOfFile: "/sys/class/net/\(veth.lent)/address", encoding: .utf8)
+            let vm = try scene.run(bundle, mode: "vm")
+            #expect(vm.status == 0, "\(vm.err)")
+            #expect(vm.out.hasPrefix(mac), "the guest's eth9 has the lent device's MAC: \(vm.out)")
+            #expect(vm.out.contains("inet \(veth.address4)"), "\(vm.out)")
+            #expect(vm.out.hasSuffix("reached-peer\n"), "\(vm.out)")
+            try NetworkDeviceTests.expectHome(veth, "after the VM")
+            #expect(VMSupport.qemuProcesses(mentioning: scene.id).isEmpty)
+        }
+    }
+
+    /// QEMU dies with a killed isorun; the pinned namespace keeps the veth until the next run.
+    @Test func aKilledVMsDeviceComesBackWithTheNextRun() throws {
+        guard NetworkDeviceTests.available else { return }
+        try NetworkDeviceTests.withLentDevice(args: ["sleep", "60"], devices: { [$0: ["name": "eth9"]] }) { veth, bundle, scene in
+            let started = try IsorunRunner.start(["--root", scene.root, "run", "--mode", "vm", "--id", scene.id, bundle])
+            var moved = false
+            for _ in 0..<3000 where !moved {
+                usleep(10_000)
+                moved = (try? veth.onHost()) == nil
+            }
+            // Mirrored into the guest by now, or about to be: kill in the middle either way.
+            usleep(300_000)
+            kill(started.0.processIdentifier, SIGKILL)
+            _ = IsorunRunner.finish(started)
+            #expect(moved, "the device never left the host")
+            var gone = false
+            for _ in 0..<300 where !gone {
+                usleep(10_000)
+                gone = VMSupport.qemuProcesses(mentioning: scene.id).isEmpty
+            }
+            #expect(gone, "QEMU outlived its isorun")
+            let next = try IsorunRunner.run(["--root", scene.root, "run", "--mode", "sandbox", IsorunRunner.bundle("hello"), "--", "true"])
+            #expect(next.status == 0, "\(next.err)")
+            try NetworkDeviceTests.expectHome(veth, "after the sweep")
+        }
+    }
+
     @Test func aVMTakesOverADeviceLentToTheNamespaceItJoins() throws {
         guard NetworkDeviceTests.available else { return }
         let namespace = "isorun-test-nd-\(getpid())"
