@@ -103,6 +103,7 @@ static void release_untaken(void) {
 // default priority. glibc has finished its own start by then.
 __attribute__((constructor(101))) static void start_early(int argc, char **argv, char **envp) {
     (void)envp;
-    if (!isorun_network_namespace_expected(argc, argv)) return;
+    // Rootless, a network namespace can only be made inside the container's user namespace.
+    if (geteuid() != 0 || !isorun_network_namespace_expected(argc, argv)) return;
     if (isorun_network_namespace_start(&early) == 0) atexit(release_untaken);
 }

@@ -655,7 +655,7 @@ static void set_credentials_and_caps(int error_fd, const struct isorun_spawn_pla
     }
     if (plan->set_user) {
         if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) child_fail(error_fd, errno, "keep capabilities", NULL);
-        if (syscall(SYS_setgroups, plan->group_count, plan->groups) < 0)
+        if (!plan->keep_groups && syscall(SYS_setgroups, plan->group_count, plan->groups) < 0)
             child_fail(error_fd, errno, "setgroups", NULL);
         if (syscall(SYS_setresgid, plan->gid, plan->gid, plan->gid) < 0)
             child_fail(error_fd, errno, "setresgid", NULL);

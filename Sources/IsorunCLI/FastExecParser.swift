@@ -10,7 +10,7 @@ import IsorunCore
 enum FastExecParser {
     static func parse(_ arguments: [String], globals: LeadingGlobals) -> (ExecRequest, ContainerStore)? {
         guard arguments.first == "exec" else { return nil }
-        var root = globals.root ?? "/run/isorun"
+        var root = globals.root ?? RuntimeRoot.defaultPath
         var debug = globals.debug
         var request = ExecRequest(id: "")
         var index = 1

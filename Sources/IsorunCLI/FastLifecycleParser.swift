@@ -10,7 +10,7 @@ enum FastLifecycleParser {
 
     static func parse(_ arguments: [String], globals: LeadingGlobals) -> (() throws(IsorunError) -> Void)? {
         guard let command = arguments.first, commands.contains(command) else { return nil }
-        var root = globals.root ?? "/run/isorun"
+        var root = globals.root ?? RuntimeRoot.defaultPath
         var debug = globals.debug
         var bundle = ".", pidFile: String?, consoleSocket: String?, force = false, all = false
         var setup = ProcessSetup()

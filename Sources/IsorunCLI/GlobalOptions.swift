@@ -5,7 +5,7 @@ import Logging
 /// Options every command takes (runc spells them the same way).
 struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: "Directory for runtime state.")
-    var root: String = LeadingGlobals.current.root ?? "/run/isorun"
+    var root: String = LeadingGlobals.current.root ?? RuntimeRoot.defaultPath
 
     @Flag(name: .long, help: "Log what isorun does to stderr.")
     var debug = false

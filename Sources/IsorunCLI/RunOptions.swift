@@ -10,7 +10,7 @@ import IsorunVM
 struct RunOptions: Equatable {
     var mode: Mode = .sandbox
     var id: String?
-    var root = "/run/isorun"
+    var root = RuntimeRoot.defaultPath
     var debug = false
     var bundle: String
     var arguments: [String] = []

@@ -4,9 +4,10 @@ import IsorunSpec
 import IsorunSys
 
 /// Bare mode: the workload runs as a plain host process, the way software runs on
-/// bare metal. It gets the bundle's env, cwd, rlimits, personality, memory policy and user, and a cgroup so that
-/// isorun can account for it, limit it when `linux.resources` asks, and kill what it
-/// leaves behind. No namespaces, no rootfs, no seccomp: showing what that lacks is the point.
+/// bare metal. It gets the bundle's env, cwd, rlimits, personality, memory policy and user
+/// (rootless: the caller's), and a cgroup so that isorun can account for it, limit it when
+/// `linux.resources` asks, and kill what it leaves behind. No namespaces, no rootfs, no
+/// seccomp: showing what that lacks is the point.
 public struct BareLauncher: Launcher {
     public var mode: Mode { .bare }
 
@@ -20,6 +21,12 @@ public struct BareLauncher: Launcher {
         }
         var plan = try ProcessSettings.basePlan(for: try request.process, configFile: configFile)
         request.applyLifecycle(to: &plan)
+        if HostProcess.isRootless, let user = plan.user {
+            // A host process of an unprivileged user can be no one else; the config's user is
+            // the container's, which only a user namespace (sandbox mode) can map.
+            Log.debug("bare mode runs rootless as uid \(HostProcess.userID), not process.user's \(user.uid)")
+            plan.user = nil
+        }
         plan.personality = ProcessSettings.personality(request.bundle.config.linux)
         plan.memoryPolicy = ProcessSettings.memoryPolicy(request.bundle.config.linux)
         let resources = request.bundle.config.linux?.resources

@@ -268,8 +268,12 @@ public struct ContainerStore: Sendable {
     }
 
     /// The pids in the container's cgroup, as the host sees them.
+    /// The processes in the container's cgroup; for a container without one (rootless),
+    /// those in its PID namespace while its process runs.
     public func processes(of record: ContainerRecord) -> [Int32] {
-        (cgroup(of: record)?.processes() ?? []).sorted()
+        guard record.cgroupDirectories.isEmpty else { return (cgroup(of: record)?.processes() ?? []).sorted() }
+        guard Processes.runningStartTime(of: record.pid) == record.pidStartTime else { return [] }
+        return Processes.sharingPidNamespace(with: record.pid).sorted()
     }
 
     /// Every container under the root, in name order.
@@ -363,7 +367,7 @@ public struct ContainerStore: Sendable {
             // runtime-spec 1.3 (as runc): the container is stopped; `delete` destroys it
             // and runs the poststop hooks.
             Processes.signal(record.pid, SIGKILL)
-            for pid in cgroup(of: record)?.processes() ?? [] { Processes.signal(pid, SIGKILL) }
+            for pid in processes(of: record) { Processes.signal(pid, SIGKILL) }
             waitUntilEnded(record)
             throw IsorunError("\(error.message); container '\(record.id)' was stopped")
         }
@@ -385,7 +389,7 @@ public struct ContainerStore: Sendable {
         // in its cgroup and succeeds, as runc's does.
         guard all || status(of: record) != .stopped else { throw IsorunError("container not running") }
         if all {
-            for pid in cgroup(of: record)?.processes() ?? [] { Processes.signal(pid, signal) }
+            for pid in processes(of: record) { Processes.signal(pid, signal) }
         } else {
             Processes.signal(record.pid, signal)
         }

@@ -2,7 +2,8 @@ import Glibc
 import IsorunCgroups
 import IsorunSys
 
-/// isorun's runtime state directory (default /run/isorun): one entry per live run,
+/// isorun's runtime state directory (default /run/isorun, or rootless
+/// `$XDG_RUNTIME_DIR/isorun`): one entry per live run,
 /// holding a record of what it created in a file the supervisor keeps locked for its
 /// lifetime. A run whose lock is free was killed; the next run removes what it left.
 ///
@@ -14,8 +15,17 @@ import IsorunSys
 public struct RuntimeRoot: Sendable {
     public let path: String
 
-    public init(path: String = "/run/isorun") {
+    public init(path: String = RuntimeRoot.defaultPath) {
         self.path = path
+    }
+
+    /// /run/isorun for root. A rootless isorun may not write there, so, as runc does, it
+    /// keeps its state in the user's runtime directory: `$XDG_RUNTIME_DIR/isorun`, or
+    /// `/run/user/<uid>/isorun` where the variable is unset.
+    public static var defaultPath: String {
+        guard HostProcess.isRootless else { return "/run/isorun" }
+        if let directory = HostProcess.variable("XDG_RUNTIME_DIR"), directory.hasPrefix("/") { return directory + "/isorun" }
+        return "/run/user/\(HostProcess.userID)/isorun"
     }
 
     /// Creates the state of a new run. Fails if `id` is taken by a live run.

@@ -11,7 +11,16 @@ public enum WorkloadCgroup {
         do { layout = try CgroupLayout.host() } catch { throw IsorunError(error) }
         let path = Cgroups.relativePath(configured: request.bundle.config.linux?.cgroupsPath, id: request.id,
                                         systemd: request.systemdCgroupPath)
-        return Cgroups.manager(layout: layout, relativePath: path, resources: resources)
+        let manager = Cgroups.manager(layout: layout, relativePath: path, resources: resources)
+        guard HostProcess.isRootless, !Cgroups.mayCreate(manager.directories) else { return manager }
+        // Rootless without a delegated cgroup: as runc does, a config that limits nothing
+        // runs without a cgroup of its own. Device rules need none: in a user namespace
+        // the kernel lets no device node be made, and isorun binds the default ones.
+        if let limited = resources?.limitedFields.first {
+            throw IsorunError("\(request.bundle.directory)/config.json: linux.resources.\(limited): isorun runs rootless (uid \(HostProcess.userID)) and may not create a cgroup under \(manager.directories.first ?? "/sys/fs/cgroup"); delegate one to the user (cgroup v2, e.g. systemd's Delegate=yes) and point linux.cgroupsPath into it, or remove the limit")
+        }
+        Log.debug("cgroup: rootless and no cgroup delegated (\(manager.directories.first ?? "")): the workload stays in isorun's own")
+        return NoCgroup()
     }
 
     /// Records the cgroup in the run's state, then creates it and applies `resources`.

@@ -61,6 +61,13 @@ public struct ContainerExec {
                 opened.append(fd)
                 plan.joins.append((fd, namespace.flag))
             }
+            // A rootless container's user namespace denies setgroups(2): the process keeps its groups.
+            if differs("user"), (try? Files.readString("/proc/\(record.pid)/setgroups"))?.hasPrefix("deny") == true {
+                if let groups = process.user?.additionalGids, !groups.isEmpty {
+                    throw IsorunError("\(processFile ?? source): process.user.additionalGids: the container's user namespace may not set groups (setgroups is denied in it)")
+                }
+                plan.keepGroups = true
+            }
             if differs("pid") {
                 pidNamespace = try open("pid")
                 opened.append(pidNamespace!)
@@ -81,6 +88,13 @@ public struct ContainerExec {
         let joinsTime = plan.joins.contains { $0.type == NamespaceFlags.time }
         plan.parentStepsBeforeRelease = joinsTime || (cgroup != nil && plan.cgroupDirectory == nil && plan.cgroupTaskFiles.isEmpty)
         if let pidNamespace {
+            if HostProcess.isRootless, let user = plan.joins.firstIndex(where: { $0.type == NamespaceFlags.user }) {
+                // Rootless, only the container's user namespace gives the right to join its
+                // PID namespace: isorun enters it first (the child then is in it already).
+                let rc = isorun_setns(plan.joins[user].fd, NamespaceFlags.user)
+                guard rc == 0 else { throw IsorunError("exec \(record.id): join user namespace: \(Errno.describe(-rc))") }
+                plan.joins.remove(at: user)
+            }
             // setns of a PID namespace applies to the caller's next children: the clone below.
             let rc = isorun_setns(pidNamespace, NamespaceFlags.pid)
             guard rc == 0 else { throw IsorunError("exec \(record.id): join pid namespace: \(Errno.describe(-rc))") }

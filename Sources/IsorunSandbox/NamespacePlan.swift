@@ -67,16 +67,43 @@ struct NamespacePlan {
         if let pidNamespaceToJoin { close(pidNamespaceToJoin) }
     }
 
-    /// The parent's part of a new user namespace: /proc/<pid>/{uid,gid}_map.
+    /// The parent's part of a new user namespace: /proc/<pid>/{uid,gid}_map. Rootless, the
+    /// kernel takes only a map of the caller's own uid and gid, and the gid map only once
+    /// the namespace may not call setgroups(2) (see `deniesSetgroups`).
     static func writeIDMaps(pid: pid_t, linux: Linux) throws(IsorunError) {
         func render(_ mappings: [IDMapping]) -> String {
             mappings.map { "\($0.containerID) \($0.hostID) \($0.size)" }.joined(separator: "\n") + "\n"
         }
         do {
+            if deniesSetgroups(linux) { try Files.write("/proc/\(pid)/setgroups", "deny") }
             try Files.write("/proc/\(pid)/uid_map", render(linux.uidMappings ?? []))
             try Files.write("/proc/\(pid)/gid_map", render(linux.gidMappings ?? []))
         } catch {
             throw IsorunError("write id mappings", error)
+        }
+    }
+
+    /// True for a rootless run's own user namespace, whose only map is the caller's ids:
+    /// there setgroups(2) is denied, as the kernel requires before an unprivileged gid map,
+    /// and the process keeps the groups it has.
+    static func deniesSetgroups(_ linux: Linux?) -> Bool {
+        HostProcess.isRootless && linux?.namespaces?.contains { $0.type == .user && ($0.path ?? "").isEmpty } == true
+    }
+
+    /// What a rootless run's config must say of a new user namespace: one uid and one gid,
+    /// the caller's own (mapping more needs the setuid newuidmap/newgidmap and
+    /// /etc/subuid, which isorun does not use), and no additional groups.
+    static func checkRootlessMappings(_ linux: Linux?, process: Process, configFile: String) throws(IsorunError) {
+        guard deniesSetgroups(linux) else { return }
+        let own: [(String, [IDMapping]?, UInt32)] = [("uidMappings", linux?.uidMappings, HostProcess.userID),
+                                                     ("gidMappings", linux?.gidMappings, HostProcess.groupID)]
+        for (field, mappings, id) in own {
+            guard let mappings, mappings.count == 1, mappings[0].hostID == id, mappings[0].size == 1 else {
+                throw IsorunError("\(configFile): linux.\(field): isorun runs rootless (uid \(HostProcess.userID), gid \(HostProcess.groupID)) and can map only its own id: one entry with hostID \(id) and size 1")
+            }
+        }
+        if let groups = process.user?.additionalGids, !groups.isEmpty {
+            throw IsorunError("\(configFile): process.user.additionalGids: a rootless user namespace may not set groups (setgroups is denied in it)")
         }
     }
 }

@@ -21,7 +21,9 @@ public enum NetworkNamespaceHeadStart {
     /// Starts making a network namespace; harmless if nothing claims it: a command that
     /// fails before its launch claims the namespace gives it up (and reaps the helper) at exit.
     public static func begin() {
-        guard pending == nil else { return }
+        // Rootless, a network namespace can only be made inside the container's user
+        // namespace, so clone makes it.
+        guard pending == nil, !HostProcess.isRootless else { return }
         pending = PreparedNetworkNamespace()
         _ = discardedAtExit
     }

@@ -35,6 +35,24 @@ public struct Resources: Sendable, Encodable, Equatable {
     }
 }
 
+extension Resources {
+    /// The fields that set a limit or weight, which only a cgroup can carry out, by their
+    /// names under `linux.resources`; `devices` is left out (see WorkloadCgroup), and so
+    /// is an empty object or list, which asks for nothing.
+    public var limitedFields: [String] {
+        var fields: [String] = []
+        if let memory, memory != MemoryResources() { fields.append("memory") }
+        if let cpu, cpu != CPUResources() { fields.append("cpu") }
+        if pids != nil { fields.append("pids") }
+        if unified?.isEmpty == false { fields.append("unified") }
+        if blockIO != nil { fields.append("blockIO") }
+        if hugepageLimits?.isEmpty == false { fields.append("hugepageLimits") }
+        if network != nil { fields.append("network") }
+        if rdma?.isEmpty == false { fields.append("rdma") }
+        return fields
+    }
+}
+
 /// One device-cgroup allow/deny rule.
 public struct DeviceCgroupRule: Sendable, Encodable, Equatable {
     /// Allow (true) or deny (false) the matching devices.

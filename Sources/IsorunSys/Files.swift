@@ -22,6 +22,12 @@ public enum Files {
         return path[..<slash] + "/" + name
     }
 
+    /// Whether this process may write to `path` (create entries in it, for a directory),
+    /// by its real ids, as access(2) checks.
+    public static func isWritable(_ path: String) -> Bool {
+        access(path, W_OK) == 0
+    }
+
     public static func isDirectory(_ path: String) -> Bool {
         var info = stat()
         return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR

@@ -151,6 +151,13 @@ public enum HostProcess {
 
     public static var id: pid_t { getpid() }
 
+    /// True when isorun runs as a user other than root ("rootless", as runc says): it may
+    /// create namespaces only inside a user namespace of its own, and cgroups only where
+    /// one is delegated to it.
+    public static var isRootless: Bool { geteuid() != 0 }
+    public static var userID: uid_t { geteuid() }
+    public static var groupID: gid_t { getegid() }
+
     /// The running kernel's release (`uname -r`).
     public static var kernelRelease: String {
         var name = utsname()

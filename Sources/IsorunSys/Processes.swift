@@ -118,6 +118,18 @@ public enum Processes {
         return UInt64(fields[19])
     }
 
+    /// Every process in `pid`'s PID namespace (what a container without a cgroup holds),
+    /// as this process sees them; empty unless that namespace is another than this
+    /// process's own. Processes this one may not look into are left out.
+    public static func sharingPidNamespace(with pid: pid_t) -> [pid_t] {
+        func namespace(_ pid: String) -> String? { try? FileTree.linkTarget("/proc/\(pid)/ns/pid") }
+        guard let target = namespace(String(pid)), target != namespace("self") else { return [] }
+        return ((try? Files.list("/proc")) ?? []).compactMap { entry in
+            guard let number = pid_t(entry), namespace(entry) == target else { return nil }
+            return number
+        }
+    }
+
     /// Signal numbers the process catches (SigCgt in /proc/pid/status).
     public static func caughtSignals(of pid: pid_t) -> UInt64? {
         guard let status = try? Files.readString("/proc/\(pid)/status") else { return nil }

@@ -173,6 +173,9 @@ public struct SpawnPlan {
     public var bringUpLoopback = false
 
     public var user: (uid: uid_t, gid: gid_t, groups: [gid_t])?
+    /// Leave the supplementary groups as they are: the child's user namespace denies
+    /// setgroups(2) (a rootless run's; see NamespacePlan.deniesSetgroups).
+    public var keepGroups = false
     public var umask: mode_t?
     public var resourceLimits: [ResourceLimit] = []
 
@@ -492,6 +495,7 @@ public enum Spawner {
             c.pointee.gid = user.gid
             c.pointee.groups = UnsafePointer(arena.array(user.groups))
             c.pointee.group_count = Int32(user.groups.count)
+            c.pointee.keep_groups = plan.keepGroups ? 1 : 0
         }
         if let umask = plan.umask {
             c.pointee.set_umask = 1

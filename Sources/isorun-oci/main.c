@@ -304,6 +304,17 @@ static int delete(const struct globals *g, const char *entry, const char *id, in
 int main(int argc, char **argv) {
     original_argv = argv;
     struct globals g = {.root = "/run/isorun"};
+    /* RuntimeRoot.defaultPath: rootless, the user's runtime directory. */
+    static char rootless_root[256];
+    if (geteuid() != 0) {
+        const char *runtime = getenv("XDG_RUNTIME_DIR");
+        int length = runtime && runtime[0] == '/'
+            ? snprintf(rootless_root, sizeof rootless_root, "%s/isorun", runtime)
+            : snprintf(rootless_root, sizeof rootless_root, "/run/user/%u/isorun", (unsigned)geteuid());
+        /* Longer than that: isorun works it out and says what is wrong with it. */
+        if (length < 0 || (size_t)length >= sizeof rootless_root) hand_over();
+        g.root = rootless_root;
+    }
     int index = 1;
     /* LeadingGlobals.split: value flags with a separate or `=` value, then plain flags. */
     static const char *const value_flags[] = {"--root", "--log", "--log-format", "--criu", "--rootless"};

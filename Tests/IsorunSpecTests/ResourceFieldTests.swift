@@ -34,3 +34,13 @@ struct ResourceFieldTests {
         #expect(error.jsonPath == "linux.intelRdt.closID")
     }
 }
+
+/// What a rootless run without a delegated cgroup must refuse (see WorkloadCgroup).
+struct LimitedFieldsTests {
+    @Test func devicesAndEmptyObjectsLimitNothing() {
+        #expect(Resources(devices: [DeviceCgroupRule(allow: false, access: "rwm")]).limitedFields.isEmpty)
+        #expect(Resources(memory: MemoryResources(), cpu: CPUResources(), unified: [:]).limitedFields.isEmpty)
+        #expect(Resources(memory: MemoryResources(limit: 1 << 20), pids: PidsResources(limit: 10)).limitedFields == ["memory", "pids"])
+        #expect(Resources(cpu: CPUResources(shares: 512), unified: ["memory.high": "1G"]).limitedFields == ["cpu", "unified"])
+    }
+}

@@ -141,6 +141,8 @@ struct isorun_spawn_plan {
     gid_t gid;
     const gid_t *groups;
     int group_count;
+    /// setgroups(2) is denied in the child's user namespace: leave the groups as they are.
+    int keep_groups;
     int set_umask;
     mode_t umask;
 
