@@ -312,10 +312,32 @@ struct SpecCommand: ParsableCommand {
     @Option(name: [.short, .long], help: "Bundle directory (default: the current directory).")
     var bundle: String = "."
 
+    @Flag(help: "A config an unprivileged user can run: a user namespace mapping the caller's uid and gid to root, /sys bound from the host, no cgroup mount or network namespace.")
+    var rootless = false
+
     func run() throws {
         let path = "\(bundle)/config.json"
         guard !Files.exists(path) else { throw IsorunError("\(path) exists; remove it first") }
-        do { try Files.write(path, Self.defaultConfig, create: true) } catch { throw IsorunError("spec", error) }
+        let config = rootless ? Self.rootlessConfig(uid: HostProcess.userID, gid: HostProcess.groupID) : Self.defaultConfig
+        do { try Files.write(path, config, create: true) } catch { throw IsorunError("spec", error) }
+    }
+
+    /// The default config changed as `runc spec --rootless` changes its own: without the
+    /// namespaces and mounts only root may make (a network namespace would leave the
+    /// container loopback alone anyway), with a user namespace mapping `uid` and `gid`.
+    static func rootlessConfig(uid: UInt32, gid: UInt32) -> String {
+        let sysfs = #"{ "destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"] },"#
+        let sysBind = #"{ "destination": "/sys", "type": "none", "source": "/sys", "options": ["rbind", "nosuid", "noexec", "nodev", "ro"] }"#
+        let cgroupMount: String = "\n    " + #"{ "destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", "ro"] }"#
+        let namespaces = #"[{ "type": "pid" }, { "type": "network" }, { "type": "ipc" }, { "type": "uts" }, { "type": "mount" }, { "type": "cgroup" }],"#
+        let uidMap: String = #"    "uidMappings": [{ "containerID": 0, "hostID": "# + String(uid) + #", "size": 1 }],"#
+        let gidMap: String = #"    "gidMappings": [{ "containerID": 0, "hostID": "# + String(gid) + #", "size": 1 }],"#
+        let userNamespaces: String = #"[{ "type": "pid" }, { "type": "ipc" }, { "type": "uts" }, { "type": "mount" }, { "type": "user" }],"#
+            + "\n" + uidMap + "\n" + gidMap
+        var config = defaultConfig
+        config = config.replacing(sysfs, with: sysBind)
+        config = config.replacing(cgroupMount, with: "")
+        return config.replacing(namespaces, with: userNamespaces)
     }
 
     static let defaultConfig = """

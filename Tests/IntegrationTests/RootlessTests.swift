@@ -192,6 +192,23 @@ import Testing
         }
     }
 
+    /// `isorun spec --rootless`, written by the user, runs as written.
+    @Test func theRootlessSpecRuns() throws {
+        guard Self.available else { return }
+        try Self.withScene { scene in
+            let bundle = scene.runtimeDirectory + "/bundle"
+            try FileManager.default.createDirectory(atPath: bundle, withIntermediateDirectories: false)
+            chown(bundle, Self.user, Self.group)
+            try FileManager.default.createSymbolicLink(atPath: bundle + "/rootfs", withDestinationPath: IsorunRunner.bundle("hello") + "/rootfs")
+            let spec = try scene.isorun(["spec", "--rootless", "--bundle", bundle])
+            #expect(spec.status == 0, "\(spec.err)")
+            let result = try scene.isorun(["run", "--mode", "sandbox", bundle, "--", "sh", "-c", "id -u; hostname"])
+            #expect(result.status == 0, "\(result.err)")
+            #expect(result.out == "0\nisorun\n")
+            try FileManager.default.removeItem(atPath: bundle)
+        }
+    }
+
     @Test func bareModeRunsAsTheUser() throws {
         guard Self.available else { return }
         let bundle = try Self.bundle(args: ["id", "-u"])
