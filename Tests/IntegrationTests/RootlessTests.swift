@@ -192,6 +192,41 @@ import Testing
         }
     }
 
+    /// Where root has delegated a cgroup to the user (on v1: chowned directories, in which the
+    /// child moves itself), `linux.cgroupsPath` into it carries the config's limits.
+    @Test func aCgroupDelegatedToTheUserCarriesTheLimits() throws {
+        guard Self.available else { return }
+        guard FileManager.default.fileExists(atPath: "/sys/fs/cgroup/pids/tasks") else {
+            print("SKIP aCgroupDelegatedToTheUserCarriesTheLimits: cgroup v2 delegates through the caller's own cgroup (a systemd user session), which this test cannot make")
+            return
+        }
+        let delegated = "isorun-delegated-\(getpid())"
+        let directories = ["pids", "memory"].map { "/sys/fs/cgroup/\($0)/\(delegated)" }
+        for directory in directories {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
+            for entry in [""] + (try FileManager.default.contentsOfDirectory(atPath: directory)).map({ "/" + $0 }) {
+                chown(directory + entry, Self.user, Self.group)
+            }
+        }
+        defer { directories.forEach { rmdir($0) } }
+        let script = "cat /sys/fs/cgroup/pids/\(delegated)/c/pids.max; grep -c ':/\(delegated)/c$' /proc/self/cgroup"
+        let bundle = try Self.bundle(args: ["sh", "-c", script]) { config in
+            IsorunRunner.edit(&config, at: ["linux"]) { linux in
+                linux["cgroupsPath"] = "/\(delegated)/c"
+                linux["resources"] = ["pids": ["limit": 20], "memory": ["limit": 64 << 20]]
+            }
+        }
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        try Self.withScene { scene in
+            let result = try scene.isorun(["run", "--mode", "sandbox", bundle])
+            #expect(result.status == 0, "\(result.err)")
+            #expect(result.out == "20\n2\n", "the limit, and the process in both delegated hierarchies: \(result.out)")
+            for directory in directories {
+                #expect(!FileManager.default.fileExists(atPath: directory + "/c"), "\(directory)/c left behind")
+            }
+        }
+    }
+
     /// `isorun spec --rootless`, written by the user, runs as written.
     @Test func theRootlessSpecRuns() throws {
         guard Self.available else { return }
