@@ -90,10 +90,22 @@ struct NamespacePlan {
         HostProcess.isRootless && linux?.namespaces?.contains { $0.type == .user && ($0.path ?? "").isEmpty } == true
     }
 
+    /// Whether the process must keep its groups: its new user namespace denies setgroups(2)
+    /// (above), or, without one, isorun's own does (a user namespace made with
+    /// `unshare --map-root-user`, as podman's rootless mode runs its runtime in).
+    static func keepsGroups(_ linux: Linux?) -> Bool {
+        if deniesSetgroups(linux) { return true }
+        guard HostProcess.isRootless, linux?.namespaces?.contains(where: { $0.type == .user }) != true else { return false }
+        return (try? Files.readString("/proc/self/setgroups"))?.hasPrefix("deny") == true
+    }
+
     /// What a rootless run's config must say of a new user namespace: one uid and one gid,
     /// the caller's own (mapping more needs the setuid newuidmap/newgidmap and
-    /// /etc/subuid, which isorun does not use), and no additional groups.
+    /// /etc/subuid, which isorun does not use); and no additional groups where they cannot be set.
     static func checkRootlessMappings(_ linux: Linux?, process: Process, configFile: String) throws(IsorunError) {
+        if keepsGroups(linux), let groups = process.user?.additionalGids, !groups.isEmpty {
+            throw IsorunError("\(configFile): process.user.additionalGids: the container's user namespace may not set groups (setgroups is denied in it)")
+        }
         guard deniesSetgroups(linux) else { return }
         let own: [(String, [IDMapping]?, UInt32)] = [("uidMappings", linux?.uidMappings, HostProcess.userID),
                                                      ("gidMappings", linux?.gidMappings, HostProcess.groupID)]
@@ -101,9 +113,6 @@ struct NamespacePlan {
             guard let mappings, mappings.count == 1, mappings[0].hostID == id, mappings[0].size == 1 else {
                 throw IsorunError("\(configFile): linux.\(field): isorun runs rootless (uid \(HostProcess.userID), gid \(HostProcess.groupID)) and can map only its own id: one entry with hostID \(id) and size 1")
             }
-        }
-        if let groups = process.user?.additionalGids, !groups.isEmpty {
-            throw IsorunError("\(configFile): process.user.additionalGids: a rootless user namespace may not set groups (setgroups is denied in it)")
         }
     }
 }

@@ -21,9 +21,9 @@ public enum NetworkNamespaceHeadStart {
     /// Starts making a network namespace; harmless if nothing claims it: a command that
     /// fails before its launch claims the namespace gives it up (and reaps the helper) at exit.
     public static func begin() {
-        // Rootless, a network namespace can only be made inside the container's user
-        // namespace, so clone makes it.
-        guard pending == nil, !HostProcess.isRootless else { return }
+        // A user other than root can make a network namespace only inside the container's
+        // user namespace, so clone makes it.
+        guard pending == nil, HostProcess.userID == 0 else { return }
         pending = PreparedNetworkNamespace()
         _ = discardedAtExit
     }

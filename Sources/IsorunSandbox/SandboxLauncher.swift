@@ -28,7 +28,7 @@ public struct SandboxLauncher: Launcher {
         let namespaces = try NamespacePlan(linux, configFile: configFile)
         defer { namespaces.closeDescriptors() }
         try NamespacePlan.checkRootlessMappings(linux, process: process, configFile: configFile)
-        plan.keepGroups = NamespacePlan.deniesSetgroups(linux)
+        plan.keepGroups = NamespacePlan.keepsGroups(linux)
         // runc's answer to a config without a mount namespace: the container's mounts are
         // made in the host's namespace, under the rootfs, and removed when it ends.
         let inHostMountNamespace = namespaces.cloneFlags & NamespaceFlags.mount == 0

@@ -151,10 +151,17 @@ public enum HostProcess {
 
     public static var id: pid_t { getpid() }
 
-    /// True when isorun runs as a user other than root ("rootless", as runc says): it may
-    /// create namespaces only inside a user namespace of its own, and cgroups only where
-    /// one is delegated to it.
-    public static var isRootless: Bool { geteuid() != 0 }
+    /// True when isorun runs as a user other than root, or as root of a user namespace other
+    /// than the host's (podman's rootless mode starts its runtime so): "rootless", as runc
+    /// says. It may create cgroups only where one is delegated to it, and other namespaces
+    /// only inside a user namespace it owns. Worked out once (a read of uid_map as root).
+    public static let isRootless: Bool = geteuid() != 0 || inChildUserNamespace
+
+    /// The host's user namespace maps every id onto itself; any other maps fewer.
+    static var inChildUserNamespace: Bool {
+        guard let map = try? Files.readString("/proc/self/uid_map") else { return false }
+        return map.split(whereSeparator: { $0 == " " || $0 == "\n" }) != ["0", "0", "4294967295"]
+    }
     public static var userID: uid_t { geteuid() }
     public static var groupID: gid_t { getegid() }
 

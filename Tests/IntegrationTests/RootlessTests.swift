@@ -227,6 +227,32 @@ import Testing
         }
     }
 
+    /// Root of a user namespace that maps only the user (what `unshare --map-root-user`
+    /// makes, and what podman's rootless mode runs its runtime in) is rootless too: no
+    /// cgroup, and the groups left alone, which that namespace may not set.
+    @Test func rootOfAUserNamespaceIsRootlessToo() throws {
+        guard Self.available else { return }
+        let bundle = try Self.bundle(args: ["sh", "-c", "id -u; cat /proc/self/uid_map; echo pid $$"]) { config in
+            IsorunRunner.edit(&config, at: ["linux"]) { linux in
+                linux["namespaces"] = ["pid", "ipc", "uts", "mount"].map { ["type": $0] }
+                linux["uidMappings"] = nil
+                linux["gidMappings"] = nil
+            }
+        }
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        try Self.withScene { scene in
+            let id = IsorunRunner.uniqueID("rootless-ns")
+            let result = try IsorunRunner.runProgram("/usr/bin/setpriv", Self.asUser + [
+                "/usr/bin/unshare", "--map-root-user", "/usr/bin/env", "XDG_RUNTIME_DIR=\(scene.runtimeDirectory)",
+                IsorunRunner.binary, "run", "--mode", "sandbox", "--id", id, bundle,
+            ])
+            #expect(result.status == 0, "\(result.err)")
+            let lines = result.out.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ") }
+            #expect(lines == ["0", "0 \(Self.user) 1", "pid 1"], "\(result.out)")
+            #expect(IsorunRunner.cgroupDirectories(for: id).isEmpty)
+        }
+    }
+
     /// `isorun spec --rootless`, written by the user, runs as written.
     @Test func theRootlessSpecRuns() throws {
         guard Self.available else { return }
