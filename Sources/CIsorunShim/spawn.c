@@ -23,6 +23,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -777,6 +778,13 @@ __attribute__((noreturn)) static void child_main(const struct isorun_spawn_plan 
     // (uid/gid maps; the cgroup move where clone3 could not place the child and there are
     // no v1 `tasks` files to join). EOF on the pipe means the parent is gone.
     if (plan->parent_death_signal) prctl(PR_SET_PDEATHSIG, plan->parent_death_signal, 0, 0, 0);
+    // `isorun start` waits for this lock, taken on its own open of the gate, and so learns
+    // when this process has exec'd (the gate is close-on-exec) or died. Taken first, before
+    // `create` can return and before any seccomp filter.
+    if (plan->start_gate_fd >= 0) {
+        fcntl(plan->start_gate_fd, F_SETFD, FD_CLOEXEC);
+        flock(plan->start_gate_fd, LOCK_EX);
+    }
     if (wait_for_release) {
         char go = 0;
         ssize_t n;
@@ -925,7 +933,9 @@ __attribute__((noreturn)) static void child_main(const struct isorun_spawn_plan 
         if (flags >= 0) fcntl(gate_fd, F_SETFL, flags & ~O_NONBLOCK);
         do { got = read(gate_fd, &go, 1); } while (got < 0 && errno == EINTR);
         if (got != 1) _exit(125);
-        close(gate_fd);
+        // From here on a failure (a startContainer hook, exec) is reported into the gate,
+        // for `start`, which reads it once the lock above is free.
+        error_fd = gate_fd;
     }
     run_hooks(error_fd, "startContainer hook", plan->start_container_hooks, plan->start_container_hook_count,
               hooks.created);

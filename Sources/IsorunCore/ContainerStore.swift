@@ -353,14 +353,20 @@ public struct ContainerStore: Sendable {
         let status = status(of: record)
         guard status == .created else { throw IsorunError("container '\(record.id)' is \(status.rawValue), not created") }
         let path = gate(of: record)
+        let failure: ChildSetupError?
         do {
             let fd = try StreamCopy.openFifoForWriting(path)
             defer { StreamCopy.close(fd) }
             try StreamCopy.writeAll(fd, [0])
+            // As runc's `start`: back once the process has exec'd, or with why it did not.
+            // A VM's monitor reads its gate itself and holds no lock: its start does not wait
+            // (and must not read the gate, whose byte the monitor has yet to take).
+            failure = record.mode == Mode.vm.rawValue ? nil : ChildSetupError.afterStartGate(fd, path: path)
             try Files.remove(path)
         } catch {
             throw IsorunError("start \(record.id)", error)
         }
+        if let failure { throw IsorunError("start \(record.id): \(failure)") }
         do {
             try LifecycleHooks.run(record.hooks?.poststart, phase: "poststart", state: ContainerState(record: record, status: .running))
         } catch {

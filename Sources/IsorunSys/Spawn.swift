@@ -303,6 +303,30 @@ public struct ChildSetupError: Error, Sendable, CustomStringConvertible {
     public var description: String { errno == 0 ? step : "\(step): \(Errno.describe(errno))" }
 }
 
+extension ChildSetupError {
+    /// Waits until the process behind a start gate (SpawnPlan.startGateDescriptor) that
+    /// `gate`, an open write end, has just released has exec'd or died: the child holds a
+    /// flock(2) on the gate until its exec closes it. Then returns the failure it reported
+    /// into the gate after release (a startContainer hook, exec itself), if any.
+    public static func afterStartGate(_ gate: Int32, path: String) -> ChildSetupError? {
+        _ = retryingOnInterrupt { flock(gate, LOCK_EX) }
+        // `gate` keeps the FIFO's buffer alive while this end reads it.
+        let reader = retryingOnInterrupt { open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC) }
+        guard reader >= 0 else { return nil }
+        defer { Glibc.close(reader) }
+        var report = isorun_child_error()
+        let size = MemoryLayout<isorun_child_error>.size
+        let got = withUnsafeMutableBytes(of: &report) { read(reader, $0.baseAddress, size) }
+        if got == 1 {
+            // Its own go byte, unread: the process had ended before `start`.
+            return ChildSetupError(step: "the container's process ended before it was started", errno: 0)
+        }
+        guard got == size else { return nil }
+        let step = withUnsafeBytes(of: report.what) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        return ChildSetupError(step: step, errno: report.err)
+    }
+}
+
 /// A cloned child waiting for the parent's go-ahead.
 public final class PendingChild {
     public let pid: pid_t

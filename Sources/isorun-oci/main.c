@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
@@ -251,10 +252,29 @@ static int start(const struct globals *g, const char *entry, const char *id) {
     if (fd < 0) hand_over();
     ssize_t written;
     do written = write(fd, "", 1); while (written < 0 && errno == EINTR);
+    if (written != 1) {
+        close(fd);
+        hand_over();
+    }
+    /* Released: from here on a failure is this command's to report. As isorun's start
+     * (ChildSetupError.afterStartGate): wait for the process's lock on the gate, which its
+     * exec (or death) frees, then read what it reported into the gate, if anything. */
+    while (flock(fd, LOCK_EX) < 0 && errno == EINTR) {}
+    struct { int err; char what[480]; } report;  /* struct isorun_child_error */
+    ssize_t got = -1;
+    int reader = open(gate, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (reader >= 0) {
+        got = read(reader, &report, sizeof report);
+        close(reader);
+    }
     close(fd);
-    if (written != 1) hand_over();
-    /* Released: from here on a failure is this command's to report. */
     if (unlink(gate) != 0 && errno != ENOENT) fail(g, "start %s: unlink %s: %s", id, gate, strerror(errno));
+    if (got == 1) fail(g, "start %s: the container's process ended before it was started", id);
+    if (got == (ssize_t)sizeof report) {
+        report.what[sizeof report.what - 1] = 0;
+        if (report.err) fail(g, "start %s: %s: %s", id, report.what, strerror(report.err));
+        fail(g, "start %s: %s", id, report.what);
+    }
     return 0;
 }
 

@@ -77,6 +77,35 @@ struct OCIFrontTests {
         for path in paths + [root, root + "-lone"] { try? FileManager.default.removeItem(atPath: path) }
     }
 
+    /// As runc's: `start` returns once the process has exec'd (its command line is the
+    /// workload's, not isorun's), and a process that cannot exec fails `start` by name;
+    /// through the lone front (its own fast path) and through isorun.
+    @Test(arguments: [true, false])
+    func startReturnsAfterTheExecAndReportsAFailedOne(throughFront: Bool) throws {
+        guard Self.canRun else { return }
+        let starter = throughFront ? try loneFront() : IsorunRunner.binary
+        let (bundle, output) = try sleepingBundle(output: "exec")
+        let missing = try IsorunRunner.bundleCopy("hello", args: ["/no/such/program"])
+        defer { cleanUp(bundle, output, missing) }
+        let id = IsorunRunner.uniqueID("oci-x")
+        try #require(try create(id, bundle: bundle, output: output).status == 0)
+        let started = try run(starter, ["start", id])
+        #expect(started.status == 0, "\(started.err)")
+        let state = try JSONSerialization.jsonObject(with: try run(IsorunRunner.binary, ["state", id]).stdout) as? [String: Any]
+        let pid = try #require(state?["pid"] as? Int)
+        let command = try String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)
+        #expect(command == "sleep\u{0}300\u{0}", "start returned before the exec: \(command)")
+
+        let broken = IsorunRunner.uniqueID("oci-nx")
+        try #require(try create(broken, bundle: missing, output: output).status == 0)
+        let failed = try run(starter, ["start", broken])
+        #expect(failed.status == 125)
+        #expect(failed.err.hasPrefix("isorun: start \(broken): exec /no/such/program: No such file or directory"), "\(failed.err)")
+        #expect(try waitForStatus(broken, "stopped"))
+        #expect(try run(IsorunRunner.binary, ["delete", broken]).status == 0)
+        expectGone(broken)
+    }
+
     @Test func startAndDeleteOfAPlainContainerAreDoneWithoutIsorun() throws {
         guard Self.canRun else { return }
         let bundle = try IsorunRunner.bundleCopy("hello", args: ["sh", "-c", "echo started as $$"])

@@ -222,7 +222,9 @@ struct isorun_spawn_plan {
     /// nobody blocks) that the child reads one byte from just before exec, so that
     /// `isorun start` decides when the user process begins. The child closes the error
     /// pipe on reaching it: the parent learns that setup succeeded without waiting for
-    /// exec. -1: no gate.
+    /// exec. The child holds a flock(2) on it until exec (it is close-on-exec) and reports
+    /// a failure after the gate into it, so `start` can wait for the exec and tell its
+    /// outcome. -1: no gate.
     int start_gate_fd;
     /// Descriptors 3 .. 3+preserved_fds-1, which isorun's caller passed (runc's
     /// --preserve-fds: sockets of systemd socket activation, for one), reach the workload
