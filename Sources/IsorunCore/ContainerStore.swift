@@ -267,9 +267,8 @@ public struct ContainerStore: Sendable {
         }
     }
 
-    /// The pids in the container's cgroup, as the host sees them.
-    /// The processes in the container's cgroup; for a container without one (rootless),
-    /// those in its PID namespace while its process runs.
+    /// The pids in the container's cgroup, as the host sees them; for a container without
+    /// one (rootless), those in its PID namespace while its process runs.
     public func processes(of record: ContainerRecord) -> [Int32] {
         guard record.cgroupDirectories.isEmpty else { return (cgroup(of: record)?.processes() ?? []).sorted() }
         guard Processes.runningStartTime(of: record.pid) == record.pidStartTime else { return [] }
@@ -388,7 +387,8 @@ public struct ContainerStore: Sendable {
         }
     }
 
-    /// Sends `signal` to the container's process, or with `all` to every process in its cgroup.
+    /// Sends `signal` to the container's process, or with `all` to every process in it
+    /// (see `processes(of:)`).
     public func kill(_ record: ContainerRecord, signal: Int32, all: Bool) throws(IsorunError) {
         // containerd and podman recognise "container not running" (their words, runc's
         // message) as "already gone"; `kill --all` of a stopped one signals what is left

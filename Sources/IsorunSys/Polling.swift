@@ -162,6 +162,7 @@ public enum HostProcess {
         guard let map = try? Files.readString("/proc/self/uid_map") else { return false }
         return map.split(whereSeparator: { $0 == " " || $0 == "\n" }) != ["0", "0", "4294967295"]
     }
+
     public static var userID: uid_t { geteuid() }
     public static var groupID: gid_t { getegid() }
 

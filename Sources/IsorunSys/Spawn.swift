@@ -174,7 +174,7 @@ public struct SpawnPlan {
 
     public var user: (uid: uid_t, gid: gid_t, groups: [gid_t])?
     /// Leave the supplementary groups as they are: the child's user namespace denies
-    /// setgroups(2) (a rootless run's; see NamespacePlan.deniesSetgroups).
+    /// setgroups(2) (a rootless run's; see NamespacePlan.keepsGroups).
     public var keepGroups = false
     public var umask: mode_t?
     public var resourceLimits: [ResourceLimit] = []
