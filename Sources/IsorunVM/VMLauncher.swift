@@ -56,6 +56,10 @@ public struct VMLauncher: Launcher {
         // it: isorun-init applies these as the sandbox does (the filter compiled here).
         let privileges = try WorkloadPrivileges(process: process, seccomp: request.bundle.config.linux?.seccomp,
                                                 configFile: configFile)
+        if HostProcess.isRootless, !Files.isWritable(CacheLocation.directory) {
+            // Else the first unreadable file in it would be reported as missing.
+            throw IsorunError("vm: the guest kernel and image cache \(CacheLocation.directory) is not this user's (uid \(HostProcess.userID)): run VM mode as root, or point ISORUN_CACHE at a cache of the user's own")
+        }
         let cache = GuestImageCache(directory: CacheLocation.directory)
         let kernel = try GuestArtifacts.kernel(explicit: options.kernel, bundle: request.bundle,
                                                cacheDirectory: cache.directory)

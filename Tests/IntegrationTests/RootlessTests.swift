@@ -270,6 +270,23 @@ import Testing
         }
     }
 
+    /// VM mode needs the guest cache, which root built: a rootless run says so by name.
+    @Test func vmModeSaysTheCacheIsRoots() throws {
+        guard Self.available else { return }
+        let cache = ProcessInfo.processInfo.environment["ISORUN_CACHE"] ?? "/var/cache/isorun"
+        guard FileManager.default.fileExists(atPath: cache), access(cache, W_OK) == 0 else {
+            print("SKIP vmModeSaysTheCacheIsRoots: no guest cache at \(cache) (make kernel builds it)")
+            return
+        }
+        let bundle = try Self.bundle(args: ["true"])
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        try Self.withScene { scene in
+            let result = try scene.isorun(["run", "--mode", "vm", bundle])
+            #expect(result.status == 125)
+            #expect(result.err.hasPrefix("isorun: vm: the guest kernel and image cache \(cache) is not this user's (uid \(Self.user))"), "\(result.err)")
+        }
+    }
+
     @Test func bareModeRunsAsTheUser() throws {
         guard Self.available else { return }
         let bundle = try Self.bundle(args: ["id", "-u"])
