@@ -1,6 +1,6 @@
 # isorun: `make demo` and `make test` work on a fresh Debian 12 machine, as root.
 SHELL := /bin/bash
-APT_PACKAGES := libseccomp-dev libcap-dev busybox-static runc bubblewrap hyperfine python3 python3-pip iproute2 musl-tools
+APT_PACKAGES := libseccomp-dev libcap-dev busybox-static runc bubblewrap hyperfine python3 python3-pip iproute2 musl-tools uidmap
 # VM mode: QEMU alone (without the GUI and firmware packages it recommends), mkfs.erofs for
 # large rootfs images, cpio for the VM benchmark's stock-boot reference.
 VM_PACKAGES := qemu-system-x86 erofs-utils e2fsprogs cpio

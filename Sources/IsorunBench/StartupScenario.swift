@@ -322,10 +322,7 @@ public struct StartupScenario {
     static func onPath(_ program: String) -> Bool { pathOf(program) != nil }
 
     /// Where `program` is on PATH, or nil.
-    static func pathOf(_ program: String) -> String? {
-        (HostProcess.variable("PATH") ?? "/usr/bin:/bin").split(separator: ":").lazy
-            .map { "\($0)/\(program)" }.first(where: Files.exists)
-    }
+    static func pathOf(_ program: String) -> String? { HostProcess.executableOnPath(program) }
 }
 
 /// A private directory under /tmp, removed when the scenario ends.

@@ -69,10 +69,22 @@ struct NamespacePlan {
 
     /// The parent's part of a new user namespace: /proc/<pid>/{uid,gid}_map. Rootless, the
     /// kernel takes only a map of the caller's own uid and gid, and the gid map only once
-    /// the namespace may not call setgroups(2) (see `deniesSetgroups`).
-    static func writeIDMaps(pid: pid_t, linux: Linux) throws(IsorunError) {
+    /// the namespace may not call setgroups(2) (see `deniesSetgroups`); any other map goes
+    /// through the setuid newuidmap and newgidmap, which check it against /etc/subuid and
+    /// /etc/subgid.
+    static func writeIDMaps(pid: pid_t, linux: Linux, configFile: String) throws(IsorunError) {
         func render(_ mappings: [IDMapping]) -> String {
             mappings.map { "\($0.containerID) \($0.hostID) \($0.size)" }.joined(separator: "\n") + "\n"
+        }
+        if HostProcess.isRootless && !mapsOwnIDsOnly(linux) {
+            for (tool, mappings) in [("newuidmap", linux.uidMappings ?? []), ("newgidmap", linux.gidMappings ?? [])] {
+                let arguments = [tool, String(pid)] + mappings.flatMap { [String($0.containerID), String($0.hostID), String($0.size)] }
+                let (status, complaint) = HostCommand.run(arguments)
+                guard status == 0 else {
+                    throw IsorunError("\(configFile): linux.\(tool == "newuidmap" ? "uidMappings" : "gidMappings"): \(tool) refused the map (status \(status)): \(complaint)")
+                }
+            }
+            return
         }
         do {
             if deniesSetgroups(linux) { try Files.write("/proc/\(pid)/setgroups", "deny") }
@@ -87,7 +99,19 @@ struct NamespacePlan {
     /// there setgroups(2) is denied, as the kernel requires before an unprivileged gid map,
     /// and the process keeps the groups it has.
     static func deniesSetgroups(_ linux: Linux?) -> Bool {
-        HostProcess.isRootless && linux?.namespaces?.contains { $0.type == .user && ($0.path ?? "").isEmpty } == true
+        HostProcess.isRootless && createsUserNamespace(linux) && mapsOwnIDsOnly(linux)
+    }
+
+    private static func createsUserNamespace(_ linux: Linux?) -> Bool {
+        linux?.namespaces?.contains { $0.type == .user && ($0.path ?? "").isEmpty } == true
+    }
+
+    /// One uid and one gid mapped, the caller's own: the map an unprivileged user may write.
+    private static func mapsOwnIDsOnly(_ linux: Linux?) -> Bool {
+        func own(_ mappings: [IDMapping]?, _ id: UInt32) -> Bool {
+            mappings?.count == 1 && mappings?.first?.hostID == id && mappings?.first?.size == 1
+        }
+        return own(linux?.uidMappings, HostProcess.userID) && own(linux?.gidMappings, HostProcess.groupID)
     }
 
     /// Whether the process must keep its groups: its new user namespace denies setgroups(2)
@@ -99,20 +123,17 @@ struct NamespacePlan {
         return (try? Files.readString("/proc/self/setgroups"))?.hasPrefix("deny") == true
     }
 
-    /// What a rootless run's config must say of a new user namespace: one uid and one gid,
-    /// the caller's own (mapping more needs the setuid newuidmap/newgidmap and
-    /// /etc/subuid, which isorun does not use); and no additional groups where they cannot be set.
+    /// What a rootless run's config needs for a new user namespace: a map of the caller's
+    /// own uid and gid alone, or newuidmap and newgidmap for any other (the `uidmap`
+    /// package; they check the ranges against /etc/subuid and /etc/subgid); and no
+    /// additional groups where they cannot be set.
     static func checkRootlessMappings(_ linux: Linux?, process: Process, configFile: String) throws(IsorunError) {
         if keepsGroups(linux), let groups = process.user?.additionalGids, !groups.isEmpty {
             throw IsorunError("\(configFile): process.user.additionalGids: the container's user namespace may not set groups (setgroups is denied in it)")
         }
-        guard deniesSetgroups(linux) else { return }
-        let own: [(String, [IDMapping]?, UInt32)] = [("uidMappings", linux?.uidMappings, HostProcess.userID),
-                                                     ("gidMappings", linux?.gidMappings, HostProcess.groupID)]
-        for (field, mappings, id) in own {
-            guard let mappings, mappings.count == 1, mappings[0].hostID == id, mappings[0].size == 1 else {
-                throw IsorunError("\(configFile): linux.\(field): isorun runs rootless (uid \(HostProcess.userID), gid \(HostProcess.groupID)) and can map only its own id: one entry with hostID \(id) and size 1")
-            }
+        guard HostProcess.isRootless, createsUserNamespace(linux), !mapsOwnIDsOnly(linux) else { return }
+        for tool in ["newuidmap", "newgidmap"] where HostProcess.executableOnPath(tool) == nil {
+            throw IsorunError("\(configFile): linux.uidMappings: isorun runs rootless (uid \(HostProcess.userID), gid \(HostProcess.groupID)); a map of more than its own ids needs \(tool) (apt install uidmap) and the user's ranges in /etc/subuid and /etc/subgid")
         }
     }
 }

@@ -108,7 +108,7 @@ public struct SandboxLauncher: Launcher {
         var prepare: ((pid_t) throws(IsorunError) -> Void)?
         if namespaces.createsUserNamespace {
             prepare = { pid throws(IsorunError) in
-                if let linux { try NamespacePlan.writeIDMaps(pid: pid, linux: linux) }
+                if let linux { try NamespacePlan.writeIDMaps(pid: pid, linux: linux, configFile: configFile) }
                 if let score = process.oomScoreAdj {
                     do { try Files.write("/proc/\(pid)/oom_score_adj", String(score)) } catch {
                         throw IsorunError("\(configFile): process.oomScoreAdj: \(error)")

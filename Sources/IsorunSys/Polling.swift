@@ -147,6 +147,12 @@ public enum HostProcess {
 
     public static func isTerminal(_ fd: Int32) -> Bool { isatty(fd) != 0 }
 
+    /// Where `program` is on isorun's PATH, or nil.
+    public static func executableOnPath(_ program: String) -> String? {
+        (variable("PATH") ?? "/usr/bin:/bin").split(separator: ":").lazy
+            .map { "\($0)/\(program)" }.first { access($0, X_OK) == 0 }
+    }
+
     public static var onlineCPUs: Int { max(Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), 1) }
 
     public static var id: pid_t { getpid() }

@@ -114,9 +114,11 @@ import Testing
             #expect(memory.status == 125)
             #expect(memory.err.hasPrefix("isorun: \(limited)/config.json: linux.resources.memory: isorun runs rootless (uid \(Self.user))"), "\(memory.err)")
             #expect(memory.err.split(separator: "\n").count == 1)
+            // Not the user's: newuidmap refuses it, or is not there to ask.
             let ids = try scene.isorun(["run", "--mode", "sandbox", mapped])
             #expect(ids.status == 125)
-            #expect(ids.err.hasPrefix("isorun: \(mapped)/config.json: linux.uidMappings: isorun runs rootless"), "\(ids.err)")
+            #expect(ids.err.hasPrefix("isorun: \(mapped)/config.json: linux.uidMappings: "), "\(ids.err)")
+            #expect(ids.err.contains("newuidmap"), "\(ids.err)")
         }
     }
 
@@ -267,6 +269,52 @@ import Testing
             #expect(result.status == 0, "\(result.err)")
             #expect(result.out == "0\nisorun\n")
             try FileManager.default.removeItem(atPath: bundle)
+        }
+    }
+
+    /// A map wider than the user's own ids goes through newuidmap and newgidmap, within the
+    /// ranges /etc/subuid and /etc/subgid give the user (added for the test, then restored);
+    /// with setgroups allowed there, `additionalGids` hold.
+    @Test func aWiderMapGoesThroughNewuidmapWithinTheUsersRanges() throws {
+        guard Self.available else { return }
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/newuidmap"),
+              FileManager.default.isExecutableFile(atPath: "/usr/bin/newgidmap") else {
+            print("SKIP aWiderMapGoesThroughNewuidmapWithinTheUsersRanges: no newuidmap/newgidmap (apt install uidmap; make deps does)")
+            return
+        }
+        let first = 300000 + Int(getpid() % 1000) * 65536
+        var saved: [String: Data] = [:]
+        for file in ["/etc/subuid", "/etc/subgid"] {
+            let old = (try? Data(contentsOf: URL(fileURLWithPath: file))) ?? Data()
+            saved[file] = old
+            var text = String(decoding: old, as: UTF8.self)
+            if !text.isEmpty && !text.hasSuffix("\n") { text += "\n" }
+            try (text + "nobody:\(first):65536\n").write(toFile: file, atomically: true, encoding: .utf8)
+        }
+        defer { for (file, data) in saved { try? data.write(to: URL(fileURLWithPath: file)) } }
+        func bundle(uidRangeStart: Int) throws -> String {
+            try Self.bundle(args: ["sh", "-c", "id; cat /proc/self/uid_map"]) { config in
+                IsorunRunner.edit(&config, at: ["linux"]) { linux in
+                    linux["uidMappings"] = [["containerID": 0, "hostID": Int(Self.user), "size": 1],
+                                            ["containerID": 1, "hostID": uidRangeStart, "size": 65536]]
+                    linux["gidMappings"] = [["containerID": 0, "hostID": Int(Self.group), "size": 1],
+                                            ["containerID": 1, "hostID": first, "size": 65536]]
+                }
+                IsorunRunner.edit(&config, at: ["process"]) { $0["user"] = ["uid": 1000, "gid": 1000, "additionalGids": [1001]] }
+            }
+        }
+        let inside = try bundle(uidRangeStart: first)
+        let outside = try bundle(uidRangeStart: first + 65536)
+        defer { [inside, outside].forEach { try? FileManager.default.removeItem(atPath: $0) } }
+        try Self.withScene { scene in
+            let result = try scene.isorun(["run", "--mode", "sandbox", inside])
+            #expect(result.status == 0, "\(result.err)")
+            let lines = result.out.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ") }
+            #expect(lines == ["uid=1000 gid=1000 groups=1001", "0 \(Self.user) 1", "1 \(first) 65536"], "\(result.out)")
+            let refused = try scene.isorun(["run", "--mode", "sandbox", outside])
+            #expect(refused.status == 125)
+            #expect(refused.err.hasPrefix("isorun: \(outside)/config.json: linux.uidMappings: newuidmap refused the map (status 1): newuidmap:"),
+                    "\(refused.err)")
         }
     }
 
