@@ -127,6 +127,26 @@ struct LifecycleCommandTests {
         #expect(IsorunRunner.cgroupDirectories(for: id).isEmpty)
     }
 
+    /// startContainer hooks run in the container between `start` and the exec: as runc's,
+    /// `start` waits for them and fails with a failing one's name and status.
+    @Test func aFailingStartContainerHookFailsStart() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let output = root + "-sc"
+        defer { [output, output + ".pid"].forEach { try? FileManager.default.removeItem(atPath: $0) } }
+        let bundle = try IsorunRunner.bundleCopy("hello", args: ["true"]) { config in
+            config["hooks"] = ["startContainer": [["path": "/bin/sh", "args": ["sh", "-c", "exit 4"]]]]
+        }
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let id = IsorunRunner.uniqueID("lcsc")
+        try #require(try create(id, bundle: bundle, output: output).status == 0)
+        let started = try isorun(["start", id])
+        #expect(started.status == 125)
+        #expect(started.err == "isorun: start \(id): startContainer hook /bin/sh: exited with status 4\n", "\(started.err)")
+        #expect(try waitForStatus(id, "stopped"))
+        #expect(try isorun(["delete", id]).status == 0)
+        #expect(IsorunRunner.cgroupDirectories(for: id).isEmpty)
+    }
+
     /// containerd's `ctr run -t`: the terminal's master arrives over --console-socket and
     /// the process sees a real terminal of the configured size as its stdio and /dev/console.
     @Test func terminalMasterGoesToTheConsoleSocket() throws {
