@@ -102,8 +102,8 @@ public struct NetworkDeviceLoan: Sendable {
     /// `lend` into the namespace at `path` (a network namespace the config joins).
     public static func lend(_ requested: [String: NetDevice], toNamespaceAt path: String, state: RunState,
                             configFile: String) throws(IsorunError) -> NetworkDeviceLoan {
-        let namespace = open(path, O_RDONLY | O_CLOEXEC)
-        guard namespace >= 0 else { throw IsorunError("\(configFile): linux.namespaces: network", SystemError("open", path)) }
+        let namespace: Int32
+        do { namespace = try Files.openForReading(path) } catch { throw IsorunError("\(configFile): linux.namespaces: network", error) }
         defer { close(namespace) }
         return try lend(requested, to: namespace, state: state, configFile: configFile)
     }

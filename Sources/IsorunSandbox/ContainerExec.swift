@@ -63,9 +63,7 @@ public struct ContainerExec {
             }
             // A rootless container's user namespace denies setgroups(2): the process keeps its groups.
             if differs("user"), (try? Files.readString("/proc/\(record.pid)/setgroups"))?.hasPrefix("deny") == true {
-                if let groups = process.user?.additionalGids, !groups.isEmpty {
-                    throw IsorunError("\(processFile ?? source): process.user.additionalGids: the container's user namespace may not set groups (setgroups is denied in it)")
-                }
+                try NamespacePlan.refuseAdditionalGroups(of: process, configFile: processFile ?? source)
                 plan.keepGroups = true
             }
             if differs("pid") {

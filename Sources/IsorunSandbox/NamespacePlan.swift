@@ -95,6 +95,14 @@ struct NamespacePlan {
         }
     }
 
+    /// `process.user.additionalGids` in a user namespace that denies setgroups(2): a 125,
+    /// as the groups could not be set (for the container's process and `exec` alike).
+    static func refuseAdditionalGroups(of process: Process, configFile: String) throws(IsorunError) {
+        if let groups = process.user?.additionalGids, !groups.isEmpty {
+            throw IsorunError("\(configFile): process.user.additionalGids: the container's user namespace may not set groups (setgroups is denied in it)")
+        }
+    }
+
     /// True for a rootless run's own user namespace, whose only map is the caller's ids:
     /// there setgroups(2) is denied, as the kernel requires before an unprivileged gid map,
     /// and the process keeps the groups it has.
@@ -127,10 +135,8 @@ struct NamespacePlan {
     /// own uid and gid alone, or newuidmap and newgidmap for any other (the `uidmap`
     /// package; they check the ranges against /etc/subuid and /etc/subgid); and no
     /// additional groups where they cannot be set.
-    static func checkRootlessMappings(_ linux: Linux?, process: Process, configFile: String) throws(IsorunError) {
-        if keepsGroups(linux), let groups = process.user?.additionalGids, !groups.isEmpty {
-            throw IsorunError("\(configFile): process.user.additionalGids: the container's user namespace may not set groups (setgroups is denied in it)")
-        }
+    static func checkRootlessMappings(_ linux: Linux?, process: Process, keepsGroups: Bool, configFile: String) throws(IsorunError) {
+        if keepsGroups { try refuseAdditionalGroups(of: process, configFile: configFile) }
         guard HostProcess.isRootless, createsUserNamespace(linux), !mapsOwnIDsOnly(linux) else { return }
         for tool in ["newuidmap", "newgidmap"] where HostProcess.executableOnPath(tool) == nil {
             throw IsorunError("\(configFile): linux.uidMappings: isorun runs rootless (uid \(HostProcess.userID), gid \(HostProcess.groupID)); a map of more than its own ids needs \(tool) (apt install uidmap) and the user's ranges in /etc/subuid and /etc/subgid")

@@ -27,8 +27,8 @@ public struct SandboxLauncher: Launcher {
         if request.setup.newSessionKeyring { plan.sessionKeyring = request.id }
         let namespaces = try NamespacePlan(linux, configFile: configFile)
         defer { namespaces.closeDescriptors() }
-        try NamespacePlan.checkRootlessMappings(linux, process: process, configFile: configFile)
         plan.keepGroups = NamespacePlan.keepsGroups(linux)
+        try NamespacePlan.checkRootlessMappings(linux, process: process, keepsGroups: plan.keepGroups, configFile: configFile)
         // runc's answer to a config without a mount namespace: the container's mounts are
         // made in the host's namespace, under the rootfs, and removed when it ends.
         let inHostMountNamespace = namespaces.cloneFlags & NamespaceFlags.mount == 0
