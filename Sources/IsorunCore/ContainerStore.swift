@@ -268,11 +268,13 @@ public struct ContainerStore: Sendable {
     }
 
     /// The pids in the container's cgroup, as the host sees them; for a container without
-    /// one (rootless), those in its PID namespace while its process runs.
+    /// one (rootless), those in its PID namespace while its process runs, or that process
+    /// alone where it has no PID namespace of its own.
     public func processes(of record: ContainerRecord) -> [Int32] {
         guard record.cgroupDirectories.isEmpty else { return (cgroup(of: record)?.processes() ?? []).sorted() }
         guard Processes.runningStartTime(of: record.pid) == record.pidStartTime else { return [] }
-        return Processes.sharingPidNamespace(with: record.pid).sorted()
+        let namespace = Processes.sharingPidNamespace(with: record.pid)
+        return namespace.isEmpty ? [record.pid] : namespace.sorted()
     }
 
     /// Every container under the root, in name order.

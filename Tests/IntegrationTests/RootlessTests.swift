@@ -160,6 +160,33 @@ import Testing
         }
     }
 
+    /// A bare container has neither a cgroup nor a PID namespace here: `ps` and `kill --all`
+    /// still reach its process.
+    @Test func aBareContainerWithoutACgroupIsStillListedAndKilled() throws {
+        guard Self.available else { return }
+        let bundle = try Self.bundle(args: ["sleep", "300"]) { config in
+            config["annotations"] = ["io.isorun.mode": "bare"]
+        }
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        try Self.withScene { scene in
+            let id = IsorunRunner.uniqueID("rootless-bare")
+            try #require(try scene.create(id, bundle: bundle) == 0)
+            defer { _ = try? scene.isorun(["delete", "--force", id]) }
+            #expect(try scene.isorun(["start", id]).status == 0)
+            let state = try JSONSerialization.jsonObject(with: try scene.isorun(["state", id]).stdout) as? [String: Any]
+            let pid = try #require(state?["pid"] as? Int)
+            #expect(try scene.isorun(["ps", "--format", "json", id]).out == "[\(pid)]\n")
+            #expect(try scene.isorun(["kill", "--all", id, "KILL"]).status == 0)
+            var status = ""
+            for _ in 0..<100 where !status.contains("stopped") {
+                usleep(20_000)
+                status = try scene.isorun(["state", id]).out
+            }
+            #expect(status.contains("\"status\": \"stopped\""), "\(status)")
+            #expect(try scene.isorun(["delete", id]).status == 0)
+        }
+    }
+
     @Test func aKilledRootlessIsorunLeavesNothingTheNextRunDoesNotSweep() throws {
         guard Self.available else { return }
         let bundle = try Self.bundle(args: ["sleep", "300"])
