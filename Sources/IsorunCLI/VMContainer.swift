@@ -86,6 +86,7 @@ struct VMMonitorCommand: ParsableCommand {
         let answer: Answer
         do { answer = Answer(descriptor: try StreamCopy.openFifoForWriting(ready)) } catch { throw IsorunError("vm-monitor", error) }
         let termination: Termination
+        let heldGate = HeldStartGate()
         do throws(IsorunError) {
             let loaded: Bundle
             do { loaded = try Bundle.load(directory: bundle) } catch { throw IsorunError(error) }
@@ -94,6 +95,11 @@ struct VMMonitorCommand: ParsableCommand {
             let id = id
             request.holdUntilStart = { state throws(IsorunError) in
                 let gate = try store.makeGate(for: id, inDirectory: true)
+                // Held from before `create` returns: `start` waits until it is let go.
+                do throws(SystemError) { try heldGate.hold(gate) } catch {
+                    StreamCopy.close(gate)
+                    throw IsorunError("create start gate", error)
+                }
                 // Setup hooks have run by now (VMLauncher); poststart and poststop follow
                 // from the Supervisor, after start and at the VM's end.
                 let record = ContainerRecord(id: id, bundle: loaded.directory, mode: Mode.vm.rawValue, pid: HostProcess.id,
@@ -104,10 +110,12 @@ struct VMMonitorCommand: ParsableCommand {
                 answer.say("ok")
                 return gate
             }
+            request.whenStarted = { heldGate.release(reporting: nil) }
             termination = try Supervisor(root: store.root).run(request, with: RunOptions.launcher(for: .vm, vm: VMOptions()),
                                                               keepingState: true)
         } catch {
             answer.say("error: \(error.message)")
+            heldGate.release(reporting: error.message)
             throw error
         }
         throw ExitCode(termination.shellStatus)

@@ -360,9 +360,8 @@ public struct ContainerStore: Sendable {
             defer { StreamCopy.close(fd) }
             try StreamCopy.writeAll(fd, [0])
             // As runc's `start`: back once the process has exec'd, or with why it did not.
-            // A VM's monitor reads its gate itself and holds no lock: its start does not wait
-            // (and must not read the gate, whose byte the monitor has yet to take).
-            failure = record.mode == Mode.vm.rawValue ? nil : ChildSetupError.afterStartGate(fd, path: path)
+            // (A VM's monitor holds its gate for the guest's process: see HeldStartGate.)
+            failure = ChildSetupError.afterStartGate(fd, path: path)
             try Files.remove(path)
         } catch {
             throw IsorunError("start \(record.id)", error)

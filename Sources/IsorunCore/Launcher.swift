@@ -27,6 +27,9 @@ public struct RunRequest: Sendable {
     /// container and returns the start gate, which the launcher waits on before the
     /// process starts (a VM boots at `create`, so `start` is fast).
     public var holdUntilStart: (@Sendable (RunState) throws(IsorunError) -> Int32)?
+    /// `create` in VM mode: called once the process runs and its poststart hooks have
+    /// succeeded, which is when `start` may return (see HeldStartGate).
+    public var whenStarted: (@Sendable () -> Void)?
     /// `create` in a sandbox: called with the container process's pid once it has been
     /// released to set itself up, while it does (the parent records the container then,
     /// instead of after). The launch fails, and the process is killed, when it throws.
@@ -103,6 +106,10 @@ public protocol Workload: AnyObject {
     var relayedDescriptors: [Int32] { get }
     /// Copies what is waiting on one of `relayedDescriptors`.
     func relay(from descriptor: Int32)
+    /// Returns once the user's process has exec'd, or throws why it could not; the
+    /// poststart hooks run after it, and a container's `start` returns after them. A
+    /// launcher that execs the process itself has done so when `launch` returns.
+    func waitUntilProcessRuns() throws(IsorunError)
     /// Kills whatever the workload left and removes what the launcher created. Idempotent.
     func cleanUp()
 }
@@ -112,4 +119,5 @@ extension Workload {
     public func workloadTermination(from termination: Termination) throws(IsorunError) -> Termination { termination }
     public var relayedDescriptors: [Int32] { [] }
     public func relay(from descriptor: Int32) {}
+    public func waitUntilProcessRuns() throws(IsorunError) {}
 }

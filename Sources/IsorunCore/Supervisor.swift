@@ -41,6 +41,7 @@ public struct Supervisor {
             LifecycleHooks.runWarningOnFailure(hooks?.poststop, phase: "poststop",
                                                state: request.hookState(pid: nil, status: .stopped))
         }
+        try workload.waitUntilProcessRuns()
         do {
             try LifecycleHooks.run(hooks?.poststart, phase: "poststart", state: request.hookState(pid: workload.pid, status: .running))
         } catch {
@@ -49,6 +50,7 @@ public struct Supervisor {
             workload.deliver(signal: SIGKILL)
             throw IsorunError("\(error.message); the container was stopped")
         }
+        request.whenStarted?()
         return try wait(for: workload, signalPipe: signalPipe)
     }
 

@@ -9,8 +9,9 @@
 ///               startContainer hooks, `tty` or `typed-input`, `net`, `route`, `net6` and
 ///               `route6` for the container's network interfaces, `time-ns`, then `start`), later
 ///               `signal N`, and `in`/`in-eof` for typed input.
-/// guest → host: `ready` when init runs, `exit N` (128+N for signal N) when the
-///               workload has ended, or `error TEXT` when init could not run it.
+/// guest → host: `ready` when init runs, `started` once the process has exec'd,
+///               `exit N` (128+N for signal N) when it has ended, or `error TEXT` when init
+///               could not run it.
 ///
 /// `isorun exec` adds more processes to a running guest, each numbered by the host:
 /// host → guest `x-arg`, `x-env`, `x-cwd`, `x-user`, `x-tty`, then `x-start`; `x-in`, `x-eof`,
@@ -102,6 +103,8 @@ public enum GuestMessage: Equatable, Sendable {
     case execExit(id: Int, Int32)
     case execError(id: Int, String)
     case ready
+    /// The process has exec'd: what a container's `start` waits for, as runc's does.
+    case started
     case exit(Int32)
     case error(String)
 
@@ -165,6 +168,7 @@ public enum GuestMessage: Equatable, Sendable {
         case .execExit(let id, let status): "x-exit \(id) \(status)\n"
         case .execError(let id, let text): "x-error \(id) \(Escaping.escape(text))\n"
         case .ready: "ready\n"
+        case .started: "started\n"
         case .exit(let status): "exit \(status)\n"
         case .error(let text): "error \(Escaping.escape(text))\n"
         }
@@ -267,6 +271,7 @@ public enum GuestMessage: Equatable, Sendable {
             self = .input(bytes)
         case "in-eof": self = .inputEnd
         case "ready": self = .ready
+        case "started": self = .started
         case "signal":
             guard let number = Int32(rest) else { return nil }
             self = .signal(number)

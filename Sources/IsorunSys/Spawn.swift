@@ -327,6 +327,39 @@ extension ChildSetupError {
     }
 }
 
+/// The holder's side of a start gate for a container whose process is not the shim's
+/// child (a VM's monitor, which carries out `start` itself): held from before `create`
+/// returns until the process runs, so that `start` (`ChildSetupError.afterStartGate`)
+/// waits for it and reads why it did not. A holder that dies frees the gate with it.
+public final class HeldStartGate: @unchecked Sendable {
+    private var gate: Int32 = -1
+
+    public init() {}
+
+    /// Takes the lock on `gate`, the gate's read-write descriptor, which this now owns.
+    public func hold(_ gate: Int32) throws(SystemError) {
+        guard retryingOnInterrupt({ flock(gate, LOCK_EX) }) == 0 else { throw SystemError("flock", "start gate", errno: errno) }
+        self.gate = gate
+    }
+
+    /// Lets `start` return, with `failure` the reason it prints; nothing once let go.
+    public func release(reporting failure: String?) {
+        guard gate >= 0 else { return }
+        if let failure {
+            var report = isorun_child_error()
+            withUnsafeMutableBytes(of: &report.what) { what in
+                let text = failure.utf8.prefix(what.count - 1)
+                what.copyBytes(from: text)
+            }
+            _ = withUnsafeBytes(of: &report) { write(gate, $0.baseAddress, $0.count) }
+        }
+        Glibc.close(gate)
+        gate = -1
+    }
+
+    deinit { release(reporting: nil) }
+}
+
 /// A cloned child waiting for the parent's go-ahead.
 public final class PendingChild {
     public let pid: pid_t

@@ -125,16 +125,43 @@ final class VMWorkload: Workload {
     /// QEMU that exits first, is an error that quotes the end of the console.
     func waitUntilGuestReady(timeoutSeconds: Double) throws(IsorunError) {
         let started = MonotonicClock.nanoseconds()
-        let deadline = started + UInt64(timeoutSeconds * 1e9)
+        switch try waitForGuest(.ready, deadline: started + UInt64(timeoutSeconds * 1e9)) {
+        case .arrived:
+            let elapsed = Double(MonotonicClock.nanoseconds() - started) / 1e6
+            Log.debug("vm: guest init ready after \(Int(elapsed)) ms (\(accelerator.rawValue))")
+        case .qemuExited(let status):
+            throw failure("QEMU exited (status \(status)) before the guest reached isorun-init")
+        case .timedOut:
+            throw failure("the guest did not reach isorun-init within \(Self.seconds(timeoutSeconds)) s "
+                          + "(accelerator \(accelerator.rawValue))")
+        }
+    }
+
+    /// isorun-init says when it has exec'd the process, or why it could not.
+    func waitUntilProcessRuns() throws(IsorunError) {
+        // No deadline: startContainer hooks have their own timeouts, and QEMU's end is watched.
+        if case .qemuExited(let status) = try waitForGuest(.started, deadline: .max) {
+            throw failure("QEMU exited (status \(status)) before the container's process started")
+        }
+    }
+
+    private enum GuestWait {
+        case arrived
+        case qemuExited(status: String)
+        case timedOut
+    }
+
+    /// Relays what the guest prints until `wanted` arrives; isorun-init's `error` is thrown.
+    private func waitForGuest(_ wanted: GuestMessage, deadline: UInt64) throws(IsorunError) -> GuestWait {
         let pidFD: Int32
         do { pidFD = try Processes.openPidFD(pid) } catch { throw IsorunError("supervise QEMU", error) }
         defer { close(pidFD) }
         while true {
             switch try control.next(watching: pidFD, relaying: relayedDescriptors, deadline: deadline) {
-            case .message(.ready):
-                let elapsed = Double(MonotonicClock.nanoseconds() - started) / 1e6
-                Log.debug("vm: guest init ready after \(Int(elapsed)) ms (\(accelerator.rawValue))")
-                return
+            case .message(wanted):
+                return .arrived
+            case .message(let message) where message.execID != nil:
+                exec?.deliver(message)
             case .message(.error(let text)):
                 throw IsorunError("guest init: \(text)")
             case .message:
@@ -142,11 +169,12 @@ final class VMWorkload: Workload {
             case .relayReady(let descriptor):
                 relay(from: descriptor)
             case .watchedDescriptorReady:
-                let status = (try? Processes.reapIfExited(pid)).flatMap { $0 }.map { "\($0.shellStatus)" } ?? "?"
-                throw failure("QEMU exited (status \(status)) before the guest reached isorun-init")
+                if case .error(let text)? = control.receiveAvailable().first(where: { if case .error = $0 { true } else { false } }) {
+                    throw IsorunError("guest init: \(text)")
+                }
+                return .qemuExited(status: (try? Processes.reapIfExited(pid)).flatMap { $0 }.map { "\($0.shellStatus)" } ?? "?")
             case .timedOut:
-                throw failure("the guest did not reach isorun-init within \(Self.seconds(timeoutSeconds)) s "
-                              + "(accelerator \(accelerator.rawValue))")
+                return .timedOut
             }
         }
     }

@@ -28,6 +28,8 @@ enum Supervision {
         case .success(let started): pid = started
         case .failure(let failure): GuestInit.fail(failure.text)
         }
+        // spawn returns once the process has exec'd; a container's `start` waits for this.
+        GuestInit.send(.started)
         // Only the workload's side may hold the terminal: its end is the master's end of file.
         if let terminal { close(terminal.replica) }
         // Likewise the read end of typed input: the process's end of file is init's close.

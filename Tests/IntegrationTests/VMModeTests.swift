@@ -631,6 +631,46 @@ extension VMModeTests {
 }
 
 extension VMLifecycleTests {
+    /// As runc's: `start` returns once the guest has exec'd the process and the poststart
+    /// hooks have run, and a process that cannot start fails `start` with the reason.
+    @Test(arguments: [(["true"], "startContainer", ["/bin/sh", "-c", "sleep 1"], 0, ""),
+                      (["/no/such/program"], "", [], 125, "exec /no/such/program: No such file or directory"),
+                      (["sleep", "60"], "poststart", ["/bin/false"], 125,
+                       "poststart hook /bin/false: exited with status 1; the container was stopped")])
+    func startWaitsForTheGuestsProcess(args: [String], hook: String, hookCommand: [String], status: Int32, message: String) throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-vmst-\(UUID().uuidString)").path
+        let output = root + "-out"
+        defer { [root, output, output + ".err"].forEach { try? FileManager.default.removeItem(atPath: $0) } }
+        let bundle = try IsorunRunner.bundleCopy("hello", args: args) { config in
+            config["annotations"] = ["io.isorun.mode": "vm"]
+            if !hook.isEmpty { config["hooks"] = [hook: [["path": hookCommand[0], "args": hookCommand]]] }
+        }
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let id = IsorunRunner.uniqueID("vmst")
+        let isorun = { (arguments: [String]) throws -> IsorunRunner.Result in try IsorunRunner.run(["--root", root] + arguments) }
+        let created = try IsorunRunner.runProgram("/bin/sh", ["-c", "\"$0\" --root \"$1\" create --bundle \"$2\" \"$3\" >\"$4\" 2>\"$4.err\"",
+                                                               IsorunRunner.binary, root, bundle, id, output])
+        #expect(created.status == 0, "\(created.err)")
+        defer {
+            _ = try? isorun(["delete", "--force", id])
+            #expect(VMSupport.qemuProcesses(mentioning: id).isEmpty)
+            #expect(!FileManager.default.fileExists(atPath: "\(root)/\(id)"))
+        }
+        let began = Date()
+        let started = try isorun(["start", id])
+        let took = Date().timeIntervalSince(began)
+        #expect(started.status == status, "\(started.err)\(Self.monitorsLastWords(output: output, root: root, id: id))")
+        if status == 0 {
+            #expect(took >= 1, "start returned after \(took) s, before the startContainer hook's second was up")
+        } else {
+            #expect(started.err == "isorun: start \(id): guest init: \(message)\n" || started.err == "isorun: start \(id): \(message)\n",
+                    "\(started.err)")
+            // The monitor has gone with its VM by the time start reports: the container is stopped.
+            #expect(try isorun(["state", id]).out.contains("\"stopped\""))
+            #expect(try isorun(["delete", id]).status == 0)
+        }
+    }
+
     /// What a VM container's monitor and guest said last, for a failure's message: the
     /// monitor's stderr and the end of the guest's console (a VM that ended early says why there).
     static func monitorsLastWords(output: String, root: String, id: String) -> String {

@@ -26,7 +26,7 @@ struct GuestMessageTests {
         .execArgument(id: 1, "a b"), .execEnvironment(id: 1, "K=v w"), .execWorkingDirectory(id: 1, "/srv"), .execUser(id: 1, uid: 5, gid: 6),
         .execStart(id: 1), .execInput(id: 1, [0, 10, 255, 32]), .execInputEnd(id: 1), .execSignal(id: 1, 15),
         .execOutput(id: 1, stream: 2, Array("out\n".utf8)), .execOutput(id: 2, stream: 1, []), .execExit(id: 1, 130), .execError(id: 1, "exec x: No such file"), .terminal(rows: 0, columns: 0), .hookState("{\"id\":\"c 1\",\"status\":\"created\"}\n"), .start,
-        .signal(15), .ready, .exit(0), .exit(137), .error("exec /bin/nope: No such file"),
+        .signal(15), .ready, .started, .exit(0), .exit(137), .error("exec /bin/nope: No such file"),
     ]
 
     @Test(arguments: messages)
