@@ -26,7 +26,7 @@ build: deps
 ## isorun-oci, the binary containerd runs (Sources/isorun-oci/main.c): C linked statically
 ## against musl, whose start-up reads no CPU features (glibc's runs 43 cpuid instructions,
 ## trapped on a virtualized host), so `start`, `kill` and `delete` cost ~0.2 ms of process instead of ~0.9.
-.build/%/isorun-oci: Sources/isorun-oci/main.c
+.build/%/isorun-oci: Sources/isorun-oci/main.c Sources/CIsorunShim/include/isorun_child_error.h
 	@mkdir -p $(@D)
 	musl-gcc -static -O2 -Wall -Wextra -Werror -o $@ $<
 

@@ -1,17 +1,22 @@
 import Glibc
 import IsorunSys
 
-/// Runs a short-lived program of the host (newuidmap, say) and waits for it: its status
-/// and what it wrote on stderr, for a one-line error. stdin and stdout are /dev/null.
+/// Runs a short-lived program of the host (newuidmap, mkfs.erofs) and waits for it: its
+/// status and the last lines it wrote on stderr, for a one-line error. stdin and stdout
+/// are /dev/null (isorun's stdout belongs to the workload).
 public enum HostCommand {
-    public static func run(_ arguments: [String]) -> (status: Int32, complaint: String) {
-        var plan = SpawnPlan(arguments: arguments, environment: HostProcess.environment())
+    /// How many of stderr's last lines the complaint keeps.
+    static let complaintLines = 3
+
+    public static func run(_ arguments: [String], environment: [String] = []) -> (status: Int32, complaint: String) {
+        var plan = SpawnPlan(arguments: arguments, environment: HostProcess.environment() + environment)
         plan.searchPath = HostProcess.variable("PATH") ?? ProcessSettings.defaultSearchPath
         plan.nullStdio = true
         let pipe: (read: Int32, write: Int32)
         do { pipe = try StreamCopy.makePipe() } catch { return (125, "\(error)") }
         defer { StreamCopy.close(pipe.read) }
         plan.stderrDescriptor = pipe.write
+        var stderr: [UInt8] = []
         let termination: Termination
         do {
             let child: PendingChild
@@ -21,11 +26,18 @@ public enum HostCommand {
             }
             StreamCopy.close(pipe.write)  // the child's copy is the only writer now
             try child.release()
+            // Read while it runs: a chatty program would block on a full pipe.
+            while true {
+                _ = try Polling.waitReadable([pipe.read])
+                let (bytes, atEnd) = Polling.drainReportingEnd(pipe.read)
+                stderr = Array((stderr + bytes).suffix(16 * 1024))
+                if atEnd { break }
+            }
             termination = try Processes.wait(child.pid)
         } catch {
             return (125, "\(error)")
         }
-        let complaint = String(decoding: Polling.drain(pipe.read), as: UTF8.self)
-        return (termination.shellStatus, complaint.split(whereSeparator: \.isNewline).joined(separator: "; "))
+        let lines = String(decoding: stderr, as: UTF8.self).split(whereSeparator: \.isNewline)
+        return (termination.shellStatus, lines.suffix(complaintLines).joined(separator: "; "))
     }
 }

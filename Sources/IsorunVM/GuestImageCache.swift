@@ -118,15 +118,8 @@ struct GuestImageCache {
     /// An uncompressed erofs image of `rootfs` (mkfs.erofs from erofs-utils).
     private func buildDiskImage(rootfs: String, name: String) throws(IsorunError) -> String {
         try cached("images", name) { temporary throws(IsorunError) in
-            let log = "\(temporary).log.tmp"
-            defer { try? Files.remove(log) }
-            // mkfs.erofs talks on stdout, which belongs to the workload: its output goes to a log.
-            let status = try HostTool.run(["sh", "-c", "exec mkfs.erofs \"$@\" >\"$LOG\" 2>&1", "mkfs.erofs",
-                                           "-T0", temporary, rootfs], environment: ["LOG=\(log)"])
-            guard status == .exited(0) else {
-                let detail = ((try? Files.readString(log)) ?? "").split(separator: "\n").last.map(String.init) ?? ""
-                throw IsorunError("mkfs.erofs \(rootfs) failed (status \(status.shellStatus)): \(detail)")
-            }
+            let (status, complaint) = HostCommand.run(["mkfs.erofs", "-T0", temporary, rootfs])
+            guard status == 0 else { throw IsorunError("mkfs.erofs \(rootfs) failed (status \(status)): \(complaint)") }
         }
     }
 
@@ -176,7 +169,7 @@ struct GuestImageCache {
     /// Deletes half-written images of builds whose isorun was killed (`<key>.cpio.<pid>.tmp`).
     func removeAbandonedTemporaries(in imageDirectory: String) {
         for name in (try? Files.list(imageDirectory)) ?? [] where name.hasSuffix(".tmp") {
-            // <name>.<pid>.tmp or <name>.<pid>.log.tmp
+            // <name>.<pid>.tmp, or an earlier isorun's <name>.<pid>.log.tmp
             let parts = name.split(separator: ".").dropLast()
             guard let pid = parts.reversed().lazy.compactMap({ pid_t($0) }).first, !Processes.isAlive(pid) else { continue }
             try? Files.remove("\(imageDirectory)/\(name)")

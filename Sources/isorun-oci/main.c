@@ -34,6 +34,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../CIsorunShim/include/isorun_child_error.h"
+
 /* Names shared with the Swift side (ContainerStore, RuntimeRoot, CgroupFiles). A container
  * with a plan has no directory: its files sit beside its run's record `<root>/<id>`, as
  * `<root>/<id>+<file>`. */
@@ -260,7 +262,7 @@ static int start(const struct globals *g, const char *entry, const char *id) {
      * (ChildSetupError.afterStartGate): wait for the process's lock on the gate, which its
      * exec (or death) frees, then read what it reported into the gate, if anything. */
     while (flock(fd, LOCK_EX) < 0 && errno == EINTR) {}
-    struct { int err; char what[480]; } report;  /* struct isorun_child_error */
+    struct isorun_child_error report;
     ssize_t got = -1;
     int reader = open(gate, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (reader >= 0) {

@@ -14,6 +14,7 @@
 #include <sys/capability.h>
 #include <malloc.h> /* malloc_trim, for ResidentPages */
 #include <sys/xattr.h> /* lsetxattr, lgetxattr: the cgroup directories isorun made */
+#include "isorun_child_error.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -270,11 +271,6 @@ struct isorun_spawn_plan {
     int run_at_once;
 };
 
-/// The child's first failure, as sent over the error pipe.
-struct isorun_child_error {
-    int err;
-    char what[480];
-};
 
 /// A network namespace being made by a helper process (network_namespace.c).
 struct isorun_network_namespace {
