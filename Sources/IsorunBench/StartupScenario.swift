@@ -242,7 +242,7 @@ public struct StartupScenario {
         }
     }
 
-    /// A VM's first run from an empty image cache (only the kernel carried over) beside
+    /// A VM's first run from an empty image cache (only the kernel and QEMU carried over) beside
     /// a run from the warm one, alternating.
     func provisioning(bundle: Bundle, workspace: String, progress: Progress) -> [Series] {
         let command = [options.isorun, "--mode", "vm", bundle.directory, "--", "/bin/true"]
@@ -255,7 +255,11 @@ public struct StartupScenario {
             defer { try? Files.removeTree(cache) }
             do {
                 try Files.makeDirectories(cache)
-                try Files.symlink(target: "\(CacheLocation.directory)/kernel", at: "\(cache)/kernel")
+                // The kernel and QEMU carry over: an empty cache without them would boot the
+                // system's QEMU, another program than the warm runs'.
+                for component in ["kernel", "qemu"] {
+                    try Files.symlink(target: "\(CacheLocation.holding(component))/\(component)", at: "\(cache)/\(component)")
+                }
                 samples[cold, default: []].append(try CommandTimer.time(command, extraEnvironment: ["ISORUN_CACHE=\(cache)"]))
                 samples[warm, default: []].append(try CommandTimer.time(command))
             } catch {

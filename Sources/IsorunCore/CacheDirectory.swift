@@ -1,12 +1,30 @@
 import IsorunSys
 
-/// Where isorun keeps what is worth keeping between runs: VM mode's guest kernel and
-/// images, and compiled seccomp filters.
+/// Where isorun keeps what is worth keeping between runs: VM mode's guest kernel, QEMU
+/// and images, and compiled seccomp filters. Outside the runtime root, which is a tmpfs
+/// per boot on most hosts and swept of unknown entries by every run.
 public enum CacheLocation {
-    /// `$ISORUN_CACHE` or /var/cache/isorun: outside the runtime root (a tmpfs that
-    /// is per boot on most hosts, swept of unknown entries by every run).
+    /// root's cache, where `make kernel qemu` builds; readable by every user.
+    public static let systemDirectory = "/var/cache/isorun"
+
+    /// `$ISORUN_CACHE`; else root's cache, or for a rootless isorun, which may not write
+    /// there, the user's own: `$XDG_CACHE_HOME/isorun` or `~/.cache/isorun`.
     public static var directory: String {
-        HostProcess.variable("ISORUN_CACHE") ?? "/var/cache/isorun"
+        if let chosen = HostProcess.variable("ISORUN_CACHE") { return chosen }
+        guard HostProcess.isRootless else { return systemDirectory }
+        if let base = HostProcess.variable("XDG_CACHE_HOME"), base.hasPrefix("/") { return "\(base)/isorun" }
+        if let home = HostProcess.variable("HOME"), home.hasPrefix("/") { return "\(home)/.cache/isorun" }
+        return systemDirectory
+    }
+
+    /// The cache whose `<component>/current` VM mode uses (`kernel`, `qemu`): `directory`,
+    /// unless a rootless isorun's own cache has no such build; then root's, so that one
+    /// `make kernel qemu` serves every user.
+    public static func holding(_ component: String) -> String {
+        let own = directory
+        guard HostProcess.isRootless, HostProcess.variable("ISORUN_CACHE") == nil,
+              !Files.exists("\(own)/\(component)/current") else { return own }
+        return systemDirectory
     }
 }
 

@@ -33,7 +33,7 @@ public enum WorkloadCgroup {
             try? cgroup.destroy()
             throw IsorunError(error)
         }
-        Log.debug("cgroup: \(cgroup.directories.joined(separator: ", "))")
+        if !cgroup.directories.isEmpty { Log.debug("cgroup: \(cgroup.directories.joined(separator: ", "))") }
     }
 
     /// Clones the child, lets `prepare` do the parent's part (uid maps, oom_score_adj),

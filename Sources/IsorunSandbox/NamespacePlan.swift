@@ -5,7 +5,7 @@ import IsorunSys
 
 /// `linux.namespaces` turned into clone flags, namespaces to join, and the
 /// parent's part of a user namespace (the id maps).
-struct NamespacePlan {
+public struct NamespacePlan {
     var cloneFlags: Int32 = 0
     var unshareCgroup = false
     /// A new time namespace: unshared by the child, entered by the workload at execve.
@@ -90,6 +90,18 @@ struct NamespacePlan {
             if deniesSetgroups(linux) { try Files.write("/proc/\(pid)/setgroups", "deny") }
             try Files.write("/proc/\(pid)/uid_map", render(linux.uidMappings ?? []))
             try Files.write("/proc/\(pid)/gid_map", render(linux.gidMappings ?? []))
+        } catch {
+            throw IsorunError("write id mappings", error)
+        }
+    }
+
+    /// A rootless helper's user namespace (QEMU's, to make its mounts): the caller's own uid
+    /// and gid as root, setgroups(2) denied as the kernel requires for such a gid map.
+    public static func mapCallerToRoot(pid: pid_t) throws(IsorunError) {
+        do {
+            try Files.write("/proc/\(pid)/setgroups", "deny")
+            try Files.write("/proc/\(pid)/uid_map", "0 \(HostProcess.userID) 1\n")
+            try Files.write("/proc/\(pid)/gid_map", "0 \(HostProcess.groupID) 1\n")
         } catch {
             throw IsorunError("write id mappings", error)
         }

@@ -12,7 +12,7 @@ public struct PlainQemuBoot {
     public let arguments: [String]
 
     public init(bundle: Bundle, busybox: String, workspace: String) throws(IsorunError) {
-        let kernel = try GuestArtifacts.kernel(explicit: nil, bundle: bundle, cacheDirectory: CacheLocation.directory)
+        let kernel = try GuestArtifacts.kernel(explicit: nil, bundle: bundle, cacheDirectory: CacheLocation.holding("kernel"))
         let initramfs = "\(workspace)/plain-boot.cpio"
         do throws(SystemError) {
             let output = try OutputFile(creating: initramfs)
@@ -26,7 +26,7 @@ public struct PlainQemuBoot {
         } catch { throw IsorunError("write \(initramfs)", error) }
         let accelerator = AcceleratorProbe.host().resolve(.auto).accelerator
         let hypervisor = GuestArtifacts.hypervisor(configured: bundle.config.vm?.hypervisor?.path,
-                                                   cacheDirectory: CacheLocation.directory)
+                                                   cacheDirectory: CacheLocation.holding("qemu"))
         let line = QemuCommandLine(executable: hypervisor.path, accelerator: accelerator, kernel: kernel.path, initramfs: initramfs,
                                    stockKernel: kernel.isStockFallback, memoryMiB: 128, vCPUs: 1,
                                    hostTSCKilohertz: accelerator == .tcg ? HostClock.tscKilohertz() : nil,

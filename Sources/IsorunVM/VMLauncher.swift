@@ -56,18 +56,20 @@ public struct VMLauncher: Launcher {
         // it: isorun-init applies these as the sandbox does (the filter compiled here).
         let privileges = try WorkloadPrivileges(process: process, seccomp: request.bundle.config.linux?.seccomp,
                                                 configFile: configFile)
-        if HostProcess.isRootless, !Files.isWritable(CacheLocation.directory) {
-            // Else the first unreadable file in it would be reported as missing.
-            throw IsorunError("vm: the guest kernel and image cache \(CacheLocation.directory) is not this user's (uid \(HostProcess.userID)): run VM mode as root, or point ISORUN_CACHE at a cache of the user's own")
-        }
         let cache = GuestImageCache(directory: CacheLocation.directory)
+        if HostProcess.isRootless {
+            // Else the first file it could not write would be reported as missing.
+            guard (try? Files.makeDirectories(cache.directory)) != nil, Files.isWritable(cache.directory) else {
+                throw IsorunError("vm: the image cache \(cache.directory) is not this user's (uid \(HostProcess.userID)): point XDG_CACHE_HOME or ISORUN_CACHE at a directory of the user's own")
+            }
+        }
         let kernel = try GuestArtifacts.kernel(explicit: options.kernel, bundle: request.bundle,
-                                               cacheDirectory: cache.directory)
+                                               cacheDirectory: CacheLocation.holding("kernel"))
         if kernel.isStockFallback {
             VMNotice.tell("using Debian's stock kernel \(kernel.path): isorun's own could not be built (make kernel); boots are slower")
         }
         let hypervisor = GuestArtifacts.hypervisor(configured: request.bundle.config.vm?.hypervisor?.path,
-                                                   cacheDirectory: cache.directory)
+                                                   cacheDirectory: CacheLocation.holding("qemu"))
         if hypervisor.isSystemFallback {
             VMNotice.tell("using the system's \(hypervisor.path): isorun's own QEMU is not built (make qemu); each VM holds ~30 MiB more")
         }
@@ -149,12 +151,17 @@ public struct VMLauncher: Launcher {
             plan.memoryPolicy = ProcessSettings.memoryPolicy(request.bundle.config.linux)
             // QEMU's `-netdev tap,fd=N`: the taps under their numbers.
             plan.keptDescriptors = network.devices.map(\.descriptor)
+            // Rootless, only root of a user namespace of its own may make those mounts.
+            let ownUserNamespace = !mounts.hostBinds.isEmpty && HostProcess.isRootless
             if !mounts.hostBinds.isEmpty {
                 // QEMU's own mount namespace holds the binds it shares (see GuestMounts).
-                plan.cloneFlags |= NamespaceFlags.mount
+                plan.cloneFlags |= NamespaceFlags.mount | (ownUserNamespace ? NamespaceFlags.user : 0)
                 plan.mounts = mounts.hostBinds
             }
-            pid = try WorkloadCgroup.spawn(plan, into: cgroup, for: request) { pid throws(IsorunError) in try state.recordProcess(pid) }
+            pid = try WorkloadCgroup.spawn(plan, into: cgroup, for: request) { pid throws(IsorunError) in
+                if ownUserNamespace { try NamespacePlan.mapCallerToRoot(pid: pid) }
+                try state.recordProcess(pid)
+            }
         } catch {
             network.undo()
             lent?.giveBack()
