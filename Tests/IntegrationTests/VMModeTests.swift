@@ -388,8 +388,7 @@ extension VMLifecycleTests {
         defer { [output, output + ".err"].forEach { try? FileManager.default.removeItem(atPath: $0) } }
         let id = IsorunRunner.uniqueID("vmexec")
         let isorun = { (arguments: [String]) throws -> IsorunRunner.Result in try IsorunRunner.run(["--root", root] + arguments) }
-        let created = try IsorunRunner.runProgram("/bin/sh", ["-c", "\"$0\" --root \"$1\" create --bundle \"$2\" \"$3\" >\"$4\" 2>\"$4.err\"",
-                                                               IsorunRunner.binary, root, bundle, id, output])
+        let created = try Self.create(id, bundle: bundle, root: root, output: output)
         #expect(created.status == 0, "\(created.err)")
         defer {
             _ = try? isorun(["delete", "--force", id])
@@ -648,8 +647,7 @@ extension VMLifecycleTests {
         defer { try? FileManager.default.removeItem(atPath: bundle) }
         let id = IsorunRunner.uniqueID("vmst")
         let isorun = { (arguments: [String]) throws -> IsorunRunner.Result in try IsorunRunner.run(["--root", root] + arguments) }
-        let created = try IsorunRunner.runProgram("/bin/sh", ["-c", "\"$0\" --root \"$1\" create --bundle \"$2\" \"$3\" >\"$4\" 2>\"$4.err\"",
-                                                               IsorunRunner.binary, root, bundle, id, output])
+        let created = try Self.create(id, bundle: bundle, root: root, output: output)
         #expect(created.status == 0, "\(created.err)")
         defer {
             _ = try? isorun(["delete", "--force", id])
@@ -669,6 +667,13 @@ extension VMLifecycleTests {
             #expect(try isorun(["state", id]).out.contains("\"stopped\""))
             #expect(try isorun(["delete", id]).status == 0)
         }
+    }
+
+    /// `create` as a shim runs it: the container's stdio (its monitor's) goes to the files
+    /// `output` and `output.err`, which outlive the command.
+    static func create(_ id: String, bundle: String, root: String, output: String) throws -> IsorunRunner.Result {
+        try IsorunRunner.runProgram("/bin/sh", ["-c", "\"$0\" --root \"$1\" create --bundle \"$2\" \"$3\" >\"$4\" 2>\"$4.err\"",
+                                                IsorunRunner.binary, root, bundle, id, output])
     }
 
     /// What a VM container's monitor and guest said last, for a failure's message: the
