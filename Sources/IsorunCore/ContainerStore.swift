@@ -366,7 +366,11 @@ public struct ContainerStore: Sendable {
         } catch {
             throw IsorunError("start \(record.id)", error)
         }
-        if let failure { throw IsorunError("start \(record.id): \(failure)") }
+        if let failure {
+            // Stopped when `start` says so: the process (a VM's monitor) may still be exiting.
+            waitUntilEnded(record)
+            throw IsorunError("start \(record.id): \(failure)")
+        }
         do {
             try LifecycleHooks.run(record.hooks?.poststart, phase: "poststart", state: ContainerState(record: record, status: .running))
         } catch {
