@@ -111,7 +111,10 @@ struct VMMonitorCommand: ParsableCommand {
                 return gate
             }
             request.whenStarted = { heldGate.release(reporting: nil) }
-            termination = try Supervisor(root: store.root).run(request, with: RunOptions.launcher(for: .vm, vm: VMOptions()),
+            // The monitor's stderr is the container's (its console, with a terminal).
+            var options = VMOptions()
+            options.noticesOnTerminal = false
+            termination = try Supervisor(root: store.root).run(request, with: RunOptions.launcher(for: .vm, vm: options),
                                                               keepingState: true)
         } catch {
             answer.say("error: \(error.message)")

@@ -6,8 +6,9 @@ import Logging
 /// it (its handler and metadata-provider machinery) costs about 0.1 ms of start-up, which
 /// every isorun command would pay although almost every run logs nothing.
 public enum Log {
-    /// The lowest level that is written; `--debug` lowers it.
-    nonisolated(unsafe) public static var level: Logger.Level = .warning
+    /// The lowest level that is written; `--debug` lowers it. Notices are what a person at a
+    /// terminal is told (VM mode's accelerator); nothing logs them otherwise.
+    nonisolated(unsafe) public static var level: Logger.Level = .notice
 
     nonisolated(unsafe) private static var logger: Logger = {
         var logger = Logger(label: "isorun") { StreamLogHandler.standardError(label: $0) }

@@ -14,6 +14,9 @@ public struct VMOptions: Sendable, Equatable {
     public var bootTimeoutSeconds: Double = 60
     /// Initramfs or disk image for the rootfs (default: by size).
     public var rootLayout: RootLayout = .automatic
+    /// Whether a person at isorun's terminal is told what VM mode chose (the accelerator,
+    /// a fallback kernel or QEMU). Not when that terminal is the container's own console.
+    public var noticesOnTerminal = true
 
     public init(accelerator: AcceleratorChoice = .auto, kernel: String? = nil, bootTimeoutSeconds: Double = 60,
                 rootLayout: RootLayout = .automatic) {
@@ -66,12 +69,12 @@ public struct VMLauncher: Launcher {
         let kernel = try GuestArtifacts.kernel(explicit: options.kernel, bundle: request.bundle,
                                                cacheDirectory: CacheLocation.holding("kernel"))
         if kernel.isStockFallback {
-            VMNotice.tell("using Debian's stock kernel \(kernel.path): isorun's own could not be built (make kernel); boots are slower")
+            tell("using Debian's stock kernel \(kernel.path): isorun's own could not be built (make kernel); boots are slower")
         }
         let hypervisor = GuestArtifacts.hypervisor(configured: request.bundle.config.vm?.hypervisor?.path,
                                                    cacheDirectory: CacheLocation.holding("qemu"))
         if hypervisor.isSystemFallback {
-            VMNotice.tell("using the system's \(hypervisor.path): isorun's own QEMU is not built (make qemu); each VM holds ~30 MiB more")
+            tell("using the system's \(hypervisor.path): isorun's own QEMU is not built (make qemu); each VM holds ~30 MiB more")
         }
         let guestInit = GuestInitFiles(binary: try GuestArtifacts.initBinary(), modules: kernel.modules)
         let root: GuestImageCache.GuestRoot
@@ -86,7 +89,7 @@ public struct VMLauncher: Launcher {
 
         Log.debug("vm: guest images ready after \(elapsed())")
         let (accelerator, reason) = probe.resolve(options.accelerator)
-        if let reason { VMNotice.tell(reason) }
+        tell(reason ?? "using \(accelerator == .kvm ? "KVM" : "TCG emulation") (--accel \(options.accelerator.rawValue))")
         // The initramfs occupies guest RAM; a disk image is read on demand.
         let resources = try GuestResources(resources: request.bundle.config.linux?.resources,
                                            hardware: request.bundle.config.vm?.hwConfig,
@@ -115,7 +118,7 @@ public struct VMLauncher: Launcher {
         }
         if request.bundle.config.linux?.namespace(.network) == nil {
             // A container without a network namespace shares the host's network; a guest cannot.
-            VMNotice.tell("\(configFile): no network namespace: in VM mode the guest has loopback only (the host's network stays the host's)")
+            tell("\(configFile): no network namespace: in VM mode the guest has loopback only (the host's network stays the host's)")
         }
         if !network.devices.isEmpty && kernel.isStockFallback {
             network.undo()
@@ -291,9 +294,11 @@ enum GuestProcess {
 /// Says once per run, on a terminal, what a user would not assume (emulation instead
 /// of KVM, a stock kernel instead of isorun's, a guest without the host's network);
 /// scripts and tests see it only with --debug, so the workload's stderr stays its own.
-enum VMNotice {
-    static func tell(_ reason: String) {
-        if HostProcess.isTerminal(2) { Log.notice("\(reason)") } else { Log.debug("\(reason)") }
+extension VMLauncher {
+    /// A notice for a person at the terminal; only --debug shows it anywhere else, where
+    /// stderr is the workload's.
+    func tell(_ reason: String) {
+        if options.noticesOnTerminal && HostProcess.isTerminal(2) { Log.notice("\(reason)") } else { Log.debug("\(reason)") }
     }
 }
 

@@ -326,6 +326,16 @@ struct VMModeTests {
         #expect(result.err.filter { $0 == "\n" }.count == 1, "\(result.err)")
     }
 
+    /// A person at a terminal is told which accelerator the VM got (KVM, or TCG where the
+    /// CPU cannot virtualize); a piped stderr is the workload's alone (see above).
+    @Test func aTerminalIsToldTheAccelerator() throws {
+        let command = "'\(IsorunRunner.binary)' run --mode vm '\(IsorunRunner.bundle("hello"))' -- true"
+        let result = try IsorunRunner.runProgram("/usr/bin/script", ["-qec", command, "/dev/null"])
+        #expect(result.status == 0, "\(result.out) \(result.err)")
+        let notices = result.out.split(separator: "\n").filter { $0.contains(" notice isorun: ") }
+        #expect(notices.count == 1 && (notices[0].contains("using KVM") || notices[0].contains("using TCG emulation")), "\(result.out)")
+    }
+
     @Test func aBadKernelPathIsAOneLineError() throws {
         let result = try IsorunRunner.run(["run", "--mode", "vm", "--kernel", "/nonexistent/vmlinux", IsorunRunner.bundle("hello")])
         #expect(result.status == 125)
