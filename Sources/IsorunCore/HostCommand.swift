@@ -8,8 +8,8 @@ public enum HostCommand {
     /// How many of stderr's last lines the complaint keeps.
     static let complaintLines = 3
 
-    public static func run(_ arguments: [String], environment: [String] = []) -> (status: Int32, complaint: String) {
-        var plan = SpawnPlan(arguments: arguments, environment: HostProcess.environment() + environment)
+    public static func run(_ arguments: [String]) -> (status: Int32, complaint: String) {
+        var plan = SpawnPlan(arguments: arguments, environment: HostProcess.environment())
         plan.searchPath = HostProcess.variable("PATH") ?? ProcessSettings.defaultSearchPath
         plan.nullStdio = true
         let pipe: (read: Int32, write: Int32)
@@ -27,8 +27,7 @@ public enum HostCommand {
             StreamCopy.close(pipe.write)  // the child's copy is the only writer now
             try child.release()
             // Read while it runs: a chatty program would block on a full pipe.
-            while true {
-                _ = try Polling.waitReadable([pipe.read])
+            while (try? Polling.waitReadable([pipe.read])) != nil {
                 let (bytes, atEnd) = Polling.drainReportingEnd(pipe.read)
                 stderr = Array((stderr + bytes).suffix(16 * 1024))
                 if atEnd { break }

@@ -271,7 +271,6 @@ struct isorun_spawn_plan {
     int run_at_once;
 };
 
-
 /// A network namespace being made by a helper process (network_namespace.c).
 struct isorun_network_namespace {
     /// The helper, until released; 0 when there is none.
