@@ -32,7 +32,11 @@ struct UpdateCommand: ParsableCommand {
     func run() throws {
         let store = global.containers()
         let record = try store.load(id)
-        try store.update(record, resources: try requested())
+        if record.mode == Mode.vm.rawValue {
+            try VMContainer.update(record, resources: try requested(), store: store)
+        } else {
+            try store.update(record, resources: try requested())
+        }
     }
 
     private func requested() throws(IsorunError) -> Resources {

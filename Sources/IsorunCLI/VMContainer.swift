@@ -71,6 +71,39 @@ enum VMContainer {
     }
 }
 
+extension VMContainer {
+    /// `update` of a VM container. The memory limit resizes what the guest may use (see
+    /// GuestMemoryBalloon); CPU and block I/O limits go to QEMU's cgroup, as for any host
+    /// process. What a running guest cannot take from the host's cgroup (its process limit,
+    /// device rules, huge pages, swap below the limit...) is a 125 naming the field, before
+    /// anything changes.
+    static func update(_ record: ContainerRecord, resources: Resources, store: ContainerStore) throws(IsorunError) {
+        let status = store.status(of: record)
+        guard status == .running || status == .created else {
+            throw IsorunError("container '\(record.id)' is \(status.rawValue): only a running or created VM can be updated")
+        }
+        let memory = resources.memory
+        let refused: [(String, Bool)] = [
+            ("pids", resources.pids != nil), ("devices", !(resources.devices ?? []).isEmpty),
+            ("unified", !(resources.unified ?? [:]).isEmpty), ("hugepageLimits", !(resources.hugepageLimits ?? []).isEmpty),
+            ("network", resources.network != nil), ("rdma", !(resources.rdma ?? [:]).isEmpty),
+            ("memory.reservation", memory?.reservation != nil), ("memory.swappiness", memory?.swappiness != nil),
+            ("memory.disableOOMKiller", memory?.disableOOMKiller != nil), ("memory.useHierarchy", memory?.useHierarchy != nil),
+            // The guest has no swap: memory plus swap at or above the limit asks nothing more.
+            ("memory.swap", (memory?.swap).map { $0 >= 0 && $0 < (memory?.limit ?? Int64.max) } ?? false),
+        ]
+        if let (field, _) = refused.first(where: { $0.1 }) {
+            throw IsorunError("linux.resources.\(field): a VM's guest keeps it from boot (no host cgroup reaches inside); isorun can update its memory limit, CPU and block I/O")
+        }
+        var hostPart = resources
+        hostPart.memory = nil
+        if hostPart != Resources() { try store.update(record, resources: hostPart) }
+        if let limit = memory?.limit {
+            try GuestMemoryBalloon.setLimit(limit, stateDirectory: store.directory(of: record.id), field: "linux.resources.memory.limit")
+        }
+    }
+}
+
 /// The hidden command `create` starts for a VM container (see `VMContainer`).
 struct VMMonitorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "vm-monitor", abstract: "Own one VM container (started by create).",

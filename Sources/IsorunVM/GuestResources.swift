@@ -20,11 +20,10 @@ struct GuestResources: Equatable {
     /// the rest, so RAM must hold the image plus twice the files. The image is freed
     /// afterwards, which leaves the workload its limit plus the margin and more.
     init(resources: Resources?, initramfsBytes: Int, hostCPUs: Int) {
-        let initramfsMiB = Self.initramfsMiB(initramfsBytes)
         if let limit = resources?.memory?.limit, limit > 0 {
-            memoryMiB = Int((limit + (1 << 20) - 1) >> 20) + Self.kernelMarginMiB + initramfsMiB
+            memoryMiB = Int((limit + (1 << 20) - 1) >> 20) + Self.overheadMiB(initramfsBytes: initramfsBytes)
         } else {
-            memoryMiB = Self.defaultMemoryMiB + initramfsMiB
+            memoryMiB = Self.defaultMemoryMiB + Self.initramfsMiB(initramfsBytes)
         }
         var cpus = 1
         if let cpu = resources?.cpu {
@@ -77,6 +76,9 @@ struct GuestResources: Equatable {
     }
 
     private static func initramfsMiB(_ bytes: Int) -> Int { 3 * ((bytes + (1 << 20) - 1) >> 20) }
+
+    /// What the machine holds beyond a memory limit: the margin and the initramfs.
+    static func overheadMiB(initramfsBytes: Int) -> Int { kernelMarginMiB + initramfsMiB(initramfsBytes) }
 
     /// Counts the CPUs in a cpuset list such as "0-3,6".
     static func countCPUs(_ list: String) -> Int? {

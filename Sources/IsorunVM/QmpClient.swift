@@ -16,11 +16,18 @@ final class QmpClient {
         _ = try execute("qmp_capabilities", timeoutMilliseconds: timeoutMilliseconds)
     }
 
-    /// Runs a command; returns QEMU's reply line, or nil if none came in time.
+    /// Runs a command (`arguments`: a JSON object); returns QEMU's reply line, or nil if
+    /// none came in time.
     @discardableResult
-    func execute(_ command: String, timeoutMilliseconds: Int32 = 1000) throws(SystemError) -> String? {
-        try socket.send("{\"execute\":\"\(command)\"}\n")
+    func execute(_ command: String, arguments: String? = nil, timeoutMilliseconds: Int32 = 1000) throws(SystemError) -> String? {
+        try socket.send("{\"execute\":\"\(command)\"\(arguments.map { ",\"arguments\":\($0)" } ?? "")}\n")
         return try nextReply(containing: "\"return\"", orError: true, timeoutMilliseconds: timeoutMilliseconds)
+    }
+
+    /// The integer after `"key":` in a reply, e.g. `base-memory` in query-memory-size-summary's.
+    static func integer(_ key: String, in reply: String) -> Int64? {
+        guard let range = reply.firstRange(of: "\"\(key)\":") else { return nil }
+        return Int64(reply[range.upperBound...].drop { $0 == " " }.prefix { $0.isNumber })
     }
 
     /// The guest's run state ("running", "paused", "shutdown", ...).

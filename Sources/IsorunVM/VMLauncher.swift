@@ -91,10 +91,16 @@ public struct VMLauncher: Launcher {
         let (accelerator, reason) = probe.resolve(options.accelerator)
         tell(reason ?? "using \(accelerator == .kvm ? "KVM" : "TCG emulation") (--accel \(options.accelerator.rawValue))")
         // The initramfs occupies guest RAM; a disk image is read on demand.
+        let initramfsBytes = (try? Files.identity(of: root.initramfs).size) ?? 0
         let resources = try GuestResources(resources: request.bundle.config.linux?.resources,
                                            hardware: request.bundle.config.vm?.hwConfig,
-                                           initramfsBytes: (try? Files.identity(of: root.initramfs).size) ?? 0,
+                                           initramfsBytes: initramfsBytes,
                                            hostCPUs: HostProcess.onlineCPUs, configFile: configFile)
+        if request.holdUntilStart != nil {
+            // A container's memory limit may be updated later (GuestMemoryBalloon).
+            try GuestMemoryBalloon.recordOverhead(GuestResources.overheadMiB(initramfsBytes: initramfsBytes),
+                                                  stateDirectory: state.directory)
+        }
 
         let control = try ControlChannel(base: "\(state.directory)/control")
         // process.terminal: the guest gives the process a pseudo-terminal; isorun's stdin

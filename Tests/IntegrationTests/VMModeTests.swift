@@ -679,6 +679,48 @@ extension VMLifecycleTests {
         }
     }
 
+    /// `update` of a VM container: a memory limit resizes what the guest may use (its
+    /// MemTotal), back up to what it booted with and no further; the process limit, which
+    /// the guest keeps from boot, is a 125; CPU limits go to QEMU's cgroup.
+    @Test func updateResizesTheGuestsMemoryThroughTheBalloon() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-vmup-\(UUID().uuidString)").path
+        let output = root + "-out"
+        defer { [root, output, output + ".err"].forEach { try? FileManager.default.removeItem(atPath: $0) } }
+        let bundle = try IsorunRunner.bundleCopy("hello", args: ["sleep", "60"]) { config in
+            config["annotations"] = ["io.isorun.mode": "vm"]
+            IsorunRunner.edit(&config, at: ["linux"]) { $0["resources"] = ["memory": ["limit": 128 << 20]] }
+        }
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let id = IsorunRunner.uniqueID("vmup")
+        let isorun = { (arguments: [String]) throws -> IsorunRunner.Result in try IsorunRunner.run(["--root", root] + arguments) }
+        #expect(try Self.create(id, bundle: bundle, root: root, output: output).status == 0)
+        defer {
+            _ = try? isorun(["delete", "--force", id])
+            #expect(VMSupport.qemuProcesses(mentioning: id).isEmpty)
+        }
+        #expect(try isorun(["start", id]).status == 0)
+        func memTotalKiB() throws -> Int {
+            let line = try isorun(["exec", id, "grep", "MemTotal", "/proc/meminfo"]).out
+            return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+        }
+        let booted = try memTotalKiB()
+        #expect(booted > 128 << 10, "the guest has its limit and more")
+
+        let shrunk = try isorun(["update", "--memory", "64M", id])
+        #expect(shrunk.status == 0, "\(shrunk.err)")
+        #expect(abs(booted - (try memTotalKiB()) - (64 << 10)) < 1024, "64 MiB taken back by the balloon")
+        #expect(try isorun(["update", "--memory", "128M", id]).status == 0)
+        #expect(try memTotalKiB() == booted, "the limit it booted with gives it all back")
+
+        let grown = try isorun(["update", "--memory", "1G", id])
+        #expect(grown.status == 125 && grown.err.hasPrefix("isorun: linux.resources.memory.limit: 1073741824 bytes: this VM booted with "),
+                "\(grown.err)")
+        let pids = try isorun(["update", "--pids-limit", "5", id])
+        #expect(pids.status == 125 && pids.err.hasPrefix("isorun: linux.resources.pids: "), "\(pids.err)")
+        #expect(try isorun(["update", "--cpu-quota", "50000", "--cpu-period", "100000", id]).status == 0)
+        #expect(try memTotalKiB() == booted, "refused updates changed nothing")
+    }
+
     /// `create` as a shim runs it: the container's stdio (its monitor's) goes to the files
     /// `output` and `output.err`, which outlive the command.
     static func create(_ id: String, bundle: String, root: String, output: String) throws -> IsorunRunner.Result {
