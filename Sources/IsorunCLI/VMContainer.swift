@@ -89,8 +89,9 @@ extension VMContainer {
             ("network", resources.network != nil), ("rdma", !(resources.rdma ?? [:]).isEmpty),
             ("memory.reservation", memory?.reservation != nil), ("memory.swappiness", memory?.swappiness != nil),
             ("memory.disableOOMKiller", memory?.disableOOMKiller != nil), ("memory.useHierarchy", memory?.useHierarchy != nil),
-            // The guest has no swap: memory plus swap at or above the limit asks nothing more.
-            ("memory.swap", (memory?.swap).map { $0 >= 0 && $0 < (memory?.limit ?? Int64.max) } ?? false),
+            // The guest has no swap: memory plus swap at or above the limit asks nothing more
+            // (nor 0 or -1: none set).
+            ("memory.swap", (memory?.swap).map { $0 > 0 && $0 < (memory?.limit ?? Int64.max) } ?? false),
         ]
         if let (field, _) = refused.first(where: { $0.1 }) {
             throw IsorunError("linux.resources.\(field): a VM's guest keeps it from boot (no host cgroup reaches inside); isorun can update its memory limit, CPU and block I/O")
