@@ -19,7 +19,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 devices="$here/devices.mak"
 binary_pkg=qemu-system-x86
 deps=(dpkg-dev build-essential ninja-build meson pkg-config python3 xz-utils
-      libglib2.0-dev libpixman-1-dev libfdt-dev zlib1g-dev libcap-ng-dev libattr1-dev "$binary_pkg")
+      libglib2.0-dev libpixman-1-dev libfdt-dev zlib1g-dev libcap-ng-dev libattr1-dev libseccomp-dev "$binary_pkg")
 src_base=/etc/apt/sources.list.d/isorun-debian-src
 
 build_name=isorun-qemu
@@ -34,7 +34,7 @@ install_missing "${deps[@]}"
 # The source of the QEMU Debian installed, e.g. 1:7.2+dfsg-7+deb12u18.
 version="$(dpkg-query -W -f='${source:Version}' "$binary_pkg")"
 # Bump when a change to the steps below changes the binary they produce.
-recipe=2
+recipe=3
 patches=("$here"/patches/*.patch)
 [[ -e "${patches[0]}" ]] || patches=()
 key="$(printf 'recipe %s\nqemu %s\n' "$recipe" "$version" | cache_key "$devices" ${patches[@]+"${patches[@]}"})"
@@ -92,7 +92,7 @@ mkdir build && cd build
 # which the output directory links to Debian's /usr/share/qemu.
 ../configure --prefix=/usr --target-list=x86_64-softmmu --enable-tcg --enable-kvm \
     --without-default-features --without-default-devices --with-devices-x86_64=isorun \
-    --enable-virtfs --enable-attr --enable-cap-ng \
+    --enable-virtfs --enable-attr --enable-cap-ng --enable-seccomp \
     --disable-docs --disable-user --disable-tools --disable-install-blobs --audio-drv-list= \
     --with-pkgversion="isorun's microvm build of Debian $version" \
     >"$work/configure.log" 2>&1 || { tail -30 "$work/configure.log" >&2; die "configure failed"; }
@@ -109,6 +109,10 @@ have="$("$stage/bin/qemu-system-x86_64" -device help 2>&1)"
 for device in virtio-serial-device virtserialport virtio-balloon-device virtio-blk-device virtio-9p-device virtio-net-device; do
     grep -q "\"$device\"" <<<"$have" || die "the built QEMU lacks $device"
 done
+# isorun confines every VM's QEMU with its own seccomp filter (-sandbox, see QemuCommandLine).
+"$stage/bin/qemu-system-x86_64" -sandbox on -version >/dev/null 2>&1 || die "the built QEMU lacks -sandbox (seccomp)"
+# What isorun may ask of this build (a build of an earlier recipe has no such file).
+printf 'sandbox\n' > "$stage/features"
 # A bundle's network interfaces reach the guest through tap descriptors isorun opens.
 "$stage/bin/qemu-system-x86_64" -M microvm -netdev help 2>&1 | grep -qx tap || die "the built QEMU lacks the tap netdev"
 chmod 0755 "$stage"

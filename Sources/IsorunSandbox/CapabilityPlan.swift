@@ -16,7 +16,14 @@ public struct CapabilityMasks: Sendable, Equatable {
 
 /// `process.capabilities` resolved with libcap into the sets the shim applies.
 /// No `capabilities` in the config means none: the workload gets only what is granted.
-enum CapabilityPlan {
+public enum CapabilityPlan {
+    /// Exactly `names` (none: no capability at all) in every set but the ambient one:
+    /// for a helper isorun starts as root that needs little of root's power (QEMU).
+    public static func keeping(_ names: [String]) throws(IsorunError) -> CapabilitySets {
+        try sets(for: Capabilities(bounding: names, effective: names, inheritable: [], permitted: names, ambient: []),
+                 configFile: "isorun's own capability list")
+    }
+
     static func masks(for capabilities: Capabilities?, configFile: String) throws(IsorunError) -> CapabilityMasks {
         let lastSupported = Int32(Files.exists("/proc/sys/kernel/cap_last_cap")
             ? (Int32((try? Files.readString("/proc/sys/kernel/cap_last_cap"))?.split(separator: "\n").first ?? "") ?? 40) : 40)

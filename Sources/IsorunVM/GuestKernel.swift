@@ -17,6 +17,8 @@ struct GuestHypervisor: Equatable {
     var path: String
     /// True when isorun's own QEMU build is missing and the system's is used.
     var isSystemFallback = false
+    /// It takes `-sandbox` (QEMU's own seccomp filter, see QemuCommandLine.sandboxed).
+    var hasSandbox = false
 }
 
 /// Finds the guest kernel, QEMU and isorun-init for a VM.
@@ -43,11 +45,19 @@ enum GuestArtifacts {
     /// The QEMU to run, in order of precedence: the bundle's `vm.hypervisor.path`, the
     /// cache's `qemu/current` (the microvm-only build `make qemu` makes from Guest/qemu:
     /// ~30 MiB less per idle VM), then `qemu-system-x86_64` on the PATH.
+    /// Whether it takes `-sandbox`: isorun's own build says so in `features` (since recipe
+    /// 3); the system's is asked (one short run, on a path that is slower anyway); a
+    /// configured one is the bundle's business and gets no flag it may not know.
     static func hypervisor(configured: String?, cacheDirectory: String) -> GuestHypervisor {
         if let configured { return GuestHypervisor(path: configured) }
-        let own = "\(cacheDirectory)/qemu/current/bin/qemu-system-x86_64"
-        if Files.exists(own) { return GuestHypervisor(path: own) }
-        return GuestHypervisor(path: GuestHypervisor.systemQemu, isSystemFallback: true)
+        let build = "\(cacheDirectory)/qemu/current"
+        let own = "\(build)/bin/qemu-system-x86_64"
+        if Files.exists(own) {
+            let features = (try? Files.readString("\(build)/features")) ?? ""
+            return GuestHypervisor(path: own, hasSandbox: features.split(separator: "\n").contains("sandbox"))
+        }
+        let sandbox = HostCommand.run([GuestHypervisor.systemQemu, "-sandbox", "on", "-version"]).status == 0
+        return GuestHypervisor(path: GuestHypervisor.systemQemu, isSystemFallback: true, hasSandbox: sandbox)
     }
 
     /// isorun-init: `$ISORUN_INIT`, else next to the isorun executable (SwiftPM builds

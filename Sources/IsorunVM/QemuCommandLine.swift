@@ -54,6 +54,10 @@ struct QemuCommandLine {
     /// stack up costs ~20–25 ms of a boot under TCG (15 runs each). A bundle may turn it
     /// back on with `ipv6.disable=0` in `vm.kernel.parameters`, which come last.
     var guestIPv6 = false
+    /// QEMU's own seccomp filter on top of its confinement (see VMLauncher): no fork or
+    /// exec, no change of credentials, scheduling or affinity, no obsolete calls. A guest
+    /// that escaped into QEMU would find these gone.
+    var sandboxed = false
     var extraArguments: [String] = []
 
     /// A tap QEMU inherits as descriptor `descriptor`, and the MAC its device shows.
@@ -155,8 +159,11 @@ struct QemuCommandLine {
             "-chardev", "file,id=stderr,path=\(stderrFifo)",
             "-device", "virtserialport,chardev=stderr,name=\(GuestPorts.stderr)",
         ]
+        if sandboxed {
+            arguments += ["-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"]
+        }
         if !stockKernel {
-            // Free page reporting only: the balloon is never inflated.
+            // Free page reporting, and the balloon `update` inflates (GuestMemoryBalloon).
             arguments += ["-device", "virtio-balloon-device,free-page-reporting=on"]
         }
         if let rootDisk {

@@ -142,7 +142,7 @@ public struct VMLauncher: Launcher {
             qmpSocket: "\(state.directory)/qmp.sock", stdoutFifo: relays[0].fifo, stderrFifo: relays[1].fifo,
             forwardStdin: !HostProcess.isTerminal(0), terminalInput: typing?.base,
             bindShare: mounts.shareDirectory, networkDevices: network.devices, guestIPv6: network.needsIPv6,
-            extraArguments: request.bundle.config.vm?.hypervisor?.parameters ?? [])
+            sandboxed: hypervisor.hasSandbox, extraArguments: request.bundle.config.vm?.hypervisor?.parameters ?? [])
         Log.debug("vm: accelerator \(accelerator.rawValue), \(resources.vCPUs) vCPU, \(resources.memoryMiB) MiB")
         Log.debug("vm: \(commandLine.arguments.joined(separator: " "))")
 
@@ -167,6 +167,7 @@ public struct VMLauncher: Launcher {
                 plan.cloneFlags |= NamespaceFlags.mount | (ownUserNamespace ? NamespaceFlags.user : 0)
                 plan.mounts = mounts.hostBinds
             }
+            try Self.confine(&plan, sharesFiles: !mounts.hostBinds.isEmpty, ownUserNamespace: ownUserNamespace)
             pid = try WorkloadCgroup.spawn(plan, into: cgroup, for: request) { pid throws(IsorunError) in
                 if ownUserNamespace { try NamespacePlan.mapCallerToRoot(pid: pid) }
                 try state.recordProcess(pid)
@@ -238,6 +239,23 @@ public struct VMLauncher: Launcher {
 }
 
 extension VMLauncher {
+    /// The capabilities 9p's `passthrough` needs to serve the bundle's bind mounts as the
+    /// host has them: files made with the guest's owners, and owners' rights over them.
+    static let fileServerCapabilities = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
+                                         "CAP_MKNOD"]
+
+    /// QEMU runs as the caller (root, usually) but needs none of root's powers, as
+    /// Firecracker's jailer has it: the taps come as descriptors, the bind mounts are made
+    /// before exec, and /dev/kvm is root's own. So every capability goes (all but the file
+    /// server's when the VM shares host files), and no_new_privs keeps them gone; `-sandbox`
+    /// adds QEMU's own seccomp filter where the binary has one. A rootless QEMU outside a
+    /// user namespace of its own has no capabilities to drop (nor the right to drop them).
+    static func confine(_ plan: inout SpawnPlan, sharesFiles: Bool, ownUserNamespace: Bool) throws(IsorunError) {
+        plan.noNewPrivileges = true
+        guard !HostProcess.isRootless || ownUserNamespace else { return }
+        plan.capabilities = try CapabilityPlan.keeping(sharesFiles ? fileServerCapabilities : [])
+    }
+
     /// linux.netDevices in a VM: the devices go into the network namespace the VM joins,
     /// or for a new one (which would leave the guest loopback alone) into a namespace made
     /// for them, pinned beside the run's record by the loan. The guest then takes over the

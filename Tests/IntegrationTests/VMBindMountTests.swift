@@ -60,6 +60,38 @@ extension VMModeTests {
         #expect(!mountTable.contains(scratch), "no bind of the sources is left on the host")
     }
 
+    /// QEMU serves the share with only the file server's capabilities (see
+    /// VMLauncher.confine), and that is enough for the guest's root to keep the rights the
+    /// bundle grants it, as in the sandbox: to read another user's private file, and to
+    /// make a file and give it away.
+    @Test func aSharedDirectoryKeepsTheRightsTheBundleGrantsAsInTheSandbox() throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-binds-\(UUID().uuidString)").path
+        let owned = scratch + "/user"
+        try FileManager.default.createDirectory(atPath: owned, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        try "private\n".write(toFile: owned + "/secret", atomically: false, encoding: .utf8)
+        chmod(scratch, 0o755)
+        chmod(owned, 0o700)
+        chmod(owned + "/secret", 0o600)
+        for path in [owned, owned + "/secret"] { chown(path, 1000, 1000) }
+        let script = "cat /root/secret && touch /root/made-$1 && chown 1000:1000 /root/made-$1 && echo given"
+        let bundle = try IsorunRunner.bundleCopy("hello", args: ["sh", "-c", script, "sh"]) { config in
+            config["mounts"] = (config["mounts"] as? [[String: Any]] ?? [])
+                + [["destination": "/root", "type": "bind", "source": owned, "options": ["rbind", "rw"]]]
+            let granted = ["CAP_DAC_OVERRIDE", "CAP_CHOWN", "CAP_FOWNER"]
+            IsorunRunner.edit(&config, at: ["process"]) { process in
+                process["capabilities"] = ["bounding": granted, "effective": granted, "permitted": granted]
+            }
+        }
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        for mode in ["sandbox", "vm"] {
+            let result = try IsorunRunner.run(["run", "--mode", mode, bundle, "--", "sh", "-c", script, "sh", mode])
+            #expect(result.status == 0 && result.out == "private\ngiven\n", "\(mode): \(result.out) \(result.err)")
+            let owner = try? FileManager.default.attributesOfItem(atPath: "\(owned)/made-\(mode)")[.ownerAccountID] as? Int
+            #expect(owner == 1000, "\(mode): the file was given to uid 1000 on the host")
+        }
+    }
+
     /// Debian's cloud kernel (the fallback) has no 9p: a bundle with binds is refused before
     /// a VM boots, rather than failing in the guest.
     @Test func bindMountsWithTheStockKernelAreAOneLineError() throws {

@@ -721,6 +721,40 @@ extension VMLifecycleTests {
         #expect(try memTotalKiB() == booted, "refused updates changed nothing")
     }
 
+    /// QEMU runs with none of root's powers, as a jailer would leave it: no capability,
+    /// no_new_privs, and QEMU's own seccomp filter where its build has one.
+    @Test func qemuRunsWithoutRootsPowers() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-vmjail-\(UUID().uuidString)").path
+        let output = root + "-out"
+        defer { [root, output, output + ".err"].forEach { try? FileManager.default.removeItem(atPath: $0) } }
+        let bundle = try IsorunRunner.bundleCopy("hello", args: ["sleep", "60"]) { config in
+            config["annotations"] = ["io.isorun.mode": "vm"]
+        }
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let id = IsorunRunner.uniqueID("vmjail")
+        let isorun = { (arguments: [String]) throws -> IsorunRunner.Result in try IsorunRunner.run(["--root", root] + arguments) }
+        #expect(try Self.create(id, bundle: bundle, root: root, output: output).status == 0)
+        defer {
+            _ = try? isorun(["delete", "--force", id])
+            #expect(VMSupport.qemuProcesses(mentioning: id).isEmpty)
+        }
+        let qemu = try #require(VMSupport.qemuProcesses(mentioning: id).first)
+        let status = try String(contentsOfFile: "/proc/\(qemu)/status", encoding: .utf8)
+        func field(_ name: String) -> String? {
+            status.split(separator: "\n").first { $0.hasPrefix(name + ":") }.map { $0.dropFirst(name.count + 1).trimmingCharacters(in: .whitespaces) }
+        }
+        for set in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
+            #expect(field(set) == "0000000000000000", "\(set): \(field(set) ?? "none")")
+        }
+        #expect(field("NoNewPrivs") == "1")
+        let features = (try? String(contentsOfFile: "\(VMSupport.cacheDirectory)/qemu/current/features", encoding: .utf8)) ?? ""
+        if features.contains("sandbox") {
+            #expect(field("Seccomp") == "2", "QEMU's -sandbox filter")
+        } else {
+            print("SKIP qemuRunsWithoutRootsPowers' seccomp check: the QEMU build in \(VMSupport.cacheDirectory) predates -sandbox (make qemu)")
+        }
+    }
+
     /// `create` as a shim runs it: the container's stdio (its monitor's) goes to the files
     /// `output` and `output.err`, which outlive the command.
     static func create(_ id: String, bundle: String, root: String, output: String) throws -> IsorunRunner.Result {
