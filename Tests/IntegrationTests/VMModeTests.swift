@@ -388,57 +388,44 @@ extension VMLifecycleTests {
     /// `exec` into a running VM container: the process runs in the guest beside the
     /// container's, with its own streams and status; a command that cannot run is 125.
     @Test func execRunsAnotherProcessInTheGuest() throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-vmexec-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        let bundle = try IsorunRunner.bundleCopy("hello", args: ["sleep", "60"]) { config in
-            config["annotations"] = ["io.isorun.mode": "vm"]
+        try Self.withContainer("vmexec", args: ["sleep", "60"]) { scene in
+            let (root, output, id, isorun) = (scene.root, scene.output, scene.id, scene.isorun)
+            let early = try isorun(["exec", id, "true"])
+            #expect(early.status == 125 && early.err.contains("once it is started"), "\(early.err)")
+            #expect(try isorun(["start", id]).status == 0)
+
+            let result = try isorun(["exec", "--env", "GREETING=hi there", id, "sh", "-c",
+                                     "echo \"$GREETING from $(uname -r)\"; echo to-stderr >&2; tr '\\000' '\\n' </proc/1/cmdline | head -1; exit 3"])
+            #expect(result.status == 3, "\(result.err)\(Self.monitorsLastWords(output: output, root: root, id: id))")
+            let lines = result.out.split(separator: "\n").map(String.init)
+            var host = utsname()
+            uname(&host)
+            let hostRelease = withUnsafeBytes(of: host.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            #expect(lines.first?.hasPrefix("hi there from ") == true && lines.first != "hi there from \(hostRelease)", "\(result.out)")
+            #expect(result.err == "to-stderr\n")
+            #expect(lines.last == "/.isorun/init", "PID 1 is the guest's init: \(result.out)")
+
+            let piped = try IsorunRunner.runProgram("/bin/sh", ["-c", "printf 'line one\\nline two\\n' | \"$0\" --root \"$1\" exec \"$2\" wc -l",
+                                                                 IsorunRunner.binary, root, id])
+            #expect(piped.status == 0 && piped.out.trimmingCharacters(in: .whitespaces) == "2\n", "\(piped.out) \(piped.err)")
+
+            let missing = try isorun(["exec", id, "/no/such/program"])
+            #expect(missing.status == 125)
+            #expect(missing.err.contains("exec /no/such/program: No such file or directory"), "\(missing.err)")
+
+            // containerd's form: --detach --pid-file, and the pid stands for the process: its
+            // output arrives on exec's stdio, and killing it ends the process in the guest.
+            let pidFile = root + "-exec.pid"
+            defer { try? FileManager.default.removeItem(atPath: pidFile) }
+            let detached = try IsorunRunner.runProgram("/bin/sh", ["-c", """
+                "$0" --root "$1" exec --detach --pid-file "$3" "$2" sh -c 'sleep 0.2; echo detached' >"$3.out" || exit 100
+                relay=$(cat "$3"); while kill -0 "$relay" 2>/dev/null; do sleep 0.05; done; cat "$3.out"; rm -f "$3.out"
+                "$0" --root "$1" exec --detach --pid-file "$3" "$2" sleep 300 || exit 101
+                relay=$(cat "$3"); sleep 0.5; kill -KILL "$relay"; sleep 0.5
+                "$0" --root "$1" exec "$2" ps | grep -c 'sleep 300$'
+                """, IsorunRunner.binary, root, id, pidFile])
+            #expect(detached.out == "detached\n0\n", "\(detached.out) \(detached.err)")
         }
-        defer { try? FileManager.default.removeItem(atPath: bundle) }
-        let output = root + "-out"
-        defer { [output, output + ".err"].forEach { try? FileManager.default.removeItem(atPath: $0) } }
-        let id = IsorunRunner.uniqueID("vmexec")
-        let isorun = { (arguments: [String]) throws -> IsorunRunner.Result in try IsorunRunner.run(["--root", root] + arguments) }
-        let created = try Self.create(id, bundle: bundle, root: root, output: output)
-        #expect(created.status == 0, "\(created.err)")
-        defer {
-            _ = try? isorun(["delete", "--force", id])
-            #expect(VMSupport.qemuProcesses(mentioning: id).isEmpty)
-        }
-        let early = try isorun(["exec", id, "true"])
-        #expect(early.status == 125 && early.err.contains("once it is started"), "\(early.err)")
-        #expect(try isorun(["start", id]).status == 0)
-
-        let result = try isorun(["exec", "--env", "GREETING=hi there", id, "sh", "-c",
-                                 "echo \"$GREETING from $(uname -r)\"; echo to-stderr >&2; tr '\\000' '\\n' </proc/1/cmdline | head -1; exit 3"])
-        #expect(result.status == 3, "\(result.err)\(Self.monitorsLastWords(output: output, root: root, id: id))")
-        let lines = result.out.split(separator: "\n").map(String.init)
-        var host = utsname()
-        uname(&host)
-        let hostRelease = withUnsafeBytes(of: host.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        #expect(lines.first?.hasPrefix("hi there from ") == true && lines.first != "hi there from \(hostRelease)", "\(result.out)")
-        #expect(result.err == "to-stderr\n")
-        #expect(lines.last == "/.isorun/init", "PID 1 is the guest's init: \(result.out)")
-
-        let piped = try IsorunRunner.runProgram("/bin/sh", ["-c", "printf 'line one\\nline two\\n' | \"$0\" --root \"$1\" exec \"$2\" wc -l",
-                                                             IsorunRunner.binary, root, id])
-        #expect(piped.status == 0 && piped.out.trimmingCharacters(in: .whitespaces) == "2\n", "\(piped.out) \(piped.err)")
-
-        let missing = try isorun(["exec", id, "/no/such/program"])
-        #expect(missing.status == 125)
-        #expect(missing.err.contains("exec /no/such/program: No such file or directory"), "\(missing.err)")
-
-        // containerd's form: --detach --pid-file, and the pid stands for the process: its
-        // output arrives on exec's stdio, and killing it ends the process in the guest.
-        let pidFile = root + "-exec.pid"
-        defer { try? FileManager.default.removeItem(atPath: pidFile) }
-        let detached = try IsorunRunner.runProgram("/bin/sh", ["-c", """
-            "$0" --root "$1" exec --detach --pid-file "$3" "$2" sh -c 'sleep 0.2; echo detached' >"$3.out" || exit 100
-            relay=$(cat "$3"); while kill -0 "$relay" 2>/dev/null; do sleep 0.05; done; cat "$3.out"; rm -f "$3.out"
-            "$0" --root "$1" exec --detach --pid-file "$3" "$2" sleep 300 || exit 101
-            relay=$(cat "$3"); sleep 0.5; kill -KILL "$relay"; sleep 0.5
-            "$0" --root "$1" exec "$2" ps | grep -c 'sleep 300$'
-            """, IsorunRunner.binary, root, id, pidFile])
-        #expect(detached.out == "detached\n0\n", "\(detached.out) \(detached.err)")
     }
 }
 
@@ -647,35 +634,23 @@ extension VMLifecycleTests {
                       (["sleep", "60"], "poststart", ["/bin/false"], 125,
                        "poststart hook /bin/false: exited with status 1; the container was stopped")])
     func startWaitsForTheGuestsProcess(args: [String], hook: String, hookCommand: [String], status: Int32, message: String) throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-vmst-\(UUID().uuidString)").path
-        let output = root + "-out"
-        defer { [root, output, output + ".err"].forEach { try? FileManager.default.removeItem(atPath: $0) } }
-        let bundle = try IsorunRunner.bundleCopy("hello", args: args) { config in
-            config["annotations"] = ["io.isorun.mode": "vm"]
+        try Self.withContainer("vmst", args: args, configure: { config in
             if !hook.isEmpty { config["hooks"] = [hook: [["path": hookCommand[0], "args": hookCommand]]] }
-        }
-        defer { try? FileManager.default.removeItem(atPath: bundle) }
-        let id = IsorunRunner.uniqueID("vmst")
-        let isorun = { (arguments: [String]) throws -> IsorunRunner.Result in try IsorunRunner.run(["--root", root] + arguments) }
-        let created = try Self.create(id, bundle: bundle, root: root, output: output)
-        #expect(created.status == 0, "\(created.err)")
-        defer {
-            _ = try? isorun(["delete", "--force", id])
-            #expect(VMSupport.qemuProcesses(mentioning: id).isEmpty)
-            #expect(!FileManager.default.fileExists(atPath: "\(root)/\(id)"))
-        }
-        let began = Date()
-        let started = try isorun(["start", id])
-        let took = Date().timeIntervalSince(began)
-        #expect(started.status == status, "\(started.err)\(Self.monitorsLastWords(output: output, root: root, id: id))")
-        if status == 0 {
-            #expect(took >= 1, "start returned after \(took) s, before the startContainer hook's second was up")
-        } else {
-            #expect(started.err == "isorun: start \(id): guest init: \(message)\n" || started.err == "isorun: start \(id): \(message)\n",
-                    "\(started.err)")
-            // The monitor has gone with its VM by the time start reports: the container is stopped.
-            #expect(try isorun(["state", id]).out.contains("\"stopped\""))
-            #expect(try isorun(["delete", id]).status == 0)
+        }) { scene in
+            let (root, output, id, isorun) = (scene.root, scene.output, scene.id, scene.isorun)
+            let began = Date()
+            let started = try isorun(["start", id])
+            let took = Date().timeIntervalSince(began)
+            #expect(started.status == status, "\(started.err)\(Self.monitorsLastWords(output: output, root: root, id: id))")
+            if status == 0 {
+                #expect(took >= 1, "start returned after \(took) s, before the startContainer hook's second was up")
+            } else {
+                #expect(started.err == "isorun: start \(id): guest init: \(message)\n" || started.err == "isorun: start \(id): \(message)\n",
+                        "\(started.err)")
+                // The monitor has gone with its VM by the time start reports: the container is stopped.
+                #expect(try isorun(["state", id]).out.contains("\"stopped\""))
+                #expect(try isorun(["delete", id]).status == 0)
+            }
         }
     }
 
@@ -683,83 +658,90 @@ extension VMLifecycleTests {
     /// MemTotal), back up to what it booted with and no further; the process limit, which
     /// the guest keeps from boot, is a 125; CPU limits go to QEMU's cgroup.
     @Test func updateResizesTheGuestsMemoryThroughTheBalloon() throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-vmup-\(UUID().uuidString)").path
-        let output = root + "-out"
-        defer { [root, output, output + ".err"].forEach { try? FileManager.default.removeItem(atPath: $0) } }
-        let bundle = try IsorunRunner.bundleCopy("hello", args: ["sleep", "60"]) { config in
-            config["annotations"] = ["io.isorun.mode": "vm"]
+        let limited: (inout [String: Any]) -> Void = { config in
             IsorunRunner.edit(&config, at: ["linux"]) { $0["resources"] = ["memory": ["limit": 128 << 20]] }
         }
-        defer { try? FileManager.default.removeItem(atPath: bundle) }
-        let id = IsorunRunner.uniqueID("vmup")
-        let isorun = { (arguments: [String]) throws -> IsorunRunner.Result in try IsorunRunner.run(["--root", root] + arguments) }
-        #expect(try Self.create(id, bundle: bundle, root: root, output: output).status == 0)
-        defer {
-            _ = try? isorun(["delete", "--force", id])
-            #expect(VMSupport.qemuProcesses(mentioning: id).isEmpty)
-        }
-        #expect(try isorun(["start", id]).status == 0)
-        func memTotalKiB() throws -> Int {
-            let line = try isorun(["exec", id, "grep", "MemTotal", "/proc/meminfo"]).out
-            return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
-        }
-        let booted = try memTotalKiB()
-        #expect(booted > 128 << 10, "the guest has its limit and more")
+        try Self.withContainer("vmup", args: ["sleep", "60"], configure: limited) { scene in
+            let (id, isorun) = (scene.id, scene.isorun)
+            #expect(try isorun(["start", id]).status == 0)
+            func memTotalKiB() throws -> Int {
+                let line = try isorun(["exec", id, "grep", "MemTotal", "/proc/meminfo"]).out
+                return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+            }
+            let booted = try memTotalKiB()
+            #expect(booted > 128 << 10, "the guest has its limit and more")
 
-        let shrunk = try isorun(["update", "--memory", "64M", id])
-        #expect(shrunk.status == 0, "\(shrunk.err)")
-        #expect(abs(booted - (try memTotalKiB()) - (64 << 10)) < 1024, "64 MiB taken back by the balloon")
-        #expect(try isorun(["update", "--memory", "128M", id]).status == 0)
-        #expect(try memTotalKiB() == booted, "the limit it booted with gives it all back")
+            let shrunk = try isorun(["update", "--memory", "64M", id])
+            #expect(shrunk.status == 0, "\(shrunk.err)")
+            #expect(abs(booted - (try memTotalKiB()) - (64 << 10)) < 1024, "64 MiB taken back by the balloon")
+            #expect(try isorun(["update", "--memory", "128M", id]).status == 0)
+            #expect(try memTotalKiB() == booted, "the limit it booted with gives it all back")
 
-        let grown = try isorun(["update", "--memory", "1G", id])
-        #expect(grown.status == 125 && grown.err.hasPrefix("isorun: linux.resources.memory.limit: 1073741824 bytes: this VM booted with "),
-                "\(grown.err)")
-        let pids = try isorun(["update", "--pids-limit", "5", id])
-        #expect(pids.status == 125 && pids.err.hasPrefix("isorun: linux.resources.pids: "), "\(pids.err)")
-        #expect(try isorun(["update", "--cpu-quota", "50000", "--cpu-period", "100000", id]).status == 0)
-        #expect(try memTotalKiB() == booted, "refused updates changed nothing")
+            let grown = try isorun(["update", "--memory", "1G", id])
+            #expect(grown.status == 125 && grown.err.hasPrefix("isorun: linux.resources.memory.limit: 1073741824 bytes: this VM booted with "),
+                    "\(grown.err)")
+            let pids = try isorun(["update", "--pids-limit", "5", id])
+            #expect(pids.status == 125 && pids.err.hasPrefix("isorun: linux.resources.pids: "), "\(pids.err)")
+            #expect(try isorun(["update", "--cpu-quota", "50000", "--cpu-period", "100000", id]).status == 0)
+            #expect(try memTotalKiB() == booted, "refused updates changed nothing")
+        }
     }
 
     /// QEMU runs with none of root's powers, as a jailer would leave it: no capability,
     /// no_new_privs, and QEMU's own seccomp filter where its build has one.
     @Test func qemuRunsWithoutRootsPowers() throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-vmjail-\(UUID().uuidString)").path
-        let output = root + "-out"
-        defer { [root, output, output + ".err"].forEach { try? FileManager.default.removeItem(atPath: $0) } }
-        let bundle = try IsorunRunner.bundleCopy("hello", args: ["sleep", "60"]) { config in
-            config["annotations"] = ["io.isorun.mode": "vm"]
-        }
-        defer { try? FileManager.default.removeItem(atPath: bundle) }
-        let id = IsorunRunner.uniqueID("vmjail")
-        let isorun = { (arguments: [String]) throws -> IsorunRunner.Result in try IsorunRunner.run(["--root", root] + arguments) }
-        #expect(try Self.create(id, bundle: bundle, root: root, output: output).status == 0)
-        defer {
-            _ = try? isorun(["delete", "--force", id])
-            #expect(VMSupport.qemuProcesses(mentioning: id).isEmpty)
-        }
-        let qemu = try #require(VMSupport.qemuProcesses(mentioning: id).first)
-        let status = try String(contentsOfFile: "/proc/\(qemu)/status", encoding: .utf8)
-        func field(_ name: String) -> String? {
-            status.split(separator: "\n").first { $0.hasPrefix(name + ":") }.map { $0.dropFirst(name.count + 1).trimmingCharacters(in: .whitespaces) }
-        }
-        for set in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
-            #expect(field(set) == "0000000000000000", "\(set): \(field(set) ?? "none")")
-        }
-        #expect(field("NoNewPrivs") == "1")
-        let features = (try? String(contentsOfFile: "\(VMSupport.cacheDirectory)/qemu/current/features", encoding: .utf8)) ?? ""
-        if features.contains("sandbox") {
-            #expect(field("Seccomp") == "2", "QEMU's -sandbox filter")
-        } else {
-            print("SKIP qemuRunsWithoutRootsPowers' seccomp check: the QEMU build in \(VMSupport.cacheDirectory) predates -sandbox (make qemu)")
+        try Self.withContainer("vmjail", args: ["sleep", "60"]) { scene in
+            let qemu = try #require(VMSupport.qemuProcesses(mentioning: scene.id).first)
+            let status = try String(contentsOfFile: "/proc/\(qemu)/status", encoding: .utf8)
+            func field(_ name: String) -> String? {
+                status.split(separator: "\n").first { $0.hasPrefix(name + ":") }.map { $0.dropFirst(name.count + 1).trimmingCharacters(in: .whitespaces) }
+            }
+            for set in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
+                #expect(field(set) == "0000000000000000", "\(set): \(field(set) ?? "none")")
+            }
+            #expect(field("NoNewPrivs") == "1")
+            let features = (try? String(contentsOfFile: "\(VMSupport.cacheDirectory)/qemu/current/features", encoding: .utf8)) ?? ""
+            if features.contains("sandbox") {
+                #expect(field("Seccomp") == "2", "QEMU's -sandbox filter")
+            } else {
+                print("SKIP qemuRunsWithoutRootsPowers' seccomp check: the QEMU build in \(VMSupport.cacheDirectory) predates -sandbox (make qemu)")
+            }
         }
     }
 
-    /// `create` as a shim runs it: the container's stdio (its monitor's) goes to the files
-    /// `output` and `output.err`, which outlive the command.
-    static func create(_ id: String, bundle: String, root: String, output: String) throws -> IsorunRunner.Result {
-        try IsorunRunner.runProgram("/bin/sh", ["-c", "\"$0\" --root \"$1\" create --bundle \"$2\" \"$3\" >\"$4\" 2>\"$4.err\"",
-                                                IsorunRunner.binary, root, bundle, id, output])
+    /// A VM container of hello running `args`, made for one test under a runtime root of
+    /// its own, as a shim makes it: its stdio (the monitor's) goes to the files `output` and
+    /// `output.err`. `body` runs once `create` has succeeded; afterwards the container is
+    /// force-deleted, and neither QEMU nor its state may be left.
+    struct Scene {
+        let root: String
+        let output: String
+        let id: String
+
+        func isorun(_ arguments: [String]) throws -> IsorunRunner.Result { try IsorunRunner.run(["--root", root] + arguments) }
+    }
+
+    static func withContainer(_ name: String, args: [String], configure: (inout [String: Any]) -> Void = { _ in },
+                              _ body: (Scene) throws -> Void) throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-\(name)-\(UUID().uuidString)").path
+        let scene = Scene(root: root, output: root + "-out", id: IsorunRunner.uniqueID(name))
+        defer { [root, scene.output, scene.output + ".err"].forEach { try? FileManager.default.removeItem(atPath: $0) } }
+        let bundle = try IsorunRunner.bundleCopy("hello", args: args) { config in
+            config["annotations"] = ["io.isorun.mode": "vm"]
+            configure(&config)
+        }
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let created = try IsorunRunner.runProgram("/bin/sh", [
+            "-c", "\"$0\" --root \"$1\" create --bundle \"$2\" \"$3\" >\"$4\" 2>\"$4.err\"",
+            IsorunRunner.binary, root, bundle, scene.id, scene.output,
+        ])
+        try #require(created.status == 0, "\(created.err)")
+        defer {
+            _ = try? scene.isorun(["delete", "--force", scene.id])
+            #expect(VMSupport.qemuProcesses(mentioning: scene.id).isEmpty)
+            #expect(!FileManager.default.fileExists(atPath: "\(root)/\(scene.id)"))
+        }
+        try body(scene)
     }
 
     /// What a VM container's monitor and guest said last, for a failure's message: the
