@@ -161,6 +161,20 @@ extension Files {
         return String(cString: resolved)
     }
 
+    /// Whether any user may read `path`: every directory on its canonical path searchable by
+    /// others, and the file readable by them (by mode bits; ACLs are not consulted).
+    public static func isReadableByAnyone(_ path: String) -> Bool {
+        guard let canonical = try? resolve(path) else { return false }
+        var info = stat()
+        guard stat(canonical, &info) == 0, info.st_mode & S_IROTH != 0 else { return false }
+        var directory = canonical
+        while let slash = directory.lastIndex(of: "/"), slash != directory.startIndex {
+            directory = String(directory[..<slash])
+            guard stat(directory, &info) == 0, info.st_mode & S_IXOTH != 0 else { return false }
+        }
+        return true
+    }
+
     /// Sets a file's modification time to now (marks a cache entry as recently used).
     public static func touch(_ path: String) {
         _ = utimensat(AT_FDCWD, path, nil, 0)

@@ -122,6 +122,21 @@ public enum Files {
         return String(decoding: bytes[..<got], as: UTF8.self).split(whereSeparator: \.isNewline).last.map(String.init)
     }
 
+    /// The group that owns `path`, or nil when it cannot be read.
+    public static func groupOwner(of path: String) -> gid_t? {
+        var info = stat()
+        return stat(path, &info) == 0 ? info.st_gid : nil
+    }
+
+    /// Gives `path` itself (not a symlink's target) to `uid` and `gid`.
+    public static func changeOwner(_ path: String, uid: uid_t, gid: gid_t) throws(SystemError) {
+        guard lchown(path, uid, gid) == 0 else { throw SystemError("chown", path) }
+    }
+
+    public static func changeMode(_ path: String, _ mode: mode_t) throws(SystemError) {
+        guard chmod(path, mode) == 0 else { throw SystemError("chmod", path) }
+    }
+
     public static func makeDirectory(_ path: String, mode: mode_t = 0o755) throws(SystemError) {
         _ = try makeDirectoryIfAbsent(path, mode: mode)
     }

@@ -23,7 +23,7 @@ public enum GuestMemoryBalloon {
     /// it uses keeps it, which the warning says.
     public static func setLimit(_ limit: Int64?, stateDirectory: String, field: String) throws(IsorunError) {
         let client: QmpClient
-        do { client = try QmpClient(socketPath: "\(stateDirectory)/qmp.sock") } catch {
+        do { client = try QmpClient(socketPath: VMLauncher.qmpSocket(stateDirectory: stateDirectory)) } catch {
             throw IsorunError("update: the VM's monitor socket", error)
         }
         let summary: String?

@@ -131,6 +131,14 @@ public struct VMLauncher: Launcher {
             lent?.giveBack()
             throw IsorunError("\(configFile): linux.namespaces: a network namespace with interfaces needs isorun's own guest kernel in VM mode (make kernel); Debian's stock cloud kernel \(kernel.path) has virtio-net only as a module isorun-init does not load")
         }
+        let vm = request.bundle.config.vm
+        let identity = VMMIdentity.forVM(owner: HostProcess.id, accelerator: accelerator, sharesFiles: !mounts.hostBinds.isEmpty,
+                                         boots: [kernel.path, root.initramfs] + (root.diskImage.map { [$0] } ?? []),
+                                         configuredHypervisor: vm?.hypervisor?.path != nil)
+        // QEMU creates its QMP socket here, which its own uid (if any) must be able to do.
+        let monitorDirectory = "\(state.directory)/vmm"
+        do { try Files.makeDirectory(monitorDirectory, mode: 0o700) } catch { throw IsorunError("vm: state", error) }
+        let consoleLog = "\(state.directory)/console.log"
         let commandLine = QemuCommandLine(
             executable: hypervisor.path,
             accelerator: accelerator, kernel: kernel.path, initramfs: root.initramfs, stockKernel: kernel.isStockFallback,
@@ -138,8 +146,8 @@ public struct VMLauncher: Launcher {
             memoryMiB: resources.memoryMiB, vCPUs: resources.vCPUs,
             hostTSCKilohertz: accelerator == .tcg ? HostClock.tscKilohertz() : nil,
             extraKernelParameters: request.bundle.config.vm?.kernel?.parameters ?? [],
-            consoleLog: "\(state.directory)/console.log", controlPipe: control.base,
-            qmpSocket: "\(state.directory)/qmp.sock", stdoutFifo: relays[0].fifo, stderrFifo: relays[1].fifo,
+            consoleLog: consoleLog, controlPipe: control.base,
+            qmpSocket: Self.qmpSocket(stateDirectory: state.directory), stdoutFifo: relays[0].fifo, stderrFifo: relays[1].fifo,
             forwardStdin: !HostProcess.isTerminal(0), terminalInput: typing?.base,
             bindShare: mounts.shareDirectory, networkDevices: network.devices, guestIPv6: network.needsIPv6,
             sandboxed: hypervisor.hasSandbox, extraArguments: request.bundle.config.vm?.hypervisor?.parameters ?? [])
@@ -168,6 +176,15 @@ public struct VMLauncher: Launcher {
                 plan.mounts = mounts.hostBinds
             }
             try Self.confine(&plan, sharesFiles: !mounts.hostBinds.isEmpty, ownUserNamespace: ownUserNamespace)
+            if let identity {
+                // QEMU opens the console log (made here, since it may not create files
+                // beside the run's record), its FIFOs, and makes its socket in its directory.
+                do { try Files.write(consoleLog, bytes: [], create: true, mode: 0o600) } catch { throw IsorunError("vm: console log", error) }
+                try identity.handOver([monitorDirectory, consoleLog, "\(control.base).in", "\(control.base).out"]
+                                      + relays.map(\.fifo) + (typing.map { ["\($0.base).in", "\($0.base).out"] } ?? []),
+                                      in: state.directory)
+                plan.user = (identity.uid, identity.gid, identity.groups)
+            }
             pid = try WorkloadCgroup.spawn(plan, into: cgroup, for: request) { pid throws(IsorunError) in
                 if ownUserNamespace { try NamespacePlan.mapCallerToRoot(pid: pid) }
                 try state.recordProcess(pid)
@@ -239,6 +256,9 @@ public struct VMLauncher: Launcher {
 }
 
 extension VMLauncher {
+    /// QMP's socket, in the directory QEMU may write (see VMMIdentity).
+    static func qmpSocket(stateDirectory: String) -> String { "\(stateDirectory)/vmm/qmp.sock" }
+
     /// The capabilities 9p's `passthrough` needs to serve the bundle's bind mounts as the
     /// host has them: files made with the guest's owners, and owners' rights over them.
     static let fileServerCapabilities = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",

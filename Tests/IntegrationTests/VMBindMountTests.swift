@@ -60,10 +60,10 @@ extension VMModeTests {
         #expect(!mountTable.contains(scratch), "no bind of the sources is left on the host")
     }
 
-    /// QEMU serves the share with only the file server's capabilities (see
-    /// VMLauncher.confine), and that is enough for the guest's root to keep the rights the
-    /// bundle grants it, as in the sandbox: to read another user's private file, and to
-    /// make a file and give it away.
+    /// QEMU serves the share as root with only the file server's capabilities (see
+    /// VMLauncher.confine and VMMIdentity), and that is enough for the guest's root to keep
+    /// the rights the bundle grants it, as in the sandbox: to read another user's private
+    /// file, and to make a file and give it away.
     @Test func aSharedDirectoryKeepsTheRightsTheBundleGrantsAsInTheSandbox() throws {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-binds-\(UUID().uuidString)").path
         let owned = scratch + "/user"

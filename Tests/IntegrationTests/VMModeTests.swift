@@ -687,8 +687,9 @@ extension VMLifecycleTests {
         }
     }
 
-    /// QEMU runs with none of root's powers, as a jailer would leave it: no capability,
-    /// no_new_privs, and QEMU's own seccomp filter where its build has one.
+    /// QEMU runs with none of root's powers, as a jailer would leave it: a uid and gid of
+    /// its own (root's files are not its own), no capability, no_new_privs, and QEMU's own
+    /// seccomp filter where its build has one; the state directory lets only its group in.
     @Test func qemuRunsWithoutRootsPowers() throws {
         try Self.withContainer("vmjail", args: ["sleep", "60"]) { scene in
             let qemu = try #require(VMSupport.qemuProcesses(mentioning: scene.id).first)
@@ -700,6 +701,12 @@ extension VMLifecycleTests {
                 #expect(field(set) == "0000000000000000", "\(set): \(field(set) ?? "none")")
             }
             #expect(field("NoNewPrivs") == "1")
+            let uid = field("Uid")?.split(separator: "\t").first.flatMap { UInt32($0) } ?? 0
+            #expect(uid >= 2_000_000_000, "QEMU's own uid, not root's: \(field("Uid") ?? "none")")
+            #expect(field("Gid")?.split(separator: "\t").first.flatMap { UInt32($0) } == uid)
+            let state = try FileManager.default.attributesOfItem(atPath: "\(scene.root)/\(scene.id)")
+            #expect(state[.posixPermissions] as? Int == 0o710 && state[.groupOwnerAccountID] as? UInt32 == uid,
+                    "the state directory: root's, QEMU's group may pass: \(state)")
             let features = (try? String(contentsOfFile: "\(VMSupport.cacheDirectory)/qemu/current/features", encoding: .utf8)) ?? ""
             if features.contains("sandbox") {
                 #expect(field("Seccomp") == "2", "QEMU's -sandbox filter")
