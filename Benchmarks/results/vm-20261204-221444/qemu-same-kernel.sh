@@ -1,0 +1,2 @@
+#!/bin/sh
+exec /var/cache/isorun/qemu/current/bin/qemu-system-x86_64 -M microvm,acpi=off -accel tcg -cpu max,-erms,-fsrm -m 128 -smp 1 -nodefaults -no-user-config -display none -no-reboot -serial none -kernel /var/cache/isorun/kernel/7b552c8ff7712d757688d63905944f6537e84fd154bfa21b98bb87c7a1ba6562/vmlinux -initrd /var/cache/isorun/initramfs/ea2b381f0847bf13.cpio -append "console=ttyS0 quiet panic=-1 reboot=t tsc early khz=2596120 noapictimer noreplace-smp rdinit=/bin/busybox -- reboot -f"
