@@ -264,12 +264,13 @@ extension VMLauncher {
     static let fileServerCapabilities = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
                                          "CAP_MKNOD"]
 
-    /// QEMU runs as the caller (root, usually) but needs none of root's powers, as
-    /// Firecracker's jailer has it: the taps come as descriptors, the bind mounts are made
-    /// before exec, and /dev/kvm is root's own. So every capability goes (all but the file
-    /// server's when the VM shares host files), and no_new_privs keeps them gone; `-sandbox`
-    /// adds QEMU's own seccomp filter where the binary has one. A rootless QEMU outside a
-    /// user namespace of its own has no capabilities to drop (nor the right to drop them).
+    /// QEMU needs none of root's powers, as Firecracker's jailer has it: the taps come as
+    /// descriptors, the bind mounts are made before exec, and /dev/kvm opens for root or
+    /// through its group. So every capability goes (all but the file server's when the VM
+    /// shares host files), and no_new_privs keeps them gone; `-sandbox` adds QEMU's own
+    /// seccomp filter where the binary has one, and VMMIdentity a uid of its own. A rootless
+    /// QEMU outside a user namespace of its own has no capabilities to drop (nor the right
+    /// to drop them).
     static func confine(_ plan: inout SpawnPlan, sharesFiles: Bool, ownUserNamespace: Bool) throws(IsorunError) {
         plan.noNewPrivileges = true
         guard !HostProcess.isRootless || ownUserNamespace else { return }
