@@ -52,6 +52,6 @@ public enum GuestMemoryBalloon {
             if actual == target { return }
             usleep(50_000)
         }
-        Log.warning("\(field): the guest still holds \(actual >> 20) MiB of the \(target >> 20) MiB it was asked down to; the balloon goes on taking memory as the guest frees it")
+        Log.warning("\(field): the guest still has \(actual >> 20) MiB, asked down to \(target >> 20) MiB; the balloon goes on taking memory back as the guest frees it")
     }
 }
