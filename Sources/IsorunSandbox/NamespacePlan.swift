@@ -86,22 +86,22 @@ public struct NamespacePlan {
             }
             return
         }
-        do {
-            if deniesSetgroups(linux) { try Files.write("/proc/\(pid)/setgroups", "deny") }
-            try Files.write("/proc/\(pid)/uid_map", render(linux.uidMappings ?? []))
-            try Files.write("/proc/\(pid)/gid_map", render(linux.gidMappings ?? []))
-        } catch {
-            throw IsorunError("write id mappings", error)
-        }
+        try writeMaps(pid: pid, uidMap: render(linux.uidMappings ?? []), gidMap: render(linux.gidMappings ?? []),
+                      denyingSetgroups: deniesSetgroups(linux))
     }
 
     /// A rootless helper's user namespace (QEMU's, to make its mounts): the caller's own uid
     /// and gid as root, setgroups(2) denied as the kernel requires for such a gid map.
     public static func mapCallerToRoot(pid: pid_t) throws(IsorunError) {
+        try writeMaps(pid: pid, uidMap: "0 \(HostProcess.userID) 1\n", gidMap: "0 \(HostProcess.groupID) 1\n", denyingSetgroups: true)
+    }
+
+    /// The kernel's order: setgroups first (a gid map of an unprivileged writer needs it denied).
+    private static func writeMaps(pid: pid_t, uidMap: String, gidMap: String, denyingSetgroups: Bool) throws(IsorunError) {
         do {
-            try Files.write("/proc/\(pid)/setgroups", "deny")
-            try Files.write("/proc/\(pid)/uid_map", "0 \(HostProcess.userID) 1\n")
-            try Files.write("/proc/\(pid)/gid_map", "0 \(HostProcess.groupID) 1\n")
+            if denyingSetgroups { try Files.write("/proc/\(pid)/setgroups", "deny") }
+            try Files.write("/proc/\(pid)/uid_map", uidMap)
+            try Files.write("/proc/\(pid)/gid_map", gidMap)
         } catch {
             throw IsorunError("write id mappings", error)
         }

@@ -131,10 +131,10 @@ public struct VMLauncher: Launcher {
             lent?.giveBack()
             throw IsorunError("\(configFile): linux.namespaces: a network namespace with interfaces needs isorun's own guest kernel in VM mode (make kernel); Debian's stock cloud kernel \(kernel.path) has virtio-net only as a module isorun-init does not load")
         }
-        let vm = request.bundle.config.vm
-        let identity = VMMIdentity.forVM(owner: HostProcess.id, accelerator: accelerator, sharesFiles: !mounts.hostBinds.isEmpty,
+        let sharesFiles = !mounts.hostBinds.isEmpty
+        let identity = VMMIdentity.forVM(owner: HostProcess.id, accelerator: accelerator, sharesFiles: sharesFiles,
                                          boots: [kernel.path, root.initramfs] + (root.diskImage.map { [$0] } ?? []),
-                                         configuredHypervisor: vm?.hypervisor?.path != nil)
+                                         configuredHypervisor: request.bundle.config.vm?.hypervisor?.path != nil)
         // QEMU creates its QMP socket here, which its own uid (if any) must be able to do.
         let monitorDirectory = "\(state.directory)/vmm"
         do { try Files.makeDirectory(monitorDirectory, mode: 0o700) } catch { throw IsorunError("vm: state", error) }
@@ -169,13 +169,13 @@ public struct VMLauncher: Launcher {
             // QEMU's `-netdev tap,fd=N`: the taps under their numbers.
             plan.keptDescriptors = network.devices.map(\.descriptor)
             // Rootless, only root of a user namespace of its own may make those mounts.
-            let ownUserNamespace = !mounts.hostBinds.isEmpty && HostProcess.isRootless
-            if !mounts.hostBinds.isEmpty {
+            let ownUserNamespace = sharesFiles && HostProcess.isRootless
+            if sharesFiles {
                 // QEMU's own mount namespace holds the binds it shares (see GuestMounts).
                 plan.cloneFlags |= NamespaceFlags.mount | (ownUserNamespace ? NamespaceFlags.user : 0)
                 plan.mounts = mounts.hostBinds
             }
-            try Self.confine(&plan, sharesFiles: !mounts.hostBinds.isEmpty, ownUserNamespace: ownUserNamespace)
+            try Self.confine(&plan, sharesFiles: sharesFiles, ownUserNamespace: ownUserNamespace)
             if let identity {
                 // QEMU opens the console log (made here, since it may not create files
                 // beside the run's record), its FIFOs, and makes its socket in its directory.

@@ -38,6 +38,18 @@ import Testing
             ] + arguments)
         }
 
+        /// `kill --all ID KILL`, then `state` until it says stopped (up to 2 s), then `delete`.
+        func killAllAndDelete(_ id: String) throws {
+            #expect(try isorun(["kill", "--all", id, "KILL"]).status == 0)
+            var status = ""
+            for _ in 0..<100 where !status.contains("stopped") {
+                usleep(20_000)
+                status = try isorun(["state", id]).out
+            }
+            #expect(status.contains("\"status\": \"stopped\""), "\(status)")
+            #expect(try isorun(["delete", id]).status == 0)
+        }
+
         /// `create` with stdio on /dev/null, as containerd calls it: the container's process
         /// must not hold the test's pipes open.
         func create(_ id: String, bundle: String) throws -> Int32 {
@@ -144,14 +156,7 @@ import Testing
             #expect(exec.status == 0, "\(exec.err)")
             #expect(exec.out.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) } == ["0", "5"],
                     "root in the container, beside its two sleeps, sh, ls and wc: \(exec.out)")
-            #expect(try scene.isorun(["kill", "--all", id, "KILL"]).status == 0)
-            var status = ""
-            for _ in 0..<100 where !status.contains("stopped") {
-                usleep(20_000)
-                status = try scene.isorun(["state", id]).out
-            }
-            #expect(status.contains("\"status\": \"stopped\""), "\(status)")
-            #expect(try scene.isorun(["delete", id]).status == 0)
+            try scene.killAllAndDelete(id)
             for pid in pids {
                 // Gone, or a zombie its adopter has yet to reap.
                 let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
@@ -177,14 +182,7 @@ import Testing
             let state = try JSONSerialization.jsonObject(with: try scene.isorun(["state", id]).stdout) as? [String: Any]
             let pid = try #require(state?["pid"] as? Int)
             #expect(try scene.isorun(["ps", "--format", "json", id]).out == "[\(pid)]\n")
-            #expect(try scene.isorun(["kill", "--all", id, "KILL"]).status == 0)
-            var status = ""
-            for _ in 0..<100 where !status.contains("stopped") {
-                usleep(20_000)
-                status = try scene.isorun(["state", id]).out
-            }
-            #expect(status.contains("\"status\": \"stopped\""), "\(status)")
-            #expect(try scene.isorun(["delete", id]).status == 0)
+            try scene.killAllAndDelete(id)
         }
     }
 
