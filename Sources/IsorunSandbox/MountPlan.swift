@@ -144,6 +144,10 @@ public enum MountPlan {
         let common = UInt(MS_NOSUID | MS_NODEV | MS_NOEXEC) | (readOnly ? UInt(MS_RDONLY) : 0)
         let tmpfs = SpawnPlan.MountStep(kind: .filesystem, source: "tmpfs", target: destination, fstype: "tmpfs",
                                         flags: UInt(MS_NOSUID | MS_NODEV | MS_NOEXEC), data: "mode=755")
+        // The tmpfs takes its mount points writable; a read-only mount is read-only once they are in.
+        let sealed = readOnly
+            ? [SpawnPlan.MountStep(kind: .filesystem, source: nil, target: destination, flags: UInt(MS_REMOUNT | MS_BIND) | common)]
+            : []
         switch view {
         case .namespaced(.unified):
             return [.init(kind: .filesystem, source: "cgroup2", target: destination, fstype: "cgroup2", flags: common)]
@@ -156,7 +160,7 @@ public enum MountPlan {
                 steps.append(.init(kind: .filesystem, source: "cgroup", target: "\(destination)/\(hierarchy)",
                                    fstype: "cgroup", flags: common, data: data))
             }
-            return steps
+            return steps + sealed
         case .bindings(let directories):
             // v2: the one directory is the whole view. v1: one per controller, by name.
             if directories.count == 1, Files.filesystemMagic(directories[0]) == Files.cgroup2Magic {
@@ -165,7 +169,7 @@ public enum MountPlan {
             return [tmpfs] + directories.map { directory in
                 let controller = directory.split(separator: "/").dropFirst(3).first.map(String.init) ?? "unknown"
                 return .init(kind: .bind, source: directory, target: "\(destination)/\(controller)", remountFlags: common)
-            }
+            } + sealed
         }
     }
 }

@@ -80,6 +80,20 @@ struct SandboxIsolationTests {
         #expect(result.out == "readonly\n0\n", "\(result.err)")
     }
 
+    /// The bundle's `cgroup` mount is `ro`: on v1 that is a tmpfs with a mount per hierarchy,
+    /// and the tmpfs must refuse writes too (it was left writable until 2026-12-04, a place
+    /// the workload could fill), while the workload's own cgroup still reads.
+    @Test func aReadOnlyCgroupMountIsReadOnlyThroughout() throws {
+        let script = "touch /sys/fs/cgroup/probe 2>/dev/null && echo writable || echo readonly; "
+            + "grep -E ' /sys/fs/cgroup ' /proc/self/mountinfo | grep -c ' ro,'; ls /sys/fs/cgroup | grep -c ."
+        let result = try IsorunRunner.run(mode: "sandbox", bundle: "hello", ["sh", "-c", script])
+        let lines = result.out.split(separator: "\n")
+        #expect(result.status == 0, "\(result.err)")
+        #expect(lines.first == "readonly", "\(result.out)")
+        #expect(lines.dropFirst().first == "1", "\(result.out)")
+        #expect(Int(lines.last ?? "") ?? 0 >= 1, "\(result.out)")
+    }
+
     @Test func theHostFilesystemIsGone() throws {
         let marker = "/tmp/isorun-host-marker-\(getpid())"
         #expect(FileManager.default.createFile(atPath: marker, contents: Data("host".utf8)))
