@@ -19,6 +19,8 @@ struct GuestHypervisor: Equatable {
     var isSystemFallback = false
     /// It takes `-sandbox` (QEMU's own seccomp filter, see QemuCommandLine.sandboxed).
     var hasSandbox = false
+    /// isorun's own build: the directory it is installed in (binary and firmware links).
+    var buildDirectory: String?
 }
 
 /// Finds the guest kernel, QEMU and isorun-init for a VM.
@@ -54,7 +56,8 @@ enum GuestArtifacts {
         let own = "\(build)/bin/qemu-system-x86_64"
         if Files.exists(own) {
             let features = (try? Files.readString("\(build)/features")) ?? ""
-            return GuestHypervisor(path: own, hasSandbox: features.split(separator: "\n").contains("sandbox"))
+            return GuestHypervisor(path: own, hasSandbox: features.split(separator: "\n").contains("sandbox"),
+                                   buildDirectory: build)
         }
         let sandbox = HostCommand.run([GuestHypervisor.systemQemu, "-sandbox", "on", "-version"]).status == 0
         return GuestHypervisor(path: GuestHypervisor.systemQemu, isSystemFallback: true, hasSandbox: sandbox)

@@ -49,7 +49,8 @@ struct GuestMounts {
             }
             let entry = try addEntry(isFile: step.targetIsFile, stateDirectory: stateDirectory)
             hostBinds.append(.init(kind: .bind, source: source, target: "\(shareDirectory!)/\(entry)",
-                                   flags: step.flags, remountFlags: step.remountFlags & UInt(MS_RDONLY)))
+                                   flags: step.flags, remountFlags: step.remountFlags & UInt(MS_RDONLY),
+                                   targetIsFile: step.targetIsFile))
             messages.append(.bind(name: entry, destination: mount.destination, flags: step.remountFlags & Self.guestFlags,
                                   isFile: step.targetIsFile))
         }

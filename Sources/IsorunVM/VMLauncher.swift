@@ -168,21 +168,28 @@ public struct VMLauncher: Launcher {
             plan.memoryPolicy = ProcessSettings.memoryPolicy(request.bundle.config.linux)
             // QEMU's `-netdev tap,fd=N`: the taps under their numbers.
             plan.keptDescriptors = network.devices.map(\.descriptor)
+            // What QEMU opens in the state directory: the console log (made here, since it
+            // may not create files beside the run's record), its FIFOs, and the directory
+            // it makes its socket in.
+            do { try Files.write(consoleLog, bytes: [], create: true, mode: 0o600) } catch { throw IsorunError("vm: console log", error) }
+            let talk = [monitorDirectory, consoleLog, "\(control.base).in", "\(control.base).out"]
+                + relays.map(\.fifo) + (typing.map { ["\($0.base).in", "\($0.base).out"] } ?? [])
             // Rootless, only root of a user namespace of its own may make those mounts.
             let ownUserNamespace = sharesFiles && HostProcess.isRootless
-            if sharesFiles {
+            if !HostProcess.isRootless && request.bundle.config.vm?.hypervisor?.path == nil {
+                // The binds it shares go into its root (see VMMJail).
+                let reads = [kernel.path, root.initramfs] + (root.diskImage.map { [$0] } ?? [])
+                    + (hypervisor.buildDirectory.map { [$0] } ?? [])
+                try VMMJail.plan(stateDirectory: state.directory, readOnly: reads, talk: talk, shares: mounts.hostBinds,
+                                 accelerator: accelerator).apply(to: &plan)
+            } else if sharesFiles {
                 // QEMU's own mount namespace holds the binds it shares (see GuestMounts).
                 plan.cloneFlags |= NamespaceFlags.mount | (ownUserNamespace ? NamespaceFlags.user : 0)
                 plan.mounts = mounts.hostBinds
             }
             try Self.confine(&plan, sharesFiles: sharesFiles, ownUserNamespace: ownUserNamespace)
             if let identity {
-                // QEMU opens the console log (made here, since it may not create files
-                // beside the run's record), its FIFOs, and makes its socket in its directory.
-                do { try Files.write(consoleLog, bytes: [], create: true, mode: 0o600) } catch { throw IsorunError("vm: console log", error) }
-                try identity.handOver([monitorDirectory, consoleLog, "\(control.base).in", "\(control.base).out"]
-                                      + relays.map(\.fifo) + (typing.map { ["\($0.base).in", "\($0.base).out"] } ?? []),
-                                      in: state.directory)
+                try identity.handOver(talk, in: state.directory)
                 plan.user = (identity.uid, identity.gid, identity.groups)
             }
             pid = try WorkloadCgroup.spawn(plan, into: cgroup, for: request) { pid throws(IsorunError) in

@@ -13,7 +13,8 @@ import IsorunSys
 /// `passthrough` acts as the files' owners, and containerd and podman always add some),
 /// boots a kernel, initramfs or disk image not every user may read (a cache or a file the
 /// bundle names behind a private directory), or is the bundle's own `vm.hypervisor.path`.
-/// A rootless isorun's QEMU is the user's.
+/// A rootless isorun's QEMU is the user's. Where it stays root, its root of its own
+/// (VMMJail) still bounds what it reaches.
 struct VMMIdentity: Equatable {
     /// The first id: far above the ids distributions hand out, and below 2^31, which some
     /// tools print as negative.

@@ -716,6 +716,39 @@ extension VMLifecycleTests {
         }
     }
 
+    /// QEMU's root holds only what it opens (VMMJail), here where it stays root to serve a
+    /// bind mount: no host tree, no `/etc` but the loader's cache, none of the run's record
+    /// beside its own files, a read-only `/`, and a `/proc` that shows it no other process.
+    @Test func qemuSeesOnlyItsOwnRoot() throws {
+        let shared = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-jail-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: shared) }
+        try Self.withContainer("vmroot", args: ["sleep", "60"], configure: { config in
+            var mounts = config["mounts"] as? [[String: Any]] ?? []
+            mounts.append(["destination": "/data", "type": "bind", "source": shared, "options": ["rbind", "rw"]])
+            config["mounts"] = mounts
+        }) { scene in
+            let qemu = try #require(VMSupport.qemuProcesses(mentioning: scene.id).first)
+            let status = try String(contentsOfFile: "/proc/\(qemu)/status", encoding: .utf8)
+            #expect(status.contains("Uid:\t0\t"), "root, to serve the share: \(status)")
+            let root = "/proc/\(qemu)/root"
+            let top = Set(try FileManager.default.contentsOfDirectory(atPath: root))
+            // The runtime root's first component holds the state files QEMU talks through.
+            let runtimeTop = String(scene.root.split(separator: "/").first ?? "")
+            #expect(top.isSubset(of: ["bin", "sbin", "lib", "lib32", "lib64", "libx32", "usr", "etc", "dev", "proc", "var", runtimeTop]),
+                    "\(top.sorted())")
+            #expect(!top.contains("root") && !top.contains("home") && top.contains("usr"), "\(top.sorted())")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: "\(root)/etc") == ["ld.so.cache"])
+            let host = Set(try FileManager.default.contentsOfDirectory(atPath: "\(scene.root)/\(scene.id)"))
+            let seen = Set(try FileManager.default.contentsOfDirectory(atPath: "\(root)\(scene.root)/\(scene.id)"))
+            #expect(seen.isSubset(of: host) && seen.contains("console.log") && seen.contains("binds"), "\(seen.sorted())")
+            #expect(!seen.contains("state") && host.contains("state"), "the run's record stays out of QEMU's reach: \(seen.sorted())")
+            let mounts = try String(contentsOfFile: "/proc/\(qemu)/mountinfo", encoding: .utf8).split(separator: "\n")
+            #expect(mounts.first { $0.split(separator: " ")[4] == "/" }?.split(separator: " ")[5].hasPrefix("ro") == true)
+            #expect(mounts.contains { $0.split(separator: " ")[4] == "/proc" && $0.contains("hidepid=invisible") }, "\(mounts)")
+        }
+    }
+
     /// A VM container of hello running `args`, made for one test under a runtime root of
     /// its own, as a shim makes it: its stdio (the monitor's) goes to the files `output` and
     /// `output.err`. `body` runs once `create` has succeeded; afterwards the container is

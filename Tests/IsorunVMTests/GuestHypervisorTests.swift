@@ -20,10 +20,12 @@ struct GuestHypervisorTests {
         try Files.write("\(cache)/qemu/abc/bin/qemu-system-x86_64", "", create: true)
         try Files.symlink(target: "abc", at: "\(cache)/qemu/current")
         let own = GuestArtifacts.hypervisor(configured: nil, cacheDirectory: cache)
-        #expect(own == GuestHypervisor(path: "\(cache)/qemu/current/bin/qemu-system-x86_64"), "a build before recipe 3: no -sandbox")
+        #expect(own == GuestHypervisor(path: "\(cache)/qemu/current/bin/qemu-system-x86_64", buildDirectory: "\(cache)/qemu/current"),
+                "a build before recipe 3: no -sandbox")
         try Files.write("\(cache)/qemu/abc/features", "sandbox\n", create: true)
         let sandboxed = GuestArtifacts.hypervisor(configured: nil, cacheDirectory: cache)
-        #expect(sandboxed == GuestHypervisor(path: "\(cache)/qemu/current/bin/qemu-system-x86_64", hasSandbox: true))
+        #expect(sandboxed == GuestHypervisor(path: "\(cache)/qemu/current/bin/qemu-system-x86_64", hasSandbox: true,
+                                            buildDirectory: "\(cache)/qemu/current"))
 
         let configured = GuestArtifacts.hypervisor(configured: "/opt/qemu/bin/qemu", cacheDirectory: cache)
         #expect(configured == GuestHypervisor(path: "/opt/qemu/bin/qemu"))

@@ -1,0 +1,38 @@
+import Glibc
+import IsorunSys
+import Testing
+@testable import IsorunVM
+
+struct VMMJailTests {
+    static let share = SpawnPlan.MountStep(kind: .bind, source: "/srv/data", target: "/run/isorun/c1/binds/0")
+
+    static func jail(_ accelerator: Accelerator) -> VMMJail {
+        VMMJail.plan(stateDirectory: "/run/isorun/c1", readOnly: ["/cache/kernel/vmlinux", "/cache/qemu/current"],
+                     talk: ["/run/isorun/c1/vmm", "/run/isorun/c1/console.log"], shares: [share], accelerator: accelerator)
+    }
+
+    /// What QEMU reads is read-only, what it talks through is writable, the shares come
+    /// last (their share entries sit in the state directory's place), and every bind lands
+    /// at the path QEMU's command line names.
+    @Test func eachPathIsWhereQEMULooksAndOnlyTheStateIsWritable() {
+        let jail = Self.jail(.tcg)
+        #expect(jail.root == "/run/isorun/c1/vmm-root")
+        func step(_ target: String) -> SpawnPlan.MountStep? { jail.mounts.first { $0.target == target } }
+        for target in ["/usr", "/cache/kernel/vmlinux", "/cache/qemu/current"] {
+            #expect(step(target)?.source == target && ((step(target)?.remountFlags ?? 0) & UInt(MS_RDONLY)) != 0, "\(target)")
+        }
+        for target in ["/run/isorun/c1/vmm", "/run/isorun/c1/console.log"] {
+            #expect(step(target)?.kind == .bind && (step(target)?.remountFlags ?? UInt(MS_RDONLY)) & UInt(MS_RDONLY) == 0, "\(target)")
+        }
+        #expect(jail.mounts.last == Self.share)
+        #expect(step("/proc")?.data == "subset=pid,hidepid=invisible")
+        #expect(!jail.mounts.contains { $0.target.hasPrefix("/etc") && $0.target != "/etc/ld.so.cache" })
+        #expect(!jail.mounts.contains { ["/", "/run", "/var", "/home", "/root", "/tmp", "/sys"].contains($0.target) })
+    }
+
+    /// /dev/kvm only for a KVM guest (and only where the host has one).
+    @Test func kvmOnlyUnderKVM() {
+        #expect(!Self.jail(.tcg).mounts.contains { $0.target == "/dev/kvm" })
+        #expect(Self.jail(.kvm).mounts.contains { $0.target == "/dev/kvm" } == Files.exists("/dev/kvm"))
+    }
+}
