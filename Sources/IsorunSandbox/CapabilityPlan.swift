@@ -17,10 +17,11 @@ public struct CapabilityMasks: Sendable, Equatable {
 /// `process.capabilities` resolved with libcap into the sets the shim applies.
 /// No `capabilities` in the config means none: the workload gets only what is granted.
 public enum CapabilityPlan {
-    /// Exactly `names` (none: no capability at all) in every set but the ambient one:
-    /// for a helper isorun starts as root that needs little of root's power (QEMU).
+    /// Exactly `names` (none: no capability at all) in every set: for a helper isorun
+    /// starts as root that needs little of root's power (QEMU). The ambient set carries
+    /// them through the helper's exec under a uid other than 0.
     public static func keeping(_ names: [String]) throws(IsorunError) -> CapabilitySets {
-        try sets(for: Capabilities(bounding: names, effective: names, inheritable: [], permitted: names, ambient: []),
+        try sets(for: Capabilities(bounding: names, effective: names, inheritable: names, permitted: names, ambient: names),
                  configFile: "isorun's own capability list")
     }
 

@@ -132,7 +132,7 @@ public struct VMLauncher: Launcher {
             throw IsorunError("\(configFile): linux.namespaces: a network namespace with interfaces needs isorun's own guest kernel in VM mode (make kernel); Debian's stock cloud kernel \(kernel.path) has virtio-net only as a module isorun-init does not load")
         }
         let sharesFiles = !mounts.hostBinds.isEmpty
-        let identity = VMMIdentity.forVM(owner: HostProcess.id, accelerator: accelerator, sharesFiles: sharesFiles,
+        let identity = VMMIdentity.forVM(owner: HostProcess.id, accelerator: accelerator,
                                          boots: [kernel.path, root.initramfs] + (root.diskImage.map { [$0] } ?? []),
                                          configuredHypervisor: request.bundle.config.vm?.hypervisor?.path != nil)
         // QEMU creates its QMP socket here, which its own uid (if any) must be able to do.

@@ -2,19 +2,20 @@ import Glibc
 import IsorunCore
 import IsorunSys
 
-/// Who QEMU runs as. Without capabilities uid 0 still owns root's files, so root's QEMU
-/// takes the jailer's next step: a uid and gid of its own, one per VM (from the pid of the
-/// isorun that owns the VM, so no two live VMs share one and no QEMU can signal or trace
-/// another's). It needs only what isorun hands it: its FIFOs, console log and socket
-/// directory, the world-readable kernel and images in the cache, and `/dev/kvm` through
-/// the device's group.
+/// Who QEMU runs as. Without capabilities uid 0 still owns root's files and may signal
+/// every root process, so root's QEMU takes the jailer's next step: a uid and gid of its
+/// own, one per VM (from the pid of the isorun that owns the VM, so no two live VMs share
+/// one and no QEMU can signal or trace another). It needs only what isorun hands it: its
+/// FIFOs, console log and socket directory, the world-readable kernel and images in the
+/// cache, and `/dev/kvm` through the device's group. A QEMU that serves the bundle's bind
+/// mounts keeps the file server's capabilities under that uid (VMLauncher.confine), which
+/// is what 9p `passthrough` needs to act as the files' owners.
 ///
-/// QEMU stays root where that is not enough: when it serves the bundle's bind mounts (9p
-/// `passthrough` acts as the files' owners, and containerd and podman always add some),
-/// boots a kernel, initramfs or disk image not every user may read (a cache or a file the
-/// bundle names behind a private directory), or is the bundle's own `vm.hypervisor.path`.
-/// A rootless isorun's QEMU is the user's. Where it stays root, its root of its own
-/// (VMMJail) still bounds what it reaches.
+/// QEMU stays root where that is not enough: when it boots a kernel, initramfs or disk
+/// image not every user may read (a cache or a file the bundle names behind a private
+/// directory), or is the bundle's own `vm.hypervisor.path`. A rootless isorun's QEMU is
+/// the user's. Where it stays root, its root of its own (VMMJail) still bounds what it
+/// reaches.
 struct VMMIdentity: Equatable {
     /// The first id: far above the ids distributions hand out, and below 2^31, which some
     /// tools print as negative.
@@ -26,9 +27,9 @@ struct VMMIdentity: Equatable {
 
     /// The identity for the VM owned by the isorun process `owner`, or nil when QEMU must
     /// stay who isorun is (see above).
-    static func forVM(owner: pid_t, accelerator: Accelerator, sharesFiles: Bool, boots files: [String],
+    static func forVM(owner: pid_t, accelerator: Accelerator, boots files: [String],
                       configuredHypervisor: Bool) -> VMMIdentity? {
-        guard !HostProcess.isRootless, !sharesFiles, !configuredHypervisor else { return nil }
+        guard !HostProcess.isRootless, !configuredHypervisor else { return nil }
         if let hidden = files.first(where: { !Files.isReadableByAnyone($0) }) {
             Log.debug("vm: QEMU stays root: \(hidden) is not readable by every user")
             return nil

@@ -5,8 +5,8 @@ import IsorunSys
 /// QEMU's own root, as Firecracker's jailer gives its VMM a chroot: a mount namespace
 /// whose root (after `pivot_root`) holds only what QEMU opens, each at the path its
 /// command line names. A QEMU taken over by its guest finds no host files beyond these,
-/// not even the run's record beside them, which matters most where QEMU must stay root
-/// (serving bind mounts, see VMMIdentity).
+/// not even the run's record beside them. That matters most where QEMU keeps the file
+/// server's capabilities or stays root (see VMMIdentity).
 ///
 /// What it holds: `/usr` and the top-level links into it (the loader, libraries and the
 /// system's firmware files), `/etc/ld.so.cache`, the QEMU build's own directory, the

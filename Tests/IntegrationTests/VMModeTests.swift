@@ -716,9 +716,10 @@ extension VMLifecycleTests {
         }
     }
 
-    /// QEMU's root holds only what it opens (VMMJail), here where it stays root to serve a
-    /// bind mount: no host tree, no `/etc` but the loader's cache, none of the run's record
-    /// beside its own files, a read-only `/`, and a `/proc` that shows it no other process.
+    /// QEMU's root holds only what it opens (VMMJail), here where it serves a bind mount:
+    /// no host tree, no `/etc` but the loader's cache, none of the run's record beside its
+    /// own files, a read-only `/`, and a `/proc` that shows it no other process. It serves
+    /// the share under its own uid with the file server's capabilities only.
     @Test func qemuSeesOnlyItsOwnRoot() throws {
         let shared = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-jail-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: true)
@@ -730,7 +731,11 @@ extension VMLifecycleTests {
         }) { scene in
             let qemu = try #require(VMSupport.qemuProcesses(mentioning: scene.id).first)
             let status = try String(contentsOfFile: "/proc/\(qemu)/status", encoding: .utf8)
-            #expect(status.contains("Uid:\t0\t"), "root, to serve the share: \(status)")
+            #expect(!status.contains("Uid:\t0\t"), "QEMU's own uid, even to serve the share: \(status)")
+            for set in ["CapPrm", "CapEff", "CapBnd", "CapAmb"] {
+                // CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_FSETID, CAP_MKNOD.
+                #expect(status.contains("\(set):\t000000000800001f"), "\(set): \(status)")
+            }
             let root = "/proc/\(qemu)/root"
             let top = Set(try FileManager.default.contentsOfDirectory(atPath: root))
             // The runtime root's first component holds the state files QEMU talks through.

@@ -15,15 +15,14 @@ struct VMMIdentityTests {
 
         chmod(directory, 0o755)
         #expect(Files.isReadableByAnyone(kernel))
-        let identity = try #require(VMMIdentity.forVM(owner: 1234, accelerator: .tcg, sharesFiles: false, boots: [kernel],
+        let identity = try #require(VMMIdentity.forVM(owner: 1234, accelerator: .tcg, boots: [kernel],
                                                       configuredHypervisor: false))
         #expect(identity == VMMIdentity(uid: 2_000_001_234, gid: 2_000_001_234, groups: []))
-        #expect(VMMIdentity.forVM(owner: 1234, accelerator: .tcg, sharesFiles: true, boots: [kernel], configuredHypervisor: false) == nil)
-        #expect(VMMIdentity.forVM(owner: 1234, accelerator: .tcg, sharesFiles: false, boots: [kernel], configuredHypervisor: true) == nil)
+        #expect(VMMIdentity.forVM(owner: 1234, accelerator: .tcg, boots: [kernel], configuredHypervisor: true) == nil)
 
         chmod(directory, 0o700)
         #expect(!Files.isReadableByAnyone(kernel))
-        #expect(VMMIdentity.forVM(owner: 1234, accelerator: .tcg, sharesFiles: false, boots: [kernel], configuredHypervisor: false) == nil)
+        #expect(VMMIdentity.forVM(owner: 1234, accelerator: .tcg, boots: [kernel], configuredHypervisor: false) == nil)
         chmod(directory, 0o755)
         chmod(kernel, 0o640)
         #expect(!Files.isReadableByAnyone(kernel))
