@@ -29,9 +29,7 @@ public struct CgroupV2Manager: CgroupManager {
         walk: while true {
             attempts += 1
             for (parent, child) in stepsDown {
-                if !wanted.isEmpty {
-                    _ = try? CgroupFiles.write(parent, "cgroup.subtree_control", wanted.map { "+\($0)" }.joined(separator: " "))
-                }
+                if !wanted.isEmpty { Self.delegate(wanted, below: parent) }
                 do {
                     if try Files.makeDirectoryIfAbsent(child), child != directory {
                         CgroupFiles.markMade(child, hierarchy: mountPoint)
@@ -131,6 +129,19 @@ public struct CgroupV2Manager: CgroupManager {
             throw CgroupError("linux.resources.\(field): this host has no \(controller) controller")
         }
         for (parent, _) in stepsDown { try CgroupFiles.write(parent, "cgroup.subtree_control", "+\(controller)") }
+    }
+
+    /// Enables `controllers` for `parent`'s children, all in one write as a rule. The kernel
+    /// refuses the whole write if one of them is not offered to `parent` (a user's cgroup that
+    /// systemd delegates `cpu memory pids` to, without `cpuset`); then each one offered goes.
+    /// Where `parent` is not ours to change (the root, for a rootless user), nothing does.
+    static func delegate(_ controllers: [String], below parent: String) {
+        let all = controllers.map { "+\($0)" }.joinedWithoutLookup(separator: " ")
+        if (try? CgroupFiles.write(parent, "cgroup.subtree_control", all)) != nil { return }
+        let offered = ((try? Files.readString("\(parent)/cgroup.controllers")) ?? "").split(whereSeparator: \.isWhitespace)
+        let some = controllers.filter { offered.contains(Substring($0)) }
+        guard !some.isEmpty, some.count < controllers.count else { return }
+        _ = try? CgroupFiles.write(parent, "cgroup.subtree_control", some.map { "+\($0)" }.joinedWithoutLookup(separator: " "))
     }
 
     /// The controllers the unified tree offers (its root's cgroup.controllers).

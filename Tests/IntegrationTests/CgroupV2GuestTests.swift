@@ -52,6 +52,65 @@ extension VMModeTests {
         echo "state left: $(ls /run/isorun | wc -l)"
         """#
 
+    /// Rootless on pure v2, as most users run it: root delegates a cgroup to uid 1000 the way
+    /// systemd delegates a user's (its files chowned; the user's shell in a leaf below it;
+    /// `cpu memory pids` offered, no `cpuset`), and isorun, run by that user, makes the
+    /// container's cgroup in it, enables what it is offered and applies the limits.
+    static let pureV2RootlessScript = #"""
+        mount -t cgroup2 cgroup2 /sys/fs/cgroup || { echo "mount: failed"; exit 90; }
+        cd /sys/fs/cgroup
+        echo "+cpu +memory +pids" >cgroup.subtree_control
+        mkdir -p user-1000/session
+        echo $$ >user-1000/session/cgroup.procs
+        chown 1000:1000 user-1000 user-1000/cgroup.procs user-1000/cgroup.subtree_control user-1000/cgroup.threads
+        chown -R 1000:1000 user-1000/session
+        cd /
+        mkdir /tmp/u && chown 1000:1000 /tmp/u
+        cat >/tmp/as-user.sh <<'USER'
+        echo "uid: $(id -u)"
+        /isorun --root /tmp/u --mode sandbox /inner-rootless -- sh -c '
+            echo "uid in the container: $(id -u)"
+            echo "cgroup: $(cat /proc/self/cgroup)"
+            for file in memory.max memory.swap.max pids.max cpu.max; do echo "$file: $(cat /sys/fs/cgroup/user-1000/c1/$file)"; done'
+        echo "limits status: $?"
+        /isorun --root /tmp/u --mode sandbox /inner-rootless -- sh -c 'x=a; while :; do x=$x$x; done'
+        echo "hog status: $?"
+        USER
+        su -s /bin/sh user -c 'sh /tmp/as-user.sh'
+        echo "cgroups left: $(cd /sys/fs/cgroup/user-1000 && ls -d */ | tr '\n' ' ')"
+        echo "state left: $(ls /tmp/u | wc -l)"
+        """#
+
+    @Test func rootlessOnPureV2UsesTheCgroupDelegatedToTheUser() throws {
+        guard let release = IsorunRunner.staticRelease(for: "rootless on pure cgroup v2 test"),
+              let environment = try VMSupport.stockKernelEnvironment(for: "rootless on pure cgroup v2 test") else { return }
+        let bundle = try Self.guestSandboxBundle(isorun: release, script: Self.pureV2RootlessScript)
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+
+        let result = IsorunRunner.finish(try IsorunRunner.start(["run", "--mode", "vm", bundle], environment: environment))
+        #expect(result.status == 0, "\(result.err)")
+        let seen = Self.observations(result.out)
+        let report = "guest printed:\n\(result.out)\(result.err)"
+        #expect(seen["uid"] == "1000" && seen["uid in the container"] == "0", "\(report)")
+        #expect(seen["cgroup"] == "0::/user-1000/c1", "\(report)")
+        #expect(seen["memory.max"] == "33554432" && seen["memory.swap.max"] == "0" && seen["pids.max"] == "32", "\(report)")
+        #expect(seen["cpu.max"] == "50000 100000", "\(report)")
+        #expect(seen["limits status"] == "0", "\(report)")
+        #expect(seen["hog status"] == "137", "OOM-killed at the delegated limit: \(report)")
+        #expect(seen["cgroups left"] == "session/", "\(report)")
+        #expect(seen["state left"] == "0", "\(report)")
+    }
+
+    /// The guest's "name: value" lines.
+    static func observations(_ output: String) -> [String: String] {
+        var seen: [String: String] = [:]
+        for line in output.split(separator: "\n") {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            seen[String(line[..<colon])] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        return seen
+    }
+
     @Test func aPureCgroupV2HostGetsTheSameLimitsAndLifecycle() throws {
         guard let release = IsorunRunner.staticRelease(for: "pure cgroup v2 test"),
               let environment = try VMSupport.stockKernelEnvironment(for: "pure cgroup v2 test") else { return }
@@ -60,11 +119,7 @@ extension VMModeTests {
 
         let result = IsorunRunner.finish(try IsorunRunner.start(["run", "--mode", "vm", bundle], environment: environment))
         #expect(result.status == 0, "\(result.err)")
-        var seen: [String: String] = [:]
-        for line in result.out.split(separator: "\n") {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            seen[String(line[..<colon])] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-        }
+        let seen = Self.observations(result.out)
         let report = "guest printed:\n\(result.out)\(result.err)"
         let controllers = Set((seen["controllers"] ?? "").split(separator: " ").map(String.init))
         #expect(controllers.isSuperset(of: ["cpu", "cpuset", "memory", "pids"]), "\(report)")
@@ -102,10 +157,15 @@ extension VMModeTests {
             let copy = try IsorunRunner.runProgram("/bin/cp", ["-a", source, target])
             try #require(copy.status == 0, "cp -a \(source): \(copy.err)")
         }
-        for path in ["/run", "/inner-sleep", "/inner-nested", "/sys/fs"] {
+        for path in ["/run", "/inner-sleep", "/inner-nested", "/inner-rootless", "/sys/fs"] {
             try FileManager.default.createDirectory(atPath: rootfs + path, withIntermediateDirectories: true)
         }
         try FileManager.default.copyItem(atPath: isorun, toPath: rootfs + "/isorun")
+        // A user for the rootless script to `su` to.
+        for (file, line) in [("passwd", "user:x:1000:1000::/tmp/u:/bin/sh\n"), ("group", "user:x:1000:\n")] {
+            let path = "\(rootfs)/etc/\(file)"
+            try ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").appending(line).write(toFile: path, atomically: false, encoding: .utf8)
+        }
         try script.write(toFile: rootfs + "/script.sh", atomically: true, encoding: .utf8)
 
         let base = try #require(try JSONSerialization.jsonObject(
@@ -122,6 +182,14 @@ extension VMModeTests {
         var nested = sleeping
         nested["linux"] = linux.merging(["cgroupsPath": "tenant/a/nested"]) { $1 }
         try write(nested, to: rootfs + "/inner-nested/config.json")
+        // For uid 1000, with the limits, in the cgroup delegated to it (see pureV2RootlessScript).
+        var rootless = sleeping
+        RootlessTests.makeRootless(&rootless, uid: 1000, gid: 1000)
+        IsorunRunner.edit(&rootless, at: ["linux"]) { rootlessLinux in
+            rootlessLinux["resources"] = linux["resources"]
+            rootlessLinux["cgroupsPath"] = "/user-1000/c1"
+        }
+        try write(rootless, to: rootfs + "/inner-rootless/config.json")
 
         // The guest's own process: root with every capability (it makes namespaces and
         // mounts), tmpfs where isorun keeps state, and RAM for the binary and its children.

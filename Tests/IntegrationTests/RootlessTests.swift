@@ -76,26 +76,31 @@ import Testing
     /// the host (sysfs needs a network namespace of the user's), no cgroup mount, no limits.
     static func bundle(args: [String], configure: (inout [String: Any]) -> Void = { _ in }) throws -> String {
         try IsorunRunner.bundleCopy("hello", args: args) { config in
-            IsorunRunner.edit(&config, at: ["linux"]) { linux in
-                linux["namespaces"] = ["pid", "ipc", "uts", "mount", "user"].map { ["type": $0] }
-                linux["uidMappings"] = [["containerID": 0, "hostID": Int(user), "size": 1]]
-                linux["gidMappings"] = [["containerID": 0, "hostID": Int(group), "size": 1]]
-                linux["resources"] = nil
-            }
-            var mounts = (config["mounts"] as? [[String: Any]] ?? []).filter {
-                !["/sys", "/sys/fs/cgroup"].contains($0["destination"] as? String)
-            }.map { mount -> [String: Any] in
-                var mount = mount
-                if mount["type"] as? String == "devpts" {
-                    mount["options"] = (mount["options"] as? [String] ?? []).filter { !$0.hasPrefix("gid=") }
-                }
-                return mount
-            }
-            mounts.append(["destination": "/sys", "type": "none", "source": "/sys", "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]])
-            config["mounts"] = mounts
-            IsorunRunner.edit(&config, at: ["process"]) { $0["oomScoreAdj"] = nil }
+            makeRootless(&config, uid: Int(user), gid: Int(group))
             configure(&config)
         }
+    }
+
+    /// What `bundle` does to hello's config, for the user `uid`/`gid`; limits are dropped.
+    static func makeRootless(_ config: inout [String: Any], uid: Int, gid: Int) {
+        IsorunRunner.edit(&config, at: ["linux"]) { linux in
+            linux["namespaces"] = ["pid", "ipc", "uts", "mount", "user"].map { ["type": $0] }
+            linux["uidMappings"] = [["containerID": 0, "hostID": uid, "size": 1]]
+            linux["gidMappings"] = [["containerID": 0, "hostID": gid, "size": 1]]
+            linux["resources"] = nil
+        }
+        var mounts = (config["mounts"] as? [[String: Any]] ?? []).filter {
+            !["/sys", "/sys/fs/cgroup"].contains($0["destination"] as? String)
+        }.map { mount -> [String: Any] in
+            var mount = mount
+            if mount["type"] as? String == "devpts" {
+                mount["options"] = (mount["options"] as? [String] ?? []).filter { !$0.hasPrefix("gid=") }
+            }
+            return mount
+        }
+        mounts.append(["destination": "/sys", "type": "none", "source": "/sys", "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]])
+        config["mounts"] = mounts
+        IsorunRunner.edit(&config, at: ["process"]) { $0["oomScoreAdj"] = nil }
     }
 
     @Test func theUserIsRootInItsOwnUserNamespaceAndTheStatusPassesThrough() throws {
