@@ -176,7 +176,8 @@ public struct VMLauncher: Launcher {
                 + relays.map(\.fifo) + (typing.map { ["\($0.base).in", "\($0.base).out"] } ?? [])
             // Rootless, only root of a user namespace of its own may make those mounts.
             let ownUserNamespace = sharesFiles && HostProcess.isRootless
-            if !HostProcess.isRootless && request.bundle.config.vm?.hypervisor?.path == nil {
+            if !HostProcess.isRootless && request.bundle.config.vm?.hypervisor?.path == nil
+                && VMMJail.holds(hypervisor, searchPath: plan.searchPath ?? ProcessSettings.defaultSearchPath) {
                 // The binds it shares go into its root (see VMMJail).
                 let reads = [kernel.path, root.initramfs] + (root.diskImage.map { [$0] } ?? [])
                     + (hypervisor.buildDirectory.map { [$0] } ?? [])

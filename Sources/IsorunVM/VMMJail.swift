@@ -58,6 +58,19 @@ struct VMMJail: Equatable {
         return VMMJail(root: "\(stateDirectory)/vmm-root", mounts: steps)
     }
 
+    /// Whether the jail can hold `hypervisor`: isorun's own build, or a system QEMU that the
+    /// search path finds under `/usr` (whose libraries and firmware are there too). A QEMU
+    /// elsewhere may need files the jail does not know of, so it runs outside, as a bundle's
+    /// `vm.hypervisor.path` does.
+    static func holds(_ hypervisor: GuestHypervisor, searchPath: String) -> Bool {
+        if hypervisor.buildDirectory != nil { return true }
+        let candidates = hypervisor.path.hasPrefix("/")
+            ? [hypervisor.path] : searchPath.split(separator: ":").map { "\($0)/\(hypervisor.path)" }
+        guard let found = candidates.first(where: { access($0, X_OK) == 0 }),
+              let canonical = try? Files.resolve(found) else { return false }
+        return canonical.hasPrefix("/usr/")
+    }
+
     /// Puts QEMU's spawn in the jail: a mount namespace of its own, pivoted into `root`.
     func apply(to plan: inout SpawnPlan) throws(IsorunError) {
         do { try Files.makeDirectory(root, mode: 0o755) } catch { throw IsorunError("vm: QEMU's root", error) }

@@ -30,6 +30,20 @@ struct VMMJailTests {
         #expect(!jail.mounts.contains { ["/", "/run", "/var", "/home", "/root", "/tmp", "/sys"].contains($0.target) })
     }
 
+    /// isorun's build and a QEMU the search path finds under /usr go in; one elsewhere
+    /// (its libraries unknown) or not found at all does not.
+    @Test func holdsOwnBuildsAndQEMUsUnderUsr() throws {
+        #expect(VMMJail.holds(GuestHypervisor(path: "/cache/qemu/current/bin/qemu-system-x86_64", buildDirectory: "/cache/qemu/current"),
+                              searchPath: ""))
+        #expect(VMMJail.holds(GuestHypervisor(path: "sh", isSystemFallback: true), searchPath: "/nowhere:/usr/bin"))
+        #expect(!VMMJail.holds(GuestHypervisor(path: "no-such-qemu", isSystemFallback: true), searchPath: "/usr/bin"))
+        var template = Array("/tmp/isorun-jail-XXXXXX".utf8CString)
+        let directory = String(cString: try #require(mkdtemp(&template)))
+        defer { try? Files.removeTree(directory) }
+        try Files.write("\(directory)/qemu-system-x86_64", bytes: [], create: true, mode: 0o755)
+        #expect(!VMMJail.holds(GuestHypervisor(path: "qemu-system-x86_64", isSystemFallback: true), searchPath: directory))
+    }
+
     /// /dev/kvm only for a KVM guest (and only where the host has one).
     @Test func kvmOnlyUnderKVM() {
         #expect(!Self.jail(.tcg).mounts.contains { $0.target == "/dev/kvm" })
