@@ -47,6 +47,9 @@ public struct ContainerExec {
         (plan.initialCPUs, plan.finalCPUs) = try ProcessSettings.execCPUs(process.execCPUAffinity, configFile: processFile ?? source)
         // The container's policy, which every process in it has inherited from its first.
         plan.memoryPolicy = ProcessSettings.memoryPolicy(config.linux)
+        // The process's own OOM score (config.json's for a plain `exec`, as runc has it;
+        // containerd's documents carry the container's), not that of whoever called exec.
+        plan.oomScoreAdjustment = process.oomScoreAdj.map(Int32.init)
         plan.parentDeathSignal = detach ? 0 : SIGKILL
         plan.terminalDescriptor = terminal?.descriptor
         plan.preservedDescriptors = preservedDescriptors

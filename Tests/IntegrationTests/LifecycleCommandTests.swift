@@ -183,12 +183,13 @@ struct LifecycleCommandTests {
         #expect(try isorun(["start", id]).status == 0)
         defer { _ = try? isorun(["delete", "--force", id]) }
 
-        // Foreground: the container's PID namespace (its init is PID 1), hostname and
-        // capabilities; the exit status passes through.
-        let shown = try isorun(["exec", id, "sh", "-c", "echo $$; cat /proc/1/cmdline | tr '\\0' ' '; echo; hostname; grep CapBnd /proc/self/status; exit 7"])
+        // Foreground: the container's PID namespace (its init is PID 1), hostname,
+        // capabilities and OOM score (hello's 100, as runc gives it); the status passes through.
+        let shown = try isorun(["exec", id, "sh", "-c", "echo $$; cat /proc/1/cmdline | tr '\\0' ' '; echo; hostname; cat /proc/self/oom_score_adj; grep CapBnd /proc/self/status; exit 7"])
         #expect(shown.status == 7, "\(shown.err)")
         let lines = shown.out.split(separator: "\n").map(String.init)
-        #expect(lines.count == 4, "\(lines)")
+        #expect(lines.count == 5, "\(lines)")
+        #expect(lines.dropFirst(3).first == "100", "the container's oomScoreAdj: \(lines)")
         #expect(lines.first != "1")
         #expect(lines.dropFirst().first == "sleep 300 ")
         #expect(lines.dropFirst(2).first == "hello")
