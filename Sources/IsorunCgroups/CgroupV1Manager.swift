@@ -100,8 +100,13 @@ public struct CgroupV1Manager: CgroupManager {
         }
         if let rules = resources.devices, !rules.isEmpty {
             let directory = try required("devices", for: "devices")
-            for rule in rules + DeviceRules.alwaysAllowed {
-                try CgroupFiles.write(directory, rule.allow ? "devices.allow" : "devices.deny", DeviceRules.text(rule))
+            // In order, each run of allow or deny rules through one open file.
+            var rest = ArraySlice(rules + DeviceRules.alwaysAllowed)
+            while let first = rest.first {
+                let run = rest.prefix { $0.allow == first.allow }
+                rest = rest.dropFirst(run.count)
+                do { try Files.writeEach("\(directory)/\(first.allow ? "devices.allow" : "devices.deny")", run.map(DeviceRules.text)) }
+                catch { throw CgroupError(error) }
             }
         }
         if let network = resources.network {

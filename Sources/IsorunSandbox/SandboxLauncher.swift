@@ -54,7 +54,7 @@ public struct SandboxLauncher: Launcher {
         }
         plan.rootfsPropagation = propagation
         if propagation & UInt(MS_SHARED) != 0 { plan.rootfsParentMount = MountTable.mountPoint(containing: plan.rootfs!) }
-        let resources = Self.resources(linux)
+        let resources = Self.resources(linux, rootless: HostProcess.isRootless)
         let cgroup = try WorkloadCgroup.manager(for: request, resources: resources)
         let cgroupView: MountPlan.CgroupView = switch layout {
         // cgroup v1 cannot be mounted inside a user namespace: show the workload its own directories.
@@ -193,10 +193,18 @@ extension SandboxLauncher {
         }
     }
 
-    /// The config's resources, where a device cgroup is asked for, allowing the
-    /// container's own `linux.devices` too (as runc does): they were made to be used.
-    static func resources(_ linux: Linux?) -> Resources? {
-        guard var resources = linux?.resources, resources.devices?.isEmpty == false else { return linux?.resources }
+    /// The config's resources with the device cgroup every container gets, as runc gives
+    /// it: without rules of the config's own, every device is denied but the defaults
+    /// (DeviceRules.alwaysAllowed), so a node made with CAP_MKNOD, bound in or found on a
+    /// devtmpfs opens only if it is one of those. The container's own `linux.devices` are
+    /// allowed too: they were made to be used. A rootless isorun may not set device rules
+    /// (nor need them: its user namespace lets no device node be made), so it adds none.
+    static func resources(_ linux: Linux?, rootless: Bool) -> Resources? {
+        guard var resources = linux?.resources ?? (rootless ? nil : Resources()) else { return nil }
+        if resources.devices?.isEmpty != false {
+            if rootless { return resources }
+            resources.devices = [DeviceCgroupRule(allow: false, access: "rwm")]
+        }
         for device in linux?.devices ?? [] where device.type != "p" {
             resources.devices?.append(DeviceCgroupRule(allow: true, type: device.type == "b" ? "b" : "c",
                                                        major: device.major, minor: device.minor, access: "rwm"))

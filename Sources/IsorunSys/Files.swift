@@ -65,6 +65,21 @@ public enum Files {
         try write(path, bytes: Array(contents.utf8), create: create)
     }
 
+    /// Writes each of `values` in a write(2) of its own to one open `path`: a cgroup file that
+    /// takes one entry per write (v1's devices.allow) without an open and close per entry.
+    public static func writeEach(_ path: String, _ values: [String]) throws(SystemError) {
+        let fd = retryingOnInterrupt { open(path, O_WRONLY | O_CLOEXEC) }
+        guard fd >= 0 else { throw SystemError("open", path) }
+        defer { close(fd) }
+        for value in values {
+            let bytes = Array(value.utf8)
+            let written = bytes.withUnsafeBytes { buffer in
+                retryingOnInterrupt { Glibc.write(fd, buffer.baseAddress, buffer.count) }
+            }
+            guard written == bytes.count else { throw SystemError("write", "\(path) (\(value))") }
+        }
+    }
+
     public static func write(_ path: String, bytes: [UInt8], create: Bool = false, mode: mode_t = 0o644) throws(SystemError) {
         let flags = O_WRONLY | O_CLOEXEC | (create ? (O_CREAT | O_TRUNC) : 0)
         let fd = retryingOnInterrupt { open(path, flags, mode) }

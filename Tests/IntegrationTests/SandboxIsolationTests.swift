@@ -102,6 +102,27 @@ struct SandboxIsolationTests {
         #expect(result.out == "absent\n")
     }
 
+    /// A config without device rules still gets runc's device cgroup: a node the workload
+    /// makes with CAP_MKNOD (here /dev/kmsg's, opened write-only, which writes nothing) does
+    /// not open, the default devices do; the config's own rules (allow all) win over it.
+    @Test(arguments: [false, true])
+    func devicesOutsideTheDefaultsAreDeniedUnlessTheConfigAllowsThem(allowAll: Bool) throws {
+        let script = "mknod /dev/probe c 1 11 || exit 9; (: >/dev/probe) 2>/dev/null && echo opened || echo denied; : >/dev/null && echo null"
+        let bundle = try IsorunRunner.bundleCopy("hello", args: ["sh", "-c", script]) { config in
+            let capabilities = ["CAP_MKNOD", "CAP_KILL"]
+            IsorunRunner.edit(&config, at: ["process"]) {
+                $0["capabilities"] = ["bounding": capabilities, "effective": capabilities, "permitted": capabilities]
+            }
+            if allowAll {
+                IsorunRunner.edit(&config, at: ["linux", "resources"]) { $0["devices"] = [["allow": true, "access": "rwm"]] }
+            }
+        }
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let result = try IsorunRunner.run(["run", "--mode", "sandbox", "--id", IsorunRunner.uniqueID("devices"), bundle])
+        #expect(result.status == 0, "\(result.err)")
+        #expect(result.out == (allowAll ? "opened\nnull\n" : "denied\nnull\n"), "\(result.out)\(result.err)")
+    }
+
     @Test func onlyConfiguredCapabilitiesRemain() throws {
         // CAP_AUDIT_WRITE(29) + CAP_KILL(5) + CAP_NET_BIND_SERVICE(10) = 0x20000420
         let result = try IsorunRunner.run(mode: "sandbox", bundle: "hello",
