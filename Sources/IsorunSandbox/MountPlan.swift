@@ -9,8 +9,11 @@ import IsorunSys
 public enum MountPlan {
     /// How a `cgroup` mount shows the workload its cgroup.
     enum CgroupView {
-        /// A fresh cgroup filesystem seen through the workload's cgroup namespace.
-        case namespaced(CgroupLayout)
+        /// A fresh cgroup filesystem seen through the workload's cgroup namespace; on v1 only
+        /// the hierarchies in which the workload has a cgroup of its own (`own`: its
+        /// directories), since in the others the namespace would show it the cgroup of
+        /// whoever started isorun, and every cgroup below that.
+        case namespaced(CgroupLayout, own: [String])
         /// Bind mounts of the workload's own cgroup directories (no cgroup namespace,
         /// or v1 inside a user namespace, where v1 cannot be mounted).
         case bindings([String])
@@ -149,12 +152,13 @@ public enum MountPlan {
             ? [SpawnPlan.MountStep(kind: .filesystem, source: nil, target: destination, flags: UInt(MS_REMOUNT | MS_BIND) | common)]
             : []
         switch view {
-        case .namespaced(.unified):
+        case .namespaced(.unified, _):
             return [.init(kind: .filesystem, source: "cgroup2", target: destination, fstype: "cgroup2", flags: common)]
-        case .namespaced(.legacy(let root, _)):
+        case .namespaced(.legacy(let root, _), let own):
             var steps = [tmpfs]
             for hierarchy in (try? Files.list(root))?.sorted() ?? [] {
                 let hostPath = "\(root)/\(hierarchy)"
+                guard own.contains(where: { $0.hasPrefix(hostPath + "/") }) else { continue }
                 guard Files.filesystemMagic(hostPath) == Files.cgroup1Magic else { continue }
                 let data = hierarchy == "systemd" ? "none,name=systemd" : hierarchy
                 steps.append(.init(kind: .filesystem, source: "cgroup", target: "\(destination)/\(hierarchy)",

@@ -59,7 +59,7 @@ public struct SandboxLauncher: Launcher {
         let cgroupView: MountPlan.CgroupView = switch layout {
         // cgroup v1 cannot be mounted inside a user namespace: show the workload its own directories.
         case .legacy where namespaces.createsUserNamespace: .bindings(cgroup.directories)
-        default: namespaces.unshareCgroup ? .namespaced(layout) : .bindings(cgroup.directories)
+        default: namespaces.unshareCgroup ? .namespaced(layout, own: cgroup.directories) : .bindings(cgroup.directories)
         }
         let inUserNamespace = namespaces.createsUserNamespace || namespaces.joins.contains { $0.type == NamespaceFlags.user }
         plan.mounts = try MountPlan.steps(for: config, bundleDirectory: request.bundle.directory,

@@ -102,6 +102,27 @@ struct SandboxIsolationTests {
         #expect(result.out == "absent\n")
     }
 
+    /// On v1 the cgroup mount shows only the hierarchies the container has a cgroup of its
+    /// own in: in the others its cgroup namespace would be rooted at the cgroup of whoever
+    /// started isorun, and show every cgroup below it (here a probe made beside the test).
+    @Test func theCgroupMountShowsNoCgroupButTheContainersOwn() throws {
+        guard let hierarchy = ["blkio", "freezer", "cpuset"].first(where: { FileManager.default.fileExists(atPath: "/sys/fs/cgroup/\($0)/tasks") }) else {
+            print("SKIP theCgroupMountShowsNoCgroupButTheContainersOwn: no cgroup v1 hierarchy that hello leaves unused")
+            return
+        }
+        let own = try String(contentsOfFile: "/proc/self/cgroup", encoding: .utf8).split(separator: "\n")
+            .first { $0.split(separator: ":")[1] == hierarchy }.map { String($0.split(separator: ":")[2]) } ?? "/"
+        let probe = "/sys/fs/cgroup/\(hierarchy)\(own == "/" ? "" : own)/isorun-probe-\(getpid())"
+        try FileManager.default.createDirectory(atPath: probe, withIntermediateDirectories: false)
+        defer { rmdir(probe) }
+        let result = try IsorunRunner.run(mode: "sandbox", bundle: "hello",
+                                          ["sh", "-c", "find /sys/fs/cgroup -mindepth 2 -maxdepth 2 -type d | wc -l; ls /sys/fs/cgroup"])
+        let lines = result.out.split(separator: "\n").map(String.init)
+        #expect(result.status == 0, "\(result.err)")
+        #expect(lines.first == "0", "cgroups not the container's: \(result.out)")
+        #expect(lines.contains("pids") && lines.contains("memory") && !lines.contains(hierarchy), "\(result.out)")
+    }
+
     /// A config without device rules still gets runc's device cgroup: a node the workload
     /// makes with CAP_MKNOD (here /dev/kmsg's, opened write-only, which writes nothing) does
     /// not open, the default devices do; the config's own rules (allow all) win over it.
