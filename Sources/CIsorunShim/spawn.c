@@ -851,6 +851,8 @@ __attribute__((noreturn)) static void child_main(const struct isorun_spawn_plan 
     if (plan->unshare_time_ns) unshare_time_namespace(error_fd, plan->time_offsets);
     if ((plan->clone_flags & CLONE_NEWUSER) && syscall(SYS_setresgid, 0, 0, 0) == 0)
         syscall(SYS_setresuid, 0, 0, 0);
+    if (plan->unshare_ipc_ns && unshare(CLONE_NEWIPC) < 0)
+        child_fail(error_fd, errno, "unshare IPC namespace", NULL);
 
     // A kernel without keys (ENOSYS) has no keyring to share, and neither does a caller
     // whose own seccomp filter refuses keyctl (EPERM: isorun inside a container): filters

@@ -8,6 +8,8 @@ import IsorunSys
 public struct NamespacePlan {
     var cloneFlags: Int32 = 0
     var unshareCgroup = false
+    /// A new IPC namespace made by the child as root of its new user namespace (see init).
+    var unshareIPC = false
     /// A new time namespace: unshared by the child, entered by the workload at execve.
     var unshareTime = false
     var joins: [(fd: Int32, type: Int32)] = []
@@ -59,6 +61,14 @@ public struct NamespacePlan {
         }
         if createsUserNamespace && (linux?.uidMappings ?? []).isEmpty {
             throw IsorunError("\(configFile): linux.uidMappings: a new user namespace needs uid and gid mappings")
+        }
+        // An IPC namespace's message-queue filesystem belongs to whoever makes it. Made by the
+        // clone, that is the host's root, whom the container sees as nobody (its /dev/mqueue
+        // was nobody's); made by the child once it is root of its user namespace, it is the
+        // container's root's, as under runc.
+        if createsUserNamespace && cloneFlags & NamespaceFlags.ipc != 0 {
+            cloneFlags &= ~NamespaceFlags.ipc
+            unshareIPC = true
         }
     }
 

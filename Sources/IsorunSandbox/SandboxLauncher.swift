@@ -35,6 +35,7 @@ public struct SandboxLauncher: Launcher {
             && !namespaces.joins.contains(where: { $0.type == NamespaceFlags.mount })
         plan.cloneFlags = namespaces.cloneFlags
         plan.unshareCgroupNamespace = namespaces.unshareCgroup
+        plan.unshareIPCNamespace = namespaces.unshareIPC
         plan.unshareTimeNamespace = namespaces.unshareTime
         plan.timeOffsets = TimeOffset.timensLines(linux?.timeOffsets)
         plan.personality = ProcessSettings.personality(linux)

@@ -142,6 +142,8 @@ public struct SpawnPlan {
 
     public var cloneFlags: Int32 = 0
     public var unshareCgroupNamespace = false
+    /// Unshare the IPC namespace once root of the new user namespace (see NamespacePlan).
+    public var unshareIPCNamespace = false
     public var unshareTimeNamespace = false
     /// Written to /proc/self/timens_offsets of the new time namespace.
     public var timeOffsets: String?
@@ -513,6 +515,7 @@ public enum Spawner {
         c.pointee.cwd = arena.string(plan.workingDirectory)
         c.pointee.clone_flags = plan.cloneFlags
         c.pointee.unshare_cgroup_ns = plan.unshareCgroupNamespace ? 1 : 0
+        c.pointee.unshare_ipc_ns = plan.unshareIPCNamespace ? 1 : 0
         c.pointee.unshare_time_ns = plan.unshareTimeNamespace ? 1 : 0
         c.pointee.time_offsets = arena.string(plan.timeOffsets)
         c.pointee.personality = plan.personality ?? -1

@@ -96,6 +96,8 @@ struct isorun_spawn_plan {
     int clone_flags;
     /// Unshare the cgroup namespace after the parent placed the child in its cgroup.
     int unshare_cgroup_ns;
+    /// Unshare the IPC namespace after becoming root of the new user namespace.
+    int unshare_ipc_ns;
     /// Unshare a time namespace, whose clocks the workload gets at execve.
     int unshare_time_ns;
     /// Lines for the new time namespace's /proc/self/timens_offsets; NULL: none.
