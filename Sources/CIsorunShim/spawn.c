@@ -331,6 +331,17 @@ static void make_device(int error_fd, int root_fd, const struct isorun_mount_op 
     put_parent(cache, parent);
 }
 
+/// runtime-spec's recursive options (`rro`, `rnosuid`, …) on the mount at `fd` and every
+/// mount below it.
+static void set_recursive_attributes(int error_fd, int fd, const struct isorun_mount_op *op) {
+    struct mount_attr attr;
+    memset(&attr, 0, sizeof attr);
+    attr.attr_set = op->recursive_attr_set;
+    attr.attr_clr = op->recursive_attr_clr;
+    if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0)
+        child_fail(error_fd, errno, "set recursive mount options of", op->target);
+}
+
 static void do_mount_op(int error_fd, int root_fd, const struct isorun_mount_op *op, struct parent_cache *cache) {
     char target[64];
     if (op->kind == ISORUN_MOUNT_DEVICE) {
@@ -380,6 +391,12 @@ static void do_mount_op(int error_fd, int root_fd, const struct isorun_mount_op 
         fd_path(fd, target, sizeof target);
         if (mount(NULL, target, NULL, op->propagation, NULL) < 0)
             child_fail(error_fd, errno, "set propagation of", op->target);
+    }
+    if (op->recursive_attr_set || op->recursive_attr_clr) {
+        close(fd);
+        fd = open_in_root(root_fd, op->target, O_PATH);
+        if (fd < 0) child_fail(error_fd, errno, "reopen mount", op->target);
+        set_recursive_attributes(error_fd, fd, op);
     }
     close(fd);
 }
@@ -526,6 +543,12 @@ static void bind_in_own_namespace(int error_fd, const struct isorun_spawn_plan *
         if (op->remount_flags &&
             mount(NULL, op->target, NULL, MS_BIND | MS_REMOUNT | op->remount_flags | locked_flags(op->target), NULL) < 0)
             child_fail(error_fd, errno, "remount bind mount", op->target);
+        if (op->recursive_attr_set || op->recursive_attr_clr) {
+            int fd = open(op->target, O_PATH | O_CLOEXEC);
+            if (fd < 0) child_fail(error_fd, errno, "open bind mount", op->target);
+            set_recursive_attributes(error_fd, fd, op);
+            close(fd);
+        }
     }
 }
 

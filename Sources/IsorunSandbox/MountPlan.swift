@@ -93,10 +93,21 @@ public enum MountPlan {
         guard !type.isEmpty else {
             throw IsorunError("\(configFile): mounts[\(index)].type: missing filesystem type")
         }
-        return [.init(kind: .filesystem, source: mount.source ?? type, target: mount.destination, fstype: type,
-                      flags: options.flags, propagation: options.propagation,
-                      data: options.data.isEmpty ? nil : options.data.joinedWithoutLookup(separator: ","))]
+        var step = SpawnPlan.MountStep(kind: .filesystem, source: mount.source ?? type, target: mount.destination, fstype: type,
+                                       flags: options.flags, propagation: options.propagation,
+                                       data: options.data.isEmpty ? nil : options.data.joinedWithoutLookup(separator: ","))
+        (step.recursiveSet, step.recursiveClear) = (options.recursiveSet, options.recursiveClear)
+        return [step]
     }
+
+    /// Whether `option` is one of runtime-spec's recursive ones (`rro`, `rnosuid`, …), whose
+    /// plain counterpart is the option without its leading `r`.
+    public static func isRecursiveOption(_ option: String) -> Bool {
+        MountOptions.recursive.contains { $0.key == option }
+    }
+
+    /// The recursive attribute `rro` sets (MOUNT_ATTR_RDONLY).
+    public static let recursiveReadOnly = MountAttribute.readOnly
 
     /// A bind mount of the bundle's as a step whose target is its destination in the
     /// container, nil for any other mount. The VM mode shares these with its guest.
@@ -116,9 +127,11 @@ public enum MountPlan {
         guard Files.exists(source) else {
             throw IsorunError("\(configFile): mounts[\(index)].source: \(source) does not exist")
         }
-        return SpawnPlan.MountStep(kind: .bind, source: source, target: mount.destination,
-                                   flags: options.isRecursive ? UInt(MS_REC) : 0, propagation: options.propagation,
-                                   remountFlags: options.flags & ~UInt(MS_REMOUNT), targetIsFile: !Files.isDirectory(source))
+        var step = SpawnPlan.MountStep(kind: .bind, source: source, target: mount.destination,
+                                       flags: options.isRecursive ? UInt(MS_REC) : 0, propagation: options.propagation,
+                                       remountFlags: options.flags & ~UInt(MS_REMOUNT), targetIsFile: !Files.isDirectory(source))
+        (step.recursiveSet, step.recursiveClear) = (options.recursiveSet, options.recursiveClear)
+        return step
     }
 
     /// The owner mappings of an idmapped mount: the mount's own `uidMappings`/`gidMappings`,

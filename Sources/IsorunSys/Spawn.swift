@@ -24,6 +24,10 @@ public struct SpawnPlan {
         /// For `.bind`: the detached tree to attach instead of binding `source` (the idmapped
         /// copy, made by the parent just before the spawn); -1 for none.
         public var sourceDescriptor: Int32 = -1
+        /// mount_setattr(2) bits set and cleared on the mount and every mount below it
+        /// (runtime-spec's `rro`, `rnosuid`, …); 0 and 0 for none.
+        public var recursiveSet: UInt64 = 0
+        public var recursiveClear: UInt64 = 0
 
         /// The owner mappings of an idmapped bind mount, as uid_map and gid_map take them.
         public struct IDMap: Sendable, Equatable {
@@ -535,7 +539,8 @@ public enum Spawner {
                             device_number: step.device?.number ?? 0, device_uid: step.device?.uid ?? 0,
                             device_gid: step.device?.gid ?? 0,
                             device_existing_must_match: step.device?.existingMustMatch == true ? 1 : 0,
-                            source_fd: step.sourceDescriptor)
+                            source_fd: step.sourceDescriptor,
+                            recursive_attr_set: step.recursiveSet, recursive_attr_clr: step.recursiveClear)
         }))
         c.pointee.mount_count = Int32(plan.mounts.count)
         c.pointee.sysctl_paths = arena.constStringArray(plan.sysctls.map(\.path))

@@ -32,7 +32,9 @@ struct GuestMounts {
         let configFile = "\(bundle.directory)/config.json"
         for (index, mount) in (bundle.config.mounts ?? []).enumerated() {
             if mount.type == "tmpfs" {
-                messages.append(.tmpfs(destination: mount.destination, options: (mount.options ?? []).joined(separator: ",")))
+                // A fresh tmpfs has no mounts below it: `rro` means `ro` there.
+                let options = (mount.options ?? []).map { MountPlan.isRecursiveOption($0) ? String($0.dropFirst()) : $0 }
+                messages.append(.tmpfs(destination: mount.destination, options: options.joined(separator: ",")))
                 continue
             }
             guard let step = try MountPlan.bindStep(for: mount, index: index, bundleDirectory: bundle.directory,
@@ -48,11 +50,16 @@ struct GuestMounts {
                 continue
             }
             let entry = try addEntry(isFile: step.targetIsFile, stateDirectory: stateDirectory)
-            hostBinds.append(.init(kind: .bind, source: source, target: "\(shareDirectory!)/\(entry)",
-                                   flags: step.flags, remountFlags: step.remountFlags & UInt(MS_RDONLY),
-                                   targetIsFile: step.targetIsFile))
-            messages.append(.bind(name: entry, destination: mount.destination, flags: step.remountFlags & Self.guestFlags,
-                                  isFile: step.targetIsFile))
+            var hostBind = SpawnPlan.MountStep(kind: .bind, source: source, target: "\(shareDirectory!)/\(entry)",
+                                               flags: step.flags, remountFlags: step.remountFlags & UInt(MS_RDONLY),
+                                               targetIsFile: step.targetIsFile)
+            // `rro` and the like hold on the host for the mounts below the source too; the
+            // guest sees the share as one mount, so there `rro` is its `ro`.
+            (hostBind.recursiveSet, hostBind.recursiveClear) = (step.recursiveSet, step.recursiveClear)
+            hostBinds.append(hostBind)
+            let recursivelyReadOnly = step.recursiveSet & MountPlan.recursiveReadOnly != 0 ? UInt(MS_RDONLY) : 0
+            messages.append(.bind(name: entry, destination: mount.destination,
+                                  flags: step.remountFlags & Self.guestFlags | recursivelyReadOnly, isFile: step.targetIsFile))
         }
     }
 

@@ -94,6 +94,39 @@ extension VMModeTests {
 
     /// Debian's cloud kernel (the fallback) has no 9p: a bundle with binds is refused before
     /// a VM boots, rather than failing in the guest.
+    /// runtime-spec's `rro`: read-only for the mounts below the bind's source too, in both
+    /// modes. Plain `ro` leaves a mount below it writable in the sandbox (the kernel's bind
+    /// remount is not recursive), which is what `rro` is for.
+    @Test func recursiveReadOnlyHoldsForTheMountsBelowABind() throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-rro-\(UUID().uuidString)").path
+        let below = scratch + "/below"
+        try FileManager.default.createDirectory(atPath: below, withIntermediateDirectories: true)
+        chmod(scratch, 0o755)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        try #require(Glibc.mount("tmpfs", below, "tmpfs", 0, "size=1m") == 0, "mount a tmpfs below the source")
+        defer { umount2(below, Int32(MNT_DETACH)) }
+        try "below\n".write(toFile: below + "/f", atomically: false, encoding: .utf8)
+        let script = "cat /mnt/below/f; (echo x > /mnt/below/w) 2>/dev/null && echo below-writable || echo below-read-only; "
+            + "(echo x > /mnt/w) 2>/dev/null && echo top-writable || echo top-read-only"
+        func bundle(_ options: [String]) throws -> String {
+            try IsorunRunner.bundleCopy("hello", args: ["sh", "-c", script]) { config in
+                config["mounts"] = (config["mounts"] as? [[String: Any]] ?? [])
+                    + [["destination": "/mnt", "type": "bind", "source": scratch, "options": options]]
+            }
+        }
+        let recursive = try bundle(["rbind", "rro"])
+        let plain = try bundle(["rbind", "ro"])
+        defer { [recursive, plain].forEach { try? FileManager.default.removeItem(atPath: $0) } }
+        for mode in ["sandbox", "vm"] {
+            let result = try IsorunRunner.run(["run", "--mode", mode, recursive])
+            #expect(result.status == 0, "\(mode): \(result.err)")
+            #expect(result.out == "below\nbelow-read-only\ntop-read-only\n", "\(mode): \(result.out)")
+        }
+        let result = try IsorunRunner.run(["run", "--mode", "sandbox", plain])
+        #expect(result.out == "below\nbelow-writable\ntop-read-only\n", "plain ro: \(result.out)\(result.err)")
+        #expect(!FileManager.default.fileExists(atPath: scratch + "/w") && FileManager.default.fileExists(atPath: below + "/w"))
+    }
+
     @Test func bindMountsWithTheStockKernelAreAOneLineError() throws {
         guard let environment = try VMSupport.stockKernelEnvironment(for: "stock-kernel bind mount test") else { return }
         let bundle = try IsorunRunner.bundleCopy("hello", args: ["true"]) { config in

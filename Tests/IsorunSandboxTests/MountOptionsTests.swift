@@ -21,6 +21,18 @@ struct MountOptionsTests {
         #expect(MountOptions(["rbind"]).isBind && MountOptions(["rbind"]).isRecursive)
     }
 
+    /// runtime-spec's recursive options become mount_setattr(2) bits, not fs data; an atime
+    /// mode clears the whole atime field; the later of two opposites wins.
+    @Test func recursiveOptionsAreMountAttributes() {
+        let options = MountOptions(["rbind", "rro", "rnosuid", "rnoatime", "nosymfollow", "lazytime"])
+        #expect(options.recursiveSet == MountAttribute.readOnly | MountAttribute.noSetuid | MountAttribute.noAtime)
+        #expect(options.recursiveClear == MountAttribute.atimeField)
+        #expect(options.flags == MountFlag.noSymlinkFollow | MountFlag.lazyTime && options.data.isEmpty)
+        let undone = MountOptions(["rro", "rrw", "rstrictatime", "ratime"])
+        #expect(undone.recursiveSet == 0 && undone.recursiveClear == MountAttribute.readOnly | MountAttribute.atimeField)
+        #expect(SandboxFeatures.mountOptions.contains("rro") && SandboxFeatures.mountOptions.contains("nosymfollow"))
+    }
+
     @Test func rootfsPropagation() {
         #expect(MountOptions.rootfsPropagation(nil) == 0)
         #expect(MountOptions.rootfsPropagation("rshared") == UInt(MS_SHARED | MS_REC))

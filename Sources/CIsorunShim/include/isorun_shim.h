@@ -59,6 +59,10 @@ struct isorun_mount_op {
     /// For binds: a detached mount the parent prepared (an idmapped one) to attach instead
     /// of binding `source`; -1 for none.
     int source_fd;
+    /// mount_setattr(2) with AT_RECURSIVE after the mount: MOUNT_ATTR_* bits to set and
+    /// clear on it and every mount below it (both 0: none).
+    uint64_t recursive_attr_set;
+    uint64_t recursive_attr_clr;
 };
 
 struct isorun_rlimit {
