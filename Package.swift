@@ -91,7 +91,7 @@ let package = Package(
         .testTarget(name: "IsorunSandboxTests", dependencies: ["IsorunSandbox", "IsorunCgroups", "IsorunSpec"]),
         .testTarget(name: "IsorunCLITests", dependencies: ["IsorunCLI"]),
         .testTarget(name: "IsorunBenchTests", dependencies: ["IsorunBench"]),
-        .testTarget(name: "IsorunVMTests", dependencies: ["IsorunVM", "IsorunCore", "IsorunGuestProtocol", "IsorunSpec", "IsorunSys"]),
+        .testTarget(name: "IsorunVMTests", dependencies: ["IsorunVM", "IsorunCore", "IsorunGuestProtocol", "IsorunSandbox", "IsorunSpec", "IsorunSys"]),
         .testTarget(name: "IntegrationTests", dependencies: ["IsorunSys", "IsorunCgroups"]),
     ]
 )

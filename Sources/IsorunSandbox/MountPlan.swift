@@ -100,10 +100,15 @@ public enum MountPlan {
         return [step]
     }
 
-    /// Whether `option` is one of runtime-spec's recursive ones (`rro`, `rnosuid`, …), whose
-    /// plain counterpart is the option without its leading `r`.
-    public static func isRecursiveOption(_ option: String) -> Bool {
-        MountOptions.recursive.contains { $0.key == option }
+    /// `options` for a filesystem mounted fresh with nothing below it (a VM's tmpfs): a
+    /// recursive option as its plain counterpart (`rro` as `ro`), and without the options
+    /// that clear a flag or set propagation, which such a mount starts without anyway.
+    public static func freshMountOptions(_ options: [String]) -> [String] {
+        options.compactMap { option -> String? in
+            let plain = MountOptions.recursive.contains { $0.key == option } ? String(option.dropFirst()) : option
+            let clears = MountOptions.clearing.contains { $0.key == plain } || MountOptions.propagations.contains { $0.key == plain }
+            return clears || ["bind", "rbind", "defaults"].contains(plain) ? nil : plain
+        }
     }
 
     /// The recursive attribute `rro` sets (MOUNT_ATTR_RDONLY).

@@ -32,9 +32,8 @@ struct GuestMounts {
         let configFile = "\(bundle.directory)/config.json"
         for (index, mount) in (bundle.config.mounts ?? []).enumerated() {
             if mount.type == "tmpfs" {
-                // A fresh tmpfs has no mounts below it: `rro` means `ro` there.
-                let options = (mount.options ?? []).map { MountPlan.isRecursiveOption($0) ? String($0.dropFirst()) : $0 }
-                messages.append(.tmpfs(destination: mount.destination, options: options.joined(separator: ",")))
+                messages.append(.tmpfs(destination: mount.destination,
+                                       options: MountPlan.freshMountOptions(mount.options ?? []).joined(separator: ",")))
                 continue
             }
             guard let step = try MountPlan.bindStep(for: mount, index: index, bundleDirectory: bundle.directory,

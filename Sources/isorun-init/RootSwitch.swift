@@ -40,19 +40,13 @@ enum RootSwitch {
     }
 
     /// The mount options that are mount(2) flags.
-    static let mountFlags: [String: UInt] = [
-        "nosuid": UInt(MS_NOSUID), "nodev": UInt(MS_NODEV), "noexec": UInt(MS_NOEXEC), "ro": UInt(MS_RDONLY),
-        "noatime": UInt(MS_NOATIME), "nodiratime": UInt(MS_NODIRATIME), "relatime": UInt(MS_RELATIME),
-        "strictatime": UInt(MS_STRICTATIME),
-    ]
-
     /// A tmpfs from the bundle's mounts. Mount flags in `options` become MS_ flags; the
     /// rest (mode=, size=) is tmpfs's own data. Mounted before the root goes read-only.
     static func mountTmpfs(on destination: String, options: String) {
         var flags: UInt = 0
         var data: [Substring] = []
         for option in options.split(separator: ",") {
-            if let flag = mountFlags[String(option)] { flags |= flag } else if option != "rw" && option != "rprivate" { data.append(option) }
+            if let flag = GuestMountFlags.flag(named: option) { flags |= flag } else { data.append(option) }
         }
         mkdir(destination, 0o755)
         check(CIsorunInit.mount("tmpfs", destination, "tmpfs", flags, data.joined(separator: ",")), "mount tmpfs on \(destination)")

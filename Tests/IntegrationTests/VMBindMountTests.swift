@@ -96,7 +96,8 @@ extension VMModeTests {
     /// a VM boots, rather than failing in the guest.
     /// runtime-spec's `rro`: read-only for the mounts below the bind's source too, in both
     /// modes. Plain `ro` leaves a mount below it writable in the sandbox (the kernel's bind
-    /// remount is not recursive), which is what `rro` is for.
+    /// remount is not recursive), which is what `rro` is for. A tmpfs takes the recursive
+    /// and newer options too (in the guest as well, which is told them as plain ones).
     @Test func recursiveReadOnlyHoldsForTheMountsBelowABind() throws {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-rro-\(UUID().uuidString)").path
         let below = scratch + "/below"
@@ -108,10 +109,14 @@ extension VMModeTests {
         try "below\n".write(toFile: below + "/f", atomically: false, encoding: .utf8)
         let script = "cat /mnt/below/f; (echo x > /mnt/below/w) 2>/dev/null && echo below-writable || echo below-read-only; "
             + "(echo x > /mnt/w) 2>/dev/null && echo top-writable || echo top-read-only"
+            + "; (echo x > /srv/w) 2>/dev/null && echo tmpfs-writable || echo tmpfs-read-only"
         func bundle(_ options: [String]) throws -> String {
             try IsorunRunner.bundleCopy("hello", args: ["sh", "-c", script]) { config in
-                config["mounts"] = (config["mounts"] as? [[String: Any]] ?? [])
-                    + [["destination": "/mnt", "type": "bind", "source": scratch, "options": options]]
+                config["mounts"] = (config["mounts"] as? [[String: Any]] ?? []) + [
+                    ["destination": "/mnt", "type": "bind", "source": scratch, "options": options],
+                    ["destination": "/srv", "type": "tmpfs", "source": "tmpfs",
+                     "options": options.contains("rro") ? ["rro", "rw", "rslave", "nosymfollow", "size=1m"] : ["size=1m"]],
+                ]
             }
         }
         let recursive = try bundle(["rbind", "rro"])
@@ -120,10 +125,10 @@ extension VMModeTests {
         for mode in ["sandbox", "vm"] {
             let result = try IsorunRunner.run(["run", "--mode", mode, recursive])
             #expect(result.status == 0, "\(mode): \(result.err)")
-            #expect(result.out == "below\nbelow-read-only\ntop-read-only\n", "\(mode): \(result.out)")
+            #expect(result.out == "below\nbelow-read-only\ntop-read-only\ntmpfs-read-only\n", "\(mode): \(result.out)")
         }
         let result = try IsorunRunner.run(["run", "--mode", "sandbox", plain])
-        #expect(result.out == "below\nbelow-writable\ntop-read-only\n", "plain ro: \(result.out)\(result.err)")
+        #expect(result.out == "below\nbelow-writable\ntop-read-only\ntmpfs-writable\n", "plain ro: \(result.out)\(result.err)")
         #expect(!FileManager.default.fileExists(atPath: scratch + "/w") && FileManager.default.fileExists(atPath: below + "/w"))
     }
 

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import IsorunCore
 import IsorunGuestProtocol
+import IsorunSandbox
 import IsorunSpec
 import Testing
 @testable import IsorunVM
@@ -22,6 +23,14 @@ struct GuestMountsTests {
             """
         try config.write(toFile: "\(root)/bundle/config.json", atomically: false, encoding: .utf8)
         try body(try IsorunSpec.Bundle.load(directory: "\(root)/bundle"), "\(root)/state", root)
+    }
+
+    /// A fresh tmpfs in the guest gets recursive options as plain ones and none that only
+    /// clear a flag or set propagation (the guest's mount starts so); its data stays.
+    @Test func aTmpfsIsToldPlainOptions() {
+        #expect(MountPlan.freshMountOptions(["rro", "rw", "rslave", "nosymfollow", "size=1m", "rnosuid", "defaults"])
+                == ["ro", "nosymfollow", "size=1m", "nosuid"])
+        #expect(GuestMountFlags.flag(named: "nosymfollow") == 256 && GuestMountFlags.flag(named: "size=1m") == nil)
     }
 
     @Test func tmpfsAndBindsKeepTheBundlesOrderAndEachBindGetsAnEntry() throws {

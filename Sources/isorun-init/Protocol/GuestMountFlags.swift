@@ -1,0 +1,1 @@
+../../IsorunGuestProtocol/GuestMountFlags.swift
