@@ -6,6 +6,7 @@
 // local buffers: no malloc, no stdio, no locks, no writes to anything but its stack.
 #include "isorun_shim.h"
 #include "affinity.h"
+#include "copy_up.h"
 #include "fd_passing.h"
 #include "move_root.h"
 
@@ -331,6 +332,30 @@ static void make_device(int error_fd, int root_fd, const struct isorun_mount_op 
     put_parent(cache, parent);
 }
 
+/// Whether a mount's data names a `mode=`.
+static int has_mode_option(const char *data) {
+    for (const char *p = data; p && *p; p++)
+        if ((p == data || p[-1] == ',') && strncmp(p, "mode=", 5) == 0) return 1;
+    return 0;
+}
+
+/// The data to mount `op` with: its own, after `mode=` of its mount point `existing` when
+/// there is one. Falls back to the plain data if both do not fit `buffer`.
+static const char *tmpfs_data_keeping_mode(const struct isorun_mount_op *op, const struct stat *existing,
+                                           char *buffer, size_t cap) {
+    if (existing == NULL) return op->data;
+    static const char digits[] = "01234567";
+    unsigned mode = existing->st_mode & 07777;
+    char prefix[16] = "mode=0000";
+    for (int i = 8; i >= 5; i--, mode >>= 3) prefix[i] = digits[mode & 7];
+    size_t pos = str_append(buffer, 0, cap, prefix);
+    if (op->data && op->data[0]) {
+        pos = str_append(buffer, pos, cap, ",");
+        pos = str_append(buffer, pos, cap, op->data);
+    }
+    return pos + 1 < cap ? buffer : op->data;
+}
+
 /// runtime-spec's recursive options (`rro`, `rnosuid`, …) on the mount at `fd` and every
 /// mount below it.
 static void set_recursive_attributes(int error_fd, int fd, const struct isorun_mount_op *op) {
@@ -360,6 +385,11 @@ static void do_mount_op(int error_fd, int root_fd, const struct isorun_mount_op 
     }
     int beneath;
     int fd = mount_target_fd(root_fd, op->target, op->target_is_file, cache, &beneath);
+    // A tmpfs without a mode of its own takes its mount point's (the rootfs's directory,
+    // or 0755 as made here), as under runc, not tmpfs's world-writable 1777.
+    struct stat existing;
+    int existed = fd >= 0 && op->kind == ISORUN_MOUNT_FILESYSTEM && op->fstype && strcmp(op->fstype, "tmpfs") == 0
+        && !has_mode_option(op->data) && fstat(fd, &existing) == 0 && S_ISDIR(existing.st_mode);
     if (fd < 0) child_fail(error_fd, errno, "create mount point", op->target);
     // A mount that did not land on a plain child of the cached directory may cover it.
     if (!beneath) parent_cache_forget(cache);
@@ -381,8 +411,23 @@ static void do_mount_op(int error_fd, int root_fd, const struct isorun_mount_op 
             if (mount(NULL, target, NULL, flags, NULL) < 0)
                 child_fail(error_fd, errno, "remount bind mount", op->target);
         }
-    } else if (mount(op->source, target, op->fstype, op->flags, op->data) < 0) {
-        child_fail(error_fd, errno, op->fstype ? op->fstype : "mount", op->target);
+    } else {
+        // tmpcopyup: the directory about to be covered, to copy into the new mount.
+        int covered = op->copy_up ? openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+        if (op->copy_up && covered < 0) child_fail(error_fd, errno, "open for tmpcopyup", op->target);
+        char data[4096];
+        const char *mount_data = tmpfs_data_keeping_mode(op, existed ? &existing : NULL, data, sizeof data);
+        if (mount(op->source, target, op->fstype, op->flags, mount_data) < 0)
+            child_fail(error_fd, errno, op->fstype ? op->fstype : "mount", op->target);
+        if (covered >= 0) {
+            int mounted = open_in_root(root_fd, op->target, O_RDONLY | O_DIRECTORY);
+            if (mounted < 0) child_fail(error_fd, errno, "open for tmpcopyup", op->target);
+            char failed[256];
+            int rc = isorun_copy_tree(covered, mounted, failed, sizeof failed);
+            if (rc < 0) child_fail(error_fd, -rc, "tmpcopyup into", failed[0] ? failed : op->target);
+            close(mounted);
+            close(covered);
+        }
     }
     if (op->propagation) {
         close(fd);

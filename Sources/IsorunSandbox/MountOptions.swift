@@ -17,6 +17,9 @@ struct MountOptions: Equatable {
     /// set and cleared on the mount and every mount below it.
     var recursiveSet: UInt64 = 0
     var recursiveClear: UInt64 = 0
+    /// `tmpcopyup` (runc's and crun's, on every podman --tmpfs): a tmpfs starts with the
+    /// contents of the directory it covers.
+    var copyUp = false
 
     // Ordered pairs searched in a line rather than dictionaries: a `[String: …]` table
     // makes the runtime look up `String: Hashable` on first use, a scan of every
@@ -65,6 +68,8 @@ struct MountOptions: Equatable {
             } else if option == "rbind" {
                 isBind = true
                 isRecursive = true
+            } else if option == "tmpcopyup" || option == "notmpcopyup" {
+                copyUp = option == "tmpcopyup"
             } else if option == "idmap" || option == "ridmap" {
                 isIdmapped = true
                 isRecursivelyIdmapped = option == "ridmap"

@@ -82,6 +82,9 @@ public enum MountPlan {
         if idmap != nil && !(options.isBind || type == "bind") {
             throw IsorunError("\(configFile): mounts[\(index)]: idmapped mounts are bind mounts here; \(quotedType(type)) is not one")
         }
+        if options.copyUp && type != "tmpfs" {
+            throw IsorunError("\(configFile): mounts[\(index)].options: tmpcopyup is for a tmpfs; \(quotedType(type)) is not one")
+        }
         if type == "cgroup" || type == "cgroup2" {
             return cgroupSteps(destination: mount.destination, readOnly: options.flags & UInt(MS_RDONLY) != 0, view: cgroupView)
         }
@@ -97,6 +100,7 @@ public enum MountPlan {
                                        flags: options.flags, propagation: options.propagation,
                                        data: options.data.isEmpty ? nil : options.data.joinedWithoutLookup(separator: ","))
         (step.recursiveSet, step.recursiveClear) = (options.recursiveSet, options.recursiveClear)
+        step.copyUp = options.copyUp
         return [step]
     }
 
@@ -107,7 +111,7 @@ public enum MountPlan {
         options.compactMap { option -> String? in
             let plain = MountOptions.recursive.contains { $0.key == option } ? String(option.dropFirst()) : option
             let clears = MountOptions.clearing.contains { $0.key == plain } || MountOptions.propagations.contains { $0.key == plain }
-            return clears || ["bind", "rbind", "defaults"].contains(plain) ? nil : plain
+            return clears || ["bind", "rbind", "defaults", "notmpcopyup"].contains(plain) ? nil : plain
         }
     }
 

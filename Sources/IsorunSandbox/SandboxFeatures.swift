@@ -7,7 +7,7 @@ import IsorunSpec
 public enum SandboxFeatures {
     public static var mountOptions: [String] {
         (MountOptions.setting.map(\.key) + MountOptions.clearing.map(\.key) + MountOptions.propagations.map(\.key)
-            + MountOptions.recursive.map(\.key) + ["bind", "rbind", "idmap", "ridmap", "defaults"]).sorted()
+            + MountOptions.recursive.map(\.key) + ["bind", "rbind", "idmap", "ridmap", "defaults", "tmpcopyup", "notmpcopyup"]).sorted()
     }
 
     public static let namespaces = ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"]

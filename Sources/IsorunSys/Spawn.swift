@@ -28,6 +28,8 @@ public struct SpawnPlan {
         /// (runtime-spec's `rro`, `rnosuid`, …); 0 and 0 for none.
         public var recursiveSet: UInt64 = 0
         public var recursiveClear: UInt64 = 0
+        /// For `.filesystem`: `tmpcopyup`, the covered directory's tree copied into the mount.
+        public var copyUp = false
 
         /// The owner mappings of an idmapped bind mount, as uid_map and gid_map take them.
         public struct IDMap: Sendable, Equatable {
@@ -540,7 +542,8 @@ public enum Spawner {
                             device_gid: step.device?.gid ?? 0,
                             device_existing_must_match: step.device?.existingMustMatch == true ? 1 : 0,
                             source_fd: step.sourceDescriptor,
-                            recursive_attr_set: step.recursiveSet, recursive_attr_clr: step.recursiveClear)
+                            recursive_attr_set: step.recursiveSet, recursive_attr_clr: step.recursiveClear,
+                            copy_up: step.copyUp ? 1 : 0)
         }))
         c.pointee.mount_count = Int32(plan.mounts.count)
         c.pointee.sysctl_paths = arena.constStringArray(plan.sysctls.map(\.path))

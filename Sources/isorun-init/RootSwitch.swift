@@ -41,15 +41,34 @@ enum RootSwitch {
 
     /// The mount options that are mount(2) flags.
     /// A tmpfs from the bundle's mounts. Mount flags in `options` become MS_ flags; the
-    /// rest (mode=, size=) is tmpfs's own data. Mounted before the root goes read-only.
+    /// rest (mode=, size=) is tmpfs's own data. Mounted before the root goes read-only. As in
+    /// the sandbox: without a `mode=` it takes its mount point's mode, and `tmpcopyup` starts
+    /// it with the tree it covers.
     static func mountTmpfs(on destination: String, options: String) {
         var flags: UInt = 0
         var data: [Substring] = []
+        var copyUp = false
         for option in options.split(separator: ",") {
-            if let flag = GuestMountFlags.flag(named: option) { flags |= flag } else { data.append(option) }
+            if option == "tmpcopyup" { copyUp = true } else if let flag = GuestMountFlags.flag(named: option) { flags |= flag } else { data.append(option) }
         }
         mkdir(destination, 0o755)
+        var point = stat()
+        if !data.contains(where: { $0.hasPrefix("mode=") }) && stat(destination, &point) == 0 {
+            data.insert(Substring("mode=" + String(point.st_mode & 0o7777, radix: 8)), at: 0)
+        }
+        let covered = copyUp ? isorun_guest_open(destination, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1
+        if copyUp && covered < 0 { GuestInit.fail("tmpcopyup: open \(destination): \(GuestInit.errnoText())") }
         check(CIsorunInit.mount("tmpfs", destination, "tmpfs", flags, data.joined(separator: ",")), "mount tmpfs on \(destination)")
+        guard covered >= 0 else { return }
+        let mounted = isorun_guest_open(destination, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        var failed = [CChar](repeating: 0, count: 256)
+        let rc = mounted < 0 ? -isorun_guest_errno() : isorun_copy_tree(covered, mounted, &failed, UInt(failed.count))
+        if rc < 0 {
+            let entry = failed.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+            GuestInit.fail("tmpcopyup into \(destination)\(entry.isEmpty ? "" : " (" + entry + ")"): \(GuestInit.errnoText())")
+        }
+        close(mounted)
+        close(covered)
     }
 
     /// `root.readonly` for a rootfs that is the initramfs itself.

@@ -5,6 +5,36 @@ import Testing
 /// The sandbox really isolates: checked from inside the workload, on the real kernel.
 @Suite(.enabled(if: IsorunRunner.canRun, "needs root, a built isorun and built bundles"))
 struct SandboxIsolationTests {
+    /// A tmpfs with `tmpcopyup` (podman's default for --tmpfs) starts with the tree it covers:
+    /// files with their contents, owners and modes, links; writes stay in it. A tmpfs without
+    /// a `mode=` takes its mount point's mode, as under runc, not tmpfs's world-writable 1777.
+    @Test func aTmpfsCanStartWithWhatItCoversAndKeepsItsMountPointsMode() throws {
+        let script = "cat /etc/group | head -1; stat -c '%a %U' /etc /etc/passwd /var/fresh; readlink /bin/sh; "
+            + "echo new > /etc/new && cat /etc/new; ls /bin | grep -c ."
+        let bundle = try IsorunRunner.bundleCopy("hello", args: ["sh", "-c", script]) { config in
+            config["mounts"] = (config["mounts"] as? [[String: Any]] ?? []) + [
+                ["destination": "/etc", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", "tmpcopyup", "size=1m"]],
+                ["destination": "/bin", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup"]],
+                ["destination": "/var/fresh", "type": "tmpfs", "source": "tmpfs", "options": ["size=1m"]],
+            ]
+        }
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let rootfs = IsorunRunner.bundle("hello") + "/rootfs"
+        let binaries = try FileManager.default.contentsOfDirectory(atPath: rootfs + "/bin").count
+        let result = try IsorunRunner.run(["run", "--mode", "sandbox", "--id", IsorunRunner.uniqueID("copyup"), bundle])
+        #expect(result.status == 0, "\(result.err)")
+        #expect(result.out == "root:x:0:\n755 root\n644 root\n755 root\nbusybox\nnew\n\(binaries)\n", "\(result.out)")
+        #expect(!FileManager.default.fileExists(atPath: rootfs + "/etc/new"), "the write stayed in the tmpfs")
+
+        let misplaced = try IsorunRunner.bundleCopy("hello", args: ["true"]) { config in
+            config["mounts"] = (config["mounts"] as? [[String: Any]] ?? [])
+                + [["destination": "/mnt", "type": "bind", "source": "/tmp", "options": ["rbind", "tmpcopyup"]]]
+        }
+        defer { try? FileManager.default.removeItem(atPath: misplaced) }
+        let refused = try IsorunRunner.run(["run", "--mode", "sandbox", misplaced])
+        #expect(refused.status == 125 && refused.err.contains("].options: tmpcopyup is for a tmpfs; type 'bind' is not one"), "\(refused.err)")
+    }
+
     /// Mount points that do not exist are made, several levels deep, as directories or
     /// (for a file bound) as an empty file; on tmpfs, so the shared rootfs stays as it is.
     @Test func missingMountPointsAreMadeAtAnyDepth() throws {

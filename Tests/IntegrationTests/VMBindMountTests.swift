@@ -132,6 +132,24 @@ extension VMModeTests {
         #expect(!FileManager.default.fileExists(atPath: scratch + "/w") && FileManager.default.fileExists(atPath: below + "/w"))
     }
 
+    /// A tmpfs starts the same in the guest as in the sandbox: with `tmpcopyup` it holds the
+    /// tree it covers, and without a `mode=` it has its mount point's mode, not 1777.
+    @Test func aTmpfsStartsTheSameInTheGuest() throws {
+        let script = "head -1 /etc/group; stat -c '%a %U' /etc /etc/passwd /var/fresh; echo new > /etc/new && cat /etc/new"
+        let bundle = try IsorunRunner.bundleCopy("hello", args: ["sh", "-c", script]) { config in
+            config["mounts"] = (config["mounts"] as? [[String: Any]] ?? []) + [
+                ["destination": "/etc", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "tmpcopyup", "notmpcopyup", "tmpcopyup"]],
+                ["destination": "/var/fresh", "type": "tmpfs", "source": "tmpfs", "options": ["size=1m"]],
+            ]
+        }
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        for mode in ["sandbox", "vm"] {
+            let result = try IsorunRunner.run(["run", "--mode", mode, bundle])
+            #expect(result.status == 0, "\(mode): \(result.err)")
+            #expect(result.out == "root:x:0:\n755 root\n644 root\n755 root\nnew\n", "\(mode): \(result.out)")
+        }
+    }
+
     @Test func bindMountsWithTheStockKernelAreAOneLineError() throws {
         guard let environment = try VMSupport.stockKernelEnvironment(for: "stock-kernel bind mount test") else { return }
         let bundle = try IsorunRunner.bundleCopy("hello", args: ["true"]) { config in

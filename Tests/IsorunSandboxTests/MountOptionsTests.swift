@@ -33,6 +33,11 @@ struct MountOptionsTests {
         #expect(SandboxFeatures.mountOptions.contains("rro") && SandboxFeatures.mountOptions.contains("nosymfollow"))
     }
 
+    @Test func tmpcopyupIsAnOptionNotData() {
+        #expect(MountOptions(["tmpcopyup", "size=1m"]).copyUp && MountOptions(["tmpcopyup", "size=1m"]).data == ["size=1m"])
+        #expect(!MountOptions(["tmpcopyup", "notmpcopyup"]).copyUp)
+    }
+
     @Test func rootfsPropagation() {
         #expect(MountOptions.rootfsPropagation(nil) == 0)
         #expect(MountOptions.rootfsPropagation("rshared") == UInt(MS_SHARED | MS_REC))

@@ -18,6 +18,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+// tmpcopyup's tree copy, the sandbox's own (CIsorunShim/copy_up.c, linked here too).
+#include "../copy_up.h"
 
 /// errno is a macro over a function call, which Swift does not import.
 static inline int isorun_guest_errno(void) { return errno; }

@@ -63,6 +63,8 @@ struct isorun_mount_op {
     /// clear on it and every mount below it (both 0: none).
     uint64_t recursive_attr_set;
     uint64_t recursive_attr_clr;
+    /// `tmpcopyup`: the directory the mount covers is copied into it.
+    int copy_up;
 };
 
 struct isorun_rlimit {

@@ -1,0 +1,1 @@
+../CIsorunShim/copy_up.h
