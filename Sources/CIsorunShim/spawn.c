@@ -339,13 +339,13 @@ static int has_mode_option(const char *data) {
     return 0;
 }
 
-/// The data to mount `op` with: its own, after `mode=` of its mount point `existing` when
+/// The data to mount `op` with: its own, after `mode=` of its mount point `point` when
 /// there is one. Falls back to the plain data if both do not fit `buffer`.
-static const char *tmpfs_data_keeping_mode(const struct isorun_mount_op *op, const struct stat *existing,
+static const char *tmpfs_data_keeping_mode(const struct isorun_mount_op *op, const struct stat *point,
                                            char *buffer, size_t cap) {
-    if (existing == NULL) return op->data;
+    if (point == NULL) return op->data;
     static const char digits[] = "01234567";
-    unsigned mode = existing->st_mode & 07777;
+    unsigned mode = point->st_mode & 07777;
     char prefix[16] = "mode=0000";
     for (int i = 8; i >= 5; i--, mode >>= 3) prefix[i] = digits[mode & 7];
     size_t pos = str_append(buffer, 0, cap, prefix);
@@ -387,9 +387,9 @@ static void do_mount_op(int error_fd, int root_fd, const struct isorun_mount_op 
     int fd = mount_target_fd(root_fd, op->target, op->target_is_file, cache, &beneath);
     // A tmpfs without a mode of its own takes its mount point's (the rootfs's directory,
     // or 0755 as made here), as under runc, not tmpfs's world-writable 1777.
-    struct stat existing;
-    int existed = fd >= 0 && op->kind == ISORUN_MOUNT_FILESYSTEM && op->fstype && strcmp(op->fstype, "tmpfs") == 0
-        && !has_mode_option(op->data) && fstat(fd, &existing) == 0 && S_ISDIR(existing.st_mode);
+    struct stat point;
+    int mode_from_point = fd >= 0 && op->kind == ISORUN_MOUNT_FILESYSTEM && op->fstype && strcmp(op->fstype, "tmpfs") == 0
+        && !has_mode_option(op->data) && fstat(fd, &point) == 0 && S_ISDIR(point.st_mode);
     if (fd < 0) child_fail(error_fd, errno, "create mount point", op->target);
     // A mount that did not land on a plain child of the cached directory may cover it.
     if (!beneath) parent_cache_forget(cache);
@@ -416,7 +416,7 @@ static void do_mount_op(int error_fd, int root_fd, const struct isorun_mount_op 
         int covered = op->copy_up ? openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
         if (op->copy_up && covered < 0) child_fail(error_fd, errno, "open for tmpcopyup", op->target);
         char data[4096];
-        const char *mount_data = tmpfs_data_keeping_mode(op, existed ? &existing : NULL, data, sizeof data);
+        const char *mount_data = tmpfs_data_keeping_mode(op, mode_from_point ? &point : NULL, data, sizeof data);
         if (mount(op->source, target, op->fstype, op->flags, mount_data) < 0)
             child_fail(error_fd, errno, op->fstype ? op->fstype : "mount", op->target);
         if (covered >= 0) {

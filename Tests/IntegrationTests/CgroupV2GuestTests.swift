@@ -82,15 +82,7 @@ extension VMModeTests {
         """#
 
     @Test func rootlessOnPureV2UsesTheCgroupDelegatedToTheUser() throws {
-        guard let release = IsorunRunner.staticRelease(for: "rootless on pure cgroup v2 test"),
-              let environment = try VMSupport.stockKernelEnvironment(for: "rootless on pure cgroup v2 test") else { return }
-        let bundle = try Self.guestSandboxBundle(isorun: release, script: Self.pureV2RootlessScript)
-        defer { try? FileManager.default.removeItem(atPath: bundle) }
-
-        let result = IsorunRunner.finish(try IsorunRunner.start(["run", "--mode", "vm", bundle], environment: environment))
-        #expect(result.status == 0, "\(result.err)")
-        let seen = Self.observations(result.out)
-        let report = "guest printed:\n\(result.out)\(result.err)"
+        guard let (seen, report) = try Self.runInPureV2Guest(Self.pureV2RootlessScript, test: "rootless on pure cgroup v2 test") else { return }
         #expect(seen["uid"] == "1000" && seen["uid in the container"] == "0", "\(report)")
         #expect(seen["cgroup"] == "0::/user-1000/c1", "\(report)")
         #expect(seen["memory.max"] == "33554432" && seen["memory.swap.max"] == "0" && seen["pids.max"] == "32", "\(report)")
@@ -99,6 +91,19 @@ extension VMModeTests {
         #expect(seen["hog status"] == "137", "OOM-killed at the delegated limit: \(report)")
         #expect(seen["cgroups left"] == "session/", "\(report)")
         #expect(seen["state left"] == "0", "\(report)")
+    }
+
+    /// Runs `script` in a pure-v2 guest (see guestSandboxBundle) and returns its "name:
+    /// value" lines and a report for failures; nil (the skip printed) without the static
+    /// release or the stock kernel.
+    static func runInPureV2Guest(_ script: String, test: String) throws -> (seen: [String: String], report: String)? {
+        guard let release = IsorunRunner.staticRelease(for: test),
+              let environment = try VMSupport.stockKernelEnvironment(for: test) else { return nil }
+        let bundle = try Self.guestSandboxBundle(isorun: release, script: script)
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let result = IsorunRunner.finish(try IsorunRunner.start(["run", "--mode", "vm", bundle], environment: environment))
+        #expect(result.status == 0, "\(result.err)")
+        return (observations(result.out), "guest printed:\n\(result.out)\(result.err)")
     }
 
     /// The guest's "name: value" lines.
@@ -112,15 +117,7 @@ extension VMModeTests {
     }
 
     @Test func aPureCgroupV2HostGetsTheSameLimitsAndLifecycle() throws {
-        guard let release = IsorunRunner.staticRelease(for: "pure cgroup v2 test"),
-              let environment = try VMSupport.stockKernelEnvironment(for: "pure cgroup v2 test") else { return }
-        let bundle = try Self.guestSandboxBundle(isorun: release, script: Self.pureV2Script)
-        defer { try? FileManager.default.removeItem(atPath: bundle) }
-
-        let result = IsorunRunner.finish(try IsorunRunner.start(["run", "--mode", "vm", bundle], environment: environment))
-        #expect(result.status == 0, "\(result.err)")
-        let seen = Self.observations(result.out)
-        let report = "guest printed:\n\(result.out)\(result.err)"
+        guard let (seen, report) = try Self.runInPureV2Guest(Self.pureV2Script, test: "pure cgroup v2 test") else { return }
         let controllers = Set((seen["controllers"] ?? "").split(separator: " ").map(String.init))
         #expect(controllers.isSuperset(of: ["cpu", "cpuset", "memory", "pids"]), "\(report)")
         #expect(seen["inner cgroup"] == "0::/", "the cgroup namespace: \(report)")
