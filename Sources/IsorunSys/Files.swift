@@ -28,6 +28,11 @@ public enum Files {
         access(path, W_OK) == 0
     }
 
+    /// Whether this process may execute `path`, by its real ids, as access(2) checks.
+    public static func isExecutable(_ path: String) -> Bool {
+        access(path, X_OK) == 0
+    }
+
     public static func isDirectory(_ path: String) -> Bool {
         var info = stat()
         return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR

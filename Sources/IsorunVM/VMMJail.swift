@@ -13,8 +13,9 @@ import IsorunSys
 /// kernel, initramfs and disk image, all read-only; a few character devices (`/dev/kvm`
 /// under KVM); the files QEMU talks to isorun through (FIFOs, console log, the QMP
 /// socket's directory); the shared bind mounts; and a `/proc` of processes only, which
-/// shows QEMU none but its own. No `/sys`, no `/etc` or `/run` otherwise. The root itself is read-only; its mount points are made in `root`, a
-/// directory of the run's state removed with it.
+/// shows QEMU none but its own. No `/sys`, no `/etc` or `/run` otherwise. The root itself
+/// is read-only; its mount points are made in `root`, a directory of the run's state
+/// removed with it.
 struct VMMJail: Equatable {
     /// The directory that becomes QEMU's `/`.
     let root: String
@@ -66,7 +67,7 @@ struct VMMJail: Equatable {
         if hypervisor.buildDirectory != nil { return true }
         let candidates = hypervisor.path.hasPrefix("/")
             ? [hypervisor.path] : searchPath.split(separator: ":").map { "\($0)/\(hypervisor.path)" }
-        guard let found = candidates.first(where: { access($0, X_OK) == 0 }),
+        guard let found = candidates.first(where: Files.isExecutable),
               let canonical = try? Files.resolve(found) else { return false }
         return canonical.hasPrefix("/usr/")
     }
