@@ -21,6 +21,8 @@ struct GuestHypervisor: Equatable {
     var hasSandbox = false
     /// isorun's own build: the directory it is installed in (binary and firmware links).
     var buildDirectory: String?
+    /// The bundle's own `vm.hypervisor.path`, whose needs isorun does not know.
+    var isConfigured = false
 }
 
 /// Finds the guest kernel, QEMU and isorun-init for a VM.
@@ -51,7 +53,7 @@ enum GuestArtifacts {
     /// 3); the system's is asked (one short run, on a path that is slower anyway); a
     /// configured one is the bundle's business and gets no flag it may not know.
     static func hypervisor(configured: String?, cacheDirectory: String) -> GuestHypervisor {
-        if let configured { return GuestHypervisor(path: configured) }
+        if let configured { return GuestHypervisor(path: configured, isConfigured: true) }
         let build = "\(cacheDirectory)/qemu/current"
         let own = "\(build)/bin/qemu-system-x86_64"
         if Files.exists(own) {

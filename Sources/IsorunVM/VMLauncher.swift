@@ -132,9 +132,9 @@ public struct VMLauncher: Launcher {
             throw IsorunError("\(configFile): linux.namespaces: a network namespace with interfaces needs isorun's own guest kernel in VM mode (make kernel); Debian's stock cloud kernel \(kernel.path) has virtio-net only as a module isorun-init does not load")
         }
         let sharesFiles = !mounts.hostBinds.isEmpty
-        let identity = VMMIdentity.forVM(owner: HostProcess.id, accelerator: accelerator,
-                                         boots: [kernel.path, root.initramfs] + (root.diskImage.map { [$0] } ?? []),
-                                         configuredHypervisor: request.bundle.config.vm?.hypervisor?.path != nil)
+        let boots = [kernel.path, root.initramfs] + (root.diskImage.map { [$0] } ?? [])
+        let identity = VMMIdentity.forVM(owner: HostProcess.id, accelerator: accelerator, boots: boots,
+                                         configuredHypervisor: hypervisor.isConfigured)
         // QEMU creates its QMP socket here, which its own uid (if any) must be able to do.
         let monitorDirectory = "\(state.directory)/vmm"
         do { try Files.makeDirectory(monitorDirectory, mode: 0o700) } catch { throw IsorunError("vm: state", error) }
@@ -176,11 +176,9 @@ public struct VMLauncher: Launcher {
                 + relays.map(\.fifo) + (typing.map { ["\($0.base).in", "\($0.base).out"] } ?? [])
             // Rootless, only root of a user namespace of its own may make those mounts.
             let ownUserNamespace = sharesFiles && HostProcess.isRootless
-            if !HostProcess.isRootless && request.bundle.config.vm?.hypervisor?.path == nil
-                && VMMJail.holds(hypervisor, searchPath: plan.searchPath ?? ProcessSettings.defaultSearchPath) {
+            if !HostProcess.isRootless && VMMJail.holds(hypervisor, searchPath: plan.searchPath ?? ProcessSettings.defaultSearchPath) {
                 // The binds it shares go into its root (see VMMJail).
-                let reads = [kernel.path, root.initramfs] + (root.diskImage.map { [$0] } ?? [])
-                    + (hypervisor.buildDirectory.map { [$0] } ?? [])
+                let reads = boots + (hypervisor.buildDirectory.map { [$0] } ?? [])
                 try VMMJail.plan(stateDirectory: state.directory, readOnly: reads, talk: talk, shares: mounts.hostBinds,
                                  accelerator: accelerator).apply(to: &plan)
             } else if sharesFiles {

@@ -62,8 +62,9 @@ struct VMMJail: Equatable {
     /// Whether the jail can hold `hypervisor`: isorun's own build, or a system QEMU that the
     /// search path finds under `/usr` (whose libraries and firmware are there too). A QEMU
     /// elsewhere may need files the jail does not know of, so it runs outside, as a bundle's
-    /// `vm.hypervisor.path` does.
+    /// `vm.hypervisor.path` does wherever it is.
     static func holds(_ hypervisor: GuestHypervisor, searchPath: String) -> Bool {
+        if hypervisor.isConfigured { return false }
         if hypervisor.buildDirectory != nil { return true }
         let candidates = hypervisor.path.hasPrefix("/")
             ? [hypervisor.path] : searchPath.split(separator: ":").map { "\($0)/\(hypervisor.path)" }

@@ -8,8 +8,7 @@ struct ControlChannelTests {
     /// `run` queues the process before the guest boots, but only what the FIFO holds without
     /// waiting: a write that waited for a guest that never boots would hang isorun.
     @Test func queuesForTheGuestOnlyWhatFitsUnread() throws {
-        var template = Array("/tmp/isorun-control-XXXXXX".utf8CString)
-        let directory = String(cString: try #require(mkdtemp(&template)))
+        let directory = try scratchDirectory("control")
         defer { try? Files.removeTree(directory) }
         let channel = try ControlChannel(base: "\(directory)/control")
         let guestEnd = try StreamCopy.openFifoReadWrite("\(directory)/control.in")

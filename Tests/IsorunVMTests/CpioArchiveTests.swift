@@ -36,8 +36,7 @@ struct CpioReader {
 
 struct CpioArchiveTests {
     @Test func archivesATreeWithFilesLinksAndFifos() throws {
-        var template = Array("/tmp/isorun-cpio-XXXXXX".utf8CString)
-        let root = String(cString: try #require(mkdtemp(&template)))
+        let root = try scratchDirectory("cpio")
         defer { try? Files.removeTree(root) }
         try Files.makeDirectories("\(root)/tree/bin")
         try Files.write("\(root)/tree/bin/hello", "#!/bin/sh\necho hi\n", create: true)

@@ -8,8 +8,7 @@ struct GuestHypervisorTests {
     /// `current`, as Guest/qemu/build.sh publishes it), and only then the system's QEMU.
     /// Only a build whose `features` say so gets `-sandbox`, and never the bundle's own.
     @Test func bundleThenOwnBuildThenSystem() throws {
-        var template = Array("/tmp/isorun-qemu-cache-XXXXXX".utf8CString)
-        let cache = String(cString: try #require(mkdtemp(&template)))
+        let cache = try scratchDirectory("qemu-cache")
         defer { try? Files.removeTree(cache) }
 
         // Whether the system's takes -sandbox is the system's to say (it is asked).
@@ -28,6 +27,6 @@ struct GuestHypervisorTests {
                                             buildDirectory: "\(cache)/qemu/current"))
 
         let configured = GuestArtifacts.hypervisor(configured: "/opt/qemu/bin/qemu", cacheDirectory: cache)
-        #expect(configured == GuestHypervisor(path: "/opt/qemu/bin/qemu"))
+        #expect(configured == GuestHypervisor(path: "/opt/qemu/bin/qemu", isConfigured: true))
     }
 }

@@ -7,8 +7,7 @@ struct VMMIdentityTests {
     /// QEMU gets a uid of its own only for files every user may read: a file behind a
     /// private directory keeps it root (the bench's private image cache was one).
     @Test func ownUIDOnlyForFilesEveryUserMayRead() throws {
-        var template = Array("/tmp/isorun-vmm-XXXXXX".utf8CString)
-        let directory = String(cString: try #require(mkdtemp(&template)))
+        let directory = try scratchDirectory("vmm")
         defer { try? Files.removeTree(directory) }
         let kernel = "\(directory)/vmlinux"
         try Files.write(kernel, bytes: [0], create: true, mode: 0o644)

@@ -31,14 +31,14 @@ struct VMMJailTests {
     }
 
     /// isorun's build and a QEMU the search path finds under /usr go in; one elsewhere
-    /// (its libraries unknown) or not found at all does not.
+    /// (its libraries unknown), one not found at all, and the bundle's own do not.
     @Test func holdsOwnBuildsAndQEMUsUnderUsr() throws {
         #expect(VMMJail.holds(GuestHypervisor(path: "/cache/qemu/current/bin/qemu-system-x86_64", buildDirectory: "/cache/qemu/current"),
                               searchPath: ""))
         #expect(VMMJail.holds(GuestHypervisor(path: "sh", isSystemFallback: true), searchPath: "/nowhere:/usr/bin"))
         #expect(!VMMJail.holds(GuestHypervisor(path: "no-such-qemu", isSystemFallback: true), searchPath: "/usr/bin"))
-        var template = Array("/tmp/isorun-jail-XXXXXX".utf8CString)
-        let directory = String(cString: try #require(mkdtemp(&template)))
+        #expect(!VMMJail.holds(GuestHypervisor(path: "/usr/bin/sh", isConfigured: true), searchPath: ""), "a bundle's own, even under /usr")
+        let directory = try scratchDirectory("jail")
         defer { try? Files.removeTree(directory) }
         try Files.write("\(directory)/qemu-system-x86_64", bytes: [], create: true, mode: 0o755)
         #expect(!VMMJail.holds(GuestHypervisor(path: "qemu-system-x86_64", isSystemFallback: true), searchPath: directory))
