@@ -10,6 +10,7 @@
 #include "isorun_shim.h"
 #include "affinity.h"
 #include "fd_passing.h"
+#include "rootfs_ahead.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -42,7 +43,7 @@ int isorun_loopback_up(void) {
 
 // The helper: makes the namespace, brings `lo` up, and sends the namespace's descriptor
 // (or -errno) to isorun; the descriptor in flight keeps the namespace alive after the
-// helper exits. Only system calls here: the helper is a copy of a process that may have
+// helper exits. Then, when isorun asks, it makes the container's rootfs (rootfs_ahead.c). Only system calls here: the helper is a copy of a process that may have
 // had other threads, whose locks it would find taken.
 __attribute__((noreturn)) static void helper_main(int sock) {
     int result = unshare(CLONE_NEWNET) < 0 ? -errno : isorun_loopback_up();
@@ -50,6 +51,7 @@ __attribute__((noreturn)) static void helper_main(int sock) {
     if (result == 0 && fd < 0) result = -errno;
     if (fd >= 0) isorun_send_fd(sock, fd, "netns");
     else (void)!send(sock, &result, sizeof result, MSG_NOSIGNAL);
+    if (fd >= 0) isorun_serve_rootfs_ahead(sock);
     _exit(0);
 }
 
@@ -100,13 +102,23 @@ int isorun_network_namespace_finish(struct isorun_network_namespace *ns) {
     char payload[16];
     int fd = isorun_receive_fd(ns->socket, payload, sizeof payload, &length);
     if (fd < 0 && length == sizeof reported) memcpy(&reported, payload, sizeof reported);
-    close(ns->socket);
-    ns->socket = -1;
+    // A rootfs asked for comes next, on the same socket (isorun_network_namespace_take_rootfs).
+    if (fd < 0 || !ns->rootfs_requested) {
+        close(ns->socket);
+        ns->socket = -1;
+        ns->rootfs_requested = 0;
+    }
     ns->result = fd >= 0 ? fd : reported < 0 ? reported : -EPROTO;
     return ns->result;
 }
 
 void isorun_network_namespace_release(struct isorun_network_namespace *ns) {
+    // A rootfs asked for and never taken: the helper sees EOF or finds nobody to send to.
+    if (ns->rootfs_requested && ns->socket >= 0) {
+        close(ns->socket);
+        ns->socket = -1;
+        ns->rootfs_requested = 0;
+    }
     if (ns->pid <= 0) return;
     while (waitpid(ns->pid, NULL, __WALL) < 0 && errno == EINTR) {}
     ns->pid = 0;

@@ -10,6 +10,8 @@ import Glibc
 public final class PreparedNetworkNamespace {
     private let preparation: UnsafeMutablePointer<isorun_network_namespace>
     private var outcome: Result<Int32, SystemError>?
+    /// The mount namespace of a rootfs the helper made, once taken.
+    private var rootfs: Int32?
 
     /// Takes over the helper the shim started for this command line before the Swift
     /// runtime (early_network_namespace.c), or starts one; nil when no process can be started.
@@ -38,10 +40,27 @@ public final class PreparedNetworkNamespace {
         return try outcome!.get()
     }
 
-    /// Waits for the helper, reaps it and closes the descriptor, which frees the namespace
-    /// unless a process has joined it.
+    /// Asks the helper to make the container's rootfs of `plan` as well (rootfs_ahead.c in
+    /// the shim); false when the plan does not allow it or the helper has reported already.
+    func requestRootfs(_ plan: UnsafePointer<isorun_spawn_plan>) -> Bool {
+        isorun_network_namespace_request_rootfs(preparation, plan) == 1
+    }
+
+    /// The mount namespace holding the rootfs the helper was asked for, once made (waits
+    /// for it); nil when it was not asked or did not make it.
+    public func rootfsNamespace() -> Int32? {
+        guard rootfs == nil, (try? descriptor()) != nil else { return rootfs }
+        let fd = isorun_network_namespace_take_rootfs(preparation)
+        rootfs = fd >= 0 ? fd : nil
+        return rootfs
+    }
+
+    /// Waits for the helper, reaps it and closes the descriptors, which frees the
+    /// namespaces unless a process has joined them.
     public func close() {
         if let fd = try? descriptor() { _ = Glibc.close(fd) }
+        if let fd = rootfs { _ = Glibc.close(fd) }
+        rootfs = nil
         isorun_network_namespace_release(preparation)
         outcome = .failure(SystemError("prepare network namespace", errno: EBADF))
     }

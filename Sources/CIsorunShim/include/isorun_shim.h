@@ -121,6 +121,11 @@ struct isorun_spawn_plan {
     /// host (isorun removes them afterwards), `/` keeps its propagation, and the
     /// process enters the rootfs with chroot, since pivot_root would move the host's root.
     int rootfs_in_host_namespace;
+    /// The network namespace's helper made the rootfs ahead, in a mount namespace of its
+    /// own (isorun_network_namespace_request_rootfs): the child joins that one instead of
+    /// making one, and takes only the steps that need its own namespaces.
+    int mounts_made_ahead;
+    int made_ahead_mount_ns_fd;
     /// Enter the rootfs by moving it onto / and chroot (runc's --no-pivot), after
     /// detaching every other mount, for a root pivot_root refuses (an initramfs).
     int no_pivot_root;
@@ -287,6 +292,8 @@ struct isorun_network_namespace {
     int socket;
     /// The namespace's descriptor once reported, or -errno.
     int result;
+    /// The helper was asked to make the rootfs too: its report follows the namespace's.
+    int rootfs_requested;
 };
 
 /// Brings up `lo` in the caller's network namespace; 0 or -errno.
@@ -298,6 +305,20 @@ int isorun_network_namespace_start(struct isorun_network_namespace *ns);
 int isorun_network_namespace_finish(struct isorun_network_namespace *ns);
 /// Reaps the helper (it exits once it has reported). Call after finish.
 void isorun_network_namespace_release(struct isorun_network_namespace *ns);
+/// Asks the helper to make the container's rootfs as well (rootfs_ahead.c), when `plan`
+/// allows it (isorun_rootfs_can_be_made_ahead) and the helper has not reported yet: 1
+/// when asked, 0 when not, -errno when the request could not be sent.
+int isorun_network_namespace_request_rootfs(struct isorun_network_namespace *ns, const struct isorun_spawn_plan *plan);
+/// After finish: the mount namespace the helper made the rootfs in (O_CLOEXEC), or -1
+/// when it did not (not asked, or it failed: the container's process then makes all of
+/// it, and meets the same failure where there was one).
+int isorun_network_namespace_take_rootfs(struct isorun_network_namespace *ns);
+/// Whether the part of `plan`'s rootfs that needs none of the container's own namespaces
+/// can be made by another process in a mount namespace of its own (spawn.c).
+int isorun_rootfs_can_be_made_ahead(const struct isorun_spawn_plan *plan);
+/// That part, made in the caller's mount namespace, pivot_root included; a failure is
+/// reported on `report_fd` as the child reports one, and the caller exits 125 (spawn.c).
+void isorun_make_rootfs_ahead(int report_fd, const struct isorun_spawn_plan *plan);
 /// Whether this command line will ask for a network namespace's head start: a guess from
 /// argv (early_network_namespace.c), exported for its unit test.
 int isorun_network_namespace_expected(int argc, char *const argv[]);
