@@ -130,6 +130,7 @@ public struct SandboxLauncher: Launcher {
             plan.joins.append((descriptor, NamespaceFlags.network))
             plan.bringUpLoopback = false  // done where it was made
             plan.mountNamespaceMadeAhead = network.rootfsNamespace()
+            if plan.mountNamespaceMadeAhead != nil { Log.debug("\(configFile): the rootfs was made ahead, by the network namespace's helper") }
         }
         // linux.netDevices go into the namespace before the process runs: at once where the
         // namespace exists already (made ahead, or joined), else once clone has made it.
