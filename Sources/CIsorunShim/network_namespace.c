@@ -102,7 +102,8 @@ int isorun_network_namespace_finish(struct isorun_network_namespace *ns) {
     char payload[16];
     int fd = isorun_receive_fd(ns->socket, payload, sizeof payload, &length);
     if (fd < 0 && length == sizeof reported) memcpy(&reported, payload, sizeof reported);
-    // A rootfs asked for comes next, on the same socket (isorun_network_namespace_take_rootfs).
+    // A rootfs asked for comes next, on the same socket, which the container's process
+    // reads (isorun_network_namespace_rootfs_socket).
     if (fd < 0 || !ns->rootfs_requested) {
         close(ns->socket);
         ns->socket = -1;

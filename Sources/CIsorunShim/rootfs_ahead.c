@@ -214,13 +214,6 @@ int isorun_network_namespace_request_rootfs(struct isorun_network_namespace *ns,
     return 1;
 }
 
-int isorun_network_namespace_take_rootfs(struct isorun_network_namespace *ns) {
-    if (!ns->rootfs_requested || ns->socket < 0) return -1;
-    char payload[sizeof(struct isorun_child_error)];
-    ssize_t length;
-    int fd = isorun_receive_fd(ns->socket, payload, sizeof payload, &length);
-    close(ns->socket);
-    ns->socket = -1;
-    ns->rootfs_requested = 0;
-    return fd;
+int isorun_network_namespace_rootfs_socket(const struct isorun_network_namespace *ns) {
+    return ns->rootfs_requested && ns->result >= 0 ? ns->socket : -1;
 }

@@ -668,8 +668,8 @@ int isorun_rootfs_can_be_made_ahead(const struct isorun_spawn_plan *plan) {
     return 1;
 }
 
-/// What setup_rootfs does: all of it, or the part made ahead.
-enum rootfs_part { ROOTFS_WHOLE, ROOTFS_AHEAD };
+/// What a step of the rootfs covers: all of it, the part made ahead, or the rest.
+enum rootfs_part { ROOTFS_WHOLE, ROOTFS_AHEAD, ROOTFS_REST };
 
 static void mask_and_protect(int error_fd, const struct isorun_spawn_plan *plan, enum rootfs_part part);
 
@@ -729,7 +729,8 @@ entered:
 
 /// The rest of the rootfs, in a mount namespace the helper made ahead, where this process
 /// has just arrived (setns put it at the rootfs's root): the steps that need the
-/// container's own namespaces, then sysctls, masked and read-only paths, a read-only root.
+/// container's own namespaces, then sysctls, their masked and read-only paths, a
+/// read-only root.
 static void finish_rootfs(int error_fd, const struct isorun_spawn_plan *plan) {
     int root_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (root_fd < 0) child_fail(error_fd, errno, "open rootfs", "/");
@@ -742,7 +743,7 @@ static void finish_rootfs(int error_fd, const struct isorun_spawn_plan *plan) {
     for (int i = 0; i < plan->sysctl_count; i++)
         if (write_file(plan->sysctl_paths[i], plan->sysctl_values[i]) < 0)
             child_fail(error_fd, errno, "write sysctl", plan->sysctl_paths[i]);
-    mask_and_protect(error_fd, plan, ROOTFS_WHOLE);
+    mask_and_protect(error_fd, plan, ROOTFS_REST);
 }
 
 void isorun_make_rootfs_ahead(int report_fd, const struct isorun_spawn_plan *plan) {
@@ -750,16 +751,17 @@ void isorun_make_rootfs_ahead(int report_fd, const struct isorun_spawn_plan *pla
     setup_rootfs(report_fd, plan, &none, ROOTFS_AHEAD);
 }
 
-/// maskedPaths, readonlyPaths and a read-only root, once every mount is made. Ahead, only
-/// the paths clear of the steps left to the container's process; whole, the others too
-/// (a rootfs made ahead has had the first ones already) and the read-only root.
+/// Whether a masked or read-only path belongs to `part`.
+static int path_in_part(const struct isorun_spawn_plan *plan, const char *path, enum rootfs_part part) {
+    return part == ROOTFS_WHOLE || path_needs_container_process(plan, path) == (part == ROOTFS_REST);
+}
+
+/// maskedPaths, readonlyPaths and a read-only root, once every mount of `part` is made.
+/// Ahead, only the paths clear of the steps left to the container's process.
 static void mask_and_protect(int error_fd, const struct isorun_spawn_plan *plan, enum rootfs_part part) {
     for (int i = 0; i < plan->masked_count; i++) {
         const char *path = plan->masked_paths[i];
-        if (plan->mounts_made_ahead || part == ROOTFS_AHEAD) {
-            int later = path_needs_container_process(plan, path);
-            if (later != (part == ROOTFS_WHOLE)) continue;
-        }
+        if (!path_in_part(plan, path, part)) continue;
         struct stat st;
         if (stat(path, &st) < 0) {
             if (errno == ENOENT) continue;
@@ -772,10 +774,7 @@ static void mask_and_protect(int error_fd, const struct isorun_spawn_plan *plan,
     }
     for (int i = 0; i < plan->readonly_count; i++) {
         const char *path = plan->readonly_paths[i];
-        if (plan->mounts_made_ahead || part == ROOTFS_AHEAD) {
-            int later = path_needs_container_process(plan, path);
-            if (later != (part == ROOTFS_WHOLE)) continue;
-        }
+        if (!path_in_part(plan, path, part)) continue;
         if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0) {
             if (errno == ENOENT) continue;
             child_fail(error_fd, errno, "bind read-only path", path);
@@ -783,7 +782,7 @@ static void mask_and_protect(int error_fd, const struct isorun_spawn_plan *plan,
         if (mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC | locked_flags(path), NULL) < 0)
             child_fail(error_fd, errno, "remount read-only", path);
     }
-    if (part == ROOTFS_WHOLE && plan->readonly_root &&
+    if (part != ROOTFS_AHEAD && plan->readonly_root &&
         mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | locked_flags("/"), NULL) < 0)
         child_fail(error_fd, errno, "remount / read-only", NULL);
 }
@@ -958,6 +957,24 @@ static void set_scheduler(int error_fd, const struct isorun_spawn_plan *plan) {
 }
 
 /// Everything the child does, in order. Never returns.
+/// The mount namespace the network namespace's helper made the rootfs in, received from
+/// it (it may still be at work: this process was started meanwhile) and joined: 1. Where
+/// the helper failed, a mount namespace of its own instead, as clone would have made it,
+/// and 0: the whole rootfs is this process's to make, failure included.
+static int join_rootfs_made_ahead(int error_fd, int socket) {
+    char payload[sizeof(struct isorun_child_error)];
+    ssize_t length;
+    int fd = isorun_receive_fd(socket, payload, sizeof payload, &length);
+    close(socket);
+    if (fd >= 0) {
+        if (setns(fd, CLONE_NEWNS) < 0) child_fail(error_fd, errno, "setns", "the mount namespace made ahead");
+        close(fd);
+        return 1;
+    }
+    if (unshare(CLONE_NEWNS) < 0) child_fail(error_fd, errno, "unshare mount namespace", NULL);
+    return 0;
+}
+
 __attribute__((noreturn)) static void child_main(const struct isorun_spawn_plan *plan, int sync_fd, int error_fd,
                                                  int wait_for_release, const cpu_set_t *widen_affinity_to,
                                                  int listener_socket) {
@@ -1031,8 +1048,7 @@ __attribute__((noreturn)) static void child_main(const struct isorun_spawn_plan 
     for (int i = 0; i < plan->join_count; i++)
         if (setns(plan->joins[i].fd, plan->joins[i].nstype) < 0)
             child_fail(error_fd, errno, "setns", NULL);
-    if (plan->mounts_made_ahead && setns(plan->made_ahead_mount_ns_fd, CLONE_NEWNS) < 0)
-        child_fail(error_fd, errno, "setns", "the mount namespace made ahead");
+    int rootfs_made_ahead = plan->rootfs_ahead && join_rootfs_made_ahead(error_fd, plan->rootfs_ahead_socket);
     if (plan->unshare_cgroup_ns && unshare(CLONE_NEWCGROUP) < 0)
         child_fail(error_fd, errno, "unshare cgroup namespace", NULL);
     // Before the switch to the user namespace's root: that credential change makes the
@@ -1049,7 +1065,7 @@ __attribute__((noreturn)) static void child_main(const struct isorun_spawn_plan 
     if (plan->session_keyring && syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, plan->session_keyring) < 0 &&
         errno != ENOSYS && errno != EPERM)
         child_fail(error_fd, errno, "join a session keyring of its own", plan->session_keyring);
-    if (plan->rootfs != NULL && plan->mounts_made_ahead) {
+    if (plan->rootfs != NULL && rootfs_made_ahead) {
         finish_rootfs(error_fd, plan);
     } else if (plan->rootfs != NULL) {
         setup_rootfs(error_fd, plan, &hooks, ROOTFS_WHOLE);
@@ -1168,10 +1184,11 @@ __asm__(".text\n"
 #define ISORUN_HAS_CLONE3_ON_STACK 1
 #endif
 
-/// The namespaces clone makes: not the mount namespace when one was made ahead.
+/// The namespaces clone makes: not the mount namespace when the helper is making one
+/// (join_rootfs_made_ahead joins it, or makes one where the helper did not).
 static unsigned long clone_flags_of(const struct isorun_spawn_plan *plan) {
     unsigned long flags = (unsigned long)plan->clone_flags;
-    return plan->mounts_made_ahead ? flags & ~(unsigned long)CLONE_NEWNS : flags;
+    return plan->rootfs_ahead ? flags & ~(unsigned long)CLONE_NEWNS : flags;
 }
 
 struct at_once_start {

@@ -129,8 +129,8 @@ public struct SandboxLauncher: Launcher {
             plan.cloneFlags &= ~NamespaceFlags.network
             plan.joins.append((descriptor, NamespaceFlags.network))
             plan.bringUpLoopback = false  // done where it was made
-            plan.mountNamespaceMadeAhead = network.rootfsNamespace()
-            if plan.mountNamespaceMadeAhead != nil { Log.debug("\(configFile): the rootfs was made ahead, by the network namespace's helper") }
+            plan.rootfsAheadSocket = network.rootfsSocket()
+            if plan.rootfsAheadSocket != nil { Log.debug("\(configFile): the rootfs is made ahead, by the network namespace's helper") }
         }
         // linux.netDevices go into the namespace before the process runs: at once where the
         // namespace exists already (made ahead, or joined), else once clone has made it.

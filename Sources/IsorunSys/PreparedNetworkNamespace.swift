@@ -10,8 +10,6 @@ import Glibc
 public final class PreparedNetworkNamespace {
     private let preparation: UnsafeMutablePointer<isorun_network_namespace>
     private var outcome: Result<Int32, SystemError>?
-    /// The mount namespace of a rootfs the helper made, once taken.
-    private var rootfs: Int32?
 
     /// Takes over the helper the shim started for this command line before the Swift
     /// runtime (early_network_namespace.c), or starts one; nil when no process can be started.
@@ -46,21 +44,19 @@ public final class PreparedNetworkNamespace {
         isorun_network_namespace_request_rootfs(preparation, plan) == 1
     }
 
-    /// The mount namespace holding the rootfs the helper was asked for, once made (waits
-    /// for it); nil when it was not asked or did not make it.
-    public func rootfsNamespace() -> Int32? {
-        guard rootfs == nil, (try? descriptor()) != nil else { return rootfs }
-        let fd = isorun_network_namespace_take_rootfs(preparation)
-        rootfs = fd >= 0 ? fd : nil
-        return rootfs
+    /// Where the helper sends the mount namespace of the rootfs it was asked for, once it
+    /// has sent the network namespace (waits for that): for the container's process, which
+    /// can start before the helper is done. Nil when it was not asked.
+    public func rootfsSocket() -> Int32? {
+        guard (try? descriptor()) != nil else { return nil }
+        let socket = isorun_network_namespace_rootfs_socket(preparation)
+        return socket >= 0 ? socket : nil
     }
 
-    /// Waits for the helper, reaps it and closes the descriptors, which frees the
-    /// namespaces unless a process has joined them.
+    /// Waits for the helper, reaps it and closes the descriptor, which frees the namespace
+    /// unless a process has joined it (and the helper's socket).
     public func close() {
         if let fd = try? descriptor() { _ = Glibc.close(fd) }
-        if let fd = rootfs { _ = Glibc.close(fd) }
-        rootfs = nil
         isorun_network_namespace_release(preparation)
         outcome = .failure(SystemError("prepare network namespace", errno: EBADF))
     }

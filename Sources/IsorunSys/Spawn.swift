@@ -164,10 +164,10 @@ public struct SpawnPlan {
     public var rootfsParentMount: String?
     /// No mount namespace: mounts under the rootfs on the host, chroot instead of pivot_root.
     public var rootfsInHostNamespace = false
-    /// A mount namespace in which the network namespace's helper has made this plan's
-    /// rootfs (`Spawner.requestRootfsAhead`): the child joins it, instead of making one,
-    /// and takes only the steps that need its own namespaces.
-    public var mountNamespaceMadeAhead: Int32?
+    /// The socket on which the network namespace's helper, making this plan's rootfs
+    /// (`Spawner.requestRootfsAhead`), sends its mount namespace: the child joins that one
+    /// instead of making one, and takes only the steps that need its own namespaces.
+    public var rootfsAheadSocket: Int32?
     /// `--no-pivot`: move the rootfs onto / and chroot instead of pivot_root (see the shim).
     public var noPivotRoot = false
     /// A new session keyring of this name for the child (see the shim); nil keeps the caller's.
@@ -519,7 +519,7 @@ public enum Spawner {
     }
 
     /// Asks the network namespace's helper to make `plan`'s rootfs while the caller goes on
-    /// (see `SpawnPlan.mountNamespaceMadeAhead`); whether the plan allowed it.
+    /// (see `SpawnPlan.rootfsAheadSocket`); whether the plan allowed it.
     public static func requestRootfsAhead(_ plan: SpawnPlan, from helper: PreparedNetworkNamespace) -> Bool {
         // An idmapped bind's tree is prepared later, by the parent, for the child to attach.
         guard !plan.mounts.contains(where: { $0.idmap != nil }) else { return false }
@@ -552,9 +552,9 @@ public enum Spawner {
         c.pointee.rootfs_propagation = plan.rootfsPropagation
         c.pointee.rootfs_parent_mount = arena.string(plan.rootfsParentMount)
         c.pointee.rootfs_in_host_namespace = plan.rootfsInHostNamespace ? 1 : 0
-        if let made = plan.mountNamespaceMadeAhead {
-            c.pointee.mounts_made_ahead = 1
-            c.pointee.made_ahead_mount_ns_fd = made
+        if let socket = plan.rootfsAheadSocket {
+            c.pointee.rootfs_ahead = 1
+            c.pointee.rootfs_ahead_socket = socket
         }
         c.pointee.no_pivot_root = plan.noPivotRoot ? 1 : 0
         c.pointee.mounts = UnsafePointer(arena.array(plan.mounts.map { step in

@@ -121,11 +121,13 @@ struct isorun_spawn_plan {
     /// host (isorun removes them afterwards), `/` keeps its propagation, and the
     /// process enters the rootfs with chroot, since pivot_root would move the host's root.
     int rootfs_in_host_namespace;
-    /// The network namespace's helper made the rootfs ahead, in a mount namespace of its
-    /// own (isorun_network_namespace_request_rootfs): the child joins that one instead of
-    /// making one, and takes only the steps that need its own namespaces.
-    int mounts_made_ahead;
-    int made_ahead_mount_ns_fd;
+    /// The network namespace's helper is making the rootfs, in a mount namespace of its
+    /// own (isorun_network_namespace_request_rootfs): clone makes no mount namespace, and
+    /// the child receives the helper's from `rootfs_ahead_socket`, joins it and takes only
+    /// the steps that need its own namespaces; or, when the helper failed, makes a mount
+    /// namespace and the whole rootfs itself.
+    int rootfs_ahead;
+    int rootfs_ahead_socket;
     /// Enter the rootfs by moving it onto / and chroot (runc's --no-pivot), after
     /// detaching every other mount, for a root pivot_root refuses (an initramfs).
     int no_pivot_root;
@@ -309,10 +311,9 @@ void isorun_network_namespace_release(struct isorun_network_namespace *ns);
 /// allows it (isorun_rootfs_can_be_made_ahead) and the helper has not reported yet: 1
 /// when asked, 0 when not, -errno when the request could not be sent.
 int isorun_network_namespace_request_rootfs(struct isorun_network_namespace *ns, const struct isorun_spawn_plan *plan);
-/// After finish: the mount namespace the helper made the rootfs in (O_CLOEXEC), or -1
-/// when it did not (not asked, or it failed: the container's process then makes all of
-/// it, and meets the same failure where there was one).
-int isorun_network_namespace_take_rootfs(struct isorun_network_namespace *ns);
+/// After finish: the socket the helper sends the rootfs's mount namespace on, for the
+/// container's process (isorun_spawn_plan.rootfs_ahead_socket); -1 when it was not asked.
+int isorun_network_namespace_rootfs_socket(const struct isorun_network_namespace *ns);
 /// Whether the part of `plan`'s rootfs that needs none of the container's own namespaces
 /// can be made by another process in a mount namespace of its own (spawn.c).
 int isorun_rootfs_can_be_made_ahead(const struct isorun_spawn_plan *plan);
