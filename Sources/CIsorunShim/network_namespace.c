@@ -43,7 +43,8 @@ int isorun_loopback_up(void) {
 
 // The helper: makes the namespace, brings `lo` up, and sends the namespace's descriptor
 // (or -errno) to isorun; the descriptor in flight keeps the namespace alive after the
-// helper exits. Then, when isorun asks, it makes the container's rootfs (rootfs_ahead.c). Only system calls here: the helper is a copy of a process that may have
+// helper exits. Then, when isorun asks, it makes the container's rootfs (rootfs_ahead.c).
+// Only system calls here: the helper is a copy of a process that may have
 // had other threads, whose locks it would find taken.
 __attribute__((noreturn)) static void helper_main(int sock) {
     int result = unshare(CLONE_NEWNET) < 0 ? -errno : isorun_loopback_up();

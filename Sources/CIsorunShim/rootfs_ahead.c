@@ -1,13 +1,14 @@
 // The container's rootfs made ahead by the network namespace's helper (network_namespace.c).
 //
-// The helper has made the network namespace long before isorun has read the bundle, and
+// The helper has made the network namespace by the time isorun has read the bundle, and
 // then idles on the other CPU. Asked (isorun_network_namespace_request_rootfs), it makes
 // a mount namespace and in it the rootfs: every mount that needs none of the container's
-// own namespaces, pivot_root, masked and read-only paths outside /proc. Meanwhile isorun
-// records the run and makes the cgroups, which it did before clone while nothing else
-// ran. The container's process then joins that mount namespace and takes only the rest
-// (proc, mqueue, the cgroup view, /proc's masked paths, a read-only root): see
-// finish_rootfs in spawn.c.
+// own namespaces, pivot_root, masked and read-only paths outside them. Meanwhile isorun
+// loads the seccomp filter, records the run, makes the cgroups and clones the container's
+// process, which used to make all of the rootfs after that. The process receives the mount
+// namespace from the helper itself, joins it and takes only the rest (proc, mqueue, the
+// cgroup view, /proc's masked and read-only paths, a read-only root): see
+// join_rootfs_made_ahead and finish_rootfs in spawn.c.
 //
 // The plan crosses as one message, its strings packed after fixed-size records. The helper
 // is a copy of isorun from before the Swift runtime (or, started late, of a process that

@@ -610,7 +610,7 @@ static void bind_in_own_namespace(int error_fd, const struct isorun_spawn_plan *
     }
 }
 
-// MARK: - the rootfs made ahead, by the network namespace's helper (mounts_ahead.c)
+// MARK: - the rootfs made ahead, by the network namespace's helper (rootfs_ahead.c)
 
 /// Whether `path` is `base` or lies beneath it (both absolute).
 static int is_within(const char *path, const char *base) {
@@ -956,7 +956,6 @@ static void set_scheduler(int error_fd, const struct isorun_spawn_plan *plan) {
         child_fail(error_fd, errno, "process.scheduler: sched_setattr", NULL);
 }
 
-/// Everything the child does, in order. Never returns.
 /// The mount namespace the network namespace's helper made the rootfs in, received from
 /// it (it may still be at work: this process was started meanwhile) and joined: 1. Where
 /// the helper failed, a mount namespace of its own instead, as clone would have made it,
@@ -975,6 +974,7 @@ static int join_rootfs_made_ahead(int error_fd, int socket) {
     return 0;
 }
 
+/// Everything the child does, in order. Never returns.
 __attribute__((noreturn)) static void child_main(const struct isorun_spawn_plan *plan, int sync_fd, int error_fd,
                                                  int wait_for_release, const cpu_set_t *widen_affinity_to,
                                                  int listener_socket) {

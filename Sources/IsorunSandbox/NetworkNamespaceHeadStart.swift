@@ -63,9 +63,9 @@ public enum NetworkNamespaceHeadStart {
 
     /// Hands the helper `plan`'s rootfs to make while the launch goes on (it idles once the
     /// namespace is made): the mounts that need none of the container's other namespaces,
-    /// in a mount namespace of its own, which it then sends along with the network one.
-    /// The launch records the run and makes the cgroups meanwhile, which it did before
-    /// clone with nothing else running. Where the plan does not allow it (see
+    /// in a mount namespace of its own. Meanwhile the launch loads the seccomp filter,
+    /// records the run, makes the cgroups and clones the container's process, which then
+    /// receives that namespace from the helper. Where the plan does not allow it (see
     /// isorun_rootfs_can_be_made_ahead in the shim) the container's process makes it all.
     static func requestRootfs(for plan: SpawnPlan, namespaces: NamespacePlan) {
         guard let pending, standsIn(for: namespaces) else { return }
