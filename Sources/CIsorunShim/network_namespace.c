@@ -10,7 +10,6 @@
 #include "isorun_shim.h"
 #include "affinity.h"
 #include "fd_passing.h"
-#include "rootfs_ahead.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -43,8 +42,7 @@ int isorun_loopback_up(void) {
 
 // The helper: makes the namespace, brings `lo` up, and sends the namespace's descriptor
 // (or -errno) to isorun; the descriptor in flight keeps the namespace alive after the
-// helper exits. Then, when isorun asks, it makes the container's rootfs (rootfs_ahead.c).
-// Only system calls here: the helper is a copy of a process that may have
+// helper exits. Only system calls here: the helper is a copy of a process that may have
 // had other threads, whose locks it would find taken.
 __attribute__((noreturn)) static void helper_main(int sock) {
     int result = unshare(CLONE_NEWNET) < 0 ? -errno : isorun_loopback_up();
@@ -52,7 +50,6 @@ __attribute__((noreturn)) static void helper_main(int sock) {
     if (result == 0 && fd < 0) result = -errno;
     if (fd >= 0) isorun_send_fd(sock, fd, "netns");
     else (void)!send(sock, &result, sizeof result, MSG_NOSIGNAL);
-    if (fd >= 0) isorun_serve_rootfs_ahead(sock);
     _exit(0);
 }
 
@@ -103,24 +100,13 @@ int isorun_network_namespace_finish(struct isorun_network_namespace *ns) {
     char payload[16];
     int fd = isorun_receive_fd(ns->socket, payload, sizeof payload, &length);
     if (fd < 0 && length == sizeof reported) memcpy(&reported, payload, sizeof reported);
-    // A rootfs asked for comes next, on the same socket, which the container's process
-    // reads (isorun_network_namespace_rootfs_socket).
-    if (fd < 0 || !ns->rootfs_requested) {
-        close(ns->socket);
-        ns->socket = -1;
-        ns->rootfs_requested = 0;
-    }
+    close(ns->socket);
+    ns->socket = -1;
     ns->result = fd >= 0 ? fd : reported < 0 ? reported : -EPROTO;
     return ns->result;
 }
 
 void isorun_network_namespace_release(struct isorun_network_namespace *ns) {
-    // A rootfs asked for and never taken: the helper sees EOF or finds nobody to send to.
-    if (ns->rootfs_requested && ns->socket >= 0) {
-        close(ns->socket);
-        ns->socket = -1;
-        ns->rootfs_requested = 0;
-    }
     if (ns->pid <= 0) return;
     while (waitpid(ns->pid, NULL, __WALL) < 0 && errno == EINTR) {}
     ns->pid = 0;

@@ -170,8 +170,6 @@ static int mkdir_in_root(int root_fd, const char *path) {
 struct parent_cache {
     int fd;  // -1 when empty
     char path[PATH_MAX];
-    /// Name mount targets as "." after moving into them (see mount_target_name).
-    int by_cwd;
 };
 
 static void parent_cache_forget(struct parent_cache *cache) {
@@ -271,17 +269,6 @@ static int mount_target_fd(int root_fd, const char *path, int as_file, struct pa
 static void fd_path(int fd, char *buf, size_t cap) {
     size_t pos = str_append(buf, 0, cap, "/proc/self/fd/");
     int_append(buf, pos, cap, fd);
-}
-
-/// How mount(2) is told a target held as `fd`: through /proc/self/fd, or, in a root that
-/// has no /proc yet (a mount namespace made ahead, see finish_rootfs), as "." after
-/// moving into it. A file cannot be moved into and still goes through /proc.
-static void mount_target_name(int fd, char *buf, size_t cap, const struct parent_cache *cache) {
-    if (cache != NULL && cache->by_cwd && fchdir(fd) == 0) {
-        str_append(buf, 0, cap, ".");
-        return;
-    }
-    fd_path(fd, buf, cap);
 }
 
 /// The flags a read-only remount must keep, or the kernel refuses it in a user namespace.
@@ -406,7 +393,7 @@ static void do_mount_op(int error_fd, int root_fd, const struct isorun_mount_op 
     if (fd < 0) child_fail(error_fd, errno, "create mount point", op->target);
     // A mount that did not land on a plain child of the cached directory may cover it.
     if (!beneath) parent_cache_forget(cache);
-    mount_target_name(fd, target, sizeof target, cache);
+    fd_path(fd, target, sizeof target);
     if (op->kind == ISORUN_MOUNT_BIND) {
         if (op->source_fd >= 0) {
             if (syscall(SYS_move_mount, op->source_fd, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
@@ -419,7 +406,7 @@ static void do_mount_op(int error_fd, int root_fd, const struct isorun_mount_op 
             close(fd);
             fd = open_in_root(root_fd, op->target, O_PATH);
             if (fd < 0) child_fail(error_fd, errno, "reopen bind mount", op->target);
-            mount_target_name(fd, target, sizeof target, cache);
+            fd_path(fd, target, sizeof target);
             unsigned long flags = MS_BIND | MS_REMOUNT | op->remount_flags | locked_flags(target);
             if (mount(NULL, target, NULL, flags, NULL) < 0)
                 child_fail(error_fd, errno, "remount bind mount", op->target);
@@ -446,7 +433,7 @@ static void do_mount_op(int error_fd, int root_fd, const struct isorun_mount_op 
         close(fd);
         fd = open_in_root(root_fd, op->target, O_PATH);
         if (fd < 0) child_fail(error_fd, errno, "reopen mount", op->target);
-        mount_target_name(fd, target, sizeof target, cache);
+        fd_path(fd, target, sizeof target);
         if (mount(NULL, target, NULL, op->propagation, NULL) < 0)
             child_fail(error_fd, errno, "set propagation of", op->target);
     }
@@ -610,72 +597,7 @@ static void bind_in_own_namespace(int error_fd, const struct isorun_spawn_plan *
     }
 }
 
-// MARK: - the rootfs made ahead, by the network namespace's helper (rootfs_ahead.c)
-
-/// Whether `path` is `base` or lies beneath it (both absolute).
-static int is_within(const char *path, const char *base) {
-    while (base[0] == '/' && base[1] == '/') base++;
-    size_t length = strlen(base);
-    while (length > 1 && base[length - 1] == '/') length--;
-    if (length == 1 && base[0] == '/') return 1;
-    return strncmp(path, base, length) == 0 && (path[length] == '\0' || path[length] == '/');
-}
-
-static int nested(const char *a, const char *b) { return is_within(a, b) || is_within(b, a); }
-
-/// A step only the container's own process can take: a file system that shows the
-/// namespace of whoever mounts it (proc its PID namespace, mqueue its IPC namespace, cgroup
-/// its cgroup namespace and cgroup), and the rest of the cgroup view, which needs the
-/// container's cgroups made first.
-static int needs_container_process(const struct isorun_mount_op *op) {
-    static const char *const types[] = { "proc", "mqueue", "cgroup", "cgroup2" };
-    for (size_t i = 0; op->fstype && i < sizeof types / sizeof *types; i++)
-        if (strcmp(op->fstype, types[i]) == 0) return 1;
-    return op->target && is_within(op->target, "/sys/fs/cgroup");
-}
-
-/// A masked or read-only path in or around such a step waits for it.
-static int path_needs_container_process(const struct isorun_spawn_plan *plan, const char *path) {
-    for (int i = 0; i < plan->mount_count; i++)
-        if (needs_container_process(&plan->mounts[i]) && nested(path, plan->mounts[i].target)) return 1;
-    return 0;
-}
-
-int isorun_rootfs_can_be_made_ahead(const struct isorun_spawn_plan *plan) {
-    // A plain pivot_root into a new mount namespace, nothing run between the mounts and
-    // pivot_root, and no step that reads the host's /proc from inside the container's
-    // other namespaces (a time namespace's offsets).
-    if (plan->rootfs == NULL || plan->rootfs_in_host_namespace || plan->no_pivot_root) return 0;
-    if (!(plan->clone_flags & CLONE_NEWNS) || (plan->clone_flags & CLONE_NEWUSER) || plan->unshare_time_ns) return 0;
-    if (plan->hook_barrier || plan->create_container_hook_count > 0) return 0;
-    if (plan->rootfs_propagation & (MS_SHARED | MS_UNBINDABLE)) return 0;
-    for (int i = 0; i < plan->join_count; i++)
-        if (plan->joins[i].nstype == CLONE_NEWNS || plan->joins[i].nstype == CLONE_NEWUSER) return 0;
-    for (int i = 0; i < plan->mount_count; i++) {
-        const struct isorun_mount_op *op = &plan->mounts[i];
-        // Descriptors are the parent's; a copy-up reads the rootfs as the container's
-        // process would.
-        if (op->source_fd >= 0 || op->copy_up || op->target == NULL) return 0;
-        if (!needs_container_process(op)) continue;
-        // Its sources would be the host's, which the container's process no longer sees.
-        if (op->kind == ISORUN_MOUNT_BIND || op->kind == ISORUN_MOUNT_DEVICE) return 0;
-        // Made later than the steps after it: none of them may lie in or around it.
-        for (int j = i + 1; j < plan->mount_count; j++)
-            if (!needs_container_process(&plan->mounts[j]) && plan->mounts[j].target &&
-                nested(plan->mounts[j].target, op->target))
-                return 0;
-    }
-    return 1;
-}
-
-/// What a step of the rootfs covers: all of it, the part made ahead, or the rest.
-enum rootfs_part { ROOTFS_WHOLE, ROOTFS_AHEAD, ROOTFS_REST };
-
-static void mask_and_protect(int error_fd, const struct isorun_spawn_plan *plan, enum rootfs_part part);
-
-static void setup_rootfs(int error_fd, const struct isorun_spawn_plan *plan, const struct hook_plan *hooks,
-                         enum rootfs_part part) {
-    int ahead = part == ROOTFS_AHEAD;
+static void setup_rootfs(int error_fd, const struct isorun_spawn_plan *plan, const struct hook_plan *hooks) {
     unsigned long propagation = plan->rootfs_propagation ? plan->rootfs_propagation : (MS_REC | MS_PRIVATE);
     int host = plan->rootfs_in_host_namespace;
     if (!host && mount(NULL, "/", NULL, propagation, NULL) < 0)
@@ -689,9 +611,8 @@ static void setup_rootfs(int error_fd, const struct isorun_spawn_plan *plan, con
         child_fail(error_fd, errno, "bind rootfs", plan->rootfs);
     int root_fd = open(plan->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (root_fd < 0) child_fail(error_fd, errno, "open rootfs", plan->rootfs);
-    struct parent_cache cache = { .fd = -1 };
-    for (int i = 0; i < plan->mount_count; i++)
-        if (!ahead || !needs_container_process(&plan->mounts[i])) do_mount_op(error_fd, root_fd, &plan->mounts[i], &cache);
+    struct parent_cache cache = { -1, "" };
+    for (int i = 0; i < plan->mount_count; i++) do_mount_op(error_fd, root_fd, &plan->mounts[i], &cache);
     parent_cache_forget(&cache);
     close(root_fd);
     run_pre_pivot_hooks(error_fd, plan, hooks);
@@ -717,51 +638,13 @@ moved:
     if (plan->rootfs_propagation && mount(NULL, "/", NULL, plan->rootfs_propagation, NULL) < 0)
         child_fail(error_fd, errno, "set rootfs propagation", NULL);
 entered:
-    if (ahead) {
-        mask_and_protect(error_fd, plan, ROOTFS_AHEAD);
-        return;
-    }
+
     for (int i = 0; i < plan->sysctl_count; i++)
         if (write_file(plan->sysctl_paths[i], plan->sysctl_values[i]) < 0)
             child_fail(error_fd, errno, "write sysctl", plan->sysctl_paths[i]);
-    mask_and_protect(error_fd, plan, ROOTFS_WHOLE);
-}
 
-/// The rest of the rootfs, in a mount namespace the helper made ahead, where this process
-/// has just arrived (setns put it at the rootfs's root): the steps that need the
-/// container's own namespaces, then sysctls, their masked and read-only paths, a
-/// read-only root.
-static void finish_rootfs(int error_fd, const struct isorun_spawn_plan *plan) {
-    int root_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (root_fd < 0) child_fail(error_fd, errno, "open rootfs", "/");
-    struct parent_cache cache = { .fd = -1, .by_cwd = 1 };
-    for (int i = 0; i < plan->mount_count; i++)
-        if (needs_container_process(&plan->mounts[i])) do_mount_op(error_fd, root_fd, &plan->mounts[i], &cache);
-    parent_cache_forget(&cache);
-    close(root_fd);
-    if (chdir("/") < 0) child_fail(error_fd, errno, "chdir", "/");
-    for (int i = 0; i < plan->sysctl_count; i++)
-        if (write_file(plan->sysctl_paths[i], plan->sysctl_values[i]) < 0)
-            child_fail(error_fd, errno, "write sysctl", plan->sysctl_paths[i]);
-    mask_and_protect(error_fd, plan, ROOTFS_REST);
-}
-
-void isorun_make_rootfs_ahead(int report_fd, const struct isorun_spawn_plan *plan) {
-    struct hook_plan none = { -1, { NULL, 0 }, { NULL, 0 } };
-    setup_rootfs(report_fd, plan, &none, ROOTFS_AHEAD);
-}
-
-/// Whether a masked or read-only path belongs to `part`.
-static int path_in_part(const struct isorun_spawn_plan *plan, const char *path, enum rootfs_part part) {
-    return part == ROOTFS_WHOLE || path_needs_container_process(plan, path) == (part == ROOTFS_REST);
-}
-
-/// maskedPaths, readonlyPaths and a read-only root, once every mount of `part` is made.
-/// Ahead, only the paths clear of the steps left to the container's process.
-static void mask_and_protect(int error_fd, const struct isorun_spawn_plan *plan, enum rootfs_part part) {
     for (int i = 0; i < plan->masked_count; i++) {
         const char *path = plan->masked_paths[i];
-        if (!path_in_part(plan, path, part)) continue;
         struct stat st;
         if (stat(path, &st) < 0) {
             if (errno == ENOENT) continue;
@@ -774,7 +657,6 @@ static void mask_and_protect(int error_fd, const struct isorun_spawn_plan *plan,
     }
     for (int i = 0; i < plan->readonly_count; i++) {
         const char *path = plan->readonly_paths[i];
-        if (!path_in_part(plan, path, part)) continue;
         if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0) {
             if (errno == ENOENT) continue;
             child_fail(error_fd, errno, "bind read-only path", path);
@@ -782,7 +664,7 @@ static void mask_and_protect(int error_fd, const struct isorun_spawn_plan *plan,
         if (mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC | locked_flags(path), NULL) < 0)
             child_fail(error_fd, errno, "remount read-only", path);
     }
-    if (part != ROOTFS_AHEAD && plan->readonly_root &&
+    if (plan->readonly_root &&
         mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | locked_flags("/"), NULL) < 0)
         child_fail(error_fd, errno, "remount / read-only", NULL);
 }
@@ -956,24 +838,6 @@ static void set_scheduler(int error_fd, const struct isorun_spawn_plan *plan) {
         child_fail(error_fd, errno, "process.scheduler: sched_setattr", NULL);
 }
 
-/// The mount namespace the network namespace's helper made the rootfs in, received from
-/// it (it may still be at work: this process was started meanwhile) and joined: 1. Where
-/// the helper failed, a mount namespace of its own instead, as clone would have made it,
-/// and 0: the whole rootfs is this process's to make, failure included.
-static int join_rootfs_made_ahead(int error_fd, int socket) {
-    char payload[sizeof(struct isorun_child_error)];
-    ssize_t length;
-    int fd = isorun_receive_fd(socket, payload, sizeof payload, &length);
-    close(socket);
-    if (fd >= 0) {
-        if (setns(fd, CLONE_NEWNS) < 0) child_fail(error_fd, errno, "setns", "the mount namespace made ahead");
-        close(fd);
-        return 1;
-    }
-    if (unshare(CLONE_NEWNS) < 0) child_fail(error_fd, errno, "unshare mount namespace", NULL);
-    return 0;
-}
-
 /// Everything the child does, in order. Never returns.
 __attribute__((noreturn)) static void child_main(const struct isorun_spawn_plan *plan, int sync_fd, int error_fd,
                                                  int wait_for_release, const cpu_set_t *widen_affinity_to,
@@ -1048,7 +912,6 @@ __attribute__((noreturn)) static void child_main(const struct isorun_spawn_plan 
     for (int i = 0; i < plan->join_count; i++)
         if (setns(plan->joins[i].fd, plan->joins[i].nstype) < 0)
             child_fail(error_fd, errno, "setns", NULL);
-    int rootfs_made_ahead = plan->rootfs_ahead && join_rootfs_made_ahead(error_fd, plan->rootfs_ahead_socket);
     if (plan->unshare_cgroup_ns && unshare(CLONE_NEWCGROUP) < 0)
         child_fail(error_fd, errno, "unshare cgroup namespace", NULL);
     // Before the switch to the user namespace's root: that credential change makes the
@@ -1065,10 +928,8 @@ __attribute__((noreturn)) static void child_main(const struct isorun_spawn_plan 
     if (plan->session_keyring && syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, plan->session_keyring) < 0 &&
         errno != ENOSYS && errno != EPERM)
         child_fail(error_fd, errno, "join a session keyring of its own", plan->session_keyring);
-    if (plan->rootfs != NULL && rootfs_made_ahead) {
-        finish_rootfs(error_fd, plan);
-    } else if (plan->rootfs != NULL) {
-        setup_rootfs(error_fd, plan, &hooks, ROOTFS_WHOLE);
+    if (plan->rootfs != NULL) {
+        setup_rootfs(error_fd, plan, &hooks);
     } else {
         if (plan->mount_count > 0) bind_in_own_namespace(error_fd, plan);
         run_pre_pivot_hooks(error_fd, plan, &hooks);
@@ -1184,13 +1045,6 @@ __asm__(".text\n"
 #define ISORUN_HAS_CLONE3_ON_STACK 1
 #endif
 
-/// The namespaces clone makes: not the mount namespace when the helper is making one
-/// (join_rootfs_made_ahead joins it, or makes one where the helper did not).
-static unsigned long clone_flags_of(const struct isorun_spawn_plan *plan) {
-    unsigned long flags = (unsigned long)plan->clone_flags;
-    return plan->rootfs_ahead ? flags & ~(unsigned long)CLONE_NEWNS : flags;
-}
-
 struct at_once_start {
     const struct isorun_spawn_plan *plan;
     int sync_fds[2];
@@ -1225,7 +1079,7 @@ static long clone_at_once(const struct isorun_spawn_plan *plan, int sync_pipe[2]
     struct at_once_start start = { plan, { sync_pipe[0], sync_pipe[1] }, { error_pipe[0], error_pipe[1] } };
     struct clone_args args;
     memset(&args, 0, sizeof args);
-    args.flags = (uint64_t)clone_flags_of(plan) | CLONE_VM | CLONE_VFORK;
+    args.flags = (uint64_t)plan->clone_flags | CLONE_VM | CLONE_VFORK;
     args.exit_signal = SIGCHLD;
     args.stack = (uint64_t)(uintptr_t)(mapping + AT_ONCE_GUARD_SIZE);
     args.stack_size = AT_ONCE_STACK_SIZE;
@@ -1283,13 +1137,13 @@ pid_t isorun_spawn_start(const struct isorun_spawn_plan *plan, struct isorun_spa
     if (pid < 0 && plan->cgroup_fd >= 0) {
         struct clone_args args;
         memset(&args, 0, sizeof args);
-        args.flags = (uint64_t)clone_flags_of(plan) | CLONE_INTO_CGROUP;
+        args.flags = (uint64_t)plan->clone_flags | CLONE_INTO_CGROUP;
         args.exit_signal = SIGCHLD;
         args.cgroup = (uint64_t)plan->cgroup_fd;
         pid = syscall(SYS_clone3, &args, sizeof args);
         if (pid >= 0) born_in_cgroup = 1;
     }
-    if (pid < 0) pid = syscall(SYS_clone, clone_flags_of(plan) | SIGCHLD, NULL, NULL, NULL, NULL);
+    if (pid < 0) pid = syscall(SYS_clone, (unsigned long)(plan->clone_flags | SIGCHLD), NULL, NULL, NULL, NULL);
     if (pid == 0) {
         close(sync_pipe[1]);
         close(error_pipe[0]);

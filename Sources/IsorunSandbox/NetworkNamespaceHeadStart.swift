@@ -42,7 +42,8 @@ public enum NetworkNamespaceHeadStart {
     static func claim(for namespaces: NamespacePlan) -> PreparedNetworkNamespace? {
         guard let prepared = pending else { return nil }
         pending = nil
-        guard standsIn(for: namespaces) else {
+        let joinsUserNamespace = namespaces.joins.contains { $0.type == NamespaceFlags.user }
+        guard namespaces.createsNetworkNamespace, !namespaces.createsUserNamespace, !joinsUserNamespace else {
             prepared.close()
             return nil
         }
@@ -53,22 +54,5 @@ public enum NetworkNamespaceHeadStart {
             return nil
         }
         return prepared
-    }
-
-    /// Whether the prepared namespace can be the one `namespaces` asks for.
-    private static func standsIn(for namespaces: NamespacePlan) -> Bool {
-        let joinsUserNamespace = namespaces.joins.contains { $0.type == NamespaceFlags.user }
-        return namespaces.createsNetworkNamespace && !namespaces.createsUserNamespace && !joinsUserNamespace
-    }
-
-    /// Hands the helper `plan`'s rootfs to make while the launch goes on (it idles once the
-    /// namespace is made): the mounts that need none of the container's other namespaces,
-    /// in a mount namespace of its own. Meanwhile the launch loads the seccomp filter,
-    /// records the run, makes the cgroups and clones the container's process, which then
-    /// receives that namespace from the helper. Where the plan does not allow it (see
-    /// isorun_rootfs_can_be_made_ahead in the shim) the container's process makes it all.
-    static func requestRootfs(for plan: SpawnPlan, namespaces: NamespacePlan) {
-        guard let pending, standsIn(for: namespaces) else { return }
-        _ = Spawner.requestRootfsAhead(plan, from: pending)
     }
 }

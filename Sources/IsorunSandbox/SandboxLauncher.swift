@@ -71,8 +71,6 @@ public struct SandboxLauncher: Launcher {
         }
         plan.maskedPaths = linux?.maskedPaths ?? []
         plan.readonlyPaths = linux?.readonlyPaths ?? []
-        // Everything the rootfs needs is known: the helper can start on it.
-        NetworkNamespaceHeadStart.requestRootfs(for: plan, namespaces: namespaces)
         if let sysctl = linux?.sysctl, !sysctl.isEmpty {
             let sorted = sysctl.sorted { $0.key < $1.key }
             for (key, _) in sorted { try Self.checkNamespaced(sysctl: key, config: config, configFile: configFile) }
@@ -129,8 +127,6 @@ public struct SandboxLauncher: Launcher {
             plan.cloneFlags &= ~NamespaceFlags.network
             plan.joins.append((descriptor, NamespaceFlags.network))
             plan.bringUpLoopback = false  // done where it was made
-            plan.rootfsAheadSocket = network.rootfsSocket()
-            if plan.rootfsAheadSocket != nil { Log.debug("\(configFile): the rootfs is made ahead, by the network namespace's helper") }
         }
         // linux.netDevices go into the namespace before the process runs: at once where the
         // namespace exists already (made ahead, or joined), else once clone has made it.

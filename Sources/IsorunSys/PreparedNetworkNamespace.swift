@@ -38,23 +38,8 @@ public final class PreparedNetworkNamespace {
         return try outcome!.get()
     }
 
-    /// Asks the helper to make the container's rootfs of `plan` as well (rootfs_ahead.c in
-    /// the shim); false when the plan does not allow it or the helper has reported already.
-    func requestRootfs(_ plan: UnsafePointer<isorun_spawn_plan>) -> Bool {
-        isorun_network_namespace_request_rootfs(preparation, plan) == 1
-    }
-
-    /// Where the helper sends the mount namespace of the rootfs it was asked for, once it
-    /// has sent the network namespace (waits for that): for the container's process, which
-    /// can start before the helper is done. Nil when it was not asked.
-    public func rootfsSocket() -> Int32? {
-        guard (try? descriptor()) != nil else { return nil }
-        let socket = isorun_network_namespace_rootfs_socket(preparation)
-        return socket >= 0 ? socket : nil
-    }
-
     /// Waits for the helper, reaps it and closes the descriptor, which frees the namespace
-    /// unless a process has joined it (and the helper's socket).
+    /// unless a process has joined it.
     public func close() {
         if let fd = try? descriptor() { _ = Glibc.close(fd) }
         isorun_network_namespace_release(preparation)

@@ -164,10 +164,6 @@ public struct SpawnPlan {
     public var rootfsParentMount: String?
     /// No mount namespace: mounts under the rootfs on the host, chroot instead of pivot_root.
     public var rootfsInHostNamespace = false
-    /// The socket on which the network namespace's helper, making this plan's rootfs
-    /// (`Spawner.requestRootfsAhead`), sends its mount namespace: the child joins that one
-    /// instead of making one, and takes only the steps that need its own namespaces.
-    public var rootfsAheadSocket: Int32?
     /// `--no-pivot`: move the rootfs onto / and chroot instead of pivot_root (see the shim).
     public var noPivotRoot = false
     /// A new session keyring of this name for the child (see the shim); nil keeps the caller's.
@@ -518,24 +514,11 @@ public enum Spawner {
         return PendingChild(handle: handle, arena: arena, plan: cPlan, seccompListener: plan.seccompListener)
     }
 
-    /// Asks the network namespace's helper to make `plan`'s rootfs while the caller goes on
-    /// (see `SpawnPlan.rootfsAheadSocket`); whether the plan allowed it.
-    public static func requestRootfsAhead(_ plan: SpawnPlan, from helper: PreparedNetworkNamespace) -> Bool {
-        // An idmapped bind's tree is prepared later, by the parent, for the child to attach.
-        guard !plan.mounts.contains(where: { $0.idmap != nil }) else { return false }
-        let arena = CArena()
-        var cPlan = isorun_spawn_plan()
-        withUnsafeMutablePointer(to: &cPlan) { c in
-            fillNamespaces(c, from: plan, arena: arena)
-            fillRootfs(c, from: plan, arena: arena)
-            c.pointee.hook_barrier = plan.hookBarrier ? 1 : 0
-            c.pointee.create_container_hook_count = Int32(plan.createContainerHooks.count)
-        }
-        return withUnsafePointer(to: &cPlan) { helper.requestRootfs($0) }
-    }
-
-    /// The namespaces clone makes and the ones the child joins.
-    private static func fillNamespaces(_ c: UnsafeMutablePointer<isorun_spawn_plan>, from plan: SpawnPlan, arena: CArena) {
+    private static func fill(_ c: UnsafeMutablePointer<isorun_spawn_plan>, from plan: SpawnPlan, arena: CArena) {
+        c.pointee.argv = arena.stringArray(plan.arguments)
+        c.pointee.envp = arena.stringArray(plan.environment)
+        c.pointee.search_path = arena.string(plan.searchPath)
+        c.pointee.cwd = arena.string(plan.workingDirectory)
         c.pointee.clone_flags = plan.cloneFlags
         c.pointee.unshare_cgroup_ns = plan.unshareCgroupNamespace ? 1 : 0
         c.pointee.unshare_ipc_ns = plan.unshareIPCNamespace ? 1 : 0
@@ -544,19 +527,12 @@ public enum Spawner {
         c.pointee.personality = plan.personality ?? -1
         c.pointee.joins = UnsafePointer(arena.array(plan.joins.map { isorun_join(fd: $0.fd, nstype: $0.type) }))
         c.pointee.join_count = Int32(plan.joins.count)
-    }
-
-    /// The rootfs, its mounts, masked and read-only paths: what a helper needs to make it ahead.
-    private static func fillRootfs(_ c: UnsafeMutablePointer<isorun_spawn_plan>, from plan: SpawnPlan, arena: CArena) {
         c.pointee.rootfs = arena.string(plan.rootfs)
         c.pointee.rootfs_propagation = plan.rootfsPropagation
         c.pointee.rootfs_parent_mount = arena.string(plan.rootfsParentMount)
         c.pointee.rootfs_in_host_namespace = plan.rootfsInHostNamespace ? 1 : 0
-        if let socket = plan.rootfsAheadSocket {
-            c.pointee.rootfs_ahead = 1
-            c.pointee.rootfs_ahead_socket = socket
-        }
         c.pointee.no_pivot_root = plan.noPivotRoot ? 1 : 0
+        c.pointee.session_keyring = arena.string(plan.sessionKeyring)
         c.pointee.mounts = UnsafePointer(arena.array(plan.mounts.map { step in
             isorun_mount_op(kind: step.kind.rawValue, source: arena.string(step.source), target: arena.string(step.target),
                             fstype: arena.string(step.fstype), flags: step.flags, propagation: step.propagation,
@@ -570,24 +546,14 @@ public enum Spawner {
                             copy_up: step.copyUp ? 1 : 0)
         }))
         c.pointee.mount_count = Int32(plan.mounts.count)
+        c.pointee.sysctl_paths = arena.constStringArray(plan.sysctls.map(\.path))
+        c.pointee.sysctl_values = arena.constStringArray(plan.sysctls.map(\.value))
+        c.pointee.sysctl_count = Int32(plan.sysctls.count)
         c.pointee.masked_paths = arena.constStringArray(plan.maskedPaths)
         c.pointee.masked_count = Int32(plan.maskedPaths.count)
         c.pointee.readonly_paths = arena.constStringArray(plan.readonlyPaths)
         c.pointee.readonly_count = Int32(plan.readonlyPaths.count)
         c.pointee.readonly_root = plan.readonlyRoot ? 1 : 0
-    }
-
-    private static func fill(_ c: UnsafeMutablePointer<isorun_spawn_plan>, from plan: SpawnPlan, arena: CArena) {
-        c.pointee.argv = arena.stringArray(plan.arguments)
-        c.pointee.envp = arena.stringArray(plan.environment)
-        c.pointee.search_path = arena.string(plan.searchPath)
-        c.pointee.cwd = arena.string(plan.workingDirectory)
-        fillNamespaces(c, from: plan, arena: arena)
-        fillRootfs(c, from: plan, arena: arena)
-        c.pointee.session_keyring = arena.string(plan.sessionKeyring)
-        c.pointee.sysctl_paths = arena.constStringArray(plan.sysctls.map(\.path))
-        c.pointee.sysctl_values = arena.constStringArray(plan.sysctls.map(\.value))
-        c.pointee.sysctl_count = Int32(plan.sysctls.count)
         c.pointee.hostname = arena.string(plan.hostname)
         c.pointee.domainname = arena.string(plan.domainname)
         c.pointee.bring_up_loopback = plan.bringUpLoopback ? 1 : 0

@@ -121,13 +121,6 @@ struct isorun_spawn_plan {
     /// host (isorun removes them afterwards), `/` keeps its propagation, and the
     /// process enters the rootfs with chroot, since pivot_root would move the host's root.
     int rootfs_in_host_namespace;
-    /// The network namespace's helper is making the rootfs, in a mount namespace of its
-    /// own (isorun_network_namespace_request_rootfs): clone makes no mount namespace, and
-    /// the child receives the helper's from `rootfs_ahead_socket`, joins it and takes only
-    /// the steps that need its own namespaces; or, when the helper failed, makes a mount
-    /// namespace and the whole rootfs itself.
-    int rootfs_ahead;
-    int rootfs_ahead_socket;
     /// Enter the rootfs by moving it onto / and chroot (runc's --no-pivot), after
     /// detaching every other mount, for a root pivot_root refuses (an initramfs).
     int no_pivot_root;
@@ -294,8 +287,6 @@ struct isorun_network_namespace {
     int socket;
     /// The namespace's descriptor once reported, or -errno.
     int result;
-    /// The helper was asked to make the rootfs too: its report follows the namespace's.
-    int rootfs_requested;
 };
 
 /// Brings up `lo` in the caller's network namespace; 0 or -errno.
@@ -307,19 +298,6 @@ int isorun_network_namespace_start(struct isorun_network_namespace *ns);
 int isorun_network_namespace_finish(struct isorun_network_namespace *ns);
 /// Reaps the helper (it exits once it has reported). Call after finish.
 void isorun_network_namespace_release(struct isorun_network_namespace *ns);
-/// Asks the helper to make the container's rootfs as well (rootfs_ahead.c), when `plan`
-/// allows it (isorun_rootfs_can_be_made_ahead) and the helper has not reported yet: 1
-/// when asked, 0 when not, -errno when the request could not be sent.
-int isorun_network_namespace_request_rootfs(struct isorun_network_namespace *ns, const struct isorun_spawn_plan *plan);
-/// After finish: the socket the helper sends the rootfs's mount namespace on, for the
-/// container's process (isorun_spawn_plan.rootfs_ahead_socket); -1 when it was not asked.
-int isorun_network_namespace_rootfs_socket(const struct isorun_network_namespace *ns);
-/// Whether the part of `plan`'s rootfs that needs none of the container's own namespaces
-/// can be made by another process in a mount namespace of its own (spawn.c).
-int isorun_rootfs_can_be_made_ahead(const struct isorun_spawn_plan *plan);
-/// That part, made in the caller's mount namespace, pivot_root included; a failure is
-/// reported on `report_fd` as the child reports one, and the caller exits 125 (spawn.c).
-void isorun_make_rootfs_ahead(int report_fd, const struct isorun_spawn_plan *plan);
 /// Whether this command line will ask for a network namespace's head start: a guess from
 /// argv (early_network_namespace.c), exported for its unit test.
 int isorun_network_namespace_expected(int argc, char *const argv[]);
