@@ -86,6 +86,22 @@ struct SandboxIsolationTests {
         #expect(Int(lines.last ?? "") ?? 99 <= 2)
     }
 
+    /// config.md: the runtime MUST mount the entries in the listed order, which is the order
+    /// /proc/self/mountinfo lists them in (runtime-tools checks it). A 2026-12-05 attempt to
+    /// make some of them ahead, in another process, broke it.
+    @Test func mountsAppearInTheOrderConfigJSONListsThem() throws {
+        let config = try #require(try JSONSerialization.jsonObject(
+            with: Data(contentsOf: URL(fileURLWithPath: IsorunRunner.bundle("hello") + "/config.json"))) as? [String: Any])
+        let listed = try #require(config["mounts"] as? [[String: Any]]).compactMap { $0["destination"] as? String }
+        let result = try IsorunRunner.run(mode: "sandbox", bundle: "hello", ["cut", "-d", " ", "-f", "5", "/proc/self/mountinfo"])
+        #expect(result.status == 0, "\(result.err)")
+        let mounted = result.out.split(separator: "\n").map(String.init).filter(listed.contains)
+        // The first mount at each listed destination; masked and read-only paths come later.
+        var seen: [String] = []
+        for point in mounted where !seen.contains(point) { seen.append(point) }
+        #expect(seen == listed, "\(result.out)")
+    }
+
     @Test func hostnameComesFromTheConfig() throws {
         let result = try IsorunRunner.run(mode: "sandbox", bundle: "hello", ["hostname"])
         #expect(result.out == "hello\n")
