@@ -110,7 +110,7 @@ struct StateCommand: ParsableCommand {
 
     static func perform(store: ContainerStore, id: String) throws(IsorunError) {
         let record = try store.load(id)
-        print(ContainerState(record: record, status: store.status(of: record)).json())
+        print(ContainerState.shown(record, status: store.status(of: record)).json())
     }
 }
 
@@ -193,14 +193,14 @@ struct ListCommand: ParsableCommand {
             for record in store.list() { print(record.id) }
             return
         }
-        let states = store.list().map { ContainerState(record: $0, status: store.status(of: $0)) }
+        let states = store.list().map { ContainerState.shown($0, status: store.status(of: $0), owner: store.owner(of: $0)) }
         switch format {
         case "json":
             print(ContainerState.json(states))
         case "table":
-            print("ID\tPID\tSTATUS\tBUNDLE\tCREATED")
+            print("ID\tPID\tSTATUS\tBUNDLE\tCREATED\tOWNER")
             for state in states {
-                print("\(state.id)\t\(state.pid.map(String.init) ?? "0")\t\(state.status)\t\(state.bundle)\t\(state.created ?? "")")
+                print("\(state.id)\t\(state.pid.map(String.init) ?? "0")\t\(state.status)\t\(state.bundle)\t\(state.created ?? "")\t\(state.owner ?? "")")
             }
         default:
             throw IsorunError("--format: unknown format '\(format)'; use table or json")

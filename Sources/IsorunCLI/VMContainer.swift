@@ -136,10 +136,11 @@ struct VMMonitorCommand: ParsableCommand {
                 }
                 // Setup hooks have run by now (VMLauncher); poststart and poststop follow
                 // from the Supervisor, after start and at the VM's end.
-                let record = ContainerRecord(id: id, bundle: loaded.directory, mode: Mode.vm.rawValue, pid: HostProcess.id,
+                var record = ContainerRecord(id: id, bundle: loaded.directory, mode: Mode.vm.rawValue, pid: HostProcess.id,
                                              pidStartTime: Processes.startTime(of: HostProcess.id) ?? 0,
                                              created: ContainerRecord.now(), annotations: loaded.config.annotations,
                                              cgroupDirectories: state.cgroupDirectories, hooks: nil)
+                record.rootfs = loaded.rootfsPath
                 try store.save(record)
                 answer.say("ok")
                 return gate

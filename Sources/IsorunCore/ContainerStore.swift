@@ -10,6 +10,9 @@ public struct ContainerRecord: Sendable, Equatable {
     public var id: String
     /// Absolute path of the bundle directory.
     public var bundle: String
+    /// Absolute path of the container's root filesystem (runc's `state` shows it); nil in
+    /// records written before 2026-12-05.
+    public var rootfs: String?
     public var mode: String
     /// The container's process, and its kernel start time (a pid alone can be reused).
     public var pid: Int32
@@ -61,6 +64,7 @@ extension ContainerRecord {
             cgroupDirectories: try o.required("cgroupDirectories", JSONRead.strings),
             hooks: try o.optional("hooks", Hooks.init(json:))
         )
+        rootfs = try o.optional("rootfs", JSONRead.string)
         hostMountRoot = try o.optional("hostMountRoot", JSONRead.string)
         networkNamespacePin = try o.optional("networkNamespacePin", JSONRead.string)
     }
@@ -73,6 +77,7 @@ extension ContainerRecord {
         writer.object { writer in
             writer.key("id"); writer.string(id)
             writer.key("bundle"); writer.string(bundle)
+            if let rootfs { writer.key("rootfs"); writer.string(rootfs) }
             writer.key("mode"); writer.string(mode)
             writer.key("pid"); writer.integer(pid)
             writer.key("pidStartTime"); writer.integer(pidStartTime)
@@ -112,6 +117,15 @@ extension ContainerState {
     public init(record: ContainerRecord, status: ContainerStatus) {
         self.init(id: record.id, status: status.rawValue, pid: status == .stopped ? nil : record.pid,
                   bundle: record.bundle, annotations: record.annotations, created: record.created)
+    }
+
+    /// A container's state as `state` and `list` show it: with runc's `rootfs` and `owner`
+    /// (runc's `state` leaves the owner empty; `list` names the user).
+    public static func shown(_ record: ContainerRecord, status: ContainerStatus, owner: String = "") -> ContainerState {
+        var state = ContainerState(record: record, status: status)
+        state.rootfs = record.rootfs
+        state.owner = owner
+        return state
     }
 }
 
@@ -277,6 +291,18 @@ public struct ContainerStore: Sendable {
         return namespace.isEmpty ? [record.pid] : namespace.sorted()
     }
 
+    /// The user who owns the container's record, by name as /etc/passwd has it (`#uid`
+    /// where it has none), for `list`'s OWNER, as runc names it.
+    public func owner(of record: ContainerRecord) -> String {
+        guard let uid = Files.userOwner(of: path(of: Self.recordFile, id: record.id, inDirectory: record.hasStateDirectory)) else {
+            return ""
+        }
+        let entry = (try? Files.readString("/etc/passwd"))?.split(separator: "\n").lazy
+            .map { $0.split(separator: ":", omittingEmptySubsequences: false) }
+            .first { $0.count > 2 && $0[2] == Substring(String(uid)) }
+        return entry.map { String($0[0]) } ?? "#\(uid)"
+    }
+
     /// Every container under the root, in name order.
     public func list() -> [ContainerRecord] {
         ((try? Files.list(root.path)) ?? []).filter(RuntimeRoot.isValidID).sorted().compactMap { try? load($0) }
@@ -336,6 +362,7 @@ public struct ContainerStore: Sendable {
                                      pid: pid, pidStartTime: startTime,
                                      created: ContainerRecord.now(), annotations: request.bundle.config.annotations,
                                      cgroupDirectories: state.cgroupDirectories, hooks: request.bundle.config.hooks)
+        record.rootfs = request.bundle.rootfsPath
         record.hostMountRoot = state.hostMountRoot
         record.networkNamespacePin = state.networkNamespacePin
         try save(record)

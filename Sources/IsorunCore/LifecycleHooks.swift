@@ -11,8 +11,10 @@ public struct ContainerState: Sendable {
     public var pid: Int32?
     public var bundle: String
     public var annotations: [String: String]?
-    /// runc's extra field; hooks get no `created` (runtime.md has none).
+    /// runc's extra fields; hooks get none of them (runtime.md has none).
     public var created: String?
+    public var rootfs: String?
+    public var owner: String?
 
     public init(id: String, status: String, pid: Int32?, bundle: String, annotations: [String: String]?, created: String?) {
         self.id = id
@@ -45,7 +47,9 @@ public struct ContainerState: Sendable {
             if let created { writer.key("created"); writer.string(created) }
             writer.key("id"); writer.string(id)
             writer.key("ociVersion"); writer.string(ociVersion)
+            if let owner { writer.key("owner"); writer.string(owner) }
             if let pid { writer.key("pid"); writer.integer(pid) }
+            if let rootfs { writer.key("rootfs"); writer.string(rootfs) }
             writer.key("status"); writer.string(status)
         }
     }

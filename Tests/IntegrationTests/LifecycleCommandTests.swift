@@ -49,6 +49,9 @@ struct LifecycleCommandTests {
         #expect(before["status"] as? String == "created")
         #expect(before["ociVersion"] as? String == "1.3.0")
         #expect(before["bundle"] as? String == IsorunRunner.bundle("hello"))
+        // runc's extras: the rootfs, and an owner `state` leaves empty.
+        #expect(before["rootfs"] as? String == IsorunRunner.bundle("hello") + "/rootfs")
+        #expect(before["owner"] as? String == "")
         let pid = try #require(before["pid"] as? Int)
         #expect(try String(contentsOfFile: output + ".pid", encoding: .utf8) == "\(pid)")
         // Created means set up but not yet running the user's program.
@@ -403,11 +406,13 @@ struct LifecycleCommandTests {
             #expect(try waitForStatus(id, "running"))
         }
         // The sleeper is PID 1 of its namespace and ignores SIGTERM; SIGKILL (by name) ends it.
-        // `list`'s table: one line per container, its creation time as the record has it.
+        // `list`'s table: one line per container, its creation time as the record has it,
+        // and who owns it, as runc's OWNER column names them.
         let table = try isorun(["list"]).out.split(separator: "\n").map { $0.split(separator: "\t").map(String.init) }
-        #expect(table.first == ["ID", "PID", "STATUS", "BUNDLE", "CREATED"])
+        #expect(table.first == ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"])
         #expect(Set(table.dropFirst().map { $0[0] }) == [a, b])
-        #expect(table.dropFirst().allSatisfy { $0.count == 5 && $0[2] == "running" && $0[4].hasPrefix("20") && $0[4].hasSuffix("Z") }, "\(table)")
+        #expect(table.dropFirst().allSatisfy { $0.count == 6 && $0[2] == "running" && $0[4].hasPrefix("20") && $0[4].hasSuffix("Z") && $0[5] == "root" },
+                "\(table)")
         #expect(try isorun(["kill", a, "KILL"]).status == 0)
         #expect(try waitForStatus(a, "stopped"))
         #expect(try isorun(["delete", a]).status == 0)

@@ -14,6 +14,22 @@ struct ContainerStateTests {
         #expect(stopped.json() == "{\n  \"bundle\": \"/b\",\n  \"id\": \"c\",\n  \"ociVersion\": \"1.3.0\",\n  \"status\": \"stopped\"\n}")
         #expect(ContainerState.json([stopped, stopped]) == "[" + stopped.json(pretty: false) + "," + stopped.json(pretty: false) + "]")
     }
+
+    /// `state` and `list` add runc's `rootfs` and `owner`; a hook's state has neither.
+    @Test func showsRuncsRootfsAndOwnerButHooksGetNeither() throws {
+        var record = LifecyclePlanTests().record()
+        record.rootfs = "/b/rootfs"
+        let shown = ContainerState.shown(record, status: .created, owner: "root").json(pretty: false)
+        #expect(shown.contains(#""owner":"root","pid":42,"rootfs":"/b/rootfs","status":"created""#), "\(shown)")
+        #expect(ContainerState.shown(record, status: .created).json(pretty: false).contains(#""owner":"""#))
+        let forHooks = ContainerState(record: record, status: .created).json(pretty: false)
+        #expect(!forHooks.contains("rootfs") && !forHooks.contains("owner"), "\(forHooks)")
+        // The record keeps the rootfs; records from before it have none.
+        let reread = try ContainerRecord(json: JSONNode.document(Array(record.json.utf8)))
+        #expect(reread.rootfs == "/b/rootfs")
+        record.rootfs = nil
+        #expect(try ContainerRecord(json: JSONNode.document(Array(record.json.utf8))).rootfs == nil)
+    }
 }
 
 /// The plan isorun-oci carries out for `start` and `delete` (Sources/isorun-oci/main.c reads it).
