@@ -52,23 +52,41 @@ enum SpeedTargets {
     /// The checks `series` allows: a rule whose two series were both measured in every
     /// round (the same number of samples) gets one.
     static func check(_ series: [Series], resamples: Int = 2000) -> [TargetCheck] {
+        pooled([series], resamples: resamples)
+    }
+
+    /// The checks over the rounds of several reports together (`isorun bench targets`):
+    /// each report's rounds give their ratios or differences, and the verdict is taken over
+    /// all of them, so runs of 40 rounds pool into a judgement of hundreds. A report that
+    /// lacks a rule's series (a peer that was not installed) adds no rounds to it.
+    static func pooled(_ reports: [[Series]], resamples: Int = 2000) -> [TargetCheck] {
         rules.compactMap { rule in
-            guard let subject = samples(rule.subject, rule.group, in: series), let peer = samples(rule.peer, rule.group, in: series),
-                  !subject.isEmpty, subject.count == peer.count else { return nil }
-            let perRound: [Double] = zip(subject, peer).map { mine, theirs in
-                switch rule.kind {
-                case .atLeastTimesFaster: Double(theirs) / Double(Swift.max(mine, 1))
-                case .atMostMillisecondsSlower: (Double(mine) - Double(theirs)) / 1_000_000
-                }
-            }
-            let (low, high) = bootstrapInterval(ofMedianOf: perRound, resamples: resamples)
-            let verdict: TargetCheck.Verdict = switch rule.kind {
-            case .atLeastTimesFaster: low >= rule.threshold ? .met : high < rule.threshold ? .missed : .undecided
-            case .atMostMillisecondsSlower: high <= rule.threshold ? .met : low > rule.threshold ? .missed : .undecided
-            }
-            return TargetCheck(target: rule.target, median: median(perRound), low: low, high: high,
-                               unit: rule.kind == .atLeastTimesFaster ? "×" : "ms", rounds: perRound.count, verdict: verdict)
+            let perRound = reports.compactMap { values(of: rule, in: $0) }.flatMap { $0 }
+            return perRound.isEmpty ? nil : judge(rule, perRound: perRound, resamples: resamples)
         }
+    }
+
+    /// Each round's ratio (peer/subject) or difference (subject − peer, ms); nil unless both
+    /// series were measured in every round.
+    static func values(of rule: Rule, in series: [Series]) -> [Double]? {
+        guard let subject = samples(rule.subject, rule.group, in: series), let peer = samples(rule.peer, rule.group, in: series),
+              !subject.isEmpty, subject.count == peer.count else { return nil }
+        return zip(subject, peer).map { mine, theirs in
+            switch rule.kind {
+            case .atLeastTimesFaster: Double(theirs) / Double(Swift.max(mine, 1))
+            case .atMostMillisecondsSlower: (Double(mine) - Double(theirs)) / 1_000_000
+            }
+        }
+    }
+
+    static func judge(_ rule: Rule, perRound: [Double], resamples: Int) -> TargetCheck {
+        let (low, high) = bootstrapInterval(ofMedianOf: perRound, resamples: resamples)
+        let verdict: TargetCheck.Verdict = switch rule.kind {
+        case .atLeastTimesFaster: low >= rule.threshold ? .met : high < rule.threshold ? .missed : .undecided
+        case .atMostMillisecondsSlower: high <= rule.threshold ? .met : low > rule.threshold ? .missed : .undecided
+        }
+        return TargetCheck(target: rule.target, median: median(perRound), low: low, high: high,
+                           unit: rule.kind == .atLeastTimesFaster ? "×" : "ms", rounds: perRound.count, verdict: verdict)
     }
 
     static func samples(_ name: String, _ group: String?, in series: [Series]) -> [UInt64]? {

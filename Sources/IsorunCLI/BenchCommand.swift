@@ -11,7 +11,7 @@ struct BenchCommand: ParsableCommand {
         abstract: "Measure the modes against each other and against bwrap, runc and QEMU.",
         subcommands: [BenchStartupCommand.self, BenchBlastCommand.self, BenchDepsCommand.self, BenchDensityCommand.self,
                       BenchOvercommitCommand.self, BenchVolumeCommand.self, BenchNetworkCommand.self,
-                      BenchAllCommand.self]
+                      BenchAllCommand.self, BenchTargetsCommand.self]
     )
 }
 
@@ -88,6 +88,32 @@ struct BenchStartupCommand: ParsableCommand {
             throw IsorunError("bench startup: \(error)")
         }
         try options.publish(report, reference: "isorun sandbox")
+    }
+}
+
+struct BenchTargetsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "targets",
+        abstract: "Judge the start-up targets over the rounds of several `bench startup` reports together."
+    )
+
+    @Option(name: .long, help: "Also write the verdicts as JSON to this file.")
+    var json: String?
+
+    @Argument(help: "Report directories written by `bench startup --report`, or their startup.json.")
+    var reports: [String] = []
+
+    func run() throws {
+        guard !reports.isEmpty else { throw IsorunError("bench targets: name at least one startup report") }
+        // In name order (the results directories' names are their times), so that the
+        // seeded resampling gives the same interval whatever order they were named in.
+        var loaded: [BenchReport] = []
+        for path in reports.sorted() { loaded.append(try PooledTargets.load(path)) }
+        let checks = PooledTargets.check(loaded)
+        if let json {
+            do { try Files.write(json, try PooledTargets.json(checks), create: true) } catch { throw IsorunError("bench targets: \(json): \(error)") }
+        }
+        print(PooledTargets.markdown(checks, reports: loaded.count))
     }
 }
 

@@ -68,6 +68,29 @@ struct BenchTests {
         #expect(!runs.contains { $0.hasPrefix("stop-") }, "\(runs)")
     }
 
+    /// Two reports kept in Benchmarks/results, pooled: their 80 rounds, and the same verdicts
+    /// whatever order they are named in (the resampling has a fixed seed). Anything but a
+    /// startup report is refused.
+    @Test func targetsPoolsTheRoundsOfKeptReports() throws {
+        let results = IsorunRunner.repository + "/Benchmarks/results/"
+        let reports = ["startup-20261204-233526-cycle", "startup-20261205-003918-cycle"].map { results + $0 }
+        let json = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-targets-\(UUID().uuidString).json").path
+        defer { try? FileManager.default.removeItem(atPath: json) }
+        let pooled = try IsorunRunner.run(["bench", "targets", "--json", json] + reports)
+        #expect(pooled.status == 0, "\(pooled.err)")
+        #expect(pooled.out.contains("Pooled over 2 startup reports."))
+        #expect(pooled.out.contains("| isorun sandbox ≥ 7× faster than runc | 6.85× | 6.31× … 7.51× | 80 | within the noise |"), "\(pooled.out)")
+        let checks = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [[String: Any]])
+        #expect(checks.count == 4 && checks.allSatisfy { $0["rounds"] as? Int == 80 })
+        #expect(try IsorunRunner.run(["bench", "targets"] + reports.reversed()).out == pooled.out, "the order they are named in")
+
+        let notStartup = try IsorunRunner.run(["bench", "targets", results + "vm-20261204-221444/summary.txt"])
+        #expect(notStartup.status == 125)
+        #expect(notStartup.err.hasPrefix("isorun: bench targets: ") && notStartup.err.split(separator: "\n").count == 1, "\(notStartup.err)")
+        let none = try IsorunRunner.run(["bench", "targets"])
+        #expect(none.status == 125 && none.err == "isorun: bench targets: name at least one startup report\n")
+    }
+
     @Test func densityQuickStartsMeasuresAndStopsEveryInstance() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-density-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: directory) }

@@ -64,6 +64,22 @@ struct SpeedTargetsTests {
         #expect(markdown.contains("| isorun bare within 2 ms of /bin/true | +2.10 ms | +2.10 ms … +2.10 ms | 2 | **not met** |"), "\(markdown)")
     }
 
+    /// `bench targets`: each report's rounds keep their pairs, and the verdict is over all of
+    /// them; a report without runc adds no rounds to the runc target but still counts for bwrap.
+    @Test func poolsTheRoundsOfSeveralReports() throws {
+        let first = series(sandbox: [4, 4], runc: [26, 26], bwrap: [5, 5])      // 6.5× each round
+        let second = series(sandbox: [4, 4, 4], runc: [30, 30, 30], bwrap: [5, 5, 5])  // 7.5×
+        var third = series(sandbox: [4], runc: [40], bwrap: [5])
+        third[1].skipped = "runc is not installed"
+        let checks = SpeedTargets.pooled([first, second, third], resamples: 500)
+        let runc = try #require(checks.first { $0.target.hasPrefix("isorun sandbox ≥ 7×") })
+        #expect(runc.rounds == 5 && runc.median == 7.5, "\(runc)")
+        let bwrap = try #require(checks.first { $0.target.hasPrefix("isorun sandbox no slower") })
+        #expect(bwrap.rounds == 6 && bwrap.verdict == .met)
+        // One report alone is what `bench startup` judges.
+        #expect(SpeedTargets.pooled([second], resamples: 500) == SpeedTargets.check(second, resamples: 500))
+    }
+
     @Test func theResamplingIsRepeatable() {
         let values = (0..<40).map { Double(($0 * 7919) % 97) }
         #expect(SpeedTargets.bootstrapInterval(ofMedianOf: values, resamples: 300) == SpeedTargets.bootstrapInterval(ofMedianOf: values, resamples: 300))
