@@ -387,6 +387,17 @@ public struct LineBuffer {
         }
         return lines
     }
+
+    /// Puts `lines` back ahead of what is pending, for the next `append` to return first:
+    /// lines read before their reader was ready for them.
+    public mutating func putBack(_ lines: [Substring]) {
+        var bytes: [UInt8] = []
+        for line in lines {
+            bytes.append(contentsOf: line.utf8)
+            bytes.append(0x0a)
+        }
+        pending.insert(contentsOf: bytes, at: 0)
+    }
 }
 
 /// Bytes as lowercase hexadecimal, two digits each (a BPF program in one line).

@@ -40,15 +40,26 @@ enum GuestInit {
 
         var spec = WorkloadSpec()
         var lines = LineBuffer()
+        // Input typed at the host's terminal (and signals for the process) can come before
+        // `start`, or in the same read as it: the supervisor gets them once the process
+        // runs, in order, instead of losing them here.
+        var forTheProcess: [Substring] = []
         receiving: while true {
             let bytes = readSome(control)
             if bytes.isEmpty { fail("control port closed before start") }
-            for line in lines.append(bytes) {
+            let batch = lines.append(bytes)
+            for (index, line) in batch.enumerated() {
                 guard let message = GuestMessage(line: line) else { continue }
-                if case .start = message { break receiving }
-                spec.apply(message)
+                switch message {
+                case .start:
+                    forTheProcess += batch[(index + 1)...]
+                    break receiving
+                case .input, .inputEnd, .signal: forTheProcess.append(line)
+                default: spec.apply(message)
+                }
             }
         }
+        lines.putBack(forTheProcess)
         configureNetwork(spec)
         // The share is mounted in the initramfs, before a disk root (maybe read-only) hides it.
         let share = BindShare(needed: spec.mounts.contains { if case .bind = $0 { true } else { false } })

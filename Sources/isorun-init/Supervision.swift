@@ -146,6 +146,7 @@ enum Supervision {
         let workloadFD = isorun_guest_pidfd_open(workload)
         // Without pidfds (an older guest kernel), poll briefly instead.
         let timeout: Int32 = workloadFD >= 0 ? 100 : 5
+        var handedOver = false
         while true {
             var status: Int32 = 0
             while true {
@@ -173,9 +174,13 @@ enum Supervision {
             fds += streams.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
             let outputs = execs.outputDescriptors
             fds += outputs.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
-            guard poll(&fds, nfds_t(fds.count), timeout) > 0 else { continue }
-            if fds[0].revents != 0 {
-                for line in lines.append(GuestInit.readSome(control)) {
+            // The first time round goes on without waiting: messages that came before the
+            // process was started wait in `lines` (see GuestInit.run).
+            let ready = poll(&fds, nfds_t(fds.count), handedOver ? timeout : 0)
+            guard ready > 0 || !handedOver else { continue }
+            if fds[0].revents != 0 || !handedOver {
+                handedOver = true
+                for line in lines.append(fds[0].revents != 0 ? GuestInit.readSome(control) : []) {
                     guard let message = GuestMessage(line: line) else { continue }
                     switch message {
                     case .signal(let number): kill(workload, number)

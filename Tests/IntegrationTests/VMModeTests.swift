@@ -175,6 +175,18 @@ struct VMModeTests {
         #expect(result.status == 4, "\(result.err)")
     }
 
+    /// A line typed before the guest runs the process (while it boots) is not lost: it
+    /// reached isorun-init before `start`, or in the same read, and init dropped it there
+    /// until 2026-12-05 (CI saw the test above miss "typed" on a slow boot).
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script"), "needs script(1) for a terminal"))
+    func aLineTypedWhileTheGuestBootsReachesTheProcess() throws {
+        let command = "\"\(IsorunRunner.binary)\" --mode vm \"\(IsorunRunner.bundle("hello"))\" -- sh -c 'read line; echo \"got $line\"'"
+        let result = try IsorunRunner.runProgram("/bin/sh", ["-c", "(echo early; sleep 1) | script -qec \"$0\" /dev/null", command])
+        let lines = result.out.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+        #expect(lines.contains("got early"), "\(result.out) \(result.err)")
+        #expect(result.status == 0, "\(result.err)")
+    }
+
     @Test func signalStatusAndStdinPassThrough() throws {
         #expect(try IsorunRunner.run(mode: "vm", bundle: "hello", ["sh", "-c", "kill -9 $$"]).status == 137)
         let echoed = try IsorunRunner.run(mode: "vm", bundle: "hello", ["cat"], stdin: Data("piped input\n".utf8))

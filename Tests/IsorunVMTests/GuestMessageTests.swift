@@ -58,4 +58,14 @@ struct GuestMessageTests {
         #expect(buffer.append(Array("dy\nexit 3\nsig".utf8)) == ["ready", "exit 3"])
         #expect(buffer.append(Array("nal 2\n".utf8)) == ["signal 2"])
     }
+
+    /// Lines put back come first, ahead of a partial line still pending, and an empty
+    /// append returns them (isorun-init hands the supervisor what came before `start`).
+    @Test func lineBufferGivesBackWhatWasPutBack() {
+        var buffer = LineBuffer()
+        #expect(buffer.append(Array("start\ninput 61\nsig".utf8)) == ["start", "input 61"])
+        buffer.putBack(["input 61"])
+        #expect(buffer.append([UInt8]()) == ["input 61"])
+        #expect(buffer.append(Array("nal 2\n".utf8)) == ["signal 2"])
+    }
 }
