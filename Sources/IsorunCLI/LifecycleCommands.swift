@@ -283,25 +283,44 @@ struct ResumeCommand: ParsableCommand {
 }
 
 struct PsCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "ps", abstract: "List the host pids of a container's processes.")
+    static let configuration = CommandConfiguration(
+        commandName: "ps",
+        abstract: "List a container's processes: ps(1)'s table (ps options after the id; -ef when none), or their host pids as JSON.")
 
     @OptionGroup var global: GlobalOptions
     @Option(name: [.short, .long], help: "table | json") var format: String = "table"
     @Argument(help: "Container id.") var id: String
+    @Argument(parsing: .captureForPassthrough, help: "Options for ps(1) (table only).") var psOptions: [String] = []
 
     func run() throws {
         let store = global.containers()
         let pids = store.processes(of: try store.load(id))
         switch format {
-        case "json": print("[" + pids.map(String.init).joined(separator: ",") + "]")
-        case "table":
-            print("PID\tCMD")
-            for pid in pids {
-                let command = ((try? Files.readString("/proc/\(pid)/cmdline")) ?? "").split(separator: "\0").joined(separator: " ")
-                print("\(pid)\t\(command)")
-            }
+        case "json":
+            guard psOptions.isEmpty else { throw IsorunError("ps: --format json takes no ps options") }
+            print("[" + pids.map(String.init).joined(separator: ",") + "]")
+        case "table": print(try Self.table(of: pids, options: psOptions.isEmpty ? ["-ef"] : psOptions), terminator: "")
         default: throw IsorunError("--format: unknown format '\(format)'; use table or json")
         }
+    }
+
+    /// ps(1)'s table with `options`, as runc's `ps` prints it: the header, then the lines
+    /// whose PID column is one of `pids`.
+    static func table(of pids: [Int32], options: [String]) throws(IsorunError) -> String {
+        let result = HostCommand.output(of: ["ps"] + options)
+        guard result.status == 0 else {
+            throw IsorunError("ps \(options.joined(separator: " ")): exit status \(result.status)\(result.complaint.isEmpty ? "" : ": \(result.complaint)")")
+        }
+        let lines = result.output.split(separator: "\n", omittingEmptySubsequences: true)
+        guard let header = lines.first, let column = header.split(separator: " ").firstIndex(of: "PID") else {
+            throw IsorunError("ps \(options.joined(separator: " ")): its table has no PID column")
+        }
+        let wanted = Set(pids)
+        let rows = lines.dropFirst().filter { line in
+            let fields = line.split(separator: " ")
+            return fields.count > column && Int32(fields[column]).map(wanted.contains) == true
+        }
+        return ([header] + rows).map { $0 + "\n" }.joined()
     }
 }
 

@@ -413,6 +413,17 @@ struct LifecycleCommandTests {
         #expect(Set(table.dropFirst().map { $0[0] }) == [a, b])
         #expect(table.dropFirst().allSatisfy { $0.count == 6 && $0[2] == "running" && $0[4].hasPrefix("20") && $0[4].hasSuffix("Z") && $0[5] == "root" },
                 "\(table)")
+        // `ps`'s table is ps(1)'s, as runc prints it: -ef unless options follow the id, and
+        // only the container's lines.
+        let pid = try #require(try state(a)["pid"] as? Int)
+        let full = try isorun(["ps", a]).out.split(separator: "\n")
+        #expect(full.first?.split(separator: " ").contains("PID") == true && full.count == 2, "\(full)")
+        #expect(full.last?.split(separator: " ").dropFirst().first == Substring(String(pid)), "\(full)")
+        #expect(full.last?.hasSuffix("sleep 300") == true, "\(full)")
+        let chosen = try isorun(["ps", a, "-o", "pid,comm"]).out.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+        #expect(chosen == [["PID", "COMMAND"], [String(pid), "sleep"]], "\(chosen)")
+        let jsonWithOptions = try isorun(["ps", "--format", "json", a, "-ef"])
+        #expect(jsonWithOptions.status == 125 && jsonWithOptions.err == "isorun: ps: --format json takes no ps options\n")
         #expect(try isorun(["kill", a, "KILL"]).status == 0)
         #expect(try waitForStatus(a, "stopped"))
         #expect(try isorun(["delete", a]).status == 0)
