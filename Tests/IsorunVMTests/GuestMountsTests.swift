@@ -2,7 +2,7 @@ import Foundation
 import Glibc
 import IsorunCore
 import IsorunGuestProtocol
-import IsorunSandbox
+@testable import IsorunSandbox
 import IsorunSpec
 import Testing
 @testable import IsorunVM
@@ -31,6 +31,18 @@ struct GuestMountsTests {
         #expect(MountPlan.freshMountOptions(["rro", "rw", "rslave", "nosymfollow", "size=1m", "rnosuid", "defaults"])
                 == ["ro", "nosymfollow", "size=1m", "nosuid"])
         #expect(GuestMountFlags.flag(named: "nosymfollow") == 256 && GuestMountFlags.flag(named: "size=1m") == nil)
+    }
+
+    /// isorun-init's table spells the flags as numbers (its libc's headers may lack the
+    /// newer names); each must be the host's flag of the same name, and every flag the host
+    /// sets on a mount but `remount` must be one the guest knows.
+    @Test func theGuestsFlagTableIsTheHosts() throws {
+        let host = Dictionary(uniqueKeysWithValues: MountOptions.setting.map { ($0.key, $0.value) })
+        for entry in GuestMountFlags.byName {
+            #expect(host[entry.name] == entry.flag, "\(entry.name)")
+        }
+        let guestNames = Set(GuestMountFlags.byName.map(\.name))
+        #expect(Set(host.keys).subtracting(guestNames) == ["remount"])
     }
 
     @Test func tmpfsAndBindsKeepTheBundlesOrderAndEachBindGetsAnEntry() throws {
