@@ -294,7 +294,7 @@ public struct ContainerStore: Sendable {
     /// The user who owns the container's record, by name as /etc/passwd has it (`#uid`
     /// where it has none), for `list`'s OWNER, as runc names it.
     public func owner(of record: ContainerRecord) -> String {
-        guard let uid = Files.userOwner(of: path(of: Self.recordFile, id: record.id, inDirectory: record.hasStateDirectory)) else {
+        guard let uid = Files.owner(of: path(of: Self.recordFile, id: record.id, inDirectory: record.hasStateDirectory))?.uid else {
             return ""
         }
         let entry = (try? Files.readString("/etc/passwd"))?.split(separator: "\n").lazy

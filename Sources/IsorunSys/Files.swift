@@ -142,16 +142,10 @@ public enum Files {
         return String(decoding: bytes[..<got], as: UTF8.self).split(whereSeparator: \.isNewline).last.map(String.init)
     }
 
-    /// The user that owns `path`, or nil when it cannot be read.
-    public static func userOwner(of path: String) -> uid_t? {
+    /// The user and group that own `path`, or nil when it cannot be read.
+    public static func owner(of path: String) -> (uid: uid_t, gid: gid_t)? {
         var info = stat()
-        return stat(path, &info) == 0 ? info.st_uid : nil
-    }
-
-    /// The group that owns `path`, or nil when it cannot be read.
-    public static func groupOwner(of path: String) -> gid_t? {
-        var info = stat()
-        return stat(path, &info) == 0 ? info.st_gid : nil
+        return stat(path, &info) == 0 ? (info.st_uid, info.st_gid) : nil
     }
 
     /// Gives `path` itself (not a symlink's target) to `uid` and `gid`.

@@ -36,7 +36,7 @@ struct VMMIdentity: Equatable {
         }
         let id = firstID + UInt32(owner)
         // /dev/kvm is root's and its group's (kvm on Debian): QEMU joins that group.
-        let kvmGroup = accelerator == .kvm ? Files.groupOwner(of: "/dev/kvm") : nil
+        let kvmGroup = accelerator == .kvm ? Files.owner(of: "/dev/kvm")?.gid : nil
         return VMMIdentity(uid: id, gid: id, groups: kvmGroup.map { [$0] } ?? [])
     }
 

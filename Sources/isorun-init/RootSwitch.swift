@@ -39,7 +39,6 @@ enum RootSwitch {
         GuestInit.fail("mount \(device) (\(candidates.joined(separator: " or "))) on \(target): \(GuestInit.errnoText())")
     }
 
-    /// The mount options that are mount(2) flags.
     /// A tmpfs from the bundle's mounts. Mount flags in `options` become MS_ flags; the
     /// rest (mode=, size=) is tmpfs's own data. Mounted before the root goes read-only. As in
     /// the sandbox: without a `mode=` it takes its mount point's mode, and `tmpcopyup` starts
