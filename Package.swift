@@ -88,7 +88,7 @@ let package = Package(
 
         .testTarget(name: "IsorunSpecTests", dependencies: ["IsorunSpec"]),
         .testTarget(name: "IsorunCoreTests", dependencies: ["IsorunCore", "IsorunSys"]),
-        .testTarget(name: "IsorunSandboxTests", dependencies: ["IsorunSandbox", "IsorunCgroups", "IsorunSpec"]),
+        .testTarget(name: "IsorunSandboxTests", dependencies: ["IsorunSandbox", "IsorunCgroups", "IsorunSpec", "IsorunSys"]),
         .testTarget(name: "IsorunCLITests", dependencies: ["IsorunCLI"]),
         .testTarget(name: "IsorunBenchTests", dependencies: ["IsorunBench"]),
         .testTarget(name: "IsorunVMTests", dependencies: ["IsorunVM", "IsorunCore", "IsorunGuestProtocol", "IsorunSandbox", "IsorunSpec", "IsorunSys"]),

@@ -9,6 +9,7 @@
 // process has its own address space, so the main thread's faults stay local.
 #include "isorun_shim.h"
 #include "affinity.h"
+#include "cgroup_job.h"
 #include "fd_passing.h"
 
 #include <errno.h>
@@ -42,14 +43,20 @@ int isorun_loopback_up(void) {
 
 // The helper: makes the namespace, brings `lo` up, and sends the namespace's descriptor
 // (or -errno) to isorun; the descriptor in flight keeps the namespace alive after the
-// helper exits. Only system calls here: the helper is a copy of a process that may have
-// had other threads, whose locks it would find taken.
+// helper exits. Then it waits for a container's cgroup job (cgroup_job.c), or for isorun
+// to close its end. Only system calls here: the helper is a copy of a process that may
+// have had other threads, whose locks it would find taken.
 __attribute__((noreturn)) static void helper_main(int sock) {
     int result = unshare(CLONE_NEWNET) < 0 ? -errno : isorun_loopback_up();
     int fd = result < 0 ? -1 : open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
     if (result == 0 && fd < 0) result = -errno;
-    if (fd >= 0) isorun_send_fd(sock, fd, "netns");
-    else (void)!send(sock, &result, sizeof result, MSG_NOSIGNAL);
+    if (fd >= 0) {
+        isorun_send_fd(sock, fd, "netns");
+        close(fd);
+        isorun_cgroup_job_serve(sock);
+    } else {
+        (void)!send(sock, &result, sizeof result, MSG_NOSIGNAL);
+    }
     _exit(0);
 }
 
@@ -94,19 +101,25 @@ int isorun_network_namespace_start(struct isorun_network_namespace *ns) {
 }
 
 int isorun_network_namespace_finish(struct isorun_network_namespace *ns) {
-    if (ns->socket < 0) return ns->result;
+    if (ns->result != -EAGAIN || ns->socket < 0) return ns->result;
     int reported = -EPIPE;
     ssize_t length;
     char payload[16];
     int fd = isorun_receive_fd(ns->socket, payload, sizeof payload, &length);
     if (fd < 0 && length == sizeof reported) memcpy(&reported, payload, sizeof reported);
-    close(ns->socket);
-    ns->socket = -1;
     ns->result = fd >= 0 ? fd : reported < 0 ? reported : -EPROTO;
+    if (fd < 0) isorun_network_namespace_dismiss(ns);
     return ns->result;
 }
 
+void isorun_network_namespace_dismiss(struct isorun_network_namespace *ns) {
+    if (ns->socket < 0) return;
+    close(ns->socket);
+    ns->socket = -1;
+}
+
 void isorun_network_namespace_release(struct isorun_network_namespace *ns) {
+    isorun_network_namespace_dismiss(ns);
     if (ns->pid <= 0) return;
     while (waitpid(ns->pid, NULL, __WALL) < 0 && errno == EINTR) {}
     ns->pid = 0;

@@ -6,6 +6,7 @@
 // local buffers: no malloc, no stdio, no locks, no writes to anything but its stack.
 #include "isorun_shim.h"
 #include "affinity.h"
+#include "cgroup_job.h"
 #include "copy_up.h"
 #include "fd_passing.h"
 #include "move_root.h"
@@ -597,6 +598,29 @@ static void bind_in_own_namespace(int error_fd, const struct isorun_spawn_plan *
     }
 }
 
+/// Joins the cgroups the network namespace's helper made for this child (the plan's
+/// `cgroup_job_*`), then makes the cgroup namespace, whose root is the cgroup the process
+/// is in when it asks.
+static void join_helper_cgroups(int error_fd, const struct isorun_spawn_plan *plan) {
+    struct isorun_cgroup_job_reply reply;
+    int fds[ISORUN_CGROUP_JOB_MAX_TASK_FILES], count;
+    int rc = isorun_cgroup_job_collect(plan->cgroup_job_socket, &reply, fds, &count);
+    if (rc < 0) child_fail(error_fd, -rc, "cgroup: no answer from the helper making it", NULL);
+    if (reply.error != 0) {
+        int step = reply.failed_step;
+        child_fail(error_fd, reply.error, "cgroup:",
+                   step >= 0 && step < plan->cgroup_job_step_count ? plan->cgroup_job_steps[step] : NULL);
+    }
+    // The `tasks` steps come last, so descriptor i is step (steps - count + i).
+    for (int i = 0; i < count; i++) {
+        if (write(fds[i], "0", 1) != 1)
+            child_fail(error_fd, errno, "join cgroup", plan->cgroup_job_steps[plan->cgroup_job_step_count - count + i]);
+        close(fds[i]);
+    }
+    if (plan->unshare_cgroup_ns && unshare(CLONE_NEWCGROUP) < 0)
+        child_fail(error_fd, errno, "unshare cgroup namespace", NULL);
+}
+
 static void setup_rootfs(int error_fd, const struct isorun_spawn_plan *plan, const struct hook_plan *hooks) {
     unsigned long propagation = plan->rootfs_propagation ? plan->rootfs_propagation : (MS_REC | MS_PRIVATE);
     int host = plan->rootfs_in_host_namespace;
@@ -612,9 +636,17 @@ static void setup_rootfs(int error_fd, const struct isorun_spawn_plan *plan, con
     int root_fd = open(plan->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (root_fd < 0) child_fail(error_fd, errno, "open rootfs", plan->rootfs);
     struct parent_cache cache = { -1, "" };
-    for (int i = 0; i < plan->mount_count; i++) do_mount_op(error_fd, root_fd, &plan->mounts[i], &cache);
+    int cgroups_pending = plan->cgroup_job_step_count > 0;
+    for (int i = 0; i < plan->mount_count; i++) {
+        if (cgroups_pending && i == plan->cgroup_join_before_mount) {
+            join_helper_cgroups(error_fd, plan);
+            cgroups_pending = 0;
+        }
+        do_mount_op(error_fd, root_fd, &plan->mounts[i], &cache);
+    }
     parent_cache_forget(&cache);
     close(root_fd);
+    if (cgroups_pending) join_helper_cgroups(error_fd, plan);
     run_pre_pivot_hooks(error_fd, plan, hooks);
 
     if (chdir(plan->rootfs) < 0) child_fail(error_fd, errno, "chdir", plan->rootfs);
@@ -912,7 +944,7 @@ __attribute__((noreturn)) static void child_main(const struct isorun_spawn_plan 
     for (int i = 0; i < plan->join_count; i++)
         if (setns(plan->joins[i].fd, plan->joins[i].nstype) < 0)
             child_fail(error_fd, errno, "setns", NULL);
-    if (plan->unshare_cgroup_ns && unshare(CLONE_NEWCGROUP) < 0)
+    if (plan->unshare_cgroup_ns && plan->cgroup_job_step_count == 0 && unshare(CLONE_NEWCGROUP) < 0)
         child_fail(error_fd, errno, "unshare cgroup namespace", NULL);
     // Before the switch to the user namespace's root: that credential change makes the
     // process undumpable, which hands /proc/self to the host's root and bars the write.
@@ -931,6 +963,7 @@ __attribute__((noreturn)) static void child_main(const struct isorun_spawn_plan 
     if (plan->rootfs != NULL) {
         setup_rootfs(error_fd, plan, &hooks);
     } else {
+        if (plan->cgroup_job_step_count > 0) join_helper_cgroups(error_fd, plan);
         if (plan->mount_count > 0) bind_in_own_namespace(error_fd, plan);
         run_pre_pivot_hooks(error_fd, plan, &hooks);
     }
@@ -1049,6 +1082,7 @@ struct at_once_start {
     const struct isorun_spawn_plan *plan;
     int sync_fds[2];
     int error_fds[2];
+    const cpu_set_t *widen_affinity_to;
 };
 
 static int at_once_child(void *arg) {
@@ -1056,7 +1090,7 @@ static int at_once_child(void *arg) {
     // The descriptor table is the child's own copy (no CLONE_FILES).
     close(start->sync_fds[1]);
     close(start->error_fds[0]);
-    child_main(start->plan, start->sync_fds[0], start->error_fds[1], 0, NULL, -1);
+    child_main(start->plan, start->sync_fds[0], start->error_fds[1], 0, start->widen_affinity_to, -1);
 }
 
 /// The child's stack for a run-at-once clone: it only needs a few pages (its deepest
@@ -1065,8 +1099,10 @@ static int at_once_child(void *arg) {
 enum { AT_ONCE_STACK_SIZE = 512 * 1024, AT_ONCE_GUARD_SIZE = 4096 };
 
 /// Clones a child that runs its plan at once (see run_at_once) and returns when it has
-/// exec'd or exited: its pid, or -errno. -ENOSYS where that cannot be done here.
-static long clone_at_once(const struct isorun_spawn_plan *plan, int sync_pipe[2], int error_pipe[2]) {
+/// exec'd or exited: its pid, or -errno. -ENOSYS where that cannot be done here. The
+/// child first takes `widen_affinity_to` as its affinity, unless that is NULL.
+static long clone_at_once(const struct isorun_spawn_plan *plan, int sync_pipe[2], int error_pipe[2],
+                          const cpu_set_t *widen_affinity_to) {
 #ifdef ISORUN_HAS_CLONE3_ON_STACK
     char *mapping = mmap(NULL, AT_ONCE_STACK_SIZE + AT_ONCE_GUARD_SIZE, PROT_READ | PROT_WRITE,
                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
@@ -1076,7 +1112,8 @@ static long clone_at_once(const struct isorun_spawn_plan *plan, int sync_pipe[2]
         munmap(mapping, AT_ONCE_STACK_SIZE + AT_ONCE_GUARD_SIZE);
         return -saved;
     }
-    struct at_once_start start = { plan, { sync_pipe[0], sync_pipe[1] }, { error_pipe[0], error_pipe[1] } };
+    struct at_once_start start = { plan, { sync_pipe[0], sync_pipe[1] }, { error_pipe[0], error_pipe[1] },
+                                   widen_affinity_to };
     struct clone_args args;
     memset(&args, 0, sizeof args);
     args.flags = (uint64_t)plan->clone_flags | CLONE_VM | CLONE_VFORK;
@@ -1092,7 +1129,7 @@ static long clone_at_once(const struct isorun_spawn_plan *plan, int sync_pipe[2]
     munmap(mapping, AT_ONCE_STACK_SIZE + AT_ONCE_GUARD_SIZE);
     return pid;
 #else
-    (void)plan; (void)sync_pipe; (void)error_pipe;
+    (void)plan; (void)sync_pipe; (void)error_pipe; (void)widen_affinity_to;
     return -ENOSYS;
 #endif
 }
@@ -1118,8 +1155,20 @@ pid_t isorun_spawn_start(const struct isorun_spawn_plan *plan, struct isorun_spa
     // clone3 can create the child inside its cgroup (v2), so no migration is needed.
     long pid = -1;
     int born_in_cgroup = 0, ran_at_once = 0;
+    // A helper making the cgroups and the child setting up must not take turns on one
+    // CPU while another idles: with the helper on this CPU, the scheduler often put the
+    // child here too (0.2 ms a run lost on average). A child run at once starts on this
+    // CPU, which idles while it runs (it inherits this process's affinity for that, and
+    // widens it back first thing); the helper goes elsewhere.
+    cpu_set_t allowed, elsewhere, here;
+    int spread = plan->cgroup_job_step_count > 0 && plan->cgroup_job_helper > 0 &&
+                 isorun_cpus_elsewhere(&allowed, &elsewhere);
+    if (spread) CPU_XOR(&here, &allowed, &elsewhere);
     if (plan->run_at_once && !plan->seccomp_listener) {
-        pid = clone_at_once(plan, sync_pipe, error_pipe);
+        int pinned = spread && sched_setaffinity(plan->cgroup_job_helper, sizeof elsewhere, &elsewhere) == 0 &&
+                     sched_setaffinity(0, sizeof here, &here) == 0;
+        pid = clone_at_once(plan, sync_pipe, error_pipe, pinned ? &allowed : NULL);
+        if (pinned) sched_setaffinity(0, sizeof allowed, &allowed);
         if (pid >= 0) {
             ran_at_once = 1;
             born_in_cgroup = plan->cgroup_fd >= 0;
@@ -1131,9 +1180,10 @@ pid_t isorun_spawn_start(const struct isorun_spawn_plan *plan, struct isorun_spa
     // A waiting child sets itself up while its parent goes on (writing the container's
     // record, for one): on another CPU where there is one. The scheduler tends to queue a
     // new child on its parent's CPU, where the two would take turns. The child widens
-    // its affinity back once released, so the workload is not pinned.
-    cpu_set_t allowed, elsewhere;
+    // its affinity back once released, so the workload is not pinned. A helper making
+    // the cgroups goes to this CPU, which idles once the parent waits for the child.
     int away = pid < 0 && isorun_cpus_elsewhere(&allowed, &elsewhere);
+    if (away && spread) sched_setaffinity(plan->cgroup_job_helper, sizeof here, &here);
     if (pid < 0 && plan->cgroup_fd >= 0) {
         struct clone_args args;
         memset(&args, 0, sizeof args);

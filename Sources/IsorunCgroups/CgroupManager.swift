@@ -10,6 +10,9 @@ public protocol CgroupManager: Sendable {
     var directories: [String] { get }
     func create() throws(CgroupError)
     func apply(_ resources: Resources) throws(CgroupError)
+    /// `create()` and `apply(resources)` as steps another process can carry out (cgroup v1
+    /// only, and only when they are mkdirs and writes alone); nil: call those two instead.
+    func creationJob(for resources: Resources?) -> CgroupJob?
     func add(_ pid: pid_t) throws(CgroupError)
     /// Where a child can be created directly (cgroup v2 only); nil when it must be moved.
     var directoryForNewProcesses: String? { get }
@@ -41,9 +44,12 @@ public protocol CgroupManager: Sendable {
 }
 
 extension CgroupManager {
+    public func creationJob(for resources: Resources?) -> CgroupJob? { nil }
+
     /// Lets `plan`'s child get into this cgroup without being moved by the parent: created
     /// inside it (v2), or moving itself in once released (v1).
     public func place(_ plan: inout SpawnPlan) {
+        guard plan.cgroupJob == nil else { return }  // the child joins what the helper made
         plan.cgroupDirectory = directoryForNewProcesses
         plan.cgroupTaskFiles = selfJoinTaskFiles
     }
@@ -63,7 +69,7 @@ extension CgroupManager {
     /// Moves `child`, spawned from `plan`, into this cgroup unless `place` already saw to it
     /// (clone3 can fail over to a plain clone on an older kernel).
     public func addUnlessPlaced(_ child: PendingChild, plan: SpawnPlan) throws(CgroupError) {
-        if !child.bornInCgroup && plan.cgroupTaskFiles.isEmpty { try add(child.pid) }
+        if !child.bornInCgroup && plan.cgroupTaskFiles.isEmpty && plan.cgroupJob == nil { try add(child.pid) }
     }
 }
 

@@ -51,11 +51,41 @@ public struct CgroupV1Manager: CgroupManager {
         controllerDirectories.first { $0.controller == controller }?.directory
     }
 
-    public func create() throws(CgroupError) {
+    public func create() throws(CgroupError) { try create(through: ImmediateCgroupWriter()) }
+
+    private func create(through writer: some CgroupWriter) throws(CgroupError) {
         for (controller, directory) in controllerDirectories {
-            try CgroupFiles.makeDirectories(directory, hierarchy: "\(root)/\(controller)")
+            try writer.makeDirectories(directory, hierarchy: "\(root)/\(controller)")
             if controller == "cpuset" { try inheritCpuset(directory) }
         }
+    }
+
+    /// `create()` and `apply(resources)` as a job for the network namespace's helper, when
+    /// they are mkdirs and writes alone. nil when a step must read first (a cpuset copies
+    /// its parent's; realtime budgets, `checkBeforeUpdate` and files the kernel may lack
+    /// are looked at), when an ancestor below the shared base may be missing, or when the
+    /// immediate way would fail (and say why).
+    public func creationJob(for resources: Resources?) -> CgroupJob? {
+        guard directory(of: "cpuset") == nil, resources.map(Self.appliesByWritesAlone) ?? true else { return nil }
+        let recorder = CgroupJobRecorder()
+        do throws(CgroupError) {
+            try create(through: recorder)
+            if let resources { try apply(resources, through: recorder) }
+        } catch {
+            return nil
+        }
+        let job = CgroupJob(setup: recorder.steps, tasks: selfJoinTaskFiles)
+        return job.fitsTheHelper ? job : nil
+    }
+
+    /// Settings `apply` makes by writing alone, with nothing read or looked up first.
+    static func appliesByWritesAlone(_ resources: Resources) -> Bool {
+        resources.blockIO == nil && resources.hugepageLimits?.isEmpty != false && resources.rdma?.isEmpty != false
+            && resources.unified?.isEmpty != false
+            && resources.memory?.kernelTCP == nil && resources.memory?.useHierarchy == nil
+            && resources.memory?.checkBeforeUpdate != true
+            && resources.cpu?.burst == nil && resources.cpu?.idle == nil
+            && resources.cpu?.realtimeRuntime == nil && resources.cpu?.realtimePeriod == nil
     }
 
     /// A new v1 cpuset starts with no CPUs and no memory nodes, and refuses tasks;
@@ -94,7 +124,9 @@ public struct CgroupV1Manager: CgroupManager {
         try CgroupFiles.write(directory, file, value)
     }
 
-    public func apply(_ resources: Resources) throws(CgroupError) {
+    public func apply(_ resources: Resources) throws(CgroupError) { try apply(resources, through: ImmediateCgroupWriter()) }
+
+    private func apply(_ resources: Resources, through writer: some CgroupWriter) throws(CgroupError) {
         if let key = resources.unified?.keys.sorted().first {
             throw CgroupError("linux.resources.unified: \(key) is a cgroup v2 file, and this host's controllers are on cgroup v1")
         }
@@ -105,17 +137,16 @@ public struct CgroupV1Manager: CgroupManager {
             while let first = rest.first {
                 let run = rest.prefix { $0.allow == first.allow }
                 rest = rest.dropFirst(run.count)
-                do { try Files.writeEach("\(directory)/\(first.allow ? "devices.allow" : "devices.deny")", run.map(DeviceRules.text)) }
-                catch { throw CgroupError(error) }
+                try writer.write("\(directory)/\(first.allow ? "devices.allow" : "devices.deny")", run.map(DeviceRules.text))
             }
         }
         if let network = resources.network {
             if let classID = network.classID {
-                try CgroupFiles.write(try required("net_cls", for: "network.classID"), "net_cls.classid", String(classID))
+                try writer.write("\(try required("net_cls", for: "network.classID"))/net_cls.classid", [String(classID)])
             }
             for priority in network.priorities ?? [] {
-                try CgroupFiles.write(try required("net_prio", for: "network.priorities"), "net_prio.ifpriomap",
-                                      "\(priority.name) \(priority.priority)")
+                try writer.write("\(try required("net_prio", for: "network.priorities"))/net_prio.ifpriomap",
+                                 ["\(priority.name) \(priority.priority)"])
             }
         }
         if let io = resources.blockIO {
@@ -155,23 +186,25 @@ public struct CgroupV1Manager: CgroupManager {
             if memory.checkBeforeUpdate == true, let limit = memory.limit {
                 try CgroupFiles.refuseBelowUsage(limit, usage: directory + "/memory.usage_in_bytes")
             }
-            if let limit = memory.limit { try CgroupFiles.write(directory, "memory.limit_in_bytes", String(limit)) }
+            if let limit = memory.limit { try writer.write("\(directory)/memory.limit_in_bytes", [String(limit)]) }
             if let swap = memory.swap {
+                // Swap accounting is the kernel's, so the hierarchy's root has the file
+                // exactly when a new cgroup will.
                 let file = "memory.memsw.limit_in_bytes"
-                guard Files.exists("\(directory)/\(file)") else {
+                guard Files.exists("\(root)/memory/\(file)") else {
                     throw CgroupError("linux.resources.memory.swap: this kernel has no swap accounting (\(file) missing)")
                 }
-                try CgroupFiles.write(directory, file, String(swap))
+                try writer.write("\(directory)/\(file)", [String(swap)])
             }
             if let reservation = memory.reservation {
-                try CgroupFiles.write(directory, "memory.soft_limit_in_bytes", String(reservation))
+                try writer.write("\(directory)/memory.soft_limit_in_bytes", [String(reservation)])
             }
             if let tcp = memory.kernelTCP {
                 try write(directory, "memory.kmem.tcp.limit_in_bytes", String(tcp), for: "memory.kernelTCP")
             }
             // memory.kernel: Linux 6.1 and later accept the write and do nothing; not written.
-            if let swappiness = memory.swappiness { try CgroupFiles.write(directory, "memory.swappiness", String(swappiness)) }
-            if memory.disableOOMKiller == true { try CgroupFiles.write(directory, "memory.oom_control", "1") }
+            if let swappiness = memory.swappiness { try writer.write("\(directory)/memory.swappiness", [String(swappiness)]) }
+            if memory.disableOOMKiller == true { try writer.write("\(directory)/memory.oom_control", ["1"]) }
             if let hierarchical = memory.useHierarchy {
                 do { try Files.write(directory + "/memory.use_hierarchy", hierarchical ? "1" : "0") } catch {
                     throw CgroupError("linux.resources.memory.useHierarchy: \(error)\(hierarchical ? "" : " (this kernel is always hierarchical)")")
@@ -179,21 +212,21 @@ public struct CgroupV1Manager: CgroupManager {
             }
         }
         if let pids = resources.pids, let directory = directory(of: "pids") {
-            try CgroupFiles.write(directory, "pids.max", pids.limit > 0 ? String(pids.limit) : "max")
+            try writer.write("\(directory)/pids.max", [pids.limit > 0 ? String(pids.limit) : "max"])
         }
         if let cpu = resources.cpu {
             if let directory = directory(of: "cpu") {
-                if let shares = cpu.shares { try CgroupFiles.write(directory, "cpu.shares", String(shares)) }
-                if let period = cpu.period { try CgroupFiles.write(directory, "cpu.cfs_period_us", String(period)) }
-                if let quota = cpu.quota { try CgroupFiles.write(directory, "cpu.cfs_quota_us", String(quota)) }
+                if let shares = cpu.shares { try writer.write("\(directory)/cpu.shares", [String(shares)]) }
+                if let period = cpu.period { try writer.write("\(directory)/cpu.cfs_period_us", [String(period)]) }
+                if let quota = cpu.quota { try writer.write("\(directory)/cpu.cfs_quota_us", [String(quota)]) }
                 if let burst = cpu.burst { try write(directory, "cpu.cfs_burst_us", String(burst), for: "cpu.burst") }
                 if let idle = cpu.idle { try write(directory, "cpu.idle", String(idle), for: "cpu.idle") }
                 try RealtimeBudget.apply(runtime: cpu.realtimeRuntime, period: cpu.realtimePeriod, directory: directory,
                                          hierarchy: "\(root)/cpu")
             }
             if let directory = directory(of: "cpuset") {
-                if let cpus = cpu.cpus { try CgroupFiles.write(directory, "cpuset.cpus", cpus) }
-                if let mems = cpu.mems { try CgroupFiles.write(directory, "cpuset.mems", mems) }
+                if let cpus = cpu.cpus { try writer.write("\(directory)/cpuset.cpus", [cpus]) }
+                if let mems = cpu.mems { try writer.write("\(directory)/cpuset.mems", [mems]) }
             }
         }
     }

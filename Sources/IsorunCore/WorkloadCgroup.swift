@@ -26,6 +26,11 @@ public enum WorkloadCgroup {
     /// Records the cgroup in the run's state, then creates it and applies `resources`.
     public static func create(_ cgroup: any CgroupManager, resources: Resources?, state: RunState) throws(IsorunError) {
         try state.recordCgroup(directories: cgroup.directories)
+        try createRecorded(cgroup, resources: resources)
+    }
+
+    /// Creates a cgroup already recorded and applies `resources`; removes it on failure.
+    public static func createRecorded(_ cgroup: any CgroupManager, resources: Resources?) throws(IsorunError) {
         do throws(CgroupError) {
             try cgroup.create()
             if let resources { try cgroup.apply(resources) }
@@ -47,7 +52,8 @@ public enum WorkloadCgroup {
         // On v2 the child is created inside its cgroup; on v1 it moves itself in. Moving
         // it from here would cost an RCU grace period in the kernel (~7 ms on v1 here).
         cgroup.place(&plan)
-        plan.parentStepsBeforeRelease = prepare != nil || (plan.cgroupDirectory == nil && plan.cgroupTaskFiles.isEmpty)
+        plan.parentStepsBeforeRelease = prepare != nil
+            || (plan.cgroupJob == nil && plan.cgroupDirectory == nil && plan.cgroupTaskFiles.isEmpty)
         let child: PendingChild
         do { child = try Spawner.start(plan) } catch {
             try? cgroup.destroy()

@@ -37,20 +37,15 @@ public enum NetworkNamespaceHeadStart {
         pending = nil
     }
 
-    /// The prepared namespace when `namespaces` asks for a new one it may stand in for;
-    /// otherwise nil, and a prepared one is given up.
+    /// The namespace being prepared when `namespaces` asks for a new one it may stand in
+    /// for (its `descriptor()` waits for it, and may fail); otherwise nil, and a prepared one
+    /// is given up.
     static func claim(for namespaces: NamespacePlan) -> PreparedNetworkNamespace? {
         guard let prepared = pending else { return nil }
         pending = nil
         let joinsUserNamespace = namespaces.joins.contains { $0.type == NamespaceFlags.user }
         guard namespaces.createsNetworkNamespace, !namespaces.createsUserNamespace, !joinsUserNamespace else {
             prepared.close()
-            return nil
-        }
-        do {
-            _ = try prepared.descriptor()
-        } catch {
-            Log.debug("network namespace made ahead of time failed (\(error)); clone makes it")
             return nil
         }
         return prepared

@@ -29,6 +29,27 @@ public final class PreparedNetworkNamespace {
         return pid > 0 ? pid : nil
     }
 
+    /// Gives the helper a cgroup job to carry out once it has made the namespace; it
+    /// answers on `socket` (for `CgroupJobHandOff`). False when it cannot be sent (the
+    /// helper is gone or dismissed): nothing was asked of it.
+    public func send(_ job: CgroupJob) -> Bool {
+        let socket = preparation.pointee.socket
+        guard socket >= 0, preparation.pointee.pid > 0 else { return false }
+        let bytes = job.bytes
+        return bytes.withUnsafeBytes { isorun_cgroup_job_send(socket, $0.baseAddress, $0.count) } == 0
+    }
+
+    /// isorun's end of the helper's socket until `dismissHelper()` or `close()`.
+    public var socket: Int32? {
+        let socket = preparation.pointee.socket
+        return socket >= 0 ? socket : nil
+    }
+
+    /// Lets a helper that has made the namespace exit without a job.
+    public func dismissHelper() {
+        isorun_network_namespace_dismiss(preparation)
+    }
+
     /// The namespace's descriptor, once the helper has made it (waits for it).
     public func descriptor() throws(SystemError) -> Int32 {
         if outcome == nil {
@@ -38,8 +59,9 @@ public final class PreparedNetworkNamespace {
         return try outcome!.get()
     }
 
-    /// Waits for the helper, reaps it and closes the descriptor, which frees the namespace
-    /// unless a process has joined it.
+    /// Dismisses the helper, reaps it (after any job it was given, so its cgroups are
+    /// all made) and closes the descriptor, which frees the namespace unless a process
+    /// has joined it.
     public func close() {
         if let fd = try? descriptor() { _ = Glibc.close(fd) }
         isorun_network_namespace_release(preparation)

@@ -228,6 +228,9 @@ public struct SpawnPlan {
     /// cgroup v1 `tasks` files the child moves itself into once released (see the shim):
     /// unlike the parent writing its pid to `cgroup.procs`, this waits for no RCU grace period.
     public var cgroupTaskFiles: [String] = []
+    /// Instead of `cgroupTaskFiles` (cgroup v1): the cgroups being made by the network
+    /// namespace's helper while the child sets up, rather than by the parent before clone.
+    public var cgroupJob: CgroupJobHandOff?
     /// `isorun create`: a FIFO descriptor the child waits on before exec (see the shim).
     public var startGateDescriptor: Int32?
     /// Inherited descriptors 3 ..< 3 + this that the workload keeps (`--preserve-fds`).
@@ -602,6 +605,13 @@ public enum Spawner {
         c.pointee.stdin_fd = plan.stdinDescriptor ?? -1
         c.pointee.hook_barrier = plan.hookBarrier ? 1 : 0
         c.pointee.run_at_once = plan.runsAtOnce ? 1 : 0
+        if let job = plan.cgroupJob {
+            c.pointee.cgroup_job_socket = job.socket
+            c.pointee.cgroup_job_helper = job.helper
+            c.pointee.cgroup_job_steps = arena.constStringArray(job.job.descriptions)
+            c.pointee.cgroup_job_step_count = Int32(job.job.steps.count)
+            c.pointee.cgroup_join_before_mount = Int32(job.joinBeforeMount)
+        }
         c.pointee.set_oom_score_adj = plan.oomScoreAdjustment == nil ? 0 : 1
         c.pointee.oom_score_adj = plan.oomScoreAdjustment ?? 0
         if let scheduler = plan.scheduler {

@@ -269,6 +269,18 @@ struct isorun_spawn_plan {
     const int *cgroup_task_fds;
     const char *const *cgroup_task_paths;
     int cgroup_task_count;
+    /// Instead (cgroup v1, run by root): the cgroups made by the network namespace's
+    /// helper, which isorun sent the job (isorun_cgroup_job_send) before clone and which
+    /// makes them while the child sets up. The child reads its answer on
+    /// `cgroup_job_socket` and joins the cgroups (and only then unshares its cgroup
+    /// namespace) just before mount number `cgroup_join_before_mount`, or before
+    /// pivot_root. `cgroup_job_steps` says what each step did, for errors; a count of 0:
+    /// no job. `cgroup_job_helper` and the child are kept on different CPUs.
+    int cgroup_job_socket;
+    pid_t cgroup_job_helper;
+    const char *const *cgroup_job_steps;
+    int cgroup_job_step_count;
+    int cgroup_join_before_mount;
 
     /// The parent has nothing to do between clone and the child's setup (no ID maps, no
     /// cgroup move, no hooks, no start gate): the child runs its plan at once, cloned
@@ -295,8 +307,14 @@ int isorun_loopback_up(void);
 /// 0 or -errno.
 int isorun_network_namespace_start(struct isorun_network_namespace *ns);
 /// Waits for the helper's report; the namespace's descriptor (O_CLOEXEC) or -errno.
+/// The socket stays open: the helper waits on it for a cgroup job
+/// (isorun_cgroup_job_send) until isorun dismisses it.
 int isorun_network_namespace_finish(struct isorun_network_namespace *ns);
-/// Reaps the helper (it exits once it has reported). Call after finish.
+/// Sends the helper a cgroup job (the bytes of IsorunSys' CgroupJob): 0 or -errno.
+int isorun_cgroup_job_send(int sock, const void *job, size_t length);
+/// Closes isorun's end of the socket: a helper with no job exits.
+void isorun_network_namespace_dismiss(struct isorun_network_namespace *ns);
+/// Dismisses the helper and reaps it.
 void isorun_network_namespace_release(struct isorun_network_namespace *ns);
 /// Whether this command line will ask for a network namespace's head start: a guess from
 /// argv (early_network_namespace.c), exported for its unit test.
