@@ -8,6 +8,7 @@
 // before the first mount that shows a cgroup.
 #include "isorun_shim.h"
 #include "cgroup_job.h"
+#include "fd_passing.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 enum { JOB_MAX = 64 * 1024 };
+_Static_assert(ISORUN_CGROUP_JOB_MAX_TASK_FILES <= ISORUN_MAX_PASSED_FDS, "the child receives every tasks file");
 
 /// The NUL-terminated string at `*at`, moved past; NULL when the job ends inside it.
 static const char *next_string(const char **at, const char *end) {
@@ -117,24 +119,9 @@ void isorun_cgroup_job_serve(int sock) {
 }
 
 int isorun_cgroup_job_collect(int sock, struct isorun_cgroup_job_reply *reply, int *fds, int *fd_count) {
-    char control[CMSG_SPACE(sizeof(int) * ISORUN_CGROUP_JOB_MAX_TASK_FILES)];
-    struct iovec data = { reply, sizeof *reply };
-    struct msghdr message;
-    memset(&message, 0, sizeof message);
-    message.msg_iov = &data;
-    message.msg_iovlen = 1;
-    message.msg_control = control;
-    message.msg_controllen = sizeof control;
-    ssize_t n;
-    do { n = recvmsg(sock, &message, MSG_CMSG_CLOEXEC); } while (n < 0 && errno == EINTR);
-    *fd_count = 0;
-    if (n < 0) return -errno;
-    for (struct cmsghdr *header = CMSG_FIRSTHDR(&message); header; header = CMSG_NXTHDR(&message, header)) {
-        if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) continue;
-        int count = (int)((header->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-        memcpy(fds, CMSG_DATA(header), sizeof(int) * (size_t)count);
-        *fd_count = count;
-    }
+    ssize_t length;
+    *fd_count = isorun_receive_fds(sock, reply, sizeof *reply, &length, fds, ISORUN_CGROUP_JOB_MAX_TASK_FILES);
+    if (length < 0) return -errno;
     // EOF: the helper died before it answered.
-    return n == (ssize_t)sizeof *reply ? 0 : -EPIPE;
+    return length == (ssize_t)sizeof *reply ? 0 : -EPIPE;
 }
