@@ -1159,7 +1159,8 @@ pid_t isorun_spawn_start(const struct isorun_spawn_plan *plan, struct isorun_spa
     // CPU while another idles: with the helper on this CPU, the scheduler often put the
     // child here too (0.2 ms a run lost on average). A child run at once starts on this
     // CPU, which idles while it runs (it inherits this process's affinity for that, and
-    // widens it back first thing); the helper goes elsewhere.
+    // widens it back first thing); the helper goes elsewhere. (isorun gives a helper a job
+    // only for a child run at once.)
     cpu_set_t allowed, elsewhere, here;
     int spread = plan->cgroup_job_step_count > 0 && plan->cgroup_job_helper > 0 &&
                  isorun_cpus_elsewhere(&allowed, &elsewhere);
@@ -1180,10 +1181,8 @@ pid_t isorun_spawn_start(const struct isorun_spawn_plan *plan, struct isorun_spa
     // A waiting child sets itself up while its parent goes on (writing the container's
     // record, for one): on another CPU where there is one. The scheduler tends to queue a
     // new child on its parent's CPU, where the two would take turns. The child widens
-    // its affinity back once released, so the workload is not pinned. A helper making
-    // the cgroups goes to this CPU, which idles once the parent waits for the child.
+    // its affinity back once released, so the workload is not pinned.
     int away = pid < 0 && isorun_cpus_elsewhere(&allowed, &elsewhere);
-    if (away && spread) sched_setaffinity(plan->cgroup_job_helper, sizeof here, &here);
     if (pid < 0 && plan->cgroup_fd >= 0) {
         struct clone_args args;
         memset(&args, 0, sizeof args);

@@ -251,9 +251,13 @@ public struct SpawnPlan {
     /// seccomp listener to hand on.
     public var parentStepsBeforeRelease = true
 
-    var runsAtOnce: Bool {
-        !parentStepsBeforeRelease && startGateDescriptor == nil && !hookBarrier
-            && createContainerHooks.isEmpty && startContainerHooks.isEmpty && seccompListener == nil
+    var runsAtOnce: Bool { !parentStepsBeforeRelease && !setupNeedsParent }
+
+    /// The plan itself needs the parent while the child sets up: a start gate, a hook
+    /// barrier, hooks fed by the release, a seccomp listener to hand on.
+    public var setupNeedsParent: Bool {
+        startGateDescriptor != nil || hookBarrier || !createContainerHooks.isEmpty || !startContainerHooks.isEmpty
+            || seccompListener != nil
     }
 
     public init(arguments: [String], environment: [String]) {
