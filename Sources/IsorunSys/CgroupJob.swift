@@ -51,7 +51,8 @@ public struct CgroupJob: Sendable, Equatable {
     }
 
     /// False when the helper could not carry it out: more `tasks` files than it passes
-    /// back, more values than a step counts, or a NUL inside a path or value.
+    /// back (16) or a job longer than it reads (64 KiB; both in cgroup_job.h), more values
+    /// than a step counts, or a NUL inside a path or value.
     public var fitsTheHelper: Bool {
         var tasks = 0
         for step in steps {
