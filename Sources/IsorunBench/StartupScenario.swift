@@ -329,13 +329,15 @@ public struct StartupScenario {
     static func pathOf(_ program: String) -> String? { HostProcess.executableOnPath(program) }
 }
 
-/// A private directory under /tmp, removed when the scenario ends.
+/// A private directory under /tmp, removed when the scenario ends (or by a later bench run,
+/// when this one is killed first: `AbandonedWorkspaces`).
 struct TemporaryDirectory {
     let path: String
 
     /// A wider `mode` lets a workload running as another uid reach a directory inside.
     init(mode: mode_t = 0o700) throws {
-        path = "/tmp/isorun-bench-\(HostProcess.id)-\(UInt32.random(in: 0...UInt32.max))"
+        if let isorun = try? FileTree.linkTarget("/proc/self/exe") { AbandonedWorkspaces.sweep(isorun: isorun) }
+        path = "/tmp/\(AbandonedWorkspaces.prefix)\(HostProcess.id)-\(UInt32.random(in: 0...UInt32.max))"
         try Files.makeDirectory(path, mode: mode)
     }
 

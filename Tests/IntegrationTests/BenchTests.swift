@@ -247,6 +247,33 @@ struct BenchTests {
         #expect(!mountTable.split(separator: "\n").contains { $0.contains("/isorun-bench-") && $0.contains("/volume") })
     }
 
+    /// A bench run killed before it removed its workspace (here: one named after a process
+    /// that is gone, with a container created in an isorun root inside): the next bench run
+    /// removes it, and deletes the container first, so its process and cgroup go too.
+    @Test func theNextBenchRunRemovesAKilledRunsWorkspace() throws {
+        let gone = Process()
+        gone.executableURL = URL(fileURLWithPath: "/bin/true")
+        try gone.run()
+        gone.waitUntilExit()
+        let workspace = "/tmp/isorun-bench-\(gone.processIdentifier)-7"
+        let root = workspace + "/isorun-root"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: workspace) }
+        let bundle = try IsorunRunner.bundleCopy("hello", args: ["sleep", "3600"])
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let id = IsorunRunner.uniqueID("abandoned")
+        try #require(try IsorunRunner.create(bundle: bundle, root: root, id: id) == 0)
+        defer { _ = try? IsorunRunner.run(["--root", root, "delete", "--force", id]) }
+        #expect(!IsorunRunner.cgroupDirectories(for: id).isEmpty)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("isorun-volume-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let result = try IsorunRunner.run(["bench", "volume", "--quick", "--bundle", IsorunRunner.bundle("hello"),
+                                           "--report", directory])
+        #expect(result.status == 0, "\(result.err)")
+        #expect(!FileManager.default.fileExists(atPath: workspace))
+        #expect(IsorunRunner.cgroupDirectories(for: id).isEmpty, "the container's cgroup")
+    }
+
     /// A server on the host end of a veth pair, reached from every mode (the VM through the
     /// eth0 it takes over); the namespace and the veth go again.
     @Test func networkQuickReachesTheHostFromEveryMode() throws {
