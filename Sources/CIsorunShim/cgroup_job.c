@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 enum { JOB_MAX = 64 * 1024 };
+_Static_assert(ISORUN_CGROUP_JOB_MAX_BYTES <= JOB_MAX, "every job isorun sends fits the helper's buffer");
 _Static_assert(ISORUN_CGROUP_JOB_MAX_TASK_FILES <= ISORUN_MAX_PASSED_FDS, "the child receives every tasks file");
 
 /// The NUL-terminated string at `*at`, moved past; NULL when the job ends inside it.

@@ -1,6 +1,6 @@
 // The cgroup job the network namespace's helper carries out for a container's child:
-// private to the shim (the plan's side is in isorun_shim.h, the job's bytes are made by
-// IsorunCgroups' CgroupJob).
+// private to the shim (the plan's side, the step kinds and the limits are in
+// isorun_shim.h; the job's bytes are made by IsorunSys' CgroupJob).
 //
 // A job is one SOCK_SEQPACKET message of steps, each: a kind byte, a count byte, a
 // NUL-terminated path, then `count` NUL-terminated values (writes only). The helper
@@ -9,14 +9,9 @@
 #ifndef ISORUN_CGROUP_JOB_H
 #define ISORUN_CGROUP_JOB_H
 
-#include <stdint.h>
+#include "isorun_shim.h"
 
-enum {
-    ISORUN_CGROUP_STEP_MKDIR = 'd',       // mkdir 0755; one that exists is fine
-    ISORUN_CGROUP_STEP_WRITE = 'w',       // each value written through one open
-    ISORUN_CGROUP_STEP_OPEN_TASKS = 't',  // opened for writing and passed back
-    ISORUN_CGROUP_JOB_MAX_TASK_FILES = 16,
-};
+#include <stdint.h>
 
 struct isorun_cgroup_job_reply {
     /// The step that failed (from 0), or -1.

@@ -1,3 +1,4 @@
+import CIsorunShim
 import Glibc
 
 /// A container's cgroup v1 directories and settings as steps, for the network namespace's
@@ -15,22 +16,25 @@ public struct CgroupJob: Sendable, Equatable {
     }
 
     public let steps: [Step]
+    /// The job as the helper reads it (encoded once: it is checked, then sent).
+    public let bytes: [UInt8]
 
     public init(setup: [Step], tasks: [String]) {
         steps = setup.filter { if case .openTasks = $0 { false } else { true } } + tasks.map(Step.openTasks)
+        bytes = Self.encode(steps)
     }
 
-    /// The job as the helper reads it.
-    public var bytes: [UInt8] {
+    private static func encode(_ steps: [Step]) -> [UInt8] {
         var bytes: [UInt8] = []
         for step in steps {
-            let (kind, path, values): (Character, String, [String]) = switch step {
-            case .makeDirectory(let path): ("d", path, [])
-            case .write(let path, let values): ("w", path, values)
-            case .openTasks(let path): ("t", path, [])
+            let (kind, path, values): (Int, String, [String]) = switch step {
+            case .makeDirectory(let path): (ISORUN_CGROUP_STEP_MKDIR, path, [])
+            case .write(let path, let values): (ISORUN_CGROUP_STEP_WRITE, path, values)
+            case .openTasks(let path): (ISORUN_CGROUP_STEP_OPEN_TASKS, path, [])
             }
-            bytes.append(kind.asciiValue!)
-            bytes.append(UInt8(values.count))
+            bytes.append(UInt8(kind))
+            // More than a byte counts is refused by `fitsTheHelper`.
+            bytes.append(UInt8(truncatingIfNeeded: values.count))
             for text in [path] + values {
                 bytes.append(contentsOf: text.utf8)
                 bytes.append(0)
@@ -51,7 +55,7 @@ public struct CgroupJob: Sendable, Equatable {
     }
 
     /// False when the helper could not carry it out: more `tasks` files than it passes
-    /// back (16) or a job longer than it reads (64 KiB; both in cgroup_job.h), more values
+    /// back or a longer job than isorun sends (the shim's ISORUN_CGROUP_JOB_*), more values
     /// than a step counts, or a NUL inside a path or value.
     public var fitsTheHelper: Bool {
         var tasks = 0
@@ -65,7 +69,7 @@ public struct CgroupJob: Sendable, Equatable {
                 if path.utf8.contains(0) { return false }
             }
         }
-        return tasks <= 16 && bytes.count <= 60 * 1024
+        return tasks <= Int(ISORUN_CGROUP_JOB_MAX_TASK_FILES) && bytes.count <= Int(ISORUN_CGROUP_JOB_MAX_BYTES)
     }
 }
 

@@ -33,7 +33,7 @@ struct CgroupJobTests {
     func hierarchies(swapAccounting: Bool) throws -> String {
         let root = NSTemporaryDirectory() + "cgroup-job-\(getpid())-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: root + "/memory", withIntermediateDirectories: true)
-        if swapAccounting { FileManager.default.createFile(atPath: root + "/memory/memory.memsw.limit_in_bytes", contents: nil) }
+        if swapAccounting { try #require(FileManager.default.createFile(atPath: root + "/memory/memory.memsw.limit_in_bytes", contents: nil)) }
         return root
     }
 

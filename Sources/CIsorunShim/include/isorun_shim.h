@@ -310,6 +310,15 @@ int isorun_network_namespace_start(struct isorun_network_namespace *ns);
 /// The socket stays open: the helper waits on it for a cgroup job
 /// (isorun_cgroup_job_send) until isorun dismisses it.
 int isorun_network_namespace_finish(struct isorun_network_namespace *ns);
+/// A cgroup job's step kinds (cgroup_job.h has the layout) and what the helper takes.
+enum {
+    ISORUN_CGROUP_STEP_MKDIR = 'd',       // mkdir 0755; one that exists is fine
+    ISORUN_CGROUP_STEP_WRITE = 'w',       // each value written through one open
+    ISORUN_CGROUP_STEP_OPEN_TASKS = 't',  // opened for writing and passed back
+    ISORUN_CGROUP_JOB_MAX_TASK_FILES = 16,
+    /// The longest job isorun sends (the helper reads up to 64 KiB).
+    ISORUN_CGROUP_JOB_MAX_BYTES = 60 * 1024,
+};
 /// Sends the helper a cgroup job (the bytes of IsorunSys' CgroupJob): 0 or -errno.
 int isorun_cgroup_job_send(int sock, const void *job, size_t length);
 /// Closes isorun's end of the socket: a helper with no job exits.
