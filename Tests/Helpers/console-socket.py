@@ -5,7 +5,7 @@ the pseudo-terminal master, runs `isorun start ID`, types the optional fifth arg
 into it (with a sixth, ROWSxCOLUMNS, the terminal is resized as a console does after the
 first line typed), and copies what the container writes to its terminal to stdout until
 the terminal closes. Exits with create's status on failure."""
-import os, socket, subprocess, sys, tempfile
+import atexit, os, shutil, socket, subprocess, sys, tempfile
 
 sys.dont_write_bytecode = True  # no __pycache__ left in the source tree
 from terminal_master import read_until_closed  # noqa: E402
@@ -14,6 +14,8 @@ isorun, root, bundle, container_id = sys.argv[1:5]
 typed = sys.argv[5] if len(sys.argv) > 5 else ""
 resize = sys.argv[6] if len(sys.argv) > 6 else ""
 directory = tempfile.mkdtemp(prefix="isorun-console-")
+# Removed on every way out (a failed create or exec too), not only at the end.
+atexit.register(shutil.rmtree, directory, True)
 path = os.path.join(directory, "console.sock")
 listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 listener.bind(path)
@@ -42,5 +44,3 @@ if typed:
     os.write(master, typed.encode())
 sys.stdout.write(read_until_closed(master).decode(errors="replace"))
 sys.stdout.flush()
-os.unlink(path)
-os.rmdir(directory)

@@ -7,7 +7,7 @@ to its terminal to stdout until the terminal closes. Prints `status: N`, exec's 
 exec's), and exits 0.
 
 usage: exec-console.py ISORUN ROOT ID TYPED [--detach] -- ARGS..."""
-import os, socket, subprocess, sys, tempfile
+import atexit, os, shutil, socket, subprocess, sys, tempfile
 
 sys.dont_write_bytecode = True  # no __pycache__ left in the source tree
 from terminal_master import read_until_closed  # noqa: E402
@@ -17,6 +17,8 @@ rest = sys.argv[5:]
 detach = rest[0] == "--detach"
 args = rest[rest.index("--") + 1:]
 directory = tempfile.mkdtemp(prefix="isorun-exec-console-")
+# Removed on every way out (a failed create or exec too), not only at the end.
+atexit.register(shutil.rmtree, directory, True)
 path = os.path.join(directory, "console.sock")
 listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 listener.bind(path)
@@ -40,6 +42,3 @@ status = exec_process.wait()
 sys.stderr.write(exec_process.stderr.read().decode())
 sys.stdout.write(output.decode(errors="replace"))
 print("status:", status)
-for name in os.listdir(directory):
-    os.unlink(os.path.join(directory, name))
-os.rmdir(directory)
